@@ -1,0 +1,189 @@
+"""Shared test fixtures: a real `coffer serve` process on a free port, and clients for it.
+
+Integration tests never mock the store: they start the server as a separate process with its own
+temporary data folder and talk to it over loopback. Set COFFER_TEST_ENDPOINT (plus
+COFFER_TEST_ACCESS_KEY / COFFER_TEST_SECRET_KEY) to run the same tests against another server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ACCESS_KEY = "COFFERTESTACCESSKEY1"
+SECRET_KEY = "coffer-test-secret-key-0123456789abcdefgh"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A `coffer serve` child process; restartable so crash tests can kill -9 and start again."""
+
+    data: Path
+    port: int
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+    workers: int = 1
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.log = self.data.parent / f"server-{self.port}.log"
+        cmd = [
+            sys.executable, "-m", "coffer", "serve",
+            "--data", str(self.data),
+            "--address", f"127.0.0.1:{self.port}",
+            "--access-key", self.access_key,
+            "--secret-key", self.secret_key,
+            "--workers", str(self.workers),
+            *self.extra_args,
+        ]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"coffer serve exited with {self.proc.returncode}: {self.log_text()}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"coffer serve did not become ready: {self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log and self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode if self.proc else None
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Make extra servers (own data folder, own port) for tests that restart or kill them."""
+    made: list[ServerProcess] = []
+
+    def make(**kw) -> ServerProcess:
+        data = tmp_path_factory.mktemp("coffer") / "data"
+        srv = ServerProcess(data=data, port=free_port(), **kw)
+        srv.start()
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop()
+
+
+@dataclass
+class Endpoint:
+    url: str
+    access_key: str
+    secret_key: str
+    server: ServerProcess | None = None
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """One shared server for the whole session (or COFFER_TEST_ENDPOINT)."""
+    ext = os.environ.get("COFFER_TEST_ENDPOINT")
+    if ext:
+        yield Endpoint(
+            ext,
+            os.environ.get("COFFER_TEST_ACCESS_KEY", ACCESS_KEY),
+            os.environ.get("COFFER_TEST_SECRET_KEY", SECRET_KEY),
+        )
+        return
+    data = tmp_path_factory.mktemp("coffer-shared") / "data"
+    srv = ServerProcess(data=data, port=free_port(), workers=2)
+    srv.start()
+    yield Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv)
+    srv.stop()
+
+
+def make_s3(ep: Endpoint, checksums: bool = True, **config_kw):
+    import boto3
+    from botocore.config import Config
+
+    cfg = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 1, "mode": "standard"},
+        request_checksum_calculation="when_supported" if checksums else "when_required",
+        response_checksum_validation="when_supported" if checksums else "when_required",
+        **config_kw,
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=ep.url,
+        aws_access_key_id=ep.access_key,
+        aws_secret_access_key=ep.secret_key,
+        region_name="us-east-1",
+        config=cfg,
+    )
+
+
+@pytest.fixture(scope="session")
+def s3(endpoint: Endpoint):
+    """boto3 at its defaults (CRC checksums on every upload)."""
+    return make_s3(endpoint)
+
+
+@pytest.fixture(scope="session")
+def s3_nochecksum(endpoint: Endpoint):
+    return make_s3(endpoint, checksums=False)
+
+
+@pytest.fixture
+def bucket(s3) -> Iterator[str]:
+    """A fresh bucket, emptied and removed afterwards."""
+    name = f"t-{uuid.uuid4().hex[:20]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+        for up in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
+        s3.delete_bucket(Bucket=name)
+    except Exception:
+        pass
