@@ -1,0 +1,80 @@
+"""coffer.protocol: the pure S3 wire layer shared by the server (verifying) and the SDK (signing).
+
+No I/O, no aiohttp, no imports from coffer.server/sdk/cli (import-linter enforces it).  Modules:
+
+* :mod:`.checksums` - x-amz-checksum-* algorithms, Content-MD5, multipart composite/full-object CRCs
+* :mod:`.sigv4` - Signature Version 4 (canonical request, keys, header/presigned parsing, client signing)
+* :mod:`.sigv2` - Signature Version 2 for older clients
+* :mod:`.chunked` - incremental aws-chunked body decoding with chunk/trailer signature checks
+* :mod:`.xmlutil` - safe XML parsing and fast response serialisation
+* :mod:`.errors` - the S3 error catalogue and S3Error
+* :mod:`.timeutil` - x-amz-date, HTTP-date and ISO 8601 formats
+"""
+
+from coffer.protocol.checksums import (
+    ALGORITHMS,
+    Hasher,
+    algo_from_header,
+    combine_full,
+    composite,
+    content_md5_ok,
+    decode_b64_checksum,
+    header_name,
+    parse_content_md5,
+)
+from coffer.protocol.chunked import AwsChunkedDecoder, ChunkedError
+from coffer.protocol.errors import ERRORS, ErrorSpec, S3Error, parse_error_xml
+from coffer.protocol.sigv4 import (
+    EMPTY_SHA256,
+    STREAMING_PAYLOAD,
+    STREAMING_PAYLOAD_TRAILER,
+    STREAMING_UNSIGNED_TRAILER,
+    UNSIGNED_PAYLOAD,
+    AuthHeader,
+    PresignedQuery,
+    SigV4ParseError,
+    parse_authorization,
+    parse_presigned,
+    presign_url,
+    sign_headers,
+)
+from coffer.protocol.timeutil import amz_date, http_date, iso8601, parse_amz_date, parse_http_date
+from coffer.protocol.xmlutil import S3_NS, XmlError, to_xml
+
+__all__ = [
+    "ALGORITHMS",
+    "EMPTY_SHA256",
+    "ERRORS",
+    "S3_NS",
+    "STREAMING_PAYLOAD",
+    "STREAMING_PAYLOAD_TRAILER",
+    "STREAMING_UNSIGNED_TRAILER",
+    "UNSIGNED_PAYLOAD",
+    "AuthHeader",
+    "AwsChunkedDecoder",
+    "ChunkedError",
+    "ErrorSpec",
+    "Hasher",
+    "PresignedQuery",
+    "S3Error",
+    "SigV4ParseError",
+    "XmlError",
+    "algo_from_header",
+    "amz_date",
+    "combine_full",
+    "composite",
+    "content_md5_ok",
+    "decode_b64_checksum",
+    "header_name",
+    "http_date",
+    "iso8601",
+    "parse_amz_date",
+    "parse_authorization",
+    "parse_content_md5",
+    "parse_error_xml",
+    "parse_http_date",
+    "parse_presigned",
+    "presign_url",
+    "sign_headers",
+    "to_xml",
+]
