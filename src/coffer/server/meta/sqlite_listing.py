@@ -27,7 +27,8 @@ from .model import CommonPrefix, ListPage, UploadPage
 from .sqlite_rows import OBJECT_LIST_SELECT, UPLOAD_SELECT, enc, object_from_row, upload_from_row
 
 # A scan position: ("ge", key) / ("gt", key) at key level, or ("row", key, initiated, upload_id)
-# just after one upload (uploads of one key are ordered by (initiated, upload_id)).
+# just after one upload (uploads of one key are ordered by (initiated, upload_id)): where a
+# list_uploads page continues from an upload-id-marker.
 Pos = tuple
 
 
@@ -53,46 +54,42 @@ def _scan(
     floor: bytes | None,
     limit: int,
     make_entry: Callable[[tuple], Any],
-    position_after: Callable[[tuple], Pos],
     entries: list,
 ) -> bool:
     """Append entries from `start` on until `limit` entries are held; returns `truncated`.
 
     Every row yielded by fetch has the key bytes first and lies at or after `start`, in order.
     `floor` is the marker: rows are already past it, but a common prefix may still be <= it.
+    A batch asks for one row more than there is room for: reaching that row proves the listing
+    is truncated, and a short batch proves the range is exhausted, so the only reason to query
+    again is a seek past a common prefix.
     """
     pos = start
     while True:
-        want = limit - len(entries) + 1  # one more than room left: its existence means truncated
-        cur = fetch(pos, want)
-        rows = 0
-        reseek = False
+        cur = fetch(pos, limit - len(entries) + 1)
         try:
             for row in cur:
-                rows += 1
                 key: bytes = row[0]
-                if delimiter is not None:
-                    at = key.find(delimiter, len(prefix))
-                    if at >= 0:
-                        common = key[: at + len(delimiter)]
-                        if floor is None or common > floor:
-                            if len(entries) >= limit:
-                                return True
-                            entries.append(CommonPrefix(common.decode("utf-8")))
-                        nxt = successor(common)
-                        if nxt is None or (upper is not None and nxt >= upper):
-                            return False
-                        pos = ("ge", nxt)
-                        reseek = True
-                        break
-                if len(entries) >= limit:
-                    return True
-                entries.append(make_entry(row))
-                pos = position_after(row)
+                at = -1 if delimiter is None else key.find(delimiter, len(prefix))
+                if at < 0:
+                    if len(entries) >= limit:
+                        return True
+                    entries.append(make_entry(row))
+                    continue
+                common = key[: at + len(delimiter or b"")]
+                if floor is None or common > floor:
+                    if len(entries) >= limit:
+                        return True
+                    entries.append(CommonPrefix(common.decode("utf-8")))
+                nxt = successor(common)
+                if nxt is None or (upper is not None and nxt >= upper):
+                    return False
+                pos = ("ge", nxt)
+                break
+            else:
+                return False
         finally:
             cur.close()
-        if not reseek and rows < want:
-            return False
 
 
 def _bounds(prefix: str, delimiter: str | None) -> tuple[bytes, bytes | None, bytes | None]:
@@ -125,7 +122,6 @@ def list_objects(
     truncated = _scan(
         fetch, start, prefix=pb, delimiter=db, upper=upper, floor=ab, limit=limit,
         make_entry=lambda row: object_from_row(bucket, row),
-        position_after=lambda row: ("gt", row[0]),
         entries=entries,
     )
     marker = None
@@ -196,7 +192,6 @@ def list_uploads(
         truncated = _scan(
             fetch, start, prefix=pb, delimiter=db, upper=upper, floor=km, limit=limit,
             make_entry=lambda row: upload_from_row(bucket, row),
-            position_after=lambda row: ("row", row[0], row[2], row[1]),
             entries=entries,
         )
     page = UploadPage(

@@ -1,0 +1,544 @@
+"""Conformance suite for metadata store backends: the MetaStore contract, backend by backend.
+
+Owns the behavioural tests every MetaStore implementation must pass: each method, its errors and
+preconditions, reference counting and `freed`, complete_upload atomicity, concurrent writers on one
+database, reopening. Tests talk to real stores on real files (no mocks); a backend joins by adding
+itself to `BACKENDS` / `Backend.make`. SQLite-only behaviour (schema migrations, several OS
+processes on one file) is at the end. Listing semantics in depth are in test_meta_listing_model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from coffer.server.meta.interface import (
+    BucketExists,
+    BucketNotEmpty,
+    ConditionalConflict,
+    MetaStore,
+    NoSuchBucket,
+    NoSuchUpload,
+    PreconditionFailed,
+)
+from coffer.server.meta.model import (
+    AccessKey,
+    Bucket,
+    CommonPrefix,
+    Expect,
+    MultipartUpload,
+    ObjectRecord,
+    Part,
+    PartInfo,
+    Segment,
+    User,
+)
+from coffer.server.meta.sqlite import SqliteMetaStore
+from coffer.server.meta.sqlite_schema import SCHEMA_VERSION, SchemaTooNew, migrate
+
+BACKENDS = ["sqlite"]
+
+
+class Backend:
+    """Makes store instances that share one database (same file: like separate processes)."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind, self.path = kind, tmp / "meta.db"
+
+    def make(self) -> MetaStore:
+        return SqliteMetaStore(self.path)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return Backend(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(backend: Backend):
+    s = backend.make()
+    asyncio.run(s.open())
+    yield s
+    asyncio.run(s.close())
+
+
+def asynctest(fn):
+    """Run an `async def` test with asyncio.run (pytest-asyncio is deliberately not used)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+def obj(key: str, refs: tuple[str, ...] = (), bucket: str = "b", etag: str = "e1", **kw) -> ObjectRecord:
+    segments = [Segment(ref=r, size=10) for r in refs]
+    return ObjectRecord(bucket=bucket, key=key, size=10 * len(refs), etag=etag, last_modified=5.0,
+                        owner="u1", segments=segments, **kw)
+
+
+def upload(uid: str, key: str = "big", initiated: float = 1.0, bucket: str = "b") -> MultipartUpload:
+    return MultipartUpload(upload_id=uid, bucket=bucket, key=key, initiated=initiated, owner="u1")
+
+
+def part(uid: str, n: int, ref: str) -> Part:
+    return Part(upload_id=uid, number=n, size=10, etag=f"md5{n}", last_modified=2.0, segment=Segment(ref, 10))
+
+
+async def with_bucket(store: MetaStore, name: str = "b", owner: str = "u1") -> None:
+    await store.create_bucket(Bucket(name=name, owner=owner, created=1.5, region="us-east-1"))
+
+
+def names(page) -> list[str]:
+    return [e.prefix if isinstance(e, CommonPrefix) else e.key for e in page.entries]
+
+
+# -- users, keys, buckets ------------------------------------------------------------------------
+
+
+@asynctest
+async def test_users_and_access_keys(store: MetaStore) -> None:
+    alice = User(id="u1", display_name="alice", email="a@x", created=1.0, props={"quota": 5})
+    await store.put_user(alice)
+    await store.put_user(User(id="u0", display_name="bob"))
+    assert await store.get_user("u1") == alice and await store.get_user("nope") is None
+    await store.put_user(User(id="u1", display_name="alice2"))  # replace
+    assert [u.display_name for u in await store.list_users()] == ["bob", "alice2"]  # ordered by id
+    k1, k2 = AccessKey("AK1", "s1", "u1", created=3.0), AccessKey("AK2", "s2", "u1", status="disabled")
+    for k in (k2, k1, AccessKey("AK0", "s0", "u0")):
+        await store.put_access_key(k)
+    assert await store.get_access_key("AK1") == k1 and await store.get_access_key("X") is None
+    assert [k.access_key for k in await store.list_access_keys("u1")] == ["AK1", "AK2"]
+    assert len(await store.list_access_keys()) == 3
+    await store.put_access_key(AccessKey("AK1", "new", "u1"))
+    assert (await store.get_access_key("AK1")).secret_key == "new"
+    assert await store.delete_access_key("AK2") and not await store.delete_access_key("AK2")
+    assert await store.delete_user("u1") and not await store.delete_user("u1")
+    assert await store.list_access_keys("u1") == []
+    assert [k.access_key for k in await store.list_access_keys()] == ["AK0"]
+
+
+@asynctest
+async def test_bucket_lifecycle(store: MetaStore) -> None:
+    await with_bucket(store, "b2", owner="u2")
+    await with_bucket(store, "b1")
+    with pytest.raises(BucketExists) as exc:
+        await with_bucket(store, "b2", owner="u1")
+    assert exc.value.owner == "u2"
+    assert await store.get_bucket("b1") == Bucket("b1", "u1", 1.5, "us-east-1") and await store.get_bucket("x") is None
+    assert [b.name for b in await store.list_buckets()] == ["b1", "b2"]
+    assert [b.name for b in await store.list_buckets(owner="u2")] == ["b2"]
+    await store.update_bucket_props("b1", {"versioning": "Enabled", "n": [1, 2]})
+    assert (await store.get_bucket("b1")).props == {"versioning": "Enabled", "n": [1, 2]}
+    with pytest.raises(NoSuchBucket):
+        await store.update_bucket_props("x", {})
+    with pytest.raises(NoSuchBucket):
+        await store.delete_bucket("x")
+    await store.put_object(obj("k", ("r1",), bucket="b1"))
+    with pytest.raises(BucketNotEmpty):
+        await store.delete_bucket("b1")
+    await store.delete_object("b1", "k")
+    # Deleting a bucket aborts its uploads and frees their parts' data.
+    await store.create_upload(upload("up1", bucket="b1"))
+    await store.put_part(part("up1", 1, "p1"))
+    assert await store.delete_bucket("b1") == ["p1"]
+    assert await store.get_bucket("b1") is None and await store.get_upload("up1") is None
+    assert await store.referenced(["p1"]) == set()
+
+
+# -- objects -------------------------------------------------------------------------------------
+
+
+@asynctest
+async def test_object_round_trip_keeps_every_field(store: MetaStore) -> None:
+    await with_bucket(store)
+    rec = ObjectRecord(
+        bucket="b", key="dir/ünï\U0010ffff\x00 key", size=20, etag="abc-2", last_modified=1234.5678,
+        owner="u1", content_type="text/plain", headers={"Cache-Control": "no-cache"},
+        user_meta={"colour": "blue"}, checksums={"CRC32": "AAAAAA==-2"}, checksum_type="COMPOSITE",
+        storage_class="STANDARD_IA", version_id="v1", segments=[Segment("r1", 10), Segment("r2", 10)],
+        parts=[PartInfo(1, 10, "m1", {"CRC32": "x"}), PartInfo(2, 10, "m2")], props={"tags": {"a": "b"}},
+    )
+    assert await store.put_object(rec) == []
+    assert await store.get_object("b", rec.key) == rec
+    small = obj("small", inline=b"\x00hello")
+    await store.put_object(small)
+    assert await store.get_object("b", "small") == small
+    await store.put_object(obj("empty", inline=b""))
+    assert (await store.get_object("b", "empty")).inline == b""
+    assert await store.get_object("b", "missing") is None
+    with pytest.raises(NoSuchBucket):
+        await store.put_object(obj("k", bucket="nobucket"))
+
+
+@asynctest
+async def test_replacing_and_deleting_free_only_unshared_refs(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("a", ("r1", "r2")))
+    await store.put_object(obj("b", ("r2",)))  # r2 now shared by two objects
+    assert await store.put_object(obj("a", ("r1", "r3"))) == []  # r1 re-used, r2 still held by b
+    assert await store.referenced(["r1", "r2", "r3", "zz"]) == {"r1", "r2", "r3"}
+    assert await store.put_object(obj("a", ("r4",))) == ["r1", "r3"]
+    assert await store.delete_object("b", "b") == (obj("b", ("r2",)), ["r2"])
+    assert await store.delete_object("b", "b") == (None, [])
+    assert await store.referenced(["r1", "r2", "r3", "r4"]) == {"r4"}
+    # The same ref twice in one object is two references.
+    await store.put_object(obj("c", ("r5", "r5")))
+    await store.put_object(obj("d", ("r5",)))
+    assert (await store.delete_object("b", "c"))[1] == [] and (await store.delete_object("b", "d"))[1] == ["r5"]
+
+
+@pytest.mark.parametrize(
+    ("exists", "expect", "ok"),
+    [
+        (False, Expect(if_none_match_any=True), True),
+        (True, Expect(if_none_match_any=True), False),
+        (True, Expect(if_match="*"), True),
+        (False, Expect(if_match="*"), False),
+        (True, Expect(if_match="e1"), True),
+        (True, Expect(if_match="other"), False),
+        (False, Expect(if_match="e1"), False),
+        (True, None, True),
+    ],
+)
+@asynctest
+async def test_put_preconditions(store: MetaStore, exists: bool, expect: Expect | None, ok: bool) -> None:
+    await with_bucket(store)
+    if exists:
+        await store.put_object(obj("k", ("old",), etag="e1"))
+    new = obj("k", ("new",), etag="e2")
+    if ok:
+        assert await store.put_object(new, expect) == (["old"] if exists else [])
+        assert await store.get_object("b", "k") == new
+    else:
+        with pytest.raises(PreconditionFailed):
+            await store.put_object(new, expect)
+        assert (await store.get_object("b", "k") is None) != exists  # nothing changed
+        assert await store.referenced(["old", "new"]) == ({"old"} if exists else set())
+
+
+@asynctest
+async def test_update_object_rewrites_metadata_only(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("k", ("r1",), etag="e1", inline=None))
+    changed = obj("k", ("other",), etag="e1", content_type="image/png", user_meta={"a": "1"}, props={"t": 1})
+    await store.update_object(changed, expect_etag="e1")
+    got = await store.get_object("b", "k")
+    assert (got.content_type, got.user_meta, got.props) == ("image/png", {"a": "1"}, {"t": 1})
+    assert got.segments == [Segment("r1", 10)] and await store.referenced(["r1", "other"]) == {"r1"}
+    with pytest.raises(PreconditionFailed):
+        await store.update_object(changed, expect_etag="nope")
+    with pytest.raises(PreconditionFailed):
+        await store.update_object(obj("gone"))
+
+
+@asynctest
+async def test_delete_objects_aligned_with_keys(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("a", ("r1",)))
+    await store.put_object(obj("c", ("r2",)))
+    removed, freed = await store.delete_objects("b", ["a", "b", "c", "a"])
+    assert removed == [obj("a", ("r1",)), None, obj("c", ("r2",)), None]
+    assert sorted(freed) == ["r1", "r2"] and await store.count_objects("b") == (0, 0)
+
+
+@asynctest
+async def test_count_objects(store: MetaStore) -> None:
+    await with_bucket(store)
+    await with_bucket(store, "other")
+    assert await store.count_objects("b") == (0, 0)
+    for i in range(5):
+        await store.put_object(obj(f"k{i}", ("r",) * i))
+    await store.put_object(obj("x", ("r",), bucket="other"))
+    assert await store.count_objects("b") == (5, 100)
+
+
+@asynctest
+async def test_list_objects_examples(store: MetaStore) -> None:
+    await with_bucket(store)
+    keys = ["photos/2006/jan/a.jpg", "photos/2006/feb/b.jpg", "photos/x.jpg", "readme", "z/é/1", "z/é/2"]
+    for k in keys:
+        await store.put_object(obj(k, inline=b"x"))
+    page = await store.list_objects("b", delimiter="/")
+    assert names(page) == ["photos/", "readme", "z/"] and not page.truncated and page.next_marker is None
+    page = await store.list_objects("b", prefix="photos/", delimiter="/", limit=2)
+    assert names(page) == ["photos/2006/", "photos/x.jpg"] and not page.truncated
+    page = await store.list_objects("b", prefix="photos/2006/", delimiter="/", limit=1)
+    assert names(page) == ["photos/2006/feb/"] and page.truncated and page.next_marker == "photos/2006/feb/"
+    page = await store.list_objects("b", prefix="photos/2006/", delimiter="/", after=page.next_marker)
+    assert names(page) == ["photos/2006/jan/"] and not page.truncated
+    page = await store.list_objects("b", after="readme")
+    assert names(page) == ["z/é/1", "z/é/2"]
+    assert page.entries[0].inline is None  # listings never carry inline data
+    assert names(await store.list_objects("b", delimiter="é")) == [*sorted(keys[:4]), "z/é"]
+    assert (await store.list_objects("b", limit=0)).entries == []
+
+
+# -- multipart -----------------------------------------------------------------------------------
+
+
+@asynctest
+async def test_uploads_and_parts(store: MetaStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.create_upload(upload("u1"))
+    await with_bucket(store)
+    up = MultipartUpload("u1", "b", "big", 3.0, "u1", "text/x", {"Cache-Control": "c"}, {"m": "v"},
+                         "STANDARD", "CRC32", "COMPOSITE", {"p": 1})
+    await store.create_upload(up)
+    assert await store.get_upload("u1") == up and await store.get_upload("nope") is None
+    with pytest.raises(NoSuchUpload):
+        await store.put_part(part("nope", 1, "p"))
+    for n in (3, 1, 2):
+        assert await store.put_part(part("u1", n, f"p{n}")) == []
+    assert await store.put_part(part("u1", 2, "p2b")) == ["p2"]  # replaced part's data is freed
+    parts, truncated = await store.list_parts("u1", limit=2)
+    assert [p.segment.ref for p in parts] == ["p1", "p2b"] and truncated
+    assert parts[0] == part("u1", 1, "p1")
+    parts, truncated = await store.list_parts("u1", after=2)
+    assert [p.number for p in parts] == [3] and not truncated
+    assert sorted(await store.abort_upload("u1")) == ["p1", "p2b", "p3"]
+    assert await store.get_upload("u1") is None and await store.referenced(["p1", "p2b", "p3"]) == set()
+    with pytest.raises(NoSuchUpload):
+        await store.abort_upload("u1")
+
+
+@asynctest
+async def test_complete_upload_moves_used_refs(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("big", ("old",)))
+    await store.create_upload(upload("u1"))
+    for n in (1, 2, 3):
+        await store.put_part(part("u1", n, f"p{n}"))
+    final = obj("big", ("p1", "p3"), etag="x-2", parts=[PartInfo(1, 10, "md51"), PartInfo(3, 10, "md53")])
+    freed = await store.complete_upload("u1", final, [1, 3])
+    assert sorted(freed) == ["old", "p2"]
+    assert await store.get_object("b", "big") == final and await store.get_upload("u1") is None
+    assert await store.list_parts("u1") == ([], False)
+    assert await store.referenced(["p1", "p2", "p3", "old"]) == {"p1", "p3"}
+    assert sorted((await store.delete_object("b", "big"))[1]) == ["p1", "p3"]
+    with pytest.raises(NoSuchUpload):
+        await store.complete_upload("u1", final, [1, 3])
+
+
+@asynctest
+async def test_failed_complete_changes_nothing(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("big", ("old",), etag="e1"))
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1, "p1"))
+    final = obj("big", ("p1",), etag="x-1")
+    with pytest.raises(PreconditionFailed):
+        await store.complete_upload("u1", final, [1], Expect(if_none_match_any=True))
+    # A part replaced after the caller read it: the record names freed data, must be refused.
+    await store.put_part(part("u1", 1, "p1b"))
+    with pytest.raises(ConditionalConflict):
+        await store.complete_upload("u1", final, [1])
+    with pytest.raises(ConditionalConflict):
+        await store.complete_upload("u1", final, [1, 7])
+    assert (await store.get_object("b", "big")).segments == [Segment("old", 10)]
+    assert await store.get_upload("u1") is not None and len((await store.list_parts("u1"))[0]) == 1
+    assert await store.referenced(["old", "p1", "p1b"]) == {"old", "p1b"}
+    ok = obj("big", ("p1b",), etag="x-1")
+    assert await store.complete_upload("u1", ok, [1], Expect(if_match="e1")) == ["old"]
+
+
+@asynctest
+async def test_list_uploads_examples(store: MetaStore) -> None:
+    await with_bucket(store)
+    for uid, key, t in [("u3", "a", 2.0), ("u1", "a", 1.0), ("u2", "a", 1.0), ("u4", "b/x", 1.0),
+                        ("u5", "b/y", 1.0), ("u6", "c", 0.5)]:
+        await store.create_upload(upload(uid, key, t))
+    page = await store.list_uploads("b")
+    assert [u.upload_id for u in page.uploads] == ["u1", "u2", "u3", "u4", "u5", "u6"] and not page.truncated
+    page = await store.list_uploads("b", delimiter="/", limit=4)
+    assert ([u.upload_id for u in page.uploads], page.prefixes) == (["u1", "u2", "u3"], ["b/"])
+    assert page.truncated and (page.next_key_marker, page.next_upload_id_marker) == ("b/", None)
+    page = await store.list_uploads("b", delimiter="/", key_marker="b/")
+    assert [u.upload_id for u in page.uploads] == ["u6"] and page.prefixes == []
+    page = await store.list_uploads("b", limit=2, key_marker="a", upload_id_marker="u1")
+    assert [u.upload_id for u in page.uploads] == ["u2", "u3"] and page.truncated
+    assert (page.next_key_marker, page.next_upload_id_marker) == ("a", "u3")
+    assert [u.upload_id for u in (await store.list_uploads("b", key_marker="a")).uploads] == ["u4", "u5", "u6"]
+    assert [u.upload_id for u in (await store.list_uploads("b", prefix="b/")).uploads] == ["u4", "u5"]
+
+
+# -- concurrency and persistence -----------------------------------------------------------------
+
+
+@asynctest
+async def test_concurrent_writes_fail_alone(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("taken", ("t",)))
+    commits_before = getattr(store, "commits", 0)
+    calls = [store.put_object(obj(f"k{i}", (f"r{i}",))) for i in range(64)]
+    calls += [store.put_object(obj("taken", ("x",)), Expect(if_none_match_any=True))]
+    calls += [store.put_object(obj("k", bucket="nobucket"))]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert results[:64] == [[]] * 64
+    assert isinstance(results[64], PreconditionFailed) and isinstance(results[65], NoSuchBucket)
+    assert await store.count_objects("b") == (65, 650)
+    assert await store.referenced(["x", "t", "r0", "r63"]) == {"t", "r0", "r63"}
+    if hasattr(store, "commits"):  # SQLite: the 66 writes shared transactions
+        assert store.commits - commits_before < 66
+
+
+@asynctest
+async def test_two_stores_on_one_database(backend: Backend) -> None:
+    one, two = backend.make(), backend.make()
+    await one.open()
+    await two.open()
+    try:
+        await with_bucket(one)
+
+        async def writer(s: MetaStore, tag: str) -> int:
+            wins = 0
+            for i in range(40):
+                await s.put_object(obj(f"{tag}{i}", (f"{tag}-{i}",)))
+                try:
+                    await s.put_object(obj(f"race{i}", (f"{tag}-race{i}",)), Expect(if_none_match_any=True))
+                    wins += 1
+                except PreconditionFailed:
+                    pass
+            return wins
+
+        wins = await asyncio.gather(writer(one, "a"), writer(two, "b"))
+        assert sum(wins) == 40 and await two.count_objects("b") == (120, 1200)
+        raced = [f"{t}-race{i}" for t in "ab" for i in range(40)]
+        assert len(await one.referenced(raced)) == 40
+        assert (await one.get_object("b", "b39")) == obj("b39", ("b-39",))
+    finally:
+        await one.close()
+        await two.close()
+
+
+@asynctest
+async def test_reopen_keeps_everything(backend: Backend) -> None:
+    s = backend.make()
+    await s.open()
+    await with_bucket(s)
+    await s.put_user(User("u1", "alice"))
+    await s.put_object(obj("k", ("r1",)))
+    await s.create_upload(upload("up"))
+    await s.put_part(part("up", 1, "p1"))
+    await s.close()
+    s = backend.make()
+    await s.open()
+    try:
+        assert await s.get_user("u1") == User("u1", "alice") and await s.get_bucket("b") is not None
+        assert await s.get_object("b", "k") == obj("k", ("r1",))
+        assert (await s.list_parts("up"))[0] == [part("up", 1, "p1")]
+        assert await s.referenced(["r1", "p1"]) == {"r1", "p1"}
+    finally:
+        await s.close()
+
+
+# -- SQLite specifics ----------------------------------------------------------------------------
+
+
+@asynctest
+async def test_sqlite_migrates_a_version_1_file(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=1) == 1
+    conn.execute("INSERT INTO buckets (name, owner, created, region) VALUES ('old', 'u', 1, 'r')")
+    conn.close()
+    s = SqliteMetaStore(path)
+    await s.open()
+    try:
+        assert await s.get_bucket("old") == Bucket("old", "u", 1.0, "r")
+        await s.create_upload(upload("up", bucket="old"))
+        assert [u.upload_id for u in (await s.list_uploads("old")).uploads] == ["up"]
+    finally:
+        await s.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "uploads_by_key" in indexes and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+@asynctest
+async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="newer"):
+        await SqliteMetaStore(path).open()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0  # untouched
+    conn.close()
+
+
+_CHILD = textwrap.dedent("""
+    import asyncio, sys
+    from coffer.server.meta.interface import PreconditionFailed
+    from coffer.server.meta.model import Expect, ObjectRecord, Segment
+    from coffer.server.meta.sqlite import SqliteMetaStore
+
+    async def main(path, tag):
+        s = SqliteMetaStore(path)
+        await s.open()
+        def rec(key, ref):
+            return ObjectRecord("b", key, 1, "e", 1.0, "u", segments=[Segment(ref, 1)])
+        async def one(i):
+            await s.put_object(rec(f"{tag}{i}", f"{tag}-{i}"))
+            try:
+                await s.put_object(rec(f"race{i}", f"{tag}-race{i}"), Expect(if_none_match_any=True))
+                return 1
+            except PreconditionFailed:
+                return 0
+        print(sum(await asyncio.gather(*(one(i) for i in range(100)))))
+        await s.close()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+""")
+
+
+@asynctest
+async def test_sqlite_two_processes_write_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    s = SqliteMetaStore(path)
+    await s.open()
+    await with_bucket(s)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _CHILD, str(path), tag], stdout=subprocess.PIPE, env=env)
+        for tag in "pq"
+    ]
+    wins = [int(p.communicate(timeout=120)[0]) for p in procs]
+    try:
+        assert [p.returncode for p in procs] == [0, 0] and sum(wins) == 100
+        assert await s.count_objects("b") == (300, 300)
+        raced = [f"{t}-race{i}" for t in "pq" for i in range(100)]
+        assert len(await s.referenced(raced)) == 100
+    finally:
+        await s.close()
+
+
+@asynctest
+async def test_sqlite_an_operation_failing_midway_rolls_back_only_itself(tmp_path: Path) -> None:
+    s = SqliteMetaStore(tmp_path / "m.db")
+    await s.open()
+    try:
+        await with_bucket(s)
+        # Binding `object()` fails at the INSERT, after the segment refs were already counted.
+        bad = obj("bad", ("rb",), inline=object())  # type: ignore[arg-type]
+        results = await asyncio.gather(
+            s.put_object(obj("good1", ("r1",))), s.put_object(bad), s.put_object(obj("good2", ("r2",))),
+            return_exceptions=True,
+        )
+        assert results[0] == results[2] == [] and isinstance(results[1], sqlite3.Error)
+        assert await s.referenced(["r1", "rb", "r2"]) == {"r1", "r2"}
+        assert await s.get_object("b", "bad") is None and await s.count_objects("b") == (2, 20)
+    finally:
+        await s.close()
