@@ -183,7 +183,7 @@ class AwsChunkedDecoder:
                     self._on_trailer_line(line)
             else:  # _DONE: only stray line breaks may follow the terminating blank line
                 if mv[pos:end].tobytes().strip(b"\r\n"):
-                    raise ChunkedError("IncompleteBody", "unexpected bytes after the end of the aws-chunked body")
+                    raise ChunkedError("IncompleteBody", "bytes after the end of the aws-chunked body")
                 pos = end
         return out
 
@@ -222,7 +222,7 @@ class AwsChunkedDecoder:
         if self.signed:
             self._chunk_sig = self._chunk_signature(ext)
         if self._expected is not None and self.decoded_length + size > self._expected:
-            raise ChunkedError("IncompleteBody", "the chunks carry more data than x-amz-decoded-content-length")
+            raise ChunkedError("IncompleteBody", "chunks exceed x-amz-decoded-content-length")
         if size:
             self._remaining = size
             self._state = _DATA
@@ -231,7 +231,7 @@ class AwsChunkedDecoder:
         if self.signed:
             self._verify_chunk()
         if self._expected is not None and self.decoded_length != self._expected:
-            raise ChunkedError("IncompleteBody", "the chunks carry less data than x-amz-decoded-content-length")
+            raise ChunkedError("IncompleteBody", "chunks fall short of x-amz-decoded-content-length")
         self._state = _TRAILER
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 String to sign (S3 REST authentication)::
 
-    VERB \\n Content-MD5 \\n Content-Type \\n Date-or-Expires \\n CanonicalizedAmzHeaders CanonicalizedResource
+    VERB\\n Content-MD5\\n Content-Type\\n Date-or-Expires\\n CanonicalizedAmzHeaders CanonicalizedResource
 
 * when an ``x-amz-date`` header is present the Date line is empty (the date is then signed through the
   x-amz-* block), as the S3 V2 documentation specifies;
@@ -123,6 +123,15 @@ def query_string_to_sign(
 ) -> str:
     """String to sign for query auth (``?AWSAccessKeyId=..&Expires=..&Signature=..``)."""
     return _string_to_sign(method, path, query, headers, str(expires))
+
+
+def resource_paths(path: str) -> tuple[str, ...]:
+    """Resource paths to try when verifying: a bucket-only path may be signed with or without its
+    trailing slash (botocore signs ``/bucket/`` while sending ``/bucket``; the spec says ``/bucket``)."""
+    trimmed = path.rstrip("/")
+    if trimmed and "/" not in trimmed[1:]:
+        return (trimmed, trimmed + "/")
+    return (path,)
 
 
 def sign(secret: str, string_to_sign: str) -> str:

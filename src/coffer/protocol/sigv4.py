@@ -8,9 +8,8 @@ one implementation and cannot drift apart.  S3 differs from other services in tw
 * the payload hash is whatever ``x-amz-content-sha256`` says (a hex digest, UNSIGNED-PAYLOAD, or one of
   the STREAMING-* modes handled by :mod:`coffer.protocol.chunked`).
 
-Both sides canonicalise paths and queries by decoding and re-encoding (:func:`canonical_uri_from_raw`,
-:func:`canonical_query_from_raw`), so a client that leaves e.g. ``+`` or ``!`` unescaped on the wire
-still verifies as long as it signed the AWS-encoded form, which every AWS SDK does.
+Both sides canonicalise by decoding and re-encoding (:func:`canonical_uri_from_raw`,
+:func:`canonical_query_from_raw`), so what the SDK signs is exactly what the server recomputes.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import quote, quote_from_bytes, unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, quote_from_bytes, unquote_to_bytes, urlsplit, urlunsplit
 
 from coffer.protocol.timeutil import amz_date as _format_amz_date
 
@@ -36,29 +35,18 @@ MAX_PRESIGN_EXPIRES = 604800  # one week: S3 refuses longer-lived presigned URLs
 # Headers a client must not sign: hop-by-hop ones proxies rewrite, and ones HTTP stacks add or change
 # after signing (the same list the AWS SDKs use).
 UNSIGNABLE_HEADERS = frozenset(
-    {
-        "authorization",
-        "baggage",
-        "connection",
-        "expect",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "traceparent",
-        "tracestate",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "user-agent",
-        "x-amzn-trace-id",
-    }
+    (
+        "authorization", "baggage", "connection", "expect", "keep-alive", "proxy-authenticate",
+        "proxy-authorization", "te", "traceparent", "tracestate", "trailer", "transfer-encoding",
+        "upgrade", "user-agent", "x-amzn-trace-id",
+    )
 )
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_DATE8 = re.compile(r"^\d{8}$")
-_AMZ_DATE = re.compile(r"^\d{8}T\d{6}Z$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
+# Always used with fullmatch (a "$" anchor would accept a trailing newline).
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DATE8 = re.compile(r"[0-9]{8}")
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
 
 
 class SigV4ParseError(ValueError):
@@ -100,6 +88,11 @@ def canonical_query(params: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
+def _unquote(s: str) -> str:
+    # surrogateescape keeps invalid UTF-8 bytes so re-encoding reproduces exactly what was sent.
+    return unquote_to_bytes(s).decode("utf-8", "surrogateescape")
+
+
 def parse_query(raw_query: str) -> list[tuple[str, str]]:
     """Split a raw query string into decoded (name, value) pairs, keeping order and blanks.
 
@@ -113,12 +106,7 @@ def parse_query(raw_query: str) -> list[tuple[str, str]]:
         if not part:
             continue
         name, _, value = part.partition("=")
-        out.append(
-            (
-                unquote_to_bytes(name).decode("utf-8", "surrogateescape"),
-                unquote_to_bytes(value).decode("utf-8", "surrogateescape"),
-            )
-        )
+        out.append((_unquote(name), _unquote(value)))
     return out
 
 
@@ -152,16 +140,9 @@ def canonical_request(
     payload_hash: str,
 ) -> str:
     """The SigV4 canonical request (signed headers in the order given, which signers sort)."""
-    return "\n".join(
-        (
-            method.upper(),
-            canonical_uri,
-            canonical_query_string,
-            canonical_headers_block(headers, signed_headers),
-            ";".join(signed_headers),
-            payload_hash,
-        )
-    )
+    block = canonical_headers_block(headers, signed_headers)
+    signed = ";".join(signed_headers)
+    return f"{method.upper()}\n{canonical_uri}\n{canonical_query_string}\n{block}\n{signed}\n{payload_hash}"
 
 
 def scope(date: str, region: str, service: str = "s3") -> str:
@@ -197,7 +178,9 @@ def signatures_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("ascii", "replace"), b.encode("ascii", "replace"))
 
 
-def chunk_string_to_sign(amz_date: str, scope: str, previous_signature: str, chunk_data_sha256_hex: str) -> str:
+def chunk_string_to_sign(
+    amz_date: str, scope: str, previous_signature: str, chunk_data_sha256_hex: str
+) -> str:
     """String to sign for one aws-chunked chunk (the empty-string hash line is fixed by AWS)."""
     return (
         f"{ALGORITHM}-PAYLOAD\n{amz_date}\n{scope}\n{previous_signature}\n"
@@ -257,7 +240,7 @@ def _parse_credential(value: str) -> tuple[str, str, str, str]:
             f"the Credential is mal-formed; expecting <AKID>/YYYYMMDD/REGION/SERVICE/aws4_request: {value!r}"
         )
     access_key, date, region, service, terminal = parts
-    if not _DATE8.match(date):
+    if not _DATE8.fullmatch(date):
         raise SigV4ParseError(f"Invalid credential date {date!r}: must be in YYYYMMDD format")
     if not region or not service:
         raise SigV4ParseError("the Credential scope has an empty region or service")
@@ -268,13 +251,13 @@ def _parse_credential(value: str) -> tuple[str, str, str, str]:
 
 def _parse_signed_headers(value: str) -> tuple[str, ...]:
     names = tuple(value.split(";"))
-    if not value or not all(_HEADER_NAME.match(n) for n in names):
+    if not value or not all(_HEADER_NAME.fullmatch(n) for n in names):
         raise SigV4ParseError(f"invalid SignedHeaders {value!r}: lower-case names separated by ';'")
     return names
 
 
 def _parse_signature(value: str) -> str:
-    if not _HEX64.match(value):
+    if not _HEX64.fullmatch(value):
         raise SigV4ParseError("the Signature must be 64 lower-case hex characters")
     return value
 
@@ -289,7 +272,7 @@ def parse_authorization(value: str) -> AuthHeader:
         raise SigV4ParseError(f"unsupported authorization algorithm {algorithm!r}; expecting {ALGORITHM}")
     fields: dict[str, str] = {}
     for item in rest.split(","):
-        item = item.strip()
+        item = item.strip(" ")
         if not item:
             continue
         name, sep, val = item.partition("=")
@@ -297,36 +280,29 @@ def parse_authorization(value: str) -> AuthHeader:
             raise SigV4ParseError(f"the authorization header is malformed near {item[:64]!r}")
         if name in fields:
             raise SigV4ParseError(f"the authorization header repeats {name}")
-        fields[name] = val.strip()
+        fields[name] = val.strip(" ")
     for required in ("Credential", "SignedHeaders", "Signature"):
         if required not in fields:
             raise SigV4ParseError(f"the authorization header is missing {required}")
     access_key, date, region, service = _parse_credential(fields["Credential"])
-    return AuthHeader(
-        access_key=access_key,
-        date=date,
-        region=region,
-        service=service,
-        signed_headers=_parse_signed_headers(fields["SignedHeaders"]),
-        signature=_parse_signature(fields["Signature"]),
-    )
+    signed = _parse_signed_headers(fields["SignedHeaders"])
+    return AuthHeader(access_key, date, region, service, signed, _parse_signature(fields["Signature"]))
+
+
+_PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires")
+_PRESIGN_PARAMS += ("X-Amz-SignedHeaders", "X-Amz-Signature")
 
 
 def parse_presigned(params: Mapping[str, str]) -> PresignedQuery:
     """Parse and sanity-check the X-Amz-* query parameters of a presigned request."""
-    missing = [
-        p
-        for p in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-                  "X-Amz-SignedHeaders", "X-Amz-Signature")
-        if p not in params
-    ]
+    missing = [p for p in _PRESIGN_PARAMS if p not in params]
     if missing:
         raise SigV4ParseError(f"Query-string authentication requires {', '.join(missing)}")
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise SigV4ParseError(f"X-Amz-Algorithm only supports \"{ALGORITHM}\"")
     access_key, date, region, service = _parse_credential(params["X-Amz-Credential"])
     amz = params["X-Amz-Date"]
-    if not _AMZ_DATE.match(amz):
+    if not _AMZ_DATE.fullmatch(amz):
         raise SigV4ParseError("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     if amz[:8] != date:
         raise SigV4ParseError("Invalid credential date: it is not the same as X-Amz-Date")
@@ -336,16 +312,9 @@ def parse_presigned(params: Mapping[str, str]) -> PresignedQuery:
     expires = int(raw_expires)
     if expires > MAX_PRESIGN_EXPIRES:
         raise SigV4ParseError("X-Amz-Expires must be less than a week (in seconds) that is 604800")
-    return PresignedQuery(
-        access_key=access_key,
-        date=date,
-        region=region,
-        service=service,
-        amz_date=amz,
-        expires=expires,
-        signed_headers=_parse_signed_headers(params["X-Amz-SignedHeaders"]),
-        signature=_parse_signature(params["X-Amz-Signature"]),
-    )
+    signed = _parse_signed_headers(params["X-Amz-SignedHeaders"])
+    sig = _parse_signature(params["X-Amz-Signature"])
+    return PresignedQuery(access_key, date, region, service, amz, expires, signed, sig)
 
 
 def server_string_to_sign(
@@ -364,22 +333,18 @@ def server_string_to_sign(
     For presigned requests the X-Amz-Signature parameter is left out of the canonical query, as the
     spec requires; ``payload_hash`` is then UNSIGNED-PAYLOAD unless the URL signed a body hash.
     """
-    creq = canonical_request(
-        method,
-        canonical_uri_from_raw(raw_path),
-        canonical_query_from_raw(raw_query, exclude=("X-Amz-Signature",) if presigned else ()),
-        headers,
-        tuple(signed_headers),
-        payload_hash,
-    )
+    query = canonical_query_from_raw(raw_query, exclude=("X-Amz-Signature",) if presigned else ())
+    uri = canonical_uri_from_raw(raw_path)
+    creq = canonical_request(method, uri, query, headers, tuple(signed_headers), payload_hash)
     return string_to_sign(amz_date, credential_scope, creq)
 
 
 # --- client side ------------------------------------------------------------------------------------
 
 
-def _host_of(parts: tuple) -> str:
-    scheme, netloc = parts[0], parts[1]
+def _host_of(parts: SplitResult) -> str:
+    # The Host header clients send: no userinfo, and no port when it is the scheme's default.
+    scheme, netloc = parts.scheme, parts.netloc
     host = netloc.rpartition("@")[2].lower()
     default = {"http": ":80", "https": ":443"}.get(scheme)
     if default and host.endswith(default):
@@ -409,14 +374,8 @@ def sign_headers(
     lowered.update(added)
     signed = sorted(lowered)
     cscope = scope(when[:8], region, service)
-    creq = canonical_request(
-        method,
-        canonical_uri_from_raw(parts.path),
-        canonical_query_from_raw(parts.query),
-        lowered,
-        signed,
-        payload_hash,
-    )
+    uri, query = canonical_uri_from_raw(parts.path), canonical_query_from_raw(parts.query)
+    creq = canonical_request(method, uri, query, lowered, signed, payload_hash)
     sig = signature(signing_key(secret_key, when[:8], region, service), string_to_sign(when, cscope, creq))
     added["Authorization"] = (
         f"{ALGORITHM} Credential={access_key}/{cscope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
@@ -451,14 +410,8 @@ def presign_url(
         ("X-Amz-Expires", str(expires)),
         ("X-Amz-SignedHeaders", "host"),
     ]
-    creq = canonical_request(
-        method,
-        canonical_uri_from_raw(parts.path),
-        canonical_query(params),
-        {"host": _host_of(parts)},
-        ("host",),
-        UNSIGNED_PAYLOAD,
-    )
+    uri, host = canonical_uri_from_raw(parts.path), {"host": _host_of(parts)}
+    creq = canonical_request(method, uri, canonical_query(params), host, ("host",), UNSIGNED_PAYLOAD)
     sig = signature(signing_key(secret_key, when[:8], region, service), string_to_sign(when, cscope, creq))
     query = "&".join(f"{uri_encode(k)}={uri_encode(v)}" for k, v in params)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, f"{query}&X-Amz-Signature={sig}", ""))
