@@ -1,0 +1,65 @@
+"""Server configuration: every tunable and every limit in one typed place.
+
+Owns the defaults (TigerBeetle's habit: limits on everything, written in config, not scattered as
+constants). The CLI builds a Config from flags and environment; the composition root hands the
+pieces each layer needs down to it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    inline_threshold: int = 128 * KiB  # objects up to this size live in the metadata row
+    max_object_size: int = 5 * 1024 * GiB  # S3's single-PUT limit is 5 GiB; we allow what multipart allows
+    max_put_size: int = 5 * GiB  # single PutObject / UploadPart body
+    min_part_size: int = 5 * MiB  # every part but the last
+    max_parts: int = 10_000
+    max_key_bytes: int = 1024
+    max_user_meta_bytes: int = 2 * KiB  # S3: user metadata (names + values) at most 2 KiB
+    max_xml_body: int = 2 * MiB  # DeleteObjects / CompleteMultipartUpload request documents
+    max_delete_keys: int = 1000
+    max_list_keys: int = 1000
+    max_header_bytes: int = 16 * KiB  # one header line (aiohttp's limit is 8190 by default)
+    max_headers: int = 100
+    clock_skew_seconds: int = 15 * 60
+    max_presign_expires: int = 7 * 24 * 3600
+    io_chunk: int = 1 * MiB  # unit of hand-off from the event loop to the hashing/writing thread
+    shutdown_grace_seconds: float = 20.0  # SIGTERM: how long in-flight requests may finish
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path = Path("./coffer-data")
+    host: str = "127.0.0.1"
+    port: int = 9000
+    region: str = "us-east-1"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    access_key: str | None = None
+    secret_key: str | None = None
+    # Host-header suffixes for virtual-host-style addressing: "bkt.localhost:9000" -> bucket "bkt".
+    domains: tuple[str, ...] = ("localhost",)
+    fsync: bool = True  # only tests of the durability machinery itself would ever turn this off
+    loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def meta_path(self) -> Path:
+        return self.data_dir / "meta" / "coffer.sqlite3"
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """'HOST:PORT', ':PORT' or 'PORT' -> (host, port); IPv6 as '[::1]:9000'."""
+    host, _, port = address.rpartition(":")
+    if not _:
+        return "127.0.0.1", int(address)
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)

@@ -1,0 +1,176 @@
+"""Local data store: object data as files in one data folder, written crash-safely.
+
+Owns the on-disk layout of object bytes and the write protocol that makes them durable:
+
+    DATA/objects/ab/cd/abcd0123...ef   one file per segment (a whole object, or one multipart part)
+    DATA/tmp/<random>.tmp               files being written; anything here at start is garbage
+
+A segment is written to tmp/, fdatasync'ed, renamed into objects/ and the destination directory is
+fsync'ed, so the name is durable before the caller commits the metadata that points at it. The
+metadata commit is the moment an object exists: a crash before it leaves an unreferenced file (an
+orphan, found by `iter_refs` + the metadata store's `referenced`), never a partial object.
+
+A ref is the 32-hex-digit file name; the two directory levels spread files so that no directory
+grows past a few thousand entries per million segments.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from coffer.protocol.checksums import Hasher
+
+from ..meta.model import Segment
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(slots=True)
+class ReadSpan:
+    """A byte range of one segment file: what a response sends with sendfile."""
+
+    path: str
+    offset: int
+    length: int
+
+
+class FileWriter:
+    """Receives one segment's bytes (called from a worker thread, never on the event loop).
+
+    Hashes as it writes so the data is touched once: MD5 for the ETag, plus whatever checksums
+    the request asked for or must verify (x-amz-checksum-*, the SigV4 payload SHA-256).
+    """
+
+    def __init__(self, store: LocalDataStore, hashers: dict[str, Hasher]) -> None:
+        self._store = store
+        self.ref = secrets.token_hex(16)
+        self.tmp_path = store.tmp_dir / f"{self.ref}.tmp"
+        self._fd: int | None = os.open(self.tmp_path, _OPEN_FLAGS, 0o640)
+        self.hashers = hashers
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        for h in self.hashers.values():
+            h.update(data)
+        view = memoryview(data)
+        fd = self._fd
+        assert fd is not None
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        self.size += len(data)
+
+    def commit(self) -> Segment:
+        """Make the bytes durable under their final name. After this, only metadata is missing."""
+        fd = self._fd
+        assert fd is not None
+        try:
+            if self._store.fsync:
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+            self._fd = None
+        final = self._store.path(self.ref)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self.tmp_path, final)
+        if self._store.fsync:
+            _fsync_dir(final.parent)
+        return Segment(ref=self.ref, size=self.size)
+
+    def abort(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        try:
+            os.unlink(self.tmp_path)
+        except FileNotFoundError:
+            pass
+
+
+class LocalDataStore:
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.objects_dir = self.root / "objects"
+        self.tmp_dir = self.root / "tmp"
+        self.fsync = fsync
+
+    def open(self) -> None:
+        self.objects_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, ref: str) -> Path:
+        return self.objects_dir / ref[0:2] / ref[2:4] / ref
+
+    def writer(self, hashers: dict[str, Hasher]) -> FileWriter:
+        return FileWriter(self, hashers)
+
+    def spans(self, segments: list[Segment], start: int, length: int) -> list[ReadSpan]:
+        """The pieces of files that hold bytes [start, start+length) of an object."""
+        out: list[ReadSpan] = []
+        pos = 0
+        end = start + length
+        for seg in segments:
+            seg_end = pos + seg.size
+            if seg_end > start and pos < end:
+                lo = max(start, pos) - pos
+                hi = min(end, seg_end) - pos
+                out.append(ReadSpan(str(self.path(seg.ref)), lo, hi - lo))
+            pos = seg_end
+            if pos >= end:
+                break
+        return out
+
+    def delete(self, refs: list[str]) -> None:
+        for ref in refs:
+            try:
+                os.unlink(self.path(ref))
+            except FileNotFoundError:
+                pass
+
+    # -- housekeeping -------------------------------------------------------------------------------
+    def sweep_tmp(self, older_than: float = 0.0) -> int:
+        """Delete leftover temporary files (all of them at start, when no writer can be running)."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for entry in os.scandir(self.tmp_dir):
+            try:
+                if entry.stat().st_mtime <= cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+    def iter_refs(self, before: float) -> Iterator[str]:
+        """Every segment file on disk last written before the time `before` (the orphan sweep's input).
+
+        The sweep passes the server's start time: a file written before this start cannot belong to a
+        write still in progress, so an unreferenced one is certainly garbage."""
+        cutoff = before
+        if not self.objects_dir.exists():
+            return
+        for d1 in os.scandir(self.objects_dir):
+            if not d1.is_dir():
+                continue
+            for d2 in os.scandir(d1.path):
+                if not d2.is_dir():
+                    continue
+                for f in os.scandir(d2.path):
+                    try:
+                        if f.stat().st_mtime <= cutoff:
+                            yield f.name
+                    except FileNotFoundError:
+                        pass
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,203 @@
+"""Bucket endpoints: ListBuckets, Create/Head/DeleteBucket, location, listings, DeleteObjects."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from coffer.protocol import xmlutil
+from coffer.protocol.errors import S3Error
+
+from ..meta.model import CommonPrefix, ObjectRecord
+from .body import read_small_body
+from .context import Ctx, handles
+from .respond import iso, quoted, xml_response
+
+
+async def _owner(ctx: Ctx, user_id: str, cache: dict[str, str]) -> dict:
+    if user_id not in cache:
+        cache[user_id] = await ctx.svc.users.display_name(user_id)
+    return {"ID": user_id, "DisplayName": cache[user_id]}
+
+
+@handles("ListBuckets")
+async def list_buckets(ctx: Ctx) -> web.StreamResponse:
+    buckets = await ctx.svc.buckets.list(ctx.who)
+    return xml_response("ListAllMyBucketsResult", {
+        "Owner": {"ID": ctx.who.user_id, "DisplayName": ctx.who.display_name},
+        "Buckets": {"Bucket": [
+            {"Name": b.name, "CreationDate": iso(b.created), "BucketRegion": b.region} for b in buckets
+        ]},
+    })
+
+
+@handles("CreateBucket")
+async def create_bucket(ctx: Ctx) -> web.StreamResponse:
+    body = await read_small_body(ctx.request, ctx.plan, 64 * 1024)
+    location = None
+    if body.strip():
+        try:
+            root = xmlutil.parse(body)
+        except xmlutil.XmlError:
+            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                          "against our published schema") from None
+        location = xmlutil.child_text(root, "LocationConstraint") or None
+    if location is not None and location != ctx.cfg.region and not _region_like(location):
+        raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
+                      LocationConstraint=location)
+    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
+    return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
+
+
+def _region_like(s: str) -> bool:
+    return 1 <= len(s) <= 64 and all(c.isalnum() or c == "-" for c in s)
+
+
+@handles("HeadBucket")
+async def head_bucket(ctx: Ctx) -> web.StreamResponse:
+    b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
+    return web.Response(status=200, headers={"x-amz-bucket-region": b.region})
+
+
+@handles("DeleteBucket")
+async def delete_bucket(ctx: Ctx) -> web.StreamResponse:
+    await ctx.svc.buckets.delete(ctx.who, ctx.bucket)
+    return web.Response(status=204)
+
+
+@handles("GetBucketLocation")
+async def bucket_location(ctx: Ctx) -> web.StreamResponse:
+    b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
+    # us-east-1 answers an empty LocationConstraint, as S3 does
+    region = "" if b.region == "us-east-1" else escape(b.region)
+    doc = f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{xmlutil.S3_NS}">{region}</LocationConstraint>'
+    return web.Response(body=doc.encode(), content_type="application/xml")
+
+
+@handles("GetBucketVersioning")
+async def bucket_versioning(ctx: Ctx) -> web.StreamResponse:
+    await ctx.svc.buckets.head(ctx.who, ctx.bucket)
+    return xml_response("VersioningConfiguration", {})
+
+
+@handles("GetBucketAcl", "GetObjectAcl")
+async def get_acl(ctx: Ctx) -> web.StreamResponse:
+    b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
+    if ctx.route.key is not None:
+        await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key)
+    owner = await _owner(ctx, b.owner, {})
+    grant = {"Grantee": {"ID": owner["ID"], "DisplayName": owner["DisplayName"], "@xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "@xsi:type": "CanonicalUser"},
+             "Permission": "FULL_CONTROL"}
+    return xml_response("AccessControlPolicy", {"Owner": owner, "AccessControlList": {"Grant": [grant]}})
+
+
+def _enc(value: str | None, url: bool) -> str | None:
+    if value is None:
+        return None
+    return quote(value, safe="/") if url else value
+
+
+def _token(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode()).decode()
+
+
+def _untoken(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                      ArgumentName="continuation-token") from None
+
+
+@handles("ListObjects")
+async def list_objects(ctx: Ctx) -> web.StreamResponse:
+    q = ctx.query
+    v2 = q.get("list-type") == "2"
+    if "list-type" in q and not v2:
+        raise S3Error("InvalidArgument", "Invalid List Type specified", ArgumentName="list-type")
+    enc = q.get("encoding-type")
+    if enc not in (None, "url"):
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request",
+                      ArgumentName="encoding-type", ArgumentValue=enc)
+    url = enc == "url"
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter") or None
+    max_keys = ctx.int_arg("max-keys", 1000, lo=0, hi=2**31 - 1)
+    limit = min(max_keys, ctx.cfg.limits.max_list_keys)
+    if v2:
+        token = q.get("continuation-token")
+        after = _untoken(token) if token is not None else (q.get("start-after") or None)
+    else:
+        after = q.get("marker") or None
+    page = await ctx.svc.objects.list(ctx.who, ctx.bucket, prefix, delimiter, after, limit)
+    fetch_owner = (not v2) or q.get("fetch-owner") == "true"
+    names: dict[str, str] = {}
+    contents, prefixes = [], []
+    for e in page.entries:
+        if isinstance(e, CommonPrefix):
+            prefixes.append({"Prefix": _enc(e.prefix, url)})
+        else:
+            contents.append(await _entry(ctx, e, url, fetch_owner, names))
+    body: dict = {"Name": ctx.bucket, "Prefix": _enc(prefix, url)}
+    if v2:
+        body["KeyCount"] = len(page.entries)
+        if q.get("continuation-token") is not None:
+            body["ContinuationToken"] = q["continuation-token"]
+        if page.truncated and page.next_marker is not None:
+            body["NextContinuationToken"] = _token(page.next_marker)
+        if "start-after" in q:
+            body["StartAfter"] = _enc(q["start-after"], url)
+    else:
+        body["Marker"] = _enc(q.get("marker", ""), url)
+        if page.truncated and delimiter and page.next_marker is not None:
+            body["NextMarker"] = _enc(page.next_marker, url)
+    body["MaxKeys"] = max_keys
+    body["Delimiter"] = _enc(delimiter, url)
+    body["EncodingType"] = enc
+    body["IsTruncated"] = page.truncated
+    body["Contents"] = contents
+    body["CommonPrefixes"] = prefixes
+    return xml_response("ListBucketResult", body)
+
+
+async def _entry(ctx: Ctx, o: ObjectRecord, url: bool, fetch_owner: bool, names: dict[str, str]) -> dict:
+    d: dict = {"Key": _enc(o.key, url), "LastModified": iso(o.last_modified), "ETag": quoted(o.etag)}
+    if o.checksums:
+        d["ChecksumAlgorithm"] = next(iter(o.checksums))
+        d["ChecksumType"] = o.checksum_type or "FULL_OBJECT"
+    d["Size"] = o.size
+    d["StorageClass"] = o.storage_class
+    if fetch_owner:
+        d["Owner"] = await _owner(ctx, o.owner, names)
+    return d
+
+
+@handles("DeleteObjects")
+async def delete_objects(ctx: Ctx) -> web.StreamResponse:
+    if ctx.header("Content-MD5") is None and not any(
+        k.lower().startswith("x-amz-checksum-") or k.lower() in ("x-amz-sdk-checksum-algorithm", "x-amz-trailer")
+        for k in ctx.request.headers
+    ):
+        raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
+    body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body)
+    try:
+        root = xmlutil.parse(body)
+        objs = xmlutil.children(root, "Object")
+        quiet = (xmlutil.child_text(root, "Quiet") or "false").strip().lower() == "true"
+        keys = [xmlutil.child_text(o, "Key") for o in objs]
+    except xmlutil.XmlError:
+        keys, objs, quiet = [], [], False
+        root = None
+    if root is None or xmlutil.local_name(root) != "Delete" or not objs \
+            or len(objs) > ctx.cfg.limits.max_delete_keys or any(k is None for k in keys):
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                      "our published schema")
+    good = [k for k in keys if k]
+    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, good)
+    deleted = [] if quiet else [{"Key": k} for k in keys if k]
+    errors = [{"Key": "", "Code": "InvalidArgument", "Message": "Invalid key"} for k in keys if not k]
+    return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

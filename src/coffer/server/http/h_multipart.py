@@ -1,0 +1,171 @@
+"""Multipart endpoints: Create, UploadPart(Copy), ListParts, ListMultipartUploads, Complete, Abort."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from coffer.protocol import checksums as ck
+from coffer.protocol import xmlutil
+from coffer.protocol.errors import S3Error
+
+from ..meta.model import Expect
+from ..service import CompletedPart
+from .body import body_stream, integrity_for, read_small_body
+from .context import Ctx, handles
+from .h_object import parse_copy_source, put_params, read_conditions
+from .respond import iso, quoted, xml_response
+
+_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+def _upload_id(ctx: Ctx) -> str:
+    uid = ctx.query.get("uploadId", "")
+    if not uid:
+        raise S3Error("InvalidArgument", "This operation requires an uploadId.", ArgumentName="uploadId")
+    return uid
+
+
+@handles("CreateMultipartUpload")
+async def create_upload(ctx: Ctx) -> web.StreamResponse:
+    params = put_params(ctx)
+    params.expect = None
+    algo = ctx.header("x-amz-checksum-algorithm")
+    if algo is not None and algo.upper() not in ck.ALGORITHMS:
+        raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported.")
+    up = await ctx.svc.multipart.create(ctx.who, ctx.bucket, ctx.key, params, algo.upper() if algo else None,
+                                        ctx.header("x-amz-checksum-type"))
+    headers = {}
+    if up.checksum_algorithm:
+        headers["x-amz-checksum-algorithm"] = up.checksum_algorithm
+        headers["x-amz-checksum-type"] = up.checksum_type or "COMPOSITE"
+    return xml_response("InitiateMultipartUploadResult",
+                        {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": up.upload_id}, headers=headers)
+
+
+@handles("UploadPart")
+async def upload_part(ctx: Ctx) -> web.StreamResponse:
+    uid = _upload_id(ctx)
+    if "partNumber" not in ctx.query:
+        raise S3Error("InvalidArgument", "partNumber is required", ArgumentName="partNumber")
+    number = ctx.int_arg("partNumber", 0, lo=1, hi=ctx.cfg.limits.max_parts)
+    source = ctx.header("x-amz-copy-source")
+    if source is not None:
+        src_bucket, src_key = parse_copy_source(source)
+        rng = None
+        raw_range = ctx.header("x-amz-copy-source-range")
+        if raw_range is not None:
+            m = _RANGE.match(raw_range.strip())
+            if not m:
+                raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the form "
+                              "bytes=first-last where first and last are the zero-based offsets of the first and "
+                              "last bytes to copy", ArgumentName="x-amz-copy-source-range", ArgumentValue=raw_range)
+            rng = (int(m.group(1)), int(m.group(2)))
+        part, _src = await ctx.svc.multipart.upload_part_copy(
+            ctx.who, ctx.bucket, ctx.key, uid, number, src_bucket, src_key, rng, read_conditions(ctx, "x-amz-copy-source-"))
+        body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
+        body.update({"Checksum" + a: v for a, v in part.checksums.items()})
+        return xml_response("CopyPartResult", body)
+    integ = integrity_for(ctx.request, ctx.plan, require_length=True)
+    part = await ctx.svc.multipart.upload_part(ctx.who, ctx.bucket, ctx.key, uid, number,
+                                               body_stream(ctx.request, ctx.plan, integ), integ)
+    headers = {"ETag": quoted(part.etag)}
+    for algo, value in part.checksums.items():
+        headers["x-amz-checksum-" + algo.lower()] = value
+    return web.Response(status=200, headers=headers)
+
+
+def _owner(ctx: Ctx, user_id: str) -> dict:
+    name = ctx.who.display_name if user_id == ctx.who.user_id else user_id
+    return {"ID": user_id, "DisplayName": name}
+
+
+@handles("ListParts")
+async def list_parts(ctx: Ctx) -> web.StreamResponse:
+    uid = _upload_id(ctx)
+    max_parts = ctx.int_arg("max-parts", 1000, lo=0, hi=2**31 - 1)
+    marker = ctx.int_arg("part-number-marker", 0, lo=0, hi=2**31 - 1)
+    up, parts, truncated = await ctx.svc.multipart.list_parts(ctx.who, ctx.bucket, ctx.key, uid, marker,
+                                                             min(max_parts, 1000))
+    items = []
+    for p in parts:
+        d: dict = {"PartNumber": p.number, "LastModified": iso(p.last_modified), "ETag": quoted(p.etag),
+                   "Size": p.size}
+        d.update({"Checksum" + a: v for a, v in p.checksums.items()})
+        items.append(d)
+    body = {
+        "Bucket": ctx.bucket, "Key": ctx.key, "UploadId": uid,
+        "Initiator": _owner(ctx, up.owner), "Owner": _owner(ctx, up.owner),
+        "StorageClass": up.storage_class, "PartNumberMarker": marker,
+        "NextPartNumberMarker": parts[-1].number if parts else marker,
+        "MaxParts": max_parts, "IsTruncated": truncated,
+        "ChecksumAlgorithm": up.checksum_algorithm, "ChecksumType": up.checksum_type, "Part": items,
+    }
+    return xml_response("ListPartsResult", body)
+
+
+@handles("ListMultipartUploads")
+async def list_uploads(ctx: Ctx) -> web.StreamResponse:
+    q = ctx.query
+    max_uploads = ctx.int_arg("max-uploads", 1000, lo=0, hi=2**31 - 1)
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter") or None
+    page = await ctx.svc.multipart.list_uploads(ctx.who, ctx.bucket, prefix, delimiter, q.get("key-marker") or None,
+                                                q.get("upload-id-marker") or None, min(max_uploads, 1000))
+    uploads = [{
+        "Key": u.key, "UploadId": u.upload_id, "Initiator": _owner(ctx, u.owner), "Owner": _owner(ctx, u.owner),
+        "StorageClass": u.storage_class, "Initiated": iso(u.initiated),
+        "ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type,
+    } for u in page.uploads]
+    body = {
+        "Bucket": ctx.bucket, "KeyMarker": q.get("key-marker", ""), "UploadIdMarker": q.get("upload-id-marker", ""),
+        "NextKeyMarker": page.next_key_marker, "NextUploadIdMarker": page.next_upload_id_marker,
+        "Prefix": prefix, "Delimiter": delimiter, "MaxUploads": max_uploads, "IsTruncated": page.truncated,
+        "Upload": uploads, "CommonPrefixes": [{"Prefix": p} for p in page.prefixes],
+    }
+    return xml_response("ListMultipartUploadsResult", body)
+
+
+@handles("CompleteMultipartUpload")
+async def complete(ctx: Ctx) -> web.StreamResponse:
+    uid = _upload_id(ctx)
+    body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body)
+    try:
+        root = xmlutil.parse(body)
+        wanted = []
+        for p in xmlutil.children(root, "Part"):
+            num = int(xmlutil.child_text(p, "PartNumber") or "")
+            etag = xmlutil.child_text(p, "ETag")
+            if etag is None:
+                raise ValueError("ETag")
+            sums = {a: v for a in ck.ALGORITHMS if (v := xmlutil.child_text(p, "Checksum" + a))}
+            wanted.append(CompletedPart(num, etag.strip().strip('"'), sums))
+        if xmlutil.local_name(root) != "CompleteMultipartUpload":
+            raise ValueError("root")
+    except (xmlutil.XmlError, ValueError):
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                      "published schema") from None
+    h = ctx.request.headers
+    expect = None
+    if "If-None-Match" in h or "If-Match" in h:
+        im = h.get("If-Match")
+        expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any="If-None-Match" in h)
+    full = {}
+    for a in ck.ALGORITHMS:
+        v = h.get("x-amz-checksum-" + a.lower())
+        if v:
+            full[a] = v
+    rec = await ctx.svc.multipart.complete(ctx.who, ctx.bucket, ctx.key, uid, wanted, expect, full)
+    out: dict = {"Location": f"/{ctx.bucket}/{ctx.key}", "Bucket": ctx.bucket, "Key": ctx.key,
+                 "ETag": quoted(rec.etag)}
+    out.update({"Checksum" + a: v for a, v in rec.checksums.items()})
+    if rec.checksum_type:
+        out["ChecksumType"] = rec.checksum_type
+    return xml_response("CompleteMultipartUploadResult", out)
+
+
+@handles("AbortMultipartUpload")
+async def abort(ctx: Ctx) -> web.StreamResponse:
+    await ctx.svc.multipart.abort(ctx.who, ctx.bucket, ctx.key, _upload_id(ctx))
+    return web.Response(status=204)

@@ -1,0 +1,203 @@
+"""Object endpoints: Put/Get/Head/Delete/CopyObject and GetObjectAttributes."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from coffer.protocol.errors import S3Error
+
+from ..meta.model import Expect, ObjectRecord
+from ..service import PutParams, ReadConditions
+from .body import body_stream, integrity_for
+from .context import Ctx, handles
+from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
+
+_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
+_OVERRIDES = {
+    "response-content-type": "Content-Type", "response-content-language": "Content-Language",
+    "response-expires": "Expires", "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding",
+}
+
+
+def put_params(ctx: Ctx) -> PutParams:
+    h = ctx.request.headers
+    headers = {n: h[n] for n in _STORED_HEADERS if n in h}
+    user_meta = {k[11:].lower(): v for k, v in h.items() if k.lower().startswith("x-amz-meta-")}
+    expect = None
+    if "If-None-Match" in h or "If-Match" in h:
+        inm = h.get("If-None-Match")
+        if inm is not None and inm.strip() != "*":
+            raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
+                          Header="If-None-Match")
+        im = h.get("If-Match")
+        expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any=inm is not None)
+    return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
+                     storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect)
+
+
+def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
+    h = ctx.request.headers
+    return ReadConditions(h.get(prefix + "If-Match"), h.get(prefix + "If-None-Match"),
+                          h.get(prefix + "If-Modified-Since"), h.get(prefix + "If-Unmodified-Since"))
+
+
+def put_result_headers(rec: ObjectRecord) -> dict[str, str]:
+    out = {"ETag": quoted(rec.etag)}
+    for algo, value in rec.checksums.items():
+        out["x-amz-checksum-" + algo.lower()] = value
+    if rec.checksum_type:
+        out["x-amz-checksum-type"] = rec.checksum_type
+    return out
+
+
+@handles("PutObject")
+async def put_object(ctx: Ctx) -> web.StreamResponse:
+    if ctx.header("x-amz-copy-source") is not None:
+        return await copy_object(ctx)
+    params = put_params(ctx)
+    integ = integrity_for(ctx.request, ctx.plan, require_length=True)
+    if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
+        raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                      ProposedSize=str(integ.content_length), MaxSizeAllowed=str(ctx.cfg.limits.max_put_size))
+    rec = await ctx.svc.objects.put(ctx.who, ctx.bucket, ctx.key, body_stream(ctx.request, ctx.plan, integ),
+                                    params, integ)
+    return web.Response(status=200, headers=put_result_headers(rec))
+
+
+def parse_copy_source(value: str) -> tuple[str, str]:
+    src = unquote(value.split("?versionId=")[0]).lstrip("/")
+    bucket, _, key = src.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: "
+                      "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source", ArgumentValue=value)
+    return bucket, key
+
+
+async def copy_object(ctx: Ctx) -> web.StreamResponse:
+    src_bucket, src_key = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+    directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
+                      ArgumentValue=directive)
+    replace = put_params(ctx) if directive == "REPLACE" else None
+    if replace is not None:
+        replace.expect = None
+    rec, _src = await ctx.svc.objects.copy(
+        ctx.who, src_bucket, src_key, ctx.bucket, ctx.key, cond=read_conditions(ctx, "x-amz-copy-source-"),
+        replace=replace, storage_class=ctx.header("x-amz-storage-class"),
+    )
+    body: dict = {"LastModified": iso(rec.last_modified), "ETag": quoted(rec.etag)}
+    for algo, value in rec.checksums.items():
+        body["Checksum" + algo] = value
+    if rec.checksum_type:
+        body["ChecksumType"] = rec.checksum_type
+    return xml_response("CopyObjectResult", body)
+
+
+def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
+    if not rec.parts:
+        if number == 1:
+            return 0, rec.size
+        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", PartNumberRequested=str(number),
+                      ActualPartCount="1")
+    if number > len(rec.parts):
+        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable",
+                      PartNumberRequested=str(number), ActualPartCount=str(len(rec.parts)))
+    start = sum(p.size for p in rec.parts[: number - 1])
+    return start, rec.parts[number - 1].size
+
+
+@handles("GetObject", "HeadObject")
+async def get_object(ctx: Ctx) -> web.StreamResponse:
+    head = ctx.request.method == "HEAD"
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
+    headers = object_headers(rec, checksum_mode=checksum_mode)
+    for q, h in _OVERRIDES.items():
+        if q in ctx.query:
+            headers[h] = ctx.query[q]
+    status, start, length = 200, 0, rec.size
+    part_number = ctx.query.get("partNumber")
+    if part_number is not None:
+        n = ctx.int_arg("partNumber", 1, lo=1, hi=10000)
+        if ctx.header("Range"):
+            raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+        start, length = _part_range(rec, n)
+        if rec.parts:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{rec.size}" if length else \
+                f"bytes */{rec.size}"
+            # the part's own checksum, not the object's
+            if checksum_mode:
+                for k in [k for k in headers if k.startswith("x-amz-checksum-")]:
+                    del headers[k]
+                for algo, v in rec.parts[n - 1].checksums.items():
+                    headers["x-amz-checksum-" + algo.lower()] = v
+    elif ctx.header("Range"):
+        rng = parse_range(ctx.header("Range") or "", rec.size)
+        if rng is not None:
+            start, length = rng
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{rec.size}"
+            if length != rec.size and rec.checksum_type != "COMPOSITE":
+                # a whole-object checksum does not describe a range
+                for k in [k for k in headers if k.startswith("x-amz-checksum-")]:
+                    del headers[k]
+    headers["Content-Length"] = str(length)
+    if head:
+        return web.Response(status=status, headers=headers)
+    if rec.inline is not None:
+        resp = web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
+        return resp
+    resp = web.StreamResponse(status=status, headers=headers)
+    resp.content_length = length
+    await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
+    return resp
+
+
+@handles("DeleteObject")
+async def delete_object(ctx: Ctx) -> web.StreamResponse:
+    await ctx.svc.objects.delete(ctx.who, ctx.bucket, ctx.key)
+    return web.Response(status=204)
+
+
+@handles("GetObjectAttributes")
+async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
+    wanted = {a.strip() for a in (ctx.header("x-amz-object-attributes") or "").split(",") if a.strip()}
+    valid = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
+    if not wanted or wanted - valid:
+        raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    body: dict = {}
+    if "ETag" in wanted:
+        body["ETag"] = rec.etag
+    if "Checksum" in wanted and rec.checksums:
+        c = {"Checksum" + a: v for a, v in rec.checksums.items()}
+        c["ChecksumType"] = rec.checksum_type or "FULL_OBJECT"
+        body["Checksum"] = c
+    if "ObjectParts" in wanted and rec.parts:
+        max_parts = int(ctx.header("x-amz-max-parts") or 1000)
+        marker = int(ctx.header("x-amz-part-number-marker") or 0)
+        chosen = [p for p in rec.parts if p.number > marker][:max_parts]
+        truncated = bool(chosen) and chosen[-1].number < rec.parts[-1].number
+        parts = []
+        for p in chosen:
+            d: dict = {"PartNumber": p.number, "Size": p.size}
+            if rec.checksum_type == "COMPOSITE":
+                d.update({"Checksum" + a: v for a, v in p.checksums.items()})
+            parts.append(d)
+        body["ObjectParts"] = {
+            "TotalPartsCount": len(rec.parts), "PartNumberMarker": marker,
+            "NextPartNumberMarker": chosen[-1].number if chosen else marker, "MaxParts": max_parts,
+            "IsTruncated": truncated, "Part": parts,
+        }
+    if "StorageClass" in wanted:
+        body["StorageClass"] = rec.storage_class
+    if "ObjectSize" in wanted:
+        body["ObjectSize"] = rec.size
+    from coffer.protocol.timeutil import http_date
+
+    return xml_response("GetObjectAttributesResponse", body, headers={"Last-Modified": http_date(rec.last_modified)})

@@ -1,0 +1,157 @@
+"""Building responses: XML documents, S3 error bodies, object headers, and zero-copy object bodies.
+
+Object bytes leave through `loop.sendfile` (the kernel copies file pages straight to the socket),
+one span per segment file; transports without sendfile (TLS, uvloop) fall back to bounded reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterable
+
+from aiohttp import web
+
+from coffer.protocol.errors import S3Error
+from coffer.protocol.timeutil import http_date, iso8601
+from coffer.protocol.xmlutil import to_xml
+
+from ..data import ReadSpan
+from ..meta.model import ObjectRecord
+
+XML_TYPE = "application/xml"
+_FALLBACK_PIECE = 1 << 20
+
+
+def xml_response(root: str, body: dict, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.Response(body=to_xml(root, body), status=status, content_type=XML_TYPE, headers=headers)
+
+
+def error_response(err: S3Error, request_id: str, host_id: str, resource: str, head: bool) -> web.Response:
+    if err.extra.get("Resource") is None and resource:
+        err.resource = err.resource or resource
+    headers = {}
+    if err.code == "InvalidRange" and "ActualObjectSize" in err.extra:
+        headers["Content-Range"] = f"bytes */{err.extra['ActualObjectSize']}"
+    if err.code == "MethodNotAllowed":
+        headers["Allow"] = "GET, PUT, HEAD, DELETE, POST"
+    if head:  # HEAD answers carry no body; the code travels in a header for debugging
+        headers["x-amz-error-code"] = err.code
+        return web.Response(status=err.status, headers=headers)
+    return web.Response(body=err.to_xml(request_id, host_id), status=err.status, content_type=XML_TYPE,
+                        headers=headers)
+
+
+def quoted(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def object_headers(rec: ObjectRecord, *, checksum_mode: bool) -> dict[str, str]:
+    """The headers GET and HEAD answer for an object (not the range/length ones)."""
+    h = {
+        "ETag": quoted(rec.etag),
+        "Last-Modified": http_date(rec.last_modified),
+        "Accept-Ranges": "bytes",
+        "Content-Type": rec.content_type or "binary/octet-stream",
+    }
+    h.update(rec.headers)
+    for k, v in rec.user_meta.items():
+        h["x-amz-meta-" + k] = v
+    if rec.storage_class != "STANDARD":
+        h["x-amz-storage-class"] = rec.storage_class
+    if rec.parts:
+        h["x-amz-mp-parts-count"] = str(len(rec.parts))
+    if checksum_mode and rec.checksums:
+        for algo, value in rec.checksums.items():
+            h["x-amz-checksum-" + algo.lower()] = value
+        if rec.checksum_type:
+            h["x-amz-checksum-type"] = rec.checksum_type
+    return h
+
+
+def iso(ts: float) -> str:
+    return iso8601(ts)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """An HTTP Range header -> (start, length); None means "ignore it, send everything".
+
+    S3 serves a single range; several ranges, or a malformed one, are ignored (whole object).
+    """
+    spec = header.strip()
+    if not spec.startswith("bytes=") or "," in spec:
+        return None
+    first, sep, last = spec[6:].strip().partition("-")
+    if not sep:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                raise _unsatisfiable(size)
+            n = min(n, size)
+            if size == 0:
+                raise _unsatisfiable(size)
+            return size - n, n
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or (last and end < start):
+        return None
+    if start >= size:
+        raise _unsatisfiable(size)
+    end = min(end, size - 1)
+    return start, end - start + 1
+
+
+def _unsatisfiable(size: int) -> S3Error:
+    return S3Error("InvalidRange", "The requested range is not satisfiable", ActualObjectSize=str(size),
+                   RangeRequested="")
+
+
+async def send_spans(request: web.Request, resp: web.StreamResponse, spans: list[ReadSpan]) -> None:
+    """Send file spans after the headers: sendfile where the transport allows it."""
+    loop = asyncio.get_running_loop()
+    files = []
+    try:
+        for span in spans:
+            files.append(await loop.run_in_executor(None, open, span.path, "rb"))
+    except FileNotFoundError:
+        for f in files:
+            f.close()
+        raise S3Error("InternalError", "Object data went missing; please retry.") from None
+    try:
+        await resp.prepare(request)
+        for f, span in zip(files, spans, strict=True):
+            if span.length == 0:
+                continue
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("client went away")
+            try:
+                await loop.sendfile(transport, f, span.offset, span.length)
+            except NotImplementedError:
+                await _copy_fallback(resp, f.fileno(), span)
+        await resp.write_eof()
+    finally:
+        for f in files:
+            f.close()
+
+
+async def _copy_fallback(resp: web.StreamResponse, fd: int, span: ReadSpan) -> None:
+    loop = asyncio.get_running_loop()
+    pos, end = span.offset, span.offset + span.length
+    while pos < end:
+        data = await loop.run_in_executor(None, os.pread, fd, min(_FALLBACK_PIECE, end - pos), pos)
+        if not data:
+            raise ConnectionResetError("short read")
+        await resp.write(data)
+        pos += len(data)
+
+
+async def send_stream(request: web.Request, resp: web.StreamResponse, chunks: AsyncIterable[bytes]) -> None:
+    await resp.prepare(request)
+    async for c in chunks:
+        await resp.write(c)
+    await resp.write_eof()

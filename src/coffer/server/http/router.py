@@ -1,0 +1,133 @@
+"""Request routing: turns an HTTP request into a typed S3 endpoint.
+
+Every S3 operation is one `Endpoint` (Garage's habit): a name, and the permission it needs
+(used by access control in issue 7). `route()` is pure: it takes the method, the raw path, the
+query and the Host header, and answers which endpoint, bucket and key the request addresses —
+path-style (`/bucket/key`) or virtual-host-style (`bucket.domain/key`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from coffer.protocol.errors import S3Error
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str
+    permission: str
+
+
+def _ep(name: str, permission: str | None = None) -> Endpoint:
+    return Endpoint(name, permission or f"s3:{name}")
+
+
+# Subresources that select a different operation. A request naming one we have not built yet gets
+# NotImplemented (never a 500, never a silent wrong answer); other query parameters such as
+# boto3's `x-id` are ignored, as S3 ignores them.
+KNOWN_SUBRESOURCES = frozenset({
+    "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption", "intelligent-tiering",
+    "inventory", "legal-hold", "lifecycle", "location", "logging", "metrics", "notification", "object-lock",
+    "ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
+    "requestPayment", "restore", "retention", "select", "tagging", "torrent", "uploadId", "uploads",
+    "versioning", "versions", "website", "append", "protection", "legalHold", "extendRetention",
+    "session", "metadataTable", "renameObject",
+})
+
+# (method, level, selector) -> endpoint; level is "service", "bucket" or "object"; the selector is
+# the subresource that decides (None: plain request).
+TABLE: dict[tuple[str, str, str | None], Endpoint] = {
+    ("GET", "service", None): _ep("ListBuckets", "s3:ListAllMyBuckets"),
+    ("PUT", "bucket", None): _ep("CreateBucket"),
+    ("HEAD", "bucket", None): _ep("HeadBucket", "s3:ListBucket"),
+    ("DELETE", "bucket", None): _ep("DeleteBucket"),
+    ("GET", "bucket", None): _ep("ListObjects", "s3:ListBucket"),
+    ("GET", "bucket", "location"): _ep("GetBucketLocation"),
+    ("GET", "bucket", "uploads"): _ep("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
+    ("GET", "bucket", "versioning"): _ep("GetBucketVersioning"),
+    ("GET", "bucket", "acl"): _ep("GetBucketAcl"),
+    ("POST", "bucket", "delete"): _ep("DeleteObjects", "s3:DeleteObject"),
+    ("PUT", "object", None): _ep("PutObject"),
+    ("GET", "object", None): _ep("GetObject"),
+    ("HEAD", "object", None): _ep("HeadObject", "s3:GetObject"),
+    ("DELETE", "object", None): _ep("DeleteObject"),
+    ("GET", "object", "acl"): _ep("GetObjectAcl"),
+    ("GET", "object", "attributes"): _ep("GetObjectAttributes"),
+    ("POST", "object", "uploads"): _ep("CreateMultipartUpload", "s3:PutObject"),
+    ("PUT", "object", "uploadId"): _ep("UploadPart", "s3:PutObject"),
+    ("GET", "object", "uploadId"): _ep("ListParts", "s3:ListMultipartUploadParts"),
+    ("POST", "object", "uploadId"): _ep("CompleteMultipartUpload", "s3:PutObject"),
+    ("DELETE", "object", "uploadId"): _ep("AbortMultipartUpload"),
+    ("PUT", "object", "append"): _ep("AppendObject", "s3:PutObject"),
+    ("POST", "object", "append"): _ep("FlushAppend", "s3:PutObject"),
+    ("DELETE", "object", "append"): _ep("AbortAppend", "s3:PutObject"),
+}
+# Subresources that select on a GET of an object but merely qualify it (GET ?partNumber=N).
+_QUALIFIERS = frozenset({"partNumber", "versionId"})
+
+
+@dataclass(slots=True)
+class Route:
+    endpoint: Endpoint
+    bucket: str | None
+    key: str | None
+
+
+def split_host(host: str | None, domains: tuple[str, ...]) -> str | None:
+    """The bucket named by a virtual-host-style Host header, or None for path-style."""
+    if not host:
+        return None
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.lower().rstrip(".")
+    for d in domains:
+        if name.endswith("." + d) and len(name) > len(d) + 1:
+            return name[: -len(d) - 1]
+    return None
+
+
+def decode_path(raw: str) -> str:
+    """Percent-decode the path as UTF-8; bytes that are not UTF-8 are a client error."""
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidURI", "Couldn't parse the specified URI.") from None
+
+
+def route(method: str, raw_path: str, query: dict[str, str], host: str | None, domains: tuple[str, ...]) -> Route:
+    path = decode_path(raw_path)
+    vbucket = split_host(host, domains)
+    if vbucket is not None:
+        bucket: str | None = vbucket
+        key = path[1:] if path.startswith("/") else path
+    else:
+        rest = path[1:] if path.startswith("/") else path
+        bucket, _, key = rest.partition("/")
+        if not bucket:
+            bucket = None
+    key = key or None
+    level = "object" if key is not None else ("bucket" if bucket else "service")
+    if method == "POST" and level == "object" and "uploads" in query:
+        selector: str | None = "uploads"
+    else:
+        chosen = [q for q in query if q in KNOWN_SUBRESOURCES and q not in _QUALIFIERS]
+        if level == "object" and "uploadId" in query:
+            selector = "uploadId"
+        elif level == "object" and "append" in query:
+            selector = "append"
+        elif len(chosen) == 1:
+            selector = chosen[0]
+        elif not chosen:
+            selector = None
+        else:
+            raise S3Error("InvalidRequest", "Conflicting query string parameters: " + ", ".join(sorted(chosen)))
+    ep = TABLE.get((method, level, selector))
+    if ep is None:
+        if selector is not None or method in ("GET", "PUT", "HEAD", "DELETE", "POST"):
+            if any(m == method for (m, lvl, _s) in TABLE if lvl == level) or selector is not None:
+                raise S3Error("NotImplemented", "A header or query you provided implies functionality that is "
+                              "not implemented.", Method=method, ResourceType=selector or level)
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                      Method=method, ResourceType=level.upper())
+    return Route(ep, bucket, key)

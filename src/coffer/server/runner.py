@@ -1,0 +1,209 @@
+"""Running the server: the composition root, worker processes, signals and start-up housekeeping.
+
+`serve(cfg)` prepares the data folder (bootstrap the root user, sweep temporary files), binds the
+listening socket once, then forks `cfg.workers` processes that each run their own event loop,
+metadata connections and aiohttp app on the shared socket (the kernel spreads connections). The
+parent supervises: it restarts a worker that dies, sweeps orphaned data in the background, and on
+SIGTERM/SIGINT tells every worker to stop accepting, finish in-flight requests within the grace
+period and close the store cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from .config import Config
+from .data import LocalDataStore
+from .http.app import build_app
+from .meta.sqlite import SqliteMetaStore
+from .service import Service
+from .service.users import add_user, random_access_key, random_secret_key
+
+log = logging.getLogger("coffer.server")
+ROOT_USER = "root"
+
+
+def open_meta(cfg: Config) -> SqliteMetaStore:
+    cfg.meta_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteMetaStore(cfg.meta_path)
+
+
+async def bootstrap(cfg: Config) -> None:
+    """First start: create the root user (printing generated keys once); later starts: keep them."""
+    meta = open_meta(cfg)
+    await meta.open()
+    try:
+        if cfg.access_key and cfg.secret_key:
+            existing = await meta.get_access_key(cfg.access_key)
+            if existing is None or existing.secret_key != cfg.secret_key:
+                await add_user(meta, ROOT_USER, cfg.access_key, cfg.secret_key, display_name=ROOT_USER, admin=True)
+        elif await meta.get_user(ROOT_USER) is None:
+            ak, sk = random_access_key(), random_secret_key()
+            await add_user(meta, ROOT_USER, ak, sk, display_name=ROOT_USER, admin=True)
+            print("Coffer created the root user. Keep these keys; they are not shown again:", flush=True)
+            print(f"  access key: {ak}\n  secret key: {sk}", flush=True)
+    finally:
+        await meta.close()
+
+
+def listen(cfg: Config) -> socket.socket:
+    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((cfg.host, cfg.port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def run_worker(cfg: Config, sock: socket.socket) -> None:
+    meta = open_meta(cfg)
+    await meta.open()
+    data = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
+    data.open()
+    service = Service(meta, data, cfg.limits, cfg.region)
+    app = build_app(service, cfg)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds,
+                           access_log=None)
+    await runner.setup()
+    site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    app["front"].ready = False
+    # Stops accepting, then waits (bounded by shutdown_timeout) for in-flight requests to finish.
+    await runner.cleanup()
+    await meta.close()
+    service.close()
+
+
+def _worker_main(cfg: Config, sock: socket.socket) -> None:
+    if cfg.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(run_worker(cfg, sock))
+    else:
+        asyncio.run(run_worker(cfg, sock))
+
+
+def sweep_orphans(cfg: Config, started: float) -> None:
+    """Delete segment files that no metadata refers to and that predate this start."""
+
+    async def go() -> int:
+        data = LocalDataStore(cfg.data_dir)
+        meta = open_meta(cfg)
+        await meta.open()
+        removed = 0
+        try:
+            batch: list[str] = []
+            for ref in data.iter_refs(before=started):
+                batch.append(ref)
+                if len(batch) >= 500:
+                    removed += await _sweep_batch(meta, data, batch)
+                    batch = []
+            if batch:
+                removed += await _sweep_batch(meta, data, batch)
+        finally:
+            await meta.close()
+        return removed
+
+    try:
+        n = asyncio.run(go())
+        if n:
+            log.info("orphan sweep removed %d unreferenced segment files", n)
+    except Exception:
+        log.exception("orphan sweep failed")
+
+
+async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore, refs: list[str]) -> int:
+    known = await meta.referenced(refs)
+    dead = [r for r in refs if r not in known]
+    data.delete(dead)
+    return len(dead)
+
+
+def serve(cfg: Config) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    started = time.time()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    data = LocalDataStore(cfg.data_dir)
+    data.open()
+    n = data.sweep_tmp()
+    if n:
+        log.info("removed %d temporary files left by an earlier run", n)
+    asyncio.run(bootstrap(cfg))
+    sock = listen(cfg)
+    print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
+          f"workers: {cfg.workers}, region: {cfg.region})", flush=True)
+    if cfg.workers <= 1:
+        threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
+        _worker_main(cfg, sock)
+        return 0
+    return _supervise(cfg, sock, started)
+
+
+def _spawn(cfg: Config, sock: socket.socket) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _worker_main(cfg, sock)
+        except Exception:
+            log.exception("worker failed")
+            code = 1
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    return pid
+
+
+def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
+    children = {_spawn(cfg, sock) for _ in range(cfg.workers)}
+    stopping = False
+
+    def on_signal(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
+    deadline: float | None = None
+    while children:
+        if stopping and deadline is None:
+            deadline = time.monotonic() + cfg.limits.shutdown_grace_seconds + 5
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            if deadline is not None and time.monotonic() > deadline:
+                for p in children:
+                    os.kill(p, signal.SIGKILL)
+            time.sleep(0.1)
+            continue
+        children.discard(pid)
+        if not stopping:
+            log.warning("worker %d exited (%s); starting a new one", pid, status)
+            children.add(_spawn(cfg, sock))
+    return 0

@@ -1,0 +1,38 @@
+"""The service layer: buckets, objects, multipart uploads — S3 semantics with no HTTP in them.
+
+`Service` is the facade the HTTP front talks to; each part takes the shared `Core` (metadata
+store, data store, limits, worker pool) from the composition root.
+"""
+
+from __future__ import annotations
+
+from ..config import Limits
+from ..data import LocalDataStore
+from ..meta.interface import MetaStore
+from .buckets import Buckets
+from .conditions import NotModified, ReadConditions
+from .core import Core, Integrity, Principal
+from .multipart import CompletedPart, Multipart
+from .objects import Objects, PutParams
+from .users import Users
+
+
+class Service:
+    def __init__(self, meta: MetaStore, data: LocalDataStore, limits: Limits, region: str) -> None:
+        self.core = Core(meta, data, limits, region)
+        self.buckets = Buckets(self.core)
+        self.objects = Objects(self.core)
+        self.multipart = Multipart(self.core, self.objects)
+        self.users = Users(self.core)
+
+    @property
+    def limits(self) -> Limits:
+        return self.core.limits
+
+    def close(self) -> None:
+        self.core.close()
+
+
+__all__ = [
+    "CompletedPart", "Integrity", "NotModified", "Principal", "PutParams", "ReadConditions", "Service",
+]

@@ -1,0 +1,214 @@
+"""What every service shares: the principal, access checks, and the streaming receive path.
+
+`receive` is the heart of every write: it pulls request bytes from an async iterator, keeps small
+bodies in memory (they become inline objects) and hands larger ones, in `io_chunk` pieces, to a
+worker thread that hashes and writes them while the event loop reads the next piece. Memory per
+request stays bounded by two pieces. Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import AsyncIterable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from coffer.protocol.checksums import Hasher
+from coffer.protocol.errors import S3Error
+
+from ..config import Limits
+from ..data import FileWriter, LocalDataStore
+from ..meta.interface import MetaStore
+from ..meta.model import Bucket, Segment
+
+T = TypeVar("T")
+
+DEFAULT_CHECKSUM = "CRC64NVME"  # what S3 itself computes when a client sends none
+
+
+@dataclass(slots=True)
+class Principal:
+    """Who is asking: an authenticated user (issue 7 adds groups, policies and anonymous access)."""
+
+    user_id: str
+    display_name: str
+    admin: bool = False
+
+
+@dataclass(slots=True)
+class Integrity:
+    """What the request promises about its body, checked once the body has been received.
+
+    `expected` maps ALGO -> base64 value; a trailer's value is added by the protocol layer while the
+    body streams, so it is complete by the time `verify` runs. `algorithms` lists the checksums to
+    compute even when no value is known up front (a declared trailer, x-amz-sdk-checksum-algorithm).
+    """
+
+    content_length: int | None = None
+    content_md5: bytes | None = None
+    sha256_hex: str | None = None
+    expected: dict[str, str] = field(default_factory=dict)
+    algorithms: set[str] = field(default_factory=set)
+
+    def hashers(self, default_checksum: bool = True) -> dict[str, Hasher]:
+        algos = set(self.algorithms) | set(self.expected)
+        if not algos and default_checksum:
+            algos.add(DEFAULT_CHECKSUM)
+        hs = {a: Hasher(a) for a in algos}
+        hs["MD5"] = Hasher("MD5")
+        if self.sha256_hex is not None and "SHA256" not in hs:
+            hs["_SHA256_PAYLOAD"] = Hasher("SHA256")
+        return hs
+
+    def verify(self, size: int, hs: dict[str, Hasher]) -> dict[str, str]:
+        """Raise the precise S3 error for a body that is not what was promised; return checksums."""
+        if self.content_length is not None and size != self.content_length:
+            raise S3Error(
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header",
+            )
+        if self.sha256_hex is not None:
+            got = (hs.get("_SHA256_PAYLOAD") or hs["SHA256"]).digest().hex()
+            if got != self.sha256_hex.lower():
+                raise S3Error(
+                    "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    ClientComputedContentSHA256=self.sha256_hex,
+                    S3ComputedContentSHA256=got,
+                )
+        md5 = hs["MD5"].digest()
+        if self.content_md5 is not None and md5 != self.content_md5:
+            raise S3Error(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+                ExpectedDigest=base64.b64encode(self.content_md5).decode(),
+                CalculatedDigest=base64.b64encode(md5).decode(),
+            )
+        out: dict[str, str] = {}
+        for algo, h in hs.items():
+            if algo in ("MD5", "_SHA256_PAYLOAD"):
+                continue
+            value = h.b64()
+            want = self.expected.get(algo)
+            if want is not None and want != value:
+                raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
+            out[algo] = value
+        return out
+
+
+@dataclass(slots=True)
+class Received:
+    size: int
+    md5: bytes
+    checksums: dict[str, str]
+    inline: bytes | None
+    segment: Segment | None
+
+
+class Core:
+    """Shared machinery handed to every service by the composition root."""
+
+    def __init__(self, meta: MetaStore, data: LocalDataStore, limits: Limits, region: str) -> None:
+        self.meta = meta
+        self.data = data
+        self.limits = limits
+        self.region = region
+        # Hashing and file writes run here, off the event loop; hashlib and os.write release the GIL.
+        self.pool = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="io")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    # -- access --------------------------------------------------------------------------------------
+    async def bucket_for(self, who: Principal, name: str) -> Bucket:
+        bucket = await self.meta.get_bucket(name)
+        if bucket is None:
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=name)
+        if bucket.owner != who.user_id and not who.admin:
+            raise S3Error("AccessDenied", "Access Denied")
+        return bucket
+
+    # -- receiving bodies ----------------------------------------------------------------------------
+    async def receive(
+        self, body: AsyncIterable[bytes], integrity: Integrity, *, allow_inline: bool, max_size: int
+    ) -> Received:
+        """Stream a request body to the data store (or memory, if small); verify; return the result.
+
+        On any failure the partial file is removed: nothing half-written is ever referenced.
+        """
+        hs = integrity.hashers()
+        inline_max = self.limits.inline_threshold if allow_inline else -1
+        piece = self.limits.io_chunk
+        pending: list[bytes] = []
+        pending_len = 0
+        size = 0
+        writer: FileWriter | None = None
+        in_flight: asyncio.Future | None = None
+        try:
+            async for chunk in body:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > max_size:
+                    raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                                  MaxSizeAllowed=str(max_size))
+                pending.append(chunk)
+                pending_len += len(chunk)
+                if writer is None and size > inline_max:
+                    writer = await self.run(self.data.writer, hs)
+                if writer is not None and pending_len >= piece:
+                    if in_flight is not None:
+                        await in_flight
+                    in_flight = asyncio.ensure_future(self.run(_write_all, writer, pending))
+                    pending, pending_len = [], 0
+            if in_flight is not None:
+                await in_flight
+                in_flight = None
+            if writer is None:
+                data = b"".join(pending)
+                if len(data) > 65536:
+                    await self.run(_hash_all, hs, data)
+                else:
+                    _hash_all(hs, data)
+                checksums = integrity.verify(size, hs)
+                return Received(size, hs["MD5"].digest(), checksums, data, None)
+            if pending:
+                await self.run(_write_all, writer, pending)
+            checksums = integrity.verify(size, hs)
+            segment = await self.run(writer.commit)
+            writer = None  # committed: from here on the file belongs to whoever references it
+            return Received(size, hs["MD5"].digest(), checksums, None, segment)
+        finally:
+            if in_flight is not None:
+                try:
+                    await in_flight
+                except Exception:
+                    pass
+            if writer is not None:
+                await self.run(writer.abort)
+
+    async def free(self, refs: list[str]) -> None:
+        """Delete data no metadata refers to any more (after the commit that dropped it)."""
+        if refs:
+            await self.run(self.data.delete, refs)
+
+
+def _write_all(writer: FileWriter, pieces: list[bytes]) -> None:
+    for p in pieces:
+        writer.write(p)
+
+
+def _hash_all(hs: dict[str, Hasher], data: bytes) -> None:
+    for h in hs.values():
+        h.update(data)
+
+
+def md5_of_md5s(digests: list[bytes]) -> str:
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"

@@ -1,0 +1,171 @@
+"""Object operations: put, get/head, delete (one and many), copy, listing, attributes.
+
+Copies share data: a copy is a new metadata record pointing at the same reference-counted
+segments, so CopyObject costs one metadata commit whatever the object's size.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterable
+from dataclasses import dataclass, field
+
+from coffer.protocol.errors import S3Error
+
+from ..data import ReadSpan
+from ..meta import interface as mi
+from ..meta.model import Expect, ListPage, ObjectRecord
+from .conditions import ReadConditions, evaluate
+from .core import Core, Integrity, Principal
+from .naming import check_key
+
+
+@dataclass(slots=True)
+class PutParams:
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+    expect: Expect | None = None
+
+
+STORAGE_CLASSES = frozenset(
+    {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+     "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE"}
+)
+
+
+def check_put_params(p: PutParams, limits_meta_bytes: int) -> None:
+    if p.storage_class not in STORAGE_CLASSES:
+        raise S3Error("InvalidStorageClass", "The storage class you specified is not valid",
+                      StorageClassRequested=p.storage_class)
+    meta_bytes = sum(len(k.encode()) + len(v.encode()) for k, v in p.user_meta.items())
+    if meta_bytes > limits_meta_bytes:
+        raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
+                      Size=str(meta_bytes), MaxSizeAllowed=str(limits_meta_bytes))
+
+
+class Objects:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def put(
+        self, who: Principal, bucket: str, key: str, body: AsyncIterable[bytes], params: PutParams,
+        integrity: Integrity,
+    ) -> ObjectRecord:
+        lim = self.core.limits
+        check_key(key, lim.max_key_bytes)
+        check_put_params(params, lim.max_user_meta_bytes)
+        await self.core.bucket_for(who, bucket)
+        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size)
+        record = ObjectRecord(
+            bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
+            owner=who.user_id, content_type=params.content_type, headers=params.headers,
+            user_meta=params.user_meta, checksums=got.checksums,
+            checksum_type="FULL_OBJECT" if got.checksums else None,
+            storage_class=params.storage_class, inline=got.inline,
+            segments=[got.segment] if got.segment else [],
+        )
+        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [])
+        return record
+
+    async def _commit(self, record: ObjectRecord, expect: Expect | None, new_refs: list[str]) -> None:
+        try:
+            freed = await self.core.meta.put_object(record, expect)
+        except mi.PreconditionFailed:
+            await self.core.free(new_refs)
+            raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                          Condition="If-Match" if expect and expect.if_match else "If-None-Match") from None
+        except mi.ConditionalConflict:
+            await self.core.free(new_refs)
+            raise S3Error("ConditionalRequestConflict",
+                          "A conflicting operation occurred. If using PutObject you can retry the request.") from None
+        except mi.NoSuchBucket:
+            await self.core.free(new_refs)
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=record.bucket) from None
+        await self.core.free(freed)
+
+    async def get(self, who: Principal, bucket: str, key: str, cond: ReadConditions | None = None) -> ObjectRecord:
+        await self.core.bucket_for(who, bucket)
+        record = await self.core.meta.get_object(bucket, key)
+        if record is None:
+            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+        if cond:
+            evaluate(cond, record.etag, record.last_modified)
+        return record
+
+    def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
+        return self.core.data.spans(record.segments, start, length)
+
+    async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
+        """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
+        if record.inline is not None:
+            yield record.inline[start : start + length]
+            return
+        piece = self.core.limits.io_chunk
+        for span in self.spans(record, start, length):
+            with open(span.path, "rb", buffering=0) as f:
+                pos, end = span.offset, span.offset + span.length
+                while pos < end:
+                    data = await self.core.run(_pread, f.fileno(), min(piece, end - pos), pos)
+                    if not data:
+                        raise S3Error("InternalError", "Object data is shorter than its metadata says.")
+                    pos += len(data)
+                    yield data
+
+    async def delete(self, who: Principal, bucket: str, key: str) -> None:
+        await self.core.bucket_for(who, bucket)
+        _, freed = await self.core.meta.delete_object(bucket, key)
+        await self.core.free(freed)
+
+    async def delete_many(self, who: Principal, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
+        await self.core.bucket_for(who, bucket)
+        removed, freed = await self.core.meta.delete_objects(bucket, keys)
+        await self.core.free(freed)
+        return removed
+
+    async def list(
+        self, who: Principal, bucket: str, prefix: str, delimiter: str | None, after: str | None, limit: int
+    ) -> ListPage:
+        await self.core.bucket_for(who, bucket)
+        if limit <= 0:
+            return ListPage(entries=[], truncated=False, next_marker=None)
+        return await self.core.meta.list_objects(bucket, prefix, delimiter or None, after, limit)
+
+    async def copy(
+        self, who: Principal, src_bucket: str, src_key: str, bucket: str, key: str, *,
+        cond: ReadConditions, replace: PutParams | None, storage_class: str | None,
+    ) -> tuple[ObjectRecord, ObjectRecord]:
+        """CopyObject: returns (new record, source record). Data is shared, never copied."""
+        check_key(key, self.core.limits.max_key_bytes)
+        src = await self.get(who, src_bucket, src_key)
+        evaluate(cond, src.etag, src.last_modified, copy_source=True)
+        await self.core.bucket_for(who, bucket)
+        same = (src_bucket, src_key) == (bucket, key)
+        if same and replace is None and storage_class in (None, src.storage_class):
+            raise S3Error(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself without "
+                "changing the object's metadata, storage class, website redirect location or encryption "
+                "attributes.",
+            )
+        if replace is not None:
+            check_put_params(replace, self.core.limits.max_user_meta_bytes)
+        record = ObjectRecord(
+            bucket=bucket, key=key, size=src.size, etag=src.etag, last_modified=time.time(),
+            owner=who.user_id,
+            content_type=replace.content_type if replace else src.content_type,
+            headers=dict(replace.headers if replace else src.headers),
+            user_meta=dict(replace.user_meta if replace else src.user_meta),
+            checksums=dict(src.checksums), checksum_type=src.checksum_type,
+            storage_class=storage_class or (replace.storage_class if replace else "STANDARD"),
+            inline=src.inline, segments=list(src.segments), parts=src.parts,
+        )
+        await self._commit(record, None, [])
+        return record, src
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    import os
+
+    return os.pread(fd, n, offset)
