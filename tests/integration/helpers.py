@@ -159,32 +159,52 @@ def raw_request(
     headers: dict[str, str] | None = None,
     body: bytes = b"",
     sign: bool = True,
+    payload_hash: str | None = None,
+    http_chunked: bool = False,
 ) -> RawResponse:
     """Send one HTTP request to the endpoint's socket with a chosen Host header, SigV4-signed.
 
-    `path` is the already-encoded request target ("/bucket/key?x=y"). Used where boto3 cannot be
-    made to send what the test needs (virtual-host Host headers without DNS, odd Range values).
+    `path` is the already-encoded request target ("/bucket/key?x=y"). `payload_hash` replaces the
+    body's SHA-256 in the signature (e.g. STREAMING-UNSIGNED-PAYLOAD-TRAILER); `http_chunked`
+    sends the body with Transfer-Encoding: chunked, as boto3 does with aws-chunked bodies. Used
+    where boto3 cannot be made to send what the test needs (virtual-host Host headers without DNS,
+    checksum trailers over plain HTTP).
     """
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
+    class _Signer(S3SigV4Auth):
+        def payload(self, request):
+            return payload_hash or hashlib.sha256(body).hexdigest()
+
     parsed = urllib.parse.urlsplit(ep.url)
     host = host or parsed.netloc
     hdrs = dict(headers or {})
+    if http_chunked:
+        hdrs["Transfer-Encoding"] = "chunked"
     if sign:
         req = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers=hdrs)
-        req.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
-        S3SigV4Auth(Credentials(ep.access_key, ep.secret_key), "s3", "us-east-1").add_auth(req)
+        _Signer(Credentials(ep.access_key, ep.secret_key), "s3", "us-east-1").add_auth(req)
         hdrs = dict(req.headers.items())
     hdrs["Host"] = host
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
     try:
-        conn.request(method, path, body=body or None, headers=hdrs)
+        conn.request(method, path, body=body or None, headers=hdrs, encode_chunked=http_chunked)
         resp = conn.getresponse()
         return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()
+
+
+def error_code(body: bytes) -> str | None:
+    """The <Code> of an S3 XML error document."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        return ET.fromstring(body).findtext("Code")
+    except ET.ParseError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
