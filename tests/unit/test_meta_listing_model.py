@@ -25,7 +25,7 @@ from coffer.server.meta.sqlite_listing import successor
 PIECES = ["a", "b", "/", "//", "-", "é", "\u00ff", "\U0010ffff", "\ue000", "\x00", "z"]
 keys_st = st.lists(st.sampled_from(PIECES), min_size=1, max_size=6).map("".join)
 delimiter_st = st.one_of(st.none(), st.sampled_from(["/", "//", "-", "é", "\U0010ffff", "a/", "\x00"]), keys_st)
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _bucket_names = (f"b{i}" for i in itertools.count())
 

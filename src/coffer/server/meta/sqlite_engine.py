@@ -132,6 +132,15 @@ class GroupCommitWriter:
             self._queue.put(None)
             self._thread.join()
             self._conn.close()
+            # A write that raced close() past the closed check landed behind the sentinel:
+            # answer it rather than leave its caller waiting forever.
+            while True:
+                try:
+                    op = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if op is not None:
+                    _deliver(op.loop, op.fut, False, RuntimeError("metadata store is closed"))
 
     def _run(self) -> None:
         stop = False
@@ -172,7 +181,7 @@ class GroupCommitWriter:
             # In WAL mode a COMMIT that returns BUSY leaves the transaction open and may be retried.
             retry_busy(lambda: conn.execute("COMMIT"))
             self.commits += 1
-        except Exception as exc:
+        except BaseException as exc:
             # The transaction itself failed (I/O error, disk full, lock never obtained): nothing
             # of this batch is durable, so every caller gets the error.
             if conn.in_transaction:
