@@ -54,7 +54,9 @@ class Backend:
         self.kind, self.path = kind, tmp / "meta.db"
 
     def make(self) -> MetaStore:
-        return SqliteMetaStore(self.path)
+        if self.kind == "sqlite":
+            return SqliteMetaStore(self.path)
+        raise AssertionError(f"unknown backend {self.kind}")
 
 
 @pytest.fixture(params=BACKENDS)
