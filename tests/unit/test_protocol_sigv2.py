@@ -131,10 +131,15 @@ def test_x_amz_date_replaces_the_date_line() -> None:
 def test_aws_documentation_examples() -> None:
     # The "Object GET" and "List" examples of the S3 V2 REST authentication documentation.
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-    get = string_to_sign("GET", "/awsexamplebucket1/photos/puppy.jpg", {}, {
-        "Host": "awsexamplebucket1.s3.us-west-1.amazonaws.com",
-        "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
-    })
+    get = string_to_sign(
+        "GET",
+        "/awsexamplebucket1/photos/puppy.jpg",
+        {},
+        {
+            "Host": "awsexamplebucket1.s3.us-west-1.amazonaws.com",
+            "Date": "Tue, 27 Mar 2007 19:36:42 +0000",
+        },
+    )
     assert get == "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/awsexamplebucket1/photos/puppy.jpg"
     assert sign(secret, get) == "qgk2+6Sv9/oM7G3qLEjTH1a1l1g="
 

@@ -198,16 +198,27 @@ def test_aws_documentation_get_object_example() -> None:
         "x-amz-date": "20130524T000000Z",
     }
     sts = server_string_to_sign(
-        "GET", "/test.txt", "", headers, ["host", "range", "x-amz-content-sha256", "x-amz-date"],
-        EMPTY_SHA256, "20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
+        "GET",
+        "/test.txt",
+        "",
+        headers,
+        ["host", "range", "x-amz-content-sha256", "x-amz-date"],
+        EMPTY_SHA256,
+        "20130524T000000Z",
+        "20130524/us-east-1/s3/aws4_request",
     )
     assert signature(key, sts) == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
 
 
 def test_aws_documentation_presigned_example() -> None:
     url = presign_url(
-        "GET", "https://examplebucket.s3.amazonaws.com/test.txt", "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", 86400, amz_date="20130524T000000Z",
+        "GET",
+        "https://examplebucket.s3.amazonaws.com/test.txt",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "us-east-1",
+        86400,
+        amz_date="20130524T000000Z",
     )
     assert url.endswith("X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
 
@@ -225,14 +236,25 @@ def test_boto3_presigned_urls_verify_and_match_ours(key: str) -> None:
     pq = parse_presigned(params)
     assert pq.expires == 900 and pq.signed_headers == ("host",)
     sts = server_string_to_sign(
-        "GET", parts.path, parts.query, {"host": parts.netloc}, pq.signed_headers, UNSIGNED_PAYLOAD,
-        pq.amz_date, pq.scope, presigned=True,
+        "GET",
+        parts.path,
+        parts.query,
+        {"host": parts.netloc},
+        pq.signed_headers,
+        UNSIGNED_PAYLOAD,
+        pq.amz_date,
+        pq.scope,
+        presigned=True,
     )
     assert signature(signing_key(SK, pq.date, pq.region), sts) == pq.signature
     ours = presign_url(
         "GET",
         f"{parts.scheme}://{parts.netloc}{parts.path}",
-        AK, SK, REGION, 900, amz_date=pq.amz_date,
+        AK,
+        SK,
+        REGION,
+        900,
+        amz_date=pq.amz_date,
         extra_query={"response-content-type": "text/plain; x=1"},
     )
     # Same path and same parameters (boto3's parameter order differs between versions).
@@ -364,8 +386,14 @@ def test_streaming_strings_to_sign_layout() -> None:
 
 def test_sign_headers_adds_host_and_drops_unsignable_headers() -> None:
     added = sign_headers(
-        "GET", "https://h.example:443/b/k", {"User-Agent": "x", "X-Amz-Meta-A": "1"},
-        EMPTY_SHA256, AK, SK, REGION, amz_date="20250101T000000Z",
+        "GET",
+        "https://h.example:443/b/k",
+        {"User-Agent": "x", "X-Amz-Meta-A": "1"},
+        EMPTY_SHA256,
+        AK,
+        SK,
+        REGION,
+        amz_date="20250101T000000Z",
     )
     assert added["host"] == "h.example"
     signed = parse_authorization(added["Authorization"]).signed_headers

@@ -134,9 +134,10 @@ class AwsChunkedDecoder:
         """The body ended: raise unless the final chunk (and trailers) were complete and verified."""
         if self._error is not None:
             raise self._error
-        if self._state == _TRAILER and not self._line and self._trailer_complete():
-            # Tolerate a missing final blank line once everything that matters was received and
-            # verified: some encoders stop right after the last trailer (or the 0-size chunk).
+        if self._state == _TRAILER and not self._line and (self._trailer_complete() or self._skipped_blank):
+            # Tolerate a missing final blank line once everything that matters was received: some
+            # encoders stop right after the last trailer (or the 0-size chunk).  After "0\r\n\r\n"
+            # with trailers still owed, report the missing trailer rather than a truncated body.
             try:
                 self._end_trailers()
             except ChunkedError as exc:

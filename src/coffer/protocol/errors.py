@@ -185,8 +185,11 @@ ERRORS: dict[str, ErrorSpec] = _specs(
     ("ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"),
     ("OperationAborted", 409, "A conflicting conditional operation is currently in progress."),
     ("OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found"),
-    ("PermanentRedirect", 301, "The bucket you are attempting to access must be addressed using the "
-     "specified endpoint."),
+    (
+        "PermanentRedirect",
+        301,
+        "The bucket you are attempting to access must be addressed using the specified endpoint.",
+    ),
     ("PermanentRedirectControlError", 301, "Use the specified endpoint for this operation."),
     ("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"),
     ("Redirect", 307, "Temporary redirect."),

@@ -36,9 +36,21 @@ MAX_PRESIGN_EXPIRES = 604800  # one week: S3 refuses longer-lived presigned URLs
 # after signing (the same list the AWS SDKs use).
 UNSIGNABLE_HEADERS = frozenset(
     (
-        "authorization", "baggage", "connection", "expect", "keep-alive", "proxy-authenticate",
-        "proxy-authorization", "te", "traceparent", "tracestate", "trailer", "transfer-encoding",
-        "upgrade", "user-agent", "x-amzn-trace-id",
+        "authorization",
+        "baggage",
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "traceparent",
+        "tracestate",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "x-amzn-trace-id",
     )
 )
 
@@ -245,7 +257,7 @@ def _parse_credential(value: str) -> tuple[str, str, str, str]:
     if not region or not service:
         raise SigV4ParseError("the Credential scope has an empty region or service")
     if terminal != "aws4_request":
-        raise SigV4ParseError(f"Incorrect terminal {terminal!r}; this endpoint uses \"aws4_request\"")
+        raise SigV4ParseError(f'Incorrect terminal {terminal!r}; this endpoint uses "aws4_request"')
     return access_key, date, region, service
 
 
@@ -299,7 +311,7 @@ def parse_presigned(params: Mapping[str, str]) -> PresignedQuery:
     if missing:
         raise SigV4ParseError(f"Query-string authentication requires {', '.join(missing)}")
     if params["X-Amz-Algorithm"] != ALGORITHM:
-        raise SigV4ParseError(f"X-Amz-Algorithm only supports \"{ALGORITHM}\"")
+        raise SigV4ParseError(f'X-Amz-Algorithm only supports "{ALGORITHM}"')
     access_key, date, region, service = _parse_credential(params["X-Amz-Credential"])
     amz = params["X-Amz-Date"]
     if not _AMZ_DATE.fullmatch(amz):
