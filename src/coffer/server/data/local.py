@@ -19,13 +19,19 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from coffer.protocol.checksums import Hasher
 
-from ..meta.model import Segment
+
+class SegmentLike(Protocol):
+    """What the data store needs of a metadata segment (it never imports the metadata layer)."""
+
+    ref: str
+    size: int
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
@@ -65,7 +71,7 @@ class FileWriter:
             view = view[n:]
         self.size += len(data)
 
-    def commit(self) -> Segment:
+    def commit(self) -> str:
         """Make the bytes durable under their final name. After this, only metadata is missing."""
         fd = self._fd
         assert fd is not None
@@ -80,7 +86,7 @@ class FileWriter:
         os.rename(self.tmp_path, final)
         if self._store.fsync:
             _fsync_dir(final.parent)
-        return Segment(ref=self.ref, size=self.size)
+        return self.ref
 
     def abort(self) -> None:
         if self._fd is not None:
@@ -109,7 +115,7 @@ class LocalDataStore:
     def writer(self, hashers: dict[str, Hasher]) -> FileWriter:
         return FileWriter(self, hashers)
 
-    def spans(self, segments: list[Segment], start: int, length: int) -> list[ReadSpan]:
+    def spans(self, segments: Sequence[SegmentLike], start: int, length: int) -> list[ReadSpan]:
         """The pieces of files that hold bytes [start, start+length) of an object."""
         out: list[ReadSpan] = []
         pos = 0

@@ -16,6 +16,7 @@ import secrets
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
+from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
@@ -41,7 +42,7 @@ class Front:
     def __init__(self, service: Service, cfg: Config) -> None:
         self.service = service
         self.cfg = cfg
-        self.auth = Authenticator(service, cfg.limits)
+        self.auth = Authenticator(service, cfg.limits, cfg.region)
         self.ready = True
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -56,7 +57,8 @@ class Front:
         try:
             query = _query_dict(raw_query)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
-            who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query)
+            who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
+                                                    r.bucket)
             handler = HANDLERS.get(r.endpoint.name)
             if handler is None:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
@@ -67,8 +69,9 @@ class Front:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
             return error_response(e, rid, _HOST_ID, resource, head)
-        except NotModified:
-            return web.Response(status=304)
+        except NotModified as nm:
+            return web.Response(status=304, headers={"ETag": f'"{nm.etag}"',
+                                                     "Last-Modified": http_date(nm.last_modified)})
         except (ConnectionError, OSError) as e:
             if request.transport is None or request.transport.is_closing():
                 raise  # the client went away: nothing to answer
@@ -108,7 +111,8 @@ async def _bad_http(request: web.Request, handler):
 def build_app(service: Service, cfg: Config) -> web.Application:
     front = Front(service, cfg)
     app = web.Application(client_max_size=cfg.limits.max_xml_body, middlewares=[web.middleware(_bad_http)],
-                          handler_args={"max_field_size": cfg.limits.max_header_bytes,
+                          handler_args={"auto_decompress": False,  # bodies are stored as sent
+                                        "max_field_size": cfg.limits.max_header_bytes,
                                         "max_line_size": cfg.limits.max_header_bytes})
     app[SERVICE_KEY] = service
     app.router.add_route("*", "/{tail:.*}", front.dispatch)

@@ -62,13 +62,24 @@ def _denied(msg: str = "Access Denied") -> S3Error:
 
 
 class Authenticator:
-    def __init__(self, service: Service, limits: Limits) -> None:
+    def __init__(self, service: Service, limits: Limits, region: str) -> None:
         self.service = service
         self.limits = limits
+        self.region = region
+
+    async def _check_region(self, region: str, bucket: str | None, malformed: str) -> None:
+        """Requests are signed for the server's region, or for the region of the bucket they address."""
+        if region == self.region:
+            return
+        b = await self.service.core.meta.get_bucket(bucket) if bucket else None
+        if b is None or b.region != region:
+            raise S3Error(malformed, f"the region '{region}' is wrong; expecting '{self.region}'",
+                          Region=self.region)
 
     async def authenticate(
-        self, method: str, raw_path: str, raw_query: str, headers, query: dict[str, str]
+        self, method: str, raw_path: str, raw_query: str, headers, query: dict[str, str], bucket: str | None = None
     ) -> tuple[Principal, BodyPlan]:
+        self._bucket = bucket
         auth = headers.get("Authorization")
         if auth is not None:
             if auth.startswith("AWS4-HMAC-SHA256"):
@@ -98,6 +109,7 @@ class Authenticator:
             a = sigv4.parse_authorization(auth)
         except sigv4.SigV4ParseError as e:
             raise S3Error("AuthorizationHeaderMalformed", f"The authorization header is malformed; {e}") from None
+        await self._check_region(a.region, self._bucket, "AuthorizationHeaderMalformed")
         secret, who = await self.service.users.credentials(a.access_key)
         amz_date = headers.get("x-amz-date") or ""
         if not amz_date:
@@ -141,6 +153,7 @@ class Authenticator:
         if q.expires > self.limits.max_presign_expires or q.expires < 1:
             raise S3Error("AuthorizationQueryParametersError",
                           "X-Amz-Expires must be less than a week (in seconds) that is 604800")
+        await self._check_region(q.region, self._bucket, "AuthorizationQueryParametersError")
         secret, who = await self.service.users.credentials(q.access_key)
         t = parse_amz_date(q.amz_date)
         if t is None:

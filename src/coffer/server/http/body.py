@@ -12,16 +12,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from coffer.protocol.chunked import AwsChunkedDecoder, ChunkedError
 
 from coffer.protocol import checksums as ck
+from coffer.protocol.chunked import AwsChunkedDecoder, ChunkedError
 from coffer.protocol.errors import S3Error
 
 from ..service import Integrity
 from .auth import BodyPlan
 
 
-def integrity_for(request: web.Request, plan: BodyPlan, *, require_length: bool) -> Integrity:
+def integrity_for(
+    request: web.Request, plan: BodyPlan, *, require_length: bool, checksum_headers: bool = True
+) -> Integrity:
     h = request.headers
     integ = Integrity()
     if plan.streaming:
@@ -48,7 +50,7 @@ def integrity_for(request: web.Request, plan: BodyPlan, *, require_length: bool)
             integ.content_md5 = ck.parse_content_md5(md5)
         except ValueError:
             raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", Content_MD5=md5) from None
-    for name, value in h.items():
+    for name, value in h.items() if checksum_headers else ():
         lname = name.lower()
         if lname.startswith("x-amz-checksum-") and lname != "x-amz-checksum-type" \
                 and lname != "x-amz-checksum-algorithm" and lname != "x-amz-checksum-mode":
@@ -118,9 +120,12 @@ async def body_stream(request: web.Request, plan: BodyPlan, integ: Integrity) ->
         raise S3Error("IncompleteBody", f"The request body ended early: {e}") from None
 
 
-async def read_small_body(request: web.Request, plan: BodyPlan, limit: int) -> bytes:
-    """A whole (XML) request document, bounded by `limit`, verified like any other body."""
-    integ = integrity_for(request, plan, require_length=False)
+async def read_small_body(request: web.Request, plan: BodyPlan, limit: int, *, checksum_headers: bool = True) -> bytes:
+    """A whole (XML) request document, bounded by `limit`, verified like any other body.
+
+    CompleteMultipartUpload's x-amz-checksum-* headers describe the object, not the document:
+    it passes checksum_headers=False."""
+    integ = integrity_for(request, plan, require_length=False, checksum_headers=checksum_headers)
     if integ.content_length is not None and integ.content_length > limit:
         raise S3Error("MaxMessageLengthExceeded", "Your request was too big.")
     pieces: list[bytes] = []

@@ -74,7 +74,8 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
     b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
     # us-east-1 answers an empty LocationConstraint, as S3 does
     region = "" if b.region == "us-east-1" else escape(b.region)
-    doc = f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{xmlutil.S3_NS}">{region}</LocationConstraint>'
+    doc = (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+           f'<LocationConstraint xmlns="{xmlutil.S3_NS}">{region}</LocationConstraint>')
     return web.Response(body=doc.encode(), content_type="application/xml")
 
 
@@ -90,7 +91,9 @@ async def get_acl(ctx: Ctx) -> web.StreamResponse:
     if ctx.route.key is not None:
         await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key)
     owner = await _owner(ctx, b.owner, {})
-    grant = {"Grantee": {"ID": owner["ID"], "DisplayName": owner["DisplayName"], "@xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "@xsi:type": "CanonicalUser"},
+    grantee = {"@xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "@xsi:type": "CanonicalUser",
+               "ID": owner["ID"], "DisplayName": owner["DisplayName"]}
+    grant = {"Grantee": grantee,
              "Permission": "FULL_CONTROL"}
     return xml_response("AccessControlPolicy", {"Owner": owner, "AccessControlList": {"Grant": [grant]}})
 

@@ -63,7 +63,8 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
                               "last bytes to copy", ArgumentName="x-amz-copy-source-range", ArgumentValue=raw_range)
             rng = (int(m.group(1)), int(m.group(2)))
         part, _src = await ctx.svc.multipart.upload_part_copy(
-            ctx.who, ctx.bucket, ctx.key, uid, number, src_bucket, src_key, rng, read_conditions(ctx, "x-amz-copy-source-"))
+            ctx.who, ctx.bucket, ctx.key, uid, number, src_bucket, src_key, rng,
+            read_conditions(ctx, "x-amz-copy-source-"))
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
         return xml_response("CopyPartResult", body)
@@ -130,7 +131,7 @@ async def list_uploads(ctx: Ctx) -> web.StreamResponse:
 @handles("CompleteMultipartUpload")
 async def complete(ctx: Ctx) -> web.StreamResponse:
     uid = _upload_id(ctx)
-    body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body)
+    body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body, checksum_headers=False)
     try:
         root = xmlutil.parse(body)
         wanted = []

@@ -25,6 +25,12 @@ _OVERRIDES = {
 def put_params(ctx: Ctx) -> PutParams:
     h = ctx.request.headers
     headers = {n: h[n] for n in _STORED_HEADERS if n in h}
+    if "Content-Encoding" in headers:  # aws-chunked is transfer framing, not part of the object
+        enc = ",".join(e.strip() for e in headers["Content-Encoding"].split(",") if e.strip() != "aws-chunked")
+        if enc:
+            headers["Content-Encoding"] = enc
+        else:
+            del headers["Content-Encoding"]
     user_meta = {k[11:].lower(): v for k, v in h.items() if k.lower().startswith("x-amz-meta-")}
     expect = None
     if "If-None-Match" in h or "If-Match" in h:
@@ -101,7 +107,8 @@ def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
     if not rec.parts:
         if number == 1:
             return 0, rec.size
-        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", PartNumberRequested=str(number),
+        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable",
+                      PartNumberRequested=str(number),
                       ActualPartCount="1")
     if number > len(rec.parts):
         raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable",
@@ -175,7 +182,8 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     if "ETag" in wanted:
         body["ETag"] = rec.etag
     if "Checksum" in wanted and rec.checksums:
-        c = {"Checksum" + a: v for a, v in rec.checksums.items()}
+        # the composite value without its "-N" suffix, as S3 answers here
+        c = {"Checksum" + a: v.split("-")[0] for a, v in rec.checksums.items()}
         c["ChecksumType"] = rec.checksum_type or "FULL_OBJECT"
         body["Checksum"] = c
     if "ObjectParts" in wanted and rec.parts:
@@ -190,7 +198,7 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
                 d.update({"Checksum" + a: v for a, v in p.checksums.items()})
             parts.append(d)
         body["ObjectParts"] = {
-            "TotalPartsCount": len(rec.parts), "PartNumberMarker": marker,
+            "PartsCount": len(rec.parts), "PartNumberMarker": marker,
             "NextPartNumberMarker": chosen[-1].number if chosen else marker, "MaxParts": max_parts,
             "IsTruncated": truncated, "Part": parts,
         }

@@ -124,9 +124,9 @@ def route(method: str, raw_path: str, query: dict[str, str], host: str | None, d
             raise S3Error("InvalidRequest", "Conflicting query string parameters: " + ", ".join(sorted(chosen)))
     ep = TABLE.get((method, level, selector))
     if ep is None:
-        if selector is not None or method in ("GET", "PUT", "HEAD", "DELETE", "POST"):
-            if any(m == method for (m, lvl, _s) in TABLE if lvl == level) or selector is not None:
-                raise S3Error("NotImplemented", "A header or query you provided implies functionality that is "
+        known_method = any(m == method for (m, lvl, _s) in TABLE if lvl == level)
+        if selector is not None or known_method:
+            raise S3Error("NotImplemented", "A header or query you provided implies functionality that is "
                               "not implemented.", Method=method, ResourceType=selector or level)
         raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.",
                       Method=method, ResourceType=level.upper())

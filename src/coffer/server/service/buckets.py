@@ -38,7 +38,7 @@ class Buckets:
         return bucket
 
     async def list(self, who: Principal) -> list[Bucket]:
-        return await self.core.meta.list_buckets(None if who.admin else who.user_id)
+        return await self.core.meta.list_buckets(who.user_id)
 
     async def head(self, who: Principal, name: str) -> Bucket:
         return await self.core.bucket_for(who, name)

@@ -16,6 +16,11 @@ from coffer.protocol.timeutil import parse_http_date
 class NotModified(Exception):
     """The read condition says "you already have it": answer 304 with no body."""
 
+    def __init__(self, etag: str, last_modified: float) -> None:
+        super().__init__(etag)
+        self.etag = etag
+        self.last_modified = last_modified
+
 
 @dataclass(slots=True)
 class ReadConditions:
@@ -55,13 +60,13 @@ def evaluate(cond: ReadConditions, etag: str, last_modified: float, *, copy_sour
         if etag_matches(cond.if_none_match, etag):
             if copy_source:
                 raise _failed(True, "If-None-Match")
-            raise NotModified()
+            raise NotModified(etag, last_modified)
     elif cond.if_modified_since is not None:
         t = parse_http_date(cond.if_modified_since)
         if t is not None and mtime <= int(t):
             if copy_source:
                 raise _failed(True, "If-Modified-Since")
-            raise NotModified()
+            raise NotModified(etag, last_modified)
 
 
 def _failed(copy_source: bool, condition: str) -> S3Error:

@@ -182,7 +182,7 @@ class Core:
             if pending:
                 await self.run(_write_all, writer, pending)
             checksums = integrity.verify(size, hs)
-            segment = await self.run(writer.commit)
+            segment = Segment(await self.run(writer.commit), writer.size)
             writer = None  # committed: from here on the file belongs to whoever references it
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
         finally:

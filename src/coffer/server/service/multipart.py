@@ -17,7 +17,7 @@ from coffer.protocol import checksums as ck
 from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
-from ..meta.model import Expect, MultipartUpload, ObjectRecord, Part, PartInfo, UploadPage
+from ..meta.model import Expect, MultipartUpload, ObjectRecord, Part, PartInfo, Segment, UploadPage
 from .conditions import ReadConditions
 from .core import Core, Integrity, Principal, md5_of_md5s
 from .naming import check_key
@@ -89,7 +89,7 @@ class Multipart:
     async def _store_part(self, upload_id, number, size, etag, checksums, segment) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
             w = await self.core.run(self.core.data.writer, {})
-            segment = await self.core.run(w.commit)
+            segment = Segment(await self.core.run(w.commit), 0)
         part = Part(upload_id=upload_id, number=number, size=size, etag=etag, last_modified=time.time(),
                     segment=segment, checksums=checksums)
         try:
@@ -159,7 +159,7 @@ class Multipart:
             after = page[-1].number
         chosen: list[Part] = []
         last_number = 0
-        for i, w in enumerate(wanted):
+        for w in wanted:
             if w.number <= last_number:
                 raise S3Error("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be "
                               "ordered by part number.", UploadId=upload_id)
@@ -173,11 +173,12 @@ class Multipart:
                 if part.checksums.get(algo) not in (None, value):
                     raise S3Error("InvalidPart", f"The {algo} checksum of part {w.number} does not match.",
                                   UploadId=upload_id, PartNumber=str(w.number))
-            if i < len(wanted) - 1 and part.size < self.core.limits.min_part_size:
-                raise S3Error("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
-                              UploadId=upload_id, PartNumber=str(w.number), ETag=part.etag,
-                              ProposedSize=str(part.size), MinSizeAllowed=str(self.core.limits.min_part_size))
             chosen.append(part)
+        for part in chosen[:-1]:
+            if part.size < self.core.limits.min_part_size:
+                raise S3Error("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
+                              UploadId=upload_id, PartNumber=str(part.number), ETag=part.etag,
+                              ProposedSize=str(part.size), MinSizeAllowed=str(self.core.limits.min_part_size))
         checksums, ctype = self._object_checksums(upload, chosen)
         for algo, value in (full_object_checksum or {}).items():
             if ctype == "FULL_OBJECT" and checksums.get(algo) not in (None, value):

@@ -57,6 +57,8 @@ class Objects:
         check_key(key, lim.max_key_bytes)
         check_put_params(params, lim.max_user_meta_bytes)
         await self.core.bucket_for(who, bucket)
+        if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
+            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
         got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size)
         record = ObjectRecord(
             bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
