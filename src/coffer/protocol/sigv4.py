@@ -34,25 +34,9 @@ MAX_PRESIGN_EXPIRES = 604800  # one week: S3 refuses longer-lived presigned URLs
 
 # Headers a client must not sign: hop-by-hop ones proxies rewrite, and ones HTTP stacks add or change
 # after signing (the same list the AWS SDKs use).
-UNSIGNABLE_HEADERS = frozenset(
-    (
-        "authorization",
-        "baggage",
-        "connection",
-        "expect",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "traceparent",
-        "tracestate",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "user-agent",
-        "x-amzn-trace-id",
-    )
-)
+_UNSIGNABLE = "authorization baggage connection expect keep-alive proxy-authenticate proxy-authorization te"
+_UNSIGNABLE += " traceparent tracestate trailer transfer-encoding upgrade user-agent x-amzn-trace-id"
+UNSIGNABLE_HEADERS = frozenset(_UNSIGNABLE.split())
 
 # Always used with fullmatch (a "$" anchor would accept a trailing newline).
 _HEX64 = re.compile(r"[0-9a-f]{64}")
