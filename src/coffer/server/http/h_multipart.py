@@ -170,3 +170,34 @@ async def complete(ctx: Ctx) -> web.StreamResponse:
 async def abort(ctx: Ctx) -> web.StreamResponse:
     await ctx.svc.multipart.abort(ctx.who, ctx.bucket, ctx.key, _upload_id(ctx))
     return web.Response(status=204)
+
+
+# -- append sessions (Coffer's API for AIStore-style appends; see service/appends.py) -------------
+APPEND_HANDLE = "x-coffer-append-handle"
+
+
+@handles("AppendObject")
+async def append(ctx: Ctx) -> web.StreamResponse:
+    base = ctx.query.get("base", "")
+    if base not in ("", "new", "existing"):
+        raise S3Error("InvalidArgument", "base must be 'new' or 'existing'", ArgumentName="base", ArgumentValue=base)
+    integ = integrity_for(ctx.request, ctx.plan, require_length=True)
+    handle = await ctx.svc.appends.append(ctx.who, ctx.bucket, ctx.key, ctx.query.get("handle") or None,
+                                          base == "existing", body_stream(ctx.request, ctx.plan, integ), integ)
+    return web.Response(status=200, headers={APPEND_HANDLE: handle})
+
+
+@handles("FlushAppend")
+async def flush_append(ctx: Ctx) -> web.StreamResponse:
+    handle = ctx.query.get("handle") or ctx.header(APPEND_HANDLE) or ""
+    if "flush" not in ctx.query or not handle:
+        raise S3Error("InvalidArgument", "POST ?append needs flush and handle", ArgumentName="handle")
+    rec = await ctx.svc.appends.flush(ctx.who, ctx.bucket, ctx.key, handle)
+    return web.Response(status=200, headers={"ETag": quoted(rec.etag), APPEND_HANDLE: handle})
+
+
+@handles("AbortAppend")
+async def abort_append(ctx: Ctx) -> web.StreamResponse:
+    handle = ctx.query.get("handle") or ctx.header(APPEND_HANDLE) or ""
+    await ctx.svc.appends.abort(ctx.who, ctx.bucket, ctx.key, handle)
+    return web.Response(status=204)

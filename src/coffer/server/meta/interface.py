@@ -184,6 +184,7 @@ class MetaStore(ABC):
         self, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None = None
     ) -> list[str]:
         """Atomically: check the upload exists (NoSuchUpload) and `expect` (PreconditionFailed),
+        (segments may also be refs the replaced object holds: an append flush keeps them in front),
         make `record` the object (its segments are the used parts' segments, whose refs move to
         the object without being freed), delete the upload and all its parts. Returns freed refs:
         the replaced object's and those of parts not in used_parts."""

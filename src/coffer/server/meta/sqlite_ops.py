@@ -188,8 +188,15 @@ def complete_upload(
     if missing:
         raise ConditionalConflict(f"parts {missing} are not in upload {upload_id}")
     available = Counter(part_refs[n] for n in used_parts)
-    if Counter(s.ref for s in record.segments) - available:
-        raise ConditionalConflict(f"upload {upload_id}: the record's segments are not its parts' segments")
+    extra = Counter(s.ref for s in record.segments) - available
+    if extra:
+        # An append session's flush keeps the current object's data in front of the new pieces: those
+        # refs must still belong to the object being replaced (else it changed under the caller).
+        cur = conn.execute(
+            "SELECT segments FROM objects WHERE bucket = ? AND key = ?", (record.bucket, enc(record.key))
+        ).fetchone()
+        if cur is None or extra - Counter(segment_refs(cur[0])):
+            raise ConditionalConflict(f"upload {upload_id}: the record's segments are not its parts' segments")
     # Incref the object's refs before the parts' refs are dropped: the used ones move, not free.
     freed = _write_object(conn, record, expect)
     freed.extend(_drop_upload(conn, upload_id))

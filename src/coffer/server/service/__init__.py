@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
+from .appends import Appends
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
@@ -24,6 +25,7 @@ class Service:
         self.objects = Objects(self.core)
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
+        self.appends = Appends(self.core, self.multipart)
 
     @property
     def limits(self) -> Limits:
