@@ -14,7 +14,7 @@ url-encodes those fields before they reach this module.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
@@ -102,45 +102,48 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
     return str(value)
 
 
-def _items(body: Any) -> Iterable[tuple[str, Any]]:
-    if isinstance(body, Mapping):
-        return body.items()
-    return body  # a list/tuple of (name, value) pairs keeps order and allows interleaving
-
-
 def _emit(out: list[str], name: str, value: Any) -> None:
-    if value is None:
+    # Exact type checks first: str/int leaves dominate listings and ABC isinstance checks are slow.
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:
+        out.append(f"<{name}>{value}</{name}>")
         return
-    # _Pairs is a list subclass, so test it before the repeat-the-element list case.
-    if isinstance(value, Mapping | _Pairs):
+    elif value is None:
+        return
+    elif kind is dict or isinstance(value, Mapping | _Pairs):
+        # _Pairs is a list subclass, so it is tested before the repeat-the-element list case.
         out.append("<" + name)
-        _emit_body(out, value, open_tag_pending=True)
+        _emit_body(out, value)
         out.append("</" + name + ">")
         return
-    if isinstance(value, list | tuple):
+    elif kind is list or kind is tuple:
         for item in value:
             _emit(out, name, item)
         return
-    text = _scalar(value)
+    else:
+        text = _scalar(value)
     # Fast path: most values (sizes, ETags, plain keys) need no escaping at all.
     if "&" in text or "<" in text or ">" in text or _NEEDS_FIXUP.search(text) is not None:
         text = escape_text(text)
     out.append(f"<{name}>{text}</{name}>")
 
 
-def _emit_body(out: list[str], body: Any, open_tag_pending: bool) -> None:
-    """Emit attributes (keys starting with "@") onto the pending open tag, then the children."""
-    pairs = list(_items(body))
-    for key, value in pairs:
-        if key.startswith("@") and value is not None:
+def _emit_body(out: list[str], body: Any) -> None:
+    """Finish the pending open tag with attributes (keys starting with "@"), then emit the children."""
+    items = list(body.items() if type(body) is dict or isinstance(body, Mapping) else body)
+    for key, value in items:
+        if key[:1] == "@" and value is not None:
             out.append(f' {key[1:]}="{_escape_attr(_scalar(value))}"')
-    if open_tag_pending:
-        out.append(">")
-    for key, value in pairs:
-        if not key.startswith("@"):
+    out.append(">")
+    for key, value in items:
+        if key[:1] != "@":
             _emit(out, key, value)
 
 
@@ -166,6 +169,6 @@ def to_xml(root_name: str, body: Any, ns: str | None = S3_NS) -> bytes:
     if body is None:
         out.append(f"></{root_name}>")
     else:
-        _emit_body(out, body, open_tag_pending=True)
+        _emit_body(out, body)
         out.append(f"</{root_name}>")
     return "".join(out).encode("utf-8")
