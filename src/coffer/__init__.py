@@ -1,0 +1,143 @@
+"""Coffer: an S3-compatible object store. This package's top level is the public Python SDK.
+
+    from coffer import Client, TransferConfig, CofferError
+    client = Client.from_env()
+    client.bucket("photos").object("cat.jpg").get_writer().put_file("cat.jpg")
+
+Names are loaded on first use (PEP 562), so ``import coffer.server`` or ``import coffer.protocol``
+does not drag the SDK and urllib3 into the server process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_EXPORTS: dict[str, str] = {
+    "Client": "coffer.sdk._client",
+    "ClientConfig": "coffer.sdk._config",
+    "TransferConfig": "coffer.sdk._config",
+    "Bucket": "coffer.sdk._bucket",
+    "Object": "coffer.sdk._object",
+    "ObjectReader": "coffer.sdk._reader",
+    "ObjectWriter": "coffer.sdk._writer",
+    "ObjectProps": "coffer.sdk._types",
+    "ObjectInfo": "coffer.sdk._types",
+    "Prefix": "coffer.sdk._types",
+    "DeleteResult": "coffer.sdk._types",
+    "PutResult": "coffer.sdk._types",
+    "Credentials": "coffer.sdk._credentials",
+    "TransferManager": "coffer.sdk._transfer",
+    "TransferFuture": "coffer.sdk._transfer",
+    "Subscriber": "coffer.sdk._transfer",
+    "CofferError": "coffer.sdk._errors",
+    "NotFound": "coffer.sdk._errors",
+    "ClientRequestError": "coffer.sdk._errors",
+    "ServerError": "coffer.sdk._errors",
+    "NoSuchBucket": "coffer.sdk._errors",
+    "NoSuchKey": "coffer.sdk._errors",
+    "NoSuchUpload": "coffer.sdk._errors",
+    "NoSuchVersion": "coffer.sdk._errors",
+    "AccessDenied": "coffer.sdk._errors",
+    "InvalidAccessKeyId": "coffer.sdk._errors",
+    "SignatureDoesNotMatch": "coffer.sdk._errors",
+    "PreconditionFailed": "coffer.sdk._errors",
+    "NotModified": "coffer.sdk._errors",
+    "BucketAlreadyExists": "coffer.sdk._errors",
+    "BucketAlreadyOwnedByYou": "coffer.sdk._errors",
+    "BucketNotEmpty": "coffer.sdk._errors",
+    "InvalidBucketName": "coffer.sdk._errors",
+    "InvalidArgument": "coffer.sdk._errors",
+    "InvalidRange": "coffer.sdk._errors",
+    "BadDigest": "coffer.sdk._errors",
+    "EntityTooSmall": "coffer.sdk._errors",
+    "EntityTooLarge": "coffer.sdk._errors",
+    "InvalidPart": "coffer.sdk._errors",
+    "MethodNotAllowed": "coffer.sdk._errors",
+    "NotImplementedByServer": "coffer.sdk._errors",
+    "SlowDown": "coffer.sdk._errors",
+    "ServiceUnavailable": "coffer.sdk._errors",
+    "InternalError": "coffer.sdk._errors",
+    "ConnectionFailed": "coffer.sdk._errors",
+    "IntegrityError": "coffer.sdk._errors",
+    "TransferCancelled": "coffer.sdk._errors",
+    "ProtocolError": "coffer.sdk._errors",
+    "TransferFailed": "coffer.sdk._errors",
+    "DirectoryResult": "coffer.sdk._transfer",
+}
+
+__all__ = [
+    "AccessDenied", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty", "Client", "ClientConfig", "ClientRequestError", "CofferError", "ConnectionFailed",
+    "Credentials", "DeleteResult", "DirectoryResult", "EntityTooLarge", "EntityTooSmall",
+    "IntegrityError", "InternalError", "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName",
+    "InvalidPart", "InvalidRange", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
+    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "Object", "ObjectInfo",
+    "ObjectProps", "ObjectReader", "ObjectWriter", "PreconditionFailed", "Prefix", "ProtocolError",
+    "PutResult", "ServerError", "ServiceUnavailable", "SignatureDoesNotMatch", "SlowDown", "Subscriber",
+    "TransferCancelled", "TransferConfig", "TransferFailed", "TransferFuture", "TransferManager",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'coffer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # static tools see real imports
+    from coffer.sdk._bucket import Bucket
+    from coffer.sdk._client import Client
+    from coffer.sdk._config import ClientConfig, TransferConfig
+    from coffer.sdk._credentials import Credentials
+    from coffer.sdk._errors import (
+        AccessDenied,
+        BadDigest,
+        BucketAlreadyExists,
+        BucketAlreadyOwnedByYou,
+        BucketNotEmpty,
+        ClientRequestError,
+        CofferError,
+        ConnectionFailed,
+        EntityTooLarge,
+        EntityTooSmall,
+        IntegrityError,
+        InternalError,
+        InvalidAccessKeyId,
+        InvalidArgument,
+        InvalidBucketName,
+        InvalidPart,
+        InvalidRange,
+        MethodNotAllowed,
+        NoSuchBucket,
+        NoSuchKey,
+        NoSuchUpload,
+        NoSuchVersion,
+        NotFound,
+        NotImplementedByServer,
+        NotModified,
+        PreconditionFailed,
+        ProtocolError,
+        ServerError,
+        ServiceUnavailable,
+        SignatureDoesNotMatch,
+        SlowDown,
+        TransferCancelled,
+        TransferFailed,
+    )
+    from coffer.sdk._object import Object
+    from coffer.sdk._reader import ObjectReader
+    from coffer.sdk._transfer import DirectoryResult, Subscriber, TransferFuture, TransferManager
+    from coffer.sdk._types import DeleteResult, ObjectInfo, ObjectProps, Prefix, PutResult
+    from coffer.sdk._writer import ObjectWriter

@@ -1,0 +1,147 @@
+"""The SDK entry point: :class:`Client` holds the endpoint, credentials and one connection pool.
+
+A client is cheap to share: every handle made from it (buckets, objects, readers, writers, transfer
+managers) reuses its transport, so a program should make one client per endpoint and keep it. It is
+thread-safe; urllib3's pool hands each thread its own connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coffer.sdk._bucket import Bucket
+from coffer.sdk._config import ClientConfig, TransferConfig
+from coffer.sdk._credentials import DEFAULT_REGION, Credentials, normalize_endpoint, proxy_for, resolve
+from coffer.sdk._errors import CofferError
+from coffer.sdk._transport import Transport
+from coffer.sdk._types import parse_list_buckets
+
+if TYPE_CHECKING:
+    from coffer.sdk._transfer import TransferManager
+
+
+class Client:
+    """A connection to one S3-compatible endpoint (Coffer or any other).
+
+    ``proxy``: None follows ``http_proxy`` / ``https_proxy`` / ``no_proxy``; "" disables proxies; a
+    URL forces that proxy. Without keys the client sends anonymous (unsigned) requests.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str = DEFAULT_REGION,
+        proxy: str | None = None,
+        *,
+        session_token: str | None = None,
+        config: ClientConfig | None = None,
+    ) -> None:
+        try:
+            url = normalize_endpoint(endpoint)
+        except ValueError as exc:
+            raise CofferError(str(exc), code="ConfigError") from exc
+        if bool(access_key) != bool(secret_key):
+            raise CofferError("give both access_key and secret_key, or neither", code="ConfigError")
+        creds = Credentials(access_key, secret_key, session_token) if access_key and secret_key else None
+        self.config = config or ClientConfig()
+        chosen_proxy = proxy_for(url) if proxy is None else (proxy or None)
+        self._transport = Transport(url, creds, region or DEFAULT_REGION, self.config, chosen_proxy)
+        # Client-side state of multipart-fallback append sessions (see _append.py), per upload id.
+        self._append_buffers: dict[str, bytearray] = {}
+        self._native_append: bool | None = None
+        # Where endpoint/keys/region came from (from_env fills it in; `coffer alias` shows it).
+        self.sources: dict[str, str] = {"endpoint": "argument", "credentials": "argument"}
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        proxy: str | None = None,
+        config: ClientConfig | None = None,
+        environ: Mapping[str, str] | None = None,
+        home: Path | None = None,
+    ) -> Client:
+        """A client configured by the environment (see docs/sdk.md for the lookup order)."""
+        found = resolve(endpoint, region=region, environ=environ, home=home)
+        creds = found.credentials
+        client = cls(
+            found.endpoint,
+            creds.access_key if creds else None,
+            creds.secret_key if creds else None,
+            found.region,
+            proxy=proxy if proxy is not None else proxy_for(found.endpoint, environ),
+            session_token=creds.session_token if creds else None,
+            config=config,
+        )
+        client.sources = found.sources
+        return client
+
+    # --- properties --------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        return self._transport.endpoint
+
+    @property
+    def region(self) -> str:
+        return self._transport.region
+
+    @property
+    def access_key(self) -> str | None:
+        creds = self._transport.credentials
+        return creds.access_key if creds else None
+
+    @property
+    def proxy(self) -> str | None:
+        return self._transport.proxy
+
+    def __repr__(self) -> str:
+        return f"Client({self.endpoint!r}, access_key={self.access_key!r}, region={self.region!r})"
+
+    # --- operations ---------------------------------------------------------------------------------
+
+    def list_buckets(self) -> list[Bucket]:
+        """Every bucket the credentials can see (follows ListBuckets pagination where servers page)."""
+        out: list[Bucket] = []
+        token: str | None = None
+        while True:
+            resp = self._transport.request("GET", query={"continuation-token": token} if token else None)
+            infos, token = parse_list_buckets(resp.data or b"")
+            out.extend(Bucket(self, i.name, i.creation_date) for i in infos)
+            if not token:
+                return out
+
+    def bucket(self, name: str) -> Bucket:
+        """A handle on bucket ``name`` (no request is made until you use it)."""
+        return Bucket(self, name)
+
+    def transfer(self, config: TransferConfig | None = None) -> TransferManager:
+        """A transfer manager: parallel, resumable uploads, downloads and copies with futures."""
+        from coffer.sdk._transfer import TransferManager
+
+        return TransferManager(self, config or TransferConfig())
+
+    def is_coffer(self) -> bool:
+        """True when the server says it is Coffer (its ``Server`` header); asks it once if unknown."""
+        if self._transport.server_header is None:
+            try:
+                self._transport.request("GET", query={"max-buckets": "1"})
+            except CofferError:
+                pass
+        return "coffer" in (self._transport.server_header or "").lower()
+
+    def close(self) -> None:
+        """Close pooled connections. Handles made from this client must not be used afterwards."""
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

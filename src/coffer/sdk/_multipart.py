@@ -1,0 +1,168 @@
+"""The multipart-upload calls (create, upload part, copy part, complete, abort, list) as plain functions.
+
+The writer, the append fallback and the transfer manager all build on these; keeping them here gives
+one place that knows the XML shapes and S3's quirks (a CompleteMultipartUpload may answer 200 with an
+``<Error>`` body; a part's ETag must be sent back quoted, exactly as it came).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from coffer.protocol import xmlutil
+from coffer.protocol.errors import parse_error_xml
+from coffer.sdk._body import to_payload
+from coffer.sdk._errors import NoSuchKey, NoSuchUpload, ProtocolError, error_from_response
+from coffer.sdk._transport import Transport
+from coffer.sdk._types import PutResult, parse_iso, put_result, unquote_etag
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    etag: str
+    size: int = 0
+    checksum: str | None = None  # x-amz-checksum value when the upload uses one
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    upload_id: str
+    initiated: datetime | None
+
+
+def create(t: Transport, bucket: str, key: str, headers: Mapping[str, str] | None = None) -> str:
+    resp = t.request("POST", bucket, key, query={"uploads": ""}, headers=headers)
+    upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId")
+    if not upload_id:
+        raise ProtocolError("CreateMultipartUpload answered without an UploadId")
+    return upload_id
+
+
+def upload_part(
+    t: Transport, bucket: str, key: str, upload_id: str, number: int, body: Any,
+    headers: Mapping[str, str] | None = None,
+) -> Part:
+    payload = to_payload(body)
+    resp = t.request(
+        "PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id}, body=payload,
+        headers=headers, not_found=NoSuchUpload,
+    )
+    etag = resp.headers.get("etag")
+    if not etag:
+        raise ProtocolError(f"UploadPart {number} answered without an ETag")
+    return Part(number, unquote_etag(etag), payload.length if payload else 0)
+
+
+def upload_part_copy(
+    t: Transport, bucket: str, key: str, upload_id: str, number: int, src_bucket: str, src_key: str,
+    byte_range: tuple[int, int] | None, if_match: str | None = None,
+) -> Part:
+    from coffer.sdk._transport import object_path
+
+    headers = {"x-amz-copy-source": object_path(src_bucket, src_key)[1:]}
+    if byte_range is not None:
+        headers["x-amz-copy-source-range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
+    if if_match:
+        headers["x-amz-copy-source-if-match"] = f'"{if_match}"'
+    resp = t.request("PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id},
+                     headers=headers, not_found=NoSuchUpload)
+    root = _checked_xml(resp.status, resp.data or b"", resp.headers)
+    etag = xmlutil.child_text(root, "ETag")
+    if not etag:
+        raise ProtocolError(f"UploadPartCopy {number} answered without an ETag")
+    size = byte_range[1] - byte_range[0] + 1 if byte_range else 0
+    return Part(number, unquote_etag(etag), size)
+
+
+def complete(
+    t: Transport, bucket: str, key: str, upload_id: str, parts: list[Part],
+    headers: Mapping[str, str] | None = None,
+) -> PutResult:
+    rows = []
+    for p in sorted(parts, key=lambda p: p.number):
+        row: dict[str, Any] = {"PartNumber": p.number, "ETag": f'"{p.etag}"'}
+        rows.append(row)
+    body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+    try:
+        resp = t.request("POST", bucket, key, query={"uploadId": upload_id}, body=body,
+                         headers=headers, not_found=NoSuchUpload)
+    except NoSuchUpload:
+        # A retried Complete whose first attempt succeeded (the answer was lost) finds the upload
+        # gone; the object with a matching multipart ETag is the proof it went through.
+        head = t.request("HEAD", bucket, key, not_found=NoSuchKey)
+        etag = unquote_etag(head.headers.get("etag"))
+        if etag.endswith(f"-{len(parts)}"):
+            return put_result(head.headers)
+        raise
+    root = _checked_xml(resp.status, resp.data or b"", resp.headers)
+    return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
+
+
+def abort(t: Transport, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        t.request("DELETE", bucket, key, query={"uploadId": upload_id}, not_found=NoSuchUpload)
+    except (NoSuchUpload, NoSuchKey):
+        pass  # already gone: the goal ("nothing left behind") holds
+
+
+def list_parts(t: Transport, bucket: str, key: str, upload_id: str) -> list[Part]:
+    """Every part stored so far (follows pagination)."""
+    out: list[Part] = []
+    marker = "0"
+    while True:
+        resp = t.request("GET", bucket, key, query={"uploadId": upload_id, "part-number-marker": marker},
+                         not_found=NoSuchUpload)
+        root = xmlutil.parse(resp.data or b"", max_bytes=64 << 20)
+        for el in xmlutil.children(root, "Part"):
+            number = int(xmlutil.child_text(el, "PartNumber") or "0")
+            out.append(Part(number, unquote_etag(xmlutil.child_text(el, "ETag")),
+                            int(xmlutil.child_text(el, "Size") or "0")))
+        nxt = xmlutil.child_text(root, "NextPartNumberMarker")
+        if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true" or not nxt or nxt == marker:
+            return sorted(out, key=lambda p: p.number)
+        marker = nxt
+
+
+def list_uploads(t: Transport, bucket: str, prefix: str = "") -> Iterator[Upload]:
+    """Pending multipart uploads under ``prefix`` (follows pagination)."""
+    key_marker, id_marker = "", ""
+    while True:
+        query = {"uploads": "", "prefix": prefix, "key-marker": key_marker or None,
+                 "upload-id-marker": id_marker or None}
+        resp = t.request("GET", bucket, query=query)
+        root = xmlutil.parse(resp.data or b"", max_bytes=64 << 20)
+        for el in xmlutil.children(root, "Upload"):
+            yield Upload(xmlutil.child_text(el, "Key") or "", xmlutil.child_text(el, "UploadId") or "",
+                         parse_iso(xmlutil.child_text(el, "Initiated")))
+        if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true":
+            return
+        nk = xmlutil.child_text(root, "NextKeyMarker") or ""
+        ni = xmlutil.child_text(root, "NextUploadIdMarker") or ""
+        if (nk, ni) == (key_marker, id_marker):
+            return
+        key_marker, id_marker = nk, ni
+
+
+def find_upload(t: Transport, bucket: str, key: str) -> str | None:
+    """The most recent pending upload of exactly ``key`` (for resuming), or None."""
+    best: Upload | None = None
+    for up in list_uploads(t, bucket, key):
+        if up.key != key:
+            continue
+        if best is None or (up.initiated and best.initiated and up.initiated > best.initiated):
+            best = up
+    return best.upload_id if best else None
+
+
+def _checked_xml(status: int, body: bytes, headers: Any) -> Any:
+    """S3 may answer 200 and still fail (the error arrives in the body after a long keep-alive)."""
+    root = xmlutil.parse(body, max_bytes=8 << 20)
+    if xmlutil.local_name(root) == "Error":
+        code, _msg, _ = parse_error_xml(body)
+        raise error_from_response(500 if code in ("InternalError", "SlowDown") else 400, body, headers)
+    return root
