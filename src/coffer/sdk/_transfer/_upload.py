@@ -1,0 +1,222 @@
+"""Upload coordinator: one PutObject for small sources, a parallel multipart upload for big ones.
+
+Resuming: with ``TransferConfig.resume`` an upload first looks for a pending multipart upload of
+the same key (ListMultipartUploads, then ListParts). A stored part is reused only if its size fits
+the part layout and its ETag equals the MD5 of the local bytes at that position, so a changed file
+or a stranger's upload is never stitched in; anything else is uploaded again. A failed upload is
+left pending so the next attempt (in this process or another) can resume it; a cancelled one is
+aborted so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from coffer.sdk import _multipart as mp
+from coffer.sdk._body import BytesPayload, FilePayload
+from coffer.sdk._config import MIN_PART_SIZE, TransferConfig
+from coffer.sdk._errors import CofferError, NoSuchUpload, TransferCancelled
+from coffer.sdk._transfer._executor import Scheduler, run_parts
+from coffer.sdk._transfer._future import TransferFuture
+from coffer.sdk._types import PutResult, put_result
+
+if TYPE_CHECKING:
+    from coffer.sdk._transport import Transport
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
+class UploadJob:
+    """Everything one upload needs; ``run()`` executes on a coordinator thread."""
+
+    def __init__(
+        self, t: Transport, sched: Scheduler, config: TransferConfig, future: TransferFuture,
+        source: str | os.PathLike[str] | BinaryIO, bucket: str, key: str, headers: dict[str, str],
+    ) -> None:
+        self.t, self.sched, self.config, self.future = t, sched, config, future
+        self.source, self.bucket, self.key, self.headers = source, bucket, key, headers
+        self.upload_id: str | None = None
+
+    # --- entry --------------------------------------------------------------------------------------
+
+    def run(self) -> PutResult:
+        if isinstance(self.source, str | os.PathLike):
+            with open(self.source, "rb") as f:
+                return self._run_file(f)
+        return self._run_file(self.source)
+
+    def _run_file(self, f: BinaryIO) -> PutResult:
+        seekable = _seekable(f)
+        if not seekable:
+            return self._run_stream(f)
+        start = f.tell()
+        size = f.seek(0, io.SEEK_END) - start
+        f.seek(start)
+        self.future.total = size
+        if size < self.config.multipart_threshold:
+            return self._single(FilePayload(f, start, size))
+        return self._multipart(f, start, size)
+
+    def _single(self, payload: Any) -> PutResult:
+        self.future.total = payload.length if self.future.total is None else self.future.total
+        payload.progress = self.future.add_progress
+        payload.throttle = self.sched.throttle
+
+        def put() -> PutResult:
+            resp = self.t.request("PUT", self.bucket, self.key, body=payload, headers=self.headers)
+            return put_result(resp.headers)
+
+        try:
+            return self.sched.inline(self.future, put)
+        except BaseException:
+            payload.rewind()  # take back the progress of the failed attempt
+            raise
+
+    # --- multipart ----------------------------------------------------------------------------------
+
+    def _multipart(self, f: BinaryIO, start: int, size: int) -> PutResult:
+        part_size = self.config.part_size_for(size)
+        reusable: dict[int, mp.Part] = {}
+        if self.config.resume:
+            part_size, reusable = self._find_resumable(size, part_size)
+        if self.upload_id is None:
+            self.upload_id = mp.create(self.t, self.bucket, self.key, headers=self.headers)
+        self.future.meta["upload_id"] = self.upload_id
+        count = max(1, -(-size // part_size))
+        fd = _fileno(f)
+
+        def read(number: int) -> bytes:
+            offset = (number - 1) * part_size
+            length = min(part_size, size - offset)
+            if fd is not None:
+                return os.pread(fd, length, start + offset)
+            # Seekable file objects without a descriptor (BytesIO...) are not thread-safe: read
+            # under the future's lock so two workers do not interleave seek and read.
+            with self.future._lock:
+                f.seek(start + offset)
+                return f.read(length)
+
+        def task(number: int) -> Callable[[], mp.Part]:
+            def go() -> mp.Part:
+                data = read(number)
+                stored = reusable.get(number)
+                if stored is not None and stored.etag == hashlib.md5(data, usedforsecurity=False).hexdigest():
+                    self.future.bytes_resumed += len(data)
+                    self.future.add_progress(len(data))
+                    return mp.Part(number, stored.etag, len(data))
+                return self._put_part(number, data)
+            return go
+
+        return self._finish(run_parts(self.future, self.sched, (task(n) for n in range(1, count + 1))))
+
+    def _run_stream(self, f: BinaryIO) -> PutResult:
+        """A non-seekable source: read part after part in order; size is learnt at the end."""
+        first = _read_exactly(f, self.config.multipart_threshold)
+        if len(first) < self.config.multipart_threshold:
+            return self._single(BytesPayload(first))
+        part_size = self.config.multipart_chunksize
+        self.upload_id = mp.create(self.t, self.bucket, self.key, headers=self.headers)
+        self.future.meta["upload_id"] = self.upload_id
+
+        def chunks() -> Iterator[Callable[[], mp.Part]]:
+            buf = bytearray(first)
+            number = total = 0
+            while True:
+                # Hold one byte beyond a part to know whether this part is the last: only the last
+                # part may be smaller than 5 MiB, so a part never leaves until we know.
+                buf += _read_exactly(f, max(0, part_size + 1 - len(buf)))
+                number += 1
+                if len(buf) <= part_size:
+                    self.future.total = total + len(buf)
+                    yield _bind(self._put_part, number, bytes(buf))
+                    break
+                total += part_size
+                yield _bind(self._put_part, number, bytes(buf[:part_size]))
+                del buf[:part_size]
+
+        parts = run_parts(self.future, self.sched, chunks())
+        return self._finish(parts)
+
+    def _put_part(self, number: int, data: bytes) -> mp.Part:
+        payload = BytesPayload(data)
+        payload.progress = self.future.add_progress
+        payload.throttle = self.sched.throttle
+        assert self.upload_id is not None
+        try:
+            return mp.upload_part(self.t, self.bucket, self.key, self.upload_id, number, payload)
+        except BaseException:
+            payload.rewind()
+            raise
+
+    def _finish(self, parts: list[mp.Part]) -> PutResult:
+        assert self.upload_id is not None
+        self.future.checkpoint()
+        return mp.complete(self.t, self.bucket, self.key, self.upload_id, parts)
+
+    def _find_resumable(self, size: int, part_size: int) -> tuple[int, dict[int, mp.Part]]:
+        upload_id = mp.find_upload(self.t, self.bucket, self.key)
+        if upload_id is None:
+            return part_size, {}
+        try:
+            stored = mp.list_parts(self.t, self.bucket, self.key, upload_id)
+        except NoSuchUpload:
+            return part_size, {}
+        self.upload_id = upload_id
+        if stored:
+            # Adopt the layout of the interrupted upload when it was made with another chunk size.
+            first = stored[0]
+            if first.number == 1 and first.size != part_size and first.size >= MIN_PART_SIZE \
+                    and -(-size // first.size) <= 10_000:
+                part_size = first.size
+        reusable: dict[int, mp.Part] = {}
+        for p in stored:
+            offset = (p.number - 1) * part_size
+            expected = min(part_size, size - offset) if offset < size else -1
+            if p.size == expected and _MD5_HEX.match(p.etag):
+                reusable[p.number] = p
+        return part_size, reusable
+
+    def cleanup(self, exc: BaseException) -> None:
+        """After a failure: abort when cancelled (or when resuming is off), else keep for resume."""
+        if self.upload_id is None:
+            return
+        if isinstance(exc, TransferCancelled) or not self.config.resume:
+            try:
+                mp.abort(self.t, self.bucket, self.key, self.upload_id)
+            except CofferError:
+                pass
+
+
+def _bind(fn: Callable[[int, bytes], mp.Part], number: int, data: bytes) -> Callable[[], mp.Part]:
+    return lambda: fn(number, data)
+
+
+def _read_exactly(f: BinaryIO, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = f.read(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _fileno(f: Any) -> int | None:
+    try:
+        fd = f.fileno()
+        os.fstat(fd)
+        return fd
+    except (OSError, AttributeError, io.UnsupportedOperation, ValueError):
+        return None
