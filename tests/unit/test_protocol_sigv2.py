@@ -180,3 +180,17 @@ def test_parse_authorization_fuzz(value: str) -> None:
         parse_authorization(value)
     except SigV2ParseError:
         pass
+
+
+class _MultiDict(dict):
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._pairs = pairs
+
+    def items(self):  # type: ignore[override]
+        return list(self._pairs)
+
+
+def test_repeated_amz_headers_are_comma_joined() -> None:
+    headers = _MultiDict([("X-Amz-Meta-A", " 1 "), ("Date", "D"), ("x-amz-meta-a", "2")])
+    assert string_to_sign("PUT", "/b/k", {}, headers) == "PUT\n\n\nD\nx-amz-meta-a:1,2\n/b/k"

@@ -398,3 +398,31 @@ def test_sign_headers_adds_host_and_drops_unsignable_headers() -> None:
     assert added["host"] == "h.example"
     signed = parse_authorization(added["Authorization"]).signed_headers
     assert signed == ("host", "x-amz-content-sha256", "x-amz-date", "x-amz-meta-a")
+
+
+class _MultiDict(dict):
+    """A stand-in for a multi-valued header mapping (items() repeats names), as HTTP servers expose."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._pairs = pairs
+
+    def items(self):  # type: ignore[override]
+        return list(self._pairs)
+
+
+def test_repeated_headers_are_trimmed_and_comma_joined_like_botocore() -> None:
+    req = AWSRequest(method="GET", url="http://h/b/k")
+    req.headers["X-Amz-Meta-Multi"] = " a  b "
+    req.headers.add_header("X-Amz-Meta-Multi", "c ")  # HTTPHeaders keeps both values
+    auth = S3SigV4Auth(Credentials(AK, SK), "s3", REGION)
+    auth.add_auth(req)
+    signed = parse_authorization(req.headers["Authorization"]).signed_headers
+    del req.headers["Authorization"]
+    theirs = auth.canonical_request(req)
+    pairs = [(k, v) for k, v in req.headers.items()] + [("Host", "h")]
+    ours = canonical_request(
+        "GET", "/b/k", "", _MultiDict(pairs), list(signed), req.headers["X-Amz-Content-SHA256"]
+    )
+    assert "x-amz-meta-multi:a b,c\n" in ours
+    assert ours == theirs

@@ -74,7 +74,14 @@ class SigV2ParseError(ValueError):
 
 
 def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if v is not None}
+    # Repeated headers (a multidict's items() repeats the name) are joined with "," as V2 requires.
+    out: dict[str, str] = {}
+    for k, v in headers.items():
+        if v is None:
+            continue
+        k = k.lower()
+        out[k] = f"{out[k]},{v.strip()}" if k in out else v.strip()
+    return out
 
 
 def canonical_amz_headers(headers: Mapping[str, str]) -> str:

@@ -123,8 +123,12 @@ def _trimall(value: str) -> str:
 
 def canonical_headers_block(headers: Mapping[str, str], signed_headers: Iterable[str]) -> str:
     """``name:value\\n`` lines for ``signed_headers``, looking ``headers`` up case-insensitively."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    return "".join(f"{name}:{_trimall(lowered.get(name, ''))}\n" for name in signed_headers)
+    # A multi-valued mapping (a multidict whose items() repeats a name) has each value trimmed and
+    # the values joined with "," in order, as the spec requires for repeated headers.
+    lowered: dict[str, list[str]] = {}
+    for k, v in headers.items():
+        lowered.setdefault(k.lower(), []).append(_trimall(v))
+    return "".join(f"{name}:{','.join(lowered.get(name, ()))}\n" for name in signed_headers)
 
 
 def canonical_request(
