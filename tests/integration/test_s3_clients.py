@@ -14,6 +14,7 @@ import uuid
 import pytest
 from helpers import MiB, data, md5_hex, multipart_etag, skip_on_moto
 from minio import Minio
+from minio.commonconfig import ComposeSource, CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
@@ -141,3 +142,21 @@ def test_missing_object_error(mc, mbucket):
     with pytest.raises(S3Error) as ei:
         mc.get_object(mbucket, "absent")
     assert ei.value.code == "NoSuchKey"
+
+
+def test_copy_and_compose(mc, mbucket):
+    body = b"copied by minio"
+    mc.put_object(mbucket, "src one", io.BytesIO(body), len(body), metadata={"x-a": "1"})
+    mc.copy_object(mbucket, "copy", CopySource(mbucket, "src one"))
+    assert _read(mc.get_object(mbucket, "copy")) == body
+    assert mc.stat_object(mbucket, "copy").metadata.get("x-amz-meta-x-a") == "1"
+    # compose_object drives UploadPartCopy (with x-amz-copy-source-range when a source has an
+    # offset) and CompleteMultipartUpload.
+    big = data(5 * MiB + 100, seed=33)
+    mc.put_object(mbucket, "big", io.BytesIO(big), len(big))
+    mc.compose_object(
+        mbucket,
+        "composed",
+        [ComposeSource(mbucket, "big", offset=100, length=5 * MiB), ComposeSource(mbucket, "src one")],
+    )
+    assert md5_hex(_read(mc.get_object(mbucket, "composed"))) == md5_hex(big[100:] + body)
