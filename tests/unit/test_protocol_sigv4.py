@@ -3,6 +3,7 @@ client signer must produce byte-identical Authorization headers and presigned UR
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import boto3
@@ -13,6 +14,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from minio.credentials import Credentials as MinioCredentials
+from minio.helpers import quote
+from minio.signer import sign_v4_s3
 
 from coffer.protocol import sigv4
 from coffer.protocol.sigv4 import (
@@ -426,3 +430,27 @@ def test_repeated_headers_are_trimmed_and_comma_joined_like_botocore() -> None:
     )
     assert "x-amz-meta-multi:a b,c\n" in ours
     assert ours == theirs
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_minio_signed_requests_verify(key: str) -> None:
+    """A second, independent client implementation (minio-py's signer) must verify too."""
+    url = urlsplit(
+        f"http://127.0.0.1:9000/bucket/{quote(key)}?uploadId={quote('a b+c', safe='')}&partNumber=2"
+    )
+    headers = {
+        "Host": url.netloc,
+        "x-amz-content-sha256": EMPTY_SHA256,
+        "x-amz-date": "20250101T000000Z",
+        "X-Amz-Meta-Note": "two  spaces",
+    }
+    signed = sign_v4_s3(
+        method="PUT",
+        url=url,
+        region=REGION,
+        headers=dict(headers),
+        credentials=MinioCredentials(AK, SK),
+        content_sha256=EMPTY_SHA256,
+        date=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    verify_as_server("PUT", url.geturl(), {k: str(v) for k, v in signed.items()})
