@@ -121,7 +121,11 @@ class AwsChunkedDecoder:
         return self._state == _DONE
 
     def feed(self, data: bytes | memoryview) -> list[memoryview | bytes]:
-        """Consume the next piece of the body; return the payload bytes it completed."""
+        """Consume the next piece of the body; return the payload bytes it carried.
+
+        The pieces are zero-copy views into ``data``: copy them before reusing that buffer.  They are
+        provisional until :meth:`finish` (a chunk's signature is checked when the chunk ends).
+        """
         if self._error is not None:
             raise self._error
         try:
