@@ -1,0 +1,165 @@
+"""Turning results into the comparison: ratios, the issue's goals, the console table and RESULTS.md.
+
+Results are `{target: {workload: summary}}` where a summary is Measure.summary() (or the disk baseline's
+dict): only `value`, `unit`, `errors` and `first_error` are read here.  RESULTS.md is rewritten only
+between `<!-- bench:SECTION:begin/end -->` markers, so notes written by hand around them survive reruns.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+WORKLOADS = [
+    ("put_large", "PUT 64 MiB, 4 streams"),
+    ("get_large", "GET 64 MiB, 4 streams"),
+    ("put_small", "PUT 4 KiB, 32 streams"),
+    ("get_small", "GET 4 KiB, 32 streams"),
+    ("list_load", "load list keys (PUT 0 B, 64 streams)"),
+    ("list", "ListObjectsV2 all keys, 1000/page"),
+]
+# Which reference each workload is held against: (target, workload in that target, what it is)
+LIMITS = {
+    "put_large": ("disk", "disk_write", "disk, fdatasync'd"),
+    "get_large": ("nginx", "get_large", "nginx sendfile"),
+    "put_small": ("nginx", "put_small", "nginx PUT, no fsync"),
+    "get_small": ("nginx", "get_small", "nginx sendfile"),
+}
+GOALS = {"get_large": 0.8, "put_large": 0.8}  # Coffer must reach this fraction of the limit
+COFFERS = ("coffer", "coffer-uvloop")
+
+
+def value(results: dict, target: str, workload: str) -> float | None:
+    s = results.get(target, {}).get(workload)
+    if not s or s.get("errors") or s.get("value") is None or s.get("timed_out"):
+        return None
+    return float(s["value"])
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def fmt(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "—"
+    s = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 10 else f"{x:,.2f}"
+    return f"{s} {unit}".strip()
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def cell(results: dict, target: str, workload: str) -> str:
+    s = results.get(target, {}).get(workload)
+    if not s:
+        return "—"
+    if s.get("errors") or s.get("timed_out"):
+        why = "timed out" if s.get("timed_out") else f"{s['errors']} errors"
+        return f"FAILED ({why})"
+    return fmt(s.get("value"), s.get("unit", ""))
+
+
+def goal_checks(results: dict) -> list[tuple[str, str, str]]:
+    """(goal, what was measured, PASS / FAIL / not measured) for each of the issue's goals."""
+    rows = []
+    coffer = next((c for c in COFFERS if c in results), None)
+    for w, label in WORKLOADS:
+        r = ratio(value(results, coffer, w), value(results, "seaweedfs", w)) if coffer else None
+        rows.append((f"{label}: Coffer ≥ SeaweedFS", fmt_ratio(r), _verdict(r, 1.0)))
+    for w, frac in GOALS.items():
+        tgt, tw, what = LIMITS[w]
+        r = ratio(value(results, coffer, w), value(results, tgt, tw)) if coffer else None
+        label = dict(WORKLOADS)[w]
+        rows.append((f"{label}: Coffer ≥ {frac:.0%} of {what}", fmt_ratio(r), _verdict(r, frac)))
+    return rows
+
+
+def _verdict(r: float | None, need: float) -> str:
+    if r is None:
+        return "not measured"
+    return "PASS" if r >= need else "FAIL"
+
+
+def table(results: dict) -> tuple[list[str], list[list[str]]]:
+    coffers = [c for c in COFFERS if c in results]
+    head = ["workload", *coffers, "seaweedfs", "limit", "limit is"]
+    for c in coffers:
+        head += [f"{c}/seaweedfs", f"{c}/limit"]
+    rows = []
+    for w, label in WORKLOADS:
+        tgt, tw, what = LIMITS.get(w, (None, None, "—"))
+        limit = cell(results, tgt, tw) if tgt else "—"
+        row = [label, *(cell(results, c, w) for c in coffers), cell(results, "seaweedfs", w), limit, what]
+        for c in coffers:
+            row.append(fmt_ratio(ratio(value(results, c, w), value(results, "seaweedfs", w))))
+            row.append(fmt_ratio(ratio(value(results, c, w), value(results, tgt, tw))) if tgt else "—")
+        rows.append(row)
+    return head, rows
+
+
+def print_console(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    head, rows = table(results)
+    t = Table(title="Coffer vs SeaweedFS vs limits (higher is better)")
+    for h in head:
+        t.add_column(h, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
+    g = Table(title="Goals from the issue")
+    for h in ("goal", "measured", "verdict"):
+        g.add_column(h)
+    for r in goal_checks(results):
+        g.add_row(*r)
+    con = Console(width=200)
+    con.print(t)
+    con.print(g)
+
+
+def md_table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def details(results: dict) -> list[list[str]]:
+    """Every measured phase with its raw counts, latency and first error."""
+    rows = []
+    for target, phases in results.items():
+        for w, s in phases.items():
+            err = s.get("first_error") or ""
+            rows.append([target, w, fmt(s.get("value"), s.get("unit", "")), str(s.get("ops", "")),
+                         f"{s.get('seconds', 0):.2f}", fmt(s.get("p50_ms")), fmt(s.get("p99_ms")),
+                         str(s.get("errors", 0)), err[:160]])
+    return rows
+
+
+def render(facts: dict[str, str], commands: list[str], settings: dict[str, str], results: dict,
+           profiles: dict[str, str], title: str) -> str:
+    head, rows = table(results)
+    parts = [f"### {title}", "", "**Machine**", ""]
+    parts += [f"- {k}: {v}" for k, v in facts.items()]
+    parts += ["", "**Reproduce**", "", "```sh", *commands, "```", "", "**Settings**", ""]
+    parts += [f"- {k}: {v}" for k, v in settings.items()]
+    parts += ["", "**Results** (higher is better; the limit is what the same client gets from nginx, "
+              "or the disk's fdatasync'd write rate)", "", md_table(head, rows), "",
+              "**Goals**", "", md_table(["goal", "measured", "verdict"], [list(r) for r in goal_checks(results)]),
+              "", "**Every phase**", "",
+              md_table(["target", "phase", "rate", "ops", "s", "p50 ms", "p99 ms", "errors", "first error"],
+                       details(results))]
+    for name, text in profiles.items():
+        parts += ["", f"**Where {name}'s time goes** (py-spy, server processes)", "", "```", text.rstrip(), "```"]
+    return "\n".join(parts) + "\n"
+
+
+def update_results_md(path: Path, section: str, body: str) -> None:
+    """Replace the marked section of `path` with `body` (appending the section if it is new)."""
+    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    new = pattern.sub(lambda _m: block, old, count=1) if pattern.search(old) else old.rstrip() + "\n\n" + block
+    path.write_text(new.rstrip() + "\n")
