@@ -105,7 +105,8 @@ def test_kill9_during_large_put(server_factory):
     assert keys == {*earlier, "big"}
 
 
-def test_kill9_during_complete_multipart(server_factory):
+@pytest.mark.parametrize("delay", [0.0, 0.003, 0.03])
+def test_kill9_during_complete_multipart(server_factory, delay):
     srv = server_factory()
     s3 = s3_for(srv)
     s3.create_bucket(Bucket="crash")
@@ -123,13 +124,15 @@ def test_kill9_during_complete_multipart(server_factory):
 
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(req.to_bytes())
-        os.kill(srv.proc.pid, signal.SIGKILL)  # no waiting for the answer: kill mid-complete
+        time.sleep(delay)  # spread the kill over before / during / just after the commit
+        os.kill(srv.proc.pid, signal.SIGKILL)  # no waiting for the answer
         srv.proc.wait(10)
 
     srv.start()
     s3 = s3_for(srv)
     whole = b"".join(parts)
     listed = s3.list_objects_v2(Bucket="crash", Prefix="mpu").get("Contents", [])
+    print(f"kill after {delay}s: {'completed' if listed else 'not completed'}")
     if listed:  # completed before the kill: then complete and correct
         got = s3.get_object(Bucket="crash", Key="mpu")
         assert got["ContentLength"] == len(whole)
