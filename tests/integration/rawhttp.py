@@ -399,12 +399,6 @@ def frame_signed(chunks: list[tuple[bytes, str]]) -> bytes:
     return b"".join(b"%x;chunk-signature=%s\r\n%s\r\n" % (len(c), s.encode(), c) for c, s in chunks)
 
 
-def signed_chunked_length(data_len: int, chunk_size: int) -> int:
-    """Content-Length of the signed aws-chunked encoding (signature lines are fixed-size)."""
-    sizes = [min(chunk_size, data_len - i) for i in range(0, data_len, chunk_size)] + [0]
-    return sum(len(b"%x;chunk-signature=" % n) + 64 + 2 + n + 2 for n in sizes)
-
-
 def unsigned_trailer_body(
     data: bytes, algorithm: str = "crc32", chunk_size: int = 8192, trailer_name: str | None = None
 ) -> bytes:
