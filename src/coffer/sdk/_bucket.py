@@ -57,8 +57,9 @@ class Bucket:
             body = xmlutil.to_xml("CreateBucketConfiguration", {"LocationConstraint": region})
         try:
             self._t.request("PUT", self.name, body=body)
-        except BucketAlreadyOwnedByYou:
-            if not exist_ok:
+        except BucketAlreadyOwnedByYou as exc:
+            # After a retry the "already yours" may be our own first attempt that did go through.
+            if not exist_ok and exc.attempts == 1:
                 raise
         return self
 

@@ -36,6 +36,8 @@ class CofferError(Exception):
         self.host_id = host_id
         self.resource = resource
         self.extra: dict[str, str] = dict(extra or {})
+        # How many times the SDK sent the request; > 1 means an earlier attempt may have taken effect.
+        self.attempts = 1
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -256,6 +258,8 @@ def error_from_response(
     bare 404 means for the request that got it (NoSuchKey for an object, NoSuchBucket for a bucket).
     """
     code, message, fields = parse_error_xml(body) if body else ("", "", {})
+    # HEAD answers have no body; servers that know better (Coffer, MinIO) name the code in a header.
+    code = code or (headers.get("x-amz-error-code") or "").strip()
     cls = _class_for(code, status, not_found)
     request_id = fields.pop("RequestId", None) or headers.get("x-amz-request-id")
     host_id = fields.pop("HostId", None) or headers.get("x-amz-id-2")

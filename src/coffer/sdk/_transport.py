@@ -204,6 +204,7 @@ class Transport:
                 if isinstance(exc, ValueError) and not _is_socket_value_error(exc):
                     raise
                 err: CofferError = ConnectionFailed(f"{method} {resource}: {exc}", resource=resource)
+                err.attempts = attempt
                 can_retry = payload is None or payload.rewindable
                 if attempt >= attempts or not can_retry:
                     raise err from exc
@@ -230,9 +231,12 @@ class Transport:
                     continue
                 raw.release_conn()
                 return Response(raw.status, raw.headers, data, None)
-            err_body = b"" if method == "HEAD" else _read_quietly(raw)
+            # Read even a HEAD's empty body: http.client refuses the next request on a connection
+            # whose previous response was never read to its end.
+            err_body = _read_quietly(raw)
             raw.release_conn()
             err = error_from_response(raw.status, err_body, raw.headers, resource=resource, not_found=not_found)
+            err.attempts = attempt
             if attempt >= attempts or not is_retryable(err) or (payload is not None and not payload.rewindable):
                 raise err
             self._backoff(attempt, raw.headers.get("retry-after"), slow=err.code == "SlowDown")

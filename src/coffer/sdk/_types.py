@@ -46,10 +46,12 @@ def unquote_etag(etag: str | None) -> str:
 
 
 def _int(text: Any, default: int = 0) -> int:
+    """A non-negative integer from an untrusted field; ``default`` when it is anything else."""
     try:
-        return int(str(text).strip())
+        value = int(str(text).strip())
     except (TypeError, ValueError):
         return default
+    return value if value >= 0 else default
 
 
 @dataclass(frozen=True)
