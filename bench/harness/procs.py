@@ -65,8 +65,9 @@ class Proc:
     def start(self, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                                          cwd=cwd, start_new_session=True)
         _LIVE.append(self)
 
     @property
@@ -204,8 +205,9 @@ def start_seaweedfs(work: Path, ak: str, sk: str, weed: str | None = None) -> Se
     # Every port explicit (and gRPC = port + 10000 free too): another SeaweedFS may be running on the
     # defaults, and the extra listeners (Iceberg, Lance) are switched off rather than left to collide.
     m, v, f, s = (free_port(also_plus=10000) for _ in range(4))
-    argv = [weed or str(VENV_BIN / "weed"), f"-logdir={data / 'logs'}", "server", f"-dir={data / 'store'}", "-s3", f"-s3.port={s}",
-            f"-s3.config={ids}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=2000",
+    argv = [weed or str(VENV_BIN / "weed"), f"-logdir={data / 'logs'}", "server", f"-dir={data / 'store'}",
+            "-s3", f"-s3.port={s}", f"-s3.config={ids}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-volume.max=2000",
             "-master.volumeSizeLimitMB=64", f"-master.port={m}", f"-volume.port={v}", f"-filer.port={f}",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.preStopSeconds=1"]
     proc = Proc("seaweedfs", argv, data / "server.log")

@@ -146,12 +146,14 @@ def render(facts: dict[str, str], commands: list[str], settings: dict[str, str],
     parts += [f"- {k}: {v}" for k, v in settings.items()]
     parts += ["", "**Results** (higher is better; the limit is what the same client gets from nginx, "
               "or the disk's fdatasync'd write rate)", "", md_table(head, rows), "",
-              "**Goals**", "", md_table(["goal", "measured", "verdict"], [list(r) for r in goal_checks(results)]),
+              "**Goals**", "",
+              md_table(["goal", "measured", "verdict"], [list(r) for r in goal_checks(results)]),
               "", "**Every phase**", "",
               md_table(["target", "phase", "rate", "ops", "s", "p50 ms", "p99 ms", "errors", "first error"],
                        details(results))]
     for name, text in profiles.items():
-        parts += ["", f"**Where {name}'s time goes** (py-spy, server processes)", "", "```", text.rstrip(), "```"]
+        parts += ["", f"**Where {name}'s time goes** (py-spy, server processes)", "",
+                  "```", text.rstrip(), "```"]
     return "\n".join(parts) + "\n"
 
 
@@ -161,5 +163,6 @@ def update_results_md(path: Path, section: str, body: str) -> None:
     block = f"{begin}\n{body.rstrip()}\n{end}"
     old = path.read_text() if path.exists() else "# Benchmark results\n"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    new = pattern.sub(lambda _m: block, old, count=1) if pattern.search(old) else old.rstrip() + "\n\n" + block
+    found = pattern.search(old)
+    new = pattern.sub(lambda _m: block, old, count=1) if found else f"{old.rstrip()}\n\n{block}"
     path.write_text(new.rstrip() + "\n")

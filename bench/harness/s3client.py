@@ -42,7 +42,8 @@ class Payload:
 
     @classmethod
     def of(cls, data: bytes) -> Payload:
-        return cls(data, base64.b64encode(hashlib.md5(data).digest()).decode(), hashlib.sha256(data).hexdigest())
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        return cls(data, md5, hashlib.sha256(data).hexdigest())
 
 
 def make_payloads(size: int, count: int, seed: int = 0) -> list[Payload]:
