@@ -76,12 +76,20 @@ def _botocore_signer(access_key: str, secret_key: str, region: str) -> SignFn:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    auth = S3SigV4Auth(Credentials(access_key, secret_key), "s3", region)
+    class _GivenPayloadHash(S3SigV4Auth):
+        # botocore hashes the body itself over plain http (and would replace UNSIGNED-PAYLOAD by the
+        # empty body's hash here, since the body is not on the request): sign the hash we were given.
+        def payload(self, request):
+            return request.context["bench_payload_hash"]
+
+    auth = _GivenPayloadHash(Credentials(access_key, secret_key), "s3", region)
 
     def sign(method: str, url: str, headers: dict[str, str], payload_hash: str) -> dict[str, str]:
-        req = AWSRequest(method=method, url=url, headers={**headers, "X-Amz-Content-SHA256": payload_hash})
+        req = AWSRequest(method=method, url=url, headers=dict(headers))
+        req.context["bench_payload_hash"] = payload_hash
         auth.add_auth(req)
-        return {k: v for k, v in req.headers.items() if k.lower() not in {h.lower() for h in headers}}
+        given = {h.lower() for h in headers}
+        return {k: v for k, v in req.headers.items() if k.lower() not in given}
 
     return sign
 
