@@ -33,20 +33,30 @@ class CuttingProxy:
         self.requests = 0
         self.cuts = 0
         self.absolute_requests = 0
-        self._cut_up: list[int] = []
-        self._cut_down: list[int] = []
+        self._cuts: dict[str, list[int]] = {"up": [], "down": []}
+        self._base = {"up": 0, "down": 0}
+        self._corrupt_down: list[int] = []
+        self.corruptions = 0
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut_up(self, after: int, times: int = 1) -> None:
-        """Drop the next ``times`` connections after ``after`` bytes client->server."""
+        """Cut, ``times`` times, whichever connection carries the ``after``-th byte client->server
+        counted from now (and from each cut); the next cut counts again from there."""
         with self.lock:
-            self._cut_up += [after] * times
+            self._cuts["up"] += [after] * times
+            self._base["up"] = self.bytes_up
 
     def cut_down(self, after: int, times: int = 1) -> None:
-        """Drop the next ``times`` connections after ``after`` bytes server->client."""
+        """The same for bytes server->client."""
         with self.lock:
-            self._cut_down += [after] * times
+            self._cuts["down"] += [after] * times
+            self._base["down"] = self.bytes_down
+
+    def corrupt_down(self, at: int, times: int = 1) -> None:
+        """Flip one byte at offset ``at`` of the next ``times`` connections' server->client stream."""
+        with self.lock:
+            self._corrupt_down += [at] * times
 
     def close(self) -> None:
         self._stop = True
@@ -66,7 +76,7 @@ class CuttingProxy:
         except OSError:
             client.close()
             return
-        state = {"up": None, "down": None}
+        state = {"flip": None}
         t = threading.Thread(target=self._pump, args=(server, client, "down", state), daemon=True)
         t.start()
         self._pump(client, server, "up", state)
@@ -86,22 +96,32 @@ class CuttingProxy:
                             self.absolute_requests += 1
                             data = m.group(1) + b" " + m.group(2) + b" " + m.group(3) + b"\r\n" + data[m.end():]
                         self.requests += len(re.findall(rb"(?:^|\r\n)[A-Z]+ /[^ ]* HTTP/1\.[01]\r\n", data))
-                    armed = self._cut_up if direction == "up" else self._cut_down
-                    if state[direction] is None and armed and moved == 0:
-                        state[direction] = armed.pop(0)
-                    limit = state[direction]
-                if limit is not None and moved + len(data) >= limit:
-                    dst.sendall(data[: max(0, limit - moved)])
-                    with self.lock:
+                    total = self.bytes_up if direction == "up" else self.bytes_down
+                    plan = self._cuts[direction]
+                    cut_at = None
+                    if plan and total + len(data) - self._base[direction] >= plan[0]:
+                        cut_at = plan.pop(0) - (total - self._base[direction])
+                        self._base[direction] = total + cut_at
                         self.cuts += 1
+                    sent = len(data) if cut_at is None else max(0, cut_at)
+                    if direction == "up":
+                        self.bytes_up += sent
+                    else:
+                        self.bytes_down += sent
+                    if direction == "down" and state["flip"] is None and self._corrupt_down:
+                        state["flip"] = moved + self._corrupt_down.pop(0)
+                flip = state["flip"] if direction == "down" else None
+                if flip is not None and moved <= flip < moved + len(data):
+                    i = flip - moved
+                    data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+                    with self.lock:
+                        self.corruptions += 1
+                        state["flip"] = None  # this connection may take the next armed flip
+                if cut_at is not None:
+                    dst.sendall(data[: max(0, cut_at)])
                     break
                 dst.sendall(data)
                 moved += len(data)
-                with self.lock:
-                    if direction == "up":
-                        self.bytes_up += len(data)
-                    else:
-                        self.bytes_down += len(data)
         except OSError:
             pass
         finally:

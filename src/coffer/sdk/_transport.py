@@ -181,7 +181,8 @@ class Transport:
         target = path + ("?" + q if q else "")
         url = self.endpoint + target
         payload = to_payload(body, content_length)
-        base = {"host": self.host, "user-agent": self.config.user_agent}
+        # Capitalised like urllib3's ProxyManager writes it, so a proxied request gets one Host, not two.
+        base = {"Host": self.host, "User-Agent": self.config.user_agent}
         base.update(headers or {})
         if payload is not None:
             base["Content-Length"] = str(payload.length)

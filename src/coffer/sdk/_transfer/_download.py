@@ -79,35 +79,33 @@ class DownloadJob:
 
     def _single(self, fd: int, props: ObjectProps) -> None:
         crc = full_object_crc(props) if self.config.verify else None
-        md5 = (hashlib.md5(usedforsecurity=False)
-               if self.config.verify and _MD5_HEX.match(props.etag) and not crc else None)
-        hasher = checksums.Hasher(crc[0]) if crc else None
+        use_md5 = self.config.verify and bool(_MD5_HEX.match(props.etag)) and not crc
 
         def fetch() -> None:
+            # Hashes live per attempt: a corrupted or cut attempt is checked, refused and redone.
+            hasher = checksums.Hasher(crc[0]) if crc else None
+            md5 = hashlib.md5(usedforsecurity=False) if use_md5 else None
             written = 0
             try:
                 os.ftruncate(fd, 0)
-                pos = 0
                 reader = self._reader(None, None)
                 for chunk in reader._stream(None, None, props.etag or None, self.config.io_chunksize):
-                    os.pwrite(fd, chunk, pos)
-                    pos += len(chunk)
+                    os.pwrite(fd, chunk, written)
                     written += len(chunk)
                     for h in (hasher, md5):
                         if h is not None:
                             h.update(chunk)
                     self._tick(len(chunk))
+                if hasher is not None and crc is not None and hasher.b64() != crc[1]:
+                    raise IntegrityError(f"{crc[0]} mismatch: object says {crc[1]}, data gives {hasher.b64()}")
+                if md5 is not None and md5.hexdigest() != props.etag:
+                    raise IntegrityError(f"MD5 mismatch: ETag {props.etag}, data gives {md5.hexdigest()}")
             except BaseException:
                 self.future.add_progress(-written)
                 raise
 
-        if props.size == 0:
-            return
-        self.sched.inline(self.future, fetch)
-        if hasher is not None and crc is not None and hasher.b64() != crc[1]:
-            raise IntegrityError(f"{crc[0]} mismatch: object says {crc[1]}, data gives {hasher.b64()}")
-        if md5 is not None and md5.hexdigest() != props.etag:
-            raise IntegrityError(f"MD5 mismatch: ETag {props.etag}, data gives {md5.hexdigest()}")
+        if props.size:
+            self.sched.inline(self.future, fetch)
 
     def _ranged(self, fd: int, props: ObjectProps) -> None:
         os.ftruncate(fd, props.size)  # sparse until filled; ranges write in place
