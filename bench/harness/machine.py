@@ -101,7 +101,8 @@ def disk_info(folder: Path) -> str:
     dev = Path(source).name
     rot = _read(f"/sys/block/{dev}/queue/rotational").strip()
     if rot:
-        kind = ", rotational" if rot == "1" else ", non-rotational"
+        # virtual disks often claim to be rotational whatever backs them: say who says so
+        kind = ", kernel reports rotational" if rot == "1" else ", kernel reports non-rotational"
     usage = shutil.disk_usage(folder)
     return f"{source} ({fstype}{kind}), {usage.total / 2**30:.0f} GiB, {usage.free / 2**30:.0f} GiB free"
 

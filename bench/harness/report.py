@@ -159,9 +159,10 @@ def details(results: dict) -> list[list[str]]:
             rate = fmt(s.get("value"), s.get("unit", ""))
             if s.get("rounds"):
                 rate += " (rounds: " + ", ".join(fmt(v) for v in s["rounds"]) + ")"
+            cpu = s.get("client_cpu_pct")
             rows.append([target, w, rate, str(s.get("ops", "")),
                          f"{s.get('seconds', 0):.2f}", fmt(s.get("p50_ms")), fmt(s.get("p99_ms")),
-                         str(s.get("errors", 0)), err[:160]])
+                         "—" if cpu is None else f"{cpu:.0f}%", str(s.get("errors", 0)), err[:160]])
     return rows
 
 
@@ -177,8 +178,8 @@ def render(facts: dict[str, str], commands: list[str], settings: dict[str, str],
               "**Goals**", "",
               md_table(["goal", "measured", "verdict"], [list(r) for r in goal_checks(results)]),
               "", "**Every phase**", "",
-              md_table(["target", "phase", "rate", "ops", "s", "p50 ms", "p99 ms", "errors", "first error"],
-                       details(results))]
+              md_table(["target", "phase", "rate", "ops", "s", "p50 ms", "p99 ms", "client CPU", "errors",
+                        "first error"], details(results))]
     for name, text in profiles.items():
         parts += ["", f"**Where {name}'s time goes** (py-spy, server processes)", "",
                   "```", text.rstrip(), "```"]

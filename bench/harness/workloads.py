@@ -52,8 +52,8 @@ class Measure:
     def summary(self) -> dict:
         return {"value": round(self.value, 2), "unit": self.unit, "ops": self.ops, "bytes": self.nbytes,
                 "seconds": round(self.seconds, 3), "errors": self.errors, "first_error": self.first_error,
-                "timed_out": self.timed_out, "p50_ms": round(self.pct(50), 2),
-                "p99_ms": round(self.pct(99), 2), **self.extra}
+                "timed_out": self.timed_out, "p50_ms": round(self.pct(50), 2) if self.latencies else None,
+                "p99_ms": round(self.pct(99), 2) if self.latencies else None, **self.extra}
 
 
 async def run_streams(op: Op, streams: int, duration: float, max_ops: int, unit: str = "ops/s",
