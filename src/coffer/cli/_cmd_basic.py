@@ -1,0 +1,246 @@
+"""The CLI's single-shot commands: alias, ls, mb, rb, rm, cat, stat, presign, append.
+
+Transfers that move many bytes or many files (cp, mv, sync) live in ``_cmd_transfer``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from coffer import CofferError, NoSuchBucket, NoSuchKey, ObjectInfo
+from coffer.cli import _aliases
+from coffer.cli._aliases import Alias, Remote
+from coffer.cli._output import Output, UsageError, command, human_size, when
+from coffer.sdk._credentials import resolve
+
+
+def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:
+    """``arg`` as a remote target, or a UsageError that says what was expected."""
+    aliases = _aliases.load()
+    target = _aliases.parse_target(arg, aliases)
+    if not isinstance(target, Remote):
+        known = ", ".join(sorted(aliases)) or "none yet: coffer alias set NAME URL ACCESS SECRET"
+        raise UsageError(f"{arg!r} is not ALIAS/bucket[/key] (aliases: {known})")
+    if need_bucket and not target.bucket:
+        raise UsageError(f"{arg!r} names no bucket: use {target.alias.name}/BUCKET")
+    if need_key and not target.key:
+        raise UsageError(f"{arg!r} names no object: use {target.alias.name}/{target.bucket}/KEY")
+    return target
+
+
+# --- alias ------------------------------------------------------------------------------------------
+
+
+@click.group("alias")
+def alias_group() -> None:
+    """Manage aliases: names for an endpoint and its keys (or set COFFER_HOST_<NAME>=URL)."""
+
+
+@alias_group.command("set")
+@click.argument("name")
+@click.argument("url")
+@click.argument("access_key", required=False)
+@click.argument("secret_key", required=False)
+@click.option("--region", default=None, help="Signing region (default us-east-1).")
+@click.option("--no-check", is_flag=True, help="Save without contacting the server.")
+@command
+def alias_set(out: Output, name: str, url: str, access_key: str | None, secret_key: str | None,
+              region: str | None, no_check: bool) -> None:
+    """Save alias NAME for URL; keys default to the environment (COFFER_*, AWS_*, DS3_*)."""
+    if bool(access_key) != bool(secret_key):
+        raise UsageError("give both ACCESS_KEY and SECRET_KEY, or neither (to take them from the environment)")
+    found = resolve(url, access_key, secret_key, region)
+    creds = found.credentials
+    entry = Alias(name, found.endpoint, creds.access_key if creds else None,
+                  creds.secret_key if creds else None, found.region)
+    if not no_check:
+        entry.client().list_buckets()  # fail now, with the server's reason, rather than on first use
+    path = _aliases.save(entry)
+    out.emit({"alias": name, **entry.public(), "file": str(path)},
+             f"Added alias {name} -> {entry.url} ({'keys ' + str(entry.access_key) if creds else 'anonymous'})")
+
+
+@alias_group.command("ls")
+@command
+def alias_ls(out: Output) -> None:
+    """List aliases (secret keys are never shown)."""
+    for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
+        out.emit(entry.public(), f"{entry.name:<16} {entry.url:<40} {entry.access_key or '-':<24} {entry.source}")
+
+
+@alias_group.command("rm")
+@click.argument("name")
+@command
+def alias_rm(out: Output, name: str) -> None:
+    """Remove alias NAME from the alias file."""
+    if not _aliases.remove(name):
+        raise UsageError(f"no alias {name!r} in {_aliases.config_dir() / 'aliases.json'}")
+    out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
+
+
+# --- buckets ----------------------------------------------------------------------------------------
+
+
+@click.command("ls")
+@click.argument("target", required=False)
+@click.option("-r", "--recursive", is_flag=True, help="List every key under the prefix, not one level.")
+@command
+def ls(out: Output, target: str | None, recursive: bool) -> None:
+    """List aliases, buckets (ALIAS), or objects (ALIAS/bucket[/prefix])."""
+    if target is None:
+        for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
+            out.emit(entry.public(), f"{entry.name}/  {entry.url}")
+        return
+    t = remote(target, need_bucket=False)
+    client = t.alias.client()
+    if not t.bucket:
+        for b in client.list_buckets():
+            out.emit({"bucket": b.name, "created": b.creation_date}, f"[{when(b.creation_date)}]        {b.name}/")
+        return
+    bucket = client.bucket(t.bucket)
+    base = t.key.rsplit("/", 1)[0] + "/" if "/" in t.key else ""
+    count = 0
+    for entry in bucket.list_objects(prefix=t.key, delimiter=None if recursive else "/"):
+        count += 1
+        name = entry.key[len(base):]
+        if isinstance(entry, ObjectInfo):
+            out.emit({"bucket": t.bucket, **entry.to_dict()},
+                     f"[{when(entry.last_modified)}] {human_size(entry.size):>9} {name}")
+        else:
+            out.emit({"bucket": t.bucket, **entry.to_dict()}, f"{'':21} {'PRE':>9} {name}")
+    if count == 0 and not bucket.exists():
+        raise NoSuchBucket("The specified bucket does not exist", status=404, resource=t.bucket)
+
+
+@click.command("mb")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-p", "--ignore-existing", is_flag=True, help="No error if the bucket is already yours.")
+@click.option("--region", default=None, help="Location constraint for the new bucket.")
+@command
+def mb(out: Output, targets: tuple[str, ...], ignore_existing: bool, region: str | None) -> None:
+    """Make buckets."""
+    for arg in targets:
+        t = remote(arg)
+        t.alias.client().bucket(t.bucket or "").create(exist_ok=ignore_existing, region=region)
+        out.emit({"bucket": t.bucket, "created": True}, f"Bucket created: {t}")
+
+
+@click.command("rb")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Delete every object (and pending upload) first.")
+@command
+def rb(out: Output, targets: tuple[str, ...], force: bool) -> None:
+    """Remove buckets (they must be empty unless --force)."""
+    for arg in targets:
+        t = remote(arg)
+        t.alias.client().bucket(t.bucket or "").delete(force=force)
+        out.emit({"bucket": t.bucket, "removed": True}, f"Bucket removed: {t}")
+
+
+# --- objects ----------------------------------------------------------------------------------------
+
+
+@click.command("rm")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-r", "--recursive", is_flag=True, help="Remove every object under the prefix.")
+@click.option("--force", is_flag=True, help="No error for objects that do not exist.")
+@command
+def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool) -> None:
+    """Remove objects (ALIAS/bucket/key), or whole prefixes with -r."""
+    for arg in targets:
+        t = remote(arg, need_key=not recursive)
+        bucket = t.alias.client().bucket(t.bucket or "")
+        if recursive:
+            keys = (e.key for e in bucket.list_objects(prefix=t.key))
+            failed = 0
+            for res in bucket.delete_objects(keys):
+                if res.deleted:
+                    out.emit({"key": res.key, "removed": True}, f"Removed {t.alias.name}/{t.bucket}/{res.key}")
+                else:
+                    failed += 1
+                    out.emit({"key": res.key, "removed": False, "error": res.error_code},
+                             f"Failed {res.key}: {res.error_code} {res.error_message}")
+            if failed:
+                raise CofferError(f"{failed} objects could not be removed", code="DeleteFailed")
+            continue
+        obj = bucket.object(t.key)
+        if not force and not obj.exists():
+            raise NoSuchKey("The specified key does not exist.", code="NoSuchKey", status=404, resource=str(t))
+        obj.delete()
+        out.emit({"key": t.key, "removed": True}, f"Removed {t}")
+
+
+@click.command("cat")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--range", "byte_range", default=None, help="Only these bytes, e.g. 0-99 or -100.")
+@command
+def cat(out: Output, targets: tuple[str, ...], byte_range: str | None) -> None:
+    """Write objects to stdout."""
+    sink = sys.stdout.buffer
+    for arg in targets:
+        t = remote(arg, need_key=True)
+        reader = t.alias.client().bucket(t.bucket or "").object(t.key).get_reader(byte_range)
+        for chunk in reader.iter_content():
+            sink.write(chunk)
+    sink.flush()
+
+
+@click.command("stat")
+@click.argument("targets", nargs=-1, required=True)
+@command
+def stat(out: Output, targets: tuple[str, ...]) -> None:
+    """Show an object's properties (size, ETag, type, dates, metadata, checksums), or a bucket's."""
+    for arg in targets:
+        t = remote(arg)
+        bucket = t.alias.client().bucket(t.bucket or "")
+        if not t.key:
+            if not bucket.exists():
+                raise NoSuchBucket("The specified bucket does not exist", status=404, resource=t.bucket)
+            out.emit({"bucket": t.bucket, "exists": True}, f"Bucket   : {t}")
+            continue
+        props = bucket.object(t.key).head()
+        lines = [f"Name     : {t}", f"Size     : {human_size(props.size)} ({props.size} bytes)",
+                 f"ETag     : {props.etag}", f"Type     : {props.content_type or '-'}",
+                 f"Modified : {when(props.last_modified)}"]
+        lines += [f"Meta     : {k}={v}" for k, v in sorted(props.custom.items())]
+        lines += [f"Checksum : {a} {v}" for a, v in sorted(props.checksums.items())]
+        out.emit({"key": t.key, "bucket": t.bucket, **props.to_dict()}, "\n".join(lines))
+
+
+@click.command("presign")
+@click.argument("target")
+@click.option("--expires", default=3600, show_default=True, help="Seconds the URL stays valid (max 604800).")
+@click.option("--method", default="GET", type=click.Choice(["GET", "PUT", "HEAD", "DELETE"]), show_default=True)
+@command
+def presign(out: Output, target: str, expires: int, method: str) -> None:
+    """Print a presigned URL for an object."""
+    t = remote(target, need_key=True)
+    url = t.alias.client().bucket(t.bucket or "").object(t.key).presign(method, expires=expires)
+    out.emit({"url": url, "method": method, "expires": expires}, url)
+
+
+@click.command("append")
+@click.argument("target")
+@click.argument("source", default="-")
+@click.option("--content-type", default=None, help="Only used when the object is new.")
+@command
+def append(out: Output, target: str, source: str, content_type: str | None) -> None:
+    """Append a file (or stdin, "-") to an object without downloading it."""
+    t = remote(target, need_key=True)
+    obj = t.alias.client().bucket(t.bucket or "").object(t.key)
+    stream = sys.stdin.buffer if source == "-" else open(Path(source), "rb")  # noqa: SIM115
+    added = 0
+    try:
+        with obj.get_writer().as_file("a", content_type=content_type) as f:
+            while chunk := stream.read(1 << 20):
+                f.write(chunk)
+                added += len(chunk)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    props = obj.head()
+    out.emit({"key": t.key, "appended": added, "size": props.size, "etag": props.etag},
+             f"Appended {human_size(added)} to {t} (now {human_size(props.size)})")

@@ -1,0 +1,232 @@
+"""The CLI's data movers: cp, mv and sync, between local paths and ALIAS/bucket/key targets.
+
+Every byte goes through one TransferManager per command, so ``--concurrency`` bounds the whole
+command and the progress bar sees all of it. Directory semantics follow the aws CLI: ``cp -r DIR
+ALIAS/b/prefix`` puts DIR's *contents* under ``prefix/``. Between two aliases of the same endpoint a
+copy is server-side; between different endpoints the data streams through this process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from coffer import Client, TransferConfig, TransferFuture, TransferManager
+from coffer.cli import _aliases
+from coffer.cli._aliases import Remote
+from coffer.cli._output import Output, UsageError, command, human_size
+from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
+
+MiB = 1024 * 1024
+
+
+def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The option stack cp, mv and sync share."""
+    fn = click.option("--concurrency", default=10, show_default=True, help="Parallel requests.")(fn)
+    fn = click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")(fn)
+    fn = click.option("--content-type", default=None, help="Content type of uploaded objects.")(fn)
+    fn = click.option("--attr", multiple=True, help="Metadata KEY=VALUE for uploads (repeatable).")(fn)
+    return fn
+
+
+@dataclass
+class Job:
+    kind: str  # upload | download | copy
+    src: Path | Remote
+    dst: Path | Remote
+    size: int
+
+
+def _target(arg: str) -> Path | Remote:
+    target = _aliases.parse_target(arg, _aliases.load())
+    if isinstance(target, Remote) and not target.bucket:
+        raise UsageError(f"{arg!r} names no bucket")
+    return target
+
+
+def _metadata(attrs: tuple[str, ...]) -> dict[str, str] | None:
+    out = {}
+    for a in attrs:
+        k, sep, v = a.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--attr wants KEY=VALUE, got {a!r}")
+        out[k] = v
+    return out or None
+
+
+def _child(dst: Remote, key: str) -> Remote:
+    return Remote(dst.alias, dst.bucket, key)
+
+
+def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: bool = False) -> Iterator[Job]:
+    """The jobs of one cp; ``into_dir``: the target was written with a trailing slash."""
+    if isinstance(src, Path) and isinstance(dst, Path):
+        raise UsageError("both paths are local: use cp(1)")
+    if isinstance(src, Path):
+        assert isinstance(dst, Remote)
+        if src.is_dir():
+            if not recursive:
+                raise UsageError(f"{src} is a directory: add -r")
+            for path, rel, size in walk_files(src):
+                yield Job("upload", path, _child(dst, key_for(dst.key, rel)), size)
+            return
+        size = src.stat().st_size  # FileNotFoundError -> exit 3 with the path
+        key = dst.key + src.name if (not dst.key or dst.key.endswith("/")) else dst.key
+        yield Job("upload", src, _child(dst, key), size)
+        return
+    client = src.alias.client()
+    bucket = client.bucket(src.bucket or "")
+    if recursive:
+        prefix = src.key if not src.key or src.key.endswith("/") else src.key + "/"
+        for entry in bucket.list_objects(prefix=prefix):
+            rel = entry.key[len(prefix):]
+            if isinstance(dst, Path):
+                local = local_path_for(dst, rel)
+                if local is not None:
+                    yield Job("download", _child(src, entry.key), local, entry.size)
+            else:
+                yield Job("copy", _child(src, entry.key), _child(dst, key_for(dst.key, (rel,))), entry.size)
+        return
+    if not src.key:
+        raise UsageError(f"{src} is a bucket: add -r to copy what is in it")
+    props = bucket.object(src.key).head()
+    base = src.key.rsplit("/", 1)[-1]
+    if isinstance(dst, Path):
+        local = dst / base if (dst.is_dir() or into_dir) else dst
+        yield Job("download", src, local, props.size)
+    else:
+        key = dst.key + base if (not dst.key or dst.key.endswith("/")) else dst.key
+        yield Job("copy", src, _child(dst, key), props.size)
+
+
+class Runner:
+    """Runs jobs on per-endpoint transfer managers and reports each one as it finishes."""
+
+    def __init__(self, out: Output, config: TransferConfig, content_type: str | None,
+                 metadata: dict[str, str] | None) -> None:
+        self.out, self.config = out, config
+        self.content_type, self.metadata = content_type, metadata
+        self._managers: dict[str, TransferManager] = {}
+        self._clients: dict[str, Client] = {}
+
+    def _tm(self, r: Remote) -> TransferManager:
+        if r.alias.name not in self._managers:
+            self._clients[r.alias.name] = r.alias.client()
+            self._managers[r.alias.name] = self._clients[r.alias.name].transfer(self.config)
+        return self._managers[r.alias.name]
+
+    def run(self, jobs: list[Job], label: str) -> int:
+        total = sum(j.size for j in jobs)
+        futures = []
+        with self.out.bars() as bars:
+            subs = bars.subscriber(label, total=total) if len(jobs) > 1 else None
+            for job in jobs:
+                futures.append((job, self._start(job, subs if subs is not None else bars.subscriber(
+                    str(job.src).rsplit("/", 1)[-1]))))
+            failures = 0
+            for job, fut in futures:
+                exc = fut.exception()
+                if exc is None:
+                    self.out.emit({"action": job.kind, "source": str(job.src), "target": str(job.dst),
+                                   "size": job.size}, f"{job.src} -> {job.dst} ({human_size(job.size)})")
+                else:
+                    failures += 1
+                    self.out.err.print(f"coffer: {job.src}: {exc}", markup=False)
+                    if len(jobs) == 1:
+                        raise exc
+        for tm in self._managers.values():
+            tm.shutdown()
+        return failures
+
+    def _start(self, job: Job, subs: list[Any]) -> TransferFuture:
+        if job.kind == "upload":
+            assert isinstance(job.dst, Remote)
+            return self._tm(job.dst).upload(job.src, job.dst.bucket, job.dst.key, subs,
+                                            content_type=self.content_type, metadata=self.metadata)
+        if job.kind == "download":
+            assert isinstance(job.src, Remote)
+            return self._tm(job.src).download(job.src.bucket, job.src.key, job.dst, subs)
+        assert isinstance(job.src, Remote) and isinstance(job.dst, Remote)
+        if job.src.alias.url == job.dst.alias.url and job.src.alias.access_key == job.dst.alias.access_key:
+            return self._tm(job.dst).copy(job.src.bucket, job.src.key, job.dst.bucket, job.dst.key,
+                                          subs, metadata=self.metadata, content_type=self.content_type)
+        # Different endpoints: stream the object through this process into a multipart upload.
+        reader = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).get_reader()
+        return self._tm(job.dst).upload(_IterFile(reader.iter_content()), job.dst.bucket, job.dst.key,
+                                        subs, content_type=self.content_type, metadata=self.metadata)
+
+
+class _IterFile:
+    """A non-seekable, read-only file over an iterator of chunks (for endpoint-to-endpoint copies)."""
+
+    name = "stream"
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._buf = chunks, b""
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            nxt = next(self._chunks, b"")
+            if not nxt:
+                break
+            self._buf += nxt
+        out, self._buf = (self._buf, b"") if n < 0 else (self._buf[:n], self._buf[n:])
+        return out
+
+
+def _config(concurrency: int, part_size: int) -> TransferConfig:
+    return TransferConfig(multipart_threshold=part_size * MiB, multipart_chunksize=part_size * MiB,
+                          max_concurrency=concurrency)
+
+
+@click.command("cp")
+@click.argument("source")
+@click.argument("target")
+@click.option("-r", "--recursive", is_flag=True, help="Copy directories / prefixes.")
+@_options
+@command
+def cp(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
+       content_type: str | None, attr: tuple[str, ...]) -> None:
+    """Copy local->remote, remote->local or remote->remote."""
+    jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
+    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    failed = runner.run(jobs, f"{len(jobs)} files")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("mv")
+@click.argument("source")
+@click.argument("target")
+@click.option("-r", "--recursive", is_flag=True, help="Move directories / prefixes.")
+@_options
+@command
+def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
+       content_type: str | None, attr: tuple[str, ...]) -> None:
+    """Move: copy, then remove each source that was copied."""
+    jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
+    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    if runner.run(jobs, f"{len(jobs)} files"):
+        raise click.exceptions.Exit(1)  # keep every source when anything failed
+    remotes: dict[tuple[str, str], list[str]] = {}
+    for job in jobs:
+        if isinstance(job.src, Path):
+            job.src.unlink()
+        else:
+            remotes.setdefault((job.src.alias.name, job.src.bucket or ""), []).append(job.src.key)
+    aliases = _aliases.load()
+    for (name, bucket), keys in remotes.items():
+        aliases[name].client().bucket(bucket).delete_objects(keys)
+    src = _target(source)
+    if isinstance(src, Path) and src.is_dir():
+        for dirpath, _dirs, _files in sorted(os.walk(src), reverse=True):
+            if not os.listdir(dirpath):
+                os.rmdir(dirpath)
