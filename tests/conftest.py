@@ -8,6 +8,7 @@ COFFER_TEST_ACCESS_KEY / COFFER_TEST_SECRET_KEY) to run the same tests against a
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,7 +59,8 @@ class ServerProcess:
             *self.extra_args,
         ]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            # its own process group, so kill() reaches every worker, not only the supervisor
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
@@ -80,8 +82,12 @@ class ServerProcess:
         return self.log.read_text(errors="replace")[-4000:] if self.log and self.log.exists() else ""
 
     def kill(self) -> None:
+        """kill -9 the whole server (supervisor and workers) at once."""
         if self.proc and self.proc.poll() is None:
-            self.proc.kill()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(10)
 
     def stop(self, timeout: float = 20.0) -> int | None:

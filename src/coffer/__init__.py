@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "Prefix": "coffer.sdk._types",
     "DeleteResult": "coffer.sdk._types",
     "PutResult": "coffer.sdk._types",
-    "Credentials": "coffer.sdk._credentials",
+    "Credentials": "coffer.sdk._config",
     "TransferManager": "coffer.sdk._transfer",
     "TransferFuture": "coffer.sdk._transfer",
     "Subscriber": "coffer.sdk._transfer",
@@ -99,8 +99,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._client import Client
-    from coffer.sdk._config import ClientConfig, TransferConfig
-    from coffer.sdk._credentials import Credentials
+    from coffer.sdk._config import ClientConfig, Credentials, TransferConfig
     from coffer.sdk._errors import (
         AccessDenied,
         BadDigest,

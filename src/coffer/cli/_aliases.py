@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from coffer import Client
-from coffer.sdk._credentials import normalize_endpoint
+from coffer.sdk._config import normalize_endpoint
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ENV_PREFIX = "COFFER_HOST_"

@@ -14,7 +14,7 @@ from coffer import CofferError, NoSuchBucket, NoSuchKey, ObjectInfo
 from coffer.cli import _aliases
 from coffer.cli._aliases import Alias, Remote
 from coffer.cli._output import Output, UsageError, command, human_size, when
-from coffer.sdk._credentials import resolve
+from coffer.sdk._config import resolve
 
 
 def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:

@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coffer.sdk._bucket import Bucket
-from coffer.sdk._config import ClientConfig, TransferConfig
-from coffer.sdk._credentials import DEFAULT_REGION, Credentials, normalize_endpoint, proxy_for, resolve
+from coffer.sdk._config import (
+    DEFAULT_REGION,
+    ClientConfig,
+    Credentials,
+    TransferConfig,
+    normalize_endpoint,
+    proxy_for,
+    resolve,
+)
 from coffer.sdk._errors import CofferError
 from coffer.sdk._transport import Transport
 from coffer.sdk._types import parse_list_buckets

@@ -20,8 +20,7 @@ from urllib3.util import Timeout
 
 from coffer.protocol import sigv4
 from coffer.sdk._body import Payload, payload_hash_headers, to_payload
-from coffer.sdk._config import ClientConfig
-from coffer.sdk._credentials import Credentials
+from coffer.sdk._config import ClientConfig, Credentials
 from coffer.sdk._errors import (
     CofferError,
     ConnectionFailed,

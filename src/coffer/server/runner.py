@@ -83,8 +83,14 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    app["front"].ready = False
-    # Stops accepting, then waits (bounded by shutdown_timeout) for in-flight requests to finish.
+    front = app["front"]
+    front.ready = False
+    # Stop accepting, then let in-flight requests finish: aiohttp's own shutdown stops reading
+    # request bodies at once, which would cut uploads in progress, so wait for them first.
+    await site.stop()
+    deadline = loop.time() + cfg.limits.shutdown_grace_seconds
+    while front.inflight and loop.time() < deadline:
+        await asyncio.sleep(0.05)
     await runner.cleanup()
     await meta.close()
     service.close()
@@ -159,6 +165,7 @@ def _spawn(cfg: Config, sock: socket.socket) -> int:
     pid = os.fork()
     if pid == 0:
         code = 0
+        _die_with_parent()
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -170,6 +177,19 @@ def _spawn(cfg: Config, sock: socket.socket) -> int:
             sys.stdout.flush()
             os._exit(code)
     return pid
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the supervisor dies (even by kill -9), so no orphaned
+    worker keeps serving the port or the data folder without supervision."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 from coffer.protocol import checksums
 from coffer.sdk._config import TransferConfig
 from coffer.sdk._errors import IntegrityError
-from coffer.sdk._transfer._executor import Scheduler, run_parts
-from coffer.sdk._transfer._future import TransferFuture
+from coffer.sdk._transfer._future import Scheduler, TransferFuture, run_parts
 from coffer.sdk._types import ObjectProps
 
 if TYPE_CHECKING:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from coffer.sdk._config import TransferConfig
-from coffer.sdk._transfer._copy import CopyJob
 from coffer.sdk._transfer._directory import (
     DirectoryFuture,
     DirectoryResult,
@@ -26,9 +25,8 @@ from coffer.sdk._transfer._directory import (
     walk_files,
 )
 from coffer.sdk._transfer._download import DownloadJob
-from coffer.sdk._transfer._executor import Scheduler
-from coffer.sdk._transfer._future import TransferFuture
-from coffer.sdk._transfer._upload import UploadJob
+from coffer.sdk._transfer._future import Scheduler, TransferFuture
+from coffer.sdk._transfer._upload import CopyJob, UploadJob
 from coffer.sdk._writer import write_headers
 
 if TYPE_CHECKING:

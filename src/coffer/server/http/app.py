@@ -44,8 +44,16 @@ class Front:
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
         self.ready = True
+        self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.inflight += 1
+        try:
+            return await self._dispatch(request)
+        finally:
+            self.inflight -= 1
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         rid = secrets.token_hex(8).upper()
         request["rid"] = rid
         raw = request.raw_path
@@ -115,7 +123,7 @@ def build_app(service: Service, cfg: Config) -> web.Application:
                                         "max_field_size": cfg.limits.max_header_bytes,
                                         "max_line_size": cfg.limits.max_header_bytes})
     app[SERVICE_KEY] = service
-    app.router.add_route("*", "/{tail:.*}", front.dispatch)
+    app.router.add_route("*", "/{tail:(?s:.*)}", front.dispatch)
     app.on_response_prepare.append(_stamp)
     app["front"] = front
     return app

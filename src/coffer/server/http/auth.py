@@ -204,8 +204,12 @@ class Authenticator:
         if abs(time.time() - t) > self.limits.clock_skew_seconds:
             raise S3Error("RequestTimeTooSkewed", "The difference between the request time and the current time "
                           "is too large.")
-        sts = sigv2.string_to_sign(method, raw_path, query, headers)
-        if not hmac.compare_digest(sigv2.sign(secret, sts), sig):
+        # botocore signs a bucket path as "/bucket/" while sending "/bucket": accept either form
+        for path in sigv2.resource_paths(raw_path):
+            sts = sigv2.string_to_sign(method, path, query, headers)
+            if hmac.compare_digest(sigv2.sign(secret, sts), sig):
+                break
+        else:
             raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
                           "signature you provided. Check your key and signing method.",
                           AWSAccessKeyId=access_key, StringToSign=sts)
@@ -220,8 +224,11 @@ class Authenticator:
         secret, who = await self.service.users.credentials(access_key)
         if time.time() > expires:
             raise _denied("Request has expired")
-        sts = sigv2.query_string_to_sign(method, raw_path, query, headers, str(expires))
-        if not hmac.compare_digest(sigv2.sign(secret, sts), query["Signature"]):
+        for path in sigv2.resource_paths(raw_path):
+            sts = sigv2.query_string_to_sign(method, path, query, headers, str(expires))
+            if hmac.compare_digest(sigv2.sign(secret, sts), query["Signature"]):
+                break
+        else:
             raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
                           "signature you provided. Check your key and signing method.",
                           AWSAccessKeyId=access_key, StringToSign=sts)

@@ -100,6 +100,7 @@ async def body_stream(request: web.Request, plan: BodyPlan, integ: Integrity) ->
         dec = AwsChunkedDecoder(
             plan.mode, signing_key=plan.signing_key, amz_date=plan.amz_date, scope=plan.scope,
             seed_signature=plan.seed_signature, declared_trailers=plan.trailers,
+            expected_length=integ.content_length,
         )
         try:
             async for data in content.iter_any():
