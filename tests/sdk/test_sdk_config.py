@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from coffer import Client, ClientConfig, CofferError, TransferConfig
-from coffer.sdk._credentials import normalize_endpoint, proxy_for, resolve
+from coffer.sdk._config import normalize_endpoint, proxy_for, resolve
 
 
 def test_coffer_variables_win(tmp_path: Path):

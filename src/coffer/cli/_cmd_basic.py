@@ -1,4 +1,4 @@
-"""The CLI's single-shot commands: alias, ls, mb, rb, rm, cat, stat, presign, append.
+"""The CLI's single-shot commands: ls, mb, rb, rm, cat, stat, presign, append.
 
 Transfers that move many bytes or many files (cp, mv, sync) live in ``_cmd_transfer``.
 """
@@ -12,9 +12,8 @@ import click
 
 from coffer import CofferError, NoSuchBucket, NoSuchKey, ObjectInfo
 from coffer.cli import _aliases
-from coffer.cli._aliases import Alias, Remote
+from coffer.cli._aliases import Remote
 from coffer.cli._output import Output, UsageError, command, human_size, when
-from coffer.sdk._config import resolve
 
 
 def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:
@@ -29,56 +28,6 @@ def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote
     if need_key and not target.key:
         raise UsageError(f"{arg!r} names no object: use {target.alias.name}/{target.bucket}/KEY")
     return target
-
-
-# --- alias ------------------------------------------------------------------------------------------
-
-
-@click.group("alias")
-def alias_group() -> None:
-    """Manage aliases: names for an endpoint and its keys (or set COFFER_HOST_<NAME>=URL)."""
-
-
-@alias_group.command("set")
-@click.argument("name")
-@click.argument("url")
-@click.argument("access_key", required=False)
-@click.argument("secret_key", required=False)
-@click.option("--region", default=None, help="Signing region (default us-east-1).")
-@click.option("--no-check", is_flag=True, help="Save without contacting the server.")
-@command
-def alias_set(out: Output, name: str, url: str, access_key: str | None, secret_key: str | None,
-              region: str | None, no_check: bool) -> None:
-    """Save alias NAME for URL; keys default to the environment (COFFER_*, AWS_*, DS3_*)."""
-    if bool(access_key) != bool(secret_key):
-        raise UsageError("give both ACCESS_KEY and SECRET_KEY, or neither (to take them from the environment)")
-    found = resolve(url, access_key, secret_key, region)
-    creds = found.credentials
-    entry = Alias(name, found.endpoint, creds.access_key if creds else None,
-                  creds.secret_key if creds else None, found.region)
-    if not no_check:
-        entry.client().list_buckets()  # fail now, with the server's reason, rather than on first use
-    path = _aliases.save(entry)
-    out.emit({"alias": name, **entry.public(), "file": str(path)},
-             f"Added alias {name} -> {entry.url} ({'keys ' + str(entry.access_key) if creds else 'anonymous'})")
-
-
-@alias_group.command("ls")
-@command
-def alias_ls(out: Output) -> None:
-    """List aliases (secret keys are never shown)."""
-    for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
-        out.emit(entry.public(), f"{entry.name:<16} {entry.url:<40} {entry.access_key or '-':<24} {entry.source}")
-
-
-@alias_group.command("rm")
-@click.argument("name")
-@command
-def alias_rm(out: Output, name: str) -> None:
-    """Remove alias NAME from the alias file."""
-    if not _aliases.remove(name):
-        raise UsageError(f"no alias {name!r} in {_aliases.config_dir() / 'aliases.json'}")
-    out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
 
 
 # --- buckets ----------------------------------------------------------------------------------------

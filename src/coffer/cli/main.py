@@ -1,4 +1,4 @@
-"""The ``coffer`` client CLI: one click group, ``cli``, with the client commands attached.
+"""The ``coffer`` client CLI: the click group ``cli``, the alias commands, and the other commands attached.
 
 ``coffer.entry`` adds the server commands (serve, user) to this same group; run the client part alone
 with ``python -m coffer.cli.main``. Paths are ``ALIAS/bucket/key`` (see ``coffer alias``) or local.
@@ -9,9 +9,13 @@ from __future__ import annotations
 import click
 
 from coffer import __version__
-from coffer.cli._cmd_basic import alias_group, append, cat, ls, mb, presign, rb, rm, stat
+from coffer.cli import _aliases
+from coffer.cli._aliases import Alias
+from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
 from coffer.cli._cmd_sync import sync
 from coffer.cli._cmd_transfer import cp, mv
+from coffer.cli._output import Output, UsageError, command
+from coffer.sdk._config import resolve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +34,56 @@ def cli() -> None:
     Every command takes --json (JSON lines for scripts) and --quiet. Exit codes: 0 ok, 1 failed,
     2 usage, 3 not found, 4 access denied, 130 interrupted.
     """
+
+
+# --- alias ------------------------------------------------------------------------------------------
+
+
+@click.group("alias")
+def alias_group() -> None:
+    """Manage aliases: names for an endpoint and its keys (or set COFFER_HOST_<NAME>=URL)."""
+
+
+@alias_group.command("set")
+@click.argument("name")
+@click.argument("url")
+@click.argument("access_key", required=False)
+@click.argument("secret_key", required=False)
+@click.option("--region", default=None, help="Signing region (default us-east-1).")
+@click.option("--no-check", is_flag=True, help="Save without contacting the server.")
+@command
+def alias_set(out: Output, name: str, url: str, access_key: str | None, secret_key: str | None,
+              region: str | None, no_check: bool) -> None:
+    """Save alias NAME for URL; keys default to the environment (COFFER_*, AWS_*, DS3_*)."""
+    if bool(access_key) != bool(secret_key):
+        raise UsageError("give both ACCESS_KEY and SECRET_KEY, or neither (to take them from the environment)")
+    found = resolve(url, access_key, secret_key, region)
+    creds = found.credentials
+    entry = Alias(name, found.endpoint, creds.access_key if creds else None,
+                  creds.secret_key if creds else None, found.region)
+    if not no_check:
+        entry.client().list_buckets()  # fail now, with the server's reason, rather than on first use
+    path = _aliases.save(entry)
+    out.emit({"alias": name, **entry.public(), "file": str(path)},
+             f"Added alias {name} -> {entry.url} ({'keys ' + str(entry.access_key) if creds else 'anonymous'})")
+
+
+@alias_group.command("ls")
+@command
+def alias_ls(out: Output) -> None:
+    """List aliases (secret keys are never shown)."""
+    for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
+        out.emit(entry.public(), f"{entry.name:<16} {entry.url:<40} {entry.access_key or '-':<24} {entry.source}")
+
+
+@alias_group.command("rm")
+@click.argument("name")
+@command
+def alias_rm(out: Output, name: str) -> None:
+    """Remove alias NAME from the alias file."""
+    if not _aliases.remove(name):
+        raise UsageError(f"no alias {name!r} in {_aliases.config_dir() / 'aliases.json'}")
+    out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
 
 
 for _command in (alias_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append):
