@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         print("coffer serve has no --loop option: nothing to compare", file=sys.stderr)
         return 2
     run = bench.execute(args)
+    if run.interrupted:
+        return 130
     head, rows = loop_table(run.results)
     print()
     for r in [head, *rows]:

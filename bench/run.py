@@ -17,6 +17,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -92,6 +93,7 @@ class Run:
         self.rounds: list[dict[str, dict[str, dict]]] = []  # one {target: {phase: summary}} per round
         self.results: dict[str, dict[str, dict]] = {}  # the median round of each phase (report.median)
         self.profiles: dict[str, str] = {}
+        self.interrupted = False
 
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -165,6 +167,11 @@ class Run:
         self.log(f"starting {name}")
         try:
             server = await asyncio.to_thread(start)
+        except asyncio.CancelledError:
+            # the start goes on in its thread: ending the process makes it fail fast instead of
+            # holding the exit for its whole readiness timeout
+            procs.stop_all()
+            raise
         except procs.StartError as e:
             self.log(f"{name} did not start: {e}")
             failed = {"value": None, "unit": "", "errors": 1, "first_error": str(e)[:300]}
@@ -177,6 +184,13 @@ class Run:
             self.log(f"stopped {name}")
 
     async def main(self) -> None:
+        # Ctrl-C and SIGTERM cancel this task, so every finally (stopping servers) runs in order.  A
+        # signal handler that raised instead would fire inside whatever callback the loop was running
+        # and be swallowed there as one failed request.
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.interrupt, task, sig)
         # Rounds repeat every target in the same order: on a shared machine a burst of someone else's
         # load then hits one round of each target rather than all of one target's phases.
         for i in range(self.args.rounds):
@@ -184,6 +198,11 @@ class Run:
                 self.log(f"round {i + 1} of {self.args.rounds}")
             self.rounds.append({})
             await self.one_round()
+
+    def interrupt(self, task: asyncio.Task, sig: int) -> None:
+        self.log(f"got {signal.Signals(sig).name}: stopping")
+        self.interrupted = True
+        task.cancel()
 
     async def one_round(self) -> None:
         a, work = self.args, self.args.work_dir
@@ -271,8 +290,9 @@ def execute(args: argparse.Namespace) -> Run:
                 runner.run(run.main())
         else:
             asyncio.run(run.main())
-    except KeyboardInterrupt:
-        run.log("interrupted: stopping servers, reporting what was measured")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        run.log("interrupted: servers stopped; reporting what was measured")
+        run.interrupted = True
     finally:
         procs.stop_all()
     run.results = report.median(run.rounds)
@@ -305,7 +325,11 @@ def publish(run: Run, argv: list[str] | None, script: str = "run.py", extra: str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    publish(execute(args), argv)
+    run = execute(args)
+    if run.interrupted:  # a partial run must not replace the last complete figures
+        run.log(f"interrupted: {args.results} left alone")
+        return 130
+    publish(run, argv)
     return 0
 
 
