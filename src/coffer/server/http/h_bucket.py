@@ -15,7 +15,7 @@ from coffer.protocol.errors import S3Error
 from ..meta.model import CommonPrefix, ObjectRecord
 from .body import read_small_body
 from .context import Ctx, handles
-from .respond import iso, quoted, xml_response
+from .respond import iso, xml_response
 
 
 async def _owner(ctx: Ctx, user_id: str, cache: dict[str, str]) -> dict:
@@ -139,12 +139,13 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
     page = await ctx.svc.objects.list(ctx.who, ctx.bucket, prefix, delimiter, after, limit)
     fetch_owner = (not v2) or q.get("fetch-owner") == "true"
     names: dict[str, str] = {}
-    contents, prefixes = [], []
+    pieces: list[str] = []  # Contents and CommonPrefixes, pre-rendered in listing order
     for e in page.entries:
         if isinstance(e, CommonPrefix):
-            prefixes.append({"Prefix": _enc(e.prefix, url)})
+            pieces.append(f"<CommonPrefixes><Prefix>{_text(e.prefix, url)}</Prefix></CommonPrefixes>")
         else:
-            contents.append(await _entry(ctx, e, url, fetch_owner, names))
+            owner = await _owner(ctx, e.owner, names) if fetch_owner else None
+            pieces.append(_contents(e, url, owner))
     body: dict = {"Name": ctx.bucket, "Prefix": _enc(prefix, url)}
     if v2:
         body["KeyCount"] = len(page.entries)
@@ -162,21 +163,33 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
     body["Delimiter"] = _enc(delimiter, url)
     body["EncodingType"] = enc
     body["IsTruncated"] = page.truncated
-    body["Contents"] = contents
-    body["CommonPrefixes"] = prefixes
-    return xml_response("ListBucketResult", body)
+    doc = xmlutil.to_xml("ListBucketResult", body)
+    # Splice the entries in before the closing tag: a page of 1000 keys rendered through the
+    # generic builder cost ~15 ms, the direct f-strings below a fraction of that.
+    close = b"</ListBucketResult>"
+    return web.Response(body=doc[: -len(close)] + "".join(pieces).encode() + close, content_type="application/xml")
 
 
-async def _entry(ctx: Ctx, o: ObjectRecord, url: bool, fetch_owner: bool, names: dict[str, str]) -> dict:
-    d: dict = {"Key": _enc(o.key, url), "LastModified": iso(o.last_modified), "ETag": quoted(o.etag)}
+def _text(value: str, url: bool) -> str:
+    if url:
+        return quote(value, safe="/")
+    if "&" in value or "<" in value or ">" in value or xmlutil.has_invalid_chars(value) or "\r" in value:
+        return xmlutil.escape_text(value)
+    return value
+
+
+def _contents(o: ObjectRecord, url: bool, owner: dict | None) -> str:
+    checksum = ""
     if o.checksums:
-        d["ChecksumAlgorithm"] = next(iter(o.checksums))
-        d["ChecksumType"] = o.checksum_type or "FULL_OBJECT"
-    d["Size"] = o.size
-    d["StorageClass"] = o.storage_class
-    if fetch_owner:
-        d["Owner"] = await _owner(ctx, o.owner, names)
-    return d
+        checksum = (f"<ChecksumAlgorithm>{next(iter(o.checksums))}</ChecksumAlgorithm>"
+                    f"<ChecksumType>{o.checksum_type or 'FULL_OBJECT'}</ChecksumType>")
+    who = ""
+    if owner is not None:
+        who = f"<Owner><ID>{_text(owner['ID'], False)}</ID><DisplayName>{_text(owner['DisplayName'], False)}" \
+              "</DisplayName></Owner>"
+    return (f"<Contents><Key>{_text(o.key, url)}</Key><LastModified>{iso(o.last_modified)}</LastModified>"
+            f"<ETag>&quot;{o.etag}&quot;</ETag>{checksum}<Size>{o.size}</Size>"
+            f"<StorageClass>{o.storage_class}</StorageClass>{who}</Contents>")
 
 
 @handles("DeleteObjects")

@@ -78,6 +78,7 @@ class SqliteMetaStore(MetaStore):
         self._read_threads = read_threads
         self._writer: GroupCommitWriter | None = None
         self._readers: ReadPool | None = None
+        self._inline: sqlite3.Connection | None = None  # point lookups on the caller's (event loop) thread
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -108,6 +109,9 @@ class SqliteMetaStore(MetaStore):
             await asyncio.to_thread(writer.close)  # drains queued writes first
         if readers is not None:
             await asyncio.to_thread(readers.close)
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     @property
     def commits(self) -> int:
@@ -125,7 +129,18 @@ class SqliteMetaStore(MetaStore):
         return await self._readers.read(fn)
 
     async def _one(self, sql: str, args: tuple) -> tuple | None:
-        return await self._read(lambda c: c.execute(sql, args).fetchone())
+        """A single-row lookup by key, run right here on the caller's thread.
+
+        A primary-key lookup takes microseconds, less than the hop to a reader thread and back
+        (measured: the hop was ~10% of a small PUT's event-loop time). In WAL mode a reader never
+        waits for the writer, so this cannot stall the event loop behind a commit."""
+        if self._readers is None:
+            raise RuntimeError("metadata store is not open")
+        conn = self._inline
+        if conn is None:
+            conn = self._inline = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+        return retry_busy(lambda: conn.execute(sql, args).fetchone())
 
     async def _all(self, sql: str, args: tuple = ()) -> list[tuple]:
         return await self._read(lambda c: c.execute(sql, args).fetchall())
@@ -233,7 +248,8 @@ class SqliteMetaStore(MetaStore):
         )
 
     async def count_objects(self, bucket: str) -> tuple[int, int]:
-        row = await self._one("SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = ?", (bucket,))
+        sql = "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = ?"
+        row = await self._read(lambda c: c.execute(sql, (bucket,)).fetchone())  # a scan: off the loop
         assert row is not None
         return int(row[0]), int(row[1])
 
