@@ -85,7 +85,8 @@ class Proc:
             return ""
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the group, then SIGKILL what is left after `grace` seconds."""
+        """SIGTERM the group, wait up to `grace` seconds for every member (workers too) to exit, SIGKILL
+        what is left; returns once nothing of the group runs any more."""
         if self.popen is None:
             return
         pgid = self.popen.pid  # start_new_session makes the child its group's leader
@@ -94,18 +95,37 @@ class Proc:
                 os.killpg(pgid, sig)
             except ProcessLookupError:
                 break
-            try:
-                self.popen.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                self.popen.poll()  # reap the leader, or it would linger as a zombie
+                if not group_members(pgid):
+                    break
+                time.sleep(0.05)
+            else:
                 continue
-            # the leader is gone; give its group (workers) the same signal once more, then stop
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             break
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
         if self in _LIVE:
             _LIVE.remove(self)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that still run (zombies excluded: in a container PID 1 may never reap
+    the orphans, and a zombie holds nothing)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            out.append(int(d.name))
+    return out
 
 
 def stop_all() -> None:
