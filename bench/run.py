@@ -177,11 +177,18 @@ class Run:
             failed = {"value": None, "unit": "", "errors": 1, "first_error": str(e)[:300]}
             self.rounds[-1][name] = {"start": failed}
             return
+        failed = False
         try:
             await body(server)
+        except procs.StartError as e:  # up, but not usable (no bucket): a failed target, not a failed run
+            failed = True
+            self.log(f"{name} is not usable: {e}")
+            broken = {"value": None, "unit": "", "errors": 1, "first_error": str(e)[:300]}
+            self.rounds[-1].setdefault(name, {})["start"] = broken
         finally:
-            server.stop(keep_data=self.args.keep_data)
-            self.log(f"stopped {name}")
+            # a failed target keeps its data folder and server.log for a post-mortem
+            server.stop(keep_data=self.args.keep_data or failed)
+            self.log(f"stopped {name}" + (f"; its folder is kept: {server.data_dir}" if failed else ""))
 
     async def main(self) -> None:
         # Ctrl-C and SIGTERM cancel this task, so every finally (stopping servers) runs in order.  A
