@@ -17,6 +17,7 @@ import pytest
 from sdk_faults import CuttingProxy
 
 from coffer import Client, ClientConfig, ClientRequestError, TransferCancelled, TransferConfig
+from coffer.protocol import checksums
 
 MiB = 1024 * 1024
 SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=4)
@@ -187,6 +188,7 @@ def test_killed_upload_resumes_from_stored_parts(coffer_target, coffer_client, c
         deadline = time.monotonic() + 60
         stored: list = []
         while time.monotonic() < deadline and len(stored) < 2:
+            assert proc.poll() is None, "the uploader exited before it could be killed"
             uploads = list(coffer_bkt.list_uploads())
             if uploads:
                 from coffer.sdk import _multipart as mp
@@ -204,4 +206,6 @@ def test_killed_upload_resumes_from_stored_parts(coffer_target, coffer_client, c
         fut.result(timeout=120)
     assert fut.bytes_resumed >= 10 * MiB  # the stored parts were reused (their 5 MiB layout adopted)
     assert hashlib.md5(coffer_bkt.object("resumed.bin").read()).digest() == hashlib.md5(data).digest()
+    props = coffer_bkt.object("resumed.bin").head()
+    assert props.checksums == {"CRC32C": checksums.checksum_b64("CRC32C", data)}  # end to end
     assert list(coffer_bkt.list_uploads()) == []

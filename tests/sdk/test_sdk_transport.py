@@ -117,7 +117,7 @@ def test_corrupted_download_is_detected_and_refetched(proxy, coffer_target, coff
         tm.download(coffer_bkt.name, "c.bin", tmp_path / "ok.bin").result()
         assert proxy.corruptions == 1  # the flipped byte was caught and the object fetched again
         assert hashlib.sha256((tmp_path / "ok.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
-        proxy.corrupt_down(at=300_000, times=10)
+        proxy.corrupt_down(at=300_000, times=100)  # more flips than attempts: every try is corrupted
         with pytest.raises(IntegrityError):
             tm.download(coffer_bkt.name, "c.bin", tmp_path / "bad.bin").result()
     assert not (tmp_path / "bad.bin").exists()

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coffer.protocol import xmlutil
+from coffer.protocol import checksums, xmlutil
 from coffer.protocol.errors import parse_error_xml
 from coffer.sdk._body import to_payload
 from coffer.sdk._errors import NoSuchKey, NoSuchUpload, ProtocolError, error_from_response
 from coffer.sdk._transport import Transport
-from coffer.sdk._types import PutResult, parse_iso, put_result, unquote_etag
+from coffer.sdk._types import PutResult, parse_iso, put_result, safe_int, unquote_etag
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Part:
     etag: str
     size: int = 0
     checksum: str | None = None  # x-amz-checksum value when the upload uses one
+    algo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,22 @@ def create(t: Transport, bucket: str, key: str, headers: Mapping[str, str] | Non
 
 def upload_part(
     t: Transport, bucket: str, key: str, upload_id: str, number: int, body: Any,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None, checksum: tuple[str, str] | None = None,
 ) -> Part:
+    """Store one part; ``checksum`` = (algo, b64 value) travels as x-amz-checksum-<algo>."""
     payload = to_payload(body)
+    hdrs = dict(headers or {})
+    if checksum is not None:
+        hdrs[checksums.header_name(checksum[0])] = checksum[1]
     resp = t.request(
         "PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id}, body=payload,
-        headers=headers, not_found=NoSuchUpload,
+        headers=hdrs, not_found=NoSuchUpload,
     )
     etag = resp.headers.get("etag")
     if not etag:
         raise ProtocolError(f"UploadPart {number} answered without an ETag")
-    return Part(number, unquote_etag(etag), payload.length if payload else 0)
+    return Part(number, unquote_etag(etag), payload.length if payload else 0,
+                checksum[1] if checksum else None, checksum[0] if checksum else None)
 
 
 def upload_part_copy(
@@ -86,6 +92,8 @@ def complete(
     rows = []
     for p in sorted(parts, key=lambda p: p.number):
         row: dict[str, Any] = {"PartNumber": p.number, "ETag": f'"{p.etag}"'}
+        if p.checksum and p.algo:
+            row["Checksum" + p.algo] = p.checksum
         rows.append(row)
     body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
     try:
@@ -119,9 +127,11 @@ def list_parts(t: Transport, bucket: str, key: str, upload_id: str) -> list[Part
                          not_found=NoSuchUpload)
         root = xmlutil.parse(resp.data or b"", max_bytes=64 << 20)
         for el in xmlutil.children(root, "Part"):
-            number = int(xmlutil.child_text(el, "PartNumber") or "0")
+            number = safe_int(xmlutil.child_text(el, "PartNumber"))
+            algo = next((a for a in checksums.ALGORITHMS if xmlutil.child_text(el, "Checksum" + a)), None)
             out.append(Part(number, unquote_etag(xmlutil.child_text(el, "ETag")),
-                            int(xmlutil.child_text(el, "Size") or "0")))
+                            safe_int(xmlutil.child_text(el, "Size")),
+                            xmlutil.child_text(el, "Checksum" + algo) if algo else None, algo))
         nxt = xmlutil.child_text(root, "NextPartNumberMarker")
         if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true" or not nxt or nxt == marker:
             return sorted(out, key=lambda p: p.number)

@@ -45,7 +45,7 @@ def unquote_etag(etag: str | None) -> str:
     return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
 
 
-def _int(text: Any, default: int = 0) -> int:
+def safe_int(text: Any, default: int = 0) -> int:
     """A non-negative integer from an untrusted field; ``default`` when it is anything else."""
     try:
         value = int(str(text).strip())
@@ -92,7 +92,7 @@ class ObjectProps:
 
 def props_from_headers(headers: Mapping[str, str]) -> ObjectProps:
     lowered = {k.lower(): v for k, v in headers.items()}
-    size = _int(lowered.get("content-length"))
+    size = safe_int(lowered.get("content-length"))
     content_range = lowered.get("content-range", "")
     if "/" in content_range:  # a ranged GET: the object size is after the slash
         total = content_range.rsplit("/", 1)[1].strip()
@@ -118,7 +118,7 @@ def props_from_headers(headers: Mapping[str, str]) -> ObjectProps:
         content_language=lowered.get("content-language"),
         cache_control=lowered.get("cache-control"),
         storage_class=lowered.get("x-amz-storage-class"),
-        parts_count=_int(parts) if parts else None,
+        parts_count=safe_int(parts) if parts else None,
         headers=lowered,
     )
 
@@ -194,7 +194,7 @@ def _object_info(bucket: str, el: Element, dec: Any) -> ObjectInfo:
     return ObjectInfo(
         bucket=bucket,
         key=dec(xmlutil.child_text(el, "Key")),
-        size=_int(xmlutil.child_text(el, "Size")),
+        size=safe_int(xmlutil.child_text(el, "Size")),
         etag=unquote_etag(xmlutil.child_text(el, "ETag")),
         last_modified=parse_iso(xmlutil.child_text(el, "LastModified")),
         storage_class=xmlutil.child_text(el, "StorageClass"),

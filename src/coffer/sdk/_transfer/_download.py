@@ -104,7 +104,7 @@ class DownloadJob:
                 raise
 
         if props.size:
-            self.sched.inline(self.future, fetch)
+            self.sched.inline(self.future, fetch, self.config.num_download_attempts)
 
     def _ranged(self, fd: int, props: ObjectProps) -> None:
         os.ftruncate(fd, props.size)  # sparse until filled; ranges write in place
@@ -134,7 +134,8 @@ class DownloadJob:
             return go
 
         ranges = [(s, min(s + part, props.size) - 1) for s in range(0, props.size, part)]
-        results = run_parts(self.future, self.sched, (task(a, b) for a, b in ranges))
+        results = run_parts(self.future, self.sched, (task(a, b) for a, b in ranges),
+                            self.config.num_download_attempts)
         if crc is not None:
             combined = checksums.combine_full(crc[0], [r for r in results if r is not None])
             if combined != crc[1]:

@@ -221,11 +221,11 @@ class Scheduler:
     def release(self) -> None:
         self._slots.release()
 
-    def inline(self, future: TransferFuture, fn: Callable[[], T]) -> T:
+    def inline(self, future: TransferFuture, fn: Callable[[], T], attempts: int = 0) -> T:
         """Run one request on the coordinator thread under a slot (small files need no worker hop)."""
         self.acquire(future)
         try:
-            return with_retries(fn, future)
+            return with_retries(fn, future, attempts or PART_ATTEMPTS)
         finally:
             self.release()
 
@@ -247,7 +247,7 @@ def with_retries(fn: Callable[[], T], future: TransferFuture, attempts: int = PA
 
 
 def run_parts(
-    future: TransferFuture, sched: Scheduler, tasks: Iterable[Callable[[], T]], keep_going: bool = False
+    future: TransferFuture, sched: Scheduler, tasks: Iterable[Callable[[], T]], attempts: int = 0
 ) -> list[T]:
     """Run part tasks in parallel under the scheduler's slots; results in task order.
 
@@ -274,7 +274,7 @@ def run_parts(
 
     def wrapped(fn: Callable[[], T]) -> T:
         try:
-            return with_retries(fn, future)
+            return with_retries(fn, future, attempts or PART_ATTEMPTS)
         finally:
             sched.release()
 
@@ -282,7 +282,7 @@ def run_parts(
     try:
         for index, task in enumerate(tasks):
             reap(block=False)
-            if error is not None and not keep_going:
+            if error is not None:
                 break
             sched.acquire(future)
             try:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from coffer.protocol import checksums
 from coffer.sdk import _multipart as mp
 from coffer.sdk._body import BytesPayload, FilePayload
 from coffer.sdk._config import MIN_PART_SIZE, TransferConfig
@@ -48,6 +49,11 @@ class UploadJob:
         self.t, self.sched, self.config, self.future = t, sched, config, future
         self.source, self.bucket, self.key, self.headers = source, bucket, key, headers
         self.upload_id: str | None = None
+        # The CRC every part (and the whole object) carries; None leaves it to Content-MD5.
+        self.algo = config.checksum_algorithm.upper() if config.checksum_algorithm else None
+
+    def _crc(self, data: bytes | memoryview) -> tuple[str, str] | None:
+        return (self.algo, checksums.checksum_b64(self.algo, data)) if self.algo else None
 
     # --- entry --------------------------------------------------------------------------------------
 
@@ -71,11 +77,17 @@ class UploadJob:
 
     def _single(self, payload: Any) -> PutResult:
         self.future.total = payload.length if self.future.total is None else self.future.total
+        headers = dict(self.headers)
+        if self.algo:
+            h = checksums.Hasher(self.algo)
+            for chunk in ([payload.whole()] if payload.whole() is not None else payload.chunks()):
+                h.update(chunk)
+            headers[checksums.header_name(self.algo)] = h.b64()
         payload.progress = self.future.add_progress
         payload.throttle = self.sched.throttle
 
         def put() -> PutResult:
-            resp = self.t.request("PUT", self.bucket, self.key, body=payload, headers=self.headers)
+            resp = self.t.request("PUT", self.bucket, self.key, body=payload, headers=headers)
             return put_result(resp.headers)
 
         try:
@@ -92,7 +104,7 @@ class UploadJob:
         if self.config.resume:
             part_size, reusable = self._find_resumable(size, part_size)
         if self.upload_id is None:
-            self.upload_id = mp.create(self.t, self.bucket, self.key, headers=self.headers)
+            self.upload_id = mp.create(self.t, self.bucket, self.key, headers=self._create_headers())
         self.future.meta["upload_id"] = self.upload_id
         count = max(1, -(-size // part_size))
         fd = _fileno(f)
@@ -115,7 +127,8 @@ class UploadJob:
                 if stored is not None and stored.etag == hashlib.md5(data, usedforsecurity=False).hexdigest():
                     self.future.bytes_resumed += len(data)
                     self.future.add_progress(len(data))
-                    return mp.Part(number, stored.etag, len(data))
+                    crc = self._crc(data)  # the data matched, so its CRC is the stored part's
+                    return mp.Part(number, stored.etag, len(data), crc[1] if crc else None, self.algo)
                 return self._put_part(number, data)
             return go
 
@@ -127,7 +140,7 @@ class UploadJob:
         if len(first) < self.config.multipart_threshold:
             return self._single(BytesPayload(first))
         part_size = self.config.multipart_chunksize
-        self.upload_id = mp.create(self.t, self.bucket, self.key, headers=self.headers)
+        self.upload_id = mp.create(self.t, self.bucket, self.key, headers=self._create_headers())
         self.future.meta["upload_id"] = self.upload_id
 
         def chunks() -> Iterator[Callable[[], mp.Part]]:
@@ -155,10 +168,18 @@ class UploadJob:
         payload.throttle = self.sched.throttle
         assert self.upload_id is not None
         try:
-            return mp.upload_part(self.t, self.bucket, self.key, self.upload_id, number, payload)
+            return mp.upload_part(self.t, self.bucket, self.key, self.upload_id, number, payload,
+                                  checksum=self._crc(data))
         except BaseException:
             payload.rewind()
             raise
+
+    def _create_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.algo:
+            headers["x-amz-checksum-algorithm"] = self.algo
+            headers["x-amz-checksum-type"] = "FULL_OBJECT"
+        return headers
 
     def _finish(self, parts: list[mp.Part]) -> PutResult:
         assert self.upload_id is not None
@@ -174,7 +195,10 @@ class UploadJob:
         except NoSuchUpload:
             return part_size, {}
         self.upload_id = upload_id
-        if stored:
+        if stored and stored[0].algo:
+            # Continue with the CRC the interrupted upload used (servers that do not list part
+            # checksums leave ours: the same configuration most likely started it).
+            self.algo = stored[0].algo
             # Adopt the layout of the interrupted upload when it was made with another chunk size.
             first = stored[0]
             if first.number == 1 and first.size != part_size and first.size >= MIN_PART_SIZE \
