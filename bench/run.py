@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -98,7 +99,7 @@ class Run:
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    async def phase(self, server: procs.Server, name: str, coro) -> dict:
+    async def phase(self, server: procs.Server, name: str, coro) -> Any:
         """Run one measured phase, sampling the server when profiling is on; record and log it."""
         sampler = None
         if self.args.profile and server.name.startswith("coffer"):
