@@ -95,6 +95,7 @@ class Run:
         self.results: dict[str, dict[str, dict]] = {}  # the best round of each phase (report.best)
         self.profiles: dict[str, str] = {}
         self.interrupted = False
+        self.load: dict[str, str] = {}
 
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -289,6 +290,7 @@ def execute(args: argparse.Namespace) -> Run:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     run = Run(args)
     t0 = time.monotonic()
+    run.load["start"] = machine.load_average()
     run.log(f"plan: {run.plan}")
     try:
         if args.client_loop == "uvloop":
@@ -304,6 +306,7 @@ def execute(args: argparse.Namespace) -> Run:
     finally:
         procs.stop_all()
     run.results = report.best(run.rounds)
+    run.load["end"] = machine.load_average()
     run.log(f"done in {time.monotonic() - t0:.0f} s")
     dump = {"rounds": run.rounds, "best": run.results}
     (args.work_dir / "last.json").write_text(json.dumps(dump, indent=1))
@@ -319,6 +322,7 @@ def publish(run: Run, argv: list[str] | None, script: str = "run.py", extra: str
     if args.no_write:
         return
     facts = machine.machine_facts(args.work_dir)
+    facts["load average 1/5/15 min, start → end"] = f"{run.load.get('start')} → {run.load.get('end')}"
     used = argv if argv is not None else sys.argv[1:]
     cmd = f".venv/bin/python bench/{script} {shlex.join(used)}".rstrip()
     commands = ["apt-get install -y nginx-light   # or nginx; as root",

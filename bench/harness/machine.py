@@ -127,7 +127,6 @@ def git_commit() -> str:
 
 def machine_facts(work: Path, nginx: str = "nginx") -> dict[str, str]:
     weed = str(VENV_BIN / "weed")
-    load = os.getloadavg()
     return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
@@ -140,8 +139,12 @@ def machine_facts(work: Path, nginx: str = "nginx") -> dict[str, str]:
         "aiohttp": _pkg("aiohttp"),
         "uvloop": _pkg("uvloop"),
         "coffer commit": git_commit(),
-        "load average at start": " ".join(f"{x:.2f}" for x in load),
     }
+
+
+def load_average() -> str:
+    """1/5/15-minute load averages: on a shared machine, how much else was running."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # --- where the server's time goes -------------------------------------------------------------------
