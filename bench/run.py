@@ -108,8 +108,11 @@ class Run:
             seconds = min(10.0, max(2.0, self.plan.duration))
             sampler = machine.Sampler(server.procs[0].pid, out, seconds)
             await sampler.start()
+        pgid = server.procs[0].pid
+        cpu0 = procs.group_cpu_seconds(pgid)
         m = await coro
         measure = m[0] if isinstance(m, tuple) else m
+        measure.extra["server_cpu_s"] = round(procs.group_cpu_seconds(pgid) - cpu0, 3)
         s = measure.summary()
         self.rounds[-1].setdefault(server.name, {})[name] = s
         if sampler is not None:

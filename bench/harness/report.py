@@ -150,6 +150,47 @@ def md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def server_cost(s: dict) -> str:
+    """The server's CPU for the phase: as a share of one core, and per GiB or per operation."""
+    cpu, secs = s.get("server_cpu_s"), s.get("seconds")
+    if cpu is None or not secs:
+        return "—"
+    if s.get("unit") == "MiB/s":
+        per = f"{cpu / (s['bytes'] / 2**30):.2f} s/GiB" if s.get("bytes") else "—"
+    else:
+        per = f"{1000 * cpu / s['ops']:.2f} ms/op" if s.get("ops") else "—"
+    return f"{100 * cpu / secs:.0f}%, {per}"
+
+
+def per_unit(s: dict | None) -> float | None:
+    """Server CPU seconds per GiB (large phases) or milliseconds per operation, None if not measured."""
+    if not s or s.get("errors") or s.get("server_cpu_s") is None:
+        return None
+    if s.get("unit") == "MiB/s":
+        return s["server_cpu_s"] / (s["bytes"] / 2**30) if s.get("bytes") else None
+    return 1000 * s["server_cpu_s"] / s["ops"] if s.get("ops") else None
+
+
+def cost_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Server CPU per unit of work, side by side (lower is better)."""
+    targets = [t for t in (*COFFERS, "seaweedfs", "nginx") if t in results]
+    head = ["workload", "unit", *targets]
+    coffer = next((c for c in COFFERS if c in results), None)
+    if coffer and "seaweedfs" in results:
+        head.append(f"{coffer}/seaweedfs")
+    rows = []
+    for w, label in WORKLOADS:
+        if w == "list":
+            continue  # one client request at a time: the server is mostly idle, the figure says little
+        unit = "CPU s/GiB" if w.endswith("_large") else "CPU ms/op"
+        vals = {t: per_unit(results[t].get(w)) for t in targets}
+        row = [label, unit, *(fmt(vals[t]) for t in targets)]
+        if coffer and "seaweedfs" in results:
+            row.append(fmt_ratio(ratio(vals[coffer], vals["seaweedfs"])))
+        rows.append(row)
+    return head, rows
+
+
 def details(results: dict) -> list[list[str]]:
     """Every measured phase with its raw counts, latency and first error."""
     rows = []
@@ -162,7 +203,8 @@ def details(results: dict) -> list[list[str]]:
             cpu = s.get("client_cpu_pct")
             rows.append([target, w, rate, str(s.get("ops", "")),
                          f"{s.get('seconds', 0):.2f}", fmt(s.get("p50_ms")), fmt(s.get("p99_ms")),
-                         "—" if cpu is None else f"{cpu:.0f}%", str(s.get("errors", 0)), err[:160]])
+                         "—" if cpu is None else f"{cpu:.0f}%", server_cost(s), str(s.get("errors", 0)),
+                         err[:160]])
     return rows
 
 
@@ -177,9 +219,12 @@ def render(facts: dict[str, str], commands: list[str], settings: dict[str, str],
               "or the disk's fdatasync'd write rate)", "", md_table(head, rows), "",
               "**Goals**", "",
               md_table(["goal", "measured", "verdict"], [list(r) for r in goal_checks(results)]),
+              "", "**Server CPU per unit of work** (lower is better: all processes of the server, user + "
+              "system; others' load on the machine moves this far less than it moves throughput)", "",
+              md_table(*cost_table(results)),
               "", "**Every phase**", "",
-              md_table(["target", "phase", "rate", "ops", "s", "p50 ms", "p99 ms", "client CPU", "errors",
-                        "first error"], details(results))]
+              md_table(["target", "phase", "rate", "ops", "s", "p50 ms", "p99 ms", "client CPU",
+                        "server CPU", "errors", "first error"], details(results))]
     for name, text in profiles.items():
         parts += ["", f"**Where {name}'s time goes** (py-spy, server processes)", "",
                   "```", text.rstrip(), "```"]

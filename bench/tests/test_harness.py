@@ -214,6 +214,36 @@ def _running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+def test_group_cpu_counts_a_busy_child(tmp_path):
+    p = procs.Proc("spinner", ["sh", "-c", "while :; do :; done"], tmp_path / "log")
+    p.start()
+    try:
+        before = procs.group_cpu_seconds(p.pid)
+        time.sleep(0.6)
+        assert procs.group_cpu_seconds(p.pid) - before > 0.1
+    finally:
+        p.stop(grace=2)
+    assert procs.group_cpu_seconds(p.pid) == 0
+
+
+def test_server_cost_per_unit():
+    large = {"unit": "MiB/s", "bytes": 2 << 30, "seconds": 4.0, "server_cpu_s": 2.0}
+    assert report.server_cost(large) == "50%, 1.00 s/GiB"
+    small = {"unit": "ops/s", "ops": 4000, "seconds": 2.0, "server_cpu_s": 1.0}
+    assert report.server_cost(small) == "50%, 0.25 ms/op"
+    assert report.server_cost({"unit": "ops/s"}) == "—"
+
+
+def test_cost_table_compares_cpu_per_unit():
+    def phase(cpu):
+        return {"put_small": {"unit": "ops/s", "ops": 1000, "seconds": 1, "server_cpu_s": cpu, "errors": 0}}
+
+    results = {"coffer": phase(0.5), "seaweedfs": phase(1.0)}
+    head, rows = report.cost_table(results)
+    row = next(r for r in rows if r[0].startswith("PUT 4 KiB"))
+    assert row[head.index("coffer")] == "0.50" and row[head.index("coffer/seaweedfs")] == "0.50×"
+
+
 def test_free_port_is_bindable_with_its_grpc_twin():
     import socket
 
