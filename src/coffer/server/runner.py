@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .config import Config
 from .data import LocalDataStore
-from .http.app import build_app
+from .http.app import build_server
 from .meta.sqlite import SqliteMetaStore
 from .service import Service
 from .service.users import add_user, random_access_key, random_secret_key
@@ -72,9 +72,8 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     data = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
     data.open()
     service = Service(meta, data, cfg.limits, cfg.region)
-    app = build_app(service, cfg)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds,
-                           access_log=None)
+    server, front = build_server(service, cfg)
+    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await site.start()
@@ -83,7 +82,6 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    front = app["front"]
     front.ready = False
     # Stop accepting, then let in-flight requests finish: aiohttp's own shutdown stops reading
     # request bodies at once, which would cut uploads in progress, so wait for them first.

@@ -8,12 +8,11 @@ XML error documents. Every response, errors included, carries x-amz-request-id a
 
 from __future__ import annotations
 
-import base64
-import itertools
 import logging
-import os
 
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
 
 from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import http_date
@@ -23,21 +22,11 @@ from ..service import NotModified, Service
 from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
+from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
 from .router import route
 
 log = logging.getLogger("coffer.http")
-SERVICE_KEY = web.AppKey("service", Service)
-_HOST_ID = base64.b64encode(os.urandom(24)).decode()
-# Request ids: a random per-process prefix and a counter (unique, and no syscall per request).
-_RID_PREFIX = os.urandom(3).hex().upper()
-_rid_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
-
-
-def new_request_id() -> str:
-    return f"{_RID_PREFIX}{next(_rid_counter) & 0xFFFFFFFFFF:010X}"
-
-
 def _query_dict(raw: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in parse_query(raw):
@@ -53,14 +42,17 @@ class Front:
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
-    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         self.inflight += 1
         try:
-            return await self._dispatch(request)
+            resp = await self._dispatch(request)
+            if not resp.prepared:
+                stamp(request, resp)
+            return resp
         finally:
             self.inflight -= 1
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         rid = new_request_id()
         request["rid"] = rid
         raw = request.raw_path
@@ -69,6 +61,7 @@ class Front:
             return self._health(raw_path)
         head = request.method == "HEAD"
         resource = raw_path
+        expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
             query = _query_dict(raw_query)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
@@ -79,11 +72,21 @@ class Front:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
                               "implemented.")
             ctx = Ctx(request, r, who, plan, self.service, self.cfg, query, rid)
+            if expects_continue:
+                # The request is routed and authenticated: now invite the body. A request refused
+                # before this point never makes the client send (possibly gigabytes of) body.
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0
+                expects_continue = False
             return await handler(ctx)
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            return error_response(e, rid, _HOST_ID, resource, head)
+            resp = error_response(e, rid, HOST_ID, resource, head)
+            if expects_continue:
+                # The client holds its body back; the connection cannot be reused for another request.
+                resp.force_close()
+            return resp
         except NotModified as nm:
             return web.Response(status=304, headers={"ETag": f'"{nm.etag}"',
                                                      "Last-Modified": http_date(nm.last_modified)})
@@ -92,11 +95,11 @@ class Front:
                 raise  # the client went away: nothing to answer
             log.exception("I/O error on %s %s", request.method, raw_path)
             return error_response(S3Error("InternalError", f"We encountered an internal error: {e}"),
-                                  rid, _HOST_ID, resource, head)
+                                  rid, HOST_ID, resource, head)
         except Exception:
             log.exception("internal error on %s %s", request.method, raw_path)
             return error_response(S3Error("InternalError", "We encountered an internal error. Please try again."),
-                                  rid, _HOST_ID, resource, head)
+                                  rid, HOST_ID, resource, head)
 
     def _health(self, path: str) -> web.Response:
         if path == "/health/live":
@@ -106,31 +109,42 @@ class Front:
         return web.Response(status=404)
 
 
-async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["x-amz-request-id"] = request.get("rid") or new_request_id()
-    response.headers["x-amz-id-2"] = _HOST_ID
-    response.headers["Server"] = "Coffer"
+class S3RequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering its own parse failures as S3 XML errors.
 
+    aiohttp rejects a request it cannot parse (header line too long, too many headers, bad request
+    line) before any handler runs, with a plain-text body; S3 clients expect an XML <Error>."""
 
-async def _bad_http(request: web.Request, handler):
-    try:
-        return await handler(request)
-    except web.HTTPException as e:  # aiohttp's own parse failures (e.g. header too large)
+    def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[override]
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        text = f"{message or ''} {exc or ''}".lower()
+        too_large = isinstance(exc, LineTooLong) or "too many headers" in text or ("header" in text and "large" in text)
+        code = "RequestHeaderSectionTooLarge" if too_large else "BadRequest"
         rid = new_request_id()
         request["rid"] = rid
-        code = "RequestHeaderSectionTooLarge" if e.status in (400, 431) and "header" in str(e.reason).lower() \
-            else "InvalidRequest"
-        return error_response(S3Error(code, str(e.reason)), rid, _HOST_ID, request.path, request.method == "HEAD")
+        err = S3Error(code, (message or "Bad Request").strip()[:200], status=400)
+        resp = error_response(err, rid, HOST_ID, "", False)
+        stamp(request, resp)
+        resp.force_close()
+        return resp
 
 
-def build_app(service: Service, cfg: Config) -> web.Application:
+class S3Server(web.Server):
+    """The low-level aiohttp server (no router, no middlewares: every path is S3's) with our handler."""
+
+    def __call__(self) -> RequestHandler:
+        return S3RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def build_server(service: Service, cfg: Config) -> tuple[S3Server, Front]:
     front = Front(service, cfg)
-    app = web.Application(client_max_size=cfg.limits.max_xml_body, middlewares=[web.middleware(_bad_http)],
-                          handler_args={"auto_decompress": False,  # bodies are stored as sent
-                                        "max_field_size": cfg.limits.max_header_bytes,
-                                        "max_line_size": cfg.limits.max_header_bytes})
-    app[SERVICE_KEY] = service
-    app.router.add_route("*", "/{tail:(?s:.*)}", front.dispatch)
-    app.on_response_prepare.append(_stamp)
-    app["front"] = front
-    return app
+    server = S3Server(
+        front.dispatch,
+        auto_decompress=False,  # bodies are stored exactly as sent, Content-Encoding and all
+        max_field_size=cfg.limits.max_header_bytes,
+        max_line_size=cfg.limits.max_header_bytes,
+        max_headers=cfg.limits.max_headers,
+        access_log=None,
+    )
+    return server, front

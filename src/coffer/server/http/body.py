@@ -22,7 +22,7 @@ from .auth import BodyPlan
 
 
 def integrity_for(
-    request: web.Request, plan: BodyPlan, *, require_length: bool, checksum_headers: bool = True
+    request: web.BaseRequest, plan: BodyPlan, *, require_length: bool, checksum_headers: bool = True
 ) -> Integrity:
     h = request.headers
     integ = Integrity()
@@ -85,11 +85,11 @@ def _int_header(name: str, value: str) -> int:
         raise S3Error("InvalidArgument", f"{name} is invalid", ArgumentName=name, ArgumentValue=value) from None
 
 
-def _chunked_te(request: web.Request) -> bool:
+def _chunked_te(request: web.BaseRequest) -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
-async def body_stream(request: web.Request, plan: BodyPlan, integ: Integrity) -> AsyncIterator[bytes]:
+async def body_stream(request: web.BaseRequest, plan: BodyPlan, integ: Integrity) -> AsyncIterator[bytes]:
     """The request payload as byte pieces; raises S3Error for bad framing, signatures or truncation."""
     content = request.content
     try:
@@ -121,7 +121,9 @@ async def body_stream(request: web.Request, plan: BodyPlan, integ: Integrity) ->
         raise S3Error("IncompleteBody", f"The request body ended early: {e}") from None
 
 
-async def read_small_body(request: web.Request, plan: BodyPlan, limit: int, *, checksum_headers: bool = True) -> bytes:
+async def read_small_body(
+    request: web.BaseRequest, plan: BodyPlan, limit: int, *, checksum_headers: bool = True
+) -> bytes:
     """A whole (XML) request document, bounded by `limit`, verified like any other body.
 
     CompleteMultipartUpload's x-amz-checksum-* headers describe the object, not the document:

@@ -17,7 +17,7 @@ from .router import Route
 
 @dataclass(slots=True)
 class Ctx:
-    request: web.Request
+    request: web.BaseRequest
     route: Route
     who: Principal
     plan: BodyPlan

@@ -18,6 +18,7 @@ from coffer.protocol.xmlutil import to_xml
 
 from ..data import ReadSpan
 from ..meta.model import ObjectRecord
+from .ids import stamp
 
 XML_TYPE = "application/xml"
 _FALLBACK_PIECE = 1 << 20
@@ -110,7 +111,7 @@ def _unsatisfiable(size: int) -> S3Error:
                    RangeRequested="")
 
 
-async def send_spans(request: web.Request, resp: web.StreamResponse, spans: list[ReadSpan]) -> None:
+async def send_spans(request: web.BaseRequest, resp: web.StreamResponse, spans: list[ReadSpan]) -> None:
     """Send file spans after the headers: sendfile where the transport allows it."""
     loop = asyncio.get_running_loop()
     files = []
@@ -122,6 +123,7 @@ async def send_spans(request: web.Request, resp: web.StreamResponse, spans: list
             f.close()
         raise S3Error("InternalError", "Object data went missing; please retry.") from None
     try:
+        stamp(request, resp)
         await resp.prepare(request)
         for f, span in zip(files, spans, strict=True):
             if span.length == 0:
@@ -150,7 +152,8 @@ async def _copy_fallback(resp: web.StreamResponse, fd: int, span: ReadSpan) -> N
         pos += len(data)
 
 
-async def send_stream(request: web.Request, resp: web.StreamResponse, chunks: AsyncIterable[bytes]) -> None:
+async def send_stream(request: web.BaseRequest, resp: web.StreamResponse, chunks: AsyncIterable[bytes]) -> None:
+    stamp(request, resp)
     await resp.prepare(request)
     async for c in chunks:
         await resp.write(c)
