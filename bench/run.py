@@ -220,8 +220,12 @@ class Run:
         a, work = self.args, self.args.work_dir
         if "disk" in a.targets:
             total = 256 * MiB if a.quick else 1024 * MiB
-            self.log(f"disk baseline: {total // MiB} MiB in 1 MiB writes, fdatasync per 64 MiB file")
-            disk = await asyncio.to_thread(machine.disk_write_rate, work / "disk", total)
+            # at least as long as a PUT phase, and never more than half the free space
+            cap = max(total, min(16 << 30, shutil.disk_usage(work).free // 2))
+            self.log(f"disk baseline: {total // MiB} MiB and {self.plan.duration:g} s at least, 1 MiB "
+                     "writes, fdatasync per 64 MiB file")
+            disk = await asyncio.to_thread(machine.disk_write_rate, work / "disk", total, self.plan.duration,
+                                           cap)
             self.rounds[-1]["disk"] = {"disk_write": disk}
             self.log(f"  disk {disk['value']:,.1f} MiB/s")
         if "nginx" in a.targets:

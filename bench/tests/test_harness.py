@@ -259,6 +259,13 @@ def test_disk_baseline_writes_syncs_and_cleans_up(tmp_path):
     assert list((tmp_path / "d").iterdir()) == []
 
 
+def test_disk_baseline_time_floor_and_cap(tmp_path):
+    r = machine.disk_write_rate(tmp_path / "d", total=1 << 20, min_seconds=0.3, max_total=64 << 20,
+                                file_size=1 << 20)
+    assert r["seconds"] >= 0.3 or r["bytes"] == 64 << 20
+    assert (1 << 20) < r["bytes"] <= 64 << 20
+
+
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 def test_client_against_nginx(tmp_path):
     server = procs.start_nginx(tmp_path, workers=1)
