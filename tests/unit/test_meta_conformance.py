@@ -199,6 +199,20 @@ async def test_replacing_and_deleting_free_only_unshared_refs(store: MetaStore) 
     assert (await store.delete_object("b", "c"))[1] == [] and (await store.delete_object("b", "d"))[1] == ["r5"]
 
 
+@asynctest
+async def test_shared_put_needs_live_refs(store: MetaStore) -> None:
+    """A copy sharing its source's data must not commit once that data has been freed."""
+    await with_bucket(store)
+    await store.put_object(obj("src", ("r1",)))
+    assert await store.put_object(obj("copy", ("r1",)), shared=True) == []
+    assert (await store.delete_object("b", "src"))[1] == []  # still held by the copy
+    assert (await store.delete_object("b", "copy"))[1] == ["r1"]
+    with pytest.raises(ConditionalConflict):
+        await store.put_object(obj("late-copy", ("r1",)), shared=True)
+    assert await store.get_object("b", "late-copy") is None
+    assert await store.referenced(["r1"]) == set()
+
+
 @pytest.mark.parametrize(
     ("exists", "expect", "ok"),
     [

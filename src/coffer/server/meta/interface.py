@@ -117,9 +117,13 @@ class MetaStore(ABC):
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
 
     @abstractmethod
-    async def put_object(self, record: ObjectRecord, expect: Expect | None = None) -> list[str]:
+    async def put_object(
+        self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False
+    ) -> list[str]:
         """Insert or replace (bucket, key); returns refs freed from the replaced record.
-        Raises NoSuchBucket, PreconditionFailed (expect not met; nothing changes)."""
+        Raises NoSuchBucket, PreconditionFailed (expect not met; nothing changes).
+        shared=True (a copy sharing another object's data): every segment ref must still be
+        referenced by something, else ConditionalConflict (the source was deleted meanwhile)."""
 
     @abstractmethod
     async def update_object(self, record: ObjectRecord, expect_etag: str | None = None) -> None:

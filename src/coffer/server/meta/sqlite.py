@@ -219,8 +219,10 @@ class SqliteMetaStore(MetaStore):
         )
         return None if row is None else object_from_row(bucket, row)
 
-    async def put_object(self, record: ObjectRecord, expect: Expect | None = None) -> list[str]:
-        return await self._write(lambda c: sqlite_ops.put_object(c, record, expect))
+    async def put_object(
+        self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False
+    ) -> list[str]:
+        return await self._write(lambda c: sqlite_ops.put_object(c, record, expect, shared))
 
     async def update_object(self, record: ObjectRecord, expect_etag: str | None = None) -> None:
         """Rewrite etag, times, owner, content type, headers, user metadata, checksums, storage

@@ -117,8 +117,16 @@ def delete_bucket(conn: sqlite3.Connection, name: str) -> list[str]:
 # -- objects -------------------------------------------------------------------------------------
 
 
-def put_object(conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None) -> list[str]:
+def put_object(
+    conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None, shared: bool = False
+) -> list[str]:
     _require_bucket(conn, record.bucket)
+    if shared:
+        # A copy points at the source's data: if the source was deleted (and its data freed)
+        # between the caller's read and this commit, the refs are gone and so is the data.
+        for seg in record.segments:
+            if conn.execute("SELECT 1 FROM data_refs WHERE ref = ?", (seg.ref,)).fetchone() is None:
+                raise ConditionalConflict(f"segment {seg.ref} is no longer referenced")
     return _write_object(conn, record, expect)
 
 

@@ -71,9 +71,11 @@ class Objects:
         await self._commit(record, params.expect, [got.segment.ref] if got.segment else [])
         return record
 
-    async def _commit(self, record: ObjectRecord, expect: Expect | None, new_refs: list[str]) -> None:
+    async def _commit(
+        self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False
+    ) -> None:
         try:
-            freed = await self.core.meta.put_object(record, expect)
+            freed = await self.core.meta.put_object(record, expect, shared=shared)
         except mi.PreconditionFailed:
             await self.core.free(new_refs)
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
@@ -163,7 +165,13 @@ class Objects:
             storage_class=storage_class or (replace.storage_class if replace else "STANDARD"),
             inline=src.inline, segments=list(src.segments), parts=src.parts,
         )
-        await self._commit(record, None, [])
+        try:
+            await self._commit(record, None, [], shared=True)
+        except S3Error as e:
+            if e.code != "ConditionalRequestConflict":
+                raise
+            # the source went away while we copied it: answer as if it had never been there
+            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=src_key) from None
         return record, src
 
 

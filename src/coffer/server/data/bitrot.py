@@ -1,0 +1,168 @@
+"""Bitrot protection: the fragment file format and the checksum of every block in it.
+
+Owns the bytes of a fragment file (docs/erasure-coding.md has the table) and their verification:
+
+    header   64 bytes: magic, version, ref, policy, fragment index, block size, total length,
+             record sizes, CRC32C of the header itself
+    records  one per stripe, in stripe order: CRC32C (4 bytes, little-endian) then the payload
+             (this fragment's share of the stripe). Every record but the last has the same size,
+             so record ``s`` starts at ``64 + s * (4 + record_size)``: a range read seeks straight
+             to the stripes it needs, and a checksum covers exactly the bytes one read brings in.
+
+The checksum of record ``s`` is ``crc32c(payload, crc32c(le32(s)))``: seeding with the stripe number
+makes a record that is intact but in the wrong place (a misdirected or lost write that left an older
+stripe's bytes) fail like a flipped bit does.
+
+Why CRC32C (from awscrt):
+
+* speed: ~17 GB/s on one core here with SSE4.2/PCLMUL, so verifying every byte of every read costs
+  well under 10% of the time a 1 MiB read already takes; SHA-256 (~1.5 GB/s) or BLAKE2 (~0.8 GB/s in
+  Python's hashlib) would dominate a GET;
+* strength for the threat: bitrot, torn writes and misdirected I/O are random or bursty, not
+  adversarial. CRC32C catches every burst up to 32 bits and every error of up to 3 bits in blocks
+  of this size, and misses a random corruption with probability 2^-32 per block. An attacker who
+  can write to the disks does not need to forge checksums, so a cryptographic hash would buy nothing;
+* no new dependency: awscrt is already there for the S3 checksums (xxh3 or blake3 would add one,
+  for no gain over a hardware CRC at this block size).
+
+A header or record that fails its check is reported, never "fixed": the caller treats the fragment
+as missing for that stripe (or entirely, for a bad header) and repairs it from the others.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, replace
+
+from awscrt.checksums import crc32c
+
+from .policy import Policy, PolicyError
+
+MAGIC = b"\x89CFRAG\r\n"  # non-ASCII first byte and CRLF: text-mode mangling is detected at once
+VERSION = 1
+HEADER_SIZE = 64
+CRC_SIZE = 4
+
+# magic, version, header size, ref (16 raw bytes), policy kind, k, m, fragment index, block size,
+# total length, record size, last record size, block count, reserved; the header CRC follows.
+_HEADER = struct.Struct("<8sHH16sBBBBIQIIII")
+_CRC = struct.Struct("<I")
+assert _HEADER.size + CRC_SIZE == HEADER_SIZE
+
+
+class FragmentFormatError(ValueError):
+    """Bytes that are not a valid fragment header."""
+
+
+def block_checksum(stripe: int, payload: bytes | bytearray | memoryview) -> int:
+    """The checksum stored before a record's payload (see module docstring for the seed)."""
+    return crc32c(payload, crc32c(_CRC.pack(stripe & 0xFFFFFFFF)))
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentHeader:
+    ref: str
+    policy: Policy
+    index: int
+    block_size: int
+    total_length: int
+    record_size: int  # payload bytes of a full stripe's record
+    last_record_size: int  # payload bytes of the last stripe's record (== record_size if full)
+
+    @property
+    def block_count(self) -> int:
+        return -(-self.total_length // self.block_size)
+
+    def stripe_length(self, stripe: int) -> int:
+        """Object bytes in a stripe (the last one may be short)."""
+        return min(self.block_size, self.total_length - stripe * self.block_size)
+
+    def record_offset(self, stripe: int) -> int:
+        return HEADER_SIZE + stripe * (CRC_SIZE + self.record_size)
+
+    def payload_size(self, stripe: int) -> int:
+        return self.last_record_size if stripe == self.block_count - 1 else self.record_size
+
+    @property
+    def file_size(self) -> int:
+        n = self.block_count
+        if n == 0:
+            return HEADER_SIZE
+        return self.record_offset(n - 1) + CRC_SIZE + self.last_record_size
+
+    def same_object(self, other: FragmentHeader) -> bool:
+        """Whether two fragments are of the same encoding of the same object (index aside)."""
+        return replace(other, index=self.index) == self
+
+    def pack(self) -> bytes:
+        body = _HEADER.pack(MAGIC, VERSION, HEADER_SIZE, bytes.fromhex(self.ref), int(self.policy.kind),
+                            self.policy.k, self.policy.m, self.index, self.block_size, self.total_length,
+                            self.record_size, self.last_record_size, self.block_count, 0)
+        return body + _CRC.pack(crc32c(body))
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> FragmentHeader:
+        """Parse and check a header (untrusted bytes: every field is validated)."""
+        if len(raw) < HEADER_SIZE:
+            raise FragmentFormatError(f"short header ({len(raw)} bytes)")
+        body, (crc,) = raw[:_HEADER.size], _CRC.unpack_from(raw, _HEADER.size)
+        (magic, version, hsize, ref, kind, k, m, index, block_size, total, rsize, last_rsize, count,
+         _reserved) = _HEADER.unpack(body)
+        if magic != MAGIC:
+            raise FragmentFormatError("not a fragment file (bad magic)")
+        if version != VERSION or hsize != HEADER_SIZE:
+            raise FragmentFormatError(f"unsupported fragment format version {version}")
+        if crc32c(body) != crc:
+            raise FragmentFormatError("header checksum mismatch")
+        try:
+            policy = Policy.from_code(kind, k, m)
+        except PolicyError as exc:
+            raise FragmentFormatError(str(exc)) from exc
+        if index >= policy.width or block_size == 0:
+            raise FragmentFormatError(f"fragment index {index} / block size {block_size} impossible")
+        header = cls(ref.hex(), policy, index, block_size, total, rsize, last_rsize)
+        if header.block_count != count or last_rsize > rsize:
+            raise FragmentFormatError("inconsistent header sizes")
+        return header
+
+
+def read_header(fd: int) -> FragmentHeader:
+    return FragmentHeader.unpack(os.pread(fd, HEADER_SIZE, 0))
+
+
+def write_header(fd: int, header: FragmentHeader) -> None:
+    """Written last, at commit: until then the file has no valid header and is never served."""
+    data = header.pack()
+    if os.pwrite(fd, data, 0) != len(data):
+        raise OSError("short header write")
+
+
+def encode_record(stripe: int, payload: bytes | bytearray | memoryview) -> list[bytes | bytearray | memoryview]:
+    """The pieces of one record, ready for os.writev (no copy of the payload)."""
+    return [_CRC.pack(block_checksum(stripe, payload)), payload]
+
+
+def read_record(fd: int, header: FragmentHeader, stripe: int) -> bytes | None:
+    """A stripe's payload from a fragment file, or None when it fails its checksum or is cut short.
+
+    I/O errors (EIO) are raised: they say something about the volume, not only about this block.
+    """
+    size = header.payload_size(stripe)
+    raw = os.pread(fd, CRC_SIZE + size, header.record_offset(stripe))
+    if len(raw) != CRC_SIZE + size:
+        return None
+    payload = memoryview(raw)[CRC_SIZE:]
+    if _CRC.unpack_from(raw)[0] != block_checksum(stripe, payload):
+        return None
+    return bytes(payload) if size < 4096 else raw[CRC_SIZE:]
+
+
+def verify_file(fd: int) -> tuple[FragmentHeader, list[int]]:
+    """Check a whole fragment file: its header and the stripes whose record is bad (scrub, repair)."""
+    header = read_header(fd)
+    bad = [s for s in range(header.block_count) if read_record(fd, header, s) is None]
+    if os.fstat(fd).st_size != header.file_size:
+        # Trailing garbage is harmless for reads but means the file is not what we wrote.
+        bad = sorted(set(bad) | {header.block_count - 1}) if header.block_count else bad
+    return header, bad

@@ -1,0 +1,71 @@
+"""Placement: which volume holds which fragment of an object, by rendezvous hashing.
+
+Owns one pure function family: given an object ref and the volumes' uuids, a ranking of the volumes
+for that ref. Fragment ``i`` of an object goes to the ``i``-th volume of the ranking that can take
+it, so an object's fragments always land on distinct volumes.
+
+Why rendezvous (highest random weight) hashing rather than a ring or a table:
+
+* no shared state: every process computes the same ranking from the ref and the uuids alone;
+* adding a volume only changes an object's chosen set where the new volume scores in its top
+  ``width`` (about ``width / volumes`` of the objects, one fragment each), so growing a pool never
+  forces a rewrite of everything, and removing one only touches the objects that had a fragment on
+  it. Readers find fragments wherever they are (the fragment header names its index), so even those
+  objects stay readable without moving; moving them is a rebalance, not a requirement;
+* weights (capacity) fit in without virtual nodes, with the logarithm method of Schindelhauer and
+  Schomaker: ``score = -weight / ln(u)``, ``u`` a uniform hash in (0, 1).
+
+Uuids rather than paths are hashed so that moving a disk to another mount point keeps its data where
+placement expects it. BLAKE2b is used for the hash because it is in the standard library, well
+mixed (no clustering for similar refs) and fast enough: one 8-byte digest per (ref, volume) pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+_SCALE = float(1 << 64)
+
+
+def _unit(ref: str, volume_id: str) -> float:
+    """A uniform pseudo-random number in the open interval (0, 1) for the pair."""
+    digest = hashlib.blake2b(f"{volume_id}\x00{ref}".encode(), digest_size=8).digest()
+    # +0.5 keeps the value away from both 0 (ln would be -inf) and 1 (ln would be 0).
+    return (int.from_bytes(digest, "big") + 0.5) / _SCALE
+
+
+def score(ref: str, volume_id: str, weight: float = 1.0) -> float:
+    """The pair's weight in the draw; the highest scores win."""
+    if weight <= 0:
+        return -math.inf
+    return -weight / math.log(_unit(ref, volume_id))
+
+
+def rank(ref: str, volume_ids: Iterable[str], weights: Mapping[str, float] | None = None) -> list[str]:
+    """All volumes, best first, for this ref. Ties (practically impossible) break on the uuid."""
+    ids = list(dict.fromkeys(volume_ids))
+    if weights is None:
+        # Without weights the order of the raw hash is the order of the score: skip the logarithm.
+        return sorted(ids, key=lambda v: (_unit(ref, v), v), reverse=True)
+    return sorted(ids, key=lambda v: (score(ref, v, weights.get(v, 1.0)), v), reverse=True)
+
+
+def choose(ref: str, volume_ids: Sequence[str], n: int, weights: Mapping[str, float] | None = None) -> list[str]:
+    """The ``n`` volumes fragments ``0..n-1`` of the ref go to (fewer if there are fewer volumes)."""
+    return rank(ref, volume_ids, weights)[:n]
+
+
+def moved_fraction(refs: Sequence[str], before: Sequence[str], after: Sequence[str], n: int) -> float:
+    """Share of (ref, fragment) placements that differ between two volume sets (for tests and tools)."""
+    if not refs or n <= 0:
+        return 0.0
+    moved = 0
+    for ref in refs:
+        old = choose(ref, before, n)
+        new = choose(ref, after, n)
+        # A set difference, not a positional one: the reader finds fragment i wherever it is, so a
+        # rebalance only has to move the fragments whose volume left the object's chosen set.
+        moved += len(set(old) - set(new))
+    return moved / (len(refs) * n)
