@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .config import Config, parse_address
+from .config import Config, Limits, parse_address
 
 
 @click.command("serve")
@@ -29,7 +29,12 @@ from .config import Config, parse_address
               help="Domain for virtual-host-style requests (bucket.DOMAIN); repeatable. Default: localhost.")
 @click.option("--loop", type=click.Choice(["asyncio", "uvloop"]), default="asyncio", show_default=True,
               help="Event loop; asyncio keeps sendfile for GET (see bench/RESULTS.md).")
-def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop) -> None:
+@click.option("--inline-max", type=click.IntRange(0, 1024 * 1024), default=Limits().inline_threshold,
+              show_default=True, help="Objects up to this many bytes are kept inline in the metadata.")
+@click.option("--shutdown-grace", type=click.FloatRange(0, 3600), default=Limits().shutdown_grace_seconds,
+              show_default=True, help="Seconds in-flight requests may take to finish after SIGTERM.")
+def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
+              shutdown_grace) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -38,7 +43,8 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
     host, port = parse_address(address)
     cfg = Config(data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
-                 domains=tuple(domains) or ("localhost",), loop=loop)
+                 domains=tuple(domains) or ("localhost",), loop=loop,
+                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace))
     raise SystemExit(serve(cfg))
 
 
