@@ -31,6 +31,29 @@ class ConditionError(ValueError):
     """A Condition block that cannot be evaluated: its text becomes the MalformedPolicy message."""
 
 
+# Condition keys S3 accepts (compared lowercased); the SUFFIXED ones take a tag key after the '/'.
+_KEY_NAMES = """aws:SourceIp aws:SecureTransport aws:username aws:userid aws:CurrentTime aws:EpochTime
+    aws:PrincipalArn aws:PrincipalAccount aws:PrincipalType aws:Referer aws:UserAgent aws:SourceVpc
+    aws:SourceVpce aws:SourceArn aws:SourceAccount aws:TokenIssueTime aws:MultiFactorAuthPresent
+    aws:MultiFactorAuthAge aws:ViaAWSService aws:CalledVia aws:RequestedRegion aws:TagKeys
+    s3:prefix s3:delimiter s3:max-keys s3:x-amz-acl s3:x-amz-grant-read s3:x-amz-grant-write
+    s3:x-amz-grant-read-acp s3:x-amz-grant-write-acp s3:x-amz-grant-full-control s3:x-amz-copy-source
+    s3:x-amz-metadata-directive s3:x-amz-server-side-encryption s3:x-amz-server-side-encryption-aws-kms-key-id
+    s3:x-amz-server-side-encryption-customer-algorithm s3:x-amz-storage-class s3:x-amz-content-sha256
+    s3:VersionId s3:LocationConstraint s3:RequestObjectTagKeys s3:ExistingJobPriority s3:authType
+    s3:signatureversion s3:signatureAge s3:TlsVersion s3:object-lock-mode s3:object-lock-retain-until-date
+    s3:object-lock-remaining-retention-days s3:object-lock-legal-hold s3:ResourceAccount
+    s3:AccessPointNetworkOrigin s3:DataAccessPointArn s3:DataAccessPointAccount"""
+CONDITION_KEYS = frozenset(k.lower() for k in _KEY_NAMES.split())
+SUFFIXED_KEYS = ("s3:existingobjecttag/", "s3:requestobjecttag/", "aws:requesttag/", "aws:principaltag/")
+
+
+def known_key(key: str) -> bool:
+    """Whether S3 accepts ``key`` in a Condition block (else MalformedPolicy)."""
+    low = key.lower()
+    return low in CONDITION_KEYS or any(low.startswith(p) and len(low) > len(p) for p in SUFFIXED_KEYS)
+
+
 def norm_key(key: str) -> str:
     """Canonical form of a condition-key name: case-insensitive before the first '/', exact after."""
     head, sep, tail = key.partition("/")
