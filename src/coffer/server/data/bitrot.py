@@ -1,6 +1,7 @@
 """Bitrot protection: the fragment file format and the checksum of every block in it.
 
-Owns the bytes of a fragment file (docs/erasure-coding.md has the table) and their verification:
+Owns the bytes of a fragment file (docs/erasure-coding.md has the table), their verification, and
+``FragmentSink``, which writes one such file with the data store's crash-safe protocol:
 
     header   64 bytes: magic, version, ref, policy, fragment index, block size, total length,
              record sizes, CRC32C of the header itself
@@ -32,17 +33,26 @@ as missing for that stripe (or entirely, for a bad header) and repairs it from t
 from __future__ import annotations
 
 import os
+import secrets
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from awscrt.checksums import crc32c
 
 from .policy import Policy, PolicyError
+from .volumes import fsync_dir
+
+if TYPE_CHECKING:
+    from .volumes import Volume
 
 MAGIC = b"\x89CFRAG\r\n"  # non-ASCII first byte and CRLF: text-mode mangling is detected at once
 VERSION = 1
 HEADER_SIZE = 64
 CRC_SIZE = 4
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 # magic, version, header size, ref (16 raw bytes), policy kind, k, m, fragment index, block size,
 # total length, record size, last record size, block count, reserved; the header CRC follows.
@@ -155,7 +165,7 @@ def read_record(fd: int, header: FragmentHeader, stripe: int) -> bytes | None:
     payload = memoryview(raw)[CRC_SIZE:]
     if _CRC.unpack_from(raw)[0] != block_checksum(stripe, payload):
         return None
-    return bytes(payload) if size < 4096 else raw[CRC_SIZE:]
+    return raw[CRC_SIZE:]
 
 
 def verify_file(fd: int) -> tuple[FragmentHeader, list[int]]:
@@ -166,3 +176,65 @@ def verify_file(fd: int) -> tuple[FragmentHeader, list[int]]:
         # Trailing garbage is harmless for reads but means the file is not what we wrote.
         bad = sorted(set(bad) | {header.block_count - 1}) if header.block_count else bad
     return header, bad
+
+
+class FragmentSink:
+    """One fragment file being written on one volume."""
+
+    def __init__(self, volume: Volume, ref: str, index: int) -> None:
+        self.volume = volume
+        self.index = index
+        self.final = volume.fragment_path(ref, index)
+        self.tmp = volume.tmp_dir / f"{ref}.{index}.{secrets.token_hex(4)}.tmp"
+        self.fd: int | None = os.open(self.tmp, _OPEN_FLAGS, 0o640)
+        os.lseek(self.fd, HEADER_SIZE, os.SEEK_SET)  # the header is written last, at commit
+
+    def append(self, stripe: int, payload: bytes) -> None:
+        assert self.fd is not None
+        pieces = encode_record(stripe, payload)
+        done = os.writev(self.fd, pieces)
+        rest = memoryview(b"".join(pieces))[done:] if done < sum(len(p) for p in pieces) else None
+        # A short write happens when the disk fills mid-record; writing the rest then raises ENOSPC.
+        while rest:
+            rest = rest[os.write(self.fd, rest):]
+
+    def finish(self, header: FragmentHeader) -> Path:
+        fd = self.fd
+        assert fd is not None
+        try:
+            os.pwrite(fd, header.pack(), 0)
+            if self.volume.fsync:
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+            self.fd = None
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self.tmp, self.final)  # atomic: replaces a damaged copy during repair
+        if self.volume.fsync:
+            fsync_dir(self.final.parent)
+        return self.final
+
+    def discard(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+def open_sinks(targets: Sequence[tuple[int, Volume]], spares: Sequence[Volume], ref: str) -> dict[int, FragmentSink]:
+    """Open a temp file per fragment; a volume that fails now is replaced by the next spare."""
+    sinks: dict[int, FragmentSink] = {}
+    spares = list(spares)
+    for index, vol in targets:
+        candidate: Volume | None = vol
+        while candidate is not None:
+            try:
+                sinks[index] = FragmentSink(candidate, ref, index)
+                break
+            except OSError as exc:
+                candidate.fail(exc)
+                candidate = spares.pop(0) if spares else None
+    return sinks

@@ -2,8 +2,8 @@
 
 Owns the policy names users and operators type (``SINGLE``, ``REPLICA-N``, ``EC-K+M``), their strict
 parsing (the text can come from a request header, so anything unexpected is refused, never guessed),
-the compact code stored in every fragment file's header, and the default policy for a number of
-volumes.
+the compact code stored in every fragment file's header, the default policy for a number of
+volumes, and the ``Codec`` that turns a block into the policy's ``k + m`` payloads and back.
 
 Every policy is described by the same pair (k, m): an object is cut into stripes, each stripe into
 ``k`` data fragments plus ``m`` redundant ones, ``k + m`` fragments on distinct volumes, and any ``k``
@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 MAX_WIDTH = 32  # ISA-L's Reed-Solomon tables support up to 32 fragments; more would be unreadable
 DEFAULT_MAX_WIDTH = 16
@@ -157,3 +158,32 @@ def default_policy(volumes: int) -> Policy:
 def usable(policy: Policy, volumes: int) -> bool:
     """Whether a set of this many writable volumes can take new objects under the policy."""
     return volumes >= policy.write_quorum
+
+
+class Codec:
+    """Block <-> ``k + m`` payloads for one policy."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._driver = None
+        if policy.kind is PolicyKind.EC:
+            from pyeclib.ec_iface import ECDriver  # optional dependency (extra "ec"): import on use
+
+            self._driver = ECDriver(k=policy.k, m=policy.m, ec_type="isa_l_rs_cauchy")
+
+    def encode(self, block: bytes) -> list[bytes]:
+        if self._driver is None:
+            return [block] * self.policy.width
+        return self._driver.encode(block)
+
+    def decode(self, payloads: dict[int, bytes]) -> bytes:
+        """The block from at least ``k`` verified payloads (pyeclib needs bytes, never memoryviews:
+        it aborts the process on some invalid inputs, one more reason to check CRCs before)."""
+        if self._driver is None:
+            return next(iter(payloads.values()))
+        return self._driver.decode([payloads[i] for i in sorted(payloads)][: self.policy.k])
+
+
+@lru_cache(maxsize=32)
+def codec_for(policy: Policy) -> Codec:
+    return Codec(policy)
