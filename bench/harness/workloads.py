@@ -182,7 +182,7 @@ async def list_time(client: S3Client, plan: Plan, expected: int, prefix: str = "
             return m
         m.seconds = time.perf_counter() - t0
         m.ops = keys
-        m.extra.update(pages=pages, list_seconds=round(m.seconds, 3))
+        m.extra.update(pages=pages, list_seconds=round(m.seconds, 3), passes=plan.list_repeats)
         if keys != expected:
             m.errors = 1
             m.first_error = f"listed {keys} keys, expected {expected}"
