@@ -82,7 +82,7 @@ class FragmentHeader:
 
     @property
     def block_count(self) -> int:
-        return -(-self.total_length // self.block_size)
+        return -(-self.total_length // self.block_size) if self.block_size > 0 else 0
 
     def stripe_length(self, stripe: int) -> int:
         """Object bytes in a stripe (the last one may be short)."""

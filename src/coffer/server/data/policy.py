@@ -81,7 +81,7 @@ class Policy:
     @classmethod
     def parse(cls, text: str) -> Policy:
         """``SINGLE``, ``REPLICA-N`` or ``EC-K+M`` (case-insensitive, no spaces, no leading zeros)."""
-        if not isinstance(text, str) or len(text) > 16:
+        if not isinstance(text, str) or len(text) > 16 or not text.isascii():
             raise PolicyError(f"not a storage policy: {text!r}")
         up = text.upper()
         if _SINGLE.fullmatch(up):
