@@ -1,0 +1,185 @@
+"""Key custody for encryption at rest: the master key and the local KMS key store (SSE-KMS).
+
+This module owns the two key files of the data folder (formats in docs/encryption.md):
+``DATA/keys/master.key`` (or env COFFER_MASTER_KEY / COFFER_MASTER_KEY_FILE) and ``DATA/keys/kms.json``.
+Both are created 0600 in a 0700 directory, written atomically, and refused when readable by others.
+KMS key material is itself wrapped by the master key, so the key store file alone decrypts nothing.
+The ciphers and formats of object data are in :mod:`crypto`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from coffer.protocol.errors import S3Error
+from coffer.server.crypto import KEY_SIZE, new_data_key, unwrap_key, wrap_key
+
+MASTER_KEY_ENV = "COFFER_MASTER_KEY"
+MASTER_KEY_FILE_ENV = "COFFER_MASTER_KEY_FILE"
+KMS_STATES = ("Enabled", "Disabled", "PendingDeletion")
+
+
+# -- master key ----------------------------------------------------------------------------------------
+def _decode_key(text: str, where: str) -> bytes:
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text) if len(text) == 2 * KEY_SIZE else base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"{where}: the master key must be 32 bytes, base64 or hex encoded")
+    return key
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 atomically (tmp + fsync + rename + fsync of the directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _read_private(path: Path) -> str:
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        # Like ssh with private keys: a key readable by others is refused rather than silently used.
+        raise PermissionError(f"{path} is accessible by group/others (mode {mode & 0o777:o}); chmod 600 it")
+    return path.read_text()
+
+
+def master_key_path(data_dir: Path) -> Path:
+    return data_dir / "keys" / "master.key"
+
+
+def load_master_key(data_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
+    """The master key: env COFFER_MASTER_KEY, else the file named by COFFER_MASTER_KEY_FILE, else
+    DATA/keys/master.key, created (0600, random) on first use.  Creation takes a lock so that workers
+    starting together agree on one key."""
+    env = os.environ if env is None else env
+    if env.get(MASTER_KEY_ENV):
+        return _decode_key(env[MASTER_KEY_ENV], MASTER_KEY_ENV)
+    if env.get(MASTER_KEY_FILE_ENV):
+        path = Path(env[MASTER_KEY_FILE_ENV])
+        return _decode_key(_read_private(path), str(path))
+    path = master_key_path(data_dir)
+    if not path.exists():
+        with _locked(path.parent / ".master.lock"):
+            if not path.exists():
+                _write_private(path, base64.b64encode(new_data_key()) + b"\n")
+    return _decode_key(_read_private(path), str(path))
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+# -- local KMS key store -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KmsKey:
+    id: str  # a UUID, as AWS KMS key ids are
+    arn: str
+    created: str  # ISO 8601 UTC
+    state: str  # Enabled | Disabled | PendingDeletion
+    description: str
+    material: str  # base64 of the 32-byte key wrapped by the master key (wrap_key format)
+
+    def key(self, master: bytes) -> bytes:
+        return unwrap_key(base64.b64decode(self.material), master, "kms:" + self.id)
+
+
+class KmsStore:
+    """Keys of SSE-KMS in DATA/keys/kms.json (0600): create, list, get, enable/disable.
+
+    Key material is stored wrapped by the master key, so the file alone decrypts nothing.  Writers take
+    a file lock and replace the file atomically, so concurrent workers never lose a key.
+    """
+
+    def __init__(self, data_dir: Path, master: bytes, region: str = "us-east-1") -> None:
+        self.path = data_dir / "keys" / "kms.json"
+        self.master = master
+        self.region = region
+
+    def _load(self) -> list[KmsKey]:
+        if not self.path.exists():
+            return []
+        doc = json.loads(_read_private(self.path))
+        if doc.get("format") != "coffer-kms-v1":
+            raise ValueError(f"{self.path}: unknown key store format")
+        return [KmsKey(**k) for k in doc["keys"]]
+
+    def _save(self, keys: list[KmsKey]) -> None:
+        doc = {"format": "coffer-kms-v1", "keys": [asdict(k) for k in keys]}
+        _write_private(self.path, (json.dumps(doc, indent=1) + "\n").encode())
+
+    def create(self, description: str = "") -> KmsKey:
+        key_id = str(uuid.uuid4())
+        wrapped = wrap_key(new_data_key(), self.master, "kms:" + key_id)
+        key = KmsKey(
+            id=key_id,
+            arn=f"arn:aws:kms:{self.region}:000000000000:key/{key_id}",
+            created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            state="Enabled",
+            description=description,
+            material=base64.b64encode(wrapped).decode(),
+        )
+        with _locked(self.path.parent / ".kms.lock"):
+            self._save([*self._load(), key])
+        return key
+
+    def list(self) -> list[KmsKey]:
+        return self._load()
+
+    def get(self, key_id: str) -> KmsKey:
+        """A key by id or ARN; S3's KMS.NotFoundException when unknown."""
+        for k in self._load():
+            if key_id in (k.id, k.arn):
+                return k
+        raise S3Error("KMS.NotFoundException", f"Invalid keyId '{key_id}'")
+
+    def usable(self, key_id: str) -> tuple[KmsKey, bytes]:
+        """The key and its material for encrypting/decrypting; a disabled key is refused as S3 does."""
+        k = self.get(key_id)
+        if k.state == "Disabled":
+            raise S3Error("KMS.DisabledException", f"{k.arn} is disabled.")
+        if k.state != "Enabled":
+            raise S3Error("KMS.KMSInvalidStateException", f"{k.arn} is pending deletion.")
+        return k, k.key(self.master)
+
+    def set_state(self, key_id: str, state: str) -> KmsKey:
+        if state not in KMS_STATES:
+            raise ValueError(f"state must be one of {KMS_STATES}")
+        with _locked(self.path.parent / ".kms.lock"):
+            keys = self._load()
+            target = self.get(key_id)
+            keys = [KmsKey(**{**asdict(k), "state": state}) if k.id == target.id else k for k in keys]
+            self._save(keys)
+        return self.get(target.id)
