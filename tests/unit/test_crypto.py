@@ -33,7 +33,7 @@ from coffer.server.crypto import (
     unwrap_key,
     wrap_key,
 )
-from coffer.server.crypto_keys import KmsStore, load_master_key, master_key_path
+from coffer.server.crypto_keys import KmsStore, load_master_key, master_key_path, sse_s3_key_id
 
 KEY = bytes(range(32))
 
@@ -207,6 +207,24 @@ def test_kms_store(tmp_path: Path) -> None:
         store.usable(a.id)
     assert info.value.code == "KMS.KMSInvalidStateException"
     assert store.usable(b.id)[0] == b
+
+
+def test_envelope_per_mode(tmp_path: Path) -> None:
+    """The three SSE modes end to end: a data key wrapped under each mode's key id opens only there."""
+    master = new_data_key()
+    kms_key, kms_material = KmsStore(tmp_path, master).usable(KmsStore(tmp_path, master).create().id)
+    customer = os.urandom(32)
+    dk = new_data_key()
+    for wrapping, key_id in [
+        (master, sse_s3_key_id(master)),
+        (kms_material, kms_key.data_key_id),
+        (customer, CustomerKey(customer, "").key_id),
+    ]:
+        wrapped = wrap_key(dk, wrapping, key_id)
+        assert unwrap_key(wrapped, wrapping, key_id) == dk
+        assert customer not in wrapped and dk not in wrapped
+    assert sse_s3_key_id(master) != sse_s3_key_id(new_data_key())
+    assert kms_key.data_key_id == "sse-kms:" + kms_key.id
 
 
 # -- SSE headers ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from coffer.protocol.errors import S3Error
-from coffer.server.crypto import KEY_SIZE, new_data_key, unwrap_key, wrap_key
+from coffer.server.crypto import KEY_SIZE, key_fingerprint, new_data_key, unwrap_key, wrap_key
 
 MASTER_KEY_ENV = "COFFER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "COFFER_MASTER_KEY_FILE"
@@ -66,6 +66,11 @@ def _read_private(path: Path) -> str:
         # Like ssh with private keys: a key readable by others is refused rather than silently used.
         raise PermissionError(f"{path} is accessible by group/others (mode {mode & 0o777:o}); chmod 600 it")
     return path.read_text()
+
+
+def sse_s3_key_id(master: bytes) -> str:
+    """Wrap id of SSE-S3 data keys: names the master key, so a changed master key is reported as such."""
+    return "sse-s3:" + key_fingerprint(master)
 
 
 def master_key_path(data_dir: Path) -> Path:
@@ -111,6 +116,11 @@ class KmsKey:
     state: str  # Enabled | Disabled | PendingDeletion
     description: str
     material: str  # base64 of the 32-byte key wrapped by the master key (wrap_key format)
+
+    @property
+    def data_key_id(self) -> str:
+        """Wrap id of the data keys this KMS key protects (distinct from the id wrapping its material)."""
+        return "sse-kms:" + self.id
 
     def key(self, master: bytes) -> bytes:
         return unwrap_key(base64.b64decode(self.material), master, "kms:" + self.id)
