@@ -127,7 +127,8 @@ class ObjectReader:
     # --- the resuming stream ------------------------------------------------------------------------
 
     def _open(self, first: int | None, last: int | None, etag: str | None) -> Any:
-        headers: dict[str, str] = {}
+        # Ask for the stored checksums: whole-object answers then carry them (downloads check them).
+        headers: dict[str, str] = {"x-amz-checksum-mode": "ENABLED"}
         rng = range_header(first, last)
         if rng:
             headers["Range"] = rng

@@ -13,9 +13,9 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coffer.protocol import checksums
 from coffer.sdk._config import TransferConfig
@@ -38,24 +38,39 @@ def full_object_crc(props: ObjectProps) -> tuple[str, str] | None:
     return None
 
 
+def _first_then_rest(stream: Iterator[bytes]) -> Iterator[bytes | None]:
+    """The chunks of ``stream`` with a None once the answer has arrived (before the first chunk, or
+    at the end for an empty body), so the caller can read the headers before hashing data."""
+    first = next(stream, None)
+    yield None
+    if first is not None:
+        yield first
+        yield from stream
+
+
 class DownloadJob:
     def __init__(self, obj: Object, sched: Scheduler, config: TransferConfig, future: TransferFuture,
-                 path: str | os.PathLike[str], version_id: str | None = None) -> None:
+                 path: str | os.PathLike[str], version_id: str | None = None,
+                 size_hint: int | None = None) -> None:
         self.obj, self.sched, self.config, self.future = obj, sched, config, future
         self.path = Path(path)
         self.version_id = version_id
+        # A listing already told us the size: a small object then needs no HEAD, since the GET's own
+        # headers carry ETag and checksums (half the requests for a folder of small files).
+        self.size_hint = size_hint
         self.tmp = self.path.with_name(f".{self.path.name}.coffer-{uuid.uuid4().hex[:12]}.part")
 
     def run(self) -> ObjectProps:
-        props = self.obj.head(self.version_id)
-        self.future.total = props.size
-        self.future.meta["etag"] = props.etag
+        small_hint = self.size_hint is not None and self.size_hint < self.config.multipart_threshold
+        props = None if small_hint else self.obj.head(self.version_id)
+        self.future.total = self.size_hint if props is None else props.size
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             try:
-                if props.size < self.config.multipart_threshold:
-                    self._single(fd, props)
+                if props is None or props.size < self.config.multipart_threshold:
+                    props = self._single(fd, props.etag if props else None)
+                    self.future.total = props.size
                 else:
                     self._ranged(fd, props)
             finally:
@@ -76,35 +91,48 @@ class DownloadJob:
 
         return ObjectReader(self.obj, None if first is None else (first, last), version_id=self.version_id)
 
-    def _single(self, fd: int, props: ObjectProps) -> None:
-        crc = full_object_crc(props) if self.config.verify else None
-        use_md5 = self.config.verify and bool(_MD5_HEX.match(props.etag)) and not crc
+    def _single(self, fd: int, etag: str | None) -> ObjectProps:
+        """One streamed GET, checked against the checksum or MD5 ETag in its own answer."""
+        got: list[ObjectProps] = []
 
         def fetch() -> None:
             # Hashes live per attempt: a corrupted or cut attempt is checked, refused and redone.
-            hasher = checksums.Hasher(crc[0]) if crc else None
-            md5 = hashlib.md5(usedforsecurity=False) if use_md5 else None
             written = 0
+            hasher: Any = None
+            md5: Any = None
+            crc: tuple[str, str] | None = None
             try:
                 os.ftruncate(fd, 0)
                 reader = self._reader(None, None)
-                for chunk in reader._stream(None, None, props.etag or None, self.config.io_chunksize):
+                stream = reader._stream(None, None, etag, self.config.io_chunksize)
+                for chunk in _first_then_rest(stream):
+                    if chunk is None:  # the answer's headers are in: choose what to check
+                        props = reader.props
+                        assert props is not None
+                        crc = full_object_crc(props) if self.config.verify else None
+                        hasher = checksums.Hasher(crc[0]) if crc else None
+                        if self.config.verify and not crc and _MD5_HEX.match(props.etag):
+                            md5 = hashlib.md5(usedforsecurity=False)
+                        continue
                     os.pwrite(fd, chunk, written)
                     written += len(chunk)
                     for h in (hasher, md5):
                         if h is not None:
                             h.update(chunk)
                     self._tick(len(chunk))
+                props = reader.props
+                assert props is not None
                 if hasher is not None and crc is not None and hasher.b64() != crc[1]:
                     raise IntegrityError(f"{crc[0]} mismatch: object says {crc[1]}, data gives {hasher.b64()}")
                 if md5 is not None and md5.hexdigest() != props.etag:
                     raise IntegrityError(f"MD5 mismatch: ETag {props.etag}, data gives {md5.hexdigest()}")
+                got[:] = [props]
             except BaseException:
                 self.future.add_progress(-written)
                 raise
 
-        if props.size:
-            self.sched.inline(self.future, fetch, self.config.num_download_attempts)
+        self.sched.inline(self.future, fetch, self.config.num_download_attempts)
+        return got[0]
 
     def _ranged(self, fd: int, props: ObjectProps) -> None:
         os.ftruncate(fd, props.size)  # sparse until filled; ranges write in place

@@ -81,12 +81,16 @@ class TransferManager:
         subscribers: Iterable[Any] | None = None,
         *,
         version_id: str | None = None,
+        size_hint: int | None = None,
     ) -> TransferFuture:
-        """Download ``bucket/key`` to ``path`` (written to a temporary file, renamed when verified)."""
+        """Download ``bucket/key`` to ``path`` (written to a temporary file, renamed when verified).
+
+        ``size_hint`` (the size a listing reported) lets small objects skip the HEAD request.
+        """
         obj = self.client.bucket(_name(bucket)).object(key)
         fut = TransferFuture("download", {"bucket": _name(bucket), "key": key, "path": os.fspath(path)},
                              subscribers)
-        job = DownloadJob(obj, self._sched, self.config, fut, path, version_id)
+        job = DownloadJob(obj, self._sched, self.config, fut, path, version_id, size_hint)
         return self._start(fut, job.run, None)
 
     def copy(
@@ -151,7 +155,8 @@ class TransferManager:
                     result.skipped.append(entry.key)
                     continue
                 total += entry.size
-                yield entry.key, lambda subs, k=entry.key, p=target: self.download(bucket, k, p, subs)
+                yield entry.key, lambda subs, k=entry.key, p=target, n=entry.size: self.download(
+                    bucket, k, p, subs, size_hint=n)
             fut.total = total
 
         def run() -> DirectoryResult:
