@@ -58,8 +58,8 @@ class NotEnoughFragments(ECError):
     """More fragments lost than the policy tolerates: these bytes cannot be served."""
 
 
-class ObjectNotFound(ECError):
-    """No fragment of the ref on any readable volume."""
+class ObjectNotFound(NotEnoughFragments):
+    """No fragment of the ref on any readable volume (never written, deleted, or every one lost)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +105,8 @@ class StripeWriter:
                  block_size: int = DEFAULT_BLOCK_SIZE) -> None:
         if ref is not None and not _REF.fullmatch(ref):
             raise ValueError(f"bad ref {ref!r}")
-        if not 0 < block_size < (1 << 31) or block_size % max(policy.k, 1):
-            raise ValueError("block size must be positive and a multiple of k")
+        if not 0 < block_size < (1 << 31):
+            raise ValueError("block size must be positive and below 2 GiB")
         self.ref = ref or secrets.token_hex(16)
         self.policy = policy
         self.block_size = block_size
