@@ -254,3 +254,26 @@ def test_action_allowed_uses_the_right_acl() -> None:
 def test_is_public() -> None:
     assert is_public(canned_acl("public-read", OWNER)) and is_public(canned_acl("authenticated-read", OWNER))
     assert not is_public(canned_acl("log-delivery-write", OWNER)) and not is_public(canned_acl("private", OWNER))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=80),
+        st.builds(
+            lambda owner, kind, tag, value, perm: _doc(owner, _GRANT % (kind, tag, value, tag, perm)),
+            st.sampled_from([b"owner-id", b"", b"bob-id"]),
+            st.sampled_from([b"CanonicalUser", b"Group", b"AmazonCustomerByEmail", b""]),
+            st.sampled_from([b"ID", b"URI", b"EmailAddress", b"Other"]),
+            st.sampled_from([b"bob-id", ALL_USERS.encode(), b"bob@example.com", b"", b"&amp;"]),
+            st.sampled_from([p.encode() for p in PERMISSIONS] + [b"ALL"]),
+        ),
+    )
+)
+def test_untrusted_acl_bodies_parse_or_fail_cleanly(body: bytes) -> None:
+    try:
+        acl = acl_from_xml(body, OWNER, by_id=by_id, by_email=by_email)
+    except S3Error as exc:
+        assert exc.code in ("MalformedACLError", "AccessDenied", "InvalidArgument", "UnresolvableGrantByEmailAddress")
+    else:
+        assert acl_from_xml(acl_to_xml(acl), OWNER, by_id=by_id) == acl  # what parsed also round-trips

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coffer.protocol.errors import S3Error
 from coffer.server.service.policy import (
@@ -205,3 +207,56 @@ def test_policy_status() -> None:
 def test_principal_ids() -> None:
     assert principal_ids(None) == frozenset()
     assert {"u1", "arn:aws:iam::u1:root", "arn:aws:iam::u1:user/ann"} <= principal_ids("u1", "ann")
+
+
+# -- untrusted documents -------------------------------------------------------------------------------
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+_field_values = {
+    "Effect": st.sampled_from(["Allow", "Deny", "allow", 1]),
+    "Principal": st.sampled_from(["*", {"AWS": "*"}, {"AWS": ["alice-id"]}, {"CanonicalUser": "c"}, {}, "x"]),
+    "Action": st.sampled_from(["s3:*", "s3:Get*", "s3:GetObject", ["s3:ListBucket"], "s3:Nope", []]),
+    "Resource": st.sampled_from([f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}", "*", f"arn:aws:s3:::{B}*", "x"]),
+    "Condition": st.sampled_from(
+        [
+            {"StringLike": {"s3:prefix": ["a*", "${aws:username}/*"]}},
+            {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            {"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["a"]}},
+            {"NumericLessThanIfExists": {"s3:max-keys": 5}},
+            {"Null": {"s3:x-amz-acl": True}},
+            {"Bool": {"aws:SecureTransport": "maybe"}},
+        ]
+    ),
+}
+_statement = st.fixed_dictionaries({}, optional={k: v for k, v in _field_values.items()})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        _json, st.fixed_dictionaries({"Version": st.just("2012-10-17"), "Statement": st.lists(_statement, max_size=3)})
+    )
+)
+def test_untrusted_documents_parse_or_fail_cleanly(document: Any) -> None:
+    try:
+        policy = parse_policy(json.dumps(document), B)
+    except S3Error as exc:
+        assert exc.code == "MalformedPolicy" and exc.status == 400
+        return
+    # A policy that parsed always evaluates, for any caller and context.
+    for who in (ANON, ALICE):
+        for action, key in (("s3:GetObject", "a"), ("s3:ListBucket", None)):
+            r = req(who, action, key, s3_prefix="a/b", aws_SourceIp="10.1.1.1", aws_username="alice")
+            assert evaluate(policy, r) in Decision
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_are_refused_cleanly(raw: bytes) -> None:
+    try:
+        parse_policy(raw, B)
+    except S3Error as exc:
+        assert exc.code == "MalformedPolicy"

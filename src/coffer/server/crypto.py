@@ -101,10 +101,14 @@ class Encryptor:
         self.plain_size += len(data)
         bs = self._cipher.block_size
         out = []
-        while len(self._buf) > bs:
-            out.append(self._cipher.seal(self._index, bytes(self._buf[:bs]), False))
-            del self._buf[:bs]
+        pos = 0
+        # Blocks are cut at offsets and the buffer trimmed once: deleting per block would move the
+        # rest of a large piece once per block (quadratic in the piece size).
+        while len(self._buf) - pos > bs:
+            out.append(self._cipher.seal(self._index, bytes(self._buf[pos : pos + bs]), False))
+            pos += bs
             self._index += 1
+        del self._buf[:pos]
         return b"".join(out)
 
     def finish(self) -> bytes:
@@ -165,15 +169,17 @@ def decrypt_blocks(
     index, skip, remaining = plan.first_block, plan.skip, plan.length
     for chunk in chunks:
         buf += chunk
+        pos = 0
         while remaining:
             take = stored_block if index < final_index else final_stored
-            if len(buf) < take:
+            if len(buf) - pos < take:
                 break
-            plain = cipher.open(index, bytes(buf[:take]), index == final_index)
-            del buf[:take]
+            plain = cipher.open(index, bytes(buf[pos : pos + take]), index == final_index)
+            pos += take
             piece = plain[skip : skip + remaining]
             skip, index, remaining = 0, index + 1, remaining - len(piece)
             yield piece
+        del buf[:pos]
     if remaining:
         raise DecryptionError("stored stream ended before the requested range")
 
