@@ -197,10 +197,28 @@ def test_combine(decision: Decision, acl: bool, owner: bool, allowed: bool) -> N
     assert combine(decision, acl_allows=acl, is_owner=owner) is allowed
 
 
-def test_policy_status() -> None:
-    assert is_public(parse_policy(PUBLIC_READ, B))
-    assert not is_public(parse_policy(IP_ONLY, B))
-    assert not is_public(parse_policy(HOME_DIRS, B))
+@pytest.mark.parametrize(
+    ("text", "public"),
+    [
+        (PUBLIC_READ, True),
+        (IP_ONLY, False),  # pinned to two networks
+        (HOME_DIRS, False),  # named principals
+        (DENY_UNLESS_TLS, False),  # the Allow names alice; the Deny never makes anything public
+        (NOT_PRINCIPAL, False),  # a Deny
+        (doc(stmt(Effect="Allow", Principal=None, NotPrincipal={"AWS": "bob-id"})), True),
+        (doc(stmt(Condition={"Bool": {"aws:SecureTransport": "true"}})), True),  # TLS does not narrow callers
+        (doc(stmt(Condition={"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})), True),
+        (doc(stmt(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/7"}})), True),
+        (doc(stmt(Condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})), True),
+        (doc(stmt(Condition={"StringEquals": {"aws:SourceAccount": "111122223333"}})), False),
+        (doc(stmt(Condition={"StringLike": {"aws:SourceArn": "arn:*"}})), True),
+    ],
+)
+def test_policy_status(text: str, public: bool) -> None:
+    assert is_public(parse_policy(text, B)) is public
+
+
+def test_no_policy_is_not_public() -> None:
     assert not is_public(None)
 
 

@@ -27,6 +27,7 @@ from coffer.server.service.policy_conditions import (
     glob_tokens,
     known_key,
     match_tokens,
+    narrows_callers,
     norm_key,
     split_operator,
     validate_values,
@@ -376,10 +377,16 @@ def combine(decision: Decision, *, acl_allows: bool, is_owner: bool = False) -> 
 
 
 def is_public(policy: Policy | None) -> bool:
-    """GetBucketPolicyStatus: an Allow to "*" without a condition narrowing it makes the bucket public."""
+    """GetBucketPolicyStatus: an Allow to every principal ("*" or NotPrincipal) that no condition pins
+    to fixed callers or networks (:func:`policy_conditions.narrows_callers`) makes the bucket public."""
     if policy is None:
         return False
     for st in policy.statements:
-        if st.effect == "Allow" and st.principals is not None and "*" in st.principals and not st.conditions:
+        everyone = st.not_principals is not None or (st.principals is not None and "*" in st.principals)
+        if (
+            st.effect == "Allow"
+            and everyone
+            and not any(narrows_callers(c.operator, c.key, c.values) for c in st.conditions)
+        ):
             return True
     return False

@@ -45,6 +45,8 @@ _KEY_NAMES = """aws:SourceIp aws:SecureTransport aws:username aws:userid aws:Cur
     s3:object-lock-remaining-retention-days s3:object-lock-legal-hold s3:ResourceAccount
     s3:AccessPointNetworkOrigin s3:DataAccessPointArn s3:DataAccessPointAccount"""
 CONDITION_KEYS = frozenset(k.lower() for k in _KEY_NAMES.split())
+
+
 SUFFIXED_KEYS = ("s3:existingobjecttag/", "s3:requestobjecttag/", "aws:requesttag/", "aws:principaltag/")
 
 
@@ -323,6 +325,32 @@ def evaluate_condition(operator: str, key: str, values: Sequence[str], ctx: Cont
         return any(matcher(v, values, ctx) != negated for v in present)
     hit = any(matcher(v, values, ctx) for v in present)
     return hit != negated
+
+
+# Keys whose fixed values pin a statement to known callers or networks (AWS's "public" analysis).
+_NARROWING_NAMES = """aws:SourceIp aws:SourceVpc aws:SourceVpce aws:SourceArn aws:SourceAccount aws:PrincipalAccount
+    aws:PrincipalArn aws:PrincipalOrgID aws:userid aws:username s3:DataAccessPointAccount"""
+_NARROWING = frozenset(k.lower() for k in _NARROWING_NAMES.split())
+
+
+def narrows_callers(operator: str, key: str, values: Sequence[str]) -> bool:
+    """Whether a condition restricts a statement to fixed callers, so "*" in Principal is not public.
+
+    Only positive equality-style operators on identity/network keys count, with no wildcard values;
+    an IPv4 range wider than /8 (or IPv6 wider than /32) still counts as public, as in S3.
+    """
+    try:
+        qualifier, base, _ = split_operator(operator)
+    except ConditionError:
+        return False
+    if key.lower() not in _NARROWING or qualifier == "ForAllValues":
+        return False
+    if base == "IpAddress":
+        nets = [_network(v) for v in values]
+        return all(n.prefixlen >= (8 if n.version == 4 else 32) for n in nets)
+    if base in ("StringEquals", "StringEqualsIgnoreCase", "ArnEquals", "StringLike", "ArnLike"):
+        return all(v and "*" not in v and "?" not in v and "${" not in v for v in values)
+    return False
 
 
 def utc_now_context() -> dict[str, str]:
