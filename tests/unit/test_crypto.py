@@ -209,6 +209,24 @@ def test_kms_store(tmp_path: Path) -> None:
     assert store.usable(b.id)[0] == b
 
 
+def test_kms_aliases(tmp_path: Path) -> None:
+    store = KmsStore(tmp_path, new_data_key())
+    root = store.create("photos root key", alias="photos-root")
+    plain = store.create()
+    assert store.get("alias/photos-root") == root
+    assert store.get("arn:aws:kms:us-east-1:000000000000:alias/photos-root") == root
+    assert store.get(plain.id).alias == ""
+    for bad in ("aws/s3", "has space", "x" * 251):
+        with pytest.raises(ValueError):
+            store.create(alias=bad)
+    with pytest.raises(ValueError, match="already"):
+        store.create(alias="photos-root")
+    with pytest.raises(S3Error):
+        store.get("photos-root")  # a bare name is a key id, not an alias, as in AWS KMS
+    with pytest.raises(S3Error):
+        store.get("alias/other")
+
+
 def test_envelope_per_mode(tmp_path: Path) -> None:
     """The three SSE modes end to end: a data key wrapped under each mode's key id opens only there."""
     master = new_data_key()

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,7 @@ from coffer.server.crypto import KEY_SIZE, key_fingerprint, new_data_key, unwrap
 MASTER_KEY_ENV = "COFFER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "COFFER_MASTER_KEY_FILE"
 KMS_STATES = ("Enabled", "Disabled", "PendingDeletion")
+_ALIAS = re.compile(r"[A-Za-z0-9/_-]{1,250}")
 
 
 # -- master key ----------------------------------------------------------------------------------------
@@ -116,6 +118,7 @@ class KmsKey:
     state: str  # Enabled | Disabled | PendingDeletion
     description: str
     material: str  # base64 of the 32-byte key wrapped by the master key (wrap_key format)
+    alias: str = ""  # a name ("photos-root"): the "named root key" of Key Protect-style buckets
 
     @property
     def data_key_id(self) -> str:
@@ -150,7 +153,9 @@ class KmsStore:
         doc = {"format": "coffer-kms-v1", "keys": [asdict(k) for k in keys]}
         _write_private(self.path, (json.dumps(doc, indent=1) + "\n").encode())
 
-    def create(self, description: str = "") -> KmsKey:
+    def create(self, description: str = "", alias: str = "") -> KmsKey:
+        if alias and (not _ALIAS.fullmatch(alias) or alias.startswith("aws/")):
+            raise ValueError("alias: 1-250 of A-Z a-z 0-9 / _ -, not starting with aws/")
         key_id = str(uuid.uuid4())
         wrapped = wrap_key(new_data_key(), self.master, "kms:" + key_id)
         key = KmsKey(
@@ -160,18 +165,24 @@ class KmsStore:
             state="Enabled",
             description=description,
             material=base64.b64encode(wrapped).decode(),
+            alias=alias,
         )
         with _locked(self.path.parent / ".kms.lock"):
-            self._save([*self._load(), key])
+            keys = self._load()
+            if alias and any(k.alias == alias for k in keys):
+                raise ValueError(f"alias {alias!r} already names a key")
+            self._save([*keys, key])
         return key
 
     def list(self) -> list[KmsKey]:
         return self._load()
 
     def get(self, key_id: str) -> KmsKey:
-        """A key by id or ARN; S3's KMS.NotFoundException when unknown."""
+        """A key by id, key ARN, ``alias/<name>`` or alias ARN; S3's KMS.NotFoundException when unknown."""
+        name = key_id.split(":alias/", 1)[1] if ":alias/" in key_id else key_id.removeprefix("alias/")
+        by_alias = key_id.startswith("alias/") or ":alias/" in key_id
         for k in self._load():
-            if key_id in (k.id, k.arn):
+            if key_id in (k.id, k.arn) or (by_alias and k.alias and k.alias == name):
                 return k
         raise S3Error("KMS.NotFoundException", f"Invalid keyId '{key_id}'")
 
