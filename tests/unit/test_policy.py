@@ -19,6 +19,7 @@ from coffer.server.service.policy import (
     is_public,
     parse_policy,
     principal_ids,
+    resource_arn,
 )
 
 B = "photos"
@@ -38,8 +39,9 @@ def stmt(**kw: Any) -> dict[str, Any]:
 
 
 def req(who: frozenset[str], action: str, key: str | None = "a.jpg", **ctx: Any) -> Request:
-    resource = f"arn:aws:s3:::{B}" + (f"/{key}" if key is not None else "")
-    return Request(who, action, resource, build_context(*((k.replace("_", ":", 1), v) for k, v in ctx.items())))
+    return Request(
+        who, action, resource_arn(B, key), build_context(*((k.replace("_", ":", 1), v) for k, v in ctx.items()))
+    )
 
 
 # -- validation ----------------------------------------------------------------------------------------
@@ -220,6 +222,13 @@ def test_policy_status(text: str, public: bool) -> None:
 
 def test_no_policy_is_not_public() -> None:
     assert not is_public(None)
+
+
+def test_keys_with_wildcard_characters_are_literal_in_requests() -> None:
+    policy = parse_policy(doc(stmt(Resource=f"arn:aws:s3:::{B}/a?c/*")), B)
+    assert evaluate(policy, req(ANON, "s3:GetObject", "a*c/x y%20")) is Decision.ALLOW
+    assert evaluate(policy, req(ANON, "s3:GetObject", "ac/x")) is Decision.NONE
+    assert resource_arn(B) == f"arn:aws:s3:::{B}" and resource_arn(B, "") == f"arn:aws:s3:::{B}/"
 
 
 def test_principal_ids() -> None:

@@ -121,6 +121,11 @@ class Request:
     context: Context = field(default_factory=dict)
 
 
+def resource_arn(bucket: str, key: str | None = None) -> str:
+    """The ARN a request is evaluated against: the raw key (not URL-encoded) after ``bucket/``."""
+    return ARN_PREFIX + bucket + ("" if key is None else "/" + key)
+
+
 def principal_ids(user_id: str | None, display_name: str | None = None) -> frozenset[str]:
     """Names a Coffer user is matched by in Principal: canonical id, account root ARN, user ARN."""
     if not user_id:
