@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coffer.server.data import placement
-from coffer.server.data.policy import Policy, PolicyError, PolicyKind, default_policy
+from coffer.server.data.policy import Policy, PolicyError, PolicyKind, codec_for, default_policy
 
 
 @pytest.mark.parametrize(
@@ -80,18 +81,25 @@ def test_write_quorum() -> None:
     assert Policy.ec(2, 2).write_quorum == 3
 
 
-def test_replica_codec_copies_and_ec_codec_decodes_from_any_k() -> None:
-    block = secrets.token_bytes(10_000)
-    rep = Policy.replica(3)
-    from coffer.server.data.policy import codec_for
+@pytest.mark.parametrize("size", [1, 3, 255, 256, 1000, 10_001])
+@pytest.mark.parametrize("name", ["EC-2+1", "EC-3+2", "EC-4+2"])
+def test_ec_codec_decodes_from_any_k(name: str, size: int) -> None:
+    """Both paths: joining the data payloads (all present) and the pyeclib decoder (some lost)."""
+    policy = Policy.parse(name)
+    block = secrets.token_bytes(size)
+    codec = codec_for(policy)
+    payloads = codec.encode(bytearray(block))
+    assert len(payloads) == policy.width
+    for lost in itertools.combinations(range(policy.width), policy.m):
+        have = {i: bytearray(p) for i, p in enumerate(payloads) if i not in lost}
+        assert codec.decode(have, size) == block, lost
 
-    assert codec_for(rep).encode(block) == [block] * 3
-    ec = codec_for(Policy.ec(4, 2))
-    payloads = ec.encode(block)
-    assert len(payloads) == 6
-    for lost in [(0, 1), (4, 5), (1, 5), (2, 3)]:
-        have = {i: p for i, p in enumerate(payloads) if i not in lost}
-        assert ec.decode(have) == block
+
+def test_replica_codec_copies() -> None:
+    block = secrets.token_bytes(1000)
+    codec = codec_for(Policy.replica(3))
+    assert codec.encode(block) == [block] * 3
+    assert codec.decode({2: bytearray(block)}, 1000) == block
 
 
 # -- placement ------------------------------------------------------------------------------------

@@ -153,19 +153,19 @@ def encode_record(stripe: int, payload: bytes | bytearray | memoryview) -> list[
     return [_CRC.pack(block_checksum(stripe, payload)), payload]
 
 
-def read_record(fd: int, header: FragmentHeader, stripe: int) -> bytes | None:
+def read_record(fd: int, header: FragmentHeader, stripe: int) -> bytearray | None:
     """A stripe's payload from a fragment file, or None when it fails its checksum or is cut short.
 
+    One preadv into two buffers: the payload lands in its own buffer, with no copy to strip the CRC.
     I/O errors (EIO) are raised: they say something about the volume, not only about this block.
     """
     size = header.payload_size(stripe)
-    raw = os.pread(fd, CRC_SIZE + size, header.record_offset(stripe))
-    if len(raw) != CRC_SIZE + size:
+    crc, payload = bytearray(CRC_SIZE), bytearray(size)
+    if os.preadv(fd, [crc, payload], header.record_offset(stripe)) != CRC_SIZE + size:
         return None
-    payload = memoryview(raw)[CRC_SIZE:]
-    if _CRC.unpack_from(raw)[0] != block_checksum(stripe, payload):
+    if _CRC.unpack(crc)[0] != block_checksum(stripe, payload):
         return None
-    return raw[CRC_SIZE:]
+    return payload
 
 
 def verify_file(fd: int) -> tuple[FragmentHeader, list[int]]:

@@ -278,7 +278,7 @@ class ObjectReader:
     def sources(self) -> dict[int, list[_Source]]:
         return self._sources
 
-    def _payload(self, src: _Source, stripe: int) -> bytes | None:
+    def _payload(self, src: _Source, stripe: int) -> bytearray | None:
         try:
             payload = read_record(src.fd, self.header, stripe)
         except OSError as exc:
@@ -290,11 +290,11 @@ class ObjectReader:
             self.damage.append(Damage(self.ref, src.index, src.volume.uuid, stripe, "checksum mismatch"))
         return payload
 
-    def read_stripe(self, stripe: int) -> bytes:
+    def read_stripe(self, stripe: int) -> bytes | bytearray:
         """The object bytes of one stripe, from any ``k`` good fragments (data fragments first: when
         they are all good, decoding is a concatenation)."""
         k = self.policy.k
-        got: dict[int, bytes] = {}
+        got: dict[int, bytearray] = {}
         for index in range(self.policy.width):
             for src in self._sources.get(index, ()):
                 if not src.dead and (payload := self._payload(src, stripe)) is not None:
@@ -306,13 +306,14 @@ class ObjectReader:
             raise NotEnoughFragments(
                 f"{self.ref} stripe {stripe}: {len(got)} good fragments of {self.policy.width}, "
                 f"{self.policy} needs {k}")
-        block = self._codec.decode(got)
+        block = self._codec.decode(got, self.header.stripe_length(stripe))
         if len(block) != self.header.stripe_length(stripe):
             raise NotEnoughFragments(f"{self.ref} stripe {stripe}: decoded {len(block)} bytes")
         return block
 
-    def iter_range(self, start: int = 0, length: int | None = None) -> Iterator[bytes]:
-        """Bytes [start, start+length) clipped to the object, a stripe at a time."""
+    def iter_range(self, start: int = 0, length: int | None = None) -> Iterator[memoryview]:
+        """Bytes [start, start+length) clipped to the object, a stripe at a time (views, no copies:
+        a stripe's bytes are never referenced after the next one is read, so memory stays bounded)."""
         end = self.size if length is None else min(self.size, start + length)
         if start < 0:
             raise ValueError("negative start")
@@ -323,7 +324,7 @@ class ObjectReader:
             block = self.read_stripe(stripe)
             lo = pos - stripe * bs
             hi = min(end - stripe * bs, len(block))
-            yield block[lo:hi] if (lo, hi) != (0, len(block)) else block
+            yield memoryview(block)[lo:hi]
             pos = stripe * bs + hi
 
     def read(self, start: int = 0, length: int | None = None) -> bytes:

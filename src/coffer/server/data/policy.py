@@ -161,27 +161,47 @@ def usable(policy: Policy, volumes: int) -> bool:
 
 
 class Codec:
-    """Block <-> ``k + m`` payloads for one policy."""
+    """Block <-> ``k + m`` payloads for one policy.
+
+    pyeclib is handed ``bytes`` only: it aborts the whole process (a C assertion) on a memoryview or
+    a bytearray, and on some malformed fragments — one more reason every payload's CRC is checked
+    before it gets here.
+    """
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self._driver = None
+        self._skip = -1  # bytes of pyeclib's header before a data payload's share of the block
         if policy.kind is PolicyKind.EC:
             from pyeclib.ec_iface import ECDriver  # optional dependency (extra "ec"): import on use
 
             self._driver = ECDriver(k=policy.k, m=policy.m, ec_type="isa_l_rs_cauchy")
+            # Cauchy Reed-Solomon is systematic: data payloads hold the block verbatim after a fixed
+            # header. Learn the header size here and check the layout, so a healthy read can join
+            # the data payloads (one copy) instead of calling the decoder; a pyeclib whose layout
+            # differs simply never takes that path.
+            probe = bytes(range(256)) * policy.k
+            payloads = self._driver.encode(probe)
+            skip = len(payloads[0]) - 256
+            if skip >= 0 and b"".join(p[skip:] for p in payloads[: policy.k]) == probe:
+                self._skip = skip
 
-    def encode(self, block: bytes) -> list[bytes]:
+    def encode(self, block: bytes | bytearray) -> list[bytes]:
+        block = bytes(block) if not isinstance(block, bytes) else block
         if self._driver is None:
             return [block] * self.policy.width
         return self._driver.encode(block)
 
-    def decode(self, payloads: dict[int, bytes]) -> bytes:
-        """The block from at least ``k`` verified payloads (pyeclib needs bytes, never memoryviews:
-        it aborts the process on some invalid inputs, one more reason to check CRCs before)."""
+    def decode(self, payloads: dict[int, bytearray | bytes], length: int) -> bytes | bytearray:
+        """The ``length`` bytes of a block from at least ``k`` verified payloads."""
         if self._driver is None:
             return next(iter(payloads.values()))
-        return self._driver.decode([payloads[i] for i in sorted(payloads)][: self.policy.k])
+        k = self.policy.k
+        if self._skip >= 0 and all(i in payloads for i in range(k)):
+            views = [memoryview(payloads[i])[self._skip:] for i in range(k)]
+            out = b"".join(views)
+            return out if len(out) == length else out[:length]
+        return self._driver.decode([bytes(payloads[i]) for i in sorted(payloads)][:k])
 
 
 @lru_cache(maxsize=32)
