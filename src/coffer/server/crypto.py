@@ -1,10 +1,10 @@
-"""Encryption at rest: block-wise AES-256-GCM object streams, data-key wrapping, master and KMS keys, SSE-C.
+"""Encryption at rest: block-wise AES-256-GCM object streams, data-key wrapping, SSE request headers.
 
-This module owns every byte format of encryption at rest (see docs/encryption.md, which is the byte-for-
-byte reference): how an object's plaintext becomes its stored ciphertext, how the per-object data key is
-wrapped, and the validation of SSE-S3/SSE-KMS/SSE-C
-request headers with S3's error codes.  The master key and the local KMS key store (files in the data
-folder) are in :mod:`crypto_keys`.  Wiring all this into PUT/GET is the service's job.
+This module owns the byte formats of encrypted data (see docs/encryption.md, the byte-for-byte
+reference): how an object's plaintext becomes its stored ciphertext, how the per-object data key is
+wrapped, and the validation of SSE-S3/SSE-KMS/SSE-C request headers with S3's error codes.  The
+master key and the local KMS key store (files in the data folder) are in :mod:`crypto_keys`.
+Wiring all this into PUT/GET is the service's job.
 
 Why blocks: each 64 KiB plaintext block is sealed on its own, with a nonce derived from (stream id,
 block index), so a range read decrypts only the blocks it overlaps, and the GCM tag of every block
