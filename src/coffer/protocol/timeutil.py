@@ -6,6 +6,7 @@ All functions take/return POSIX timestamps (float seconds, UTC) so callers never
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import time
 from datetime import UTC, datetime
@@ -103,7 +104,14 @@ def iso8601(ts: float) -> str:
     # Round to microseconds first so float noise (1.001 * 1000 == 1000.999...) does not lose a ms.
     ms_total = round(ts * 1_000_000) // 1000
     secs, ms = divmod(ms_total, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ms:03d}Z"
+    return _iso_seconds(secs) + f".{ms:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_seconds(secs: int) -> str:
+    # Listings format thousands of timestamps, mostly from the same few seconds: strftime was
+    # a tenth of a ListObjects page.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
 
 
 def parse_iso8601(s: str) -> float | None:

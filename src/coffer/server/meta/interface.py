@@ -150,7 +150,9 @@ class MetaStore(ABC):
         """The model: take every key starting with `prefix`; if `delimiter` is set, a key with the
         delimiter after the prefix becomes the common prefix key[:end of first delimiter after
         prefix]; de-duplicate; keep the entries > `after` (UTF-8 bytes); the first `limit` of them
-        in order. Never reads more rows than needed (skips over a common prefix's keys by seeking)."""
+        in order. Never reads more rows than needed (skips over a common prefix's keys by seeking).
+        Entries carry what a listing shows (key, size, etag, last_modified, owner, checksums,
+        checksum_type, storage_class); headers, user metadata, segments and parts are left empty."""
 
     @abstractmethod
     async def count_objects(self, bucket: str) -> tuple[int, int]: ...  # (objects, bytes)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .model import CommonPrefix, ListPage, UploadPage
-from .sqlite_rows import OBJECT_LIST_SELECT, UPLOAD_SELECT, enc, object_from_row, upload_from_row
+from .sqlite_rows import OBJECT_ENTRY_SELECT, UPLOAD_SELECT, enc, entry_from_row, upload_from_row
 
 # A scan position: ("ge", key) / ("gt", key) at key level, or ("row", key, initiated, upload_id)
 # just after one upload (uploads of one key are ordered by (initiated, upload_id)): where a
@@ -112,7 +112,7 @@ def list_objects(
     def fetch(pos: Pos, n: int) -> sqlite3.Cursor:
         op = ">=" if pos[0] == "ge" else ">"
         sql = (
-            f"SELECT {OBJECT_LIST_SELECT} FROM objects WHERE bucket = ? AND key {op} ?{bound} "
+            f"SELECT {OBJECT_ENTRY_SELECT} FROM objects WHERE bucket = ? AND key {op} ?{bound} "
             "ORDER BY key LIMIT ?"
         )
         params = (bucket, pos[1], upper, n) if upper is not None else (bucket, pos[1], n)
@@ -121,7 +121,7 @@ def list_objects(
     entries: list = []
     truncated = _scan(
         fetch, start, prefix=pb, delimiter=db, upper=upper, floor=ab, limit=limit,
-        make_entry=lambda row: object_from_row(bucket, row),
+        make_entry=lambda row: entry_from_row(bucket, row),
         entries=entries,
     )
     marker = None
