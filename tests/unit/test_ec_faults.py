@@ -305,3 +305,27 @@ def test_chmod_read_only_volume(tmp_path: Path) -> None:
             subprocess.run(["chattr", "-i", str(d)], check=False)
         for d in (ro.path, ro.path / "tmp", ro.path / "fragments"):
             d.chmod(0o755)
+
+
+def test_stale_fragment_of_an_earlier_write_is_ignored(tmp_path: Path) -> None:
+    vset = make_set(tmp_path, 6)
+    old = write_object(vset, Policy.ec(2, 2), secrets.token_bytes(5000), block_size=1024)
+    stale = Path(frag(old, 0)).read_bytes()
+    with pytest.raises(ValueError, match="already has fragments"):
+        write_object(vset, Policy.ec(2, 2), b"x", ref=old.ref)
+    for f in old.fragments:
+        os.unlink(f.path)
+    data = secrets.token_bytes(7000)
+    new = write_object(vset, Policy.ec(2, 2), data, ref=old.ref, block_size=1024)
+    spare = next(v for v in vset if v.uuid not in {f.volume_id for f in new.fragments})
+    spare.fragment_path(new.ref, 0).parent.mkdir(parents=True, exist_ok=True)
+    spare.fragment_path(new.ref, 0).write_bytes(stale)
+    os.unlink(frag(new, 0))  # the stale copy is now the only fragment 0 around
+    got, damage = read_object(vset, new.ref)
+    assert got == data
+    assert any(d.volume_id == spare.uuid and d.reason == "header of another write" for d in damage)
+
+
+def test_reader_refuses_a_ref_that_is_not_one(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        read_object(make_set(tmp_path, 1), "../../etc/passwd")

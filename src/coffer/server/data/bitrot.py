@@ -208,10 +208,16 @@ class FragmentSink:
         finally:
             os.close(fd)
             self.fd = None
-        self.final.parent.mkdir(parents=True, exist_ok=True)
+        leaf = self.final.parent
+        if not leaf.is_dir():
+            leaf.mkdir(parents=True, exist_ok=True)
+            if self.volume.fsync:
+                # New directories are durable only once their parents' entries are: fsync both levels.
+                fsync_dir(leaf.parent)
+                fsync_dir(leaf.parent.parent)
         os.rename(self.tmp, self.final)  # atomic: replaces a damaged copy during repair
         if self.volume.fsync:
-            fsync_dir(self.final.parent)
+            fsync_dir(leaf)
         return self.final
 
     def discard(self) -> None:

@@ -107,6 +107,10 @@ class StripeWriter:
             raise ValueError(f"bad ref {ref!r}")
         if not 0 < block_size < (1 << 31):
             raise ValueError("block size must be positive and below 2 GiB")
+        if ref is not None and volumes.find_fragments(ref):
+            # A ref names one immutable content: fragments of two writes under one ref could be
+            # mixed by a reader (same header, valid CRCs, different bytes). Refuse, never overwrite.
+            raise ValueError(f"ref {ref} already has fragments")
         self.ref = ref or secrets.token_hex(16)
         self.policy = policy
         self.block_size = block_size
@@ -174,8 +178,12 @@ class StripeWriter:
                 continue
             done.append(FragmentLocation(index, sink.volume.uuid, str(path)))
         if len(done) < self.policy.write_quorum:
-            # Committed fragments below quorum are unreferenced files: the orphan sweep's job.
             self.abort()
+            for loc in done:  # never acknowledged: remove them (what remains is the orphan sweep's job)
+                try:
+                    os.unlink(loc.path)
+                except OSError:
+                    pass
             raise PolicyUnavailable(f"{self.policy}: only {len(done)} fragments made durable")
         self._sinks.clear()
         got = {f.index for f in done}
@@ -215,10 +223,22 @@ class ObjectReader:
     """Reads one segment from its fragments; collects ``damage`` along the way. Close it (or use ``with``)."""
 
     def __init__(self, volumes: VolumeSet, ref: str) -> None:
+        if not _REF.fullmatch(ref):
+            raise ValueError(f"bad ref {ref!r}")  # it becomes a path: never let "../" through
         self.ref = ref
         self.damage: list[Damage] = []
         self._sources: dict[int, list[_Source]] = {}
         candidates: list[_Source] = []
+        try:
+            self._open(volumes, candidates)
+        except BaseException:
+            for src in candidates:
+                if src.fd >= 0:
+                    os.close(src.fd)
+            raise
+
+    def _open(self, volumes: VolumeSet, candidates: list[_Source]) -> None:
+        ref = self.ref
         for vol, index, path in volumes.find_fragments(ref):
             try:
                 fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -252,6 +272,7 @@ class ObjectReader:
                 self._sources.setdefault(src.index, []).append(src)
             else:
                 os.close(src.fd)
+                src.fd = -1
                 self.damage.append(Damage(ref, src.index, src.volume.uuid, None, "header of another write"))
         self.policy = self.header.policy
         self.size = self.header.total_length
