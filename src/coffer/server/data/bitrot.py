@@ -1,7 +1,8 @@
 """Bitrot protection: the fragment file format and the checksum of every block in it.
 
 Owns the bytes of a fragment file (docs/erasure-coding.md has the table), their verification, and
-``FragmentSink``, which writes one such file with the data store's crash-safe protocol:
+``FragmentSink``, which writes one such file with the data store's crash-safe protocol, and the
+small records the engine reports (``FragmentLocation``, ``Damage``, ``OpenFragment``):
 
     header   64 bytes: magic, version, ref, policy, fragment index, block size, total length,
              record sizes, CRC32C of the header itself
@@ -63,6 +64,24 @@ assert _HEADER.size + CRC_SIZE == HEADER_SIZE
 
 class FragmentFormatError(ValueError):
     """Bytes that are not a valid fragment header."""
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentLocation:
+    index: int
+    volume_id: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """One problem found while reading: stripe None means the whole fragment (missing, bad header)."""
+
+    ref: str
+    index: int
+    volume_id: str | None
+    stripe: int | None
+    reason: str
 
 
 def block_checksum(stripe: int, payload: bytes | bytearray | memoryview) -> int:
@@ -135,6 +154,18 @@ class FragmentHeader:
         if header.block_count != count or last_rsize > rsize:
             raise FragmentFormatError("inconsistent header sizes")
         return header
+
+
+@dataclass(eq=False, slots=True)
+class OpenFragment:
+    """One fragment file opened for reading, its header checked."""
+
+    volume: Volume
+    index: int
+    path: Path
+    fd: int
+    header: FragmentHeader
+    dead: bool = False
 
 
 def read_header(fd: int) -> FragmentHeader:

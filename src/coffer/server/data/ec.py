@@ -14,12 +14,9 @@ Owns the striping of a segment's bytes and the three operations on it:
 * ``repair(ref)``: verifies every fragment end to end and rebuilds the missing or damaged ones,
   stripe by stripe, onto their volume (atomic replace) or onto a replacement volume.
 
-Memory is bounded by one stripe (a block plus its ``k + m`` payloads) whatever the object size.
-Everything here is synchronous and CPU- or disk-bound: the server calls it from worker threads.
-
-Volume failures during a write (ENOSPC, EROFS, EIO, a vanished directory) demote the volume (see
-volumes.py) and drop that fragment; the write goes on while the policy's write quorum still holds
-(``PolicyUnavailable`` otherwise), and the result lists the fragments to rebuild.
+Memory: one stripe at a time, whatever the object size. Synchronous, CPU- and disk-bound: the server
+calls it from worker threads. A volume failing during a write is demoted (volumes.py) and its fragment
+dropped; the write goes on while the policy's write quorum holds (else ``PolicyUnavailable``).
 """
 
 from __future__ import annotations
@@ -32,8 +29,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .bitrot import (
+    Damage,
     FragmentFormatError,
     FragmentHeader,
+    FragmentLocation,
+    OpenFragment,
     open_sinks,
     read_header,
     read_record,
@@ -60,24 +60,6 @@ class NotEnoughFragments(ECError):
 
 class ObjectNotFound(NotEnoughFragments):
     """No fragment of the ref on any readable volume (never written, deleted, or every one lost)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FragmentLocation:
-    index: int
-    volume_id: str
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Damage:
-    """One problem found while reading: stripe None means the whole fragment (missing, bad header)."""
-
-    ref: str
-    index: int
-    volume_id: str | None
-    stripe: int | None
-    reason: str
 
 
 @dataclass(slots=True)
@@ -180,10 +162,7 @@ class StripeWriter:
         if len(done) < self.policy.write_quorum:
             self.abort()
             for loc in done:  # never acknowledged: remove them (what remains is the orphan sweep's job)
-                try:
-                    os.unlink(loc.path)
-                except OSError:
-                    pass
+                _unlink(loc.path)
             raise PolicyUnavailable(f"{self.policy}: only {len(done)} fragments made durable")
         self._sinks.clear()
         got = {f.index for f in done}
@@ -207,18 +186,6 @@ def write_object(volumes: VolumeSet, policy: Policy, data: bytes, **kw: object) 
         raise
 
 
-@dataclass(eq=False, slots=True)
-class _Source:
-    """One opened fragment file."""
-
-    volume: Volume
-    index: int
-    path: Path
-    fd: int
-    header: FragmentHeader
-    dead: bool = False
-
-
 class ObjectReader:
     """Reads one segment from its fragments; collects ``damage`` along the way. Close it (or use ``with``)."""
 
@@ -227,8 +194,8 @@ class ObjectReader:
             raise ValueError(f"bad ref {ref!r}")  # it becomes a path: never let "../" through
         self.ref = ref
         self.damage: list[Damage] = []
-        self._sources: dict[int, list[_Source]] = {}
-        candidates: list[_Source] = []
+        self.sources: dict[int, list[OpenFragment]] = {}  # by fragment index, placement order
+        candidates: list[OpenFragment] = []
         try:
             self._open(volumes, candidates)
         except BaseException:
@@ -237,7 +204,7 @@ class ObjectReader:
                     os.close(src.fd)
             raise
 
-    def _open(self, volumes: VolumeSet, candidates: list[_Source]) -> None:
+    def _open(self, volumes: VolumeSet, candidates: list[OpenFragment]) -> None:
         ref = self.ref
         for vol, index, path in volumes.find_fragments(ref):
             try:
@@ -258,7 +225,7 @@ class ObjectReader:
                     vol.fail(exc)
                 self.damage.append(Damage(ref, index, vol.uuid, None, f"header: {exc}"))
                 continue
-            candidates.append(_Source(vol, index, path, fd, header))
+            candidates.append(OpenFragment(vol, index, path, fd, header))
         if not candidates:
             raise ObjectNotFound(f"no readable fragment of {ref}")
         # Fragments disagreeing on what the object is (a stale copy from an earlier write of the same
@@ -269,7 +236,7 @@ class ObjectReader:
         self.header = max(groups, key=lambda h: len(groups[h]))
         for src in candidates:
             if src.header.same_object(self.header):
-                self._sources.setdefault(src.index, []).append(src)
+                self.sources.setdefault(src.index, []).append(src)
             else:
                 os.close(src.fd)
                 src.fd = -1
@@ -278,7 +245,7 @@ class ObjectReader:
         self.size = self.header.total_length
         self._codec = codec_for(self.policy)
         for index in range(self.policy.width):
-            if index not in self._sources:
+            if index not in self.sources:
                 self.damage.append(Damage(ref, index, None, None, "missing"))
 
     def __enter__(self) -> ObjectReader:
@@ -288,18 +255,14 @@ class ObjectReader:
         self.close()
 
     def close(self) -> None:
-        for sources in self._sources.values():
+        for sources in self.sources.values():
             for src in sources:
                 if src.fd >= 0:
                     os.close(src.fd)
                     src.fd = -1
-        self._sources.clear()
+        self.sources.clear()
 
-    @property
-    def sources(self) -> dict[int, list[_Source]]:
-        return self._sources
-
-    def _payload(self, src: _Source, stripe: int) -> bytearray | None:
+    def _payload(self, src: OpenFragment, stripe: int) -> bytearray | None:
         try:
             payload = read_record(src.fd, self.header, stripe)
         except OSError as exc:
@@ -317,7 +280,7 @@ class ObjectReader:
         k = self.policy.k
         got: dict[int, bytearray] = {}
         for index in range(self.policy.width):
-            for src in self._sources.get(index, ()):
+            for src in self.sources.get(index, ()):
                 if not src.dead and (payload := self._payload(src, stripe)) is not None:
                     got[index] = payload
                     break
@@ -370,8 +333,8 @@ def repair(volumes: VolumeSet, ref: str) -> RepairResult:
     result = RepairResult(ref)
     with ObjectReader(volumes, ref) as reader:
         result.damage.extend(reader.damage)
-        healthy: dict[int, _Source] = {}
-        damaged: dict[int, list[_Source]] = {}
+        healthy: dict[int, OpenFragment] = {}
+        damaged: dict[int, list[OpenFragment]] = {}
         for index, sources in reader.sources.items():
             for src in sources:
                 try:
@@ -421,14 +384,18 @@ def repair(volumes: VolumeSet, ref: str) -> RepairResult:
                     continue
                 result.rebuilt.append(FragmentLocation(index, sink.volume.uuid, str(path)))
                 for old in damaged.get(index, ()):
-                    if old.path != path:
-                        try:
-                            os.unlink(old.path)
-                            result.removed.append(str(old.path))
-                        except OSError:
-                            pass
+                    if old.path != path and _unlink(old.path):
+                        result.removed.append(str(old.path))
         finally:
             for sink in sinks.values():
                 sink.discard()
     result.unrepaired.sort()
     return result
+
+
+def _unlink(path: str | Path) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
