@@ -14,6 +14,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from coffer.server.data.ec import (
     ObjectNotFound,
     ObjectReader,
     PolicyUnavailable,
+    StripeWriter,
     WriteResult,
     read_object,
     repair,
@@ -329,3 +331,36 @@ def test_stale_fragment_of_an_earlier_write_is_ignored(tmp_path: Path) -> None:
 def test_reader_refuses_a_ref_that_is_not_one(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         read_object(make_set(tmp_path, 1), "../../etc/passwd")
+
+
+def test_volume_lost_mid_write_is_dropped_at_commit(tmp_path: Path) -> None:
+    vset = make_set(tmp_path, 4)
+    data = secrets.token_bytes(3 * BS)
+    w = StripeWriter(vset, Policy.ec(2, 2))
+    w.write(data[:BS])
+    victim = vset.ranked(w.ref)[1]
+    shutil.rmtree(victim.path)  # its temp file stays writable (open fd); the rename will fail
+    w.write(data[BS:])
+    res = w.commit()
+    assert res.missing == [1] and victim.state is VolumeState.OFFLINE
+    assert read_object(vset, res.ref)[0] == data
+
+
+def test_kill_9_before_commit_leaves_only_temp_files(tmp_path: Path) -> None:
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
+from coffer.server.data.ec import StripeWriter
+from coffer.server.data.policy import Policy
+from coffer.server.data.volumes import VolumeSet
+vset = VolumeSet.open([{str(tmp_path)!r} + f"/v{{i}}" for i in range(6)], create=True)
+w = StripeWriter(vset, Policy.ec(4, 2), ref="ab" * 16)
+w.write(os.urandom(3 * {BS} + 5))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    vset = make_set(tmp_path, 6)
+    assert all(len(os.listdir(v.tmp_dir)) == 1 for v in vset)  # one partial fragment each
+    with pytest.raises(ObjectNotFound):
+        read_object(vset, "ab" * 16)
