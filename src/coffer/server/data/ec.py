@@ -274,9 +274,9 @@ class ObjectReader:
             self.damage.append(Damage(self.ref, src.index, src.volume.uuid, stripe, "checksum mismatch"))
         return payload
 
-    def read_stripe(self, stripe: int) -> bytes | bytearray:
-        """The object bytes of one stripe, from any ``k`` good fragments (data fragments first: when
-        they are all good, decoding is a concatenation)."""
+    def stripe_pieces(self, stripe: int) -> list[memoryview]:
+        """The object bytes of one stripe, from any ``k`` good fragments, as views in order (data
+        fragments are tried first: when they are all good, nothing is decoded or copied)."""
         k = self.policy.k
         got: dict[int, bytearray] = {}
         for index in range(self.policy.width):
@@ -290,14 +290,18 @@ class ObjectReader:
             raise NotEnoughFragments(
                 f"{self.ref} stripe {stripe}: {len(got)} good fragments of {self.policy.width}, "
                 f"{self.policy} needs {k}")
-        block = self._codec.decode(got, self.header.stripe_length(stripe))
-        if len(block) != self.header.stripe_length(stripe):
-            raise NotEnoughFragments(f"{self.ref} stripe {stripe}: decoded {len(block)} bytes")
-        return block
+        want = self.header.stripe_length(stripe)
+        pieces = self._codec.pieces(got, want)
+        if sum(len(p) for p in pieces) != want:
+            raise NotEnoughFragments(f"{self.ref} stripe {stripe}: decoded the wrong length")
+        return pieces
+
+    def read_stripe(self, stripe: int) -> bytes:
+        return b"".join(self.stripe_pieces(stripe))
 
     def iter_range(self, start: int = 0, length: int | None = None) -> Iterator[memoryview]:
         """Bytes [start, start+length) clipped to the object, a stripe at a time (views, no copies:
-        a stripe's bytes are never referenced after the next one is read, so memory stays bounded)."""
+        a stripe's buffers are released when the next stripe is read, so memory stays bounded)."""
         end = self.size if length is None else min(self.size, start + length)
         if start < 0:
             raise ValueError("negative start")
@@ -305,11 +309,13 @@ class ObjectReader:
         pos = start
         while pos < end:
             stripe = pos // bs
-            block = self.read_stripe(stripe)
-            lo = pos - stripe * bs
-            hi = min(end - stripe * bs, len(block))
-            yield memoryview(block)[lo:hi]
-            pos = stripe * bs + hi
+            at = stripe * bs  # object offset of the current piece
+            for piece in self.stripe_pieces(stripe):
+                lo, hi = max(pos, at) - at, min(end, at + len(piece)) - at
+                if lo < hi:
+                    yield piece[lo:hi]
+                at += len(piece)
+            pos = min(end, at)
 
     def read(self, start: int = 0, length: int | None = None) -> bytes:
         return b"".join(self.iter_range(start, length))
