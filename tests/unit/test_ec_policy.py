@@ -139,3 +139,12 @@ def test_weights_bias_choices() -> None:
     firsts = [placement.rank(f"{i:032x}", VOLS, weights)[0] for i in range(2000)]
     assert firsts.count("vol-0") > 2.5 * firsts.count("vol-2")
     assert "vol-1" not in firsts
+
+
+@given(st.text(min_size=1, max_size=40), st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=12,
+                                                  unique=True))
+@settings(max_examples=100)
+def test_rank_is_a_permutation_for_any_names(ref: str, vols: list[str]) -> None:
+    r = placement.rank(ref, vols)
+    assert sorted(r) == sorted(vols)
+    assert placement.rank(ref, list(reversed(vols))) == r

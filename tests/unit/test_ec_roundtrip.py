@@ -15,6 +15,7 @@ from coffer.server.data.ec import (
     ObjectReader,
     StripeWriter,
     read_object,
+    repair,
     write_object,
 )
 from coffer.server.data.policy import Policy
@@ -136,3 +137,20 @@ def test_range_read_touches_only_needed_stripes(vset: VolumeSet) -> None:
         chunks = r.iter_range(BS - 1, 2)
         with pytest.raises(Exception, match="stripe 0"):
             next(chunks)
+
+
+def test_degraded_write_then_new_volume_restores_redundancy(tmp_path: Path) -> None:
+    """EC-4+2 over 5 volumes meets the write quorum (5) with one fragment missing; once a sixth
+    volume is added, repair puts the missing fragment there and nothing else moves."""
+    vset = VolumeSet.open([tmp_path / f"v{i}" for i in range(5)], create=True, fsync=False)
+    data = payload(2 * BS + 1)
+    res = write_object(vset, Policy.ec(4, 2), data)
+    assert res.missing == [5]
+    assert read_object(vset, res.ref)[0] == data
+    before = {f.path for f in res.fragments}
+    grown = VolumeSet([*vset, *VolumeSet.open([tmp_path / "v5"], create=True, fsync=False)])
+    fixed = repair(grown, res.ref)
+    assert [f.index for f in fixed.rebuilt] == [5]
+    assert Path(fixed.rebuilt[0].path).is_relative_to(tmp_path / "v5")
+    assert all(Path(p).exists() for p in before)
+    assert read_object(grown, res.ref) == (data, [])
