@@ -329,13 +329,9 @@ def read_object(volumes: VolumeSet, ref: str, start: int = 0, length: int | None
 
 
 def repair(volumes: VolumeSet, ref: str) -> RepairResult:
-    """Verify every fragment of a ref end to end and rebuild the missing or damaged ones.
-
-    A rebuilt fragment goes back to the volume of its damaged copy when that volume is writable
-    (atomic rename over the bad file), else to the best-ranked writable volume holding no other
-    fragment of the object, so fragments stay on distinct volumes. Damaged copies left elsewhere are
-    deleted only after the new one is durable.
-    """
+    """Verify every fragment of a ref end to end; rebuild the missing or damaged ones onto the volume
+    of the damaged copy if writable (atomic rename over it), else onto the best-ranked writable volume
+    holding no other fragment. Damaged copies elsewhere are deleted once the new one is durable."""
     result = RepairResult(ref)
     with ObjectReader(volumes, ref) as reader:
         result.damage.extend(reader.damage)
