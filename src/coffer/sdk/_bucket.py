@@ -20,6 +20,7 @@ from coffer.sdk._types import DeleteResult, ObjectInfo, Prefix, parse_delete_res
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
     from coffer.sdk._object import Object
+    from coffer.sdk._transport import Transport
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request
 
@@ -35,7 +36,7 @@ class Bucket:
         self.creation_date = creation_date
 
     @property
-    def _t(self):
+    def _t(self) -> Transport:
         return self.client._transport
 
     def __repr__(self) -> str:

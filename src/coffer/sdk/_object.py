@@ -18,6 +18,7 @@ from coffer.sdk._types import ObjectProps, PutResult, props_from_headers, put_re
 if TYPE_CHECKING:
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._reader import ByteRange, ObjectReader
+    from coffer.sdk._transport import Transport
     from coffer.sdk._writer import ObjectWriter
 
 # Standard headers that REPLACE would drop unless sent again (set_custom_props keeps them).
@@ -49,7 +50,7 @@ class Object:
         self.key = key
 
     @property
-    def _t(self):
+    def _t(self) -> Transport:
         return self.bucket.client._transport
 
     @property

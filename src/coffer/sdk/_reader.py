@@ -22,6 +22,7 @@ from coffer.sdk._types import ObjectProps, props_from_headers, unquote_etag
 
 if TYPE_CHECKING:
     from coffer.sdk._object import Object
+    from coffer.sdk._transport import Transport
 
 ByteRange = str | tuple[int, int | None] | None
 
@@ -91,7 +92,7 @@ class ObjectReader:
         self.props: ObjectProps | None = None  # filled by the first answer
 
     @property
-    def _t(self):
+    def _t(self) -> Transport:
         return self.object.bucket.client._transport
 
     def head(self) -> ObjectProps:

@@ -25,6 +25,7 @@ from coffer.sdk._types import PutResult, put_result
 
 if TYPE_CHECKING:
     from coffer.sdk._object import Object
+    from coffer.sdk._transport import Transport
 
 
 def write_headers(
@@ -53,7 +54,7 @@ class ObjectWriter:
         self.object = obj
 
     @property
-    def _t(self):
+    def _t(self) -> Transport:
         return self.object.bucket.client._transport
 
     # --- whole-object writes ------------------------------------------------------------------------

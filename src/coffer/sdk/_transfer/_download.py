@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from coffer.protocol import checksums
 from coffer.sdk._config import TransferConfig
 from coffer.sdk._errors import IntegrityError
+from coffer.sdk._reader import ObjectReader
 from coffer.sdk._transfer._future import Scheduler, TransferFuture, run_parts
 from coffer.sdk._types import ObjectProps
 
@@ -86,9 +87,7 @@ class DownloadJob:
             raise
         return props
 
-    def _reader(self, first: int | None, last: int | None):
-        from coffer.sdk._reader import ObjectReader
-
+    def _reader(self, first: int | None, last: int | None) -> ObjectReader:
         return ObjectReader(self.obj, None if first is None else (first, last), version_id=self.version_id)
 
     def _single(self, fd: int, etag: str | None) -> ObjectProps:
