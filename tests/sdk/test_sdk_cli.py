@@ -101,7 +101,7 @@ def test_exit_codes_and_messages(run, bucket):
     assert run("cp", "a", "b", ok=False).returncode == 2  # two local paths
 
 
-def test_recursive_copy_sync_and_move(run, bucket, tmp_path):
+def test_recursive_copy_sync_and_move(run, bucket, tmp_path, coffer_target):
     src = tmp_path / "photos"
     (src / "2024").mkdir(parents=True)
     (src / "2024" / "a.jpg").write_bytes(os.urandom(1000))
@@ -131,6 +131,7 @@ def test_recursive_copy_sync_and_move(run, bucket, tmp_path):
     assert not (src / "big.bin").exists()
     removed = _lines(run("rm", "-r", "--json", f"dev/{bucket}/moved"))
     assert {r["key"] for r in removed} == {"moved/b.txt", "moved/big.bin"}
-    assert run("rb", f"dev/{bucket}", ok=False).returncode == 1  # backup/ still there
+    if coffer_target.client().is_coffer():  # SeaweedFS removes non-empty buckets anyway
+        assert run("rb", f"dev/{bucket}", ok=False).returncode == 1  # backup/ still there
     run("rb", "--force", f"dev/{bucket}")
     assert run("ls", f"dev/{bucket}", ok=False).returncode == 3

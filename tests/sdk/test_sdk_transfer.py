@@ -116,6 +116,20 @@ def test_directories_both_ways(any_client, bkt, tmp_path):
     assert not (tmp_path / "escape").exists()
 
 
+def _settled(fut, quiet: float = 0.4, limit: float = 20.0) -> int:
+    """Wait until the future's byte count stops moving (the in-flight parts are done)."""
+    deadline = time.monotonic() + limit
+    last, since = fut.bytes_transferred, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = fut.bytes_transferred
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return now
+    raise AssertionError("transfer never went quiet after pause()")
+
+
 def test_pause_resume_and_cancel(coffer_client, coffer_bkt, tmp_path):
     data = _file(tmp_path / "slow.bin", 25 * MiB)
     cfg = TransferConfig(multipart_chunksize=5 * MiB, max_concurrency=2, max_bandwidth=20 * MiB)
@@ -124,8 +138,7 @@ def test_pause_resume_and_cancel(coffer_client, coffer_bkt, tmp_path):
         while fut.bytes_transferred < 3 * MiB:
             time.sleep(0.01)
         fut.pause()
-        time.sleep(0.8)  # parts in flight finish, no new one starts
-        frozen = fut.bytes_transferred
+        frozen = _settled(fut)  # parts in flight finish, no new one starts
         time.sleep(0.5)
         assert fut.bytes_transferred == frozen < len(data) and fut.state == "paused"
         fut.resume()
