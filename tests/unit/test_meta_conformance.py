@@ -35,6 +35,7 @@ from coffer.server.meta.model import (
     CommonPrefix,
     Expect,
     MultipartUpload,
+    ObjectEntry,
     ObjectRecord,
     Part,
     PartInfo,
@@ -294,7 +295,13 @@ async def test_list_objects_examples(store: MetaStore) -> None:
     assert names(page) == ["photos/2006/jan/"] and not page.truncated
     page = await store.list_objects("b", after="readme")
     assert names(page) == ["z/é/1", "z/é/2"]
-    assert page.entries[0].inline is None  # listings never carry inline data
+    # listings carry only what ListObjects shows (never the inline data)
+    first = page.entries[0]
+    assert isinstance(first, ObjectEntry) and (first.key, first.size, first.etag) == ("z/é/1", 0, "e1")
+    assert first.checksum_algorithm is None and not hasattr(first, "inline")
+    await store.put_object(obj("z/é/1", checksums={"CRC64NVME": "AAAAAAAAAAA="}, checksum_type="FULL_OBJECT"))
+    first = (await store.list_objects("b", after="readme")).entries[0]
+    assert (first.checksum_algorithm, first.checksum_type) == ("CRC64NVME", "FULL_OBJECT")
     assert names(await store.list_objects("b", delimiter="é")) == [*sorted(keys[:4]), "z/é"]
     assert (await store.list_objects("b", limit=0)).entries == []
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
 
-from ..meta.model import CommonPrefix, ObjectRecord
+from ..meta.model import CommonPrefix, ObjectEntry
 from .body import read_small_body
 from .context import Ctx, handles
 from .respond import iso, xml_response
@@ -178,10 +178,10 @@ def _text(value: str, url: bool) -> str:
     return value
 
 
-def _contents(o: ObjectRecord, url: bool, owner: dict | None) -> str:
+def _contents(o: ObjectEntry, url: bool, owner: dict | None) -> str:
     checksum = ""
-    if o.checksums:
-        checksum = (f"<ChecksumAlgorithm>{next(iter(o.checksums))}</ChecksumAlgorithm>"
+    if o.checksum_algorithm:
+        checksum = (f"<ChecksumAlgorithm>{o.checksum_algorithm}</ChecksumAlgorithm>"
                     f"<ChecksumType>{o.checksum_type or 'FULL_OBJECT'}</ChecksumType>")
     who = ""
     if owner is not None:

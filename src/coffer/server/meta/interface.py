@@ -151,8 +151,7 @@ class MetaStore(ABC):
         delimiter after the prefix becomes the common prefix key[:end of first delimiter after
         prefix]; de-duplicate; keep the entries > `after` (UTF-8 bytes); the first `limit` of them
         in order. Never reads more rows than needed (skips over a common prefix's keys by seeking).
-        Entries carry what a listing shows (key, size, etag, last_modified, owner, checksums,
-        checksum_type, storage_class); headers, user metadata, segments and parts are left empty."""
+        Object entries are `ObjectEntry` values: what a listing shows, nothing more."""
 
     @abstractmethod
     async def count_objects(self, bucket: str) -> tuple[int, int]: ...  # (objects, bytes)

@@ -110,6 +110,21 @@ class Part:
 
 
 @dataclass(slots=True)
+class ObjectEntry:
+    """One object in a listing page: only what ListObjects shows. No defaults on purpose: building
+    a full ObjectRecord (20 fields, several default factories) was a tenth of a 1000-key page."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    owner: str
+    checksum_algorithm: str | None  # the object's checksum algorithm, if it has one
+    checksum_type: str | None
+    storage_class: str
+
+
+@dataclass(slots=True)
 class CommonPrefix:
     prefix: str
 
@@ -118,7 +133,7 @@ class CommonPrefix:
 class ListPage:
     """One page of a listing: entries in UTF-8 byte order, objects and common prefixes mixed."""
 
-    entries: list[ObjectRecord | CommonPrefix]
+    entries: list[ObjectEntry | CommonPrefix]
     truncated: bool
     # The last entry returned (a key or a common prefix); pass it back as `after` to continue.
     next_marker: str | None

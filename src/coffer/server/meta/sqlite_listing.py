@@ -121,7 +121,7 @@ def list_objects(
     entries: list = []
     truncated = _scan(
         fetch, start, prefix=pb, delimiter=db, upper=upper, floor=ab, limit=limit,
-        make_entry=lambda row: entry_from_row(bucket, row),
+        make_entry=entry_from_row,
         entries=entries,
     )
     marker = None
