@@ -13,7 +13,6 @@ import hmac
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from coffer.protocol import sigv2, sigv4
 from coffer.protocol.errors import S3Error
@@ -46,15 +45,13 @@ class BodyPlan:
         return self.mode in STREAMING_MODES
 
 
-def parse_query(raw: str) -> list[tuple[str, str]]:
-    """Split a raw query string without turning '+' into a space (S3 signs what was sent)."""
-    out = []
-    for part in raw.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        out.append((unquote(name), unquote(value)))
-    return out
+parse_query = sigv4.parse_query  # raw query -> decoded pairs, '+' kept literally (as signed)
+
+
+def _v2_mismatch(access_key: str, sts: str) -> S3Error:
+    return S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
+                   "signature you provided. Check your key and signing method.",
+                   AWSAccessKeyId=access_key, StringToSign=sts)
 
 
 def _denied(msg: str = "Access Denied") -> S3Error:
@@ -210,9 +207,7 @@ class Authenticator:
             if hmac.compare_digest(sigv2.sign(secret, sts), sig):
                 break
         else:
-            raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                          "signature you provided. Check your key and signing method.",
-                          AWSAccessKeyId=access_key, StringToSign=sts)
+            raise _v2_mismatch(access_key, sts)
         return who
 
     async def _v2_query(self, method, raw_path, query, headers) -> Principal:
@@ -229,7 +224,5 @@ class Authenticator:
             if hmac.compare_digest(sigv2.sign(secret, sts), query["Signature"]):
                 break
         else:
-            raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                          "signature you provided. Check your key and signing method.",
-                          AWSAccessKeyId=access_key, StringToSign=sts)
+            raise _v2_mismatch(access_key, sts)
         return who
