@@ -6,7 +6,6 @@ All functions take/return POSIX timestamps (float seconds, UTC) so callers never
 from __future__ import annotations
 
 import calendar
-import functools
 import re
 import time
 from datetime import UTC, datetime
@@ -102,16 +101,19 @@ def iso8601(ts: float) -> str:
     # Truncate, not round: rounding could move a timestamp into the next second and disagree with
     # the Last-Modified header (which has whole seconds) for the same object.
     # Round to microseconds first so float noise (1.001 * 1000 == 1000.999...) does not lose a ms.
-    ms_total = round(ts * 1_000_000) // 1000
-    secs, ms = divmod(ms_total, 1000)
-    return _iso_seconds(secs) + f".{ms:03d}Z"
+    secs, ms = divmod(round(ts * 1_000_000) // 1000, 1000)
+    # Listings format thousands of timestamps from a few seconds: the formatted seconds and the
+    # millisecond suffixes are looked up, not rebuilt (strftime was a tenth of a 1000-key page).
+    head = _SECONDS.get(secs)
+    if head is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        head = _SECONDS[secs] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return head + _MS_SUFFIX[ms]
 
 
-@functools.lru_cache(maxsize=4096)
-def _iso_seconds(secs: int) -> str:
-    # Listings format thousands of timestamps, mostly from the same few seconds: strftime was
-    # a tenth of a ListObjects page.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+_SECONDS: dict[int, str] = {}
+_MS_SUFFIX = tuple(f".{i:03d}Z" for i in range(1000))
 
 
 def parse_iso8601(s: str) -> float | None:

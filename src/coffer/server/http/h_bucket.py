@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -170,12 +171,15 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
     return web.Response(body=doc[: -len(close)] + "".join(pieces).encode() + close, content_type="application/xml")
 
 
+# Anything escape_text would change: markup characters, CR, and what XML 1.0 cannot carry.
+_UNSAFE = re.compile("[&<>\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: str, url: bool) -> str:
     if url:
         return quote(value, safe="/")
-    if "&" in value or "<" in value or ">" in value or xmlutil.has_invalid_chars(value) or "\r" in value:
-        return xmlutil.escape_text(value)
-    return value
+    # one regex scan per key instead of four substring/regex scans (keys are rendered 1000 a page)
+    return xmlutil.escape_text(value) if _UNSAFE.search(value) else value
 
 
 def _contents(o: ObjectEntry, url: bool, owner: dict | None) -> str:
