@@ -19,9 +19,11 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import h_access, h_bucket, h_multipart, h_object, h_post  # noqa: F401 - they register their handlers
+from .admin import ADMIN_PREFIX, admin_dispatch
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
+from .guard import guard
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
 from .router import route
@@ -64,6 +66,8 @@ class Front:
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
             query = _query_dict(raw_query)
+            if raw_path.startswith(ADMIN_PREFIX):
+                return await admin_dispatch(self, request, raw_path, raw_query, query)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
                                                     r.bucket)
@@ -72,6 +76,7 @@ class Front:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
                               "implemented.")
             ctx = Ctx(request, r, who, plan, self.service, self.cfg, query, rid)
+            await guard(ctx)  # authorization and quotas (issue 7)
             if expects_continue:
                 # The request is routed and authenticated: now invite the body. A request refused
                 # before this point never makes the client send (possibly gigabytes of) body.

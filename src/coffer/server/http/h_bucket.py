@@ -16,6 +16,8 @@ from coffer.protocol.errors import S3Error
 from ..meta.model import CommonPrefix, ObjectEntry
 from .body import read_small_body
 from .context import Ctx, handles
+from .guard import allowed_keys
+from .h_access import bucket_created
 from .respond import iso, xml_response
 
 
@@ -51,6 +53,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
     await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
+    await bucket_created(ctx)  # x-amz-acl, x-amz-grant-*, x-amz-object-ownership (issue 7)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 
@@ -84,19 +87,6 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
 async def bucket_versioning(ctx: Ctx) -> web.StreamResponse:
     await ctx.svc.buckets.head(ctx.who, ctx.bucket)
     return xml_response("VersioningConfiguration", {})
-
-
-@handles("GetBucketAcl", "GetObjectAcl")
-async def get_acl(ctx: Ctx) -> web.StreamResponse:
-    b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    if ctx.route.key is not None:
-        await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key)
-    owner = await _owner(ctx, b.owner, {})
-    grantee = {"@xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "@xsi:type": "CanonicalUser",
-               "ID": owner["ID"], "DisplayName": owner["DisplayName"]}
-    grant = {"Grantee": grantee,
-             "Permission": "FULL_CONTROL"}
-    return xml_response("AccessControlPolicy", {"Owner": owner, "AccessControlList": {"Grant": [grant]}})
 
 
 def _enc(value: str | None, url: bool) -> str | None:
@@ -217,7 +207,9 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                       "our published schema")
     good = [k for k in keys if k]
-    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, good)
-    deleted = [] if quiet else [{"Key": k} for k in keys if k]
+    ok = await allowed_keys(ctx, "s3:DeleteObject", good)
+    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, [k for k in good if k in ok])
+    deleted = [] if quiet else [{"Key": k} for k in keys if k and k in ok]
     errors = [{"Key": "", "Code": "InvalidArgument", "Message": "Invalid key"} for k in keys if not k]
+    errors += [{"Key": k, "Code": "AccessDenied", "Message": "Access Denied"} for k in good if k not in ok]
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

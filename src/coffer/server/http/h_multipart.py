@@ -14,6 +14,7 @@ from ..meta.model import Expect
 from ..service import CompletedPart
 from .body import body_stream, integrity_for, read_small_body
 from .context import Ctx, handles
+from .guard import authorize_source
 from .h_object import parse_copy_source, put_params, read_conditions
 from .respond import iso, quoted, xml_response
 
@@ -31,6 +32,7 @@ def _upload_id(ctx: Ctx) -> str:
 async def create_upload(ctx: Ctx) -> web.StreamResponse:
     params = put_params(ctx)
     params.expect = None
+    params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     algo = ctx.header("x-amz-checksum-algorithm")
     if algo is not None and algo.upper() not in ck.ALGORITHMS:
         raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported.")
@@ -53,6 +55,7 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
     source = ctx.header("x-amz-copy-source")
     if source is not None:
         src_bucket, src_key = parse_copy_source(source)
+        await authorize_source(ctx, src_bucket, src_key)
         rng = None
         raw_range = ctx.header("x-amz-copy-source-range")
         if raw_range is not None:

@@ -12,6 +12,7 @@ from ..meta.model import Expect, ObjectRecord
 from ..service import PutParams, ReadConditions
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
+from .guard import authorize_source
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
 
 _STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
@@ -64,6 +65,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
+    params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
         raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
@@ -84,6 +86,8 @@ def parse_copy_source(value: str) -> tuple[str, str]:
 
 async def copy_object(ctx: Ctx) -> web.StreamResponse:
     src_bucket, src_key = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+    await authorize_source(ctx, src_bucket, src_key)
+    owner, props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
@@ -93,7 +97,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         replace.expect = None
     rec, _src = await ctx.svc.objects.copy(
         ctx.who, src_bucket, src_key, ctx.bucket, ctx.key, cond=read_conditions(ctx, "x-amz-copy-source-"),
-        replace=replace, storage_class=ctx.header("x-amz-storage-class"),
+        replace=replace, storage_class=ctx.header("x-amz-storage-class"), owner=owner, props=props,
     )
     body: dict = {"LastModified": iso(rec.last_modified), "ETag": quoted(rec.etag)}
     for algo, value in rec.checksums.items():

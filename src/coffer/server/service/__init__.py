@@ -9,6 +9,9 @@ from __future__ import annotations
 from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
+from .access import ANONYMOUS, Access
+from .access_config import AccessConfig
+from .admin import Admin
 from .appends import Appends
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
@@ -26,6 +29,9 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        self.access = Access(self.core)  # issue 7: authorization, ACLs, policies, quotas
+        self.access_config = AccessConfig(self.core, self.access)
+        self.admin = Admin(self.core)
 
     @property
     def limits(self) -> Limits:
@@ -36,5 +42,5 @@ class Service:
 
 
 __all__ = [
-    "CompletedPart", "Integrity", "NotModified", "Principal", "PutParams", "ReadConditions", "Service",
+    "ANONYMOUS", "CompletedPart", "Integrity", "NotModified", "Principal", "PutParams", "ReadConditions", "Service",
 ]

@@ -59,6 +59,8 @@ class Multipart:
             user_meta=params.user_meta, storage_class=params.storage_class,
             checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
         )
+        if params.owner or params.props:  # the completed object's owner and ACL (issue 7)
+            upload.props["object"] = {"owner": params.owner, "props": params.props}
         await self.core.meta.create_upload(upload)
         return upload
 
@@ -186,7 +188,8 @@ class Multipart:
         record = ObjectRecord(
             bucket=bucket, key=key, size=sum(p.size for p in chosen),
             etag=md5_of_md5s([bytes.fromhex(p.etag) for p in chosen]), last_modified=time.time(),
-            owner=who.user_id, content_type=upload.content_type, headers=upload.headers,
+            owner=upload.props.get("object", {}).get("owner") or who.user_id, content_type=upload.content_type,
+            headers=upload.headers, props=dict(upload.props.get("object", {}).get("props") or {}),
             user_meta=upload.user_meta, checksums=checksums, checksum_type=ctype,
             storage_class=upload.storage_class, segments=[p.segment for p in chosen],
             parts=[PartInfo(p.number, p.size, p.etag, dict(p.checksums)) for p in chosen],

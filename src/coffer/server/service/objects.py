@@ -27,6 +27,8 @@ class PutParams:
     user_meta: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     expect: Expect | None = None
+    owner: str | None = None  # None: the writer (see service.access.new_object)
+    props: dict = field(default_factory=dict)  # the object's own ACL, ...
 
 
 STORAGE_CLASSES = frozenset(
@@ -62,8 +64,8 @@ class Objects:
         got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size)
         record = ObjectRecord(
             bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
-            owner=who.user_id, content_type=params.content_type, headers=params.headers,
-            user_meta=params.user_meta, checksums=got.checksums,
+            owner=params.owner or who.user_id, content_type=params.content_type, headers=params.headers,
+            user_meta=params.user_meta, checksums=got.checksums, props=dict(params.props),
             checksum_type="FULL_OBJECT" if got.checksums else None,
             storage_class=params.storage_class, inline=got.inline,
             segments=[got.segment] if got.segment else [],
@@ -139,6 +141,7 @@ class Objects:
     async def copy(
         self, who: Principal, src_bucket: str, src_key: str, bucket: str, key: str, *,
         cond: ReadConditions, replace: PutParams | None, storage_class: str | None,
+        owner: str | None = None, props: dict | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord]:
         """CopyObject: returns (new record, source record). Data is shared, never copied."""
         check_key(key, self.core.limits.max_key_bytes)
