@@ -1,0 +1,149 @@
+"""``coffer user key ...`` and ``coffer user quota ...``: access keys and quotas on a running server,
+through its admin API (issue 7), with an alias holding an admin's keys.
+
+These are client commands (the SDK's :class:`~coffer.sdk._admin.Admin`, never the server package);
+``coffer.entry`` attaches them to the server's ``coffer user`` group, whose add/list/remove work on a
+data folder directly.
+"""
+
+from __future__ import annotations
+
+import click
+
+from coffer.cli import _aliases
+from coffer.cli._output import Output, UsageError, command, human_size
+from coffer.sdk._admin import Admin
+
+
+def _admin(alias: str) -> Admin:
+    found = _aliases.load().get(alias)
+    if found is None:
+        raise UsageError(f"no alias {alias!r}: coffer alias set {alias} URL ACCESS SECRET")
+    return found.client().admin
+
+
+def _key_line(k: dict) -> str:
+    secret = f"  secret {k['secret_key']}" if "secret_key" in k else ""
+    return f"{k['access_key']}  {k['user']}  {k['status']}{secret}"
+
+
+@click.group("key")
+def key_group() -> None:
+    """Access keys on a running server: ALIAS must hold an admin's keys."""
+
+
+@key_group.command("list")
+@click.argument("alias")
+@click.argument("user_id", required=False)
+@command
+def key_list(out: Output, alias: str, user_id: str | None) -> None:
+    """List access keys (of USER_ID, or all); secrets are never shown."""
+    for k in _admin(alias).list_keys(user_id):
+        out.emit(k, _key_line(k))
+
+
+@key_group.command("create")
+@click.argument("alias")
+@click.argument("user_id")
+@command
+def key_create(out: Output, alias: str, user_id: str) -> None:
+    """Create a new access key for USER_ID; prints the secret once."""
+    k = _admin(alias).create_key(user_id)
+    out.emit(k, _key_line(k))
+
+
+@key_group.command("rotate")
+@click.argument("alias")
+@click.argument("access_key")
+@command
+def key_rotate(out: Output, alias: str, access_key: str) -> None:
+    """Give ACCESS_KEY a new secret (printed once); the old secret stops working."""
+    k = _admin(alias).rotate_key(access_key)
+    out.emit(k, _key_line(k))
+
+
+@key_group.command("disable")
+@click.argument("alias")
+@click.argument("access_key")
+@command
+def key_disable(out: Output, alias: str, access_key: str) -> None:
+    """Refuse requests signed with ACCESS_KEY until it is enabled again."""
+    k = _admin(alias).disable_key(access_key)
+    out.emit(k, _key_line(k))
+
+
+@key_group.command("enable")
+@click.argument("alias")
+@click.argument("access_key")
+@command
+def key_enable(out: Output, alias: str, access_key: str) -> None:
+    """Accept ACCESS_KEY again."""
+    k = _admin(alias).enable_key(access_key)
+    out.emit(k, _key_line(k))
+
+
+@key_group.command("delete")
+@click.argument("alias")
+@click.argument("access_key")
+@command
+def key_delete(out: Output, alias: str, access_key: str) -> None:
+    """Delete ACCESS_KEY for good."""
+    _admin(alias).delete_key(access_key)
+    out.emit({"access_key": access_key, "deleted": True}, f"deleted {access_key}")
+
+
+@click.group("quota")
+def quota_group() -> None:
+    """Per-user quotas on a running server: ALIAS must hold an admin's keys."""
+
+
+def _quota_line(q: dict) -> str:
+    limits = q["quota"]
+    use = q["usage"]
+
+    def lim(name: str, fmt=str) -> str:
+        return fmt(limits[name]) if name in limits else "unlimited"
+
+    return (f"{q['user']}: {human_size(use['bytes'])} of {lim('max_bytes', human_size)}, "
+            f"{use['objects']} objects of {lim('max_objects')}, {use['buckets']} buckets of {lim('max_buckets')}")
+
+
+@quota_group.command("get")
+@click.argument("alias")
+@click.argument("user_id")
+@command
+def quota_get(out: Output, alias: str, user_id: str) -> None:
+    """Show USER_ID's quota and usage."""
+    q = _admin(alias).get_quota(user_id)
+    out.emit(q, _quota_line(q))
+
+
+@quota_group.command("set")
+@click.argument("alias")
+@click.argument("user_id")
+@click.option("--max-bytes", type=click.IntRange(0), default=None, help="Bytes all the user's buckets may hold.")
+@click.option("--max-objects", type=click.IntRange(0), default=None, help="Objects all their buckets may hold.")
+@click.option("--max-buckets", type=click.IntRange(0), default=None, help="Buckets the user may own.")
+@command
+def quota_set(out: Output, alias: str, user_id: str, max_bytes: int | None, max_objects: int | None,
+              max_buckets: int | None) -> None:
+    """Set USER_ID's quota (the limits given replace the previous quota)."""
+    if max_bytes is None and max_objects is None and max_buckets is None:
+        raise UsageError("give at least one of --max-bytes, --max-objects, --max-buckets (or use quota clear)")
+    q = _admin(alias).set_quota(user_id, max_bytes=max_bytes, max_objects=max_objects, max_buckets=max_buckets)
+    out.emit(q, _quota_line(q))
+
+
+@quota_group.command("clear")
+@click.argument("alias")
+@click.argument("user_id")
+@command
+def quota_clear(out: Output, alias: str, user_id: str) -> None:
+    """Remove USER_ID's quota."""
+    q = _admin(alias).clear_quota(user_id)
+    out.emit(q, _quota_line(q))
+
+
+def attach(user_group: click.Group) -> None:
+    user_group.add_command(key_group)
+    user_group.add_command(quota_group)
