@@ -27,7 +27,8 @@ def solo(server_factory):
     return Ep
 
 
-def test_add_list_remove_user(endpoint):
+def test_add_list_remove_user(solo):
+    endpoint = solo
     u = new_user(endpoint, email=True)
     admin = admin_for(endpoint)
     listed = {x["id"]: x for x in admin.list_users()}

@@ -31,7 +31,7 @@ class Service:
         self.appends = Appends(self.core, self.multipart)
         self.access = Access(self.core)  # issue 7: authorization, ACLs, policies, quotas
         self.access_config = AccessConfig(self.core, self.access)
-        self.admin = Admin(self.core)
+        self.admin = Admin(self.core, self.users)
 
     @property
     def limits(self) -> Limits:

@@ -17,7 +17,7 @@ from coffer.protocol.errors import S3Error
 
 from ..meta.model import AccessKey, Bucket, User
 from .core import Core, Principal
-from .users import add_user, random_access_key, random_secret_key
+from .users import Users, add_user, random_access_key, random_secret_key
 
 QUOTA_FIELDS = ("max_bytes", "max_objects", "max_buckets")
 _TTL = 1.0
@@ -49,8 +49,9 @@ def user_view(u: User, keys: list[AccessKey]) -> dict[str, Any]:
 
 
 class Admin:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, users: Users) -> None:
         self.core = core
+        self.users = users  # its credential cache is dropped for keys changed here
         self._users: dict[str, tuple[float, User | None]] = {}
         self._usage: dict[str, tuple[float, int, int]] = {}
 
@@ -87,9 +88,12 @@ class Admin:
         if owned:
             raise S3Error("DeleteConflict", f"The user {user_id} still owns buckets: "
                           + ", ".join(b.name for b in owned[:10]), status=409)
+        keys = await self.core.meta.list_access_keys(user_id)
         if not await self.core.meta.delete_user(user_id):
             raise _no_user(user_id)
         self._users.pop(user_id, None)
+        for k in keys:
+            self.users.forget(k.access_key)
 
     # -- keys --------------------------------------------------------------------------------------
     async def list_keys(self, user_id: str | None) -> list[dict[str, Any]]:
