@@ -14,6 +14,7 @@ from typing import Any
 
 from coffer.protocol.errors import S3Error
 
+from ..service.core import BUCKET_HINT
 from ..service.policy_conditions import utc_now_context
 from .context import Ctx
 
@@ -66,10 +67,12 @@ def incoming_size(ctx: Ctx) -> int:
 async def guard(ctx: Ctx) -> None:
     """Raise AccessDenied / QuotaExceeded / TooManyBuckets, or let the handler run."""
     ep = ctx.route.endpoint
+    BUCKET_HINT.set(None)
     if ep.name in DEFERRED:
         return
     ctx.bucket_rec = await ctx.svc.access.authorize(
         ctx.who, ep.permission, ctx.route.bucket, ctx.route.key, lambda: request_context(ctx))
+    BUCKET_HINT.set(ctx.bucket_rec)
     if ep.name == "CreateBucket":
         await ctx.svc.admin.check_new_bucket(ctx.who)
     elif ep.name in WRITES and ctx.bucket_rec is not None:

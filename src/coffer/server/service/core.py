@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import hashlib
 import os
 from collections.abc import AsyncIterable, Callable
@@ -28,6 +29,9 @@ from ..meta.model import Bucket, Segment
 T = TypeVar("T")
 
 DEFAULT_CHECKSUM = "CRC64NVME"  # what S3 itself computes when a client sends none
+# The bucket row access control just read for the request being handled (set before every handler,
+# so it never outlives its request): bucket_for reuses it instead of a second lookup.
+BUCKET_HINT: contextvars.ContextVar[Bucket | None] = contextvars.ContextVar("bucket_hint", default=None)
 
 
 @dataclass(slots=True)
@@ -128,7 +132,8 @@ class Core:
 
     # -- access --------------------------------------------------------------------------------------
     async def bucket_for(self, who: Principal, name: str) -> Bucket:
-        bucket = await self.meta.get_bucket(name)
+        hint = BUCKET_HINT.get()
+        bucket = hint if hint is not None and hint.name == name else await self.meta.get_bucket(name)
         if bucket is None:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=name)
         return bucket  # who may act on it was decided before: service.access (issue 7)
