@@ -119,6 +119,8 @@ def test_grants_by_id_email_and_xml(bkt, owner, other, anon):
     acl = other.s3.get_object_acl(Bucket=bkt, Key="doc.txt")
     assert (other.id, "READ_ACP") in [(g["Grantee"].get("ID"), g["Permission"]) for g in acl["Grants"]]
     with s3_error("AccessDenied", 403):
+        other.s3.put_object_acl(Bucket=bkt, Key="doc.txt", ACL="public-read")  # READ_ACP is not WRITE_ACP
+    with s3_error("AccessDenied", 403):
         other.s3.get_object(Bucket=bkt, Key="doc.txt")  # the XML replaced the READ grant
 
 
@@ -178,7 +180,14 @@ def test_copy_needs_read_on_source(bkt, owner, other):
     try:
         with s3_error("AccessDenied", 403):
             other.s3.copy_object(Bucket=mine, Key="stolen", CopySource={"Bucket": bkt, "Key": "doc.txt"})
+        up = other.s3.create_multipart_upload(Bucket=mine, Key="parts")
+        with s3_error("AccessDenied", 403):
+            other.s3.upload_part_copy(Bucket=mine, Key="parts", UploadId=up["UploadId"], PartNumber=1,
+                                      CopySource={"Bucket": bkt, "Key": "doc.txt"})
         owner.s3.put_object_acl(Bucket=bkt, Key="doc.txt", GrantRead=f'id="{other.id}"')
+        other.s3.upload_part_copy(Bucket=mine, Key="parts", UploadId=up["UploadId"], PartNumber=1,
+                                  CopySource={"Bucket": bkt, "Key": "doc.txt"})
+        other.s3.abort_multipart_upload(Bucket=mine, Key="parts", UploadId=up["UploadId"])
         other.s3.copy_object(Bucket=mine, Key="copied", CopySource={"Bucket": bkt, "Key": "doc.txt"})
         assert other.s3.get_object(Bucket=mine, Key="copied")["Body"].read() == b"hello"
         other.s3.delete_object(Bucket=mine, Key="copied")
