@@ -73,6 +73,9 @@ async def guard(ctx: Ctx) -> None:
     ctx.bucket_rec = await ctx.svc.access.authorize(
         ctx.who, ep.permission, ctx.route.bucket, ctx.route.key, lambda: request_context(ctx))
     BUCKET_HINT.set(ctx.bucket_rec)
+    expected = ctx.request.headers.get("x-amz-expected-bucket-owner")
+    if expected is not None and ctx.bucket_rec is not None and expected != ctx.bucket_rec.owner:
+        raise S3Error("AccessDenied", "Access Denied")  # S3's answer when the bucket has another owner
     if ep.name == "CreateBucket":
         await ctx.svc.admin.check_new_bucket(ctx.who)
     elif ep.name in WRITES and ctx.bucket_rec is not None:
