@@ -205,3 +205,22 @@ def test_cli_key_and_quota_commands(solo, tmp_path):
     _cli("alias", "set", "plain", solo.url, u.access_key, u.secret_key, env=env)
     r = _cli("user", "quota", "get", "plain", u.id, env=env)
     assert r.returncode == 4, r.stderr
+
+
+def test_quota_counts_a_multipart_upload_as_one_object(solo):
+    u = new_user(solo)
+    admin = admin_for(solo)
+    name = f"q-{uuid.uuid4().hex[:12]}"
+    u.s3.create_bucket(Bucket=name)
+    admin.set_quota(u.id, max_objects=1, max_bytes=100)
+    up = u.s3.create_multipart_upload(Bucket=name, Key="mp")
+    etag = u.s3.upload_part(Bucket=name, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"p" * 60)["ETag"]
+    with s3_error("QuotaExceeded", 403):  # 60 + 60 bytes would pass max_bytes
+        u.s3.upload_part(Bucket=name, Key="mp", UploadId=up["UploadId"], PartNumber=2, Body=b"p" * 60)
+    u.s3.complete_multipart_upload(Bucket=name, Key="mp", UploadId=up["UploadId"],
+                                   MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    with s3_error("QuotaExceeded", 403):
+        u.s3.put_object(Bucket=name, Key="second", Body=b"")
+    assert admin.get_quota(u.id)["usage"]["objects"] == 1
+    u.s3.delete_object(Bucket=name, Key="mp")
+    u.s3.delete_bucket(Bucket=name)

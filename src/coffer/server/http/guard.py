@@ -79,7 +79,9 @@ async def guard(ctx: Ctx) -> None:
     if ep.name == "CreateBucket":
         await ctx.svc.admin.check_new_bucket(ctx.who)
     elif ep.name in WRITES and ctx.bucket_rec is not None:
-        await ctx.svc.admin.check_write(ctx.bucket_rec, incoming_size(ctx))
+        parts = ep.name in ("UploadPart", "AppendObject")  # bytes, but no new object yet
+        size = 0 if ep.name == "CompleteMultipartUpload" else incoming_size(ctx)  # its body is XML
+        await ctx.svc.admin.check_write(ctx.bucket_rec, size, new_object=not parts)
 
 
 async def allowed_keys(ctx: Ctx, permission: str, keys: list[str]) -> set[str]:

@@ -188,8 +188,9 @@ class Admin:
             return objects, size, len(buckets)
         return hit[1], hit[2], -1
 
-    async def check_write(self, bucket: Bucket, incoming: int) -> None:
-        """QuotaExceeded when one more object of ``incoming`` bytes would pass the owner's quota."""
+    async def check_write(self, bucket: Bucket, incoming: int, new_object: bool = True) -> None:
+        """QuotaExceeded when ``incoming`` more bytes (and one more object, unless it is a part or an
+        append piece) would pass the owner's quota."""
         u = await self._user(bucket.owner)
         quota = u.props.get("quota") if u else None
         if not quota:
@@ -198,12 +199,12 @@ class Admin:
         if "max_bytes" in quota and size + incoming > quota["max_bytes"]:
             raise S3Error("QuotaExceeded", "The bucket owner's storage quota would be exceeded.",
                           status=403, BucketName=bucket.name)
-        if "max_objects" in quota and objects + 1 > quota["max_objects"]:
+        if new_object and "max_objects" in quota and objects + 1 > quota["max_objects"]:
             raise S3Error("QuotaExceeded", "The bucket owner's object count quota would be exceeded.",
                           status=403, BucketName=bucket.name)
         # count this write now, so a burst from one worker cannot overrun by more than itself
         ttl, o, s = self._usage[bucket.owner]
-        self._usage[bucket.owner] = (ttl, o + 1, s + incoming)
+        self._usage[bucket.owner] = (ttl, o + int(new_object), s + incoming)
 
     async def check_new_bucket(self, who: Principal) -> None:
         u = await self._user(who.user_id)
