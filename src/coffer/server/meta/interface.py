@@ -107,6 +107,17 @@ class MetaStore(ABC):
     async def update_bucket_props(self, name: str, props: dict) -> None:
         """Replaces the bucket's props document. Raises NoSuchBucket."""
 
+    async def patch_bucket_props(self, name: str, changes: dict) -> dict:
+        """Sets (value) or removes (None) top-level props keys; returns the new props. Raises NoSuchBucket.
+        Backends make it atomic, so settings changed at the same time by different workers are all kept;
+        this default is for backends that have not (read, then replace)."""
+        bucket = await self.get_bucket(name)
+        if bucket is None:
+            raise NoSuchBucket(name)
+        props = {k: v for k, v in {**bucket.props, **changes}.items() if v is not None}
+        await self.update_bucket_props(name, props)
+        return props
+
     @abstractmethod
     async def delete_bucket(self, name: str) -> list[str]:
         """Raises NoSuchBucket, BucketNotEmpty (any object). Aborts the bucket's multipart uploads;

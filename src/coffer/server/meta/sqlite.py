@@ -18,6 +18,7 @@ otherwise drag all their bytes through memory for nothing; get_object returns it
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -208,6 +209,17 @@ class SqliteMetaStore(MetaStore):
         doc = dumps(props)
         if await self._rowcount("UPDATE buckets SET props = ? WHERE name = ?", (doc, name)) == 0:
             raise NoSuchBucket(name)
+
+    async def patch_bucket_props(self, name: str, changes: dict) -> dict:
+        def patch(c: sqlite3.Connection) -> dict:  # inside the writer's BEGIN IMMEDIATE: atomic
+            row = c.execute("SELECT props FROM buckets WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NoSuchBucket(name)
+            props = {k: v for k, v in {**json.loads(row[0]), **changes}.items() if v is not None}
+            c.execute("UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name))
+            return props
+
+        return await self._write(patch)
 
     async def delete_bucket(self, name: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.delete_bucket(c, name))

@@ -20,6 +20,7 @@ from typing import Any
 
 from coffer.protocol.errors import S3Error
 
+from ..meta import interface as mi
 from ..meta.model import Bucket, ObjectRecord
 from . import acl as acls
 from .core import Core, Principal
@@ -189,30 +190,26 @@ class Access:
         owner = bucket.owner if mode == "BucketOwnerPreferred" and canned == "bucket-owner-full-control" else writer
         props: dict = {}
         if has_acl:
-            by_id, by_email = await self.resolvers()
-            names = by_id(owner) or (owner, "")
-            b_names = by_id(bucket.owner) or (bucket.owner, "")
             lowered = {k.lower(): v for k, v in headers.items()}
-            a = acls.acl_from_headers(lowered, names, b_names, by_id=by_id, by_email=by_email)
+            grants = any(h in lowered for h in acls.GRANT_HEADERS)
+            # Only grant headers name other users; a canned ACL needs no user lookup (display names
+            # are filled in when the ACL is read back).
+            by_id, by_email = await self.resolvers() if grants else (None, None)
+            a = acls.acl_from_headers(lowered, (owner, ""), (bucket.owner, ""), by_id=by_id, by_email=by_email)
             if a is not None:
                 if pab_of(bucket).get("BlockPublicAcls") and acls.is_public(a):
                     raise denied()
-                props["acl"] = acls.acl_to_json(a)
+                owner_only = all(g.grantee.type == "CanonicalUser" and g.grantee.id == owner for g in a.grants)
+                if not (owner_only and owner == bucket.owner):  # private to the bucket owner is the default
+                    props["acl"] = acls.acl_to_json(a)
         if (props or owner != bucket.owner) and not bucket.props.get("object_acls"):
             await self.set_bucket_props(bucket, object_acls=True)
         return owner, props
 
     async def set_bucket_props(self, bucket: Bucket, **changes: Any) -> None:
-        """Update (value not None) or remove (None) bucket settings; re-reads the row first so two
-        settings changed at the same time are both kept."""
-        fresh = await self.core.meta.get_bucket(bucket.name)
-        if fresh is None:
-            raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket.name)
-        props = dict(fresh.props)
-        for k, v in changes.items():
-            if v is None:
-                props.pop(k, None)
-            else:
-                props[k] = v
-        await self.core.meta.update_bucket_props(bucket.name, props)
-        bucket.props = props
+        """Set (value) or remove (None) bucket settings in one atomic metadata update, so settings
+        changed at the same time (by any worker) are all kept."""
+        try:
+            bucket.props = await self.core.meta.patch_bucket_props(bucket.name, changes)
+        except mi.NoSuchBucket:
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket.name) from None
