@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from coffer.protocol.errors import S3Error
 
+from ..meta import interface as mi
 from ..meta.model import Bucket, ObjectRecord
 from . import acl as acls
 from .access import OWNERSHIP, PAB_FIELDS, Access, bucket_acl, object_acl, ownership_of, pab_of
@@ -94,8 +95,15 @@ class AccessConfig:
         if rec is None:
             await self.access.set_bucket_props(b, acl=acls.acl_to_json(a))
             return
-        rec.props = {**rec.props, "acl": acls.acl_to_json(a)}
-        await self.core.meta.update_object(rec)
+        for _ in range(3):  # the object may be overwritten meanwhile: never put old metadata on new data
+            rec.props = {**rec.props, "acl": acls.acl_to_json(a)}
+            try:
+                await self.core.meta.update_object(rec, expect_etag=rec.etag)
+                break
+            except mi.PreconditionFailed:
+                rec = await self._object(bucket_name, key or "")
+        else:
+            raise S3Error("ConditionalRequestConflict", "The object changed while its ACL was being set; retry.")
         if not b.props.get("object_acls"):
             await self.access.set_bucket_props(b, object_acls=True)
 
