@@ -293,3 +293,19 @@ def test_public_access_block(bkt, owner, other, anon):
         other.s3.delete_public_access_block(Bucket=bkt)
     owner.s3.delete_public_access_block(Bucket=bkt)
     assert anon.get_object(Bucket=bkt, Key="pub")["Body"].read() == b"x"
+
+
+def test_malformed_settings_documents(bkt, endpoint, owner):
+    from helpers import raw_request
+
+    class Ep:
+        url, access_key, secret_key, server = endpoint.url, owner.access_key, owner.secret_key, None
+
+    for sub, body in (("publicAccessBlock", b"<nope"), ("publicAccessBlock", b"<Other/>"),
+                      ("publicAccessBlock", b"<PublicAccessBlockConfiguration><BlockPublicAcls>maybe"
+                                            b"</BlockPublicAcls></PublicAccessBlockConfiguration>"),
+                      ("ownershipControls", b"<OwnershipControls/>"), ("ownershipControls", b"\xff\xfe")):
+        r = raw_request(Ep, "PUT", f"/{bkt}?{sub}", body=body)
+        assert r.status == 400 and b"<Code>MalformedXML</Code>" in r.body, (sub, body, r.body[:200])
+    r = raw_request(Ep, "PUT", f"/{bkt}?acl")
+    assert r.status == 400 and b"<Code>MissingSecurityHeader</Code>" in r.body

@@ -224,3 +224,19 @@ def test_quota_counts_a_multipart_upload_as_one_object(solo):
     assert admin.get_quota(u.id)["usage"]["objects"] == 1
     u.s3.delete_object(Bucket=name, Key="mp")
     u.s3.delete_bucket(Bucket=name)
+
+
+def test_admin_api_malformed_bodies(endpoint):
+    skip_if_external(endpoint)
+    admin = admin_for(endpoint)
+    u = new_user(endpoint)
+    for body in (b"{nope", b"[1, 2]"):
+        with pytest.raises(CofferError) as ei:
+            admin._transport.request("PUT", "_coffer", f"admin/v1/quotas/{u.id}", body=body, retries=False)
+        assert ei.value.code == "MalformedJSON" and ei.value.status == 400
+    with pytest.raises(CofferError) as ei:
+        admin._call("POST", "keys", {"user": 5})
+    assert ei.value.code == "InvalidArgument"
+    with pytest.raises(CofferError) as ei:
+        admin._call("POST", "users/someone")
+    assert ei.value.status == 405

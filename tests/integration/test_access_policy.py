@@ -262,3 +262,11 @@ def test_removed_user_loses_access(server_factory):
     admin_for(endpoint).remove_user(other.id)
     with s3_error("InvalidAccessKeyId", 403):
         client(endpoint.url, other.access_key, other.secret_key).get_object(Bucket=bkt, Key="home/c.txt")
+
+
+def test_policy_size_limit(bkt, owner):
+    big = policy(*[stmt(bkt, "s3:GetObject", f"/p{i:05d}-{'x' * 40}/*", Sid=f"s{i}") for i in range(300)])
+    assert len(big) > 20 * 1024
+    with s3_error("MalformedPolicy", 400) as ei:
+        owner.s3.put_bucket_policy(Bucket=bkt, Policy=big)
+    assert ei.value.response["Error"]["Message"] == "Policies must be no larger than 20 KB"

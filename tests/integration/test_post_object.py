@@ -147,3 +147,9 @@ def test_sizes(s3, bucket, size):
     body = bytes(range(256)) * (size // 256)
     assert post(p["url"], p["fields"], body).status == 204
     assert s3.get_object(Bucket=bucket, Key=p["fields"]["key"])["Body"].read() == body
+
+
+def test_oversized_form_fields(s3, bucket):
+    p = presigned(s3, bucket, "big-fields")
+    r = post(p["url"], dict(p["fields"], **{"x-ignore-pad": "y" * (21 * 1024)}))
+    assert (r.status, code(r)) == (400, "MaxPostPreDataLengthExceeded")
