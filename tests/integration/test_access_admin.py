@@ -201,6 +201,12 @@ def test_cli_key_and_quota_commands(solo, tmp_path):
     assert json.loads(r.stdout)["quota"] == {"max_bytes": 5000}
     r = _cli("user", "quota", "get", "adm", u.id, env=env)
     assert "unlimited" in r.stdout and r.returncode == 0
+    name = f"cli-{uuid.uuid4().hex[:12]}"
+    client(solo.url, solo.access_key, solo.secret_key).create_bucket(Bucket=name)
+    r = _cli("user", "chown", "adm", name, u.id, env=env)
+    assert r.returncode == 0, r.stderr
+    r = _cli("user", "buckets", "adm", u.id, "--json", env=env)
+    assert [json.loads(line)["name"] for line in r.stdout.splitlines()] == [name]
     # a non-admin alias is refused with the access-denied exit code
     _cli("alias", "set", "plain", solo.url, u.access_key, u.secret_key, env=env)
     r = _cli("user", "quota", "get", "plain", u.id, env=env)
@@ -240,3 +246,27 @@ def test_admin_api_malformed_bodies(endpoint):
     with pytest.raises(CofferError) as ei:
         admin._call("POST", "users/someone")
     assert ei.value.status == 405
+
+
+def test_give_a_bucket_to_another_user(endpoint):
+    u, v = new_user(endpoint), new_user(endpoint)
+    admin = admin_for(endpoint)
+    name = f"own-{uuid.uuid4().hex[:12]}"
+    u.s3.create_bucket(Bucket=name)
+    u.s3.put_bucket_acl(Bucket=name, GrantFullControl=f'id="{u.id}"', GrantRead=f'id="{u.id}"')
+    u.s3.put_object(Bucket=name, Key="k", Body=b"x")
+    assert [b["name"] for b in admin.list_buckets(u.id)] == [name]
+    with pytest.raises(CofferError) as ei:
+        admin.set_bucket_owner(name, "nobody-at-all")
+    assert ei.value.status == 404
+    with pytest.raises(CofferError) as ei:
+        admin.set_bucket_owner(f"none-{uuid.uuid4().hex[:8]}", v.id)
+    assert ei.value.code == "NoSuchBucket"
+    admin.set_bucket_owner(name, v.id)
+    assert {b["name"]: b["owner"] for b in admin.list_buckets()}[name] == v.id
+    with s3_error("AccessDenied", 403):  # the old owner's ACL grant did not survive
+        u.s3.list_objects_v2(Bucket=name)
+    assert v.s3.get_bucket_acl(Bucket=name)["Owner"]["ID"] == v.id
+    admin.remove_user(u.id)  # owns nothing now
+    v.s3.delete_object(Bucket=name, Key="k")
+    v.s3.delete_bucket(Bucket=name)

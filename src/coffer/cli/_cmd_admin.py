@@ -1,4 +1,4 @@
-"""``coffer user key ...`` and ``coffer user quota ...``: access keys and quotas on a running server,
+"""``coffer user key|quota|buckets|chown``: access keys, quotas and bucket ownership on a running server,
 through its admin API (issue 7), with an alias holding an admin's keys.
 
 These are client commands (the SDK's :class:`~coffer.sdk._admin.Admin`, never the server package);
@@ -144,6 +144,27 @@ def quota_clear(out: Output, alias: str, user_id: str) -> None:
     out.emit(q, _quota_line(q))
 
 
+@click.command("buckets")
+@click.argument("alias")
+@click.argument("user_id", required=False)
+@command
+def user_buckets(out: Output, alias: str, user_id: str | None) -> None:
+    """List buckets with their owners (USER_ID's only, if given)."""
+    for b in _admin(alias).list_buckets(user_id):
+        out.emit(b, f"{b['name']}  {b['owner']}")
+
+
+@click.command("chown")
+@click.argument("alias")
+@click.argument("bucket")
+@click.argument("user_id")
+@command
+def user_chown(out: Output, alias: str, bucket: str, user_id: str) -> None:
+    """Give BUCKET to USER_ID (its ACL is reset to private)."""
+    b = _admin(alias).set_bucket_owner(bucket, user_id)
+    out.emit(b, f"{b['name']} now belongs to {b['owner']}")
+
+
 def attach(user_group: click.Group) -> None:
-    user_group.add_command(key_group)
-    user_group.add_command(quota_group)
+    for c in (key_group, quota_group, user_buckets, user_chown):
+        user_group.add_command(c)

@@ -66,6 +66,15 @@ class Admin:
     def delete_key(self, access_key: str) -> None:
         self._call("DELETE", f"keys/{access_key}")
 
+    # -- bucket ownership --------------------------------------------------------------------------
+    def list_buckets(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Every bucket (or ``owner``'s) with its owner: [{"name", "owner", "created", "region"}]."""
+        return self._call("GET", "buckets", query={"owner": owner} if owner else None)["buckets"]
+
+    def set_bucket_owner(self, bucket: str, owner: str) -> dict[str, Any]:
+        """Give ``bucket`` to user ``owner``; its ACL is reset to private."""
+        return self._call("PUT", f"buckets/{bucket}", {"owner": owner})
+
     # -- quotas ------------------------------------------------------------------------------------
     def get_quota(self, user_id: str) -> dict[str, Any]:
         """{"user", "quota": {...}, "usage": {"bytes", "objects", "buckets"}}"""

@@ -3,7 +3,7 @@
 An admin is the bootstrap root user or any user whose props say ``admin``. Resources register with
 :func:`admin_route`; this module owns the dispatch (authentication, the admin check, JSON bodies,
 errors as S3 XML so every client reads them the same way) and the users, keys and quotas resources
-(issue 7). The rules behind them are in service.admin.
+(issue 7), plus bucket ownership. The rules behind them are in service.admin.
 
   GET    users                 list users (with their access keys, never secrets)
   GET    users/<id>            one user
@@ -14,6 +14,8 @@ errors as S3 XML so every client reads them the same way) and the users, keys an
   POST   keys/<ak>/rotate      new secret for the key
   PUT    keys/<ak>             {status: active|disabled}
   DELETE keys/<ak>
+  GET    buckets[?owner=<id>]  buckets and their owners
+  PUT    buckets/<name>        {owner} -> give the bucket to another user (its ACL is reset to private)
   GET    quotas/<id>           quota and usage
   PUT    quotas/<id>           {max_bytes?, max_objects?, max_buckets?}
   DELETE quotas/<id>
@@ -146,6 +148,19 @@ async def keys(r: AdminRequest) -> Any:
         raise _method()
     r.svc.users.forget(ak)  # this worker stops accepting the old secret at once
     return out
+
+
+@admin_route("buckets")
+async def buckets(r: AdminRequest) -> Any:
+    a = r.svc.admin
+    if not r.parts and r.method == "GET":
+        return {"buckets": await a.list_buckets(r.query.get("owner") or None)}
+    if len(r.parts) == 1 and r.method == "PUT":
+        owner = (await r.json()).get("owner")
+        if not isinstance(owner, str) or not owner:
+            raise S3Error("InvalidArgument", "A new owner is needed: {\"owner\": \"<user id>\"}")
+        return await a.set_bucket_owner(r.parts[0], owner)
+    raise _method() if len(r.parts) <= 1 else _not_found()
 
 
 @admin_route("quotas")

@@ -107,6 +107,10 @@ class MetaStore(ABC):
     async def update_bucket_props(self, name: str, props: dict) -> None:
         """Replaces the bucket's props document. Raises NoSuchBucket."""
 
+    async def set_bucket_owner(self, name: str, owner: str) -> None:
+        """Give the bucket to another user (admin API). Raises NoSuchBucket."""
+        raise NotImplementedError
+
     async def patch_bucket_props(self, name: str, changes: dict) -> dict:
         """Sets (value) or removes (None) top-level props keys; returns the new props. Raises NoSuchBucket.
         Backends make it atomic, so settings changed at the same time by different workers are all kept;

@@ -210,6 +210,10 @@ class SqliteMetaStore(MetaStore):
         if await self._rowcount("UPDATE buckets SET props = ? WHERE name = ?", (doc, name)) == 0:
             raise NoSuchBucket(name)
 
+    async def set_bucket_owner(self, name: str, owner: str) -> None:
+        if await self._rowcount("UPDATE buckets SET owner = ? WHERE name = ?", (owner, name)) == 0:
+            raise NoSuchBucket(name)
+
     async def patch_bucket_props(self, name: str, changes: dict) -> dict:
         def patch(c: sqlite3.Connection) -> dict:  # inside the writer's BEGIN IMMEDIATE: atomic
             row = c.execute("SELECT props FROM buckets WHERE name = ?", (name,)).fetchone()

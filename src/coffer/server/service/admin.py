@@ -1,6 +1,7 @@
 """User administration and quotas (issue 7): what the admin API does, without HTTP.
 
-Owns users (add, list, remove), their access keys (create, rotate, disable/enable, delete) and
+Owns users (add, list, remove), their access keys (create, rotate, disable/enable, delete), bucket
+ownership (list by owner, give a bucket to another user) and
 per-user quotas (``User.props["quota"]``: max_bytes, max_objects, max_buckets). A quota bounds what
 the buckets a user owns may hold; it is checked before a write is accepted. Usage is summed from the
 metadata and cached for a second per worker, so a quota is exact for sequential writes and may be
@@ -15,6 +16,7 @@ from typing import Any
 
 from coffer.protocol.errors import S3Error
 
+from ..meta import interface as mi
 from ..meta.model import AccessKey, Bucket, User
 from .core import Core, Principal
 from .users import Users, add_user, random_access_key, random_secret_key
@@ -133,6 +135,23 @@ class Admin:
         if k.user_id == who.user_id and len(await self.core.meta.list_access_keys(who.user_id)) == 1:
             raise S3Error("DeleteConflict", "Refusing to delete the last access key of the caller.", status=409)
         await self.core.meta.delete_access_key(access_key)
+
+    # -- bucket ownership --------------------------------------------------------------------------
+    async def list_buckets(self, owner: str | None) -> list[dict[str, Any]]:
+        return [{"name": b.name, "owner": b.owner, "created": b.created, "region": b.region}
+                for b in await self.core.meta.list_buckets(owner)]
+
+    async def set_bucket_owner(self, name: str, owner: str) -> dict[str, Any]:
+        """Give a bucket to another user. Its stored ACL is reset to private (the old owner's grant
+        must not survive); its policy stays, as it names principals explicitly."""
+        if await self.core.meta.get_user(owner) is None:
+            raise _no_user(owner)
+        try:
+            await self.core.meta.set_bucket_owner(name, owner)
+            await self.core.meta.patch_bucket_props(name, {"acl": None})
+        except mi.NoSuchBucket:
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=name) from None
+        return {"name": name, "owner": owner}
 
     # -- quotas ------------------------------------------------------------------------------------
     async def get_quota(self, user_id: str) -> dict[str, Any]:
