@@ -129,7 +129,7 @@ class Access:
         if "s3:existingobjecttag/" in policy.raw.lower() and key is not None:
             rec = await self.core.meta.get_object(bucket.name, key)
             for k, v in ((rec.props.get("tags") or {}) if rec else {}).items():
-                ctx["s3:ExistingObjectTag/" + k] = v
+                ctx["s3:existingobjecttag/" + k] = v  # norm_key form: tag keys keep their case
         req = Request(principal_ids(who.user_id, who.display_name), action, resource_arn(bucket.name, key), ctx)
         decision = evaluate(policy, req)
         if decision is Decision.DENY:
