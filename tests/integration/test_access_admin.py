@@ -82,11 +82,14 @@ def test_admin_user_can_administer(endpoint):
     assert other["access_keys"][0]["secret_key"]
 
 
-def test_admin_cannot_delete_own_last_key(endpoint):
+def test_admin_cannot_delete_or_disable_own_last_key(endpoint):
     boss = new_user(endpoint, admin=True)
     own = Client(endpoint.url, boss.access_key, boss.secret_key).admin
     with pytest.raises(CofferError) as ei:
         own.delete_key(boss.access_key)
+    assert ei.value.code == "DeleteConflict"
+    with pytest.raises(CofferError) as ei:
+        own.disable_key(boss.access_key)
     assert ei.value.code == "DeleteConflict"
     assert own.list_keys(boss.id)[0]["status"] == "active"
 

@@ -140,7 +140,7 @@ async def keys(r: AdminRequest) -> Any:
     elif len(r.parts) != 1:
         raise _not_found()
     elif r.method == "PUT":
-        out = await a.set_key_status(ak, str((await r.json()).get("status")))
+        out = await a.set_key_status(ak, str((await r.json()).get("status")), r.who)
     elif r.method == "DELETE":
         await a.delete_key(ak, r.who)
         out = None

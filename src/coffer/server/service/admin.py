@@ -122,10 +122,14 @@ class Admin:
         await self.core.meta.put_access_key(k)
         return key_view(k, with_secret=True)
 
-    async def set_key_status(self, access_key: str, status: str) -> dict[str, Any]:
+    async def set_key_status(self, access_key: str, status: str, who: Principal | None = None) -> dict[str, Any]:
         if status not in ("active", "disabled"):
             raise _bad("status must be active or disabled")
         k = await self._key(access_key)
+        if status == "disabled" and who is not None and k.user_id == who.user_id:
+            active = [x for x in await self.core.meta.list_access_keys(who.user_id) if x.status == "active"]
+            if [x.access_key for x in active] == [access_key]:
+                raise S3Error("DeleteConflict", "Refusing to disable the last active key of the caller.", status=409)
         k.status = status
         await self.core.meta.put_access_key(k)
         return key_view(k)
