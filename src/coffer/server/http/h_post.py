@@ -88,6 +88,12 @@ async def _caller(ctx: Ctx, fields: dict[str, str]) -> Principal:
             raise S3Error("InvalidArgument", "Invalid credential", ArgumentName="x-amz-credential",
                           ArgumentValue=fields.get("x-amz-credential"))
         access_key, date, region, service, _ = parts
+        if (fields.get("x-amz-date") or "")[:8] != date:
+            raise S3Error("InvalidArgument", "The x-amz-date field does not match the credential's date",
+                          ArgumentName="x-amz-date", ArgumentValue=fields.get("x-amz-date"))
+        if region != ctx.cfg.region and (ctx.bucket_rec is None or ctx.bucket_rec.region != region):
+            raise S3Error("AuthorizationHeaderMalformed", f"the region '{region}' is wrong; expecting "
+                          f"'{ctx.cfg.region}'", Region=ctx.cfg.region)
         secret, who = await ctx.svc.users.credentials(access_key)
         key = sigv4.signing_key(secret, date, region, service)
         good = post_policy.sign_v4(key, policy_b64)
@@ -120,6 +126,7 @@ async def _file_body(part: BodyPartReader, policy: post_policy.PostPolicy | None
 @handles("PostObject")
 async def post_object(ctx: Ctx) -> web.StreamResponse:
     fields, part, filename = await _read_form(ctx)
+    ctx.bucket_rec = await ctx.svc.core.meta.get_bucket(ctx.bucket)
     who = await _caller(ctx, fields)
     policy = post_policy.parse_post_policy(fields["policy"]) if "policy" in fields else None
     if "key" not in fields:
