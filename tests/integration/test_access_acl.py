@@ -252,6 +252,8 @@ def test_create_bucket_with_ownership_and_acl(owner, anon):
     name = f"acl-{uuid.uuid4().hex[:16]}"
     with s3_error("InvalidBucketAclWithObjectOwnership", 400):
         owner.s3.create_bucket(Bucket=name, ACL="public-read", ObjectOwnership="BucketOwnerEnforced")
+    with s3_error("InvalidArgument", 400):
+        owner.s3.create_bucket(Bucket=name, ObjectOwnership="Mine")  # type: ignore[arg-type]
     assert name not in [b["Name"] for b in owner.s3.list_buckets()["Buckets"]]
     owner.s3.create_bucket(Bucket=name, ACL="public-read", ObjectOwnership="ObjectWriter")
     try:

@@ -1,7 +1,7 @@
 """Access-control endpoints (issue 7): Get/Put Bucket/Object Acl, Put/Get/DeleteBucketPolicy,
-GetBucketPolicyStatus, Get/Put/DeleteBucketOwnershipControls, Get/Put/DeletePublicAccessBlock, and
-the ACL/ownership headers of CreateBucket. The rules are in service.access_config; this module only
-turns XML/JSON bodies and headers into calls and answers.
+GetBucketPolicyStatus, Get/Put/DeleteBucketOwnershipControls, Get/Put/DeletePublicAccessBlock. The
+rules are in service.access_config; this module only turns XML/JSON bodies and headers into calls and
+answers (CreateBucket's ACL and ownership headers: service.access_config.new_bucket_props).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _malformed_xml() -> S3Error:
                    "published schema")
 
 
-def _lower_headers(ctx: Ctx) -> dict[str, str]:
+def lower_headers(ctx: Ctx) -> dict[str, str]:
     return {k.lower(): v for k, v in ctx.request.headers.items()}
 
 
@@ -42,34 +42,8 @@ async def get_acl(ctx: Ctx) -> web.StreamResponse:
 @handles("PutBucketAcl", "PutObjectAcl")
 async def put_acl(ctx: Ctx) -> web.StreamResponse:
     body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body)
-    await ctx.svc.access_config.put_acl(ctx.bucket, _key(ctx), _lower_headers(ctx), body)
+    await ctx.svc.access_config.put_acl(ctx.bucket, _key(ctx), lower_headers(ctx), body)
     return web.Response(status=200)
-
-
-async def bucket_created(ctx: Ctx) -> None:
-    """CreateBucket's x-amz-object-ownership and x-amz-acl / x-amz-grant-* headers."""
-    h = _lower_headers(ctx)
-    mode = h.get("x-amz-object-ownership")
-    has_acl = "x-amz-acl" in h or any(g in h for g in acls.GRANT_HEADERS)
-    if mode is None and not has_acl:
-        return
-    try:
-        if mode is not None:
-            if mode not in ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"):
-                raise S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", ArgumentName=
-                              "x-amz-object-ownership", ArgumentValue=mode)
-            await ctx.svc.access_config.put_ownership(ctx.bucket, mode)
-        if has_acl:
-            try:
-                await ctx.svc.access_config.put_acl(ctx.bucket, None, h, b"")
-            except S3Error as e:
-                if e.code == "AccessControlListNotSupported":
-                    raise S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with "
-                                  "ObjectOwnership's BucketOwnerEnforced setting") from None
-                raise
-    except S3Error:
-        await ctx.svc.buckets.delete(ctx.who, ctx.bucket)  # a refused bucket must not stay half-made
-        raise
 
 
 # -- policy ----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ..meta.model import CommonPrefix, ObjectEntry
 from .body import read_small_body
 from .context import Ctx, handles
 from .guard import allowed_keys
-from .h_access import bucket_created
+from .h_access import lower_headers
 from .respond import iso, xml_response
 
 
@@ -52,8 +52,8 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if location is not None and location != ctx.cfg.region and not _region_like(location):
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
-    await bucket_created(ctx)  # x-amz-acl, x-amz-grant-*, x-amz-object-ownership (issue 7)
+    props = await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx))  # ACL, ownership
+    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 

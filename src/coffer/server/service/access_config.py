@@ -17,7 +17,7 @@ from ..meta import interface as mi
 from ..meta.model import Bucket, ObjectRecord
 from . import acl as acls
 from .access import OWNERSHIP, PAB_FIELDS, Access, bucket_acl, object_acl, ownership_of, pab_of
-from .core import Core
+from .core import Core, Principal
 from .policy import is_public, parse_policy
 
 
@@ -106,6 +106,28 @@ class AccessConfig:
             raise S3Error("ConditionalRequestConflict", "The object changed while its ACL was being set; retry.")
         if not b.props.get("object_acls"):
             await self.access.set_bucket_props(b, object_acls=True)
+
+    async def new_bucket_props(self, who: Principal, headers: dict[str, str]) -> dict:
+        """CreateBucket's x-amz-object-ownership and x-amz-acl / x-amz-grant-* headers (lowercase names)
+        as the new bucket's props, so the bucket is created with them in one commit (a crash never
+        leaves it with an ACL or ownership setting it was not asked for)."""
+        props: dict = {}
+        mode = headers.get("x-amz-object-ownership")
+        if mode is not None:
+            if mode not in OWNERSHIP:
+                raise S3Error("InvalidArgument", "Invalid x-amz-object-ownership header",
+                              ArgumentName="x-amz-object-ownership", ArgumentValue=mode)
+            props["ownership"] = mode
+        if "x-amz-acl" in headers or any(h in headers for h in acls.GRANT_HEADERS):
+            by_id, by_email = await self.access.resolvers()
+            a = acls.acl_from_headers(headers, (who.user_id, ""), by_id=by_id, by_email=by_email)
+            assert a is not None
+            if mode == "BucketOwnerEnforced" and not _owner_only(a):
+                raise S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with "
+                              "ObjectOwnership's BucketOwnerEnforced setting")
+            if not _owner_only(a):
+                props["acl"] = acls.acl_to_json(a)
+        return props
 
     # -- policy ------------------------------------------------------------------------------------
     async def get_policy(self, bucket_name: str) -> str:
