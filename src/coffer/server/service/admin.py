@@ -151,8 +151,10 @@ class Admin:
         if await self.core.meta.get_user(owner) is None:
             raise _no_user(owner)
         try:
-            await self.core.meta.set_bucket_owner(name, owner)
+            # ACL first: a crash in between leaves the old owner with a private bucket, never the new
+            # owner with the old owner's grants
             await self.core.meta.patch_bucket_props(name, {"acl": None})
+            await self.core.meta.set_bucket_owner(name, owner)
         except mi.NoSuchBucket:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=name) from None
         return {"name": name, "owner": owner}
