@@ -95,6 +95,8 @@ class AccessConfig:
         if rec is None:
             await self.access.set_bucket_props(b, acl=acls.acl_to_json(a))
             return
+        if not b.props.get("object_acls"):  # the flag first: an object ACL is never stored unread
+            await self.access.set_bucket_props(b, object_acls=True)
         for _ in range(3):  # the object may be overwritten meanwhile: never put old metadata on new data
             rec.props = {**rec.props, "acl": acls.acl_to_json(a)}
             try:
@@ -104,8 +106,6 @@ class AccessConfig:
                 rec = await self._object(bucket_name, key or "")
         else:
             raise S3Error("ConditionalRequestConflict", "The object changed while its ACL was being set; retry.")
-        if not b.props.get("object_acls"):
-            await self.access.set_bucket_props(b, object_acls=True)
 
     async def new_bucket_props(self, who: Principal, headers: dict[str, str]) -> dict:
         """CreateBucket's x-amz-object-ownership and x-amz-acl / x-amz-grant-* headers (lowercase names)
