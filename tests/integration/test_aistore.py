@@ -292,7 +292,7 @@ def test_anonymous_and_bad_tokens_are_refused(endpoint, token):
     r = requests.get(f"{endpoint.url}/v1/buckets", json={"action": "list"}, timeout=10,
                      headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
-    header, claims, sig = token.split(".")
+    claims = token.split(".")[1]
     none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + claims + "."
     r = requests.get(f"{endpoint.url}/v1/buckets", headers={"Authorization": f"Bearer {none_alg}"}, timeout=10)
     assert r.status_code == 401
