@@ -206,7 +206,9 @@ def test_template_copy_and_delete(ais, bck):
         got = [e.name for e in dst.list_all_objects()]
         assert got == [f"copied/shard-{i:03d}.tar" for i in range(12)]
         assert dst.object("copied/shard-007.tar").get_reader().read_all() == b"shard 7"
-        bck.objects(obj_names=["shard-000.tar", "shard-001.tar"]).delete()
+        job = bck.objects(obj_names=["shard-000.tar", "shard-001.tar"]).delete()
+        assert ais.job(job).status().end_time > 0
+        assert ais.job(job, job_kind="delete-listrange").wait(timeout=10, verbose=False).success
         bck.objects(obj_template="shard-{004..009..5}.tar").delete()
         left = [e.name for e in bck.list_all_objects()]
         assert left == [f"shard-{i:03d}.tar" for i in (2, 3, 5, 6, 7, 8, 10, 11)]

@@ -133,7 +133,7 @@ class AisFront:
         try:
             parts = raw_path.split("/", 4)  # "", "v1", resource, bucket, key
             resource = parts[2] if len(parts) > 2 else ""
-            if resource not in ("buckets", "objects"):
+            if resource not in ("buckets", "objects", "cluster"):
                 raise AisError(501, f"/v1/{resource} is not supported by Coffer's AIStore API")
             bucket = decode_path(parts[3]) if len(parts) > 3 else ""
             key = decode_path(parts[4]) if len(parts) > 4 and parts[4] else None

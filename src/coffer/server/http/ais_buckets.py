@@ -32,7 +32,19 @@ _PROPS_HEADER = "Ais-Bucket-Props"
 
 
 def job_id() -> str:
-    return "cf-" + secrets.token_hex(8)
+    """A job id carrying its end time: Coffer's multi-object jobs are finished when their id is
+    answered, so a job's status needs no stored state (`GET /v1/cluster?what=status`)."""
+    return f"cf-{time.time_ns():x}-{secrets.token_hex(4)}"
+
+
+def job_end_ns(jid: str) -> int | None:
+    parts = jid.split("-")
+    if len(parts) != 3 or parts[0] != "cf":
+        return None
+    try:
+        return int(parts[1], 16)
+    except ValueError:
+        return None
 
 
 def _selection(value: object) -> Selection:
@@ -97,6 +109,20 @@ async def delete_bucket(ctx: AisCtx) -> web.StreamResponse:
         return web.Response(status=200, text=job_id(), headers={"Ais-Deleted": str(out.done),
                                                                 "Ais-Skipped": str(out.skipped)})
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")
+
+
+@ais_handles("GET", "cluster")
+async def job_status(ctx: AisCtx) -> web.StreamResponse:
+    """`client.job(id).status()` (and `.wait()` for terminal kinds such as delete-listrange)."""
+    if ctx.query.get("what") != "status":
+        raise AisError(501, f"cluster query {ctx.query.get('what')!r} is not supported by Coffer")
+    args = await ctx.action()
+    jid = str(args.get("ID") or "")
+    end = job_end_ns(jid)
+    if end is None:
+        raise AisError(404, f"job {jid!r} not found")
+    return web.Response(text=json.dumps({"uuid": jid, "err": "", "end_time": end, "aborted": False}),
+                        content_type="application/json")
 
 
 @ais_handles("HEAD", "buckets")

@@ -115,7 +115,11 @@ class Tokens:
             _b64(json.dumps(claims, separators=(",", ":")).encode())
         token = signing_input + "." + self._sign(signing_input)
         record = {"created": now, "expires": info.expires, "revoked": False}
-        user.props.setdefault("tokens", {})[info.token_id] = record
+        tokens = user.props.setdefault("tokens", {})
+        # records of tokens that expired over a day ago can go: such a token fails its exp check anyway
+        for jti in [j for j, r in tokens.items() if r.get("expires") and r["expires"] < now - 86400]:
+            del tokens[jti]
+        tokens[info.token_id] = record
         await self.meta.put_user(user)
         return token, info
 
