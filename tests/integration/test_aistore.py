@@ -325,3 +325,48 @@ def test_token_for_unknown_user_is_refused(data_dir):
                           "--data", str(data_dir)], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "nobody-here" in out.stderr
+
+
+# --- hostile and malformed requests --------------------------------------------------------------------
+
+def test_malformed_requests_get_precise_errors(endpoint, token, bck):
+    url = endpoint.url
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def call(method, path, **kw):
+        r = requests.request(method, url + path, headers={**auth, **kw.pop("headers", {})}, timeout=30, **kw)
+        return r.status_code, (r.json()["message"] if r.content and r.headers.get("Content-Type", "").startswith(
+            "application/json") else "")
+
+    b = bck.name
+    assert call("DELETE", f"/v1/buckets/{b}", data=b"{not json")[0] == 400
+    assert call("DELETE", f"/v1/buckets/{b}", json={"action": "delete-listrange", "value": {"template": "x{1..2"}})[0] \
+        == 400
+    status, msg = call("DELETE", f"/v1/buckets/{b}",
+                       json={"action": "delete-listrange", "value": {"template": "{0..9999}{0..9999}"}})
+    assert status == 400 and "more than" in msg
+    assert call("DELETE", f"/v1/buckets/{b}", json={"action": "delete-listrange", "value": {"objnames": []}})[0] == 400
+    assert call("POST", f"/v1/buckets/{b}", json={"action": "etl-bck"})[0] == 501
+    assert call("GET", f"/v1/buckets/{b}?provider=aws", json={"action": "list"})[0] == 400
+    assert call("PUT", f"/v1/objects/{b}")[0] == 400
+    assert call("PUT", f"/v1/objects/{b}/k?append_type=sideways", data=b"x")[0] == 400
+    assert call("PUT", f"/v1/objects/{b}/k?append_type=flush", data=b"")[0] == 400
+    assert call("PATCH", f"/v1/objects/{b}/k", json={"action": "", "value": {"a": 1}})[0] == 400
+    status, msg = call("PATCH", f"/v1/objects/{b}/missing", json={"action": "", "value": {"a": "b"}})
+    assert status == 404 and f"ais://{b}/missing" in msg
+    assert call("GET", "/v1/etl/x")[0] == 501
+    status, msg = call("GET", f"/v1/objects/no-such-bucket-{uuid.uuid4().hex[:6]}/k")
+    assert status == 404 and "ais://no-such-bucket" in msg
+    # a failed request leaves nothing behind
+    assert [e.name for e in bck.list_all_objects()] == []
+
+
+def test_another_users_bucket_is_refused(endpoint, data_dir, bck):
+    coffer_cli(data_dir, "user", "add", "mallory", "--access-key", "MALLORYACCESSKEY0001", "--secret-key",
+               "mallory-secret-key-0123456789abcdefghij")
+    tok = coffer_cli(data_dir, "token", "create", "--user", "mallory")
+    bck.object("secret").get_writer().put_content(b"s3cr3t")
+    r = requests.get(f"{endpoint.url}/v1/objects/{bck.name}/secret", headers={"Authorization": f"Bearer {tok}"},
+                     timeout=10)
+    assert r.status_code == 403
+    assert b"s3cr3t" not in r.content
