@@ -370,3 +370,24 @@ def test_another_users_bucket_is_refused(endpoint, data_dir, bck):
                      timeout=10)
     assert r.status_code == 403
     assert b"s3cr3t" not in r.content
+
+
+def test_tokens_and_append_handles_survive_a_restart(server_factory):
+    srv = server_factory()
+    tok = coffer_cli(srv.data, "token", "create", "--user", "root")
+    c1 = aistore.Client(srv.endpoint, token=tok, retry_config=_no_retries())
+    b = c1.bucket("restart-bck").create()
+    w = b.object("journal").get_writer()
+    w.put_content(b"base|")
+    h = w.append_content(b"before-restart|")
+    srv.stop()
+    srv.start()
+    # a second client (another process, say) carries on with the same token and handle
+    c2 = aistore.Client(srv.endpoint, token=tok, retry_config=_no_retries())
+    o = c2.bucket("restart-bck").object("journal")
+    assert o.get_reader().read_all() == b"base|"
+    h = o.get_writer().append_content(b"after", handle=h)
+    o.get_writer().append_content(b"", handle=h, flush=True)
+    assert o.get_reader().read_all() == b"base|before-restart|after"
+    o.copy(c2.bucket("restart-bck").object("journal-copy"))
+    assert c2.bucket("restart-bck").object("journal-copy").get_reader().read_all() == b"base|before-restart|after"

@@ -19,12 +19,14 @@ import io
 import os
 import tarfile
 import zipfile
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from coffer.protocol.errors import S3Error
 
 from ..meta.model import ObjectRecord
+from . import archive_index as ix
 from .core import Core
 
 _PIECE = 1 << 20
@@ -93,6 +95,10 @@ class Member:
     size: int
     offset: int | None
     kind: str  # "tar" | "zip"
+    # a deflated zip member: where its compressed bytes are, how many, and the CRC-32 to check
+    deflated_at: int | None = None
+    compressed_size: int = 0
+    crc: int = 0
 
 
 def _no_member(record: ObjectRecord, archpath: str) -> S3Error:
@@ -110,51 +116,82 @@ def _compressed(head: bytes) -> bool:
     return head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"))
 
 
-def _locate_sync(f: ObjectFile, archpath: str) -> Member:
+def _zip_member(f: ObjectFile, infos: dict[str, zipfile.ZipInfo], want: str) -> Member:
     record = f.record
-    want = archpath.lstrip("/")
-    head = f.pread(0, min(record.size, 6))
-    if head.startswith(b"PK") or record.key.endswith(".zip"):
-        try:
-            with zipfile.ZipFile(f) as z:
-                info = z.getinfo(want)
-        except KeyError:
-            raise _no_member(record, archpath) from None
-        except zipfile.BadZipFile:
-            raise _not_archive(record) from None
-        if info.is_dir():
-            raise _no_member(record, archpath)
-        offset = None
-        if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
-            # the data follows the local header: 30 fixed bytes + name + extra field
-            hdr = f.pread(info.header_offset, 30)
-            name_len = int.from_bytes(hdr[26:28], "little")
-            extra_len = int.from_bytes(hdr[28:30], "little")
-            offset = info.header_offset + 30 + name_len + extra_len
-        return Member(info.filename, info.file_size, offset, "zip")
-    mode = "r|*" if _compressed(head) else "r:"
+    info = infos.get(want)
+    if info is None or info.is_dir():
+        raise _no_member(record, want)
+    if info.flag_bits & 0x1:  # encrypted: nothing we can serve
+        raise S3Error("InvalidRequest", f"archived file {want!r} is encrypted")
+    # the data follows the local header: 30 fixed bytes + name + extra field
+    hdr = f.pread(info.header_offset, 30)
+    data_at = info.header_offset + 30 + int.from_bytes(hdr[26:28], "little") + int.from_bytes(hdr[28:30], "little")
+    if info.compress_type == zipfile.ZIP_STORED:
+        return Member(info.filename, info.file_size, data_at, "zip")
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        return Member(info.filename, info.file_size, None, "zip", data_at, info.compress_size, info.CRC)
+    return Member(info.filename, info.file_size, None, "zip")  # bzip2/lzma: through zipfile
+
+
+def _zip_infos(f: ObjectFile) -> dict[str, zipfile.ZipInfo]:
+    try:
+        with zipfile.ZipFile(f) as z:
+            return {ix.norm(i.filename): i for i in z.infolist()}
+    except zipfile.BadZipFile:
+        raise _not_archive(f.record) from None
+
+
+def _tarfile_member(f: ObjectFile, want: str, compressed: bool) -> Member:
+    record = f.record
+    mode = "r|*" if compressed else "r:"
     try:
         with tarfile.open(fileobj=f, mode=mode) as t:
             for m in t:
-                if m.name.lstrip("/") == want or m.name == "./" + want:
+                if ix.norm(m.name) == want:
                     if not m.isreg():
-                        raise _no_member(record, archpath)
-                    return Member(m.name, m.size, m.offset_data if mode == "r:" else None, "tar")
+                        raise _no_member(record, want)
+                    return Member(m.name, m.size, None if compressed else m.offset_data, "tar")
     except tarfile.ReadError:
         raise _not_archive(record) from None
-    raise _no_member(record, archpath)
+    raise _no_member(record, want)
+
+
+def _locate_sync(f: ObjectFile, archpath: str, cache: ix.IndexCache) -> Member:
+    record = f.record
+    want = ix.norm(archpath)
+    key = (record.bucket, record.key, record.etag, record.size, record.last_modified)
+    head = f.pread(0, min(record.size, 6))
+    if head.startswith(b"PK") or record.key.endswith(".zip"):
+        infos = cache.get(key, lambda: _zip_infos(f))
+        return _zip_member(f, infos, want)
+    if _compressed(head):
+        return _tarfile_member(f, want, True)
+    idx: ix.TarIndex = cache.get(key, ix.TarIndex)
+    with idx.lock:
+        ix.scan_tar(f, record.size, idx, want)
+        if idx.fallback:
+            cache.drop(key)
+        elif idx.next == 0 and idx.done and record.size > 0:
+            raise _not_archive(record)  # not even one valid header
+    if idx.fallback:
+        return _tarfile_member(f, want, False)
+    found = idx.members.get(want)
+    if found is None or not found[2]:
+        raise _no_member(record, archpath)
+    return Member(want, found[1], found[0], "tar")
 
 
 class Archives:
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._index = ix.IndexCache()  # per worker: a shard read member by member is scanned once
 
     async def locate(self, record: ObjectRecord, archpath: str) -> Member:
         if not archpath:
             raise S3Error("InvalidArgument", "archpath must not be empty", ArgumentName="archpath")
         f = ObjectFile(self.core, record)
         try:
-            return await self.core.run(_locate_sync, f, archpath)
+            return await self.core.run(_locate_sync, f, archpath, self._index)
         finally:
             f.close()
 
@@ -164,6 +201,13 @@ class Archives:
         length = member.size - start if length is None else length
         f = ObjectFile(self.core, record)
         try:
+            if member.offset is not None:  # stored as is: a byte range of the object
+                pos, end = member.offset + start, member.offset + start + length
+                while pos < end:
+                    data = await self.core.run(f.pread, pos, min(_PIECE, end - pos))
+                    pos += len(data)
+                    yield data
+                return
             reader = await self.core.run(_open_member, f, member)
             try:
                 skip, left = start, length
@@ -185,12 +229,14 @@ class Archives:
 
 
 def _open_member(f: ObjectFile, member: Member):
+    if member.deflated_at is not None:
+        return _Inflater(f, member)
     if member.kind == "zip":
         z = zipfile.ZipFile(f)
         return _Closing(z.open(member.name), z)
     t = tarfile.open(fileobj=f, mode="r|*")  # noqa: SIM115 - _Closing closes it
     for m in t:
-        if m.name == member.name:
+        if ix.norm(m.name) == ix.norm(member.name):
             src = t.extractfile(m)
             if src is not None:
                 return _Closing(src, t)
@@ -208,3 +254,37 @@ class _Closing:
     def close(self) -> None:
         self.src.close()
         self.owner.close()
+
+
+class _Inflater:
+    """A deflated zip member read straight from its bytes (the central directory is not parsed again);
+    its CRC-32 is checked at the end, as zipfile does."""
+
+    def __init__(self, f: ObjectFile, member: Member) -> None:
+        assert member.deflated_at is not None
+        self.f, self.member = f, member
+        self.pos, self.end = member.deflated_at, member.deflated_at + member.compressed_size
+        self.z = zlib.decompressobj(-15)
+        self.crc = 0
+        self.out = 0
+
+    def read(self, n: int) -> bytes:
+        while True:
+            if self.z.unconsumed_tail:
+                data = self.z.decompress(self.z.unconsumed_tail, n)
+            elif self.pos < self.end:
+                raw = self.f.pread(self.pos, min(_PIECE, self.end - self.pos))
+                self.pos += len(raw)
+                data = self.z.decompress(raw, n)
+            else:
+                data = self.z.flush()
+            self.crc = zlib.crc32(data, self.crc)
+            self.out += len(data)
+            if data or (self.pos >= self.end and not self.z.unconsumed_tail):
+                if self.out == self.member.size and self.crc != self.member.crc:
+                    raise S3Error("InternalError", f"archived file {self.member.name!r} fails its CRC-32 check")
+                return data
+
+    def close(self) -> None:
+        pass
+
