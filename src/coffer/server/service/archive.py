@@ -280,9 +280,10 @@ class _Inflater:
                 data = self.z.flush()
             self.crc = zlib.crc32(data, self.crc)
             self.out += len(data)
+            if self.out > self.member.size or (self.out == self.member.size and self.crc != self.member.crc):
+                raise S3Error("InternalError", f"archived file {self.member.name!r} is corrupt (size or CRC-32 "
+                              "differs from its directory entry)")
             if data or (self.pos >= self.end and not self.z.unconsumed_tail):
-                if self.out == self.member.size and self.crc != self.member.crc:
-                    raise S3Error("InternalError", f"archived file {self.member.name!r} fails its CRC-32 check")
                 return data
 
     def close(self) -> None:
