@@ -192,6 +192,10 @@ def test_list_objects_pages(bck):
     assert [e.name for e in everything] == names[:25]
     assert [e.size for e in everything] == [5] * 25
     assert [o.name for o in bck.list_all_objects_iter()] == names
+    rich = bck.list_objects(prefix="q/", props="name,size,checksum,version,atime").entries
+    assert [(e.name, e.size) for e in rich] == [("q/other", 7)]
+    assert rich[0].checksum == rich[0].version == bck.object("q/other").head().etag
+    assert rich[0].atime
 
 
 # --- multi-object operations -------------------------------------------------------------------------
@@ -391,3 +395,22 @@ def test_tokens_and_append_handles_survive_a_restart(server_factory):
     assert o.get_reader().read_all() == b"base|before-restart|after"
     o.copy(c2.bucket("restart-bck").object("journal-copy"))
     assert c2.bucket("restart-bck").object("journal-copy").get_reader().read_all() == b"base|before-restart|after"
+
+
+def test_expect_continue_refused_before_the_body(endpoint, token, bck):
+    from rawhttp import build, exchange
+
+    host = endpoint.url.split("//")[1]
+    # no token: refused before the client is invited to send its (large) body, connection closed
+    req = build("PUT", f"/v1/objects/{bck.name}/big", [("Host", host), ("Content-Length", str(1 << 30)),
+                                                       ("Expect", "100-continue")])
+    r = exchange(endpoint.url, req)
+    assert r is not None and r.status == 401
+    assert r.headers.get("connection", "").lower() == "close"
+    # with a token: invited, stored
+    req = build("PUT", f"/v1/objects/{bck.name}/small", [("Host", host), ("Content-Length", "5"),
+                                                         ("Expect", "100-continue"),
+                                                         ("Authorization", f"Bearer {token}")])
+    r = exchange(endpoint.url, [req, b"hello"], pause=0.2)
+    assert r is not None and r.status == 200
+    assert bck.object("small").get_reader().read_all() == b"hello"

@@ -111,6 +111,13 @@ def error_response(err: AisError, request: web.BaseRequest, rid: str) -> web.Res
     return web.Response(status=err.status, text=json.dumps(body), content_type="application/json")
 
 
+class _Failed(Exception):
+    def __init__(self, err: AisError, invited: bool) -> None:
+        super().__init__(err.message)
+        self.err = err
+        self.invited = invited
+
+
 class AisFront:
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -129,7 +136,19 @@ class AisFront:
             raise AisError(401, f"invalid token: {e}") from None
 
     async def dispatch(self, request: web.BaseRequest, rid: str, raw_path: str, raw_query: str) -> web.StreamResponse:
+        expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
+        try:
+            return await self._dispatch(request, rid, raw_path, raw_query, expects_continue)
+        except _Failed as f:
+            resp = error_response(f.err, request, rid)
+            if expects_continue and not f.invited:
+                resp.force_close()  # the client holds its body back: this connection cannot carry another request
+            return resp
+
+    async def _dispatch(self, request: web.BaseRequest, rid: str, raw_path: str, raw_query: str,
+                        expects_continue: bool) -> web.StreamResponse:
         bucket, key = "", None
+        invited = False
         try:
             parts = raw_path.split("/", 4)  # "", "v1", resource, bucket, key
             resource = parts[2] if len(parts) > 2 else ""
@@ -150,22 +169,23 @@ class AisFront:
             if resource == "objects" and (not bucket or key is None):
                 raise AisError(400, "expecting /v1/objects/BUCKET/OBJECT")
             who = await self._principal(request)
-            if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
+            if expects_continue:  # routed and authenticated: now invite the body
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
+                invited = True
             ctx = AisCtx(request, self.service, who, query, bucket, key, rid)
             return await handler(ctx)
         except AisError as e:
-            return error_response(e, request, rid)
+            raise _Failed(e, invited) from None
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            return error_response(_from_s3(e, bucket, key), request, rid)
+            raise _Failed(_from_s3(e, bucket, key), invited) from None
         except (ConnectionError, OSError) as e:
             if request.transport is None or request.transport.is_closing():
                 raise  # the client went away: nothing to answer
             log.exception("I/O error on %s %s", request.method, raw_path)
-            return error_response(AisError(500, f"internal error: {e}"), request, rid)
+            raise _Failed(AisError(500, f"internal error: {e}"), invited) from None
         except Exception:
             log.exception("internal error on %s %s", request.method, raw_path)
-            return error_response(AisError(500, "internal error; please retry"), request, rid)
+            raise _Failed(AisError(500, "internal error; please retry"), invited) from None
