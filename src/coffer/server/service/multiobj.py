@@ -10,6 +10,7 @@ names objects that must exist: a missing one is an error unless `continue_on_err
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from .naming import check_key
 from .objects import Objects
 
 BATCH = 1000
+COPY_WINDOW = 64
 MAX_SELECTION = 1_000_000
 
 
@@ -99,26 +101,35 @@ class MultiObjects:
             raise S3Error("InvalidRequest", "copying objects onto themselves: give another bucket or a prefix "
                           "to prepend")
         out = Outcome()
-        for name in sel:
-            check_key(prepend + name, self.core.limits.max_key_bytes)
-            if await self.core.meta.get_object(bucket, name) is None:
+        # Copies run COPY_WINDOW at a time: each is one metadata commit, and commits that are in
+        # flight together share one group-commit fsync (sequential copies paid one fsync each).
+        for batch in _batches(sel, COPY_WINDOW):
+            for name in batch:
+                check_key(prepend + name, self.core.limits.max_key_bytes)
+            results = await asyncio.gather(*(self._copy_one(who, bucket, n, dest_bucket, prepend + n, dry_run)
+                                             for n in batch))
+            for name, ok in zip(batch, results, strict=True):
+                if ok:
+                    out.done += 1
+                    continue
                 out.skipped += 1
                 if not sel.is_template():
                     msg = f"ais://{bucket}/{name} does not exist"
                     if not continue_on_error:
                         raise S3Error("NoSuchKey", msg, Key=name)
                     out.errors.append(msg)
-                continue
-            if dry_run:
-                out.done += 1
-                continue
-            try:
-                await self.objects.copy(who, bucket, name, dest_bucket, prepend + name, cond=ReadConditions(),
-                                        replace=None, storage_class=None)
-            except S3Error as e:
-                if e.code != "NoSuchKey":  # deleted meanwhile: as if it had not been selected
-                    raise
-                out.skipped += 1
-                continue
-            out.done += 1
         return out
+
+    async def _copy_one(self, who: Principal, bucket: str, name: str, dest_bucket: str, dest_key: str,
+                        dry_run: bool) -> bool:
+        """Copy one object; False when it does not exist (or vanished meanwhile)."""
+        if dry_run:
+            return await self.core.meta.get_object(bucket, name) is not None
+        try:
+            await self.objects.copy(who, bucket, name, dest_bucket, dest_key, cond=ReadConditions(),
+                                    replace=None, storage_class=None)
+        except S3Error as e:
+            if e.code != "NoSuchKey":
+                raise
+            return False
+        return True
