@@ -15,6 +15,7 @@ from ..service import CompletedPart
 from .body import body_stream, integrity_for, read_small_body
 from .context import Ctx, handles
 from .h_object import parse_copy_source, put_params, read_conditions
+from .h_worm import lock_request
 from .respond import iso, quoted, xml_response
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -157,13 +158,15 @@ async def complete(ctx: Ctx) -> web.StreamResponse:
         v = h.get("x-amz-checksum-" + a.lower())
         if v:
             full[a] = v
-    rec = await ctx.svc.multipart.complete(ctx.who, ctx.bucket, ctx.key, uid, wanted, expect, full)
+    rec = await ctx.svc.multipart.complete(ctx.who, ctx.bucket, ctx.key, uid, wanted, expect, full,
+                                           lock=lock_request(ctx))
     out: dict = {"Location": f"/{ctx.bucket}/{ctx.key}", "Bucket": ctx.bucket, "Key": ctx.key,
                  "ETag": quoted(rec.etag)}
     out.update({"Checksum" + a: v for a, v in rec.checksums.items()})
     if rec.checksum_type:
         out["ChecksumType"] = rec.checksum_type
-    return xml_response("CompleteMultipartUploadResult", out)
+    return xml_response("CompleteMultipartUploadResult", out,
+                        headers={"x-amz-version-id": rec.version_id} if rec.version_id else None)
 
 
 @handles("AbortMultipartUpload")

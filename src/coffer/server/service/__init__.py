@@ -13,9 +13,14 @@ from .appends import Appends
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
+from .ibm import Ibm
+from .lifecycle import Lifecycle
 from .multipart import CompletedPart, Multipart
 from .objects import Objects, PutParams
+from .retention import Retention
+from .tagging import Tagging
 from .users import Users
+from .versioning import Versioning
 
 
 class Service:
@@ -26,6 +31,12 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        # issue 4: versioning, WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
+        self.versioning = Versioning(self.core)
+        self.retention = Retention(self.core)
+        self.ibm = Ibm(self.core)
+        self.tagging = Tagging(self.core)
+        self.lifecycle = Lifecycle(self.core, self.versioning)
 
     @property
     def limits(self) -> Limits:
