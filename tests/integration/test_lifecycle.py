@@ -14,8 +14,9 @@ import time
 import uuid
 
 import pytest
-from conftest import make_s3
 from helpers import s3_error
+
+from conftest import make_s3
 
 
 def wait_for(cond, timeout: float = 30.0):

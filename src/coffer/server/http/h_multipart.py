@@ -14,7 +14,7 @@ from ..meta.model import Expect
 from ..service import CompletedPart
 from .body import body_stream, integrity_for, read_small_body
 from .context import Ctx, handles
-from .h_object import parse_copy_source, put_params, read_conditions
+from .h_object import parse_copy_source_version, put_params, read_conditions
 from .h_worm import lock_request
 from .respond import iso, quoted, xml_response
 
@@ -53,7 +53,7 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
     number = ctx.int_arg("partNumber", 0, lo=1, hi=ctx.cfg.limits.max_parts)
     source = ctx.header("x-amz-copy-source")
     if source is not None:
-        src_bucket, src_key = parse_copy_source(source)
+        src_bucket, src_key, src_version = parse_copy_source_version(source)
         rng = None
         raw_range = ctx.header("x-amz-copy-source-range")
         if raw_range is not None:
@@ -65,7 +65,7 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
             rng = (int(m.group(1)), int(m.group(2)))
         part, _src = await ctx.svc.multipart.upload_part_copy(
             ctx.who, ctx.bucket, ctx.key, uid, number, src_bucket, src_key, rng,
-            read_conditions(ctx, "x-amz-copy-source-"))
+            read_conditions(ctx, "x-amz-copy-source-"), src_version=src_version)
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
         return xml_response("CopyPartResult", body)

@@ -113,12 +113,13 @@ class Multipart:
     async def upload_part_copy(
         self, who: Principal, bucket: str, key: str, upload_id: str, number: int,
         src_bucket: str, src_key: str, byte_range: tuple[int, int] | None, cond: ReadConditions,
+        src_version: str | None = None,
     ) -> tuple[Part, ObjectRecord]:
         from .conditions import evaluate
 
         self._check_part_number(number)
         upload = await self._upload(who, bucket, key, upload_id)
-        src = await self.objects.get(who, src_bucket, src_key)
+        src = await self.objects.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
         start, length = 0, src.size
         if byte_range is not None:
