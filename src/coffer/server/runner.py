@@ -85,7 +85,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
     await stop.wait()
-    await lifecycle
+    lifecycle.cancel()  # a pass is idempotent: cut short, the next start redoes it
+    try:
+        await lifecycle
+    except asyncio.CancelledError:
+        pass
     front.ready = False
     # Stop accepting, then let in-flight requests finish: aiohttp's own shutdown stops reading
     # request bodies at once, which would cut uploads in progress, so wait for them first.

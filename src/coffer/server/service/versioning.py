@@ -13,6 +13,7 @@ Owns S3's versioning semantics on top of the metadata store's versions (meta/sql
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass
@@ -67,8 +68,6 @@ class Versioning:
                           "versioning state cannot be changed.")
         if b.props.get("protection"):
             raise S3Error("InvalidBucketState", "Versioning cannot be enabled on a bucket with a protection policy.")
-        if mode(b) is None and status == "Suspended":
-            return  # S3 accepts it; the bucket stays unversioned in effect
         props = dict(b.props)
         props["versioning"] = status
         await self.core.meta.update_bucket_props(name, props)
@@ -136,14 +135,22 @@ class Versioning:
                 return [DeleteOutcome() if k else S3Error("InvalidArgument", "Invalid key") for k, _v in items]
             except worm.Locked:
                 pass  # a protected key in the batch: one transaction per key below
-        for i, (key, vid) in enumerate(items):
-            if not key:
+        by_key: dict[str, list[int]] = {}
+        for i, (key, _vid) in enumerate(items):
+            if key:
+                by_key.setdefault(key, []).append(i)
+            else:
                 out[i] = S3Error("InvalidArgument", "Invalid key")
-                continue
-            try:
-                out[i] = await self.delete(b, who, key, vid, bypass_governance)
-            except S3Error as e:
-                out[i] = e
+
+        async def one_key(key: str, indexes: list[int]) -> None:
+            for i in indexes:  # the items of one key in request order
+                try:
+                    out[i] = await self.delete(b, who, key, items[i][1], bypass_governance)
+                except S3Error as e:
+                    out[i] = e
+
+        # keys are independent: run them concurrently so the group-commit writer batches them
+        await asyncio.gather(*(one_key(k, ix) for k, ix in by_key.items()))
         return [o for o in out if o is not None]
 
     async def _delete_guarded(self, bucket: str, key: str, guard) -> tuple:
