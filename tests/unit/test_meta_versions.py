@@ -151,7 +151,8 @@ KEYS = st.lists(st.tuples(st.sampled_from(["a", "a/b", "a/c", "b", "b/x/y", "c",
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(keys=KEYS, page=st.integers(1, 4), delimiter=st.sampled_from([None, "/"]), prefix=st.sampled_from(["", "a", "b/"]))
+@given(keys=KEYS, page=st.integers(1, 4), delimiter=st.sampled_from([None, "/"]),
+       prefix=st.sampled_from(["", "a", "b/"]))
 def test_version_pages_join_to_full_listing(tmp_path_factory, keys, page, delimiter, prefix):
     path = tmp_path_factory.mktemp("lv") / "m.db"
 
