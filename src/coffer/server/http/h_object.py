@@ -208,7 +208,8 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     valid = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
     if not wanted or wanted - valid:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                    version_id=ctx.query.get("versionId"))
     body: dict = {}
     if "ETag" in wanted:
         body["ETag"] = rec.etag
