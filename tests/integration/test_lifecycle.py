@@ -14,9 +14,7 @@ import time
 import uuid
 
 import pytest
-from helpers import s3_error
-
-from conftest import make_s3
+from helpers import client, s3_error
 
 
 def wait_for(cond, timeout: float = 30.0):
@@ -71,16 +69,11 @@ def test_duplicate_rule_ids(s3, bucket):
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [r, dict(r)]})
 
 
-@pytest.fixture(scope="module")
-def fast(tmp_path_factory):
-    """A server whose lifecycle day lasts one second."""
-    from conftest import Endpoint, ServerProcess, free_port
-
-    srv = ServerProcess(data=tmp_path_factory.mktemp("coffer-lc") / "data", port=free_port(), workers=2,
-                        extra_args=["--lifecycle-day-seconds", "1"])
-    srv.start()
-    yield make_s3(Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv))
-    srv.stop()
+@pytest.fixture
+def fast(server_factory):
+    """A server whose lifecycle day lasts one second (two workers: one of them runs the rules)."""
+    srv = server_factory(workers=2, extra_args=["--lifecycle-day-seconds", "1"])
+    return client(srv.endpoint, srv.access_key, srv.secret_key)
 
 
 def _new_bucket(s3, versioned=False, lock=False) -> str:
