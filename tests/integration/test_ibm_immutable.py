@@ -98,6 +98,9 @@ def test_retention_bounds(cos, pbucket):
 def test_legal_holds(cos, pbucket):
     cos.put_object(Bucket=pbucket, Key="h", Body=b"x", RetentionPeriod=0, RetentionLegalHoldId="case-1")
     cos.add_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="case-2")
+    with pytest.raises(ClientError) as ei:  # an id already in use: IBM answers 409, the hold is kept
+        cos.add_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="case-2")
+    assert _err(ei)[1] == 409
     holds = cos.list_legal_holds(Bucket=pbucket, Key="h")
     assert sorted(h["ID"] for h in holds["LegalHolds"]) == ["case-1", "case-2"]
     assert cos.head_object(Bucket=pbucket, Key="h")["RetentionLegalHoldCount"] == 2
@@ -110,8 +113,10 @@ def test_legal_holds(cos, pbucket):
     with pytest.raises(ClientError) as ei:
         cos.add_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="x" * 65)
     assert _err(ei) == ("InvalidArgument", 400)
+    cos.add_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="!_.*()-" + "y" * 57)  # 64, every symbol
     cos.delete_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="case-1")
     cos.delete_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="case-2")
+    cos.delete_legal_hold(Bucket=pbucket, Key="h", RetentionLegalHoldId="!_.*()-" + "y" * 57)
     assert cos.list_legal_holds(Bucket=pbucket, Key="h").get("LegalHolds", []) == []
     cos.delete_object(Bucket=pbucket, Key="h")
 
@@ -131,6 +136,28 @@ def test_legal_hold_needs_protected_bucket(cos, bucket):
     with pytest.raises(ClientError) as ei:
         cos.add_legal_hold(Bucket=bucket, Key="k", RetentionLegalHoldId="h")
     assert _err(ei) == ("InvalidRequest", 400)
+
+
+def test_object_without_retention_metadata(cos, bucket):
+    cos.put_object(Bucket=bucket, Key="before", Body=b"x")  # written before the bucket was protected
+    cos.put_bucket_protection_configuration(Bucket=bucket, ProtectionConfiguration={
+        "Status": "Retention", "MinimumRetention": {"Days": 0}, "DefaultRetention": {"Days": 0},
+        "MaximumRetention": {"Days": 1}})
+    with pytest.raises(ClientError) as ei:
+        cos.add_legal_hold(Bucket=bucket, Key="before", RetentionLegalHoldId="h")
+    assert _err(ei)[1] == 400
+    with pytest.raises(ClientError) as ei:
+        cos.list_legal_holds(Bucket=bucket, Key="before")
+    assert _err(ei)[1] == 404
+    cos.delete_object(Bucket=bucket, Key="before")  # not protected: it predates the policy
+
+
+def test_upload_file_with_retention(cos, pbucket, tmp_path):
+    """IBM's upload_file_with_retention example (a small file: one PutObject)."""
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"file body")
+    cos.upload_file(Filename=str(path), Bucket=pbucket, Key="uploaded", ExtraArgs={"RetentionPeriod": 2 * DAY})
+    assert cos.head_object(Bucket=pbucket, Key="uploaded")["RetentionPeriod"] == 2 * DAY
 
 
 def test_extend_retention(cos, pbucket):
@@ -154,7 +181,8 @@ def test_extend_retention(cos, pbucket):
 
 def test_copy_and_multipart_retention(cos, pbucket):
     cos.put_object(Bucket=pbucket, Key="src", Body=b"x", RetentionPeriod=2 * DAY, RetentionLegalHoldId="keep")
-    cos.copy_object(Bucket=pbucket, Key="copy", CopySource={"Bucket": pbucket, "Key": "src"})
+    cos.copy_object(Bucket=pbucket, Key="copy", CopySource={"Bucket": pbucket, "Key": "src"},
+                    RetentionDirective="Copy")  # as IBM's copy_protected_object example spells it
     head = cos.head_object(Bucket=pbucket, Key="copy")
     assert head["RetentionLegalHoldCount"] == 1 and head["RetentionPeriod"] >= 2 * DAY - 2
     cos.copy_object(Bucket=pbucket, Key="copy2", CopySource={"Bucket": pbucket, "Key": "src"},

@@ -55,6 +55,14 @@ class Ibm:
         b = await self.core.bucket_for(who, name)
         return protection(b)
 
+    async def _retained(self, who: Principal, bucket: str, key: str) -> tuple[dict, ObjectRecord]:
+        """A protected bucket's object that has retention metadata (IBM: else 400, no holds)."""
+        prot, rec = await self._protected(who, bucket, key)
+        if "ibm" not in rec.props:
+            raise S3Error("InvalidRequest", "The object has no retention period; legal holds cannot be changed.",
+                          Key=key)
+        return prot, rec
+
     async def _protected(self, who: Principal, bucket: str, key: str) -> tuple[dict, ObjectRecord]:
         b = await self.core.bucket_for(who, bucket)
         prot = protection(b)
@@ -74,13 +82,15 @@ class Ibm:
 
     async def add_hold(self, who: Principal, bucket: str, key: str, hold_id: str) -> None:
         check_hold_id(hold_id)
-        await self._protected(who, bucket, key)
+        await self._retained(who, bucket, key)
 
         def change(rec: ObjectRecord) -> dict:
             ibm = _ibm_of(rec)
             holds = list(ibm.get("holds", []))
             if any(h["id"] == hold_id for h in holds):
-                return rec.props  # adding an existing hold changes nothing
+                # IBM: the existing hold is left as it is and the answer is 409
+                raise S3Error("LegalHoldAlreadyExists", "A legal hold with this ID is already on the object.",
+                              status=409, Key=key, RetentionLegalHoldId=hold_id)
             if len(holds) >= MAX_HOLDS:
                 raise S3Error("InvalidRequest", f"An object can have at most {MAX_HOLDS} legal holds.")
             holds.append({"id": hold_id, "date": time.time()})
@@ -90,7 +100,7 @@ class Ibm:
 
     async def remove_hold(self, who: Principal, bucket: str, key: str, hold_id: str) -> None:
         check_hold_id(hold_id)
-        await self._protected(who, bucket, key)
+        await self._retained(who, bucket, key)
 
         def change(rec: ObjectRecord) -> dict:
             ibm = _ibm_of(rec)
@@ -104,6 +114,8 @@ class Ibm:
 
     async def list_holds(self, who: Principal, bucket: str, key: str) -> tuple[ObjectRecord, dict]:
         _prot, rec = await self._protected(who, bucket, key)
+        if "ibm" not in rec.props:  # IBM: no retention period on the object -> 404
+            raise S3Error("NoSuchObjectLockConfiguration", "The object has no retention period.", Key=key)
         return rec, _ibm_of(rec)
 
     async def extend(

@@ -31,8 +31,8 @@ from .core import Core, Principal
 DAY = 86400.0
 YEAR_DAYS = 365
 MAX_HOLDS = 100
-# IBM: legal hold ids are 1-64 characters of letters, digits and ! _ . * ( ) - `
-_HOLD_ID = re.compile(r"^[A-Za-z0-9!_.*()\-`]{1,64}$")
+# IBM: legal hold ids are 1-64 characters of letters, digits and ! _ . * ( ) -
+_HOLD_ID = re.compile(r"^[A-Za-z0-9!_.*()\-]{1,64}$")
 MODES = ("GOVERNANCE", "COMPLIANCE")
 
 
@@ -65,7 +65,7 @@ def protection(bucket: Bucket) -> dict | None:
 def check_hold_id(hold_id: str) -> None:
     if not _HOLD_ID.match(hold_id or ""):
         raise S3Error("InvalidArgument", "Legal hold IDs must be 1 to 64 characters of letters, digits and "
-                      "! _ . * ( ) - `", ArgumentName="Retention-Legal-Hold-ID", ArgumentValue=hold_id)
+                      "! _ . * ( ) -", ArgumentName="Retention-Legal-Hold-ID", ArgumentValue=hold_id)
 
 
 def _ibm_bounds(prot: dict, period: int) -> None:
