@@ -101,7 +101,9 @@ def test_delete_version_permanently(s3, vbucket):
 
 def test_null_version_before_versioning(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"plain")
+    assert "VersionId" not in s3.head_object(Bucket=bucket, Key="k")  # unversioned: no version id at all
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.head_object(Bucket=bucket, Key="k")["VersionId"] == "null"
     v = s3.put_object(Bucket=bucket, Key="k", Body=b"new")["VersionId"]
     assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"plain"
     ids = [x["VersionId"] for x in s3.list_object_versions(Bucket=bucket)["Versions"]]
@@ -114,7 +116,7 @@ def test_suspended_writes_replace_null_version_only(s3, vbucket):
     v1 = s3.put_object(Bucket=vbucket, Key="k", Body=b"one")["VersionId"]
     s3.put_bucket_versioning(Bucket=vbucket, VersioningConfiguration={"Status": "Suspended"})
     r = s3.put_object(Bucket=vbucket, Key="k", Body=b"null-1")
-    assert r.get("VersionId", "null") == "null"
+    assert r["VersionId"] == "null"
     s3.put_object(Bucket=vbucket, Key="k", Body=b"null-2")
     versions = s3.list_object_versions(Bucket=vbucket)["Versions"]
     assert [v["VersionId"] for v in versions] == ["null", v1]

@@ -77,6 +77,8 @@ class Objects:
         )
         await self._commit(record, params.expect, [got.segment.ref] if got.segment else [],
                            versioning=ver.mode(b))
+        if ver.mode(b) == "Suspended":
+            record.version_id = "null"  # stored as the null version (None); answered as "null"
         return record
 
     async def _commit(
@@ -113,6 +115,8 @@ class Objects:
             record = await self.core.meta.get_object(bucket, key)
         if record is None:
             raise await ver.Versioning(self.core).no_such_key(b, key)
+        if record.version_id is None and ver.mode(b) is not None:
+            record.version_id = "null"  # S3 names the null version in versioned buckets' answers
         if cond:
             evaluate(cond, record.etag, record.last_modified)
         return record
