@@ -91,6 +91,18 @@ def test_governance_blocks_delete_unless_bypassed(s3, lbucket):
         s3.get_object(Bucket=lbucket, Key="k", VersionId=v)
 
 
+def test_governance_can_become_compliance(s3, lbucket):
+    until = _future()
+    v = s3.put_object(Bucket=lbucket, Key="g", Body=b"x", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate=until)["VersionId"]
+    with s3_error("AccessDenied", 403):  # earlier date: shortening, even when switching to COMPLIANCE
+        s3.put_object_retention(Bucket=lbucket, Key="g", VersionId=v,
+                                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until - dt.timedelta(minutes=1)})
+    s3.put_object_retention(Bucket=lbucket, Key="g", VersionId=v,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+    assert s3.get_object_retention(Bucket=lbucket, Key="g", VersionId=v)["Retention"]["Mode"] == "COMPLIANCE"
+
+
 def test_compliance_only_grows(s3, lbucket):
     until = _future()
     v = s3.put_object(Bucket=lbucket, Key="c", Body=b"x", ObjectLockMode="COMPLIANCE",

@@ -203,9 +203,20 @@ class Lifecycle:
             await asyncio.sleep(0.01)
 
     async def _uploads(self, b: Bucket, who: Principal, rules: list[dict], day: float, now: float) -> int:
-        page = await self.core.meta.list_uploads(b.name, limit=1000)
         n = 0
-        for up in page.uploads:
+        key_marker = id_marker = None
+        while True:
+            page = await self.core.meta.list_uploads(b.name, key_marker=key_marker, upload_id_marker=id_marker,
+                                                     limit=BATCH)
+            n += await self._abort_stale(page.uploads, rules, day, now)
+            if not page.truncated:
+                return n
+            key_marker, id_marker = page.next_key_marker, page.next_upload_id_marker
+            await asyncio.sleep(0.01)
+
+    async def _abort_stale(self, uploads: list, rules: list[dict], day: float, now: float) -> int:
+        n = 0
+        for up in uploads:
             for r in rules:
                 if up.key.startswith((r.get("filter") or {}).get("prefix") or "") and \
                         now - up.initiated >= r["abort_mpu"] * day:

@@ -223,11 +223,10 @@ class Retention:
             old = props.get("retention")
             now = time.time()
             if old and float(old["until"]) > now:
-                weaker = mode is None or float(until or 0) < float(old["until"]) or \
-                    (old["mode"] == "COMPLIANCE" and mode != "COMPLIANCE")
-                if old["mode"] == "COMPLIANCE" and weaker:
+                shorter = mode is None or float(until or 0) < float(old["until"])
+                if old["mode"] == "COMPLIANCE" and (shorter or mode != "COMPLIANCE"):
                     raise S3Error("AccessDenied", "Access Denied because object protected by object lock.")
-                if old["mode"] == "GOVERNANCE" and weaker and mode != "COMPLIANCE" and not bypass_governance:
+                if old["mode"] == "GOVERNANCE" and shorter and not bypass_governance:
                     raise S3Error("AccessDenied", "Access Denied because object protected by object lock.")
             if mode is None:
                 props.pop("retention", None)
