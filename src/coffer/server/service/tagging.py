@@ -38,8 +38,10 @@ def check_tags(pairs: list[tuple[str, str]], limit: int) -> dict[str, str]:
             raise S3Error("InvalidTag", "The TagValue you have provided is too long, max 256", TagKey=k)
         if k.lower().startswith("aws:"):
             raise S3Error("InvalidTag", "Your TagKey cannot be prefixed with aws:", TagKey=k)
-        if not _TAG_CHARS.match(k) or not _TAG_CHARS.match(v):
+        if not _TAG_CHARS.match(k):
             raise S3Error("InvalidTag", "The TagKey you have provided is invalid", TagKey=k)
+        if not _TAG_CHARS.match(v):
+            raise S3Error("InvalidTag", "The TagValue you have provided is invalid", TagKey=k)
         out[k] = v
     return out
 
@@ -47,8 +49,9 @@ def check_tags(pairs: list[tuple[str, str]], limit: int) -> dict[str, str]:
 def parse_tagging_header(value: str) -> dict[str, str]:
     """x-amz-tagging: a URL-encoded query string (key1=value1&key2=value2)."""
     try:
-        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=bool(value))
-    except ValueError:
+        # "k" alone is the tag k with an empty value, as S3 reads it
+        pairs = parse_qsl(value, keep_blank_values=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):
         raise S3Error("InvalidArgument", "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded "
                       "URL query parameters without tag name duplicates.", ArgumentName="x-amz-tagging") from None
     return check_tags(pairs, OBJECT_TAG_LIMIT)
