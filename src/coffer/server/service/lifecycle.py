@@ -9,7 +9,10 @@ The worker runs in the server process. Only one process of a prefork group runs 
 worker tries a non-blocking flock on DATA/meta/lifecycle.lock and the holder runs the passes (if it
 dies, the kernel drops the lock and another takes over). A pass walks every bucket with rules in
 small batches (cursor per bucket, short sleeps between batches) so it never hogs the event loop or
-the metadata writer; every action is idempotent, so an interrupted pass is simply run again.
+the metadata writer. After each batch the pass's position (bucket, phase, last key) is saved in
+DATA/meta/lifecycle.json, so a pass cut short by a stop or a crash resumes where it was instead of
+starting over; the file is an optimisation (written without fsync: losing it only means rescanning),
+and every action is idempotent, so redoing part of a pass is harmless.
 It deletes only through the service's guarded paths: a locked version is never touched (the guard
 refuses and the worker moves on). `day_seconds` is the length of a lifecycle "day" (86400 in
 production; tests shrink it with `coffer serve --lifecycle-day-seconds`).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import logging
 import os
 import time
@@ -93,6 +97,30 @@ class Lifecycle:
         self.core = core
         self.versioning = versioning
         self.passes = 0
+        self.progress_path: Path | None = None  # where a pass saves its position (None: nowhere)
+
+    # -- progress of a pass (resume after a stop or crash) ----------------------------------------
+    def _load_progress(self) -> dict | None:
+        if self.progress_path is None:
+            return None
+        try:
+            state = json.loads(self.progress_path.read_text())
+            return state if isinstance(state, dict) and isinstance(state.get("bucket"), str) else None
+        except (OSError, ValueError):
+            return None
+
+    def _save_progress(self, state: dict | None) -> None:
+        if self.progress_path is None:
+            return
+        try:
+            if state is None:
+                self.progress_path.unlink(missing_ok=True)
+                return
+            tmp = self.progress_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, self.progress_path)
+        except OSError:
+            log.warning("cannot save lifecycle progress", exc_info=True)
 
     # -- configuration ---------------------------------------------------------------------------
     async def put(self, who: Principal, name: str, rules: list[dict[str, Any]]) -> None:
@@ -118,6 +146,7 @@ class Lifecycle:
     async def worker(self, lock_path: Path, day_seconds: float, stop: asyncio.Event) -> None:
         """Run passes while this process holds the lifecycle lock; until `stop` is set."""
         interval = max(0.2, min(60.0, day_seconds / 4))
+        self.progress_path = lock_path.with_suffix(".json")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             held = False
@@ -141,20 +170,29 @@ class Lifecycle:
             os.close(fd)  # releases the lock
 
     async def run_pass(self, day_seconds: float, now: float | None = None) -> int:
-        """One pass over every bucket with rules; returns the number of actions taken."""
+        """One pass over every bucket with rules (in name order, resuming a saved position);
+        returns the number of actions taken."""
         actions = 0
-        for b in await self.core.meta.list_buckets():
+        resume = self._load_progress()
+        for b in await self.core.meta.list_buckets():  # ordered by name
+            if resume is not None and b.name < resume["bucket"]:
+                continue
+            start = resume if resume is not None and b.name == resume["bucket"] else None
+            resume = None
             rules = [r for r in b.props.get("lifecycle") or [] if r.get("status") == "Enabled"]
             if rules:
-                actions += await self._bucket(b, rules, day_seconds, time.time() if now is None else now)
+                actions += await self._bucket(b, rules, day_seconds, time.time() if now is None else now, start)
+        self._save_progress(None)
         self.passes += 1
         return actions
 
-    async def _bucket(self, b: Bucket, rules: list[dict], day: float, now: float) -> int:
+    async def _bucket(self, b: Bucket, rules: list[dict], day: float, now: float, start: dict | None = None) -> int:
         who = Principal(user_id=b.owner, display_name="lifecycle", admin=True)
         n = 0
         exp_rules = [r for r in rules if "days" in (r.get("expiration") or {}) or "date" in (r.get("expiration") or {})]
-        after: str | None = None
+        after: str | None = start.get("after") if start and start.get("phase") == "current" else None
+        if start and start.get("phase") == "versions":
+            exp_rules = []  # that phase was finished before the stop
         while exp_rules:
             rows = await self.core.meta.scan_current(b.name, after, BATCH)
             for key, size, mtime, _vid, props in rows:
@@ -167,21 +205,25 @@ class Lifecycle:
             if len(rows) < BATCH:
                 break
             after = rows[-1][0]
+            self._save_progress({"bucket": b.name, "phase": "current", "after": after})
             await asyncio.sleep(0.01)  # throttle: let requests in between batches
         if mode(b) is not None:
-            n += await self._versions(b, who, rules, day, now)
+            v_after = start.get("after") if start and start.get("phase") == "versions" else None
+            n += await self._versions(b, who, rules, day, now, v_after)
         mpu = [r for r in rules if r.get("abort_mpu") is not None]
         if mpu:
             n += await self._uploads(b, who, mpu, day, now)
         return n
 
-    async def _versions(self, b: Bucket, who: Principal, rules: list[dict], day: float, now: float) -> int:
+    async def _versions(
+        self, b: Bucket, who: Principal, rules: list[dict], day: float, now: float, after: str | None = None
+    ) -> int:
         n = 0
-        after: str | None = None
         while True:
             keys = await self.core.meta.scan_versioned_keys(b.name, after, BATCH)
             for key in keys:
                 entries = await self.core.meta.key_versions(b.name, key)
+                done: set[str] = set()  # versions a rule already removed (several rules may match)
                 for r in rules:
                     if not matches(r.get("filter") or {}, key, None, {}):
                         continue
@@ -189,17 +231,21 @@ class Lifecycle:
                     if nc:
                         older = [e for e in entries if not e.is_latest][nc.get("newer") or 0:]
                         for e in older:
+                            vid = e.record.version_id or "null"
                             tags = e.record.props.get("tags") or {}
-                            if e.noncurrent_since and now - e.noncurrent_since >= nc["days"] * day and \
-                                    matches(r.get("filter") or {}, key, e.record.size, tags):
-                                n += await self._act(self.versioning.delete(b, who, key, e.record.version_id or "null"))
+                            if vid not in done and e.noncurrent_since and now - e.noncurrent_since >= nc["days"] * day \
+                                    and matches(r.get("filter") or {}, key, e.record.size, tags):
+                                done.add(vid)
+                                n += await self._act(self.versioning.delete(b, who, key, vid))
                     lone_marker = len(entries) == 1 and entries[0].record.delete_marker
-                    if lone_marker and (exp.get("expired_marker") or "days" in exp):
-                        vid = entries[0].record.version_id or "null"
+                    vid = entries[0].record.version_id or "null" if entries else "null"
+                    if lone_marker and vid not in done and (exp.get("expired_marker") or "days" in exp):
+                        done.add(vid)
                         n += await self._act(self.versioning.delete(b, who, key, vid))
             if len(keys) < BATCH:
                 return n
             after = keys[-1]
+            self._save_progress({"bucket": b.name, "phase": "versions", "after": after})
             await asyncio.sleep(0.01)
 
     async def _uploads(self, b: Bucket, who: Principal, rules: list[dict], day: float, now: float) -> int:
