@@ -116,6 +116,17 @@ class MetaStore(ABC):
     async def update_bucket_props(self, name: str, props: dict) -> None:
         """Replaces the bucket's props document. Raises NoSuchBucket."""
 
+    async def modify_bucket_props(self, name: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Atomically replace the bucket's props by fn(props); fn may raise to refuse (nothing
+        changes). Returns the new props. Raises NoSuchBucket. (Issue 4; this default is not atomic,
+        backends override it.)"""
+        bucket = await self.get_bucket(name)
+        if bucket is None:
+            raise NoSuchBucket(name)
+        props = fn(dict(bucket.props))
+        await self.update_bucket_props(name, props)
+        return props
+
     @abstractmethod
     async def delete_bucket(self, name: str) -> list[str]:
         """Raises NoSuchBucket, BucketNotEmpty (any object). Aborts the bucket's multipart uploads;

@@ -18,6 +18,7 @@ otherwise drag all their bytes through memory for nothing; get_object returns it
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -213,6 +214,17 @@ class SqliteMetaStore(MetaStore):
 
     async def delete_bucket(self, name: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.delete_bucket(c, name))
+
+    async def modify_bucket_props(self, name: str, fn) -> dict:
+        def op(conn: sqlite3.Connection) -> dict:
+            row = conn.execute("SELECT props FROM buckets WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NoSuchBucket(name)
+            props = fn(json.loads(row[0]))
+            conn.execute("UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name))
+            return props
+
+        return await self._write(op)
 
     # -- objects ----------------------------------------------------------------------------------
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:

@@ -19,7 +19,7 @@ from coffer.protocol.errors import S3Error
 
 from ..meta.model import ObjectRecord
 from .core import Core, Principal
-from .retention import DAY, MAX_HOLDS, _ibm_bounds, check_hold_id, lock_config, protection
+from .retention import DAY, MAX_HOLDS, _ibm_bounds, check_hold_id, protection
 
 
 class Ibm:
@@ -29,27 +29,29 @@ class Ibm:
     async def put_protection(
         self, who: Principal, name: str, status: str, minimum: int, default: int, maximum: int, permanent: bool,
     ) -> None:
-        b = await self.core.bucket_for(who, name)
+        await self.core.bucket_for(who, name)
         if status != "Retention":
             raise S3Error("InvalidArgument", "Status must be Retention.", ArgumentName="Status", ArgumentValue=status)
         if not 0 <= minimum <= default <= maximum or maximum > 365243:
             raise S3Error("InvalidArgument", "Retention periods must satisfy 0 <= Minimum <= Default <= Maximum "
                           "<= 365243 days.", ArgumentName="ProtectionConfiguration")
-        if b.props.get("versioning") or lock_config(b):
-            raise S3Error("InvalidBucketState", "A protection policy cannot be set on a bucket with versioning or "
-                          "Object Lock.", BucketName=name)
-        old = protection(b)
-        if old:
-            if old.get("permanent") and not permanent:
-                raise S3Error("InvalidArgument", "EnablePermanentRetention cannot be disabled once enabled.",
-                              ArgumentName="EnablePermanentRetention")
-            if minimum < old["min"] or maximum < old["max"]:
-                raise S3Error("InvalidArgument", "The bucket's minimum and maximum retention can only be increased.",
-                              ArgumentName="ProtectionConfiguration")
-        props = dict(b.props)
-        props["protection"] = {"status": status, "min": minimum, "default": default, "max": maximum,
-                               "permanent": bool(permanent)}
-        await self.core.meta.update_bucket_props(name, props)
+
+        def change(props: dict) -> dict:  # checked in the transaction
+            if props.get("versioning") or props.get("object_lock"):
+                raise S3Error("InvalidBucketState", "A protection policy cannot be set on a bucket with versioning "
+                              "or Object Lock.", BucketName=name)
+            old = props.get("protection")
+            if old:
+                if old.get("permanent") and not permanent:
+                    raise S3Error("InvalidArgument", "EnablePermanentRetention cannot be disabled once enabled.",
+                                  ArgumentName="EnablePermanentRetention")
+                if minimum < old["min"] or maximum < old["max"]:
+                    raise S3Error("InvalidArgument", "The bucket's minimum and maximum retention can only be "
+                                  "increased.", ArgumentName="ProtectionConfiguration")
+            return {**props, "protection": {"status": status, "min": minimum, "default": default, "max": maximum,
+                                            "permanent": bool(permanent)}}
+
+        await self.core.meta.modify_bucket_props(name, change)
 
     async def get_protection(self, who: Principal, name: str) -> dict | None:
         b = await self.core.bucket_for(who, name)

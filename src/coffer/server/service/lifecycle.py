@@ -124,9 +124,9 @@ class Lifecycle:
 
     # -- configuration ---------------------------------------------------------------------------
     async def put(self, who: Principal, name: str, rules: list[dict[str, Any]]) -> None:
-        b = await self.core.bucket_for(who, name)
+        await self.core.bucket_for(who, name)
         check_rules(rules)
-        await self.core.meta.update_bucket_props(name, {**b.props, "lifecycle": rules})
+        await self.core.meta.modify_bucket_props(name, lambda props: {**props, "lifecycle": rules})
 
     async def get(self, who: Principal, name: str) -> list[dict[str, Any]]:
         b = await self.core.bucket_for(who, name)
@@ -137,10 +137,9 @@ class Lifecycle:
         return rules
 
     async def delete(self, who: Principal, name: str) -> None:
-        b = await self.core.bucket_for(who, name)
-        props = dict(b.props)
-        props.pop("lifecycle", None)
-        await self.core.meta.update_bucket_props(name, props)
+        await self.core.bucket_for(who, name)
+        await self.core.meta.modify_bucket_props(
+            name, lambda props: {k: v for k, v in props.items() if k != "lifecycle"})
 
     # -- enforcement -----------------------------------------------------------------------------
     async def worker(self, lock_path: Path, day_seconds: float, stop: asyncio.Event) -> None:

@@ -148,15 +148,10 @@ class Retention:
         self.core = core
 
     async def put_config(self, who: Principal, name: str, enabled: bool, rule: dict | None) -> None:
-        b = await self.core.bucket_for(who, name)
+        await self.core.bucket_for(who, name)
         if not enabled:
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                           "our published schema")
-        if not lock_config(b) and b.props.get("versioning") != "Enabled":
-            raise S3Error("InvalidBucketState", "Versioning must be 'Enabled' on the bucket to apply a Object Lock "
-                          "configuration")
-        if protection(b):
-            raise S3Error("InvalidBucketState", "Object Lock cannot be enabled on an IBM protected bucket.")
         cfg: dict[str, Any] = {"enabled": True}
         if rule is not None:
             mode, days, years = rule.get("mode"), rule.get("days"), rule.get("years")
@@ -168,10 +163,16 @@ class Retention:
                 raise S3Error("InvalidArgument", "Default retention period must be a positive integer value.",
                               ArgumentName="ObjectLockConfiguration")
             cfg.update({"mode": mode, "days" if days is not None else "years": n})
-        props = dict(b.props)
-        props["object_lock"] = cfg
-        props["versioning"] = "Enabled"
-        await self.core.meta.update_bucket_props(name, props)
+
+        def change(props: dict) -> dict:  # checked in the transaction: no race with versioning changes
+            if not props.get("object_lock") and props.get("versioning") != "Enabled":
+                raise S3Error("InvalidBucketState", "Versioning must be 'Enabled' on the bucket to apply a Object "
+                              "Lock configuration")
+            if props.get("protection"):
+                raise S3Error("InvalidBucketState", "Object Lock cannot be enabled on an IBM protected bucket.")
+            return {**props, "object_lock": cfg, "versioning": "Enabled"}
+
+        await self.core.meta.modify_bucket_props(name, change)
 
     async def get_config(self, who: Principal, name: str) -> dict:
         b = await self.core.bucket_for(who, name)

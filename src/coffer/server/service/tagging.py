@@ -100,10 +100,12 @@ class Tagging:
         return tags
 
     async def put_bucket_tags(self, who: Principal, name: str, tags: dict[str, str] | None) -> None:
-        b = await self.core.bucket_for(who, name)
-        props = dict(b.props)
-        if tags:
-            props["tags"] = tags
-        else:
-            props.pop("tags", None)
-        await self.core.meta.update_bucket_props(name, props)
+        await self.core.bucket_for(who, name)
+
+        def change(props: dict) -> dict:
+            props = {k: v for k, v in props.items() if k != "tags"}
+            if tags:
+                props["tags"] = tags
+            return props
+
+        await self.core.meta.modify_bucket_props(name, change)

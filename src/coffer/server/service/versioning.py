@@ -57,20 +57,23 @@ class Versioning:
         self.core = core
 
     async def put(self, who: Principal, name: str, status: str | None, mfa_delete: str | None = None) -> None:
-        b = await self.core.bucket_for(who, name)
+        await self.core.bucket_for(who, name)
         if status not in ("Enabled", "Suspended"):
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                           "our published schema")
         if mfa_delete == "Enabled":
             raise S3Error("InvalidArgument", "MFA Delete is not supported.", ArgumentName="MfaDelete")
-        if status == "Suspended" and b.props.get("object_lock"):
-            raise S3Error("InvalidBucketState", "An Object Lock configuration is present on this bucket, so the "
-                          "versioning state cannot be changed.")
-        if b.props.get("protection"):
-            raise S3Error("InvalidBucketState", "Versioning cannot be enabled on a bucket with a protection policy.")
-        props = dict(b.props)
-        props["versioning"] = status
-        await self.core.meta.update_bucket_props(name, props)
+
+        def change(props: dict) -> dict:  # checked in the transaction: no race with object lock / protection
+            if status == "Suspended" and props.get("object_lock"):
+                raise S3Error("InvalidBucketState", "An Object Lock configuration is present on this bucket, so the "
+                              "versioning state cannot be changed.")
+            if props.get("protection"):
+                raise S3Error("InvalidBucketState", "Versioning cannot be enabled on a bucket with a protection "
+                              "policy.")
+            return {**props, "versioning": status}
+
+        await self.core.meta.modify_bucket_props(name, change)
 
     async def get(self, who: Principal, name: str) -> str | None:
         return mode(await self.core.bucket_for(who, name))
