@@ -19,7 +19,16 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import ais_buckets, ais_objects, h_bucket, h_multipart, h_object  # noqa: F401 - they register handlers
+from . import (  # noqa: F401 - they register their handlers
+    ais_buckets,
+    ais_objects,
+    h_bucket,
+    h_multipart,
+    h_object,
+    h_tagging,
+    h_versioning,
+    h_worm,
+)
 from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
