@@ -19,8 +19,21 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_access, h_bucket, h_multipart, h_object, h_post  # noqa: F401 - they register their handlers
+from ..service.core import begin_request
+from . import (  # noqa: F401 - they register their handlers
+    ais_buckets,
+    ais_objects,
+    h_access,
+    h_bucket,
+    h_multipart,
+    h_object,
+    h_post,
+    h_tagging,
+    h_versioning,
+    h_worm,
+)
 from .admin import ADMIN_PREFIX, admin_dispatch
+from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .guard import guard
@@ -41,6 +54,7 @@ class Front:
         self.service = service
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
+        self.ais = AisFront(service)  # AIStore's /v1 API (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
@@ -57,10 +71,13 @@ class Front:
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         rid = new_request_id()
         request["rid"] = rid
+        begin_request()  # no access decision of a previous request on this connection carries over
         raw = request.raw_path
         raw_path, _, raw_query = raw.partition("?")
         if raw_path.startswith("/health/") and request.method in ("GET", "HEAD"):
             return self._health(raw_path)
+        if wants(raw_path, raw_query, request.headers):
+            return await self.ais.dispatch(request, rid, raw_path, raw_query)
         head = request.method == "HEAD"
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"

@@ -28,6 +28,12 @@ _HEADER_KEYS = (
 )
 
 
+# Acting on a specific version is its own permission in S3 (s3:GetObjectVersion, ...).
+VERSION_ACTIONS = {a: a.replace("Object", "ObjectVersion", 1) for a in (
+    "s3:GetObject", "s3:DeleteObject", "s3:GetObjectAcl", "s3:PutObjectAcl", "s3:GetObjectTagging",
+    "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:GetObjectAttributes")}
+
+
 def request_context(ctx: Ctx) -> dict[str, Any]:
     """Condition keys of this request, names normalised (lowercase before any '/')."""
     r = ctx.request
@@ -67,11 +73,13 @@ def incoming_size(ctx: Ctx) -> int:
 async def guard(ctx: Ctx) -> None:
     """Raise AccessDenied / QuotaExceeded / TooManyBuckets, or let the handler run."""
     ep = ctx.route.endpoint
-    BUCKET_HINT.set(None)
     if ep.name in DEFERRED:
         return
+    permission = ep.permission
+    if "versionId" in ctx.query and permission in VERSION_ACTIONS:
+        permission = VERSION_ACTIONS[permission]
     ctx.bucket_rec = await ctx.svc.access.authorize(
-        ctx.who, ep.permission, ctx.route.bucket, ctx.route.key, lambda: request_context(ctx))
+        ctx.who, permission, ctx.route.bucket, ctx.route.key, lambda: request_context(ctx))
     BUCKET_HINT.set(ctx.bucket_rec)
     expected = ctx.request.headers.get("x-amz-expected-bucket-owner")
     if expected is not None and ctx.bucket_rec is not None and expected != ctx.bucket_rec.owner:

@@ -52,7 +52,10 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if location is not None and location != ctx.cfg.region and not _region_like(location):
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
-    props = await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx))  # ACL, ownership
+    lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
+    # a bucket created with object lock is versioned from its first write (issue 4)
+    props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    props.update(await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx)))  # ACL, ownership
     await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
@@ -83,10 +86,6 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
     return web.Response(body=doc.encode(), content_type="application/xml")
 
 
-@handles("GetBucketVersioning")
-async def bucket_versioning(ctx: Ctx) -> web.StreamResponse:
-    await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return xml_response("VersioningConfiguration", {})
 
 
 def _enc(value: str | None, url: bool) -> str | None:
@@ -199,6 +198,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         objs = xmlutil.children(root, "Object")
         quiet = (xmlutil.child_text(root, "Quiet") or "false").strip().lower() == "true"
         keys = [xmlutil.child_text(o, "Key") for o in objs]
+        versions = [xmlutil.child_text(o, "VersionId") for o in objs]
     except xmlutil.XmlError:
         keys, objs, quiet = [], [], False
         root = None
@@ -206,10 +206,22 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             or len(objs) > ctx.cfg.limits.max_delete_keys or any(k is None for k in keys):
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                       "our published schema")
-    good = [k for k in keys if k]
-    ok = await allowed_keys(ctx, "s3:DeleteObject", good)
-    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, [k for k in good if k in ok])
-    deleted = [] if quiet else [{"Key": k} for k in keys if k and k in ok]
-    errors = [{"Key": "", "Code": "InvalidArgument", "Message": "Invalid key"} for k in keys if not k]
-    errors += [{"Key": k, "Code": "AccessDenied", "Message": "Access Denied"} for k in good if k not in ok]
+    from .h_worm import bypass
+
+    pairs = list(zip(keys, versions, strict=True))
+    ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key (issue 7)
+    asked = [(k, v) for k, v in pairs if not k or k in ok]
+    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, asked, bypass(ctx))
+    deleted, errors = [], []
+    for (key, vid), res in zip(asked, results, strict=True):
+        if isinstance(res, S3Error):
+            errors.append({"Key": key, "VersionId": vid, "Code": res.code, "Message": res.message})
+        elif not quiet:
+            d: dict = {"Key": key, "VersionId": vid}
+            if res.delete_marker:
+                d["DeleteMarker"] = True
+                d["DeleteMarkerVersionId"] = res.version_id
+            deleted.append(d)
+    errors += [{"Key": k, "VersionId": v, "Code": "AccessDenied", "Message": "Access Denied"}
+               for k, v in pairs if k and k not in ok]
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

@@ -23,7 +23,7 @@ from coffer.protocol.errors import S3Error
 from ..meta import interface as mi
 from ..meta.model import Bucket, ObjectRecord
 from . import acl as acls
-from .core import Core, Principal
+from .core import Core, Principal, grant
 from .policy import Decision, Policy, Request, evaluate, is_public, parse_policy, principal_ids, resource_arn
 
 ANONYMOUS = Principal("", "anonymous")
@@ -37,6 +37,11 @@ PAB_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restr
 POLICY_ACTIONS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
 
 ContextFn = Callable[[], dict[str, Any]]
+
+
+def patch(changes: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A modify_bucket_props function: set the keys given a value, remove those given None."""
+    return lambda props: {k: v for k, v in {**props, **changes}.items() if v is not None}
 
 
 def denied() -> S3Error:
@@ -112,6 +117,12 @@ class Access:
         return bucket
 
     async def check(self, who: Principal, action: str, bucket: Bucket, key: str | None, context: ContextFn) -> None:
+        """Raise AccessDenied, or note the bucket as granted for this request (Core.bucket_for)."""
+        await self._decide(who, action, bucket, key, context)
+        grant(bucket.name)
+
+    async def _decide(self, who: Principal, action: str, bucket: Bucket, key: str | None,
+                      context: ContextFn) -> None:
         owner = bool(who.user_id) and who.user_id == bucket.owner
         policy = self.policy_of(bucket)
         if policy is None:  # the common case: no evaluation at all for the owner
@@ -210,6 +221,6 @@ class Access:
         """Set (value) or remove (None) bucket settings in one atomic metadata update, so settings
         changed at the same time (by any worker) are all kept."""
         try:
-            bucket.props = await self.core.meta.patch_bucket_props(bucket.name, changes)
+            bucket.props = await self.core.meta.modify_bucket_props(bucket.name, patch(changes))
         except mi.NoSuchBucket:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket.name) from None

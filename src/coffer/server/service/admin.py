@@ -18,6 +18,7 @@ from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
 from ..meta.model import AccessKey, Bucket, User
+from .access import patch
 from .core import Core, Principal
 from .users import Users, add_user, random_access_key, random_secret_key
 
@@ -153,7 +154,7 @@ class Admin:
         try:
             # ACL first: a crash in between leaves the old owner with a private bucket, never the new
             # owner with the old owner's grants
-            await self.core.meta.patch_bucket_props(name, {"acl": None})
+            await self.core.meta.modify_bucket_props(name, patch({"acl": None}))
             await self.core.meta.set_bucket_owner(name, owner)
         except mi.NoSuchBucket:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=name) from None
