@@ -35,8 +35,9 @@ def bkt(owner: User):
         owner.s3.put_object(Bucket=name, Key=k, Body=k.encode())
     yield name
     owner.s3.delete_bucket_policy(Bucket=name)
-    for o in owner.s3.list_objects_v2(Bucket=name).get("Contents", []):
-        owner.s3.delete_object(Bucket=name, Key=o["Key"])
+    listed = owner.s3.list_object_versions(Bucket=name)  # every version and delete marker
+    for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+        owner.s3.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"])
     owner.s3.delete_bucket(Bucket=name)
 
 
@@ -270,3 +271,30 @@ def test_policy_size_limit(bkt, owner):
     with s3_error("MalformedPolicy", 400) as ei:
         owner.s3.put_bucket_policy(Bucket=bkt, Policy=big)
     assert ei.value.response["Error"]["Message"] == "Policies must be no larger than 20 KB"
+
+
+def test_condition_existing_object_tag(bkt, owner, anon):
+    owner.s3.put_object(Bucket=bkt, Key="tagged", Body=b"t", Tagging="class=public&team=a")
+    owner.s3.put_object(Bucket=bkt, Key="secret", Body=b"s", Tagging="class=private")
+    owner.s3.put_bucket_policy(Bucket=bkt, Policy=policy(stmt(
+        bkt, "s3:GetObject", Condition={"StringEquals": {"s3:ExistingObjectTag/class": "public"}})))
+    assert anon.get_object(Bucket=bkt, Key="tagged")["Body"].read() == b"t"
+    with s3_error("AccessDenied", 403):
+        anon.get_object(Bucket=bkt, Key="secret")
+    with s3_error("AccessDenied", 403):
+        anon.get_object(Bucket=bkt, Key="home/c.txt")  # no tags at all
+    owner.s3.put_object_tagging(Bucket=bkt, Key="secret", Tagging={"TagSet": [{"Key": "class", "Value": "public"}]})
+    assert anon.get_object(Bucket=bkt, Key="secret")["Body"].read() == b"s"
+
+
+def test_version_specific_permission(bkt, owner, other):
+    owner.s3.put_bucket_versioning(Bucket=bkt, VersioningConfiguration={"Status": "Enabled"})
+    v1 = owner.s3.put_object(Bucket=bkt, Key="v", Body=b"one")["VersionId"]
+    owner.s3.put_object(Bucket=bkt, Key="v", Body=b"two")
+    owner.s3.put_bucket_policy(Bucket=bkt, Policy=policy(stmt(bkt, "s3:GetObject", principal={"AWS": other.id})))
+    assert other.s3.get_object(Bucket=bkt, Key="v")["Body"].read() == b"two"
+    with s3_error("AccessDenied", 403):  # an older version needs s3:GetObjectVersion
+        other.s3.get_object(Bucket=bkt, Key="v", VersionId=v1)
+    owner.s3.put_bucket_policy(Bucket=bkt, Policy=policy(
+        stmt(bkt, ["s3:GetObject", "s3:GetObjectVersion"], principal={"AWS": other.id})))
+    assert other.s3.get_object(Bucket=bkt, Key="v", VersionId=v1)["Body"].read() == b"one"

@@ -211,7 +211,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     pairs = list(zip(keys, versions, strict=True))
     ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key (issue 7)
     asked = [(k, v) for k, v in pairs if not k or k in ok]
-    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, asked, bypass(ctx))
+    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, asked, bypass(ctx)) if asked else []
     deleted, errors = [], []
     for (key, vid), res in zip(asked, results, strict=True):
         if isinstance(res, S3Error):
