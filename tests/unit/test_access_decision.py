@@ -1,5 +1,5 @@
 """service.access on a real SQLite metadata store (no server): the decisions that the HTTP tests cannot
-reach today, such as s3:ExistingObjectTag (Coffer has no tagging API yet, tags are set on the record)."""
+reach directly, such as s3:ExistingObjectTag on tags set straight on the record."""
 
 from __future__ import annotations
 
