@@ -1,4 +1,4 @@
-"""The server's commands: `coffer serve` and `coffer user add|list|remove`.
+"""The server's commands: `coffer serve`, `coffer user add|list|remove` (and `coffer kms`, cli_kms.py).
 
 They live with the server (the client CLI in coffer.cli never imports the server); the
 composition root, coffer.entry, adds them to the one `coffer` command.
@@ -120,3 +120,6 @@ def user_remove(user_id, data) -> None:
 def register(group: click.Group) -> None:
     group.add_command(serve_cmd)
     group.add_command(user_group)
+    from .cli_kms import kms_group
+
+    group.add_command(kms_group)

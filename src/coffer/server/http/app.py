@@ -19,7 +19,7 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import h_bucket, h_config, h_multipart, h_object  # noqa: F401 - they register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ids import HOST_ID, new_request_id, stamp

@@ -16,6 +16,7 @@ from coffer.protocol.errors import S3Error
 from ..meta.model import CommonPrefix, ObjectEntry
 from .body import read_small_body
 from .context import Ctx, handles
+from .h_sse import key_protect_headers, key_protect_props
 from .respond import iso, xml_response
 
 
@@ -50,7 +51,8 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if location is not None and location != ctx.cfg.region and not _region_like(location):
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
+    props = key_protect_props(ctx)
+    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 
@@ -61,7 +63,7 @@ def _region_like(s: str) -> bool:
 @handles("HeadBucket")
 async def head_bucket(ctx: Ctx) -> web.StreamResponse:
     b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return web.Response(status=200, headers={"x-amz-bucket-region": b.region})
+    return web.Response(status=200, headers={"x-amz-bucket-region": b.region, **key_protect_headers(b)})
 
 
 @handles("DeleteBucket")

@@ -12,6 +12,7 @@ from ..meta.model import Expect, ObjectRecord
 from ..service import PutParams, ReadConditions
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
+from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
 
 _STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
@@ -56,6 +57,7 @@ def put_result_headers(rec: ObjectRecord) -> dict[str, str]:
         out["x-amz-checksum-" + algo.lower()] = value
     if rec.checksum_type:
         out["x-amz-checksum-type"] = rec.checksum_type
+    out.update(object_sse_headers(rec))
     return out
 
 
@@ -64,6 +66,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
+    params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
         raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
@@ -94,13 +97,14 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     rec, _src = await ctx.svc.objects.copy(
         ctx.who, src_bucket, src_key, ctx.bucket, ctx.key, cond=read_conditions(ctx, "x-amz-copy-source-"),
         replace=replace, storage_class=ctx.header("x-amz-storage-class"),
+        sse=request_sse(ctx), src_customer=copy_source_customer(ctx),
     )
     body: dict = {"LastModified": iso(rec.last_modified), "ETag": quoted(rec.etag)}
     for algo, value in rec.checksums.items():
         body["Checksum" + algo] = value
     if rec.checksum_type:
         body["ChecksumType"] = rec.checksum_type
-    return xml_response("CopyObjectResult", body)
+    return xml_response("CopyObjectResult", body, headers=object_sse_headers(rec))
 
 
 def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
@@ -121,8 +125,10 @@ def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
 async def get_object(ctx: Ctx) -> web.StreamResponse:
     head = ctx.request.method == "HEAD"
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    customer = check_read(ctx, rec)
     checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
     headers = object_headers(rec, checksum_mode=checksum_mode)
+    headers.update(object_sse_headers(rec))
     for q, h in _OVERRIDES.items():
         if q in ctx.query:
             headers[h] = ctx.query[q]
@@ -156,6 +162,8 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     if head:
         return web.Response(status=status, headers=headers)
+    if rec.props.get("sse"):
+        return await send_encrypted(ctx, rec, customer, status, headers, start, length)
     if rec.inline is not None:
         resp = web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
         return resp

@@ -10,6 +10,7 @@ from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
 from .appends import Appends
+from .bucket_config import BucketConfig
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
@@ -26,6 +27,7 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        self.bucket_config = BucketConfig(self.core)
 
     @property
     def limits(self) -> Limits:
