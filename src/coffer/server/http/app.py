@@ -19,7 +19,7 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_bucket, h_config, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import cors, h_bucket, h_config, h_multipart, h_object  # noqa: F401 - h_* register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ids import HOST_ID, new_request_id, stamp
@@ -65,6 +65,10 @@ class Front:
         try:
             query = _query_dict(raw_query)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
+                return await cors.preflight(self.service, request, r.bucket)
+            if "Origin" in request.headers:
+                await cors.note_actual(self.service, request, r.bucket)
             who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
                                                     r.bucket)
             handler = HANDLERS.get(r.endpoint.name)
