@@ -33,15 +33,21 @@ from .config import Config, Limits, parse_address
               show_default=True, help="Objects up to this many bytes are kept inline in the metadata.")
 @click.option("--shutdown-grace", type=click.FloatRange(0, 3600), default=Limits().shutdown_grace_seconds,
               show_default=True, help="Seconds in-flight requests may take to finish after SIGTERM.")
+@click.option("--website-address", default=None, help="HOST:PORT of a listener serving static websites only.")
+@click.option("--website-domain", "website_domains", multiple=True,
+              help="Host suffix of website requests (bucket.SUFFIX); repeatable. Default: s3-website.localhost.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace) -> None:
+              shutdown_grace, website_address, website_domains) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
     if bool(access_key) != bool(secret_key):
         raise click.UsageError("give both --access-key and --secret-key, or neither")
     host, port = parse_address(address)
-    cfg = Config(data_dir=Path(data), host=host, port=port, region=region,
+    web_host, web_port = parse_address(website_address) if website_address else (None, None)
+    cfg = Config(website_host=web_host, website_port=web_port,
+                 website_domains=tuple(website_domains) or ("s3-website.localhost",),
+                 data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
                  domains=tuple(domains) or ("localhost",), loop=loop,
                  limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace))

@@ -19,7 +19,7 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import cors, h_bucket, h_config, h_multipart, h_object  # noqa: F401 - h_* register their handlers
+from . import cors, h_bucket, h_config, h_multipart, h_object, website  # noqa: F401 - h_* register handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ids import HOST_ID, new_request_id, stamp
@@ -63,6 +63,9 @@ class Front:
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
+            site = website.bucket_for_host(request.headers.get("Host"), self.cfg.website_domains)
+            if site is not None:  # bucket.<website domain>: a static website request, not S3
+                return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
