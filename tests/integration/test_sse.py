@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Endpoint, ServerProcess, free_port, make_s3
 from helpers import MiB, data, s3_error
+
+from conftest import Endpoint, ServerProcess, free_port, make_s3
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
@@ -262,7 +263,7 @@ def test_multipart_encrypted(c, bkt, mode):
     sse = ssec(KEY_A) if mode == "SSE-C" else {"ServerSideEncryption": "AES256"}
     parts = [marked(5 * MiB, 1), marked(5 * MiB + 11, 2), marked(1000, 3)]
     whole = b"".join(parts)
-    up, done = _multipart(c, bkt, "mp", parts, **sse)
+    _multipart(c, bkt, "mp", parts, **sse)
     reads = {k: v for k, v in sse.items() if k.startswith("SSECustomer")}
     assert c.get_object(Bucket=bkt, Key="mp", **reads)["Body"].read() == whole
     a, b = 5 * MiB - 100, 10 * MiB + 20  # crosses both part boundaries

@@ -9,8 +9,9 @@ import http.client
 import uuid
 
 import pytest
-from conftest import Endpoint, free_port, make_s3
 from helpers import s3_error
+
+from conftest import Endpoint, free_port, make_s3
 
 SITE = {
     "IndexDocument": {"Suffix": "index.html"},
