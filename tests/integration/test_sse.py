@@ -323,6 +323,32 @@ def test_copy_of_encrypted_multipart_and_part_copy(c, bkt):
     assert c.get_object(Bucket=bkt, Key="pc")["Body"].read() == whole[100:5242980]
 
 
+def test_reencrypting_copy_shares_data_and_outlives_its_source(c, bkt, srv):
+    body = marked(400_000, 11)
+    c.put_object(Bucket=bkt, Key="src", Body=body, **ssec(KEY_A))
+    before = set(_segment_files(srv))
+    c.copy_object(Bucket=bkt, Key="dst", CopySource={"Bucket": bkt, "Key": "src"}, ServerSideEncryption="AES256",
+                  CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=KEY_A)
+    assert set(_segment_files(srv)) == before  # only the data key was re-wrapped
+    c.delete_object(Bucket=bkt, Key="src")
+    assert c.get_object(Bucket=bkt, Key="dst")["Body"].read() == body
+    assert c.get_object(Bucket=bkt, Key="dst", Range="bytes=131000-131100")["Body"].read() == body[131000:131101]
+
+
+def test_reuploaded_part_number_reads_back_the_new_part(c, bkt):
+    up = c.create_multipart_upload(Bucket=bkt, Key="re", ServerSideEncryption="AES256")
+    uid = up["UploadId"]
+    c.upload_part(Bucket=bkt, Key="re", UploadId=uid, PartNumber=1, Body=data(5 * MiB, 1))
+    second = data(5 * MiB, 2)
+    e1 = c.upload_part(Bucket=bkt, Key="re", UploadId=uid, PartNumber=1, Body=second)["ETag"]
+    e2 = c.upload_part(Bucket=bkt, Key="re", UploadId=uid, PartNumber=2, Body=b"tail")["ETag"]
+    c.complete_multipart_upload(Bucket=bkt, Key="re", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert c.get_object(Bucket=bkt, Key="re")["Body"].read() == second + b"tail"
+    attrs = c.get_object_attributes(Bucket=bkt, Key="re", ObjectAttributes=["ObjectSize"])
+    assert attrs["ObjectSize"] == len(second) + 4
+
+
 def test_appends_refused_for_encryption(c, bkt, srv):
     from helpers import raw_request
 

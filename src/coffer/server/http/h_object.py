@@ -186,6 +186,7 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     if not wanted or wanted - valid:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    check_read(ctx, rec)  # SSE-C objects: the key again, as S3 asks
     body: dict = {}
     if "ETag" in wanted:
         body["ETag"] = rec.etag
