@@ -14,31 +14,43 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import MiB, data, s3_error
-
-from conftest import Endpoint, ServerProcess, free_port, make_s3
+from helpers import MiB, client, data, s3_error
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
 MARKER = b"PLAINTEXT-MARKER-7b:"  # repeated through every body the disk scan looks for
 
 
+@dataclass
+class Endpoint:
+    url: str
+    access_key: str
+    secret_key: str
+    server: Any
+
+
+def ep_of(srv) -> Endpoint:
+    return Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv)
+
+
+def client_of(srv):
+    return client(srv.endpoint, srv.access_key, srv.secret_key)
+
+
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory) -> ServerProcess:
-    data_dir = tmp_path_factory.mktemp("coffer-sse") / "data"
-    s = ServerProcess(data=data_dir, port=free_port(), workers=1)
-    s.start()
-    yield s
-    s.stop()
+def srv(module_server_factory):
+    return module_server_factory(workers=1)
 
 
 @pytest.fixture(scope="module")
 def c(srv):
-    return make_s3(Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv))
+    return client_of(srv)
 
 
 @pytest.fixture
@@ -48,13 +60,13 @@ def bkt(c):
     return name
 
 
-def kms(srv: ServerProcess, *args: str) -> str:
+def kms(srv, *args: str) -> str:
     out = subprocess.run([sys.executable, "-m", "coffer", "kms", "key", *args, "--data", str(srv.data)],
                          capture_output=True, text=True, check=True)
     return out.stdout
 
 
-def new_kms_key(srv: ServerProcess, alias: str = "") -> dict:
+def new_kms_key(srv, alias: str = "") -> dict:
     return json.loads(kms(srv, "create", "--json", *(["--alias", alias] if alias else [])))
 
 
@@ -136,7 +148,7 @@ def test_sse_c_key_not_applicable_to_plain_object(c, bkt):
 def test_sse_c_bad_md5_and_bad_key(c, bkt, srv):
     from helpers import raw_request
 
-    ep = Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv)
+    ep = ep_of(srv)
     k = base64.b64encode(KEY_A).decode()
     hdrs = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
             "x-amz-server-side-encryption-customer-key": k,
@@ -352,7 +364,7 @@ def test_reuploaded_part_number_reads_back_the_new_part(c, bkt):
 def test_appends_refused_for_encryption(c, bkt, srv):
     from helpers import raw_request
 
-    ep = Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv)
+    ep = ep_of(srv)
     c.put_bucket_encryption(Bucket=bkt, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
     r = raw_request(ep, "PUT", f"/{bkt}/a?append", body=b"piece")
@@ -360,7 +372,7 @@ def test_appends_refused_for_encryption(c, bkt, srv):
 
 
 # -- tampering and the disk scan ----------------------------------------------------------------------
-def _segment_files(srv: ServerProcess) -> list[Path]:
+def _segment_files(srv) -> list[Path]:
     return [p for p in (srv.data / "objects").rglob("*") if p.is_file()]
 
 
@@ -384,7 +396,7 @@ def test_no_plaintext_on_disk(server_factory):
     """Every encrypted write path, then every file of the data folder (segments, SQLite db and WAL,
     temporary files) is searched for the marker that every 4 KiB of plaintext carries."""
     srv = server_factory()
-    cl = make_s3(Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv))
+    cl = client_of(srv)
     name = f"disk-{uuid.uuid4().hex[:8]}"
     cl.create_bucket(Bucket=name)
     cl.put_object(Bucket=name, Key="inline", Body=marked(10_000, 1), ServerSideEncryption="AES256")

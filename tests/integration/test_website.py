@@ -9,9 +9,7 @@ import http.client
 import uuid
 
 import pytest
-from helpers import s3_error
-
-from conftest import Endpoint, free_port, make_s3
+from helpers import client, s3_error
 
 SITE = {
     "IndexDocument": {"Suffix": "index.html"},
@@ -59,22 +57,25 @@ def test_website_invalid(s3, bucket, cfg):
         s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=cfg)
 
 
-@pytest.fixture(scope="module")
-def site_server(tmp_path_factory):
-    from conftest import ServerProcess
+def free_port() -> int:
+    import socket
 
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site_server(module_server_factory):
     web_port = free_port()
-    srv = ServerProcess(data=tmp_path_factory.mktemp("coffer-web") / "data", port=free_port(), workers=1,
-                        extra_args=["--website-address", f"127.0.0.1:{web_port}"])
-    srv.start()
-    srv.web_port = web_port  # type: ignore[attr-defined]
-    yield srv
-    srv.stop()
+    srv = module_server_factory(workers=1, extra_args=["--website-address", f"127.0.0.1:{web_port}"])
+    srv.web_port = web_port
+    return srv
 
 
 @pytest.fixture(scope="module")
 def site(site_server):
-    c = make_s3(Endpoint(site_server.endpoint, site_server.access_key, site_server.secret_key, site_server))
+    c = client(site_server.endpoint, site_server.access_key, site_server.secret_key)
     name = f"site-{uuid.uuid4().hex[:10]}"
     c.create_bucket(Bucket=name)
     c.put_bucket_website(Bucket=name, WebsiteConfiguration=SITE)
