@@ -371,6 +371,28 @@ def test_appends_refused_for_encryption(c, bkt, srv):
     assert r.status == 400 and b"InvalidRequest" in r.body
 
 
+# -- master key from the environment -----------------------------------------------------------------
+def test_master_key_from_env(server_factory, monkeypatch):
+    """COFFER_MASTER_KEY replaces DATA/keys/master.key; after a restart with another key the objects are
+    refused (never garbage), and a malformed key stops the start."""
+    monkeypatch.setenv("COFFER_MASTER_KEY", base64.b64encode(b"m" * 32).decode())
+    srv = server_factory()
+    cl = client_of(srv)
+    cl.create_bucket(Bucket="envkey")
+    cl.put_object(Bucket="envkey", Key="o", Body=b"sealed by the env key", ServerSideEncryption="AES256")
+    assert cl.get_object(Bucket="envkey", Key="o")["Body"].read() == b"sealed by the env key"
+    assert not (srv.data / "keys" / "master.key").exists()
+    srv.stop()
+    monkeypatch.setenv("COFFER_MASTER_KEY", (b"n" * 32).hex())
+    srv.start()
+    with s3_error("InternalError", 500):
+        cl.get_object(Bucket="envkey", Key="o")
+    srv.stop()
+    monkeypatch.setenv("COFFER_MASTER_KEY", "too-short")
+    with pytest.raises(RuntimeError, match="bad master key"):
+        srv.start()
+
+
 # -- tampering and the disk scan ----------------------------------------------------------------------
 def _segment_files(srv) -> list[Path]:
     return [p for p in (srv.data / "objects").rglob("*") if p.is_file()]

@@ -23,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .config import Config
+from .crypto_keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
 from .data import LocalDataStore
 from .http.app import build_server
 from .http.website import build_website_server
@@ -162,6 +163,14 @@ def serve(cfg: Config) -> int:
     if n:
         log.info("removed %d temporary files left by an earlier run", n)
     asyncio.run(bootstrap(cfg))
+    if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
+        # A master key given by env/file is checked now: a typo must stop the start, not fail every
+        # encrypted request later. (Without one, DATA/keys/master.key is created on first use.)
+        try:
+            load_master_key(cfg.data_dir)
+        except (OSError, ValueError) as e:
+            print(f"coffer: bad master key: {e}", file=sys.stderr, flush=True)
+            return 2
     sock = listen(cfg)
     if cfg.website_port is not None:
         global _website_sock
