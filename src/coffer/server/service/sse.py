@@ -16,10 +16,11 @@ the same part number twice never reuses a (key, nonce) pair.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,9 +190,10 @@ def _streams(rec: ObjectRecord, data_key: bytes) -> list[tuple[Segment, int, int
 async def read_plain(core: Core, rec: ObjectRecord, data_key: bytes, start: int, length: int) -> AsyncIterator[bytes]:
     """Plaintext bytes [start, start+length) of an encrypted object, decrypting only the blocks needed.
 
-    Ciphertext is read in runs of whole blocks (about `io_chunk` bytes) and each run is authenticated
-    and decrypted on a worker thread; a block that fails authentication ends the stream with an error,
-    never with unauthenticated bytes."""
+    Ciphertext is read in runs of whole blocks (about `io_chunk` bytes); each run is read, authenticated
+    and decrypted on a worker thread while the previous one is being sent (one run ahead, so memory
+    stays at two runs). A block that fails authentication ends the stream with an error, never with
+    unauthenticated bytes."""
     if length <= 0:
         return
     end = start + length - 1
@@ -200,6 +202,23 @@ async def read_plain(core: Core, rec: ObjectRecord, data_key: bytes, start: int,
         stored = rec.inline[plan.cipher_offset : plan.cipher_offset + plan.cipher_length]
         yield _open(stored, plan, rec.size, data_key, 0)
         return
+    ahead: asyncio.Future | None = None
+    try:
+        for run in _runs(core, rec, data_key, start, end):
+            fut = asyncio.ensure_future(core.run(_read_open, *run))
+            if ahead is not None:
+                yield await ahead
+            ahead = fut
+        if ahead is not None:
+            current, ahead = ahead, None
+            yield await current
+    finally:
+        if ahead is not None:  # the reader stopped early (client gone, error): let the run finish quietly
+            ahead.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+def _runs(core: Core, rec: ObjectRecord, data_key: bytes, start: int, end: int) -> Iterator[tuple]:
+    """(path, offset, length, plan, plain size, key, stream id) of each run of whole blocks to read."""
     bs = crypto.BLOCK_SIZE
     run_blocks = max(1, core.limits.io_chunk // bs)
     pos = 0
@@ -211,12 +230,16 @@ async def read_plain(core: Core, rec: ObjectRecord, data_key: bytes, start: int,
                 run_end = min(b, (a // bs + run_blocks) * bs - 1)
                 plan = crypto.plan_range(a, run_end, plain_size)
                 (span,) = core.data.spans([Segment(seg.ref, seg.size)], plan.cipher_offset, plan.cipher_length)
-                stored = await core.run(_pread_all, span.path, span.offset, span.length)
-                yield await core.run(_open, stored, plan, plain_size, key, stream_id)
+                yield span.path, span.offset, span.length, plan, plain_size, key, stream_id
                 a = run_end + 1
         pos += plain_size
         if pos > end:
             break
+
+
+def _read_open(path: str, offset: int, length: int, plan: crypto.RangePlan, plain_size: int, key: bytes,
+               stream_id: int) -> bytes:
+    return _open(_pread_all(path, offset, length), plan, plain_size, key, stream_id)
 
 
 def _open(stored: bytes, plan: crypto.RangePlan, plain_size: int, key: bytes, stream_id: int) -> bytes:
