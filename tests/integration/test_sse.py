@@ -224,37 +224,32 @@ def test_bucket_encryption_refusals(c, bkt):
             "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/none"}}]})
 
 
-def _with_headers(client, headers: dict[str, str]):
-    def add(request, **_kw):
-        for k, v in headers.items():
-            request.headers[k] = v
+def test_key_protect_bucket(srv):
+    """IBM's own SDK (ibm_boto3) creates a Key Protect bucket tied to a named root key of the local store."""
+    ibm_boto3 = pytest.importorskip("ibm_boto3")
+    from ibm_botocore.client import Config
+    from ibm_botocore.exceptions import ClientError as IbmClientError
 
-    client.meta.events.register("before-sign.s3.CreateBucket", add)
-    return add
-
-
-def test_key_protect_bucket(c, srv):
+    cos = ibm_boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=srv.access_key,
+                           aws_secret_access_key=srv.secret_key, config=Config(signature_version="s3v4"),
+                           region_name="us-east-1")
     key = new_kms_key(srv, alias=f"root-{uuid.uuid4().hex[:6]}")
     crn = f"crn:v1:bluemix:public:kms:us-south:a/0000:0000:key:{key['id']}"
     name = f"kp-{uuid.uuid4().hex[:12]}"
-    hook = _with_headers(c, {"ibm-sse-kp-encryption-algorithm": "AES256", "ibm-sse-kp-customer-root-key-crn": crn})
-    try:
-        c.create_bucket(Bucket=name)
-    finally:
-        c.meta.events.unregister("before-sign.s3.CreateBucket", hook)
-    head = c.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPHeaders"]
-    assert head["ibm-sse-kp-enabled"] == "true" and head["ibm-sse-kp-crk-id"] == crn
-    assert c.put_object(Bucket=name, Key="o", Body=b"kp")["SSEKMSKeyId"] == key["arn"]
-    # an unknown root key creates no bucket
-    hook = _with_headers(c, {"ibm-sse-kp-encryption-algorithm": "AES256",
-                             "ibm-sse-kp-customer-root-key-crn": "crn:v1:x:key:" + str(uuid.uuid4())})
-    try:
-        with s3_error("KMS.NotFoundException", 400):
-            c.create_bucket(Bucket=name + "-x")
-    finally:
-        c.meta.events.unregister("before-sign.s3.CreateBucket", hook)
-    with s3_error("404", 404):
-        c.head_bucket(Bucket=name + "-x")
+    cos.create_bucket(Bucket=name, IBMSSEKPEncryptionAlgorithm="AES256", IBMSSEKPCustomerRootKeyCrn=crn)
+    head = cos.head_bucket(Bucket=name)
+    assert head["IBMSSEKPEnabled"] is True and head["IBMSSEKPCrkId"] == crn
+    assert cos.put_object(Bucket=name, Key="o", Body=b"kp")["SSEKMSKeyId"] == key["arn"]
+    assert cos.get_object(Bucket=name, Key="o")["Body"].read() == b"kp"
+    # the root key by alias works too; an unknown root key creates no bucket
+    cos.create_bucket(Bucket=name + "-a", IBMSSEKPEncryptionAlgorithm="AES256",
+                      IBMSSEKPCustomerRootKeyCrn="alias/" + key["alias"])
+    with pytest.raises(IbmClientError) as ei:
+        cos.create_bucket(Bucket=name + "-x", IBMSSEKPEncryptionAlgorithm="AES256",
+                          IBMSSEKPCustomerRootKeyCrn="crn:v1:x:key:" + str(uuid.uuid4()))
+    assert ei.value.response["Error"]["Code"] == "KMS.NotFoundException"
+    with pytest.raises(IbmClientError):
+        cos.head_bucket(Bucket=name + "-x")
 
 
 # -- multipart and copies -----------------------------------------------------------------------------
