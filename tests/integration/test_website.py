@@ -82,6 +82,7 @@ def site(site_server):
     for key, body in [("index.html", b"<h1>home</h1>"), ("blog/index.html", b"blog home"),
                       ("404.html", b"custom not found"), ("new/page.html", b"new page")]:
         c.put_object(Bucket=name, Key=key, Body=body, ContentType="text/html")
+    c.put_object(Bucket=name, Key="moved.html", Body=b"", WebsiteRedirectLocation="/new/page.html")
     c.put_object(Bucket=name, Key="secret.html", Body=b"encrypted at rest", ServerSideEncryption="AES256")
     c.put_object(Bucket=name, Key="ssec.html", Body=b"customer key", SSECustomerAlgorithm="AES256",
                  SSECustomerKey=b"k" * 32)
@@ -103,12 +104,21 @@ def test_website_index_error_and_redirects(site):
     status, h, _ = get(srv.port, host, "/docs/gone")
     assert status == 302 and h["location"] == "https://docs.example.com/missing.html"
     assert get(srv.port, host, "/secret.html")[2] == b"encrypted at rest"
+    status, h, _ = get(srv.port, host, "/moved.html")
+    assert status == 301 and h["location"] == "/new/page.html"
     assert get(srv.port, host, "/ssec.html")[0] == 403
     status, h, _ = get(srv.port, host, "/index.html", method="HEAD")
     assert status == 200 and h["content-length"] == "13"
     assert get(srv.port, host, "/index.html", method="DELETE")[0] == 405
     status, _, body = get(srv.port, host, "/index.html", headers={"Range": "bytes=4-7"})
     assert (status, body) == (206, b"home")
+
+
+def test_object_redirect_location(site):
+    c, name, _srv = site
+    assert c.head_object(Bucket=name, Key="moved.html")["WebsiteRedirectLocation"] == "/new/page.html"
+    with s3_error("InvalidArgument", 400):
+        c.put_object(Bucket=name, Key="bad.html", Body=b"", WebsiteRedirectLocation="ftp://x")
 
 
 def test_website_listener_and_errors(site):

@@ -14,8 +14,10 @@ from .body import body_stream, integrity_for
 from .context import Ctx, handles
 from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
+from .website import REDIRECT_HEADER, check_redirect_location
 
-_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
+_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
+                   REDIRECT_HEADER)
 _OVERRIDES = {
     "response-content-type": "Content-Type", "response-content-language": "Content-Language",
     "response-expires": "Expires", "response-cache-control": "Cache-Control",
@@ -26,6 +28,7 @@ _OVERRIDES = {
 def put_params(ctx: Ctx) -> PutParams:
     h = ctx.request.headers
     headers = {n: h[n] for n in _STORED_HEADERS if n in h}
+    check_redirect_location(headers.get(REDIRECT_HEADER))
     if "Content-Encoding" in headers:  # aws-chunked is transfer framing, not part of the object
         enc = ",".join(e.strip() for e in headers["Content-Encoding"].split(",") if e.strip() != "aws-chunked")
         if enc:

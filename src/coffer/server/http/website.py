@@ -32,6 +32,13 @@ from .respond import object_headers, parse_range, send_spans, send_stream
 from .router import decode_path
 
 log = logging.getLogger("coffer.website")
+REDIRECT_HEADER = "x-amz-website-redirect-location"  # stored with the object; the website answers 301
+
+
+def check_redirect_location(value: str | None) -> None:
+    if value is not None and (not value.startswith(("/", "http://", "https://")) or len(value) > 2048):
+        raise S3Error("InvalidArgument", "The website redirect location must have a prefix of 'http://' or "
+                      "'https://' or '/'.", ArgumentName=REDIRECT_HEADER, ArgumentValue=value[:256])
 
 
 def bucket_for_host(host: str | None, domains: tuple[str, ...]) -> str | None:
@@ -81,6 +88,8 @@ async def _lookup(service: Service, bucket: str, key: str) -> ObjectRecord | Non
 
 async def _send(service: Service, request: web.BaseRequest, rec: ObjectRecord, status: int,
                 head: bool) -> web.StreamResponse:
+    if status == 200 and rec.headers.get(REDIRECT_HEADER):
+        return web.Response(status=301, headers={"Location": rec.headers[REDIRECT_HEADER]})
     doc = rec.props.get("sse")
     if doc and doc["mode"] == "SSE-C":
         raise WebsiteError(403, "AccessDenied", "Access Denied")
