@@ -114,6 +114,17 @@ def test_website_index_error_and_redirects(site):
     assert (status, body) == (206, b"home")
 
 
+def test_website_cors(site):
+    c, name, srv = site
+    c.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["https://fonts.test"], "AllowedMethods": ["GET"]}]})
+    host = f"{name}.s3-website.localhost"
+    _, h, _ = get(srv.web_port, host, "/index.html", headers={"Origin": "https://fonts.test"})
+    assert h["access-control-allow-origin"] == "https://fonts.test"
+    _, h, _ = get(srv.web_port, host, "/index.html", headers={"Origin": "https://other.test"})
+    assert "access-control-allow-origin" not in h
+
+
 def test_object_redirect_location(site):
     c, name, _srv = site
     assert c.head_object(Bucket=name, Key="moved.html")["WebsiteRedirectLocation"] == "/new/page.html"

@@ -27,6 +27,7 @@ from ..config import Config
 from ..meta.model import ObjectRecord
 from ..service import Service
 from ..service.sse import read_plain
+from . import cors
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import object_headers, parse_range, send_spans, send_stream
 from .router import decode_path
@@ -122,6 +123,7 @@ async def serve(service: Service, request: web.BaseRequest, bucket_name: str) ->
     """Answer one website request for `bucket_name` (errors are HTML pages, as S3's website endpoint)."""
     head = request.method == "HEAD"
     try:
+        await cors.note_actual(service, request, bucket_name)  # the bucket's CORS rules apply here too
         return await _serve(service, request, bucket_name, head)
     except WebsiteError as e:
         return _page(request, e.status, e.code, e.message, head)
