@@ -16,6 +16,7 @@ from coffer.protocol.errors import S3Error
 from ..meta.model import CommonPrefix, ObjectEntry
 from .body import read_small_body
 from .context import Ctx, handles
+from .h_sse import key_protect_headers, key_protect_props
 from .respond import iso, xml_response
 
 
@@ -52,7 +53,8 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
                       LocationConstraint=location)
     lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
     # a bucket created with object lock is versioned from its first write (issue 4)
-    props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else None
+    props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
     await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
@@ -64,7 +66,7 @@ def _region_like(s: str) -> bool:
 @handles("HeadBucket")
 async def head_bucket(ctx: Ctx) -> web.StreamResponse:
     b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return web.Response(status=200, headers={"x-amz-bucket-region": b.region})
+    return web.Response(status=200, headers={"x-amz-bucket-region": b.region, **key_protect_headers(b)})
 
 
 @handles("DeleteBucket")
