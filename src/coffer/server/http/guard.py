@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 from coffer.protocol.errors import S3Error
 
+from ..meta.model import Bucket
+from ..service import ANONYMOUS, Service
 from ..service.core import BUCKET_HINT
 from ..service.policy_conditions import utc_now_context
 from .context import Ctx
@@ -35,8 +39,11 @@ VERSION_ACTIONS = {a: a.replace("Object", "ObjectVersion", 1) for a in (
 
 
 def request_context(ctx: Ctx) -> dict[str, Any]:
+    return context_of(ctx.request, ctx.query)
+
+
+def context_of(r: web.BaseRequest, query: dict[str, str]) -> dict[str, Any]:
     """Condition keys of this request, names normalised (lowercase before any '/')."""
-    r = ctx.request
     h = r.headers
     c: dict[str, Any] = utc_now_context()
     peer = r.remote
@@ -50,18 +57,27 @@ def request_context(ctx: Ctx) -> dict[str, Any]:
     if auth:
         c["s3:authtype"] = "REST-HEADER"
         c["s3:signatureversion"] = "AWS4-HMAC-SHA256" if auth.startswith("AWS4") else "AWS"
-    elif "X-Amz-Signature" in ctx.query or "Signature" in ctx.query:
+    elif "X-Amz-Signature" in query or "Signature" in query:
         c["s3:authtype"] = "REST-QUERY-STRING"
-        c["s3:signatureversion"] = "AWS4-HMAC-SHA256" if "X-Amz-Signature" in ctx.query else "AWS"
+        c["s3:signatureversion"] = "AWS4-HMAC-SHA256" if "X-Amz-Signature" in query else "AWS"
     for q in ("prefix", "delimiter", "max-keys"):
-        if q in ctx.query:
-            c["s3:" + q] = ctx.query[q]
-    if "versionId" in ctx.query:
-        c["s3:versionid"] = ctx.query["versionId"]
+        if q in query:
+            c["s3:" + q] = query[q]
+    if "versionId" in query:
+        c["s3:versionid"] = query["versionId"]
     for name in _HEADER_KEYS:
         if name in h:
             c["s3:" + name] = h[name]
     return c
+
+
+async def website_readable(service: Service, request: web.BaseRequest, bucket: Bucket, key: str) -> bool:
+    """A website (anonymous by nature) serves only objects anonymous callers may read."""
+    try:
+        await service.access.check(ANONYMOUS, "s3:GetObject", bucket, key, lambda: context_of(request, {}))
+    except S3Error:
+        return False
+    return True
 
 
 def incoming_size(ctx: Ctx) -> int:

@@ -18,6 +18,7 @@ from .body import read_small_body
 from .context import Ctx, handles
 from .guard import allowed_keys
 from .h_access import lower_headers
+from .h_sse import key_protect_headers, key_protect_props
 from .respond import iso, xml_response
 
 
@@ -56,6 +57,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     # a bucket created with object lock is versioned from its first write (issue 4)
     props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
     props.update(await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx)))  # ACL, ownership
+    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
     await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
@@ -67,7 +69,7 @@ def _region_like(s: str) -> bool:
 @handles("HeadBucket")
 async def head_bucket(ctx: Ctx) -> web.StreamResponse:
     b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return web.Response(status=200, headers={"x-amz-bucket-region": b.region})
+    return web.Response(status=200, headers={"x-amz-bucket-region": b.region, **key_protect_headers(b)})
 
 
 @handles("DeleteBucket")
