@@ -158,3 +158,16 @@ def test_oversized_form_fields(s3, bucket):
     p = presigned(s3, bucket, "big-fields")
     r = post(p["url"], dict(p["fields"], **{"x-ignore-pad": "y" * (21 * 1024)}))
     assert (r.status, code(r)) == (400, "MaxPostPreDataLengthExceeded")
+
+
+def test_form_encryption_fields(s3, bucket):
+    f = {"x-amz-server-side-encryption": "AES256"}
+    p = presigned(s3, bucket, "sealed", f, [f])
+    assert post(p["url"], p["fields"], b"secret form").status == 204
+    head = s3.head_object(Bucket=bucket, Key="sealed")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="sealed")["Body"].read() == b"secret form"
+    f = {"x-amz-server-side-encryption": "rot13"}
+    p = presigned(s3, bucket, "bad-sse", f, [f])
+    r = post(p["url"], p["fields"])
+    assert r.status == 400

@@ -15,10 +15,12 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote, urlencode
 
 from aiohttp import BodyPartReader, web
+from multidict import CIMultiDict
 
 from coffer.protocol import post_policy, sigv4
 from coffer.protocol.errors import S3Error
 
+from ..crypto import sse_request
 from ..service import ANONYMOUS, Integrity, Principal, PutParams
 from .context import Ctx, handles
 from .guard import request_context
@@ -149,11 +151,14 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
     if "acl" in fields:
         acl_headers["x-amz-acl"] = fields["acl"]
     owner, props = await ctx.svc.access.new_object(who, ctx.bucket_rec, acl_headers)
+    # encryption fields, read like the PutObject headers of the same names
+    sse_fields = CIMultiDict((k, v) for k, v in fields.items() if k.startswith("x-amz-server-side-encryption"))
     params = PutParams(
         content_type=fields.get("content-type") or part.headers.get("Content-Type"),
         headers={_STORED[k]: v for k, v in fields.items() if k in _STORED},
         user_meta={k[11:]: v for k, v in fields.items() if k.startswith("x-amz-meta-")},
         storage_class=fields.get("x-amz-storage-class", "STANDARD"), owner=owner, props=props,
+        sse=sse_request(sse_fields, secure=True) if sse_fields else None,
     )
     rec = await ctx.svc.objects.put(who, ctx.bucket, key, _file_body(part, policy, ctx.cfg.limits.max_put_size),
                                     params, Integrity())
