@@ -210,6 +210,18 @@ def test_cli_key_and_quota_commands(solo, tmp_path):
     assert r.returncode == 0, r.stderr
     r = _cli("user", "buckets", "adm", u.id, "--json", env=env)
     assert [json.loads(line)["name"] for line in r.stdout.splitlines()] == [name]
+    new_id = f"cli-{uuid.uuid4().hex[:8]}"
+    r = _cli("user", "create", "adm", new_id, "--email", f"{new_id}@example.com", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    made_user = json.loads(r.stdout)
+    client(solo.url, made_user["access_keys"][0]["access_key"],
+           made_user["access_keys"][0]["secret_key"]).list_buckets()
+    r = _cli("user", "ls", "adm", "--json", env=env)
+    assert new_id in [json.loads(line)["id"] for line in r.stdout.splitlines()]
+    r = _cli("user", "delete", "adm", new_id, env=env)
+    assert r.returncode == 0, r.stderr
+    r = _cli("user", "delete", "adm", new_id, env=env)
+    assert r.returncode == 3, r.stderr  # not found
     # a non-admin alias is refused with the access-denied exit code
     _cli("alias", "set", "plain", solo.url, u.access_key, u.secret_key, env=env)
     r = _cli("user", "quota", "get", "plain", u.id, env=env)

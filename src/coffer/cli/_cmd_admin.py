@@ -1,5 +1,5 @@
-"""``coffer user key|quota|buckets|chown``: access keys, quotas and bucket ownership on a running server,
-through its admin API (issue 7), with an alias holding an admin's keys.
+"""``coffer user create|ls|delete|key|quota|buckets|chown``: users, keys, quotas and bucket ownership
+on a running server, through its admin API (issue 7), with an alias holding an admin's keys.
 
 These are client commands (the SDK's :class:`~coffer.sdk._admin.Admin`, never the server package);
 ``coffer.entry`` attaches them to the server's ``coffer user`` group, whose add/list/remove work on a
@@ -144,6 +144,41 @@ def quota_clear(out: Output, alias: str, user_id: str) -> None:
     out.emit(q, _quota_line(q))
 
 
+@click.command("create")
+@click.argument("alias")
+@click.argument("user_id")
+@click.option("--display-name", default=None)
+@click.option("--email", default=None, help="For emailAddress= ACL grants.")
+@click.option("--admin", is_flag=True, help="May use the admin API; acts as owner of every bucket.")
+@command
+def user_create(out: Output, alias: str, user_id: str, display_name: str | None, email: str | None,
+                admin: bool) -> None:
+    """Create USER_ID on a running server, with a new access key (its secret is printed once)."""
+    u = _admin(alias).add_user(user_id, display_name=display_name, email=email, admin=admin)
+    k = u["access_keys"][0]
+    out.emit(u, f"{u['id']}  access key {k['access_key']}  secret {k['secret_key']}")
+
+
+@click.command("ls")
+@click.argument("alias")
+@command
+def user_ls(out: Output, alias: str) -> None:
+    """List the users of a running server with their keys (never secrets)."""
+    for u in _admin(alias).list_users():
+        keys = ",".join(f"{k['access_key']}({k['status']})" for k in u["access_keys"])
+        out.emit(u, f"{u['id']}  {u['display_name']}  {u['email'] or '-'}  {'admin ' if u['admin'] else ''}{keys}")
+
+
+@click.command("delete")
+@click.argument("alias")
+@click.argument("user_id")
+@command
+def user_delete(out: Output, alias: str, user_id: str) -> None:
+    """Remove USER_ID and their keys from a running server (refused while they own buckets)."""
+    _admin(alias).remove_user(user_id)
+    out.emit({"user": user_id, "deleted": True}, f"deleted {user_id}")
+
+
 @click.command("buckets")
 @click.argument("alias")
 @click.argument("user_id", required=False)
@@ -166,5 +201,5 @@ def user_chown(out: Output, alias: str, bucket: str, user_id: str) -> None:
 
 
 def attach(user_group: click.Group) -> None:
-    for c in (key_group, quota_group, user_buckets, user_chown):
+    for c in (key_group, quota_group, user_buckets, user_chown, user_create, user_ls, user_delete):
         user_group.add_command(c)
