@@ -84,6 +84,7 @@ class Access:
     def __init__(self, core: Core) -> None:
         self.core = core
         self._policies: dict[tuple[str, str], Policy] = {}
+        self._tag_policies: set[tuple[str, str]] = set()  # policies that read s3:ExistingObjectTag
 
     def policy_of(self, bucket: Bucket) -> Policy | None:
         raw = bucket.props.get("policy")
@@ -95,7 +96,10 @@ class Access:
             policy = parse_policy(raw, bucket.name)  # validated when stored: cannot fail here
             if len(self._policies) > 1000:
                 self._policies.clear()
+                self._tag_policies.clear()
             self._policies[key] = policy
+            if "s3:existingobjecttag/" in raw.lower():
+                self._tag_policies.add(key)
         return policy
 
     async def authorize(
@@ -137,7 +141,7 @@ class Access:
             ctx.setdefault("aws:principaltype", "User")
         else:
             ctx.setdefault("aws:principaltype", "Anonymous")
-        if "s3:existingobjecttag/" in policy.raw.lower() and key is not None:
+        if key is not None and (bucket.name, policy.raw) in self._tag_policies:
             rec = await self.core.meta.get_object(bucket.name, key)
             for k, v in ((rec.props.get("tags") or {}) if rec else {}).items():
                 ctx["s3:existingobjecttag/" + k] = v  # norm_key form: tag keys keep their case
