@@ -33,8 +33,11 @@ from .config import Config, Limits, parse_address
               show_default=True, help="Objects up to this many bytes are kept inline in the metadata.")
 @click.option("--shutdown-grace", type=click.FloatRange(0, 3600), default=Limits().shutdown_grace_seconds,
               show_default=True, help="Seconds in-flight requests may take to finish after SIGTERM.")
+@click.option("--webhook-retry-max", envvar="COFFER_WEBHOOK_RETRY_MAX", type=click.FloatRange(0.01, 86400),
+              default=Limits().webhook_retry_max, show_default=True,
+              help="Longest wait, in seconds, between retries of a failed notification webhook delivery.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace) -> None:
+              shutdown_grace, webhook_retry_max) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -44,7 +47,9 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
     cfg = Config(data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
                  domains=tuple(domains) or ("localhost",), loop=loop,
-                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace))
+                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace,
+                               webhook_retry_max=webhook_retry_max,
+                               webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)))
     raise SystemExit(serve(cfg))
 
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from .config import Config
 from .data import LocalDataStore
 from .http.app import build_server
+from .http.webhooks import WebhookDelivery
 from .meta.sqlite import SqliteMetaStore
 from .service import Service
 from .service.users import add_user, random_access_key, random_secret_key
@@ -73,6 +74,8 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     data.open()
     service = Service(meta, data, cfg.limits, cfg.region)
     server, front = build_server(service, cfg)
+    delivery = WebhookDelivery(service, cfg.limits)
+    delivery.start()
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
@@ -90,6 +93,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     while front.inflight and loop.time() < deadline:
         await asyncio.sleep(0.05)
     await runner.cleanup()
+    await delivery.stop()
     await meta.close()
     service.close()
 

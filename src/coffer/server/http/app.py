@@ -19,7 +19,7 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import h_bucket, h_multipart, h_notify, h_object, h_oio  # noqa: F401 - they register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ids import HOST_ID, new_request_id, stamp
@@ -64,7 +64,10 @@ class Front:
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
             query = _query_dict(raw_query)
-            r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if raw_path.startswith("/_coffer/"):  # Coffer's own extensions (h_oio)
+                r = h_oio.ext_route(request.method, raw_path, query)
+            else:
+                r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
                                                     r.bucket)
             handler = HANDLERS.get(r.endpoint.name)
@@ -78,7 +81,10 @@ class Front:
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
                 expects_continue = False
-            return await handler(ctx)
+            await h_notify.before(ctx)  # frozen snapshots refuse writes
+            resp = await handler(ctx)
+            await h_notify.after(ctx, resp)  # queue bucket notification events
+            return resp
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)

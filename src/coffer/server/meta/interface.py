@@ -198,6 +198,26 @@ class MetaStore(ABC):
     async def abort_upload(self, upload_id: str) -> list[str]:
         """Delete the upload and its parts; returns their freed refs. Raises NoSuchUpload."""
 
+    # -- notifications and snapshots (issue 6; see sqlite_events) ---------------------------------
+    @abstractmethod
+    async def enqueue_events(self, items: list[tuple[str, dict]]) -> None:
+        """Durably queue (webhook URL, event payload) pairs for delivery."""
+
+    @abstractmethod
+    async def claim_events(self, limit: int, lease_seconds: float) -> list:
+        """Lease up to `limit` due events (QueuedEvent) to the caller; oldest first."""
+
+    @abstractmethod
+    async def event_done(self, event_id: int) -> None: ...
+
+    @abstractmethod
+    async def event_retry(self, event_id: int, delay: float, error: str) -> None: ...
+
+    @abstractmethod
+    async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
+        """Atomically create `dest` with a copy of every object row of `source` sharing its data
+        (one more reference per data ref). Raises NoSuchBucket, BucketExists."""
+
     # -- housekeeping -----------------------------------------------------------------------------
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:

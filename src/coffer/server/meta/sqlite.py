@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from . import sqlite_listing, sqlite_ops
+from . import sqlite_events, sqlite_listing, sqlite_ops
 from .interface import MetaStore, NoSuchBucket
 from .model import (
     AccessKey,
@@ -298,6 +298,23 @@ class SqliteMetaStore(MetaStore):
 
     async def abort_upload(self, upload_id: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.abort_upload(c, upload_id))
+
+    # -- notifications and snapshots ---------------------------------------------------------------
+    async def enqueue_events(self, items: list[tuple[str, dict]]) -> None:
+        items = list(items)
+        await self._write(lambda c: sqlite_events.enqueue(c, items))
+
+    async def claim_events(self, limit: int, lease_seconds: float) -> list:
+        return await self._write(lambda c: sqlite_events.claim(c, limit, lease_seconds))
+
+    async def event_done(self, event_id: int) -> None:
+        await self._write(lambda c: sqlite_events.done(c, event_id))
+
+    async def event_retry(self, event_id: int, delay: float, error: str) -> None:
+        await self._write(lambda c: sqlite_events.retry(c, event_id, delay, error))
+
+    async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
+        return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
 
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:

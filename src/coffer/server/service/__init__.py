@@ -14,7 +14,9 @@ from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
 from .multipart import CompletedPart, Multipart
+from .notifications import Notifier
 from .objects import Objects, PutParams
+from .oio import Oio
 from .users import Users
 
 
@@ -26,6 +28,8 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        self.notifier = Notifier(self.core)
+        self.oio = Oio(self.core, self.objects, self.notifier)
 
     @property
     def limits(self) -> Limits:

@@ -17,6 +17,7 @@ from ..meta import interface as mi
 from ..meta.model import Expect, ListPage, ObjectRecord
 from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
+from .guards import check_readable
 from .naming import check_key
 
 
@@ -99,10 +100,12 @@ class Objects:
         return record
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
+        check_readable(record)
         return self.core.data.spans(record.segments, start, length)
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
+        check_readable(record)
         if record.inline is not None:
             yield record.inline[start : start + length]
             return
@@ -144,6 +147,7 @@ class Objects:
         check_key(key, self.core.limits.max_key_bytes)
         src = await self.get(who, src_bucket, src_key)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
+        check_readable(src)
         await self.core.bucket_for(who, bucket)
         same = (src_bucket, src_key) == (bucket, key)
         if same and replace is None and storage_class in (None, src.storage_class):

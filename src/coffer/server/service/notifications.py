@@ -1,0 +1,208 @@
+"""Bucket notifications: the configuration document, event matching and queueing (no HTTP here).
+
+Owns S3's NotificationConfiguration as Coffer stores it (in `bucket.props["notification"]`), with
+one Coffer extension: a **webhook** target, written either as a `<WebhookConfiguration>` element
+(`<Id>`, `<Url>`, `<Event>`s, `<Filter>`) or, so that unmodified S3 SDKs (boto3 validates the
+document's shape client-side) can configure one, as a Queue/Topic/CloudFunction configuration whose
+ARN is `arn:coffer:webhook:<region>:<account>:<URL>`. Other ARNs (real SQS/SNS/Lambda) cannot be
+delivered by Coffer and are refused the way S3 refuses a destination it cannot validate.
+
+`Notifier.emit` builds S3-format event records (eventVersion 2.1) for the configurations that
+match and queues them durably in the metadata store, one row per (event, webhook); the HTTP layer's
+delivery loop (`http/webhooks.py`) sends them with retries.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+from coffer.protocol import xmlutil
+from coffer.protocol.errors import S3Error
+from coffer.protocol.timeutil import iso8601
+
+from ..meta.model import Bucket
+from .core import Core
+
+PROPS_KEY = "notification"
+WEBHOOK_ARN = "arn:coffer:webhook:"
+_KINDS = {"QueueConfiguration": "Queue", "TopicConfiguration": "Topic",
+          "CloudFunctionConfiguration": "CloudFunction", "WebhookConfiguration": "Url"}
+EVENTS = frozenset({
+    "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectTagging:*", "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete", "s3:ObjectRestore:*", "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed", "s3:ObjectRestore:Delete", "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*", "s3:LifecycleExpiration:*", "s3:LifecycleTransition", "s3:IntelligentTiering",
+    "s3:ObjectAcl:Put", "s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated",
+})
+
+
+def _invalid(message: str, name: str = "", value: str = "") -> S3Error:
+    extra = {"ArgumentName": name, "ArgumentValue": value} if name else {}
+    return S3Error("InvalidArgument", message, **extra)
+
+
+def webhook_url(kind: str, target: str) -> str | None:
+    """The URL a configuration delivers to, or None when Coffer cannot deliver to it."""
+    url = target if kind == "Url" else (target.split(":", 5)[5] if target.startswith(WEBHOOK_ARN)
+                                        and target.count(":") >= 5 else "")
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def parse_config(body: bytes) -> list[dict[str, Any]]:
+    """A NotificationConfiguration document -> the stored list of configurations (validated)."""
+    try:
+        root = xmlutil.parse(body) if body.strip() else None
+    except xmlutil.XmlError:
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                      "our published schema") from None
+    if root is None:
+        return []
+    if xmlutil.local_name(root) != "NotificationConfiguration":
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                      "our published schema")
+    out: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    for el in list(root):
+        name = xmlutil.local_name(el)
+        if name == "EventBridgeConfiguration":
+            raise _invalid("EventBridge destinations are not supported by Coffer.", "EventBridgeConfiguration", "")
+        kind = _KINDS.get(name)
+        if kind is None:
+            raise S3Error("MalformedXML", f"Unknown element {name} in NotificationConfiguration.")
+        target = (xmlutil.child_text(el, kind) or "").strip()
+        if webhook_url(kind, target) is None:
+            raise _invalid("Unable to validate the following destination configurations", target or kind, target)
+        events = [(e.text or "").strip() for e in xmlutil.children(el, "Event")]
+        if not events:
+            raise _invalid("At least one event is required.", "Event", "")
+        for ev in events:
+            if ev not in EVENTS:
+                raise _invalid("The event is not supported for notifications", ev, ev)
+        cid = (xmlutil.child_text(el, "Id") or "").strip() or f"coffer-{len(out) + 1}"
+        if cid in ids:
+            raise _invalid("Configuration Id must be unique.", "Id", cid)
+        ids.add(cid)
+        out.append({"id": cid, "kind": kind, "target": target, "events": events, "filter": _filter(el)})
+    return out
+
+
+def _filter(el: Any) -> list[list[str]]:
+    f = xmlutil.find(el, "Filter")
+    if f is None:
+        return []
+    key = xmlutil.find(f, "S3Key")
+    rules: list[list[str]] = []
+    for rule in xmlutil.children(key, "FilterRule") if key is not None else []:
+        name = (xmlutil.child_text(rule, "Name") or "").strip().lower()
+        value = xmlutil.child_text(rule, "Value") or ""
+        if name not in ("prefix", "suffix"):
+            raise _invalid("filter rule name must be either prefix or suffix", "FilterRule", name)
+        if any(r[0] == name for r in rules):
+            raise _invalid("Cannot specify more than one prefix rule in a filter." if name == "prefix"
+                           else "Cannot specify more than one suffix rule in a filter.", "FilterRule", name)
+        rules.append([name, value])
+    return rules
+
+
+def render_config(configs: list[dict[str, Any]]) -> bytes:
+    items: list[tuple[str, Any]] = []
+    for c in configs:
+        el = "WebhookConfiguration" if c["kind"] == "Url" else f"{c['kind']}Configuration"
+        body: list[tuple[str, Any]] = [("Id", c["id"]), (c["kind"], c["target"])]
+        body += [("Event", e) for e in c["events"]]
+        if c["filter"]:
+            body.append(("Filter", {"S3Key": {"FilterRule": [{"Name": n, "Value": v} for n, v in c["filter"]]}}))
+        items.append((el, xmlutil.pairs(*body)))
+    return xmlutil.to_xml("NotificationConfiguration", xmlutil.pairs(*items))
+
+
+def matches(config: dict[str, Any], event: str, key: str) -> bool:
+    family = event.rsplit(":", 1)[0] + ":*"
+    if not any(e in (event, family) for e in config["events"]):
+        return False
+    for name, value in config["filter"]:
+        if name == "prefix" and not key.startswith(value):
+            return False
+        if name == "suffix" and not key.endswith(value):
+            return False
+    return True
+
+
+@dataclass(slots=True)
+class ObjectEvent:
+    name: str  # e.g. "s3:ObjectCreated:Put"
+    key: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+
+
+class Notifier:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.queued = 0  # events queued by this process; the delivery loop wakes when it moves
+        self.listeners: list[Any] = []  # callables run after a commit (wake the delivery loop)
+
+    async def set_config(self, bucket: Bucket, body: bytes) -> None:
+        configs = parse_config(body)
+        props = dict(bucket.props)
+        if configs:
+            props[PROPS_KEY] = configs
+        else:
+            props.pop(PROPS_KEY, None)
+        await self.core.meta.update_bucket_props(bucket.name, props)
+
+    @staticmethod
+    def get_config(bucket: Bucket) -> bytes:
+        return render_config(bucket.props.get(PROPS_KEY) or [])
+
+    async def emit(self, bucket: Bucket, events: list[ObjectEvent], principal: str, request_id: str,
+                   source_ip: str = "") -> int:
+        """Queue the records of `events` for every matching webhook; returns how many were queued."""
+        configs = bucket.props.get(PROPS_KEY) or []
+        if not configs or not events:
+            return 0
+        items: list[tuple[str, dict]] = []
+        now = time.time()
+        for i, ev in enumerate(events):
+            for c in configs:
+                url = webhook_url(c["kind"], c["target"])
+                if url is None or not matches(c, ev.name, ev.key):
+                    continue
+                items.append((url, {"Records": [_record(self.core.region, bucket, c["id"], ev, principal,
+                                                         request_id, source_ip, now, i)]}))
+        if items:
+            await self.core.meta.enqueue_events(items)
+            self.queued += len(items)
+            for fn in self.listeners:
+                fn()
+        return len(items)
+
+
+def _record(region: str, bucket: Bucket, config_id: str, ev: ObjectEvent, principal: str, request_id: str,
+            source_ip: str, now: float, i: int) -> dict:
+    obj: dict[str, Any] = {"key": quote_plus(ev.key, safe="/"), "sequencer": f"{time.time_ns() + i:X}"}
+    if ev.size is not None:
+        obj["size"] = ev.size
+    if ev.etag is not None:
+        obj["eTag"] = ev.etag
+    if ev.version_id is not None:
+        obj["versionId"] = ev.version_id
+    return {
+        "eventVersion": "2.1", "eventSource": "coffer:s3", "awsRegion": region,
+        "eventTime": iso8601(now), "eventName": ev.name.removeprefix("s3:"),
+        "userIdentity": {"principalId": principal},
+        "requestParameters": {"sourceIPAddress": source_ip},
+        "responseElements": {"x-amz-request-id": request_id},
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": config_id,
+            "bucket": {"name": bucket.name, "ownerIdentity": {"principalId": bucket.owner},
+                       "arn": f"arn:aws:s3:::{bucket.name}"},
+            "object": obj,
+        },
+    }
