@@ -69,14 +69,18 @@ _BY_CODE: dict[str, type[OioException]] = {
 }
 
 
+def _oio_error(e: CofferError) -> OioException:
+    cls = _BY_CODE.get(e.code or "", NotFound if e.status == 404 else OioException)
+    return cls(str(e), e)
+
+
 def _translate(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CofferError as e:
-            cls = _BY_CODE.get(e.code or "", NotFound if e.status == 404 else OioException)
-            raise cls(str(e), e) from e
+            raise _oio_error(e) from e
     return wrapper  # type: ignore[return-value]
 
 
@@ -175,8 +179,9 @@ class ObjectStorageApi:
     @_translate
     def container_set_properties(self, account: str | None, container: str, properties: dict | None = None,
                                  clear: bool = False, system: dict | None = None, **kwargs: Any) -> None:
+        """`system={"sys.status": "enabled"}` unfreezes a snapshot (so it can be flushed and deleted)."""
         self._ext("POST", "container-props", {"container": container},
-                  {"set": dict(properties or {}), "clear": clear})
+                  {"set": dict(properties or {}), "clear": clear, "system": dict(system) if system else None})
 
     @_translate
     def container_del_properties(self, account: str | None, container: str, properties: Iterable[str] = (),
@@ -234,12 +239,10 @@ class ObjectStorageApi:
         """(metadata, stream): the stream yields the object, or each (first, last) range in turn."""
         meta = self.object_get_properties(account, container, obj)
         o = self.client.bucket(container).object(obj)
-        if not ranges:
-            return meta, o.get_reader().iter_content()
-        for first, last in ranges:
+        for first, last in ranges or []:
             if first < 0 or last < first:
                 raise BadRequest(f"invalid range ({first}, {last})")
-        return meta, _ranged(o, list(ranges))
+        return meta, _stream(o, list(ranges or [(0, None)]))
 
     @_translate
     def object_get_properties(self, account: str | None, container: str, obj: str, version: str | None = None,
@@ -334,6 +337,10 @@ def _content(file_or_path: Any, data: Any) -> Any:
     return b"".join(bytes(p) for p in data)  # a generator of chunks, as OpenIO accepts
 
 
-def _ranged(obj: Any, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    for first, last in ranges:
-        yield from obj.get_reader((first, last)).iter_content()
+def _stream(obj: Any, ranges: list[tuple[int, int | None]]) -> Iterator[bytes]:
+    """The data, fetched lazily as OpenIO's stream is; errors raised while reading are OpenIO's too."""
+    try:
+        for first, last in ranges:
+            yield from obj.get_reader(None if (first, last) == (0, None) else (first, last)).iter_content()
+    except CofferError as e:
+        raise _oio_error(e) from e

@@ -94,6 +94,13 @@ def _props_args(doc: dict[str, Any]) -> tuple[dict | None, list | None, bool]:
     return set_, delete, bool(doc.get("clear"))
 
 
+def _system(doc: dict[str, Any]) -> dict | None:
+    system = doc.get("system")
+    if system is not None and not isinstance(system, dict):
+        raise S3Error("InvalidArgument", "'system' must be an object.")
+    return system
+
+
 @handles("OioAccountShow")
 async def account_show(ctx: Ctx) -> web.StreamResponse:
     return _json(await ctx.svc.oio.account_show(ctx.who))
@@ -120,7 +127,8 @@ async def container_show(ctx: Ctx) -> web.StreamResponse:
 @handles("OioContainerProps")
 async def container_props(ctx: Ctx) -> web.StreamResponse:
     (container,) = _need(ctx, "container")
-    props = await ctx.svc.oio.container_set_properties(ctx.who, container, *_props_args(await _body(ctx)))
+    doc = await _body(ctx)
+    props = await ctx.svc.oio.container_set_properties(ctx.who, container, *_props_args(doc), _system(doc))
     return _json({"properties": props})
 
 

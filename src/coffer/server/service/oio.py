@@ -94,10 +94,19 @@ class Oio:
         return {"properties": dict(b.props.get(PROPS, {})), "system": system}
 
     async def container_set_properties(self, who: Principal, name: str, set_: dict | None, delete: list | None,
-                                       clear: bool = False) -> dict[str, str]:
+                                       clear: bool = False, system: dict | None = None) -> dict[str, str]:
+        """User properties; of the system ones only `sys.status` (enabled | frozen) may be set: it is
+        how a snapshot is unfrozen (to be deleted) or a container frozen."""
         b = await self.core.bucket_for(who, name)
         props = _changed(b.props.get(PROPS, {}), set_, delete, clear)
-        await self.core.meta.update_bucket_props(name, {**b.props, PROPS: props})
+        doc = {**b.props, PROPS: props}
+        status = (system or {}).get("sys.status")
+        if status is not None:
+            if status not in ("enabled", "frozen"):
+                raise S3Error("InvalidArgument", "sys.status must be enabled or frozen.", ArgumentName="sys.status",
+                              ArgumentValue=str(status))
+            doc[FROZEN] = status == "frozen"
+        await self.core.meta.update_bucket_props(name, doc)
         return props
 
     async def container_snapshot(self, who: Principal, name: str, dest: str) -> int:
