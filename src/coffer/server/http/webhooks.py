@@ -27,7 +27,6 @@ from ..service import Service
 log = logging.getLogger("coffer.webhooks")
 
 BATCH = 64
-LEASE_SECONDS = 60.0
 
 
 class WebhookDelivery:
@@ -75,23 +74,41 @@ class WebhookDelivery:
                     pass
 
     async def deliver_once(self) -> int:
-        """One pass: claim due events and send them; returns how many were claimed."""
+        """One pass: claim due events and send them; returns how many were claimed.
+
+        The lease is three attempt timeouts long and an event is only sent while at least two of
+        them remain, so no other worker can claim it while it is being sent. Events left when the
+        pass stops early (lease running out, shutdown) are released for the next pass."""
         meta = self.service.core.meta
-        events = await meta.claim_events(BATCH, LEASE_SECONDS)
+        loop = asyncio.get_running_loop()
+        lease = 3 * self.limits.webhook_timeout
+        claimed_at = loop.time()
+        events = await meta.claim_events(BATCH, lease)
         failed: dict[str, float] = {}  # url -> delay for the rest of its events in this batch
-        for ev in events:
-            if ev.target in failed:
-                await meta.event_retry(ev.id, failed[ev.target], "an earlier event to this URL failed")
-                continue
-            error = await self._post(ev.target, ev.payload)
-            if error is None:
-                await meta.event_done(ev.id)
-                self.delivered += 1
-                continue
-            delay = min(self.limits.webhook_retry_max, self.limits.webhook_retry_min * (2 ** min(ev.attempts, 30)))
-            failed[ev.target] = delay
-            log.info("webhook %s failed (%s); retry in %.1fs", ev.target, error, delay)
-            await meta.event_retry(ev.id, delay, error)
+        i = 0
+        try:
+            while i < len(events) and loop.time() - claimed_at < lease / 3:
+                ev = events[i]
+                if ev.target in failed:
+                    await meta.event_retry(ev.id, failed[ev.target], "")
+                    i += 1
+                    continue
+                error = await self._post(ev.target, ev.payload)
+                if error is None:
+                    await meta.event_done(ev.id)
+                    self.delivered += 1
+                else:
+                    delay = min(self.limits.webhook_retry_max,
+                                self.limits.webhook_retry_min * (2 ** min(ev.attempts, 30)))
+                    failed[ev.target] = delay
+                    log.info("webhook %s failed (%s); retry in %.1fs", ev.target, error, delay)
+                    await meta.event_retry(ev.id, delay, error)
+                i += 1
+        finally:
+            # Shutdown (cancellation) or a lease running short: hand the rest back at once rather
+            # than leave them leased (a restart would otherwise wait for the leases to expire).
+            for ev in events[i:]:
+                await meta.event_retry(ev.id, 0.0, "")
         return len(events)
 
     async def _post(self, url: str, payload: dict) -> str | None:

@@ -79,10 +79,11 @@ def done(conn: sqlite3.Connection, event_id: int) -> None:
 
 
 def retry(conn: sqlite3.Connection, event_id: int, delay: float, error: str) -> None:
+    """Reschedule after a failed attempt; an empty `error` only releases the lease (no attempt made)."""
     conn.execute(
-        "UPDATE event_queue SET attempts = attempts + 1, next_at = ?, claimed_until = 0, last_error = ? "
-        "WHERE id = ?",
-        (time.time() + delay, error[:500], event_id),
+        "UPDATE event_queue SET attempts = attempts + ?, next_at = ?, claimed_until = 0, "
+        "last_error = coalesce(?, last_error) WHERE id = ?",
+        (1 if error else 0, time.time() + delay, error[:500] or None, event_id),
     )
 
 

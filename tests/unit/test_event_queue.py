@@ -1,0 +1,89 @@
+"""The metadata store's notification queue and snapshots (SQLite backend, real database files)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from coffer.server.meta.interface import BucketExists, NoSuchBucket
+from coffer.server.meta.model import Bucket, ObjectRecord, Segment
+from coffer.server.meta.sqlite import SqliteMetaStore
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _open(path) -> SqliteMetaStore:
+    store = SqliteMetaStore(path)
+    await store.open()
+    return store
+
+
+def test_queue_survives_reopen_and_leases_exclude_other_claimers(tmp_path):
+    async def go():
+        db = tmp_path / "m.sqlite3"
+        a = await _open(db)
+        await a.enqueue_events([("http://h/1", {"n": i}) for i in range(5)])
+        await a.close()
+        a, b = await _open(db), await _open(db)  # reopened: the queue is on disk; two "workers"
+        first = await a.claim_events(3, 30.0)
+        second = await b.claim_events(10, 30.0)
+        assert [e.payload["n"] for e in first] == [0, 1, 2]
+        assert [e.payload["n"] for e in second] == [3, 4]  # leased ones are not handed out twice
+        assert await b.claim_events(10, 30.0) == []
+        await a.event_done(first[0].id)
+        await a.event_retry(first[1].id, 0.0, "HTTP 503")  # failed: due again at once, attempts + 1
+        await a.event_retry(first[2].id, 3600.0, "down")  # failed: due in an hour
+        again = await b.claim_events(10, 30.0)
+        assert [(e.payload["n"], e.attempts) for e in again] == [(1, 1)]
+        await b.event_retry(again[0].id, 0.0, "")  # a release: no attempt counted
+        assert [(e.payload["n"], e.attempts) for e in await a.claim_events(10, 30.0)] == [(1, 1)]
+        await a.close()
+        await b.close()
+
+    run(go())
+
+
+def test_expired_lease_is_claimable_again(tmp_path):
+    async def go():
+        s = await _open(tmp_path / "m.sqlite3")
+        await s.enqueue_events([("http://h/", {"x": 1})])
+        assert len(await s.claim_events(1, 0.05)) == 1
+        deadline = time.time() + 5
+        got = []
+        while not got and time.time() < deadline:
+            got = await s.claim_events(1, 30.0)
+        assert [e.payload for e in got] == [{"x": 1}]
+        await s.close()
+
+    run(go())
+
+
+def test_snapshot_copies_rows_and_counts_refs(tmp_path):
+    async def go():
+        s = await _open(tmp_path / "m.sqlite3")
+        await s.create_bucket(Bucket("src", "u", 1.0, "r"))
+        rec = ObjectRecord(bucket="src", key="k", size=10, etag="e", last_modified=1.0, owner="u",
+                           segments=[Segment("a" * 32, 10)])
+        await s.put_object(rec)
+        await s.put_object(ObjectRecord(bucket="src", key="i", size=2, etag="f", last_modified=1.0, owner="u",
+                                        inline=b"hi"))
+        assert await s.snapshot_bucket("src", Bucket("snap", "u", 2.0, "r", {"frozen": True})) == 2
+        snap = await s.get_object("snap", "k")
+        assert snap is not None and snap.segments == rec.segments
+        assert (await s.get_object("snap", "i")).inline == b"hi"
+        assert (await s.get_bucket("snap")).props == {"frozen": True}
+        _, freed = await s.delete_object("src", "k")
+        assert freed == []  # the snapshot still refers to the data
+        _, freed = await s.delete_object("snap", "k")
+        assert freed == ["a" * 32]
+        with pytest.raises(BucketExists):
+            await s.snapshot_bucket("src", Bucket("snap", "u", 2.0, "r"))
+        with pytest.raises(NoSuchBucket):
+            await s.snapshot_bucket("nope", Bucket("snap2", "u", 2.0, "r"))
+        await s.close()
+
+    run(go())
