@@ -193,3 +193,36 @@ def test_receiver_errors_are_retried(server_factory):
         receiver.stop()
     assert receiver.posts >= 6  # three refused (503) attempts, then the three events
     assert [r["s3"]["object"]["key"] for r in records] == ["k0", "k1", "k2"]
+
+
+def test_kill_9_during_delivery_loses_nothing(server_factory):
+    """A worker killed while a delivery is in flight: after restart the events go out at once
+    (start-up releases the dead process's leases) and none is lost."""
+    srv = server_factory(workers=1, extra_args=["--webhook-retry-max", "0.3"])
+    s3 = client(srv.endpoint, srv.access_key, srv.secret_key)
+    port = free_port()
+    hang = socket.socket()  # accepts connections and never answers: the delivery hangs in flight
+    hang.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hang.bind(("127.0.0.1", port))
+    hang.listen(16)
+    receiver = Receiver(port)
+    bucket = f"n-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+        receiver.url, ["s3:ObjectCreated:*"]))
+    keys = [f"k{i}" for i in range(10)]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    hang.settimeout(30)
+    conn, _ = hang.accept()  # the first delivery attempt is now in flight
+    srv.kill()
+    conn.close()
+    hang.close()
+    receiver.start()
+    try:
+        srv.start()
+        # well before the dead worker's 30 s lease would expire: start-up released it
+        records = receiver.wait_for(len(keys), timeout=20)
+    finally:
+        receiver.stop()
+    assert sorted(r["s3"]["object"]["key"] for r in records) == keys

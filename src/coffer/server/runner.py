@@ -53,6 +53,9 @@ async def bootstrap(cfg: Config) -> None:
             await add_user(meta, ROOT_USER, ak, sk, display_name=ROOT_USER, admin=True)
             print("Coffer created the root user. Keep these keys; they are not shown again:", flush=True)
             print(f"  access key: {ak}\n  secret key: {sk}", flush=True)
+        # No worker runs yet: leases on notification events were left by a stopped or killed
+        # process; release them so delivery resumes at once instead of after they expire.
+        await meta.release_events()
     finally:
         await meta.close()
 

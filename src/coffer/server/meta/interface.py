@@ -214,6 +214,10 @@ class MetaStore(ABC):
     async def event_retry(self, event_id: int, delay: float, error: str) -> None: ...
 
     @abstractmethod
+    async def release_events(self) -> None:
+        """Drop every lease (start-up, when no deliverer can be running)."""
+
+    @abstractmethod
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         """Atomically create `dest` with a copy of every object row of `source` sharing its data
         (one more reference per data ref). Raises NoSuchBucket, BucketExists."""

@@ -313,6 +313,9 @@ class SqliteMetaStore(MetaStore):
     async def event_retry(self, event_id: int, delay: float, error: str) -> None:
         await self._write(lambda c: sqlite_events.retry(c, event_id, delay, error))
 
+    async def release_events(self) -> None:
+        await self._write(sqlite_events.release_all)
+
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
 

@@ -87,6 +87,10 @@ def retry(conn: sqlite3.Connection, event_id: int, delay: float, error: str) -> 
     )
 
 
+def release_all(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE event_queue SET claimed_until = 0 WHERE claimed_until > 0")
+
+
 def pending(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM event_queue").fetchone()[0])
 
