@@ -217,7 +217,8 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                       "our published schema")
     good = [k for k in keys if k]
-    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, good)
+    removed = await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, good)
+    ctx.request["coffer.deleted"] = [k for k, r in zip(good, removed, strict=True) if r is not None]  # events
     deleted = [] if quiet else [{"Key": k} for k in keys if k]
     errors = [{"Key": "", "Code": "InvalidArgument", "Message": "Invalid key"} for k in keys if not k]
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

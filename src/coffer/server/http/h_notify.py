@@ -9,14 +9,12 @@ handler:
 
 Event names per endpoint: PutObject -> ObjectCreated:Put (ObjectCreated:Copy with
 x-amz-copy-source), CompleteMultipartUpload -> ObjectCreated:CompleteMultipartUpload, FlushAppend ->
-ObjectCreated:Put, DeleteObject and each key DeleteObjects reports deleted -> ObjectRemoved:Delete.
+ObjectCreated:Put, DeleteObject and each key DeleteObjects removed -> ObjectRemoved:Delete.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-
-from coffer.protocol import xmlutil
 
 from ..service.guards import check_writable
 from ..service.notifications import PROPS_KEY, ObjectEvent
@@ -70,15 +68,9 @@ async def after(ctx: Ctx, resp: web.StreamResponse) -> None:
             events.append(ObjectEvent(event, ctx.key, rec.size, rec.etag, rec.version_id))
     elif name == "DeleteObject":
         events.append(ObjectEvent("s3:ObjectRemoved:Delete", ctx.key))
-    elif name == "DeleteObjects" and isinstance(resp, web.Response) and isinstance(resp.body, bytes):
-        try:
-            root = xmlutil.parse(resp.body)
-        except xmlutil.XmlError:
-            return
-        for d in xmlutil.children(root, "Deleted"):
-            key = xmlutil.child_text(d, "Key")
-            if key is not None:
-                events.append(ObjectEvent("s3:ObjectRemoved:Delete", key))
+    elif name == "DeleteObjects":
+        # the handler leaves the keys it actually removed (Quiet or not) in the request
+        events += [ObjectEvent("s3:ObjectRemoved:Delete", k) for k in ctx.request.get("coffer.deleted", [])]
     if events:
         peer = ctx.request.remote or ""
         await ctx.svc.notifier.emit(bucket, events, ctx.who.user_id, ctx.request_id, peer)
