@@ -12,7 +12,15 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from coffer.compat.oio import BadRequest, Conflict, Forbidden, NoSuchContainer, NoSuchObject, ObjectStorageApi
+from coffer.compat.oio import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NoSuchContainer,
+    NoSuchObject,
+    ObjectStorageApi,
+    OioException,
+)
 
 ACCOUNT = "myaccount"  # ported code names an account; Coffer acts for the credentials' user
 
@@ -256,3 +264,32 @@ def test_extension_errors_are_s3_errors(endpoint, api):
         with pytest.raises(CofferError) as err:
             _ext.call(api.client, method, "oio/v1/" + op)
         assert err.value.code == code
+
+
+def test_extension_rejects_bad_input_precisely(api, container):
+    from coffer.sdk import _ext
+    from coffer.sdk._errors import CofferError
+
+    api.object_create(ACCOUNT, container, data=b"abc", obj_name="o")
+    t = api.client._transport
+    for body in (b"{not json", b"[1, 2]", b'{"set": [1]}', b'{"delete": "k"}'):
+        with pytest.raises(CofferError) as e:
+            t.request("POST", "_coffer", "oio/v1/object-props", query={"container": container, "obj": "o"},
+                      body=body)
+        assert e.value.status == 400 and e.value.code in ("MalformedJSON", "InvalidArgument")
+    cases = [("GET", "object-head", {"container": container, "obj": "o", "trust_level": "3"}, "InvalidArgument"),
+             ("POST", "object-truncate", {"container": container, "obj": "o", "size": "-1"}, "InvalidArgument"),
+             ("POST", "object-truncate", {"container": container, "obj": "o", "size": "x"}, "InvalidArgument"),
+             ("POST", "container-snapshot", {"container": container, "dest": "Bad_Name"}, "InvalidBucketName"),
+             ("POST", "object-link", {"container": container, "obj": "o", "dest_container": container,
+                                      "dest_obj": "o"}, "InvalidRequest")]
+    for method, op, query, code in cases:
+        with pytest.raises(CofferError) as e:
+            _ext.call(api.client, method, "oio/v1/" + op, query)
+        assert e.value.code == code, op
+    for props in ({"bad name": "v"}, {"k": "line\r\nX-Injected: 1"}, {"k": "v" * 3000}):
+        with pytest.raises(OioException) as e:
+            api.object_set_properties(ACCOUNT, container, "o", props)
+        assert e.value.cause.code in ("InvalidArgument", "MetadataTooLarge")
+    assert api.object_show(ACCOUNT, container, "o")["properties"] == {}
+    assert _read(api, container, "o") == b"abc"  # nothing changed

@@ -14,6 +14,7 @@ bytes (S3 InvalidObjectState, as for an archived object).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -32,6 +33,23 @@ from .notifications import Notifier, ObjectEvent
 from .objects import Objects
 
 PROPS = "oio_props"
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_object_props(props: dict[str, str], max_bytes: int) -> None:
+    """Object properties are served as x-amz-meta-* headers: names must be header tokens, values
+    free of control characters (a CR/LF would split the header), the whole within S3's 2 KiB."""
+    for k, v in props.items():
+        if not _TOKEN.match(k) or _CONTROL.search(v):
+            raise S3Error("InvalidArgument", "Property names must be HTTP header tokens and values must not "
+                          "contain control characters.", ArgumentName="properties", ArgumentValue=k[:64])
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in props.items())
+    if size > max_bytes:
+        raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
+                      Size=str(size), MaxSizeAllowed=str(max_bytes))
 
 
 def _changed(props: dict[str, str], set_: dict[str, str] | None, delete: list[str] | None, clear: bool) -> dict:
@@ -183,6 +201,7 @@ class Oio:
         check_writable(b)
         rec = await self._get(who, bucket, key)
         rec.user_meta = _changed(rec.user_meta, set_, delete, clear)
+        check_object_props(rec.user_meta, self.core.limits.max_user_meta_bytes)
         try:
             await self.core.meta.update_object(rec, expect_etag=rec.etag)
         except mi.PreconditionFailed:
