@@ -87,3 +87,43 @@ def test_snapshot_copies_rows_and_counts_refs(tmp_path):
         await s.close()
 
     run(go())
+
+
+def test_intents_left_by_a_crash_are_resolved_from_the_objects(tmp_path):
+    from coffer.server.service.notifications import recover_held
+
+    config = [{"id": "c", "kind": "Url", "target": "http://h/", "events": ["s3:ObjectCreated:*",
+                                                                           "s3:ObjectRemoved:*"], "filter": []}]
+
+    async def go():
+        s = await _open(tmp_path / "m.sqlite3")
+        await s.create_bucket(Bucket("b", "u", 1.0, "r", {"notification": config}))
+        old = ObjectRecord(bucket="b", key="old", size=1, etag="e1", last_modified=time.time() - 60, owner="u",
+                           inline=b"x")
+        await s.put_object(old)
+
+        def intent(event, key):
+            return ("", {"bucket": "b", "event": event, "key": key, "principal": "u", "request_id": "r",
+                         "source_ip": "", "time": time.time()})
+
+        # crashed after the commit: the object is there, newer than the intent -> its event
+        (h1,) = await s.enqueue_events([intent("s3:ObjectCreated:Put", "new")])
+        await s.put_object(ObjectRecord(bucket="b", key="new", size=3, etag="e2", last_modified=time.time(),
+                                        owner="u", inline=b"abc"))
+        # crashed before the commit: the object is older than the intent (or absent) -> nothing
+        await s.enqueue_events([intent("s3:ObjectCreated:Put", "old"), intent("s3:ObjectCreated:Put", "never")])
+        # deletes: absent -> event; still there -> nothing
+        await s.enqueue_events([intent("s3:ObjectRemoved:Delete", "gone"),
+                                intent("s3:ObjectRemoved:Delete", "old")])
+        assert await s.claim_events(10, 30.0) == []  # intents are never delivered
+        assert await recover_held(s, "r") == 2
+        assert await s.held_events() == []
+        got = await s.claim_events(10, 30.0)
+        recs = [e.payload["Records"][0] for e in got]
+        assert [(r["eventName"], r["s3"]["object"]["key"]) for r in recs] == \
+            [("ObjectCreated:Put", "new"), ("ObjectRemoved:Delete", "gone")]
+        assert recs[0]["s3"]["object"]["size"] == 3 and recs[0]["s3"]["object"]["eTag"] == "e2"
+        assert h1 > 0
+        await s.close()
+
+    run(go())

@@ -28,6 +28,7 @@ from .http.app import build_server
 from .http.webhooks import WebhookDelivery
 from .meta.sqlite import SqliteMetaStore
 from .service import Service
+from .service.notifications import recover_held
 from .service.users import add_user, random_access_key, random_secret_key
 
 log = logging.getLogger("coffer.server")
@@ -56,6 +57,7 @@ async def bootstrap(cfg: Config) -> None:
         # No worker runs yet: leases on notification events were left by a stopped or killed
         # process; release them so delivery resumes at once instead of after they expire.
         await meta.release_events()
+        await recover_held(meta, cfg.region)
     finally:
         await meta.close()
 

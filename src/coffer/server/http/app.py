@@ -81,10 +81,8 @@ class Front:
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
                 expects_continue = False
-            await h_notify.before(ctx)  # frozen snapshots refuse writes
-            resp = await handler(ctx)
-            await h_notify.after(ctx, resp)  # queue bucket notification events
-            return resp
+            # frozen snapshots refuse writes; successful writes queue bucket notification events
+            return await h_notify.around(ctx, handler)
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)

@@ -200,8 +200,14 @@ class MetaStore(ABC):
 
     # -- notifications and snapshots (issue 6; see sqlite_events) ---------------------------------
     @abstractmethod
-    async def enqueue_events(self, items: list[tuple[str, dict]]) -> None:
-        """Durably queue (webhook URL, event payload) pairs for delivery."""
+    async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None) -> list[int]:
+        """Durably queue (webhook URL, event payload) pairs for delivery, deleting row `replaces` in
+        the same transaction; returns the new rows' ids. URL "" makes a held row (an intent), never
+        claimed for delivery."""
+
+    @abstractmethod
+    async def held_events(self) -> list[tuple[int, dict]]:
+        """The held rows (id, payload), oldest first."""
 
     @abstractmethod
     async def claim_events(self, limit: int, lease_seconds: float) -> list:

@@ -300,9 +300,12 @@ class SqliteMetaStore(MetaStore):
         return await self._write(lambda c: sqlite_ops.abort_upload(c, upload_id))
 
     # -- notifications and snapshots ---------------------------------------------------------------
-    async def enqueue_events(self, items: list[tuple[str, dict]]) -> None:
+    async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None) -> list[int]:
         items = list(items)
-        await self._write(lambda c: sqlite_events.enqueue(c, items))
+        return await self._write(lambda c: sqlite_events.enqueue(c, items, replaces))
+
+    async def held_events(self) -> list[tuple[int, dict]]:
+        return await self._read(sqlite_events.held)
 
     async def claim_events(self, limit: int, lease_seconds: float) -> list:
         return await self._write(lambda c: sqlite_events.claim(c, limit, lease_seconds))

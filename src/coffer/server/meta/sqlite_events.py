@@ -8,6 +8,10 @@ Owns two things the SQLite backend keeps for the OpenIO/notification features:
   Delivery *claims* due rows with a lease (`claimed_until`): several worker processes share one
   queue without delivering the same event twice at the same time; a worker that dies mid-delivery
   leaves a lease that simply expires, and the event is delivered again (at-least-once).
+- **Intents** (rows whose target is empty): written before a write request that will produce events
+  runs, replaced by its events in one transaction after it succeeded, deleted if it failed. One left
+  over after a crash is resolved at the next start by looking at the object (`recover_held`), so the
+  window between an object's commit and its events' commit loses nothing.
 - **Snapshots**: copying every object row of one bucket into a new bucket in one transaction, adding
   one reference to each data ref, so the snapshot shares the data and is consistent (no write to
   the source can land half-way through it).
@@ -52,12 +56,27 @@ class QueuedEvent:
     created: float
 
 
-def enqueue(conn: sqlite3.Connection, items: list[tuple[str, dict]]) -> None:
+HELD = ""  # the target of a held row: an intent, never delivered (see Notifier.intend)
+
+
+def enqueue(conn: sqlite3.Connection, items: list[tuple[str, dict]], replaces: int | None = None) -> list[int]:
+    """Insert events (a HELD target makes an intent row) and delete row `replaces`, atomically."""
     now = time.time()
-    conn.executemany(
-        "INSERT INTO event_queue (target, payload, created, next_at) VALUES (?, ?, ?, ?)",
-        [(target, json.dumps(payload, separators=(",", ":")), now, now) for target, payload in items],
-    )
+    if replaces is not None:
+        conn.execute("DELETE FROM event_queue WHERE id = ?", (replaces,))
+    ids = []
+    for target, payload in items:
+        cur = conn.execute(
+            "INSERT INTO event_queue (target, payload, created, next_at) VALUES (?, ?, ?, ?)",
+            (target, json.dumps(payload, separators=(",", ":")), now, now),
+        )
+        ids.append(int(cur.lastrowid or 0))
+    return ids
+
+
+def held(conn: sqlite3.Connection) -> list[tuple[int, dict]]:
+    rows = conn.execute("SELECT id, payload FROM event_queue WHERE target = ? ORDER BY id", (HELD,)).fetchall()
+    return [(r[0], json.loads(r[1])) for r in rows]
 
 
 def claim(conn: sqlite3.Connection, limit: int, lease_seconds: float) -> list[QueuedEvent]:
@@ -65,8 +84,8 @@ def claim(conn: sqlite3.Connection, limit: int, lease_seconds: float) -> list[Qu
     now = time.time()
     rows = conn.execute(
         "SELECT id, target, payload, attempts, created FROM event_queue "
-        "WHERE next_at <= ? AND claimed_until <= ? ORDER BY id LIMIT ?",
-        (now, now, limit),
+        "WHERE next_at <= ? AND claimed_until <= ? AND target != ? ORDER BY id LIMIT ?",
+        (now, now, HELD, limit),
     ).fetchall()
     if rows:
         conn.executemany("UPDATE event_queue SET claimed_until = ? WHERE id = ?",

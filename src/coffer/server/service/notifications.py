@@ -23,6 +23,7 @@ from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import iso8601
 
+from ..meta.interface import MetaStore
 from ..meta.model import Bucket
 from .core import Core
 
@@ -162,26 +163,74 @@ class Notifier:
         return render_config(bucket.props.get(PROPS_KEY) or [])
 
     async def emit(self, bucket: Bucket, events: list[ObjectEvent], principal: str, request_id: str,
-                   source_ip: str = "") -> int:
-        """Queue the records of `events` for every matching webhook; returns how many were queued."""
-        configs = bucket.props.get(PROPS_KEY) or []
-        if not configs or not events:
-            return 0
-        items: list[tuple[str, dict]] = []
-        now = time.time()
-        for i, ev in enumerate(events):
-            for c in configs:
-                url = webhook_url(c["kind"], c["target"])
-                if url is None or not matches(c, ev.name, ev.key):
-                    continue
-                items.append((url, {"Records": [_record(self.core.region, bucket, c["id"], ev, principal,
-                                                         request_id, source_ip, now, i)]}))
+                   source_ip: str = "", replaces: int | None = None) -> int:
+        """Queue the records of `events` for every matching webhook (and drop intent row `replaces`
+        in the same transaction); returns how many were queued."""
+        items = build(self.core.region, bucket, events, principal, request_id, source_ip)
+        if items or replaces is not None:
+            await self.core.meta.enqueue_events(items, replaces)
         if items:
-            await self.core.meta.enqueue_events(items)
             self.queued += len(items)
             for fn in self.listeners:
                 fn()
         return len(items)
+
+    async def intend(self, bucket: Bucket, event: str, key: str, principal: str, request_id: str,
+                     source_ip: str = "") -> int | None:
+        """Before a write that may produce `event` on `key` runs: a held row saying so, which the
+        events replace once the write succeeded. Returns its id, or None when no webhook would care."""
+        configs = bucket.props.get(PROPS_KEY) or []
+        family = event.split(":")[1] if event.count(":") >= 2 else ""
+        if not any(any(e.split(":")[1:2] == [family] for e in c["events"]) for c in configs):
+            return None
+        intent = {"bucket": bucket.name, "event": event, "key": key, "principal": principal,
+                  "request_id": request_id, "source_ip": source_ip, "time": time.time()}
+        (hold,) = await self.core.meta.enqueue_events([("", intent)])
+        return hold
+
+    async def cancel(self, hold: int) -> None:
+        await self.core.meta.enqueue_events([], hold)
+
+
+def build(region: str, bucket: Bucket, events: list[ObjectEvent], principal: str, request_id: str,
+          source_ip: str) -> list[tuple[str, dict]]:
+    """(URL, event document) for every configuration of `bucket` each event matches."""
+    configs = bucket.props.get(PROPS_KEY) or []
+    items: list[tuple[str, dict]] = []
+    now = time.time()
+    for i, ev in enumerate(events):
+        for c in configs:
+            url = webhook_url(c["kind"], c["target"])
+            if url is None or not matches(c, ev.name, ev.key):
+                continue
+            items.append((url, {"Records": [_record(region, bucket, c["id"], ev, principal, request_id,
+                                                     source_ip, now, i)]}))
+    return items
+
+
+async def recover_held(meta: MetaStore, region: str) -> int:
+    """At start-up (no worker running): resolve the intents a crash left, by looking at the object.
+    A created-event intent becomes its event if the object exists and was written at or after the
+    intent; a removed-event intent if the object is absent. Returns how many events were queued."""
+    queued = 0
+    for hold, intent in await meta.held_events():
+        items: list[tuple[str, dict]] = []
+        bucket = await meta.get_bucket(intent.get("bucket", ""))
+        if bucket is not None:
+            rec = await meta.get_object(bucket.name, intent["key"])
+            ev: ObjectEvent | None = None
+            if intent["event"].startswith("s3:ObjectCreated:"):
+                # 1 s of slack: the object's time and the intent's come from the same clock, but
+                # the record's time is taken a moment after the intent's on another code path
+                if rec is not None and rec.last_modified >= intent["time"] - 1.0:
+                    ev = ObjectEvent(intent["event"], rec.key, rec.size, rec.etag, rec.version_id)
+            elif rec is None:
+                ev = ObjectEvent(intent["event"], intent["key"])
+            if ev is not None:
+                items = build(region, bucket, [ev], intent["principal"], intent["request_id"], intent["source_ip"])
+        await meta.enqueue_events(items, hold)
+        queued += len(items)
+    return queued
 
 
 def _record(region: str, bucket: Bucket, config_id: str, ev: ObjectEvent, principal: str, request_id: str,
