@@ -52,11 +52,19 @@ def check_object_props(props: dict[str, str], max_bytes: int) -> None:
                       Size=str(size), MaxSizeAllowed=str(max_bytes))
 
 
-def _changed(props: dict[str, str], set_: dict[str, str] | None, delete: list[str] | None, clear: bool) -> dict:
+MAX_PROPS_BYTES = 64 * 1024  # account and container properties: a bound, as on every stored document
+
+
+def _changed(props: dict[str, str], set_: dict[str, str] | None, delete: list[str] | None, clear: bool,
+             max_bytes: int = MAX_PROPS_BYTES) -> dict:
     out = {} if clear else dict(props)
     for k in delete or []:
-        out.pop(k, None)
+        out.pop(str(k), None)
     out.update({str(k): str(v) for k, v in (set_ or {}).items()})
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in out.items())
+    if size > max_bytes:
+        raise S3Error("MetadataTooLarge", "The properties exceed the maximum allowed size.", Size=str(size),
+                      MaxSizeAllowed=str(max_bytes))
     return out
 
 
