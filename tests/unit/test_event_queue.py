@@ -127,3 +127,28 @@ def test_intents_left_by_a_crash_are_resolved_from_the_objects(tmp_path):
         await s.close()
 
     run(go())
+
+
+def test_lazy_commits_leave_the_writer_durable(tmp_path):
+    """A non-durable write (intents, delivery bookkeeping) commits with synchronous=NORMAL; the
+    writer connection must be back to FULL for every write after it, alone or batched with it."""
+
+    async def go():
+        s = await _open(tmp_path / "m.sqlite3")
+        writer = s._writer
+        assert writer is not None
+
+        def mode(conn):
+            return conn.execute("PRAGMA synchronous").fetchone()[0]
+
+        assert await writer.write(mode) == 2  # FULL
+        assert await writer.write(mode, durable=False) == 1  # NORMAL, inside the lazy batch
+        assert await writer.write(mode) == 2
+        both = await asyncio.gather(writer.write(mode, durable=False), writer.write(mode))
+        assert both[1] == 2 and both[0] in (1, 2)  # a durable op is never in a lazy batch
+        (hold,) = await s.enqueue_events([("", {"x": 1})], durable=False)
+        assert await s.held_events() == [(hold, {"x": 1})]
+        assert await writer.write(mode) == 2
+        await s.close()
+
+    run(go())

@@ -200,10 +200,12 @@ class MetaStore(ABC):
 
     # -- notifications and snapshots (issue 6; see sqlite_events) ---------------------------------
     @abstractmethod
-    async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None) -> list[int]:
-        """Durably queue (webhook URL, event payload) pairs for delivery, deleting row `replaces` in
-        the same transaction; returns the new rows' ids. URL "" makes a held row (an intent), never
-        claimed for delivery."""
+    async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None,
+                             durable: bool = True) -> list[int]:
+        """Queue (webhook URL, event payload) pairs for delivery, deleting row `replaces` in the same
+        transaction; returns the new rows' ids. URL "" makes a held row (an intent), never claimed
+        for delivery. durable=False: committed but durable only with the next durable commit (for
+        intents, which a later durable object commit covers, and for what replaces an intent)."""
 
     @abstractmethod
     async def held_events(self) -> list[tuple[int, dict]]:

@@ -168,7 +168,9 @@ class Notifier:
         in the same transaction); returns how many were queued."""
         items = build(self.core.region, bucket, events, principal, request_id, source_ip)
         if items or replaces is not None:
-            await self.core.meta.enqueue_events(items, replaces)
+            # Replacing an intent need not be fsynced on its own: if a crash loses it, the intent
+            # (made durable by the object's own commit) is still there and is resolved at start-up.
+            await self.core.meta.enqueue_events(items, replaces, durable=replaces is None)
         if items:
             self.queued += len(items)
             for fn in self.listeners:
@@ -185,11 +187,13 @@ class Notifier:
             return None
         intent = {"bucket": bucket.name, "event": event, "key": key, "principal": principal,
                   "request_id": request_id, "source_ip": source_ip, "time": time.time()}
-        (hold,) = await self.core.meta.enqueue_events([("", intent)])
+        # Not fsynced by itself: the write it announces commits after it, in the same WAL, and that
+        # durable commit makes the intent durable too. A crash before that loses both: no event owed.
+        (hold,) = await self.core.meta.enqueue_events([("", intent)], durable=False)
         return hold
 
     async def cancel(self, hold: int) -> None:
-        await self.core.meta.enqueue_events([], hold)
+        await self.core.meta.enqueue_events([], hold, durable=False)
 
 
 def build(region: str, bucket: Bucket, events: list[ObjectEvent], principal: str, request_id: str,
