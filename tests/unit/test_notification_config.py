@@ -59,6 +59,14 @@ def test_invalid_documents(inner, code):
     assert e.value.code == code and e.value.status == 400
 
 
+def test_at_most_100_configurations():
+    one = "<WebhookConfiguration><Url>http://h/</Url><Event>s3:ObjectCreated:*</Event></WebhookConfiguration>"
+    assert len(parse_config(doc(one * 100))) == 100
+    with pytest.raises(S3Error) as e:
+        parse_config(doc(one * 101))
+    assert e.value.code == "InvalidArgument"
+
+
 def test_malformed_and_empty():
     assert parse_config(b"") == [] and parse_config(doc("")) == []
     with pytest.raises(S3Error) as e:

@@ -28,6 +28,7 @@ from ..meta.model import Bucket
 from .core import Core
 
 PROPS_KEY = "notification"
+MAX_CONFIGS = 100  # every event is matched against each one: a bound keeps writes cheap
 WEBHOOK_ARN = "arn:coffer:webhook:"
 _KINDS = {"QueueConfiguration": "Queue", "TopicConfiguration": "Topic",
           "CloudFunctionConfiguration": "CloudFunction", "WebhookConfiguration": "Url"}
@@ -73,6 +74,8 @@ def parse_config(body: bytes) -> list[dict[str, Any]]:
         if name == "EventBridgeConfiguration":
             raise _invalid("EventBridge destinations are not supported by Coffer.", "EventBridgeConfiguration", "")
         kind = _KINDS.get(name)
+        if len(out) >= MAX_CONFIGS:
+            raise _invalid(f"At most {MAX_CONFIGS} notification configurations per bucket.", name, "")
         if kind is None:
             raise S3Error("MalformedXML", f"Unknown element {name} in NotificationConfiguration.")
         target = (xmlutil.child_text(el, kind) or "").strip()
