@@ -116,8 +116,12 @@ def test_intents_left_by_a_crash_are_resolved_from_the_objects(tmp_path):
         await s.enqueue_events([intent("s3:ObjectRemoved:Delete", "gone"),
                                 intent("s3:ObjectRemoved:Delete", "old")])
         assert await s.claim_events(10, 30.0) == []  # intents are never delivered
+        assert await recover_held(s, "r", older_than=600.0) == 0  # young intents: requests may be running
+        assert len(await s.held_events()) == 5
         assert await recover_held(s, "r") == 2
         assert await s.held_events() == []
+        # a resolver that lost the race (the intent is gone) queues nothing
+        assert await s.enqueue_events([("http://h/", {"dup": 1})], h1, only_if_held=True) == []
         got = await s.claim_events(10, 30.0)
         recs = [e.payload["Records"][0] for e in got]
         assert [(r["eventName"], r["s3"]["object"]["key"]) for r in recs] == \

@@ -23,10 +23,14 @@ import aiohttp
 
 from ..config import Limits
 from ..service import Service
+from ..service.notifications import recover_held
 
 log = logging.getLogger("coffer.webhooks")
 
 BATCH = 64
+# Intents older than this are resolved by the running workers (a worker that died mid-request and
+# was replaced by the supervisor left them); younger ones may belong to requests still running.
+INTENT_GRACE = 600.0
 
 
 class WebhookDelivery:
@@ -57,7 +61,15 @@ class WebhookDelivery:
     async def _run(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.limits.webhook_timeout)
         self._session = aiohttp.ClientSession(timeout=timeout)
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + INTENT_GRACE / 10
         while True:
+            if loop.time() >= next_sweep:
+                next_sweep = loop.time() + INTENT_GRACE / 10
+                try:
+                    await recover_held(self.service.core.meta, self.service.core.region, INTENT_GRACE)
+                except Exception:
+                    log.exception("resolving old notification intents failed")
             try:
                 sent = await self.deliver_once()
             except asyncio.CancelledError:

@@ -201,11 +201,12 @@ class MetaStore(ABC):
     # -- notifications and snapshots (issue 6; see sqlite_events) ---------------------------------
     @abstractmethod
     async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None,
-                             durable: bool = True) -> list[int]:
+                             durable: bool = True, only_if_held: bool = False) -> list[int]:
         """Queue (webhook URL, event payload) pairs for delivery, deleting row `replaces` in the same
         transaction; returns the new rows' ids. URL "" makes a held row (an intent), never claimed
         for delivery. durable=False: committed but durable only with the next durable commit (for
-        intents, which a later durable object commit covers, and for what replaces an intent)."""
+        intents, which a later durable object commit covers, and for what replaces an intent).
+        only_if_held: insert nothing if row `replaces` was already gone (two resolvers racing)."""
 
     @abstractmethod
     async def held_events(self) -> list[tuple[int, dict]]:

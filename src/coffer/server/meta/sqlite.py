@@ -301,9 +301,9 @@ class SqliteMetaStore(MetaStore):
 
     # -- notifications and snapshots ---------------------------------------------------------------
     async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None,
-                             durable: bool = True) -> list[int]:
+                             durable: bool = True, only_if_held: bool = False) -> list[int]:
         items = list(items)
-        return await self._write(lambda c: sqlite_events.enqueue(c, items, replaces), durable)
+        return await self._write(lambda c: sqlite_events.enqueue(c, items, replaces, only_if_held), durable)
 
     async def held_events(self) -> list[tuple[int, dict]]:
         return await self._read(sqlite_events.held)

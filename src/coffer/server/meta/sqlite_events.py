@@ -59,11 +59,15 @@ class QueuedEvent:
 HELD = ""  # the target of a held row: an intent, never delivered (see Notifier.intend)
 
 
-def enqueue(conn: sqlite3.Connection, items: list[tuple[str, dict]], replaces: int | None = None) -> list[int]:
-    """Insert events (a HELD target makes an intent row) and delete row `replaces`, atomically."""
+def enqueue(conn: sqlite3.Connection, items: list[tuple[str, dict]], replaces: int | None = None,
+            only_if_held: bool = False) -> list[int]:
+    """Insert events (a HELD target makes an intent row) and delete row `replaces`, atomically;
+    with only_if_held, insert nothing when that row was already gone (someone else resolved it)."""
     now = time.time()
     if replaces is not None:
-        conn.execute("DELETE FROM event_queue WHERE id = ?", (replaces,))
+        gone = conn.execute("DELETE FROM event_queue WHERE id = ?", (replaces,)).rowcount
+        if only_if_held and not gone:
+            return []
     ids = []
     for target, payload in items:
         cur = conn.execute(

@@ -215,12 +215,19 @@ def build(region: str, bucket: Bucket, events: list[ObjectEvent], principal: str
     return items
 
 
-async def recover_held(meta: MetaStore, region: str) -> int:
-    """At start-up (no worker running): resolve the intents a crash left, by looking at the object.
-    A created-event intent becomes its event if the object exists and was written at or after the
-    intent; a removed-event intent if the object is absent. Returns how many events were queued."""
+async def recover_held(meta: MetaStore, region: str, older_than: float | None = None) -> int:
+    """Resolve the intents a crash left, by looking at the object: a created-event intent becomes
+    its event if the object exists and was written at or after the intent; a removed-event intent if
+    the object is absent. Returns how many events were queued.
+
+    At start-up (no worker running) every intent is resolved. While workers run (a worker died and
+    was replaced), only intents older than `older_than` seconds: a request still running past that
+    is harmless, since its own events are queued whether or not its intent is still there."""
     queued = 0
+    cutoff = None if older_than is None else time.time() - older_than
     for hold, intent in await meta.held_events():
+        if cutoff is not None and intent.get("time", 0.0) > cutoff:
+            continue
         items: list[tuple[str, dict]] = []
         bucket = await meta.get_bucket(intent.get("bucket", ""))
         if bucket is not None:
@@ -235,8 +242,7 @@ async def recover_held(meta: MetaStore, region: str) -> int:
                 ev = ObjectEvent(intent["event"], intent["key"])
             if ev is not None:
                 items = build(region, bucket, [ev], intent["principal"], intent["request_id"], intent["source_ip"])
-        await meta.enqueue_events(items, hold)
-        queued += len(items)
+        queued += len(await meta.enqueue_events(items, hold, only_if_held=True))
     return queued
 
 
