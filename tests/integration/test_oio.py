@@ -56,6 +56,7 @@ def test_create_fetch_ranges_and_return_shapes(api, container):
     assert size == len(data)
     assert hash_ == hashlib.md5(data).hexdigest().upper()
     assert [c["size"] for c in chunks] == [len(data)] and chunks[0]["pos"] == "0"
+    assert chunks[0]["hash"] == hash_ and chunks[0]["score"] == 100
     assert meta["properties"] == {"k": "v"} and meta["mime_type"] == "application/x-test"
     assert api.object_create(ACCOUNT, container, data=b"tiny", obj_name="t")[1:] == \
         (4, hashlib.md5(b"tiny").hexdigest().upper())

@@ -19,15 +19,18 @@ from ..meta.model import ObjectRecord
 
 def locate(data: LocalDataStore, record: ObjectRecord) -> list[dict[str, Any]]:
     """The object's chunks in order: pos (OpenIO's chunk position), offset in the object, size,
-    url (an opaque `coffer://` locator: clients never see server paths), engine and ref."""
+    url (an opaque `coffer://` locator: clients never see server paths), engine, ref, and OpenIO's
+    hash (the chunk's MD5 when known: a whole single-PUT object) and score."""
+    whole = record.etag.upper() if "-" not in record.etag else None
     if record.inline is not None:
         return [{"pos": "0", "offset": 0, "size": len(record.inline), "url": "coffer://inline",
-                 "engine": "inline", "ref": None}]
+                 "engine": "inline", "ref": None, "hash": whole, "score": 100}]
     out: list[dict[str, Any]] = []
     offset = 0
     for i, seg in enumerate(record.segments):
         out.append({"pos": str(i), "offset": offset, "size": seg.size, "url": f"coffer://local/{seg.ref}",
-                    "engine": "local", "ref": seg.ref})
+                    "engine": "local", "ref": seg.ref, "hash": whole if len(record.segments) == 1 else None,
+                    "score": 100})
         offset += seg.size
     return out
 
