@@ -228,3 +228,40 @@ def test_kill_9_during_delivery_loses_nothing(server_factory):
     finally:
         receiver.stop()
     assert sorted(r["s3"]["object"]["key"] for r in records) == keys
+
+
+def test_appends_and_openio_operations_send_events(endpoint):
+    from coffer import Client
+    from coffer.compat.oio import ObjectStorageApi
+
+    receiver = Receiver(free_port())
+    receiver.start()
+    client_ = Client(endpoint.url, endpoint.access_key, endpoint.secret_key)
+    api = ObjectStorageApi(client=client_)
+    bucket = f"n-{uuid.uuid4().hex[:12]}"
+    other = bucket + "-b"
+    try:
+        for b in (bucket, other):
+            api.container_create("acct", b)
+            client_.bucket(b).ext.set_webhooks([{"url": receiver.url}])
+        w = client_.bucket(bucket).object("log").get_writer()
+        h = w.append_content(b"one ")
+        w.append_content(b"two", handle=h, flush=True)
+        api.object_truncate("acct", bucket, "log", size=3)
+        api.object_link("acct", bucket, "log", "acct", other, "log-link")
+        api.container_flush("acct", bucket)
+        records = receiver.wait_for(4)
+    finally:
+        receiver.stop()
+        for b in (bucket, other):
+            client_.bucket(b).ext.set_webhooks([])
+            api.container_flush("acct", b)
+            api.container_delete("acct", b)
+    got = [(r["s3"]["bucket"]["name"], r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"].get("size"))
+           for r in records]
+    assert sorted(got, key=str) == sorted([
+        (bucket, "ObjectCreated:Put", "log", 7),  # the append flush
+        (bucket, "ObjectCreated:Put", "log", 3),  # the truncation
+        (other, "ObjectCreated:Copy", "log-link", 3),  # the link
+        (bucket, "ObjectRemoved:Delete", "log", None),  # the flush
+    ], key=str)
