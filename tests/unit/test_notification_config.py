@@ -67,6 +67,19 @@ def test_at_most_100_configurations():
     assert e.value.code == "InvalidArgument"
 
 
+@pytest.mark.parametrize("url", ["http://", "http://h:99999/", "http://h:x/", "https:///path", "http://h /",
+                                 "gopher://h/", "http://[::1/"])
+def test_unusable_urls_are_refused(url):
+    assert webhook_url("Url", url) is None
+    assert webhook_url("Queue", "arn:coffer:webhook:::" + url) is None
+
+
+def test_usable_urls():
+    for url in ("http://h/", "https://h:8443/x?y=1", "http://[::1]:9000/hook", "http://127.0.0.1:1/"):
+        assert webhook_url("Url", url) == url
+        assert webhook_url("Topic", "arn:coffer:webhook:eu:123:" + url) == url
+
+
 def test_malformed_and_empty():
     assert parse_config(b"") == [] and parse_config(doc("")) == []
     with pytest.raises(S3Error) as e:

@@ -131,5 +131,5 @@ class WebhookDelivery:
                                                                    "User-Agent": "Coffer-Notifications"}) as r:
                 await r.read()
                 return None if 200 <= r.status < 300 else f"HTTP {r.status}"
-        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+        except Exception as e:  # anything (refused, timeout, bad URL, ...) is a failed attempt to retry
             return f"{type(e).__name__}: {e}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
@@ -52,7 +52,14 @@ def webhook_url(kind: str, target: str) -> str | None:
     """The URL a configuration delivers to, or None when Coffer cannot deliver to it."""
     url = target if kind == "Url" else (target.split(":", 5)[5] if target.startswith(WEBHOOK_ARN)
                                         and target.count(":") >= 5 else "")
-    return url if url.startswith(("http://", "https://")) else None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in url for c in " \r\n\t"):
+        return None
+    return url
 
 
 def parse_config(body: bytes) -> list[dict[str, Any]]:
