@@ -294,3 +294,27 @@ def test_extension_rejects_bad_input_precisely(api, container):
         assert e.value.cause.code in ("InvalidArgument", "MetadataTooLarge")
     assert api.object_show(ACCOUNT, container, "o")["properties"] == {}
     assert _read(api, container, "o") == b"abc"  # nothing changed
+
+
+def test_autocreate_and_streamed_sources(api, tmp_path):
+    import io
+
+    names = [f"oio-auto-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    try:
+        api.object_create(ACCOUNT, names[0], data=b"bytes", obj_name="a")  # container made on the fly
+        api.object_create(ACCOUNT, names[1], data=(b"%d," % i for i in range(1000)), obj_name="gen")
+        f = io.BytesIO(b"skip" + b"F" * 300_000)
+        f.seek(4)
+        api.object_create(ACCOUNT, names[2], f, obj_name="fileobj")  # streamed from its position
+        assert _read(api, names[0], "a") == b"bytes"
+        assert _read(api, names[1], "gen") == b"".join(b"%d," % i for i in range(1000))
+        assert _read(api, names[2], "fileobj") == b"F" * 300_000
+        with pytest.raises(NoSuchContainer):
+            api.object_create(ACCOUNT, names[0] + "-x", data=b"x", obj_name="a", autocreate=False)
+    finally:
+        for n in names:
+            try:
+                api.container_flush(ACCOUNT, n)
+                api.container_delete(ACCOUNT, n)
+            except OioException:
+                pass

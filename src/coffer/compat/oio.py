@@ -206,24 +206,39 @@ class ObjectStorageApi:
                           append: bool = False, properties: dict | None = None,
                           **kwargs: Any) -> tuple[list[dict], int, str, dict]:
         """(chunks, size, hash, metadata) of what was stored; `append=True` appends (creating the
-        object if it does not exist) without copying what is stored."""
-        if kwargs.get("autocreate", True):
-            self.container_create(account, container)
-        name = obj_name or (os.path.basename(file_or_path) if isinstance(file_or_path, str) else None)
+        object if it does not exist) without copying what is stored. A path is uploaded as a file
+        (multipart when large), a file object or a generator is streamed, not read into memory."""
+        name = obj_name or (os.path.basename(file_or_path) if isinstance(file_or_path, str | os.PathLike) else None)
         if not name:
             raise BadRequest("obj_name is required when file_or_path is not a path")
-        content = _content(file_or_path, data)
-        obj = self.client.bucket(container).object(name)
-        writer = obj.get_writer()
+        writer = self.client.bucket(container).object(name).get_writer()
+        source = file_or_path if file_or_path is not None else _data(data)
+        start = source.tell() if hasattr(source, "seek") and source.seekable() else None
+        replayable = isinstance(source, bytes | str | os.PathLike) or start is not None
+
+        def write() -> None:
+            if append:
+                writer.append_content(_read_all(source), "", flush=True, append_to_existing=True)
+            elif isinstance(source, str | os.PathLike):
+                writer.put_file(source, content_type=mime_type)
+            else:
+                writer.put_content(source, content_type=mime_type)
+
+        autocreate = kwargs.get("autocreate", True)
+        if autocreate and not replayable:
+            self.container_create(account, container)  # a stream cannot be sent twice: make sure first
+        try:
+            write()
+        except CofferError as e:
+            if e.code != "NoSuchBucket" or not autocreate or not replayable:
+                raise
+            self.container_create(account, container)
+            if start is not None:
+                source.seek(start)
+            write()
         props = dict(properties or metadata or {})
-        if append:
-            writer.append_content(content, "", flush=True, append_to_existing=True)
-            if props:
-                self.object_set_properties(account, container, name, props)
-        else:
-            writer.put_content(content, content_type=mime_type, metadata=None)
-            if props:
-                self.object_set_properties(account, container, name, props)
+        if props:
+            self.object_set_properties(account, container, name, props)
         meta, chunks = self.object_locate(account, container, name)
         return chunks, meta["length"], meta["hash"], meta
 
@@ -322,19 +337,27 @@ class ObjectStorageApi:
         return out
 
 
-def _content(file_or_path: Any, data: Any) -> Any:
-    if file_or_path is not None:
-        if isinstance(file_or_path, str | os.PathLike):
-            with open(file_or_path, "rb") as f:
-                return f.read()
-        return file_or_path.read()
+def _data(data: Any) -> Any:
+    """OpenIO's `data`: bytes, str, or an iterable (generator) of chunks, streamed as it comes."""
     if data is None:
         return b""
     if isinstance(data, str):
         return data.encode()
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
-    return b"".join(bytes(p) for p in data)  # a generator of chunks, as OpenIO accepts
+    return (bytes(p) for p in data)
+
+
+def _read_all(source: Any) -> bytes:
+    """All of a source in memory (an append piece is sent in one request)."""
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            return f.read()
+    if hasattr(source, "read"):
+        return source.read()
+    return b"".join(source)
 
 
 def _stream(obj: Any, ranges: list[tuple[int, int | None]]) -> Iterator[bytes]:
