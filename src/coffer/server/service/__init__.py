@@ -9,14 +9,18 @@ from __future__ import annotations
 from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
+from .ais import AisOps
 from .appends import Appends
+from .archive import Archives
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
+from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
 from .notifications import Notifier
 from .objects import Objects, PutParams
 from .oio import Oio
+from .tokens import Tokens
 from .users import Users
 
 
@@ -30,6 +34,11 @@ class Service:
         self.appends = Appends(self.core, self.multipart)
         self.notifier = Notifier(self.core)
         self.oio = Oio(self.core, self.objects, self.notifier)
+        # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
+        self.tokens = Tokens(meta, data.root)
+        self.archives = Archives(self.core)
+        self.multi = MultiObjects(self.core, self.objects)
+        self.ais = AisOps(self.core, self.objects, self.buckets)
 
     @property
     def limits(self) -> Limits:
