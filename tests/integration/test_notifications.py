@@ -265,3 +265,46 @@ def test_appends_and_openio_operations_send_events(endpoint):
         (other, "ObjectCreated:Copy", "log-link", 3),  # the link
         (bucket, "ObjectRemoved:Delete", "log", None),  # the flush
     ], key=str)
+
+
+def test_aistore_api_writes_send_events_and_respect_frozen_buckets(endpoint):
+    """Objects written through the AIStore API (another front) pass the same write hook."""
+    aistore = pytest.importorskip("aistore")
+    if endpoint.server is None:
+        pytest.skip("needs a local server (tokens are issued on its data folder)")
+    import subprocess
+    import sys
+
+    from coffer import Client
+
+    token = subprocess.run([sys.executable, "-m", "coffer", "token", "create", "--user", "root", "--data",
+                            str(endpoint.server.data)], capture_output=True, text=True, timeout=60).stdout.strip()
+    ais = aistore.Client(endpoint.url, token=token)
+    sdk = Client(endpoint.url, endpoint.access_key, endpoint.secret_key)
+    name = f"n-{uuid.uuid4().hex[:12]}"
+    receiver = Receiver(free_port())
+    receiver.start()
+    b = sdk.bucket(name).create()
+    try:
+        b.ext.set_webhooks([{"url": receiver.url}])
+        obj = ais.bucket(name).object("a")
+        obj.get_writer().put_content(b"hello")
+        handle = obj.get_writer().append_content(b" world")  # a piece: no event yet
+        obj.get_writer().append_content(b"", handle=handle, flush=True)
+        obj.delete()
+        records = receiver.wait_for(3)
+        got = [(r["eventName"], r["s3"]["object"].get("size")) for r in records]
+        assert got == [("ObjectCreated:Put", 5), ("ObjectCreated:Put", 11), ("ObjectRemoved:Delete", None)]
+        snap = b.ext.snapshot(name + "-s")
+        from aistore.sdk.errors import AISError
+
+        with pytest.raises(AISError) as denied:
+            ais.bucket(snap.name).object("x").get_writer().put_content(b"no")
+        assert denied.value.status_code == 403
+        snap.ext.freeze(False)
+        ais.bucket(snap.name).object("x").get_writer().put_content(b"yes")  # unfrozen: the same write works
+        snap.delete(force=True)
+    finally:
+        receiver.stop()
+        b.ext.set_webhooks([])
+        b.delete(force=True)

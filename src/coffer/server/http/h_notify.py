@@ -15,8 +15,12 @@ ObjectCreated:Put, DeleteObject and each key DeleteObjects removed -> ObjectRemo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
+from ..service import Service
 from ..service.guards import check_writable
 from ..service.notifications import PROPS_KEY, ObjectEvent
 from .body import read_small_body
@@ -53,42 +57,65 @@ def _event_for(ctx: Ctx) -> str | None:
 
 
 async def around(ctx: Ctx, handler: Handler) -> web.StreamResponse:
-    """Run `handler` for the front: refuse writes to frozen buckets; turn a successful write into
-    events. When the bucket has notifications, an intent row is committed first and replaced by the
-    events (or dropped) afterwards, so a crash between the object's commit and the events' leaves an
-    intent that the next start resolves (`notifications.recover_held`)."""
+    """Run an S3 `handler` for the front: refuse writes to frozen buckets; turn a successful write
+    into events. When the bucket has notifications, an intent row is committed first and replaced by
+    the events (or dropped) afterwards, so a crash between the object's commit and the events' leaves
+    an intent that the next start resolves (`notifications.recover_held`)."""
     name = ctx.route.endpoint.name
     if name not in _WRITES or ctx.route.bucket is None:
         return await handler(ctx)
-    bucket = await ctx.svc.core.meta.get_bucket(ctx.route.bucket)
+    # DeleteObjects names its keys only in its body: no intent; the handler leaves the keys it
+    # actually removed (Quiet or not) in the request, and they become events after it.
+    key = None if name == "DeleteObjects" else ctx.key
+    return await guarded(ctx.svc, ctx.route.bucket, key, _event_for(ctx), ctx.who.user_id, ctx.request_id,
+                         ctx.request, lambda: handler(ctx))
+
+
+async def around_ais(ctx: Any, handler: Callable[[Any], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """The same for the AIStore API's object writes: PUT (a plain put or an append flush:
+    ObjectCreated:Put; an append piece: no event) and DELETE (ObjectRemoved:Delete). Server-side
+    copies (`object_to`) and bucket-level multi-object operations are not covered."""
+    method = ctx.request.method
+    if ctx.key is None or method not in ("PUT", "DELETE") or "object_to" in ctx.query:
+        return await handler(ctx)
+    if method == "DELETE":
+        event: str | None = "s3:ObjectRemoved:Delete"
+    else:
+        event = None if ctx.query.get("append_type") == "append" else "s3:ObjectCreated:Put"
+    return await guarded(ctx.svc, ctx.bucket, ctx.key, event, ctx.who.user_id, ctx.rid, ctx.request,
+                         lambda: handler(ctx))
+
+
+async def guarded(svc: Service, bucket_name: str, key: str | None, event: str | None, principal: str,
+                  request_id: str, request: web.BaseRequest,
+                  call: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Frozen check, intent, the write itself (`call`), then its events. key=None: the keys come
+    from request["coffer.deleted"] after the call (DeleteObjects)."""
+    bucket = await svc.core.meta.get_bucket(bucket_name)
     if bucket is None:
-        return await handler(ctx)
+        return await call()
     check_writable(bucket)
-    event = _event_for(ctx)
     if event is None or not bucket.props.get(PROPS_KEY):
-        return await handler(ctx)
-    notifier = ctx.svc.notifier
-    peer = ctx.request.remote or ""
-    # DeleteObjects names its keys only in its body: no intent (its events are queued after it).
-    hold = None if name == "DeleteObjects" else \
-        await notifier.intend(bucket, event, ctx.key, ctx.who.user_id, ctx.request_id, peer)
+        return await call()
+    notifier = svc.notifier
+    peer = request.remote or ""
+    hold = None if key is None else await notifier.intend(bucket, event, key, principal, request_id, peer)
     try:
-        resp = await handler(ctx)
+        resp = await call()
     except BaseException:
         if hold is not None:
             await notifier.cancel(hold)
         raise
     events: list[ObjectEvent] = []
     if resp.status < 300:
-        if name == "DeleteObjects":
-            # the handler leaves the keys it actually removed (Quiet or not) in the request
-            events = [ObjectEvent(event, k) for k in ctx.request.get("coffer.deleted", [])]
+        if key is None:
+            events = [ObjectEvent(event, k) for k in request.get("coffer.deleted", [])]
         elif event.startswith("s3:ObjectCreated:"):
-            rec = await ctx.svc.core.meta.get_object(bucket.name, ctx.key)
+            rec = await svc.core.meta.get_object(bucket.name, key)
             if rec is not None:
-                events.append(ObjectEvent(event, ctx.key, rec.size, rec.etag, rec.version_id))
+                events.append(ObjectEvent(event, key, rec.size, rec.etag, rec.version_id))
         else:
-            events.append(ObjectEvent(event, ctx.key))
+            events.append(ObjectEvent(event, key))
     if events or hold is not None:
-        await notifier.emit(bucket, events, ctx.who.user_id, ctx.request_id, peer, replaces=hold)
+        await notifier.emit(bucket, events, principal, request_id, peer, replaces=hold)
     return resp
