@@ -311,6 +311,8 @@ class SqliteMetaStore(MetaStore):
     # Delivery bookkeeping is not fsynced on its own (durable=False): a crash that loses it only
     # makes an event be sent again, which at-least-once delivery allows; it saves an fsync per event.
     async def claim_events(self, limit: int, lease_seconds: float) -> list:
+        if not await self._read(sqlite_events.has_due):
+            return []
         return await self._write(lambda c: sqlite_events.claim(c, limit, lease_seconds), durable=False)
 
     async def event_done(self, event_id: int) -> None:

@@ -83,6 +83,13 @@ def held(conn: sqlite3.Connection) -> list[tuple[int, dict]]:
     return [(r[0], json.loads(r[1])) for r in rows]
 
 
+def has_due(conn: sqlite3.Connection) -> bool:
+    """A read-only look (no write lock) before claiming: idle workers poll without writing."""
+    now = time.time()
+    return conn.execute("SELECT 1 FROM event_queue WHERE next_at <= ? AND claimed_until <= ? AND target != ? "
+                        "LIMIT 1", (now, now, HELD)).fetchone() is not None
+
+
 def claim(conn: sqlite3.Connection, limit: int, lease_seconds: float) -> list[QueuedEvent]:
     """Take up to `limit` due, unclaimed events (oldest first) and lease them to the caller."""
     now = time.time()
