@@ -318,3 +318,61 @@ def test_autocreate_and_streamed_sources(api, tmp_path):
                 api.container_delete(ACCOUNT, n)
             except OioException:
                 pass
+
+
+def test_versions_and_deleted_listings_truncate_keeps_old_version(api, s3):
+    name = f"oio-ver-{uuid.uuid4().hex[:12]}"
+    api.container_create(ACCOUNT, name)
+    try:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        api.object_create(ACCOUNT, name, data=b"v1", obj_name="k")
+        api.object_create(ACCOUNT, name, data=b"v2-longer", obj_name="k")
+        api.object_create(ACCOUNT, name, data=b"x", obj_name="gone")
+        api.object_delete(ACCOUNT, name, "gone")  # a delete marker
+        assert [o["name"] for o in api.object_list(ACCOUNT, name)["objects"]] == ["k"]
+        listed = api.object_list(ACCOUNT, name, versions=True)["objects"]
+        assert [(o["name"], o["length"], o["is_latest"]) for o in listed] == \
+            [("gone", 1, False), ("k", 9, True), ("k", 2, False)]
+        assert all(o["version"] != "null" for o in listed)
+        latest = api.object_list(ACCOUNT, name, deleted=True)["objects"]
+        assert [(o["name"], o["deleted"]) for o in latest] == [("gone", True), ("k", False)]
+        everything = api.object_list(ACCOUNT, name, versions=True, deleted=True)["objects"]
+        assert [(o["name"], o["deleted"]) for o in everything] == \
+            [("gone", True), ("gone", False), ("k", False), ("k", False)]
+        api.object_truncate(ACCOUNT, name, "k", size=2)
+        assert _read(api, name, "k") == b"v2"
+        versions = api.object_list(ACCOUNT, name, prefix="k", versions=True)["objects"]
+        assert [o["length"] for o in versions] == [2, 9, 2]  # the untruncated version is kept
+        old = versions[1]["version"]
+        assert s3.get_object(Bucket=name, Key="k", VersionId=old)["Body"].read() == b"v2-longer"
+    finally:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
+        for v in s3.list_object_versions(Bucket=name).get("Versions", []) + \
+                s3.list_object_versions(Bucket=name).get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"])
+        api.container_delete(ACCOUNT, name)
+
+
+def test_retention_protects_against_drain_and_flush(api, s3):
+    name = f"oio-lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    try:
+        api.object_create(ACCOUNT, name, data=b"keep me", obj_name="held")
+        s3.put_object_legal_hold(Bucket=name, Key="held", LegalHold={"Status": "ON"})
+        with pytest.raises(Forbidden):  # dropping a protected version's data in place: refused
+            api.object_drain(ACCOUNT, name, "held")
+        api.object_truncate(ACCOUNT, name, "held", size=4)  # allowed: a new version; the held one stays
+        assert _read(api, name, "held") == b"keep"
+        api.container_flush(ACCOUNT, name)  # a versioned bucket: a marker hides it, the data stays
+        assert api.object_list(ACCOUNT, name)["objects"] == []
+        bodies = sorted(s3.get_object(Bucket=name, Key="held", VersionId=v["VersionId"])["Body"].read()
+                        for v in s3.list_object_versions(Bucket=name)["Versions"])
+        assert bodies == [b"keep", b"keep me"]
+    finally:
+        for v in s3.list_object_versions(Bucket=name).get("Versions", []):
+            s3.put_object_legal_hold(Bucket=name, Key=v["Key"], VersionId=v["VersionId"],
+                                     LegalHold={"Status": "OFF"})
+            s3.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"])
+        for m in s3.list_object_versions(Bucket=name).get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=m["Key"], VersionId=m["VersionId"])
+        s3.delete_bucket(Bucket=name)

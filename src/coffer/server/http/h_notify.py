@@ -10,7 +10,8 @@ through:
 
 Event names per endpoint: PutObject -> ObjectCreated:Put (ObjectCreated:Copy with
 x-amz-copy-source), CompleteMultipartUpload -> ObjectCreated:CompleteMultipartUpload, FlushAppend ->
-ObjectCreated:Put, DeleteObject and each key DeleteObjects removed -> ObjectRemoved:Delete.
+ObjectCreated:Put, DeleteObject and each key DeleteObjects deleted -> ObjectRemoved:Delete (or
+ObjectRemoved:DeleteMarkerCreated when a versioned bucket made a delete marker).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .context import Ctx, Handler, handles
 
 _CREATED = {"PutObject": "s3:ObjectCreated:Put", "CompleteMultipartUpload": "s3:ObjectCreated:CompleteMultipartUpload",
             "FlushAppend": "s3:ObjectCreated:Put"}
+_MARKER = "s3:ObjectRemoved:DeleteMarkerCreated"
 _WRITES = frozenset({*_CREATED, "DeleteObject", "DeleteObjects", "UploadPart", "CreateMultipartUpload",
                      "AppendObject"})
 
@@ -89,8 +91,8 @@ async def around_ais(ctx: Any, handler: Callable[[Any], Awaitable[web.StreamResp
 async def guarded(svc: Service, bucket_name: str, key: str | None, event: str | None, principal: str,
                   request_id: str, request: web.BaseRequest,
                   call: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """Frozen check, intent, the write itself (`call`), then its events. key=None: the keys come
-    from request["coffer.deleted"] after the call (DeleteObjects)."""
+    """Frozen check, intent, the write itself (`call`), then its events. key=None: the (key,
+    became-a-delete-marker) pairs come from request["coffer.deleted"] after the call (DeleteObjects)."""
     bucket = await svc.core.meta.get_bucket(bucket_name)
     if bucket is None:
         return await call()
@@ -109,13 +111,15 @@ async def guarded(svc: Service, bucket_name: str, key: str | None, event: str | 
     events: list[ObjectEvent] = []
     if resp.status < 300:
         if key is None:
-            events = [ObjectEvent(event, k) for k in request.get("coffer.deleted", [])]
+            events = [ObjectEvent(_MARKER if marker else event, k) for k, marker in request.get("coffer.deleted", [])]
         elif event.startswith("s3:ObjectCreated:"):
             rec = await svc.core.meta.get_object(bucket.name, key)
             if rec is not None:
                 events.append(ObjectEvent(event, key, rec.size, rec.etag, rec.version_id))
-        else:
-            events.append(ObjectEvent(event, key))
+        else:  # a versioned bucket's delete makes a marker: S3 names that event differently
+            marker = resp.headers.get("x-amz-delete-marker") == "true"
+            events.append(ObjectEvent(_MARKER if marker else event, key,
+                                      version_id=resp.headers.get("x-amz-version-id")))
     if events or hold is not None:
         await notifier.emit(bucket, events, principal, request_id, peer, replaces=hold)
     return resp

@@ -12,16 +12,22 @@ from ..meta.interface import MetaStore
 from .ais import AisOps
 from .appends import Appends
 from .archive import Archives
+from .bucket_config import BucketConfig
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
+from .ibm import Ibm
+from .lifecycle import Lifecycle
 from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
 from .notifications import Notifier
 from .objects import Objects, PutParams
 from .oio import Oio
+from .retention import Retention
+from .tagging import Tagging
 from .tokens import Tokens
 from .users import Users
+from .versioning import Versioning
 
 
 class Service:
@@ -32,13 +38,22 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
-        self.notifier = Notifier(self.core)
-        self.oio = Oio(self.core, self.objects, self.notifier)
         # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
         self.tokens = Tokens(meta, data.root)
         self.archives = Archives(self.core)
         self.multi = MultiObjects(self.core, self.objects)
         self.ais = AisOps(self.core, self.objects, self.buckets)
+        # issue 4: versioning, WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
+        self.versioning = Versioning(self.core)
+        self.retention = Retention(self.core)
+        self.ibm = Ibm(self.core)
+        self.tagging = Tagging(self.core)
+        self.lifecycle = Lifecycle(self.core, self.versioning)
+        # issue 7: bucket encryption, CORS, website configuration
+        self.bucket_config = BucketConfig(self.core)
+        # issue 6 (OpenIO API, bucket notifications)
+        self.notifier = Notifier(self.core)
+        self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
 
     @property
     def limits(self) -> Limits:
