@@ -376,3 +376,48 @@ def test_retention_protects_against_drain_and_flush(api, s3):
         for m in s3.list_object_versions(Bucket=name).get("DeleteMarkers", []):
             s3.delete_object(Bucket=name, Key=m["Key"], VersionId=m["VersionId"])
         s3.delete_bucket(Bucket=name)
+
+
+def test_another_user_cannot_reach_my_containers(api, endpoint, s3):
+    """Extension operations check ownership like S3 requests: a second user gets AccessDenied."""
+    import subprocess
+    import sys
+
+    if endpoint.server is None:
+        pytest.skip("needs a local server (users are added on its data folder)")
+    ak, sk = "OIOOTHERUSERKEY00001", "oio-other-user-secret-0123456789abcdefgh"
+    out = subprocess.run([sys.executable, "-m", "coffer", "user", "add", "oio-other", "--access-key", ak,
+                          "--secret-key", sk, "--data", str(endpoint.server.data)], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    other = ObjectStorageApi(endpoint=endpoint.url, access_key=ak, secret_key=sk)
+    name = f"oio-mine-{uuid.uuid4().hex[:10]}"
+    api.container_create(ACCOUNT, name)
+    try:
+        api.object_create(ACCOUNT, name, data=b"secret" * 30_000, obj_name="s")
+        other.container_create(ACCOUNT, name + "-theirs")
+        attempts = [
+            lambda: other.object_get_properties(ACCOUNT, name, "s"),
+            lambda: other.object_locate(ACCOUNT, name, "s"),
+            lambda: other.object_set_properties(ACCOUNT, name, "s", {"x": "y"}),
+            lambda: other.object_truncate(ACCOUNT, name, "s", size=1),
+            lambda: other.object_drain(ACCOUNT, name, "s"),
+            lambda: other.object_link(ACCOUNT, name, "s", ACCOUNT, name + "-theirs", "stolen"),
+            lambda: other.container_snapshot(ACCOUNT, name, ACCOUNT, name + "-snap"),
+            lambda: other.container_flush(ACCOUNT, name),
+            lambda: other.container_set_properties(ACCOUNT, name, {"x": "y"}),
+            lambda: other.object_list(ACCOUNT, name),
+        ]
+        for attempt in attempts:
+            with pytest.raises(Forbidden):
+                attempt()
+        with pytest.raises(ClientError) as e:
+            from helpers import client
+
+            client(endpoint.url, ak, sk).get_bucket_notification_configuration(Bucket=name)
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
+        assert other.account_show(ACCOUNT)["containers"] == 1  # only their own
+        assert _read(api, name, "s") == b"secret" * 30_000 and api.object_show(ACCOUNT, name, "s")["properties"] == {}
+    finally:
+        other.container_delete(ACCOUNT, name + "-theirs")
+        api.container_flush(ACCOUNT, name)
+        api.container_delete(ACCOUNT, name)
