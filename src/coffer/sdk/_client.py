@@ -27,6 +27,7 @@ from coffer.sdk._types import parse_list_buckets
 
 if TYPE_CHECKING:
     from coffer.sdk._admin import Admin
+    from coffer.sdk._coffer_ext import ClientExt
     from coffer.sdk._transfer import TransferManager
 
 
@@ -141,6 +142,13 @@ class Client:
         from coffer.sdk._transfer import TransferManager
 
         return TransferManager(self, config or TransferConfig())
+
+    @property
+    def ext(self) -> ClientExt:
+        """Coffer-only operations on the caller's account (usage, properties)."""
+        from coffer.sdk._coffer_ext import ClientExt
+
+        return ClientExt(self)
 
     def is_coffer(self) -> bool:
         """True when the server says it is Coffer (its ``Server`` header); asks it once if unknown."""

@@ -28,7 +28,9 @@ from . import (  # noqa: F401 - they register their handlers
     h_bucket,
     h_config,
     h_multipart,
+    h_notify,
     h_object,
+    h_oio,
     h_post,
     h_tagging,
     h_versioning,
@@ -89,9 +91,12 @@ class Front:
             if site is not None:  # bucket.<website domain>: a static website request, not S3
                 return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
-            if raw_path.startswith(ADMIN_PREFIX):
+            if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7)
                 return await admin_dispatch(self, request, raw_path, raw_query, query)
-            r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if raw_path.startswith("/_coffer/"):  # Coffer's own extensions (h_oio)
+                r = h_oio.ext_route(request.method, raw_path, query)
+            else:
+                r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
                 return await cors.preflight(self.service, request, r.bucket)
             if "Origin" in request.headers:
@@ -110,7 +115,8 @@ class Front:
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
                 expects_continue = False
-            return await handler(ctx)
+            # frozen snapshots refuse writes; successful writes queue bucket notification events
+            return await h_notify.around(ctx, handler)
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)

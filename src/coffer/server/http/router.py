@@ -63,6 +63,8 @@ TABLE: dict[tuple[str, str, str | None], Endpoint] = {
     ("PUT", "bucket", "publicAccessBlock"): _ep("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
     ("DELETE", "bucket", "publicAccessBlock"): _ep("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
     ("POST", "bucket", None): _ep("PostObject", "s3:PutObject"),
+    ("GET", "bucket", "notification"): _ep("GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
+    ("PUT", "bucket", "notification"): _ep("PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
     ("POST", "bucket", "delete"): _ep("DeleteObjects", "s3:DeleteObject"),
     # issue 7 part B: bucket configuration documents (http/h_config.py)
     ("PUT", "bucket", "encryption"): _ep("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
