@@ -171,3 +171,21 @@ def test_form_encryption_fields(s3, bucket):
     p = presigned(s3, bucket, "bad-sse", f, [f])
     r = post(p["url"], p["fields"])
     assert r.status == 400
+
+
+def test_form_upload_sends_a_post_event(s3, bucket):
+    from test_notifications import Receiver, _config, free_port
+
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=_config(receiver.url, ["s3:ObjectCreated:*"]))
+        p = presigned(s3, bucket, "evented")
+        assert post(p["url"], p["fields"], b"12345").status == 204
+        records = receiver.wait_for(1)
+    finally:
+        receiver.stop()
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    assert [(r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"].get("size")) for r in records] == [
+        ("ObjectCreated:Post", "evented", 5)]

@@ -21,9 +21,11 @@ from coffer.protocol import post_policy, sigv4
 from coffer.protocol.errors import S3Error
 
 from ..crypto import sse_request
+from ..meta.model import ObjectRecord
 from ..service import ANONYMOUS, Integrity, Principal, PutParams
 from .context import Ctx, handles
 from .guard import request_context
+from .h_notify import guarded
 from .h_object import put_result_headers
 from .respond import quoted, xml_response
 
@@ -160,8 +162,18 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         storage_class=fields.get("x-amz-storage-class", "STANDARD"), owner=owner, props=props,
         sse=sse_request(sse_fields, secure=True) if sse_fields else None,
     )
-    rec = await ctx.svc.objects.put(who, ctx.bucket, key, _file_body(part, policy, ctx.cfg.limits.max_put_size),
-                                    params, Integrity())
+
+    async def store() -> web.StreamResponse:
+        rec = await ctx.svc.objects.put(who, ctx.bucket, key, _file_body(part, policy, ctx.cfg.limits.max_put_size),
+                                        params, Integrity())
+        return _answer(ctx, fields, key, rec)
+
+    # frozen buckets refuse it; bucket notifications get an s3:ObjectCreated:Post event
+    return await guarded(ctx.svc, ctx.bucket, key, "s3:ObjectCreated:Post", who.user_id, ctx.request_id,
+                         ctx.request, store)
+
+
+def _answer(ctx: Ctx, fields: dict[str, str], key: str, rec: ObjectRecord) -> web.StreamResponse:
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(ctx.bucket)}/{quote(key)}"
     headers = {**put_result_headers(rec), "Location": location}
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
