@@ -298,3 +298,20 @@ def test_version_specific_permission(bkt, owner, other):
     owner.s3.put_bucket_policy(Bucket=bkt, Policy=policy(
         stmt(bkt, ["s3:GetObject", "s3:GetObjectVersion"], principal={"AWS": other.id})))
     assert other.s3.get_object(Bucket=bkt, Key="v", VersionId=v1)["Body"].read() == b"one"
+
+
+def test_anonymous_virtual_host_and_referer(bkt, owner, endpoint):
+    from helpers import raw_request
+
+    owner.s3.put_bucket_policy(Bucket=bkt, Policy=policy(stmt(
+        bkt, "s3:GetObject", "/public/*", Condition={"StringLike": {"aws:Referer": "https://site.test/*"}})))
+    port = endpoint.url.rsplit(":", 1)[1]
+    host = f"{bkt}.localhost:{port}"
+    r = raw_request(endpoint, "GET", "/public/a.txt", host=host, sign=False,
+                    headers={"Referer": "https://site.test/page"})
+    assert (r.status, r.body) == (200, b"public/a.txt")
+    r = raw_request(endpoint, "GET", "/public/a.txt", host=host, sign=False,
+                    headers={"Referer": "https://elsewhere.test/"})
+    assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.body
+    r = raw_request(endpoint, "GET", "/public/a.txt", host=host, sign=False)
+    assert r.status == 403
