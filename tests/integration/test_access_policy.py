@@ -315,3 +315,16 @@ def test_anonymous_virtual_host_and_referer(bkt, owner, endpoint):
     assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.body
     r = raw_request(endpoint, "GET", "/public/a.txt", host=host, sign=False)
     assert r.status == 403
+
+
+def test_policy_requiring_encryption_headers(bkt, owner):
+    owner.s3.put_bucket_policy(Bucket=bkt, Policy=policy(
+        stmt(bkt, "s3:PutObject", effect="Deny", Condition={"Null": {"s3:x-amz-server-side-encryption": "true"}}),
+        stmt(bkt, "s3:PutObject", effect="Deny",
+             Condition={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "AES256"}})))
+    with s3_error("AccessDenied", 403):
+        owner.s3.put_object(Bucket=bkt, Key="plain", Body=b"x")
+    with s3_error("AccessDenied", 403):
+        owner.s3.put_object(Bucket=bkt, Key="kms", Body=b"x", ServerSideEncryption="aws:kms")
+    owner.s3.put_object(Bucket=bkt, Key="sealed", Body=b"x", ServerSideEncryption="AES256")
+    assert owner.s3.head_object(Bucket=bkt, Key="sealed")["ServerSideEncryption"] == "AES256"
