@@ -22,6 +22,8 @@ from ..service import NotModified, Service
 from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
+from .ds3_front import Ds3Front
+from .ds3_front import claims as ds3_claims
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
 from .router import route
@@ -39,6 +41,7 @@ class Front:
         self.service = service
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
+        self.ds3 = Ds3Front(service, cfg, self.auth)  # Spectra DS3 bulk jobs (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
@@ -64,6 +67,8 @@ class Front:
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
             query = _query_dict(raw_query)
+            if ds3_claims(request.method, raw_path, query):
+                return await self.ds3.handle(request, raw_path, raw_query, query, rid)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
                                                     r.bucket)

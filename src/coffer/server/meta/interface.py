@@ -198,6 +198,9 @@ class MetaStore(ABC):
     async def abort_upload(self, upload_id: str) -> list[str]:
         """Delete the upload and its parts; returns their freed refs. Raises NoSuchUpload."""
 
+    def jobs(self):  # -> coffer.server.meta.jobs.JobStore (bulk jobs, issue 6)
+        raise NotImplementedError("this metadata backend keeps no bulk jobs")
+
     # -- housekeeping -----------------------------------------------------------------------------
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:

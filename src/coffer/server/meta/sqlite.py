@@ -299,6 +299,11 @@ class SqliteMetaStore(MetaStore):
     async def abort_upload(self, upload_id: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.abort_upload(c, upload_id))
 
+    def jobs(self):  # the bulk-jobs store on the same database (issue 6)
+        from .sqlite_jobs import SqliteJobStore
+
+        return SqliteJobStore(self)
+
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))

@@ -121,7 +121,14 @@ def _v2_indexes(conn: sqlite3.Connection) -> None:
 
 
 # Index i holds the migration that takes the schema from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes]
+def _jobs_tables(conn: sqlite3.Connection) -> None:
+    """Bulk jobs (issue 6, Spectra DS3): jobs, job_chunks, job_blobs (see sqlite_jobs)."""
+    from .sqlite_jobs import jobs_tables
+
+    jobs_tables(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes, _jobs_tables]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

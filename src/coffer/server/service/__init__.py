@@ -13,6 +13,7 @@ from .appends import Appends
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
+from .jobs import Jobs
 from .multipart import CompletedPart, Multipart
 from .objects import Objects, PutParams
 from .users import Users
@@ -26,6 +27,7 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        self.jobs = Jobs(self.core, self.objects, self.multipart)
 
     @property
     def limits(self) -> Limits:
