@@ -8,7 +8,6 @@ stored is its multipart-style ETag (MD5 of the blobs' MD5s) computed locally, pl
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import uuid
 

@@ -15,7 +15,6 @@ import time
 import uuid
 
 import pytest
-
 from ds3_wire import Ds3Failed, Ds3WireClient
 
 BOOKS = {
@@ -123,7 +122,8 @@ def test_getting_data(ds3, books, tmp_path):
 
 
 def test_list_all(ds3, books):
-    send_all(ds3, books, ds3.put_bulk_job(books, [("one", 3), ("two/three", 5)]), {"one": b"abc", "two/three": b"12345"})
+    data = {"one": b"abc", "two/three": b"12345"}
+    send_all(ds3, books, ds3.put_bulk_job(books, [(k, len(v)) for k, v in data.items()]), data)
     object_dict = {}
     for name in [b["Name"] for b in ds3.get_service()["BucketList"]]:
         object_dict[name] = [o["Key"] for o in ds3.get_bucket(name)["ContentsList"]]
@@ -156,7 +156,8 @@ def helper_put_objects(ds3: Ds3WireClient, objs: list[tuple[str, str, int]], buc
     result = ds3.put_bulk_job(bucket, [(name, size) for name, _p, size in objs])
     paths = {name: (path, size) for name, path, size in objs}
     job_id = result["JobId"]
-    blob_set = {(b["Name"], int(b["Length"]), int(b["Offset"])) for ch in result["ObjectsList"] for b in ch["ObjectList"]}
+    blob_set = {(b["Name"], int(b["Length"]), int(b["Offset"]))
+                for ch in result["ObjectsList"] for b in ch["ObjectList"]}
 
     def put_blob(name: str, length: int, offset: int) -> None:
         path, size = paths[name]

@@ -107,7 +107,8 @@ class BulkJob:
     def blobs(self) -> list[Blob]:
         return [b for c in self.chunks for b in c.blobs]
 
-    def chunks_ready(self, preferred: int | None = None, wait: bool = False, timeout: float | None = None) -> list[Chunk]:
+    def chunks_ready(self, preferred: int | None = None, wait: bool = False,
+                     timeout: float | None = None) -> list[Chunk]:
         """The chunks the server lets the client process now. Empty (with ``retry_after`` set) when it
         asks to come back later; ``wait=True`` sleeps as told and asks again (up to ``timeout``)."""
         deadline = None if timeout is None else time.monotonic() + timeout

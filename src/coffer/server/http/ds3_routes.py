@@ -52,10 +52,10 @@ async def dispatch(r: Ds3Request) -> web.StreamResponse:
 # -- bulk job creation -----------------------------------------------------------------------------
 async def bucket_op(r: Ds3Request, bucket: str) -> web.StreamResponse:
     op = r.query.get("operation")
-    body = await r.request.read() if r.request.can_read_body else b""
+    body = await _read_body(r, r.cfg.limits.max_xml_body * 64)
     jobs = r.svc.jobs
     if op == "start_bulk_put":
-        objs = ds3_xml.parse_objects(body, r.cfg.limits.max_xml_body * 64)
+        objs = ds3_xml.parse_objects(body, len(body) + 1)
         items = []
         for o in objs:
             try:
@@ -65,7 +65,7 @@ async def bucket_op(r: Ds3Request, bucket: str) -> web.StreamResponse:
         job, chunks = await jobs.create_put(r.who, bucket, items, r.query.get("name"), r.query.get("priority"),
                                             r.int_arg("max_upload_size", None, lo=1))
     elif op in ("start_bulk_get", "start_bulk_verify"):
-        objs = ds3_xml.parse_objects(body, r.cfg.limits.max_xml_body * 64)
+        objs = ds3_xml.parse_objects(body, len(body) + 1)
         wanted = []
         for o in objs:
             try:
@@ -80,6 +80,19 @@ async def bucket_op(r: Ds3Request, bucket: str) -> web.StreamResponse:
         raise S3Error("NotImplemented", f"operation={op} is not implemented by Coffer.", status=501)
     host, port = r.host_port()
     return _xml(ds3_xml.master_object_list(job, chunks, host, port))
+
+
+async def _read_body(r: Ds3Request, limit: int) -> bytes:
+    """The request document, refused past `limit` bytes without reading the rest into memory."""
+    if r.request.content_length is not None and r.request.content_length > limit:
+        raise S3Error("MaxMessageLengthExceeded", f"The request document exceeds {limit} bytes.", status=400)
+    pieces, size = [], 0
+    async for piece in r.request.content.iter_chunked(1 << 16):
+        size += len(piece)
+        if size > limit:
+            raise S3Error("MaxMessageLengthExceeded", f"The request document exceeds {limit} bytes.", status=400)
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 async def get_bucket_info(r: Ds3Request, bucket: str) -> web.StreamResponse:

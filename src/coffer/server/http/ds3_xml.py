@@ -47,7 +47,9 @@ def _objects(chunk: Chunk, job: Job) -> str:
     parts = [f"<Objects{_attrs([('ChunkId', chunk.id), ('ChunkNumber', chunk.number), ('NodeId', NODE_ID)])}>"]
     for b in chunk.blobs:
         in_cache = b.done if job.type == "PUT" else True
-        parts.append(f"<Object{_attrs([('Bucket', job.bucket), ('Id', b.id), ('InCache', in_cache), ('Latest', True), ('Length', b.length), ('Name', b.name), ('Offset', b.offset), ('Version', 1)])}/>")
+        attrs = _attrs([("Bucket", job.bucket), ("Id", b.id), ("InCache", in_cache), ("Latest", True),
+                        ("Length", b.length), ("Name", b.name), ("Offset", b.offset), ("Version", 1)])
+        parts.append(f"<Object{attrs}/>")
     parts.append("</Objects>")
     return "".join(parts)
 

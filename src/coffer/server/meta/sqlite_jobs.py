@@ -155,7 +155,8 @@ class SqliteJobStore(JobStore):
                           (row[0], touched, job_id))
             obj_left = c.execute("SELECT count(*) FROM job_blobs WHERE job_id = ? AND name = ? AND done = 0",
                                  (job_id, key)).fetchone()[0]
-            job_left = c.execute("SELECT count(*) FROM job_blobs WHERE job_id = ? AND done = 0", (job_id,)).fetchone()[0]
+            job_left = c.execute("SELECT count(*) FROM job_blobs WHERE job_id = ? AND done = 0",
+                                 (job_id,)).fetchone()[0]
             if job_left == 0:
                 c.execute("UPDATE jobs SET status = ?, finished = ? WHERE id = ? AND status = ?",
                           (COMPLETED, touched, job_id, IN_PROGRESS))
@@ -193,7 +194,8 @@ class SqliteJobStore(JobStore):
         return [_job(r) for r in rows]
 
     async def open_uploads(self, job_id: str) -> list[str]:
-        rows = await self.meta._all("SELECT DISTINCT upload_id FROM job_blobs WHERE job_id = ? AND upload_id IS NOT NULL "
-                                    "AND name IN (SELECT name FROM job_blobs WHERE job_id = ? AND done = 0)",
+        rows = await self.meta._all("SELECT DISTINCT upload_id FROM job_blobs WHERE job_id = ? "
+                                    "AND upload_id IS NOT NULL AND name IN "
+                                    "(SELECT name FROM job_blobs WHERE job_id = ? AND done = 0)",
                                     (job_id, job_id))
         return [r[0] for r in rows]

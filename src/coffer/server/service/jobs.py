@@ -75,7 +75,9 @@ class Jobs:
         cur: Chunk | None = None
         size = 0
         for name, off, length, idx, count, upload_id, etag in ranges:
-            if cur is None or len(cur.blobs) >= lim.bulk_chunk_blobs or (cur.blobs and size + length > lim.bulk_chunk_bytes):
+            full = cur is not None and (len(cur.blobs) >= lim.bulk_chunk_blobs
+                                        or (bool(cur.blobs) and size + length > lim.bulk_chunk_bytes))
+            if cur is None or full:
                 cur = Chunk(job_id, len(chunks) + 1, str(uuid.uuid4()))
                 chunks.append(cur)
                 size = 0
@@ -317,7 +319,8 @@ class Jobs:
                     if all(x.done for x in blobs) and await self.core.meta.get_upload(b.upload_id) is not None:
                         await self._complete(job.bucket, b.name, b.upload_id, b.count, job.owner)
 
-    async def get_blob(self, who: Principal, bucket: str, key: str, job_id: str, offset: int) -> tuple[ObjectRecord, Blob]:
+    async def get_blob(self, who: Principal, bucket: str, key: str, job_id: str,
+                       offset: int) -> tuple[ObjectRecord, Blob]:
         blob = await self._open_blob(who, bucket, key, job_id, offset, "GET")
         rec = await self.objects.get(who, bucket, key)
         if blob.etag is not None and rec.etag != blob.etag:
