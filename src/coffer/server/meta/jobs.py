@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from .model import MultipartUpload
+
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 CANCELED = "CANCELED"
@@ -65,8 +67,9 @@ class Chunk:
 
 class JobStore(ABC):
     @abstractmethod
-    async def create(self, job: Job, chunks: list[Chunk]) -> None:
-        """Insert the job, its chunks and their blobs in one transaction."""
+    async def create(self, job: Job, chunks: list[Chunk], uploads: list[MultipartUpload]) -> None:
+        """Insert the job, its chunks, their blobs and the multipart uploads that will hold the blobs
+        of multi-blob objects, in one transaction (raises NoSuchBucket)."""
 
     @abstractmethod
     async def get(self, job_id: str) -> Job | None: ...
@@ -90,6 +93,13 @@ class JobStore(ABC):
 
     @abstractmethod
     async def allocate(self, job_id: str, numbers: list[int], touched: float) -> None: ...
+
+    @abstractmethod
+    async def allocate_ready(self, job_id: str, limit: int, budget: int, touched: float) -> list[int]:
+        """Atomically: the numbers of the job's open chunks the client may work on now (at most
+        `limit`): those allocated before, then the next ones in order while the bytes outstanding in
+        allocated chunks of all open PUT jobs stay within `budget` (one at least, when nothing is
+        outstanding anywhere). Newly chosen chunks become allocated."""
 
     @abstractmethod
     async def pending_bytes(self) -> int:

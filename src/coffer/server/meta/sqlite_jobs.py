@@ -13,6 +13,8 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from .jobs import COMPLETED, IN_PROGRESS, Blob, Chunk, Job, JobStore
+from .model import MultipartUpload
+from .sqlite_ops import create_upload
 
 if TYPE_CHECKING:
     from .sqlite import SqliteMetaStore
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
 _JOB_COLS = "id, bucket, owner, type, status, name, priority, created, touched, finished, total_bytes, " \
     "done_bytes, props"
 _BLOB_COLS = "job_id, chunk, name, offset, length, id, done, upload_id, idx, count, etag"
+# bytes not yet received in allocated chunks of open PUT jobs: the cache in use
+_PENDING_SQL = ("SELECT coalesce(sum(b.length), 0) FROM jobs j "
+                "JOIN job_chunks c ON c.job_id = j.id AND c.allocated = 1 "
+                "JOIN job_blobs b ON b.job_id = c.job_id AND b.chunk = c.number AND b.done = 0 "
+                "WHERE j.status = ? AND j.type = 'PUT'")
 
 
 def jobs_tables(conn: sqlite3.Connection) -> None:
@@ -55,8 +62,10 @@ class SqliteJobStore(JobStore):
     def __init__(self, meta: SqliteMetaStore) -> None:
         self.meta = meta
 
-    async def create(self, job: Job, chunks: list[Chunk]) -> None:
+    async def create(self, job: Job, chunks: list[Chunk], uploads: list[MultipartUpload]) -> None:
         def op(c: sqlite3.Connection) -> None:
+            for up in uploads:
+                create_upload(c, up)
             c.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (job.id, job.bucket, job.owner, job.type, job.status, job.name, job.priority, job.created,
                        job.touched, job.finished, job.total_bytes, job.done_bytes, json.dumps(job.props)))
@@ -134,11 +143,34 @@ class SqliteJobStore(JobStore):
 
         await self.meta._write(op)
 
+    async def allocate_ready(self, job_id: str, limit: int, budget: int, touched: float) -> list[int]:
+        def op(c: sqlite3.Connection) -> list[int]:
+            # one write transaction: two workers cannot both hand out the last of the budget
+            pending = c.execute(_PENDING_SQL, (IN_PROGRESS,)).fetchone()[0]
+            rows = c.execute(
+                "SELECT c.number, c.allocated, sum(CASE WHEN b.done = 0 THEN b.length ELSE 0 END), min(b.done) "
+                "FROM job_chunks c JOIN job_blobs b ON b.job_id = c.job_id AND b.chunk = c.number "
+                "WHERE c.job_id = ? GROUP BY c.number ORDER BY c.number", (job_id,)).fetchall()
+            open_rows = [r for r in rows if r[3] == 0]
+            chosen = [r[0] for r in open_rows if r[1]][:limit]
+            newly = []
+            for number, allocated, need, _ in open_rows:
+                if allocated or len(chosen) >= limit:
+                    continue
+                if pending > 0 and pending + need > budget:
+                    break
+                chosen.append(number)
+                newly.append(number)
+                pending += need
+            c.executemany("UPDATE job_chunks SET allocated = 1 WHERE job_id = ? AND number = ?",
+                          [(job_id, n) for n in newly])
+            c.execute("UPDATE jobs SET touched = ? WHERE id = ?", (touched, job_id))
+            return sorted(chosen)
+
+        return await self.meta._write(op)
+
     async def pending_bytes(self) -> int:
-        sql = ("SELECT coalesce(sum(b.length), 0) FROM jobs j JOIN job_chunks c ON c.job_id = j.id AND c.allocated = 1 "
-               "JOIN job_blobs b ON b.job_id = c.job_id AND b.chunk = c.number AND b.done = 0 "
-               "WHERE j.status = ? AND j.type = 'PUT'")
-        row = await self.meta._read(lambda c: c.execute(sql, (IN_PROGRESS,)).fetchone())
+        row = await self.meta._read(lambda c: c.execute(_PENDING_SQL, (IN_PROGRESS,)).fetchone())
         return int(row[0])
 
     async def mark_blob(self, job_id: str, name: str, offset: int, touched: float) -> tuple[int, int, bool]:

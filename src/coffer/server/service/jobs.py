@@ -120,10 +120,11 @@ class Jobs:
                 off = i * bs
                 ranges.append((key, off, min(bs, size - off) if count > 1 else size, i, count, upload_id, None))
             job.total_bytes += size
-        for up in uploads:
-            await self.core.meta.create_upload(up)
         chunks = self._chunk(job.id, ranges)
-        await self.store.create(job, chunks)
+        try:
+            await self.store.create(job, chunks, uploads)
+        except mi.NoSuchBucket:
+            raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket) from None
         return job, chunks
 
     async def create_get(self, who: Principal, bucket: str, wanted: list[Wanted], name: str | None = None,
@@ -152,7 +153,7 @@ class Jobs:
             for ch in chunks:
                 for b in ch.blobs:
                     b.done = True
-        await self.store.create(job, chunks)
+        await self.store.create(job, chunks, [])
         return job, chunks
 
     def _check_count(self, n: int) -> None:
@@ -187,20 +188,8 @@ class Jobs:
         if job.type != "PUT":
             await self.store.update(job_id, touched=time.time())
             return job, open_chunks[:limit], None
-        chosen = [c for c in open_chunks if c.allocated][:limit]
-        pending = await self.store.pending_bytes()
-        newly: list[int] = []
-        for c in open_chunks:
-            if c.allocated or len(chosen) >= limit:
-                continue
-            need = sum(b.length for b in c.blobs if not b.done)
-            if pending + need > self.core.limits.bulk_cache_bytes and pending > 0:
-                break
-            chosen.append(c)
-            newly.append(c.number)
-            pending += need
-        await self.store.allocate(job_id, newly, time.time())
-        chosen.sort(key=lambda c: c.number)
+        numbers = set(await self.store.allocate_ready(job_id, limit, self.core.limits.bulk_cache_bytes, time.time()))
+        chosen = [c for c in open_chunks if c.number in numbers]
         if not chosen and open_chunks:
             return job, [], self.core.limits.bulk_retry_after_seconds
         return job, chosen, None
