@@ -86,10 +86,10 @@ class Ds3WireClient:
     def signature(self, sts: str) -> str:
         return base64.b64encode(hmac.new(self.secret_key.encode(), sts.encode(), hashlib.sha1).digest()).decode()
 
-    def send(self, verb: str, path: str, query: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
-             body: Any = None) -> Response:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
-        date = formatdate()
+    def prepare(self, verb: str, path: str, query: dict[str, Any] | None, headers: dict[str, Any] | None,
+                has_body: bool, date: str | None = None) -> tuple[str, dict[str, str], str]:
+        """(request target, headers to send, string signed) exactly as the SDK builds them."""
+        date = date or formatdate()
         hdrs: dict[str, str] = {"Host": f"{self.host}:{self.port}" if self.port else self.host, "Date": date}
         resource = urllib.parse.quote(path)
         q = query or {}
@@ -113,16 +113,24 @@ class Ds3WireClient:
                 meta[k] = v
         hdrs.update(meta)
         target = self.build_path(path, q)
-        if body is not None and body != "":
+        if has_body:
             lines = sorted(f"{k}:{v}" for k, v in meta.items())
             amz = "".join(line + "\n" for line in lines)
             hdrs["Content-Type"] = "application/octet-stream"
             sts = f"{verb}\n{checksum}\napplication/octet-stream\n{date}\n{amz}{resource}"
-            hdrs["Authorization"] = f"AWS {self.access_key}:{self.signature(sts)}"
-            conn.request(verb, target, body=body, headers=hdrs)
         else:
             sts = f"{verb}\n\n\n{date}\n{resource}"
-            hdrs["Authorization"] = f"AWS {self.access_key}:{self.signature(sts)}"
+        hdrs["Authorization"] = f"AWS {self.access_key}:{self.signature(sts)}"
+        return target, hdrs, sts
+
+    def send(self, verb: str, path: str, query: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
+             body: Any = None) -> Response:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        has_body = body is not None and body != ""
+        target, hdrs, _sts = self.prepare(verb, path, query, headers, has_body)
+        if has_body:
+            conn.request(verb, target, body=body, headers=hdrs)
+        else:
             conn.request(verb, target, headers=hdrs)
         self.last_request = (verb, target, hdrs)
         resp = conn.getresponse()
