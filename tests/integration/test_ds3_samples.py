@@ -273,3 +273,28 @@ def test_wire_errors_are_ds3_documents(ds3, books, endpoint):
     with pytest.raises(Ds3Failed) as e:
         ds3.call("PUT", "/_rest_/bucket/" + books, (200,), {"operation": "start_bulk_put"}, body=b"<Objects><Obj")
     assert e.value.status == 400
+
+
+def test_helper_put_with_calculate_checksum(ds3, books):
+    """Helper.put_objects(calculate_checksum=True): data policy lookup, then Content-MD5 per blob."""
+    bucket_info = ds3.parsed(ds3.call("GET", "/_rest_/bucket/" + books, (200,)))
+    policy = ds3.parsed(ds3.call("GET", "/_rest_/data_policy/" + bucket_info["DataPolicyId"], (200,)))
+    assert policy["ChecksumType"] == "MD5"
+    body = BOOKS["ulysses.txt"]
+    job = ds3.put_bulk_job(books, [("u.txt", len(body))])
+    import base64
+    import hashlib
+
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    bad = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(Ds3Failed) as e:  # a corrupted blob is refused and nothing is stored
+        ds3.put_object(books, "u.txt", len(body), io.BytesIO(body), job=job["JobId"], offset=0,
+                       headers={"Content-MD5": bad})
+    assert (e.value.status, e.value.code) == (400, "BadDigest")
+    assert ds3.get_job(job["JobId"])["CompletedSizeInBytes"] == "0"
+    ds3.put_object(books, "u.txt", len(body), io.BytesIO(body), job=job["JobId"], offset=0,
+                   headers={"Content-MD5": good, "purpose": "archive"})  # an extra header -> x-amz-meta-purpose
+    assert ds3.get_job(job["JobId"])["Status"] == "COMPLETED"
+    out = io.BytesIO()
+    ds3.get_object(books, "u.txt", out)
+    assert out.getvalue() == body
