@@ -298,3 +298,21 @@ def test_helper_put_with_calculate_checksum(ds3, books):
     out = io.BytesIO()
     ds3.get_object(books, "u.txt", out)
     assert out.getvalue() == body
+
+
+def test_putting_data_with_crc32(ds3, books):
+    """puttingDataWithCRC32: each blob carries Content-CRC32 (base64 of the big-endian CRC32)."""
+    import base64
+    import zlib
+
+    body = BOOKS["beowulf.txt"]
+    job = ds3.put_bulk_job(books, [("b.txt", len(body))])
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    wrong = base64.b64encode((zlib.crc32(body) ^ 1).to_bytes(4, "big")).decode()
+    with pytest.raises(Ds3Failed) as e:
+        ds3.put_object(books, "b.txt", len(body), io.BytesIO(body), job=job["JobId"], offset=0,
+                       headers={"Content-CRC32": wrong})
+    assert e.value.status == 400
+    ds3.put_object(books, "b.txt", len(body), io.BytesIO(body), job=job["JobId"], offset=0,
+                   headers={"Content-CRC32": crc})
+    assert ds3.get_job(job["JobId"])["Status"] == "COMPLETED"

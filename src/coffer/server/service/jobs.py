@@ -301,12 +301,14 @@ class Jobs:
         """Complete multi-blob objects whose blobs are all in but whose completion was cut short."""
         if job.status == CANCELED:
             return
+        objects: dict[str, list[Blob]] = {}
         for ch in await self.store.chunks(job.id):
             for b in ch.blobs:
-                if b.upload_id and b.index == b.count - 1:
-                    blobs = await self.store.object_blobs(job.id, b.name)
-                    if all(x.done for x in blobs) and await self.core.meta.get_upload(b.upload_id) is not None:
-                        await self._complete(job.bucket, b.name, b.upload_id, b.count, job.owner)
+                if b.upload_id:
+                    objects.setdefault(b.name, []).append(b)
+        for name, blobs in objects.items():
+            if all(x.done for x in blobs) and await self.core.meta.get_upload(blobs[0].upload_id or "") is not None:
+                await self._complete(job.bucket, name, blobs[0].upload_id or "", blobs[0].count, job.owner)
 
     async def get_blob(self, who: Principal, bucket: str, key: str, job_id: str,
                        offset: int) -> tuple[ObjectRecord, Blob]:
