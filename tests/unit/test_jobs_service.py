@@ -58,7 +58,7 @@ def test_planning_blobs_and_chunks(tmp_path):
 def test_object_completed_after_crash_between_last_blob_and_completion(tmp_path):
     async def fn(svc, meta):
         job, chunks = await svc.jobs.create_put(WHO, "b", [("obj", 6)], max_upload_size=3)
-        first, last = [b for c in chunks for b in c.blobs]
+        _first, last = [b for c in chunks for b in c.blobs]
         await svc.jobs.put_blob(WHO, "b", "obj", job.id, 0, _one(b"abc"), Integrity(content_length=3), PutParams())
         # what put_blob does for the last blob, minus the completion (the process "dies" there)
         got = await svc.core.receive(_one(b"def"), Integrity(content_length=3), allow_inline=False, max_size=10)
