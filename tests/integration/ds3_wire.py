@@ -160,18 +160,15 @@ class Ds3WireClient:
         self.call("DELETE", "/" + bucket, (204,))
 
     def get_service(self) -> dict:
+        # like parseModel: Buckets/Bucket found by plain tag names (a namespaced answer yields nothing)
         root = ET.fromstring(self.call("GET", "/", (200,)).body)
-        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-        return {"BucketList": [{"Name": b.findtext(ns + "Name"), "CreationDate": b.findtext(ns + "CreationDate")}
-                               for b in root.iter(ns + "Bucket")]}
+        buckets = root.find("Buckets")
+        return {"Owner": _model(root.find("Owner")) if root.find("Owner") is not None else None,
+                "BucketList": [_model(b) for b in (buckets.findall("Bucket") if buckets is not None else [])]}
 
     def get_bucket(self, bucket: str, **query: Any) -> dict:
         q = {k: v for k, v in query.items() if v is not None}
-        root = ET.fromstring(self.call("GET", "/" + bucket, (200,), q).body)
-        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-        for el in root.iter():
-            el.tag = el.tag[len(ns):] if ns and el.tag.startswith(ns) else el.tag
-        return _model(root)
+        return _model(ET.fromstring(self.call("GET", "/" + bucket, (200,), q).body))
 
     def delete_object(self, bucket: str, key: str) -> None:
         self.call("DELETE", f"/{bucket}/{key}", (204,))

@@ -316,3 +316,15 @@ def test_putting_data_with_crc32(ds3, books):
     ds3.put_object(books, "b.txt", len(body), io.BytesIO(body), job=job["JobId"], offset=0,
                    headers={"Content-CRC32": crc})
     assert ds3.get_job(job["JobId"])["Status"] == "COMPLETED"
+
+
+def test_plain_s3_requests_of_a_ds3_client_are_answered_its_way(ds3, books, s3):
+    """GetService/GetBucket without namespaces (the SDK's parser finds plain tags only) and errors
+    with HttpErrorCode, while S3 clients on the same paths keep S3's answers."""
+    assert books in [b["Name"] for b in ds3.get_service()["BucketList"]]
+    with pytest.raises(Ds3Failed) as e:
+        ds3.delete_bucket("no-such-bucket-" + uuid.uuid4().hex[:8])
+    assert (e.value.status, e.value.http_code, e.value.code) == (404, 404, "NoSuchBucket")
+    raw = ds3.send("GET", "/" + books)
+    assert b"xmlns" not in raw.body and b"<ListBucketResult>" in raw.body
+    assert s3.list_objects(Bucket=books)["Name"] == books  # boto3 (with a User-Agent) still gets S3's XML

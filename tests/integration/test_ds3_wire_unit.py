@@ -45,6 +45,11 @@ def test_claims():
     assert not claims("GET", "/b", {"versions": ""})  # S3's ListObjectVersions
     assert not claims("GET", "/b", {})
     assert not claims("PUT", "/b/k", {"uploadId": "u"})
+    ds3_sdk = {"Authorization": "AWS AK:sig", "Date": "x"}  # the SDK sends no User-Agent
+    boto = {**ds3_sdk, "User-Agent": "Boto3/1.35"}
+    assert claims("GET", "/", {}, ds3_sdk) and claims("GET", "/b", {"prefix": "p"}, ds3_sdk)
+    assert not claims("GET", "/", {}, boto) and not claims("GET", "/b", {"prefix": "p"}, boto)
+    assert not claims("GET", "/b", {"location": ""}, ds3_sdk)
 
 
 def test_parse_objects():

@@ -22,7 +22,7 @@ from ..service import NotModified, Service
 from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
-from .ds3_front import Ds3Front
+from .ds3_front import Ds3Front, is_ds3_client
 from .ds3_front import claims as ds3_claims
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
@@ -67,7 +67,7 @@ class Front:
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
             query = _query_dict(raw_query)
-            if ds3_claims(request.method, raw_path, query):
+            if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
@@ -88,6 +88,8 @@ class Front:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
             resp = error_response(e, rid, HOST_ID, resource, head)
+            if is_ds3_client(request.headers):  # a DS3 SDK reads DS3 error documents (HttpErrorCode)
+                resp = self.ds3.error(e, resource, rid, head, False)
             if expects_continue:
                 # The client holds its body back; the connection cannot be reused for another request.
                 resp.force_close()

@@ -30,14 +30,28 @@ log = logging.getLogger("coffer.ds3")
 _VALUE_FLAGS = re.compile(r"^(true|false)$", re.IGNORECASE)
 
 
-def claims(method: str, raw_path: str, query: dict[str, str]) -> bool:
+_DS3_LIST_PARAMS = frozenset({"delimiter", "marker", "max_keys", "prefix", "versions"})
+
+
+def is_ds3_client(headers) -> bool:
+    """A DS3 SDK's request: DS3-style `AWS id:sig` and no User-Agent (the SDKs send none over
+    http.client; every S3 SDK and tool does). Such a client parses answers without XML namespaces
+    and reads HttpErrorCode from errors, so its listings and errors are answered the DS3 way."""
+    return headers.get("Authorization", "").startswith("AWS ") and "User-Agent" not in headers
+
+
+def claims(method: str, raw_path: str, query: dict[str, str], headers=None) -> bool:
     if raw_path == "/_rest_" or raw_path.startswith("/_rest_/"):
         return True
     parts = raw_path.lstrip("/").split("/", 1)
     if len(parts) == 2 and parts[1] and "job" in query and method in ("GET", "PUT"):
         return True
-    if method == "GET" and parts[0] and (len(parts) == 1 or not parts[1]):
-        return bool(_VALUE_FLAGS.match(query.get("versions", ""))) or "max_keys" in query
+    if method == "GET" and (len(parts) == 1 or not parts[1]):
+        if not parts[0]:  # GetService
+            return headers is not None and is_ds3_client(headers) and not query
+        if bool(_VALUE_FLAGS.match(query.get("versions", ""))) or "max_keys" in query:
+            return True
+        return headers is not None and is_ds3_client(headers) and set(query) <= _DS3_LIST_PARAMS
     return False
 
 
@@ -110,6 +124,10 @@ class Ds3Front:
             log.exception("internal error on %s %s", request.method, raw_path)
             return self._error(S3Error("InternalError", "We encountered an internal error. Please try again."),
                                raw_path, rid, head, expects_continue)
+
+    def error(self, e: S3Error, resource: str, rid: str, head: bool, close: bool) -> web.Response:
+        """A DS3 error document (also for DS3 clients' plain S3 requests, see is_ds3_client)."""
+        return self._error(e, resource, rid, head, close)
 
     def _error(self, e: S3Error, resource: str, rid: str, head: bool, close: bool) -> web.Response:
         headers = {"x-amz-request-id": rid, "x-amz-id-2": HOST_ID}

@@ -36,6 +36,8 @@ async def dispatch(r: Ds3Request) -> web.StreamResponse:
     m = r.request.method
     if not r.path.startswith("_rest_"):
         bucket, _, key = r.path.partition("/")
+        if not bucket:
+            return await list_service(r)
         if not key:
             return await list_bucket(r, bucket)
         if m == "PUT":
@@ -240,6 +242,11 @@ async def get_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
     await send_spans(r.request, resp, r.svc.objects.spans(rec, blob.offset, blob.length))
     await r.svc.jobs.blob_served(job_id, key, offset)
     return resp
+
+
+async def list_service(r: Ds3Request) -> web.StreamResponse:
+    buckets = await r.svc.core.meta.list_buckets(r.who.user_id)
+    return _xml(ds3_xml.list_buckets(r.who.user_id, r.who.display_name, buckets))
 
 
 async def list_bucket(r: Ds3Request, bucket: str) -> web.StreamResponse:

@@ -132,6 +132,13 @@ def list_bucket(bucket: str, prefix: str, marker: str, max_keys: int, entries: l
     return "".join(out).encode()
 
 
+def list_buckets(owner_id: str, owner_name: str, buckets: list) -> bytes:
+    items = "".join(f"<Bucket>{_el('CreationDate', iso8601(b.created))}{_el('Name', b.name)}</Bucket>"
+                    for b in buckets)
+    return (f"{DECL}<ListAllMyBucketsResult><Owner>{_el('DisplayName', owner_name)}{_el('ID', owner_id)}</Owner>"
+            f"<Buckets>{items}</Buckets></ListAllMyBucketsResult>").encode()
+
+
 def parse_objects(body: bytes, max_bytes: int) -> list[dict[str, str]]:
     """`<Objects><Object Name=.. Size=.. Offset=.. Length=.. VersionId=../>...` -> attribute dicts."""
     try:
