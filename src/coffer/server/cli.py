@@ -120,3 +120,6 @@ def user_remove(user_id, data) -> None:
 def register(group: click.Group) -> None:
     group.add_command(serve_cmd)
     group.add_command(user_group)
+    from .cli_tokens import token_group
+
+    group.add_command(token_group)

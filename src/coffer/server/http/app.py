@@ -19,7 +19,8 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import ais_buckets, ais_objects, h_bucket, h_multipart, h_object  # noqa: F401 - they register handlers
+from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ds3_front import Ds3Front, is_ds3_client
@@ -41,6 +42,7 @@ class Front:
         self.service = service
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
+        self.ais = AisFront(service)  # AIStore's /v1 API (issue 6)
         self.ds3 = Ds3Front(service, cfg, self.auth)  # Spectra DS3 bulk jobs (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
@@ -62,6 +64,8 @@ class Front:
         raw_path, _, raw_query = raw.partition("?")
         if raw_path.startswith("/health/") and request.method in ("GET", "HEAD"):
             return self._health(raw_path)
+        if wants(raw_path, raw_query, request.headers):
+            return await self.ais.dispatch(request, rid, raw_path, raw_query)
         head = request.method == "HEAD"
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"

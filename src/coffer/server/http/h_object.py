@@ -12,6 +12,7 @@ from ..meta.model import Expect, ObjectRecord
 from ..service import PutParams, ReadConditions
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
+from .h_archive import get_archived
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
 
 _STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
@@ -121,6 +122,8 @@ def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
 async def get_object(ctx: Ctx) -> web.StreamResponse:
     head = ctx.request.method == "HEAD"
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+        return await get_archived(ctx, rec, ctx.query["archpath"])
     checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
     headers = object_headers(rec, checksum_mode=checksum_mode)
     for q, h in _OVERRIDES.items():

@@ -9,13 +9,17 @@ from __future__ import annotations
 from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
+from .ais import AisOps
 from .appends import Appends
+from .archive import Archives
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
 from .jobs import Jobs
+from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
 from .objects import Objects, PutParams
+from .tokens import Tokens
 from .users import Users
 
 
@@ -28,6 +32,11 @@ class Service:
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
         self.jobs = Jobs(self.core, self.objects, self.multipart)
+        # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
+        self.tokens = Tokens(meta, data.root)
+        self.archives = Archives(self.core)
+        self.multi = MultiObjects(self.core, self.objects)
+        self.ais = AisOps(self.core, self.objects, self.buckets)
 
     @property
     def limits(self) -> Limits:
