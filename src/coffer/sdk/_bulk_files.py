@@ -10,6 +10,7 @@ pieces per worker whatever the sizes. A job that fails part-way can be finished 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +45,7 @@ def _drive(job: BulkJob, move, workers: int) -> BulkJob:
             if not chunks:
                 if job.status().state != "IN_PROGRESS":
                     return job
+                time.sleep(0.2)  # nothing ready and no Retry-After: do not spin on the server
                 continue
             batch = [b for c in chunks for b in c.blobs
                      if (b.name, b.offset) not in sent and not (b.in_cache and job.request_type == "PUT")]

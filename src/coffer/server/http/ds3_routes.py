@@ -2,7 +2,8 @@
 
 Routing is by (method, first path segment under `/_rest_/`); each handler turns the request into a
 `service.jobs` call and the answer into the DS3 XML of `ds3_xml`. Blob transfers are
-`PUT|GET /{bucket}/{key}?job=ID&offset=N`; a blob GET is marked served once its bytes are sent.
+`PUT|GET /{bucket}/{key}?job=ID&offset=N`; a blob GET is counted as served when its answer starts
+(the client may re-read a blob whose transfer broke; the job does not stop it).
 """
 
 from __future__ import annotations
@@ -233,14 +234,14 @@ async def get_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
     job_id, offset = _job_offset(r)
     rec, blob = await r.svc.jobs.get_blob(r.who, bucket, key, job_id, offset)
     headers = {"ETag": f'"{rec.etag}"', "Content-Type": rec.content_type or "binary/octet-stream"}
+    # Marked before the bytes go out: a client that has the whole blob must see it counted (it may
+    # ask for the job's state right away); a client whose transfer broke simply GETs the blob again.
+    await r.svc.jobs.blob_served(job_id, key, offset)
     if rec.inline is not None:
-        resp = web.Response(body=rec.inline[blob.offset: blob.offset + blob.length], headers=headers)
-        await r.svc.jobs.blob_served(job_id, key, offset)
-        return resp
+        return web.Response(body=rec.inline[blob.offset: blob.offset + blob.length], headers=headers)
     resp = web.StreamResponse(status=200, headers=headers)
     resp.content_length = blob.length
     await send_spans(r.request, resp, r.svc.objects.spans(rec, blob.offset, blob.length))
-    await r.svc.jobs.blob_served(job_id, key, offset)
     return resp
 
 
