@@ -328,3 +328,20 @@ def test_plain_s3_requests_of_a_ds3_client_are_answered_its_way(ds3, books, s3):
     raw = ds3.send("GET", "/" + books)
     assert b"xmlns" not in raw.body and b"<ListBucketResult>" in raw.body
     assert s3.list_objects(Bucket=books)["Name"] == books  # boto3 (with a User-Agent) still gets S3's XML
+
+
+def test_plain_put_object_with_ds3_headers(ds3, books):
+    """PutObjectRequest without a job, with metadata and a checksum header: signed the DS3 way
+    (x-amz-meta-Purpose as given, Content-CRC32 in the checksum slot), which S3's SigV2 would refuse."""
+    import base64
+    import zlib
+
+    body = b"plain put through the S3 path"
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    ds3.put_object(books, "plain.txt", len(body), io.BytesIO(body),
+                   headers={"Purpose": "Archive", "Content-CRC32": crc})
+    r = ds3.send("HEAD", f"/{books}/plain.txt")
+    assert r.status == 200 and r.header("x-amz-meta-purpose") == "Archive"
+    out = io.BytesIO()
+    ds3.get_object(books, "plain.txt", out)
+    assert out.getvalue() == body

@@ -74,8 +74,11 @@ class Front:
             if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
-            who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
-                                                    r.bucket)
+            if is_ds3_client(request.headers):  # DS3 signs its own canonical form (falls back to SigV2)
+                who, plan = await self.ds3.authenticate_s3(request, raw_path, raw_query, query, r.bucket)
+            else:
+                who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers,
+                                                        query, r.bucket)
             handler = HANDLERS.get(r.endpoint.name)
             if handler is None:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "

@@ -142,6 +142,18 @@ class Ds3Front:
             resp.force_close()
         return resp
 
+    async def authenticate_s3(self, request: web.BaseRequest, raw_path: str, raw_query: str,
+                              query: dict[str, str], bucket: str | None) -> tuple[Principal, BodyPlan]:
+        """A DS3 SDK's plain S3 request (PutObject with DS3 checksum or metadata headers, ...): its
+        signature is DS3's; a SigV2 client without a User-Agent still passes through S3's check."""
+        try:
+            who, _plan = await self._authenticate(request, raw_path, raw_query, query)
+        except S3Error as e:
+            if e.code != "SignatureDoesNotMatch":
+                raise
+            return await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query, bucket)
+        return who, self.auth._plain_plan(request.headers)
+
     async def _authenticate(self, request: web.BaseRequest, raw_path: str, raw_query: str,
                             query: dict[str, str]) -> tuple[Principal, BodyPlan]:
         h = request.headers
