@@ -19,7 +19,19 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import ais_buckets, ais_objects, h_bucket, h_multipart, h_object  # noqa: F401 - they register handlers
+from . import (  # noqa: F401 - they register their handlers
+    ais_buckets,
+    ais_objects,
+    cors,
+    h_bucket,
+    h_config,
+    h_multipart,
+    h_object,
+    h_tagging,
+    h_versioning,
+    h_worm,
+    website,
+)
 from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
@@ -70,10 +82,17 @@ class Front:
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
+            site = website.bucket_for_host(request.headers.get("Host"), self.cfg.website_domains)
+            if site is not None:  # bucket.<website domain>: a static website request, not S3
+                return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
             if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
+                return await cors.preflight(self.service, request, r.bucket)
+            if "Origin" in request.headers:
+                await cors.note_actual(self.service, request, r.bucket)
             if is_ds3_client(request.headers):  # DS3 signs its own canonical form (falls back to SigV2)
                 who, plan = await self.ds3.authenticate_s3(request, raw_path, raw_query, query, r.bucket)
             else:

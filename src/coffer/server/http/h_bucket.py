@@ -16,6 +16,7 @@ from coffer.protocol.errors import S3Error
 from ..meta.model import CommonPrefix, ObjectEntry
 from .body import read_small_body
 from .context import Ctx, handles
+from .h_sse import key_protect_headers, key_protect_props
 from .respond import iso, xml_response
 
 
@@ -50,7 +51,11 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if location is not None and location != ctx.cfg.region and not _region_like(location):
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
+    lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
+    # a bucket created with object lock is versioned from its first write (issue 4)
+    props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
+    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 
@@ -61,7 +66,7 @@ def _region_like(s: str) -> bool:
 @handles("HeadBucket")
 async def head_bucket(ctx: Ctx) -> web.StreamResponse:
     b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return web.Response(status=200, headers={"x-amz-bucket-region": b.region})
+    return web.Response(status=200, headers={"x-amz-bucket-region": b.region, **key_protect_headers(b)})
 
 
 @handles("DeleteBucket")
@@ -78,12 +83,6 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
     doc = (f'<?xml version="1.0" encoding="UTF-8"?>\n'
            f'<LocationConstraint xmlns="{xmlutil.S3_NS}">{region}</LocationConstraint>')
     return web.Response(body=doc.encode(), content_type="application/xml")
-
-
-@handles("GetBucketVersioning")
-async def bucket_versioning(ctx: Ctx) -> web.StreamResponse:
-    await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return xml_response("VersioningConfiguration", {})
 
 
 @handles("GetBucketAcl", "GetObjectAcl")
@@ -209,6 +208,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         objs = xmlutil.children(root, "Object")
         quiet = (xmlutil.child_text(root, "Quiet") or "false").strip().lower() == "true"
         keys = [xmlutil.child_text(o, "Key") for o in objs]
+        versions = [xmlutil.child_text(o, "VersionId") for o in objs]
     except xmlutil.XmlError:
         keys, objs, quiet = [], [], False
         root = None
@@ -216,8 +216,18 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             or len(objs) > ctx.cfg.limits.max_delete_keys or any(k is None for k in keys):
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                       "our published schema")
-    good = [k for k in keys if k]
-    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, good)
-    deleted = [] if quiet else [{"Key": k} for k in keys if k]
-    errors = [{"Key": "", "Code": "InvalidArgument", "Message": "Invalid key"} for k in keys if not k]
+    from .h_worm import bypass
+
+    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, list(zip(keys, versions, strict=True)),
+                                                   bypass(ctx))
+    deleted, errors = [], []
+    for (key, vid), res in zip(zip(keys, versions, strict=True), results, strict=True):
+        if isinstance(res, S3Error):
+            errors.append({"Key": key, "VersionId": vid, "Code": res.code, "Message": res.message})
+        elif not quiet:
+            d: dict = {"Key": key, "VersionId": vid}
+            if res.delete_marker:
+                d["DeleteMarker"] = True
+                d["DeleteMarkerVersionId"] = res.version_id
+            deleted.append(d)
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

@@ -10,12 +10,17 @@ from coffer.protocol.errors import S3Error
 
 from ..meta.model import Expect, ObjectRecord
 from ..service import PutParams, ReadConditions
+from ..service.tagging import parse_tagging_header
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
 from .h_archive import get_archived
+from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
+from .h_worm import bypass, lock_request, version_headers
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
+from .website import REDIRECT_HEADER, check_redirect_location
 
-_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
+_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
+                   REDIRECT_HEADER)
 _OVERRIDES = {
     "response-content-type": "Content-Type", "response-content-language": "Content-Language",
     "response-expires": "Expires", "response-cache-control": "Cache-Control",
@@ -26,6 +31,7 @@ _OVERRIDES = {
 def put_params(ctx: Ctx) -> PutParams:
     h = ctx.request.headers
     headers = {n: h[n] for n in _STORED_HEADERS if n in h}
+    check_redirect_location(headers.get(REDIRECT_HEADER))
     if "Content-Encoding" in headers:  # aws-chunked is transfer framing, not part of the object
         enc = ",".join(e.strip() for e in headers["Content-Encoding"].split(",") if e.strip() != "aws-chunked")
         if enc:
@@ -41,8 +47,10 @@ def put_params(ctx: Ctx) -> PutParams:
                           Header="If-None-Match")
         im = h.get("If-Match")
         expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any=inm is not None)
+    tagging = h.get("x-amz-tagging")
     return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
-                     storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect)
+                     storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect,
+                     tags=parse_tagging_header(tagging) if tagging is not None else None, lock=lock_request(ctx))
 
 
 def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
@@ -53,10 +61,13 @@ def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
 
 def put_result_headers(rec: ObjectRecord) -> dict[str, str]:
     out = {"ETag": quoted(rec.etag)}
+    if rec.version_id is not None:
+        out["x-amz-version-id"] = rec.version_id
     for algo, value in rec.checksums.items():
         out["x-amz-checksum-" + algo.lower()] = value
     if rec.checksum_type:
         out["x-amz-checksum-type"] = rec.checksum_type
+    out.update(object_sse_headers(rec))
     return out
 
 
@@ -65,6 +76,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
+    params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
         raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
@@ -75,16 +87,22 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
 
 
 def parse_copy_source(value: str) -> tuple[str, str]:
-    src = unquote(value.split("?versionId=")[0]).lstrip("/")
+    return parse_copy_source_version(value)[:2]  # type: ignore[return-value]
+
+
+def parse_copy_source_version(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source: bucket/key[?versionId=id] -> (bucket, key, version id or None)."""
+    raw, _, version = value.partition("?versionId=")
+    src = unquote(raw).lstrip("/")
     bucket, _, key = src.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: "
                       "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source", ArgumentValue=value)
-    return bucket, key
+    return bucket, key, (unquote(version) if version else None)
 
 
 async def copy_object(ctx: Ctx) -> web.StreamResponse:
-    src_bucket, src_key = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+    src_bucket, src_key, src_version = parse_copy_source_version(ctx.header("x-amz-copy-source") or "")
     directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
@@ -92,16 +110,30 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     replace = put_params(ctx) if directive == "REPLACE" else None
     if replace is not None:
         replace.expect = None
-    rec, _src = await ctx.svc.objects.copy(
+    tagging_directive = (ctx.header("x-amz-tagging-directive") or "COPY").upper()
+    retention_directive = (ctx.header("Retention-Directive") or "COPY").upper()
+    if tagging_directive not in ("COPY", "REPLACE") or retention_directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown tagging or retention directive.",
+                      ArgumentName="x-amz-tagging-directive", ArgumentValue=tagging_directive)
+    tagging = ctx.header("x-amz-tagging")
+    tags = (parse_tagging_header(tagging or "") if tagging_directive == "REPLACE" else None)
+    lock = lock_request(ctx)
+    rec, src = await ctx.svc.objects.copy(
         ctx.who, src_bucket, src_key, ctx.bucket, ctx.key, cond=read_conditions(ctx, "x-amz-copy-source-"),
-        replace=replace, storage_class=ctx.header("x-amz-storage-class"),
+        replace=replace, storage_class=ctx.header("x-amz-storage-class"), src_version=src_version,
+        tags=tags, lock=lock, copy_retention=retention_directive == "COPY" and (lock is None or not lock.any_ibm()),
+        sse=request_sse(ctx), src_customer=copy_source_customer(ctx),
     )
+    hdrs = {"x-amz-version-id": rec.version_id} if rec.version_id else {}
+    if src.version_id is not None:
+        hdrs["x-amz-copy-source-version-id"] = src.version_id
     body: dict = {"LastModified": iso(rec.last_modified), "ETag": quoted(rec.etag)}
     for algo, value in rec.checksums.items():
         body["Checksum" + algo] = value
     if rec.checksum_type:
         body["ChecksumType"] = rec.checksum_type
-    return xml_response("CopyObjectResult", body)
+    hdrs.update(object_sse_headers(rec))
+    return xml_response("CopyObjectResult", body, headers=hdrs)
 
 
 def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
@@ -121,11 +153,17 @@ def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
 @handles("GetObject", "HeadObject")
 async def get_object(ctx: Ctx) -> web.StreamResponse:
     head = ctx.request.method == "HEAD"
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                    version_id=ctx.query.get("versionId"))
+    customer = check_read(ctx, rec)
     if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+        if rec.props.get("sse"):
+            raise S3Error("InvalidRequest", "archpath is not supported on encrypted objects.")
         return await get_archived(ctx, rec, ctx.query["archpath"])
     checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
     headers = object_headers(rec, checksum_mode=checksum_mode)
+    headers.update(version_headers(rec))
+    headers.update(object_sse_headers(rec))
     for q, h in _OVERRIDES.items():
         if q in ctx.query:
             headers[h] = ctx.query[q]
@@ -159,6 +197,8 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     if head:
         return web.Response(status=status, headers=headers)
+    if rec.props.get("sse"):
+        return await send_encrypted(ctx, rec, customer, status, headers, start, length)
     if rec.inline is not None:
         resp = web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
         return resp
@@ -170,8 +210,13 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
 
 @handles("DeleteObject")
 async def delete_object(ctx: Ctx) -> web.StreamResponse:
-    await ctx.svc.objects.delete(ctx.who, ctx.bucket, ctx.key)
-    return web.Response(status=204)
+    out = await ctx.svc.objects.delete(ctx.who, ctx.bucket, ctx.key, ctx.query.get("versionId"), bypass(ctx))
+    headers = {}
+    if out.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    if out.version_id is not None:
+        headers["x-amz-version-id"] = out.version_id
+    return web.Response(status=204, headers=headers)
 
 
 @handles("GetObjectAttributes")
@@ -180,7 +225,9 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     valid = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
     if not wanted or wanted - valid:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                    version_id=ctx.query.get("versionId"))
+    check_read(ctx, rec)  # SSE-C objects: the key again, as S3 asks
     body: dict = {}
     if "ETag" in wanted:
         body["ETag"] = rec.etag

@@ -31,7 +31,7 @@ def xml_response(root: str, body: dict, status: int = 200, headers: dict | None 
 def error_response(err: S3Error, request_id: str, host_id: str, resource: str, head: bool) -> web.Response:
     if err.extra.get("Resource") is None and resource:
         err.resource = err.resource or resource
-    headers = {}
+    headers = dict(getattr(err, "headers", None) or {})  # e.g. x-amz-delete-marker (versioning)
     if err.code == "InvalidRange" and "ActualObjectSize" in err.extra:
         headers["Content-Range"] = f"bytes */{err.extra['ActualObjectSize']}"
     if err.code == "MethodNotAllowed":

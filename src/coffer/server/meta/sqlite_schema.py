@@ -120,6 +120,13 @@ def _v2_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX buckets_by_owner ON buckets(owner, name)")
 
 
+def _versions_table(conn: sqlite3.Connection) -> None:
+    """Noncurrent versions and delete markers (issue 4): see sqlite_versions."""
+    from .sqlite_versions import create_table
+
+    create_table(conn)
+
+
 # Index i holds the migration that takes the schema from version i to version i + 1.
 def _jobs_tables(conn: sqlite3.Connection) -> None:
     """Bulk jobs (issue 6, Spectra DS3): jobs, job_chunks, job_blobs (see sqlite_jobs)."""
@@ -128,7 +135,7 @@ def _jobs_tables(conn: sqlite3.Connection) -> None:
     jobs_tables(conn)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes, _jobs_tables]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes, _versions_table, _jobs_tables]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,15 +12,21 @@ from ..meta.interface import MetaStore
 from .ais import AisOps
 from .appends import Appends
 from .archive import Archives
+from .bucket_config import BucketConfig
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
+from .ibm import Ibm
 from .jobs import Jobs
+from .lifecycle import Lifecycle
 from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
 from .objects import Objects, PutParams
+from .retention import Retention
+from .tagging import Tagging
 from .tokens import Tokens
 from .users import Users
+from .versioning import Versioning
 
 
 class Service:
@@ -37,6 +43,14 @@ class Service:
         self.archives = Archives(self.core)
         self.multi = MultiObjects(self.core, self.objects)
         self.ais = AisOps(self.core, self.objects, self.buckets)
+        # issue 4: versioning, WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
+        self.versioning = Versioning(self.core)
+        self.retention = Retention(self.core)
+        self.ibm = Ibm(self.core)
+        self.tagging = Tagging(self.core)
+        self.lifecycle = Lifecycle(self.core, self.versioning)
+        # issue 7: bucket encryption, CORS, website configuration
+        self.bucket_config = BucketConfig(self.core)
 
     @property
     def limits(self) -> Limits:

@@ -18,9 +18,15 @@ from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
 from ..meta.model import MultipartUpload, ObjectRecord, Part, Segment
+from . import worm
 from .core import Core, Integrity, Principal
 from .multipart import Multipart
 from .naming import check_key
+
+
+def _no_sse() -> S3Error:
+    return S3Error("InvalidRequest", "Append sessions do not support encrypted objects or buckets with "
+                   "default encryption.")
 
 
 class Appends:
@@ -51,7 +57,9 @@ class Appends:
     ) -> str:
         check_key(key, self.core.limits.max_key_bytes)
         if handle is None:
-            await self.core.bucket_for(who, bucket)
+            b = await self.core.bucket_for(who, bucket)
+            if b.props.get("encryption"):
+                raise _no_sse()
             up = MultipartUpload(upload_id=secrets.token_urlsafe(24), bucket=bucket, key=key, initiated=time.time(),
                                  owner=who.user_id, props={"append": True, "base": base_existing})
             await self.core.meta.create_upload(up)
@@ -70,6 +78,9 @@ class Appends:
         up = await self._session(who, bucket, key, handle)
         parts = await self._all_parts(handle)
         base = await self.core.meta.get_object(bucket, key) if up.props.get("base") else None
+        if base is not None and base.props.get("sse"):
+            # An append would join plaintext pieces to ciphertext streams: refused, nothing changes.
+            raise _no_sse()
         segments: list[Segment] = []
         etags: list[str] = []
         if base is not None and base.size:
@@ -93,7 +104,9 @@ class Appends:
             segments=segments,
         )
         try:
-            freed = await self.core.meta.complete_upload(handle, record, [p.number for p in parts])
+            # the WORM guard refuses a flush that would replace a protected object (issue 4)
+            freed = await self.core.meta.complete_upload(handle, record, [p.number for p in parts],
+                                                         guard=worm.guard())
         except (mi.ConditionalConflict, mi.PreconditionFailed):
             raise S3Error("ConditionalRequestConflict", "The object changed while the append session was open; "
                           "flush again.") from None

@@ -16,12 +16,17 @@ from dataclasses import dataclass
 from coffer.protocol import checksums as ck
 from coffer.protocol.errors import S3Error
 
+from ..crypto import CustomerKey
 from ..meta import interface as mi
 from ..meta.model import Expect, MultipartUpload, ObjectRecord, Part, PartInfo, Segment, UploadPage
+from . import versioning as ver
+from . import worm
 from .conditions import ReadConditions
 from .core import Core, Integrity, Principal, md5_of_md5s
 from .naming import check_key
 from .objects import Objects, PutParams, check_put_params
+from .retention import LockRequest, initial_props
+from .sse import Sealing
 
 CRC_ALGOS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
 
@@ -44,7 +49,8 @@ class Multipart:
     ) -> MultipartUpload:
         check_key(key, self.core.limits.max_key_bytes)
         check_put_params(params, self.core.limits.max_user_meta_bytes)
-        await self.core.bucket_for(who, bucket)
+        b = await self.core.bucket_for(who, bucket)
+        want = self.core.sse.wanted(params.sse, b.props)
         if checksum_type and checksum_type not in ("COMPOSITE", "FULL_OBJECT"):
             raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
         if checksum_algorithm and not checksum_type:
@@ -58,7 +64,15 @@ class Multipart:
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, storage_class=params.storage_class,
             checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
+            props={"sse": self.core.sse.seal(want).doc} if want else {},
         )
+        if params.tags:
+            upload.props["tags"] = params.tags
+        if params.lock is not None and params.lock.any_s3():
+            b = await self.core.bucket_for(who, bucket)
+            initial_props(b, params.lock, time.time())  # refuse bad lock headers now, not at completion
+            upload.props["lock"] = {"mode": params.lock.mode, "until": params.lock.until,
+                                    "legal_hold": params.lock.legal_hold}
         await self.core.meta.create_upload(upload)
         return upload
 
@@ -77,19 +91,31 @@ class Multipart:
 
     async def upload_part(
         self, who: Principal, bucket: str, key: str, upload_id: str, number: int,
-        body: AsyncIterable[bytes], integrity: Integrity,
+        body: AsyncIterable[bytes], integrity: Integrity, customer: CustomerKey | None = None,
     ) -> Part:
         self._check_part_number(number)
         upload = await self._upload(who, bucket, key, upload_id)
         if upload.checksum_algorithm:
             integrity.algorithms.add(upload.checksum_algorithm)
-        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size)
-        return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment)
+        cipher = self._part_cipher(upload, number, customer)
+        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
+                                      cipher=cipher)
+        return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
+                                      cipher)
 
-    async def _store_part(self, upload_id, number, size, etag, checksums, segment) -> Part:
+    def _part_cipher(self, upload: MultipartUpload, number: int, customer: CustomerKey | None):
+        """The sealer of one part of an encrypted upload (SSE-C: the key must be given with every part)."""
+        doc = upload.props.get("sse")
+        if not doc:
+            return None
+        return Sealing(doc, self.core.sse.data_key(doc, customer)).cipher(number, per_segment=True)
+
+    async def _store_part(self, upload_id, number, size, etag, checksums, segment, cipher=None) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
             w = await self.core.run(self.core.data.writer, {})
-            segment = Segment(await self.core.run(w.commit), 0)
+            if cipher is not None:  # an empty encrypted part is one sealed empty block
+                await self.core.run(w.write, cipher(w.ref).finish())
+            segment = Segment(await self.core.run(w.commit), w.size)
         part = Part(upload_id=upload_id, number=number, size=size, etag=etag, last_modified=time.time(),
                     segment=segment, checksums=checksums)
         try:
@@ -103,13 +129,16 @@ class Multipart:
     async def upload_part_copy(
         self, who: Principal, bucket: str, key: str, upload_id: str, number: int,
         src_bucket: str, src_key: str, byte_range: tuple[int, int] | None, cond: ReadConditions,
+        src_version: str | None = None,
+        customer: CustomerKey | None = None, src_customer: CustomerKey | None = None,
     ) -> tuple[Part, ObjectRecord]:
         from .conditions import evaluate
 
         self._check_part_number(number)
         upload = await self._upload(who, bucket, key, upload_id)
-        src = await self.objects.get(who, src_bucket, src_key)
+        src = await self.objects.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
+        self.core.sse.check_access(src.props.get("sse"), src_customer)
         start, length = 0, src.size
         if byte_range is not None:
             first, last = byte_range
@@ -119,9 +148,11 @@ class Multipart:
                               "and last bytes to copy", ArgumentName="x-amz-copy-source-range")
             start, length = first, last - first + 1
         integ = Integrity(algorithms={upload.checksum_algorithm} if upload.checksum_algorithm else set())
-        got = await self.core.receive(self.objects.read_range(src, start, length), integ, allow_inline=False,
-                                      max_size=self.core.limits.max_put_size)
-        part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment)
+        cipher = self._part_cipher(upload, number, customer)
+        got = await self.core.receive(self.objects.plain_stream(src, start, length, src_customer), integ,
+                                      allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher)
+        part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
+                                      cipher)
         return part, src
 
     async def list_parts(self, who, bucket, key, upload_id, after: int, limit: int):
@@ -144,8 +175,11 @@ class Multipart:
     async def complete(
         self, who: Principal, bucket: str, key: str, upload_id: str, wanted: list[CompletedPart],
         expect: Expect | None, full_object_checksum: dict[str, str] | None = None,
+        lock: LockRequest | None = None,
     ) -> ObjectRecord:
+        """lock: IBM retention headers sent with the completion (S3's come from the create)."""
         upload = await self._upload(who, bucket, key, upload_id)
+        b = await self.core.bucket_for(who, bucket)
         if not wanted:
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
                           "against our published schema")
@@ -190,9 +224,19 @@ class Multipart:
             user_meta=upload.user_meta, checksums=checksums, checksum_type=ctype,
             storage_class=upload.storage_class, segments=[p.segment for p in chosen],
             parts=[PartInfo(p.number, p.size, p.etag, dict(p.checksums)) for p in chosen],
+            version_id=ver.new_version_id(b),
         )
+        saved = upload.props.get("lock") or {}
+        req = LockRequest(mode=saved.get("mode"), until=saved.get("until"), legal_hold=saved.get("legal_hold"))
+        if lock is not None:
+            req.ibm_period, req.ibm_until, req.ibm_hold = lock.ibm_period, lock.ibm_until, lock.ibm_hold
+        record.props = initial_props(b, req, record.last_modified,
+                                     {"tags": upload.props["tags"]} if upload.props.get("tags") else None)
+        if upload.props.get("sse"):
+            record.props["sse"] = upload.props["sse"]
         try:
-            freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in chosen], expect)
+            freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in chosen], expect,
+                                                         versioning=ver.mode(b), guard=worm.guard())
         except mi.NoSuchUpload:
             raise S3Error("NoSuchUpload", "The specified upload does not exist.", UploadId=upload_id) from None
         except mi.PreconditionFailed:

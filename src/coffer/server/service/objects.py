@@ -12,12 +12,17 @@ from dataclasses import dataclass, field
 
 from coffer.protocol.errors import S3Error
 
+from ..crypto import CustomerKey, SseRequest
 from ..data import ReadSpan
 from ..meta import interface as mi
 from ..meta.model import Expect, ListPage, ObjectRecord
+from . import versioning as ver
+from . import worm
 from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
 from .naming import check_key
+from .retention import LockRequest, initial_props
+from .sse import read_plain
 
 
 @dataclass(slots=True)
@@ -27,6 +32,9 @@ class PutParams:
     user_meta: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     expect: Expect | None = None
+    tags: dict[str, str] | None = None  # x-amz-tagging (issue 4)
+    lock: LockRequest | None = None  # object lock / IBM retention headers (issue 4)
+    sse: SseRequest | None = None  # x-amz-server-side-encryption* headers (encryption at rest)
 
 
 STORAGE_CLASSES = frozenset(
@@ -56,26 +64,42 @@ class Objects:
         lim = self.core.limits
         check_key(key, lim.max_key_bytes)
         check_put_params(params, lim.max_user_meta_bytes)
-        await self.core.bucket_for(who, bucket)
+        b = await self.core.bucket_for(who, bucket)
         if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
-        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size)
+        now = time.time()
+        props = initial_props(b, params.lock, now, {"tags": params.tags} if params.tags else None)
+        want = self.core.sse.wanted(params.sse, b.props)
+        sealing = self.core.sse.seal(want) if want else None
+        if sealing:
+            props["sse"] = sealing.doc
+        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size,
+                                      cipher=sealing.cipher() if sealing else None)
         record = ObjectRecord(
-            bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
+            bucket=bucket, key=key, size=got.size, etag=sealing.etag(got.md5) if sealing else got.md5.hex(),
+            last_modified=time.time(),
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, checksums=got.checksums,
             checksum_type="FULL_OBJECT" if got.checksums else None,
             storage_class=params.storage_class, inline=got.inline,
-            segments=[got.segment] if got.segment else [],
+            segments=[got.segment] if got.segment else [], version_id=ver.new_version_id(b), props=props,
         )
-        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [])
+        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [],
+                           versioning=ver.mode(b))
+        if ver.mode(b) == "Suspended":
+            record.version_id = "null"  # stored as the null version (None); answered as "null"
         return record
 
     async def _commit(
-        self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False
+        self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False,
+        versioning: str | None = None,
     ) -> None:
         try:
-            freed = await self.core.meta.put_object(record, expect, shared=shared)
+            freed = await self.core.meta.put_object(record, expect, shared=shared, versioning=versioning,
+                                                    guard=worm.guard())
+        except worm.Locked:
+            await self.core.free(new_refs)
+            raise
         except mi.PreconditionFailed:
             await self.core.free(new_refs)
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
@@ -89,11 +113,19 @@ class Objects:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=record.bucket) from None
         await self.core.free(freed)
 
-    async def get(self, who: Principal, bucket: str, key: str, cond: ReadConditions | None = None) -> ObjectRecord:
-        await self.core.bucket_for(who, bucket)
-        record = await self.core.meta.get_object(bucket, key)
+    async def get(
+        self, who: Principal, bucket: str, key: str, cond: ReadConditions | None = None,
+        version_id: str | None = None,
+    ) -> ObjectRecord:
+        b = await self.core.bucket_for(who, bucket)
+        if version_id is not None:
+            record: ObjectRecord | None = await ver.Versioning(self.core).get_version(bucket, key, version_id)
+        else:
+            record = await self.core.meta.get_object(bucket, key)
         if record is None:
-            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+            raise await ver.Versioning(self.core).no_such_key(b, key)
+        if record.version_id is None and ver.mode(b) is not None:
+            record.version_id = "null"  # S3 names the null version in versioned buckets' answers
         if cond:
             evaluate(cond, record.etag, record.last_modified)
         return record
@@ -117,14 +149,18 @@ class Objects:
                     pos += len(data)
                     yield data
 
-    async def delete(self, who: Principal, bucket: str, key: str) -> None:
-        await self.core.bucket_for(who, bucket)
-        _, freed = await self.core.meta.delete_object(bucket, key)
-        await self.core.free(freed)
+    async def delete(
+        self, who: Principal, bucket: str, key: str, version_id: str | None = None, bypass_governance: bool = False,
+    ) -> ver.DeleteOutcome:
+        """DeleteObject: versioning and WORM aware (service/versioning.py, service/worm.py)."""
+        b = await self.core.bucket_for(who, bucket)
+        return await ver.Versioning(self.core).delete(b, who, key, version_id, bypass_governance)
 
     async def delete_many(self, who: Principal, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
+        """Delete current objects of an unversioned bucket in one transaction; a protected key
+        refuses the whole batch (worm.Locked). DeleteObjects requests go through delete()."""
         await self.core.bucket_for(who, bucket)
-        removed, freed = await self.core.meta.delete_objects(bucket, keys)
+        removed, freed = await self.core.meta.delete_objects(bucket, keys, worm.guard())
         await self.core.free(freed)
         return removed
 
@@ -139,14 +175,23 @@ class Objects:
     async def copy(
         self, who: Principal, src_bucket: str, src_key: str, bucket: str, key: str, *,
         cond: ReadConditions, replace: PutParams | None, storage_class: str | None,
+        src_version: str | None = None, tags: dict[str, str] | None = None, lock: LockRequest | None = None,
+        copy_retention: bool = False, sse: SseRequest | None = None, src_customer: CustomerKey | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord]:
-        """CopyObject: returns (new record, source record). Data is shared, never copied."""
+        """CopyObject: returns (new record, source record). Data is shared, never copied, unless the
+        copy moves between plaintext and encrypted (then it is streamed through the cipher); between
+        two encryption modes or keys only the data key is re-wrapped.
+        tags None copies the source's tags (TaggingDirective COPY); lock is the new version's
+        protection request; copy_retention (IBM Retention-Directive COPY) keeps the source's."""
         check_key(key, self.core.limits.max_key_bytes)
-        src = await self.get(who, src_bucket, src_key)
+        src = await self.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
-        await self.core.bucket_for(who, bucket)
-        same = (src_bucket, src_key) == (bucket, key)
-        if same and replace is None and storage_class in (None, src.storage_class):
+        b = await self.core.bucket_for(who, bucket)
+        src_doc = src.props.get("sse")
+        self.core.sse.check_access(src_doc, src_customer)
+        same = (src_bucket, src_key) == (bucket, key) and src_version is None
+        explicit_sse = sse is not None and sse.mode is not None
+        if same and replace is None and storage_class in (None, src.storage_class) and not explicit_sse:
             raise S3Error(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself without "
@@ -155,6 +200,7 @@ class Objects:
             )
         if replace is not None:
             check_put_params(replace, self.core.limits.max_user_meta_bytes)
+        want = self.core.sse.wanted(sse, b.props)
         record = ObjectRecord(
             bucket=bucket, key=key, size=src.size, etag=src.etag, last_modified=time.time(),
             owner=who.user_id,
@@ -164,15 +210,53 @@ class Objects:
             checksums=dict(src.checksums), checksum_type=src.checksum_type,
             storage_class=storage_class or (replace.storage_class if replace else "STANDARD"),
             inline=src.inline, segments=list(src.segments), parts=src.parts,
+            version_id=ver.new_version_id(b),
         )
+        base = {"tags": src.props["tags"]} if tags is None and src.props.get("tags") else {}
+        if tags:
+            base["tags"] = tags
+        if copy_retention and "ibm" in src.props and (lock is None or not lock.any_ibm()):
+            ibm = src.props["ibm"]
+            lock = LockRequest(ibm_period=ibm.get("period")) if ibm.get("until") is None else \
+                LockRequest(ibm_until=ibm["until"])
+        record.props = initial_props(b, lock, record.last_modified, base)
+        if copy_retention and "ibm" in src.props and "ibm" in record.props:
+            record.props["ibm"]["holds"] = list(src.props["ibm"].get("holds", []))
+        new_refs: list[str] = []
+        shared = True
+        if src_doc and want:  # encrypted -> encrypted: same ciphertext, data key re-wrapped
+            dk = self.core.sse.data_key(src_doc, src_customer)
+            record.props["sse"] = self.core.sse.rewrap(src_doc, dk, want)
+        elif src_doc or want:  # plaintext <-> encrypted: the bytes must pass through the cipher
+            sealing = self.core.sse.seal(want) if want else None
+            got = await self.core.receive(
+                self.plain_stream(src, 0, src.size, src_customer), Integrity(algorithms=set(src.checksums)),
+                allow_inline=True, max_size=self.core.limits.max_object_size,
+                cipher=sealing.cipher() if sealing else None)
+            record.etag = sealing.etag(got.md5) if sealing else got.md5.hex()
+            record.checksums, record.checksum_type = got.checksums, "FULL_OBJECT" if got.checksums else None
+            record.inline, record.parts = got.inline, None
+            record.segments = [got.segment] if got.segment else []
+            if sealing:
+                record.props["sse"] = sealing.doc
+            new_refs, shared = ([got.segment.ref] if got.segment else []), False
         try:
-            await self._commit(record, None, [], shared=True)
+            await self._commit(record, None, new_refs, shared=shared, versioning=ver.mode(b))
         except S3Error as e:
             if e.code != "ConditionalRequestConflict":
                 raise
             # the source went away while we copied it: answer as if it had never been there
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=src_key) from None
         return record, src
+
+    def plain_stream(
+        self, rec: ObjectRecord, start: int, length: int, customer: CustomerKey | None
+    ) -> AsyncIterable[bytes]:
+        """An object's plaintext bytes as a stream, decrypting encrypted objects (copies, part copies)."""
+        doc = rec.props.get("sse")
+        if not doc:
+            return self.read_range(rec, start, length)
+        return read_plain(self.core, rec, self.core.sse.data_key(doc, customer), start, length)
 
 
 def _pread(fd: int, n: int, offset: int) -> bytes:
