@@ -18,6 +18,7 @@ from . import ds3_xml
 from .body import body_stream, integrity_for
 from .ds3_front import Ds3Request
 from .h_object import put_params
+from .h_sse import object_sse_headers, send_encrypted
 from .respond import send_spans
 
 XML = "application/xml"
@@ -236,6 +237,11 @@ async def get_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
     headers = {"ETag": f'"{rec.etag}"', "Content-Type": rec.content_type or "binary/octet-stream"}
     # Marked before the bytes go out: a client that has the whole blob must see it counted (it may
     # ask for the job's state right away); a client whose transfer broke simply GETs the blob again.
+    if rec.props.get("sse"):
+        r.svc.core.sse.check_access(rec.props["sse"], None)  # SSE-C objects cannot be read by a job
+        headers.update(object_sse_headers(rec))
+        await r.svc.jobs.blob_served(job_id, key, offset)
+        return await send_encrypted(r, rec, None, 200, headers, blob.offset, blob.length)  # type: ignore[arg-type]
     await r.svc.jobs.blob_served(job_id, key, offset)
     if rec.inline is not None:
         return web.Response(body=rec.inline[blob.offset: blob.offset + blob.length], headers=headers)

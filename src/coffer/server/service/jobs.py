@@ -16,7 +16,7 @@ gets an empty list and a Retry-After. GET/VERIFY: the data is already on disk, s
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterable
@@ -26,12 +26,16 @@ from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
 from ..meta.jobs import CANCELED, COMPLETED, IN_PROGRESS, Blob, Chunk, Job, JobStore
-from ..meta.model import MultipartUpload, ObjectRecord
-from .core import Core, Integrity, Principal
+from ..meta.model import MultipartUpload, ObjectRecord, PartInfo
+from . import versioning as ver
+from . import worm
+from .core import Core, Integrity, Principal, md5_of_md5s
 from .multipart import Multipart
 from .naming import check_key
 from .objects import Objects, PutParams
+from .retention import LockRequest, initial_props
 
+log = logging.getLogger("coffer.jobs")
 PRIORITIES = frozenset({"CRITICAL", "URGENT", "HIGH", "NORMAL", "LOW", "BACKGROUND"})
 
 
@@ -96,8 +100,9 @@ class Jobs:
 
     async def create_put(self, who: Principal, bucket: str, objects: list[tuple[str, int]], name: str | None = None,
                          priority: str | None = None, max_upload_size: int | None = None) -> tuple[Job, list[Chunk]]:
-        await self.core.bucket_for(who, bucket)
+        b = await self.core.bucket_for(who, bucket)
         self._check_count(len(objects))
+        want = self.core.sse.wanted(None, b.props)  # the bucket's default encryption, as for a multipart upload
         seen: set[str] = set()
         job = self._new_job(who, bucket, "PUT", name, priority)
         ranges = []
@@ -114,8 +119,11 @@ class Jobs:
             upload_id = None
             if count > 1:
                 upload_id = f"ds3-{uuid.uuid4().hex}"
+                props: dict = {"ds3_job": job.id}
+                if want:
+                    props["sse"] = self.core.sse.seal(want).doc
                 uploads.append(MultipartUpload(upload_id=upload_id, bucket=bucket, key=key, initiated=job.created,
-                                               owner=who.user_id, props={"ds3_job": job.id}))
+                                               owner=who.user_id, props=props))
             for i in range(count):
                 off = i * bs
                 ranges.append((key, off, min(bs, size - off) if count > 1 else size, i, count, upload_id, None))
@@ -276,23 +284,33 @@ class Jobs:
             async for _ in body:
                 pass
             return ""
-        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size)
-        part = await self.multipart._store_part(blob.upload_id, blob.index + 1, got.size, got.md5.hex(),
-                                                got.checksums, got.segment)
+        part = await self.multipart.upload_part(who, bucket, key, blob.upload_id, blob.index + 1, body, integrity)
         obj_left, _job_left, _ = await self.store.mark_blob(job_id, key, offset, time.time())
         if obj_left == 0:
             await self._complete(bucket, key, blob.upload_id, blob.count, who.user_id)
         return part.etag
 
     async def _complete(self, bucket: str, key: str, upload_id: str, count: int, owner: str) -> None:
+        """Make the stored blobs the object, under the rules of CompleteMultipartUpload (version id,
+        retention defaults, encryption, WORM guard), without its minimum part size."""
+        upload = await self.core.meta.get_upload(upload_id)
+        b = await self.core.meta.get_bucket(bucket)
+        if upload is None or b is None:
+            return  # completed by a concurrent request (or the bucket is gone)
         parts, _ = await self.core.meta.list_parts(upload_id, 0, count + 1)
         if [p.number for p in parts] != list(range(1, count + 1)):
             return  # not all parts stored (the blob was marked by a request that died before): resend fixes it
-        md5 = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts)).hexdigest()
-        record = ObjectRecord(bucket=bucket, key=key, size=sum(p.size for p in parts), etag=f"{md5}-{len(parts)}",
-                              last_modified=time.time(), owner=owner, segments=[p.segment for p in parts])
+        now = time.time()
+        record = ObjectRecord(bucket=bucket, key=key, size=sum(p.size for p in parts),
+                              etag=md5_of_md5s([bytes.fromhex(p.etag) for p in parts]), last_modified=now,
+                              owner=owner, segments=[p.segment for p in parts], version_id=ver.new_version_id(b),
+                              parts=[PartInfo(p.number, p.size, p.etag, dict(p.checksums)) for p in parts])
+        record.props = initial_props(b, LockRequest(), now, None)
+        if upload.props.get("sse"):
+            record.props["sse"] = upload.props["sse"]
         try:
-            freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in parts])
+            freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in parts],
+                                                         versioning=ver.mode(b), guard=worm.guard())
         except (mi.NoSuchUpload, mi.ConditionalConflict):
             return  # completed by a concurrent request
         await self.core.free(freed)
@@ -308,7 +326,10 @@ class Jobs:
                     objects.setdefault(b.name, []).append(b)
         for name, blobs in objects.items():
             if all(x.done for x in blobs) and await self.core.meta.get_upload(blobs[0].upload_id or "") is not None:
-                await self._complete(job.bucket, name, blobs[0].upload_id or "", blobs[0].count, job.owner)
+                try:
+                    await self._complete(job.bucket, name, blobs[0].upload_id or "", blobs[0].count, job.owner)
+                except S3Error as e:  # e.g. the key is under retention: reported on the blob PUT, not here
+                    log.warning("job %s: cannot complete %s: %s", job.id, name, e)
 
     async def get_blob(self, who: Principal, bucket: str, key: str, job_id: str,
                        offset: int) -> tuple[ObjectRecord, Blob]:
@@ -330,5 +351,10 @@ class Jobs:
             keys = [e.key for e in page.entries if hasattr(e, "key")]
             if not keys:
                 return n
-            await self.objects.delete_many(who, bucket, keys)
+            b = await self.core.bucket_for(who, bucket)
+            if ver.mode(b) is None:
+                await self.objects.delete_many(who, bucket, keys)
+            else:  # a versioned bucket keeps the data: delete markers, one by one
+                for key in keys:
+                    await self.objects.delete(who, bucket, key)
             n += len(keys)
