@@ -26,6 +26,7 @@ from coffer.sdk._transport import Transport
 from coffer.sdk._types import parse_list_buckets
 
 if TYPE_CHECKING:
+    from coffer.sdk._coffer_ext import ClientExt
     from coffer.sdk._transfer import TransferManager
 
 
@@ -133,6 +134,13 @@ class Client:
         from coffer.sdk._transfer import TransferManager
 
         return TransferManager(self, config or TransferConfig())
+
+    @property
+    def ext(self) -> ClientExt:
+        """Coffer-only operations on the caller's account (usage, properties)."""
+        from coffer.sdk._coffer_ext import ClientExt
+
+        return ClientExt(self)
 
     # --- bulk jobs (Spectra-style; implemented in _bulk.py / _bulk_files.py) ------------------------
 

@@ -39,6 +39,11 @@ class Limits:
     max_presign_expires: int = 7 * 24 * 3600
     io_chunk: int = 1 * MiB  # unit of hand-off from the event loop to the hashing/writing thread
     shutdown_grace_seconds: float = 20.0  # SIGTERM: how long in-flight requests may finish
+    # Bucket notifications: a failed webhook delivery is retried after min, doubling up to max seconds.
+    webhook_retry_min: float = 0.5
+    webhook_retry_max: float = 60.0
+    webhook_timeout: float = 10.0  # one delivery attempt
+    webhook_poll: float = 1.0  # how often an idle worker looks for due events queued elsewhere
     # Bulk jobs (DS3): blob and chunk sizes, the cache budget of received-but-unfinished PUT chunks
     # (a chunk is handed out only while it fits), and how long an untouched job lives.
     bulk_blob_size: int = 64 * MiB

@@ -26,7 +26,9 @@ from . import (  # noqa: F401 - they register their handlers
     h_bucket,
     h_config,
     h_multipart,
+    h_notify,
     h_object,
+    h_oio,
     h_tagging,
     h_versioning,
     h_worm,
@@ -88,7 +90,10 @@ class Front:
             query = _query_dict(raw_query)
             if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
-            r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if raw_path.startswith("/_coffer/"):  # Coffer's own extensions (h_oio)
+                r = h_oio.ext_route(request.method, raw_path, query)
+            else:
+                r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
                 return await cors.preflight(self.service, request, r.bucket)
             if "Origin" in request.headers:
@@ -109,7 +114,8 @@ class Front:
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
                 expects_continue = False
-            return await handler(ctx)
+            # frozen snapshots refuse writes; successful writes queue bucket notification events
+            return await h_notify.around(ctx, handler)
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)

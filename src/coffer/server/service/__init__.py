@@ -21,7 +21,9 @@ from .jobs import Jobs
 from .lifecycle import Lifecycle
 from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
+from .notifications import Notifier
 from .objects import Objects, PutParams
+from .oio import Oio
 from .retention import Retention
 from .tagging import Tagging
 from .tokens import Tokens
@@ -51,6 +53,9 @@ class Service:
         self.lifecycle = Lifecycle(self.core, self.versioning)
         # issue 7: bucket encryption, CORS, website configuration
         self.bucket_config = BucketConfig(self.core)
+        # issue 6 (OpenIO API, bucket notifications)
+        self.notifier = Notifier(self.core)
+        self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
 
     @property
     def limits(self) -> Limits:

@@ -20,6 +20,7 @@ from . import versioning as ver
 from . import worm
 from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
+from .guards import check_readable
 from .naming import check_key
 from .retention import LockRequest, initial_props
 from .sse import read_plain
@@ -131,10 +132,12 @@ class Objects:
         return record
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
+        check_readable(record)
         return self.core.data.spans(record.segments, start, length)
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
+        check_readable(record)
         if record.inline is not None:
             yield record.inline[start : start + length]
             return
@@ -186,6 +189,7 @@ class Objects:
         check_key(key, self.core.limits.max_key_bytes)
         src = await self.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
+        check_readable(src)
         b = await self.core.bucket_for(who, bucket)
         src_doc = src.props.get("sse")
         self.core.sse.check_access(src_doc, src_customer)
