@@ -216,3 +216,29 @@ def test_bulk_put_honours_versioning_and_default_encryption(endpoint, s3):
         for b in [b for b in _blobs(get) if b["Name"] == name]:
             c.get_object(bucket, name, out, job=get["JobId"], offset=int(b["Offset"]))
         assert out.getvalue() == body
+
+
+def test_bulk_put_raises_bucket_notifications(endpoint, s3):
+    """A job's objects announce themselves like S3 writes: one ObjectCreated event per object, when
+    it becomes visible (not per blob)."""
+    from test_notifications import Receiver, _config, free_port
+
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        c = Ds3WireClient(endpoint.url, endpoint.access_key, endpoint.secret_key)
+        bucket = "notify-" + uuid.uuid4().hex[:8]
+        c.put_bucket(bucket)
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+            receiver.url, ["s3:ObjectCreated:*"]))
+        data = {"multi": os.urandom(3000), "single": b"one"}
+        job = c.put_bulk_job(bucket, [(k, len(v)) for k, v in data.items()], max_upload_size=1000)
+        for b in _blobs(job):
+            _put(c, bucket, job["JobId"], b, data[b["Name"]])
+        s3.put_object(Bucket=bucket, Key="sentinel", Body=b"s")  # a per-blob event would arrive before it
+        records = receiver.wait_for(3)
+        got = sorted((r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"]["size"]) for r in records)
+        assert got == [("ObjectCreated:CompleteMultipartUpload", "multi", 3000), ("ObjectCreated:Put", "sentinel", 1),
+                       ("ObjectCreated:Put", "single", 3)]
+    finally:
+        receiver.stop()

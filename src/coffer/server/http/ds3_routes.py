@@ -14,7 +14,7 @@ from coffer.protocol.errors import S3Error
 
 from ..meta.jobs import CANCELED, COMPLETED, IN_PROGRESS
 from ..service.jobs import Wanted
-from . import ds3_xml
+from . import ds3_xml, h_notify
 from .body import body_stream, integrity_for
 from .ds3_front import Ds3Request
 from .h_object import put_params
@@ -219,9 +219,24 @@ async def put_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
         if value:
             integ.expected[algo] = value
     params = put_params_for(r)
-    etag = await r.svc.jobs.put_blob(r.who, bucket, key, job_id, offset, body_stream(r.request, r.plan, integ),
-                                     integ, params)
-    return web.Response(status=200, headers={"ETag": f'"{etag}"'} if etag else None)
+
+    async def call() -> web.StreamResponse:
+        etag = await r.svc.jobs.put_blob(r.who, bucket, key, job_id, offset, body_stream(r.request, r.plan, integ),
+                                         integ, params)
+        return web.Response(status=200, headers={"ETag": f'"{etag}"'} if etag else None)
+
+    # Bucket notifications (and frozen-bucket refusal) as for S3 writes: the blob that makes the
+    # object visible is its ObjectCreated event (Put for a one-blob object, CompleteMultipartUpload
+    # for the last blob of a larger one); other blobs write nothing visible and raise no event.
+    blob = await r.svc.jobs.store.blob(job_id, key, offset)
+    event = None
+    if blob is not None and blob.upload_id is None:
+        event = "s3:ObjectCreated:Put"
+    elif blob is not None:
+        missing = [b for b in await r.svc.jobs.store.object_blobs(job_id, key) if not b.done and b.offset != offset]
+        event = None if missing else "s3:ObjectCreated:CompleteMultipartUpload"
+    return await h_notify.guarded(r.svc, bucket, key, event, r.who.user_id, r.request.get("rid", ""), r.request,
+                                  call)
 
 
 def put_params_for(r: Ds3Request):
