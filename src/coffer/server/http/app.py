@@ -41,6 +41,8 @@ from .admin import ADMIN_PREFIX, admin_dispatch
 from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
+from .ds3_front import Ds3Front, is_ds3_client
+from .ds3_front import claims as ds3_claims
 from .guard import guard
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
@@ -60,6 +62,7 @@ class Front:
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
         self.ais = AisFront(service)  # AIStore's /v1 API (issue 6)
+        self.ds3 = Ds3Front(service, cfg, self.auth)  # Spectra DS3 bulk jobs (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
@@ -93,6 +96,8 @@ class Front:
             query = _query_dict(raw_query)
             if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7)
                 return await admin_dispatch(self, request, raw_path, raw_query, query)
+            if ds3_claims(request.method, raw_path, query, request.headers):
+                return await self.ds3.handle(request, raw_path, raw_query, query, rid)
             if raw_path.startswith("/_coffer/"):  # Coffer's own extensions (h_oio)
                 r = h_oio.ext_route(request.method, raw_path, query)
             else:
@@ -101,8 +106,11 @@ class Front:
                 return await cors.preflight(self.service, request, r.bucket)
             if "Origin" in request.headers:
                 await cors.note_actual(self.service, request, r.bucket)
-            who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
-                                                    r.bucket)
+            if is_ds3_client(request.headers):  # DS3 signs its own canonical form (falls back to SigV2)
+                who, plan = await self.ds3.authenticate_s3(request, raw_path, raw_query, query, r.bucket)
+            else:
+                who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers,
+                                                        query, r.bucket)
             handler = HANDLERS.get(r.endpoint.name)
             if handler is None:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
@@ -121,6 +129,8 @@ class Front:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
             resp = error_response(e, rid, HOST_ID, resource, head)
+            if is_ds3_client(request.headers):  # a DS3 SDK reads DS3 error documents (HttpErrorCode)
+                resp = self.ds3.error(e, resource, rid, head, False)
             if expects_continue:
                 # The client holds its body back; the connection cannot be reused for another request.
                 resp.force_close()

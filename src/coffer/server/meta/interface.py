@@ -308,6 +308,9 @@ class MetaStore(ABC):
         """Atomically create `dest` with a copy of every object row of `source` sharing its data
         (one more reference per data ref). Raises NoSuchBucket, BucketExists."""
 
+    def jobs(self):  # -> coffer.server.meta.jobs.JobStore (bulk jobs, issue 6)
+        raise NotImplementedError("this metadata backend keeps no bulk jobs")
+
     # -- housekeeping -----------------------------------------------------------------------------
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:

@@ -384,6 +384,11 @@ class SqliteMetaStore(MetaStore):
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
 
+    def jobs(self):  # the bulk-jobs store on the same database (issue 6)
+        from .sqlite_jobs import SqliteJobStore
+
+        return SqliteJobStore(self)
+
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))

@@ -135,7 +135,16 @@ def _event_queue(conn: sqlite3.Connection) -> None:
     migrate_event_queue(conn)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes, _versions_table, _event_queue]
+def _jobs_tables(conn: sqlite3.Connection) -> None:
+    """Bulk jobs (issue 6, Spectra DS3): jobs, job_chunks, job_blobs (see sqlite_jobs)."""
+    from .sqlite_jobs import jobs_tables
+
+    jobs_tables(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
 from .ibm import Ibm
+from .jobs import Jobs
 from .lifecycle import Lifecycle
 from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
@@ -44,6 +45,7 @@ class Service:
         self.access = Access(self.core)  # issue 7: authorization, ACLs, policies, quotas
         self.access_config = AccessConfig(self.core, self.access)
         self.admin = Admin(self.core, self.users)
+        self.jobs = Jobs(self.core, self.objects, self.multipart)
         # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
         self.tokens = Tokens(meta, data.root)
         self.archives = Archives(self.core)
