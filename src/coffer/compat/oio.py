@@ -14,77 +14,34 @@ error it came from (`.cause`). Never imports the server.
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from coffer.sdk import _ext
 from coffer.sdk._client import Client
 from coffer.sdk._errors import CofferError
 
-F = TypeVar("F", bound=Callable[..., Any])
+from ._oio_errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NoSuchAccount,
+    NoSuchContainer,
+    NoSuchObject,
+    NotFound,
+    OioException,
+    _oio_error,
+    _translate,
+)
+from ._oio_more import MoreMethods
+
 _OIO = "oio/v1/"
+__all__ = ["BadRequest", "Conflict", "Forbidden", "NoSuchAccount", "NoSuchContainer", "NoSuchObject", "NotFound",
+           "ObjectStorageApi", "OioException"]
 
 
-class OioException(Exception):
-    def __init__(self, message: str, cause: CofferError | None = None) -> None:
-        super().__init__(message)
-        self.cause = cause
-
-
-class NotFound(OioException):
-    pass
-
-
-class NoSuchAccount(NotFound):
-    pass
-
-
-class NoSuchContainer(NotFound):
-    pass
-
-
-class NoSuchObject(NotFound):
-    pass
-
-
-class Conflict(OioException):
-    pass
-
-
-class Forbidden(OioException):
-    pass
-
-
-class BadRequest(OioException):
-    pass
-
-
-_BY_CODE: dict[str, type[OioException]] = {
-    "NoSuchBucket": NoSuchContainer, "NoSuchKey": NoSuchObject, "BucketAlreadyExists": Conflict,
-    "BucketAlreadyOwnedByYou": Conflict, "BucketNotEmpty": Conflict, "ConditionalRequestConflict": Conflict,
-    "PreconditionFailed": Conflict, "AccessDenied": Forbidden, "InvalidObjectState": Forbidden,
-    "InvalidArgument": BadRequest, "InvalidBucketName": BadRequest, "InvalidRange": BadRequest,
-}
-
-
-def _oio_error(e: CofferError) -> OioException:
-    cls = _BY_CODE.get(e.code or "", NotFound if e.status == 404 else OioException)
-    return cls(str(e), e)
-
-
-def _translate(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CofferError as e:
-            raise _oio_error(e) from e
-    return wrapper  # type: ignore[return-value]
-
-
-class ObjectStorageApi:
+class ObjectStorageApi(MoreMethods):
     """The subset of `oio.ObjectStorageApi` Coffer serves (see docs/openio.md for the list)."""
 
     def __init__(self, namespace: str = "OPENIO", logger: Any = None, perfdata: Any = None, *,
@@ -252,30 +209,31 @@ class ObjectStorageApi:
                      ranges: list[tuple[int, int]] | None = None, key_file: Any = None, properties: bool = True,
                      **kwargs: Any) -> tuple[dict, Iterator[bytes]]:
         """(metadata, stream): the stream yields the object, or each (first, last) range in turn."""
-        meta = self.object_get_properties(account, container, obj)
+        meta = self.object_get_properties(account, container, obj, version=version)
         o = self.client.bucket(container).object(obj)
         for first, last in ranges or []:
             if first < 0 or last < first:
                 raise BadRequest(f"invalid range ({first}, {last})")
-        return meta, _stream(o, list(ranges or [(0, None)]))
+        return meta, _stream(o, list(ranges or [(0, None)]), version)
 
     @_translate
     def object_get_properties(self, account: str | None, container: str, obj: str, version: str | None = None,
                               **kwargs: Any) -> dict[str, Any]:
-        return self._ext("GET", "object", {"container": container, "obj": obj})
+        return self._ext("GET", "object", {"container": container, "obj": obj, "versionId": version})
 
     object_show = object_get_properties
 
     @_translate
     def object_set_properties(self, account: str | None, container: str, obj: str, properties: dict,
                               version: str | None = None, clear: bool = False, **kwargs: Any) -> None:
-        self._ext("POST", "object-props", {"container": container, "obj": obj},
+        self._ext("POST", "object-props", {"container": container, "obj": obj, "versionId": version},
                   {"set": dict(properties), "clear": clear})
 
     @_translate
     def object_del_properties(self, account: str | None, container: str, obj: str, properties: Iterable[str],
                               version: str | None = None, **kwargs: Any) -> bool:
-        self._ext("POST", "object-props", {"container": container, "obj": obj}, {"delete": list(properties)})
+        self._ext("POST", "object-props", {"container": container, "obj": obj, "versionId": version},
+                  {"delete": list(properties)})
         return True
 
     @_translate
@@ -292,13 +250,14 @@ class ObjectStorageApi:
     @_translate
     def object_head(self, account: str | None, container: str, obj: str, trust_level: int = 0,
                     **kwargs: Any) -> bool:
-        answer = self._ext("GET", "object-head", {"container": container, "obj": obj, "trust_level": trust_level})
+        answer = self._ext("GET", "object-head", {"container": container, "obj": obj, "trust_level": trust_level,
+                                                  "versionId": kwargs.get("version")})
         return bool(answer["exists"])
 
     @_translate
     def object_locate(self, account: str | None, container: str, obj: str, version: str | None = None,
                       chunk_info: bool = False, properties: bool = True, **kwargs: Any) -> tuple[dict, list[dict]]:
-        answer = self._ext("GET", "object-locate", {"container": container, "obj": obj})
+        answer = self._ext("GET", "object-locate", {"container": container, "obj": obj, "versionId": version})
         return answer["meta"], answer["chunks"]
 
     @_translate
@@ -309,19 +268,21 @@ class ObjectStorageApi:
         """A shallow copy of target as link (data shared, reference counted; deleting one never
         affects the other)."""
         return self._ext("POST", "object-link", {"container": target_container, "obj": target_obj,
-                                                 "dest_container": link_container, "dest_obj": link_obj})
+                                                 "dest_container": link_container, "dest_obj": link_obj,
+                                                 "versionId": target_version})
 
     @_translate
     def object_truncate(self, account: str | None, container: str, obj: str, version: str | None = None,
                         size: int | None = None, **kwargs: Any) -> dict[str, Any]:
         if size is None:
             raise BadRequest("size is required")
-        return self._ext("POST", "object-truncate", {"container": container, "obj": obj, "size": size})
+        return self._ext("POST", "object-truncate", {"container": container, "obj": obj, "size": size,
+                                                     "versionId": version})
 
     @_translate
     def object_drain(self, account: str | None, container: str, obj: str, version: str | None = None,
                      **kwargs: Any) -> None:
-        self._ext("POST", "object-drain", {"container": container, "obj": obj})
+        self._ext("POST", "object-drain", {"container": container, "obj": obj, "versionId": version})
 
     @_translate
     def object_list(self, account: str | None, container: str, limit: int | None = None, marker: str | None = None,
@@ -360,10 +321,11 @@ def _read_all(source: Any) -> bytes:
     return b"".join(source)
 
 
-def _stream(obj: Any, ranges: list[tuple[int, int | None]]) -> Iterator[bytes]:
+def _stream(obj: Any, ranges: list[tuple[int, int | None]], version: str | None = None) -> Iterator[bytes]:
     """The data, fetched lazily as OpenIO's stream is; errors raised while reading are OpenIO's too."""
     try:
         for first, last in ranges:
-            yield from obj.get_reader(None if (first, last) == (0, None) else (first, last)).iter_content()
+            rng = None if (first, last) == (0, None) else (first, last)
+            yield from obj.get_reader(rng, version_id=version).iter_content()
     except CofferError as e:
         raise _oio_error(e) from e

@@ -41,6 +41,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "object-truncate"): ("OioObjectTruncate", "s3:PutObject"),
     ("POST", "object-drain"): ("OioObjectDrain", "s3:PutObject"),
     ("POST", "object-link"): ("OioObjectLink", "s3:PutObject"),
+    # h_oio_more.py: touch, refresh, purge, account delete, policy change
+    ("POST", "object-touch"): ("OioObjectTouch", "s3:GetObject"),
+    ("POST", "object-policy"): ("OioObjectPolicy", "s3:PutObject"),
+    ("POST", "container-refresh"): ("OioContainerRefresh", "s3:ListBucket"),
+    ("POST", "container-purge"): ("OioContainerPurge", "s3:DeleteObjectVersion"),
+    ("POST", "account-delete"): ("OioAccountDelete", "coffer:DeleteAccount"),
 }
 
 
@@ -81,6 +87,12 @@ def _need(ctx: Ctx, *names: str) -> list[str]:
         raise S3Error("InvalidArgument", f"Missing query argument {missing[0]!r}.", ArgumentName=missing[0],
                       ArgumentValue="")
     return [ctx.query[n] for n in names]
+
+
+def version(ctx: Ctx) -> str | None:
+    """OpenIO's `version` argument: the S3 version id, as `versionId` (so the gate asks for the
+    *Version permissions, as S3 does for a versioned request)."""
+    return ctx.query.get("versionId") or None
 
 
 def _flag(ctx: Ctx, name: str) -> bool:
@@ -157,13 +169,14 @@ async def object_list(ctx: Ctx) -> web.StreamResponse:
 @handles("OioObjectShow")
 async def object_show(ctx: Ctx) -> web.StreamResponse:
     container, obj = _need(ctx, "container", "obj")
-    return _json(await ctx.svc.oio.object_show(ctx.who, container, obj))
+    return _json(await ctx.svc.oio.object_show(ctx.who, container, obj, version(ctx)))
 
 
 @handles("OioObjectProps")
 async def object_props(ctx: Ctx) -> web.StreamResponse:
     container, obj = _need(ctx, "container", "obj")
-    props = await ctx.svc.oio.object_set_properties(ctx.who, container, obj, *_props_args(await _body(ctx)))
+    props = await ctx.svc.oio.object_set_properties(ctx.who, container, obj, *_props_args(await _body(ctx)),
+                                                    version=version(ctx))
     return _json({"properties": props})
 
 
@@ -171,13 +184,13 @@ async def object_props(ctx: Ctx) -> web.StreamResponse:
 async def object_head(ctx: Ctx) -> web.StreamResponse:
     container, obj = _need(ctx, "container", "obj")
     level = ctx.int_arg("trust_level", 0, lo=0, hi=2)
-    return _json({"exists": await ctx.svc.oio.object_head(ctx.who, container, obj, level)})
+    return _json({"exists": await ctx.svc.oio.object_head(ctx.who, container, obj, level, version(ctx))})
 
 
 @handles("OioObjectLocate")
 async def object_locate(ctx: Ctx) -> web.StreamResponse:
     container, obj = _need(ctx, "container", "obj")
-    meta, chunks = await ctx.svc.oio.object_locate(ctx.who, container, obj)
+    meta, chunks = await ctx.svc.oio.object_locate(ctx.who, container, obj, version(ctx))
     return _json({"meta": meta, "chunks": chunks})
 
 
@@ -185,17 +198,21 @@ async def object_locate(ctx: Ctx) -> web.StreamResponse:
 async def object_truncate(ctx: Ctx) -> web.StreamResponse:
     container, obj, _size = _need(ctx, "container", "obj", "size")
     size = ctx.int_arg("size", 0, lo=0)
-    return _json(await ctx.svc.oio.object_truncate(ctx.who, container, obj, size, ctx.request_id))
+    return _json(await ctx.svc.oio.object_truncate(ctx.who, container, obj, size, ctx.request_id, version(ctx)))
 
 
 @handles("OioObjectDrain")
 async def object_drain(ctx: Ctx) -> web.StreamResponse:
     container, obj = _need(ctx, "container", "obj")
-    await ctx.svc.oio.object_drain(ctx.who, container, obj, ctx.request_id)
+    await ctx.svc.oio.object_drain(ctx.who, container, obj, ctx.request_id, version(ctx))
     return _json({"drained": True})
 
 
 @handles("OioObjectLink")
 async def object_link(ctx: Ctx) -> web.StreamResponse:
     container, obj, dest_container, dest_obj = _need(ctx, "container", "obj", "dest_container", "dest_obj")
-    return _json(await ctx.svc.oio.object_link(ctx.who, container, obj, dest_container, dest_obj, ctx.request_id))
+    return _json(await ctx.svc.oio.object_link(ctx.who, container, obj, dest_container, dest_obj, ctx.request_id,
+                                               version(ctx)))
+
+
+from . import h_oio_more  # noqa: E402,F401  (registers the handlers of the operations listed above)

@@ -120,6 +120,10 @@ class Oio:
                   b.props.get(FROZEN) else "enabled", "sys.m2.region": b.region}
         if b.props.get("snapshot_of"):
             system["sys.snapshot.source"] = b.props["snapshot_of"]
+        stats = b.props.get("oio_stats") or {}
+        for name, field in (("sys.m2.objects.damaged", "damaged_objects"), ("sys.m2.chunks.missing", "missing_chunks")):
+            if field in stats:
+                system[name] = str(stats[field])
         return {"properties": dict(b.props.get(PROPS, {})), "system": system}
 
     async def container_set_properties(self, who: Principal, name: str, set_: dict | None, delete: list | None,
@@ -207,8 +211,24 @@ class Oio:
                 "properties": dict(b.props.get(PROPS, {}))}
 
     # -- objects ---------------------------------------------------------------------------------
-    async def _get(self, who: Principal, bucket: str, key: str) -> ObjectRecord:
-        return await self.objects.get(who, bucket, key)
+    async def _get(self, who: Principal, bucket: str, key: str, version: str | None = None) -> ObjectRecord:
+        return await self.get(who, bucket, key, version, current_only=True)
+
+    async def get(self, who: Principal, bucket: str, key: str, version: str | None = None,
+                  current_only: bool = False) -> ObjectRecord:
+        """The object, or its version `version` (OpenIO's `version` argument = S3 version id).
+        `current_only`: the operation changes the record in place, which only the current version
+        allows; naming another version is refused rather than silently acting on the current one."""
+        if not version:
+            return await self.objects.get(who, bucket, key)
+        if not current_only:
+            return await self.objects.get(who, bucket, key, version_id=version)
+        rec = await self.objects.get(who, bucket, key)
+        if (rec.version_id or "null") != version:
+            await self.objects.get(who, bucket, key, version_id=version)  # NoSuchVersion if there is none
+            raise S3Error("InvalidArgument", "Only the current version of an object can be changed.",
+                          ArgumentName="versionId", ArgumentValue=version)
+        return rec
 
     def describe(self, rec: ObjectRecord) -> dict[str, Any]:
         return {"name": rec.key, "id": rec.etag, "hash": rec.etag.split("-")[0].upper(), "hash_method": "md5",
@@ -218,15 +238,16 @@ class Oio:
                 "chunk_method": "inline" if rec.inline is not None else "plain/local",
                 "properties": dict(rec.user_meta), "drained": bool(rec.props.get("drained"))}
 
-    async def object_show(self, who: Principal, bucket: str, key: str) -> dict[str, Any]:
-        return self.describe(await self._get(who, bucket, key))
+    async def object_show(self, who: Principal, bucket: str, key: str, version: str | None = None) -> dict[str, Any]:
+        return self.describe(await self.get(who, bucket, key, version))
 
     async def object_set_properties(self, who: Principal, bucket: str, key: str, set_: dict | None,
-                                    delete: list | None, clear: bool = False) -> dict[str, str]:
+                                    delete: list | None, clear: bool = False,
+                                    version: str | None = None) -> dict[str, str]:
         """Change user properties (S3 user metadata) in place: the data is not rewritten."""
         b = await self.core.bucket_for(who, bucket)
         check_writable(b)
-        rec = await self._get(who, bucket, key)
+        rec = await self._get(who, bucket, key, version)
         rec.user_meta = _changed(rec.user_meta, set_, delete, clear)
         check_object_props(rec.user_meta, self.core.limits.max_user_meta_bytes)
         try:
@@ -235,23 +256,26 @@ class Oio:
             raise S3Error("ConditionalRequestConflict", "The object changed meanwhile; retry.") from None
         return rec.user_meta
 
-    async def object_head(self, who: Principal, bucket: str, key: str, trust_level: int) -> bool:
+    async def object_head(self, who: Principal, bucket: str, key: str, trust_level: int,
+                          version: str | None = None) -> bool:
         try:
-            rec = await self._get(who, bucket, key)
+            rec = await self.get(who, bucket, key, version)
         except S3Error as e:
-            if e.code == "NoSuchKey":
+            if e.code in ("NoSuchKey", "NoSuchVersion", "MethodNotAllowed"):
                 return False
             raise
         return await self.core.run(check_present, self.core.data, rec, trust_level)
 
-    async def object_locate(self, who: Principal, bucket: str, key: str) -> tuple[dict, list[dict]]:
-        rec = await self._get(who, bucket, key)
+    async def object_locate(self, who: Principal, bucket: str, key: str,
+                            version: str | None = None) -> tuple[dict, list[dict]]:
+        rec = await self.get(who, bucket, key, version)
         return self.describe(rec), locate(self.core.data, rec)
 
-    async def object_truncate(self, who: Principal, bucket: str, key: str, size: int, request_id: str) -> dict:
+    async def object_truncate(self, who: Principal, bucket: str, key: str, size: int, request_id: str,
+                              version: str | None = None) -> dict:
         b = await self.core.bucket_for(who, bucket)
         check_writable(b)
-        rec = await self._get(who, bucket, key)
+        rec = await self._get(who, bucket, key, version)
         check_readable(rec)
         if rec.props.get("sse"):
             # the stored bytes are ciphertext blocks: cutting them needs a re-encryption (not built)
@@ -280,10 +304,11 @@ class Oio:
         await self._replace(new, rec, "s3:ObjectCreated:Put", b, who, request_id, ver.mode(b))
         return self.describe(new)
 
-    async def object_drain(self, who: Principal, bucket: str, key: str, request_id: str) -> None:
+    async def object_drain(self, who: Principal, bucket: str, key: str, request_id: str,
+                           version: str | None = None) -> None:
         b = await self.core.bucket_for(who, bucket)
         check_writable(b)
-        rec = await self._get(who, bucket, key)
+        rec = await self._get(who, bucket, key, version)
         new = replace(rec, segments=[], inline=None, props={**rec.props, DRAINED: True})
         await self._replace(new, rec, None, b, who, request_id)
 
@@ -300,15 +325,15 @@ class Oio:
             await self.notifier.emit(b, [ObjectEvent(event, new.key, new.size, new.etag)], who.user_id, request_id)
 
     async def object_link(self, who: Principal, bucket: str, key: str, dest_bucket: str, dest_key: str,
-                          request_id: str) -> dict:
+                          request_id: str, version: str | None = None) -> dict:
         """A shallow copy: a new record sharing the source's reference-counted data (CopyObject's
         mechanism), in any bucket of the caller's; deleting either never affects the other."""
         dst = await self.core.bucket_for(who, dest_bucket)
         check_writable(dst)
-        src = await self._get(who, bucket, key)
+        src = await self.get(who, bucket, key, version)
         check_readable(src)
         rec, _ = await self.objects.copy(who, bucket, key, dest_bucket, dest_key, cond=ReadConditions(),
-                                         replace=None, storage_class=src.storage_class)
+                                         replace=None, storage_class=src.storage_class, src_version=version)
         await self.notifier.emit(dst, [ObjectEvent("s3:ObjectCreated:Copy", dest_key, rec.size, rec.etag)],
                                  who.user_id, request_id)
         return self.describe(rec)

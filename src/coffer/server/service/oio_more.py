@@ -1,0 +1,165 @@
+"""The rest of OpenIO's ObjectStorageApi semantics: touch, purge, refresh, account delete, policy change.
+
+Owns the operations `service/oio.py` did not cover, written as functions over its `Oio` service so
+the two stay independent:
+
+- `object_touch`: an event "as if the object had just been created" (`s3:ObjectCreated:Touch`,
+  which a `s3:ObjectCreated:*` configuration receives); nothing is written.
+- `container_refresh` / `container_touch(recompute=True)`: recount the container's usage (and,
+  for touch with recompute, its damaged objects and missing chunks) and keep the figures in
+  `bucket.props["oio_stats"]`, which `container_show` reports.
+- `container_purge(maxvers)`: OpenIO's rule: per key keep the newest `maxvers` versions that are not
+  delete markers, delete the older ones (delete markers are neither counted nor deleted).
+  Deletes go through the WORM guard: a protected version stays and is counted in `protected`.
+- `account_delete`: deletes the caller's user, refused while it owns a container, as OpenIO
+  refuses a non-empty account.
+- `object_change_policy`: validates the storage policy name against the data store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from coffer.protocol.errors import S3Error
+
+from ..data.policy import Policy, PolicyError, usable
+from ..meta.model import ObjectRecord
+from .core import Principal
+from .guards import check_writable
+from .notifications import ObjectEvent
+from .oio import Oio
+
+STATS = "oio_stats"
+TOUCH_EVENT = "s3:ObjectCreated:Touch"
+DEFAULT_MAX_VERSIONS = 1  # OpenIO's namespace default (meta2.max_versions) when none is given
+_PAGE = 500
+
+
+def missing_chunks(oio: Oio, rec: ObjectRecord) -> int:
+    """Segments of `rec` whose file is absent or shorter than the object uses (worker thread)."""
+    if rec.inline is not None or rec.props.get("drained"):
+        return 0
+    missing = 0
+    for seg in rec.segments:
+        try:
+            missing += os.stat(oio.core.data.path(seg.ref)).st_size < seg.size
+        except FileNotFoundError:
+            missing += 1
+    return missing
+
+
+async def object_touch(oio: Oio, who: Principal, bucket: str, key: str, version: str | None,
+                       request_id: str) -> int:
+    """Queue the created-event of an existing object (version); returns how many were queued."""
+    b = await oio.core.bucket_for(who, bucket)
+    rec = await oio.get(who, bucket, key, version)
+    ev = ObjectEvent(TOUCH_EVENT, rec.key, rec.size, rec.etag, rec.version_id)
+    return await oio.notifier.emit(b, [ev], who.user_id, request_id)
+
+
+async def container_refresh(oio: Oio, who: Principal, name: str, recompute: bool = False) -> dict[str, Any]:
+    """Recount objects and bytes (and with `recompute`, damaged objects and missing chunks); the
+    figures are stored in the bucket's props so `container_show` reports them."""
+    await oio.core.bucket_for(who, name)
+    objects, size = await oio.core.meta.count_objects(name)
+    stats: dict[str, Any] = {"objects": objects, "bytes": size, "time": time.time()}
+    if recompute:
+        damaged = missing = 0
+        after: str | None = None
+        while True:
+            rows = await oio.core.meta.scan_current(name, after, _PAGE)
+            if not rows:
+                break
+            after = rows[-1][0]
+            for row in rows:
+                rec = await oio.core.meta.get_object(name, row[0])
+                if rec is None:
+                    continue
+                n = await oio.core.run(missing_chunks, oio, rec)
+                damaged += n > 0
+                missing += n
+        stats.update(damaged_objects=damaged, missing_chunks=missing)
+
+    def change(props: dict) -> dict:
+        return {**props, STATS: {**props.get(STATS, {}), **stats}}
+
+    await oio.core.meta.modify_bucket_props(name, change)
+    return stats
+
+
+async def container_purge(oio: Oio, who: Principal, name: str, maxvers: int | None,
+                          request_id: str) -> dict[str, int]:
+    """Keep the newest `maxvers` (None: 1; 0 counts as 1; < 0: keep all) versions of every key."""
+    b = await oio.core.bucket_for(who, name)
+    check_writable(b)
+    keep = DEFAULT_MAX_VERSIONS if maxvers is None else max(1, maxvers) if maxvers >= 0 else -1
+    deleted = protected = 0
+    if keep < 0:
+        return {"deleted": 0, "protected": 0}
+    after: str | None = None
+    while True:
+        keys = await oio.core.meta.scan_versioned_keys(name, after, _PAGE)
+        if not keys:
+            break
+        after = keys[-1]
+        events: list[ObjectEvent] = []
+        for key in keys:
+            versions = [v.record for v in await oio.core.meta.key_versions(name, key) if not v.record.delete_marker]
+            for rec in versions[keep:]:
+                vid = rec.version_id or "null"
+                try:
+                    await oio.versioning.delete(b, who, key, vid)
+                except S3Error as e:
+                    if e.code != "AccessDenied":
+                        raise
+                    protected += 1  # under retention or legal hold: OpenIO has no such rule, S3's wins
+                    continue
+                deleted += 1
+                events.append(ObjectEvent("s3:ObjectRemoved:Delete", key, version_id=vid))
+        if events:
+            await oio.notifier.emit(b, events, who.user_id, request_id)
+    return {"deleted": deleted, "protected": protected}
+
+
+def check_policy(name: str, current: str | None = None, volumes: int = 1) -> Policy:
+    """The policy `name` names, if this server can store data under it."""
+    try:
+        policy = Policy.parse(name)
+    except PolicyError as e:
+        raise S3Error("InvalidArgument", f"Unknown storage policy: {e}", ArgumentName="policy",
+                      ArgumentValue=name[:64]) from None
+    if not usable(policy, volumes):
+        raise S3Error("InvalidArgument", f"The storage policy {policy.name} needs {policy.width} volumes; this "
+                      f"server has {volumes}.", ArgumentName="policy", ArgumentValue=name[:64])
+    if current is not None and policy.name == current:
+        raise S3Error("ConditionalRequestConflict", f"The object already uses the storage policy {policy.name}.",
+                      status=409)
+    return policy
+
+
+async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, policy: str,
+                               version: str | None) -> dict[str, Any]:
+    """Change the object's storage policy. The local data store keeps one copy of everything
+    (policy SINGLE): any other policy is refused with the reason; SINGLE is already in use."""
+    b = await oio.core.bucket_for(who, bucket)
+    check_writable(b)
+    rec = await oio.get(who, bucket, key, version, current_only=True)
+    check_policy(policy, current=Policy.single().name)
+    return oio.describe(rec)  # not reached while only SINGLE is usable (check_policy refuses it)
+
+
+async def account_delete(oio: Oio, who: Principal, admin: Any) -> None:
+    """Delete the caller's account (its user and keys) when it owns no container. The `account`
+    argument of OpenIO's call is ignored as everywhere (accounts are the credentials' user); an
+    administrator deletes other users through the admin API, never its own account from here."""
+    if not who.user_id:
+        raise S3Error("AccessDenied", "Access Denied")
+    if who.admin:
+        raise S3Error("DeleteConflict", "An administrator cannot delete its own account.", status=409)
+    owned = await oio.core.meta.list_buckets(who.user_id)
+    if owned:
+        raise S3Error("DeleteConflict", f"The account {who.user_id} is not empty: it still owns {len(owned)} "
+                      "container(s).", status=409)
+    await admin.remove_user(who.user_id)
