@@ -88,7 +88,8 @@ async def post_bucket(ctx: AisCtx) -> web.StreamResponse:
             raise AisError(400, f"provider {to.get('provider')!r} is not supported: Coffer's buckets are ais://")
         prepend = value.get("prepend") or ""
         out = await ctx.svc.multi.copy(ctx.who, ctx.bucket, sel, str(to["name"]), str(prepend),
-                                       continue_on_error=bool(value.get("coer")), dry_run=bool(value.get("dry_run")))
+                                       continue_on_error=bool(value.get("coer")), dry_run=bool(value.get("dry_run")),
+                                       request_id=ctx.rid)
         return web.Response(status=200, text=job_id(), headers={"Ais-Copied": str(out.done),
                                                                 "Ais-Skipped": str(out.skipped)})
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")
@@ -105,7 +106,7 @@ async def delete_bucket(ctx: AisCtx) -> web.StreamResponse:
     if action == "delete-listrange":
         value = msg.get("value") or {}
         sel = _selection(value)
-        out = await ctx.svc.multi.delete(ctx.who, ctx.bucket, sel, continue_on_error=True)
+        out = await ctx.svc.multi.delete(ctx.who, ctx.bucket, sel, continue_on_error=True, request_id=ctx.rid)
         return web.Response(status=200, text=job_id(), headers={"Ais-Deleted": str(out.done),
                                                                 "Ais-Skipped": str(out.skipped)})
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")

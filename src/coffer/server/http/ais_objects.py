@@ -21,6 +21,7 @@ from coffer.protocol.timeutil import http_date
 
 from ..meta.model import ObjectRecord
 from ..service import PutParams, ReadConditions
+from . import h_notify
 from .ais_app import AisCtx, AisError, ais_handles
 from .auth import BodyPlan
 from .body import body_stream, integrity_for
@@ -107,9 +108,16 @@ async def _copy(ctx: AisCtx, dest: str) -> web.StreamResponse:
     parts = dest.split("/", 3)
     if len(parts) != 4 or parts[0] not in ("ais", "") or parts[1] not in ("@#", "") or not parts[2] or not parts[3]:
         raise AisError(400, f"invalid object_to {dest!r}: expecting ais/@#/BUCKET/OBJECT")
-    await ctx.svc.objects.copy(ctx.who, ctx.bucket, ctx.key, parts[2], parts[3], cond=ReadConditions(),
-                               replace=None, storage_class=None)
-    return web.Response(status=200)
+    src_key = ctx.key
+
+    async def call() -> web.StreamResponse:
+        await ctx.svc.objects.copy(ctx.who, ctx.bucket, src_key, parts[2], parts[3], cond=ReadConditions(),
+                                   replace=None, storage_class=None)
+        return web.Response(status=200)
+
+    # the destination is what is written: a frozen destination refuses, its notifications get the Copy
+    return await h_notify.guarded(ctx.svc, parts[2], parts[3], "s3:ObjectCreated:Copy", ctx.who.user_id, ctx.rid,
+                                  ctx.request, call)
 
 
 @ais_handles("GET", "objects")

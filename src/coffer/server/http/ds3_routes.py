@@ -200,7 +200,7 @@ async def delete_folder(r: Ds3Request, folder: str) -> web.StreamResponse:
     bucket = r.query.get("bucket_id")
     if not bucket:
         raise _bad("The bucket_id parameter is required.")
-    await r.svc.jobs.delete_folder(r.who, bucket, folder)
+    await r.svc.jobs.delete_folder(r.who, bucket, folder, r.request.get("rid", ""))
     return web.Response(status=204)
 
 

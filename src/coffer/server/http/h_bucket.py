@@ -213,6 +213,8 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     pairs = list(zip(keys, versions, strict=True))
     ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key (issue 7)
     asked = [(k, v) for k, v in pairs if not k or k in ok]
+    if (intend := ctx.request.get("coffer.intend")) is not None and asked:  # notifications' crash window
+        await intend([k for k, _v in asked if k])
     results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, asked, bypass(ctx)) if asked else []
     deleted, errors = [], []
     for (key, vid), res in zip(asked, results, strict=True):

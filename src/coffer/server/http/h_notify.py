@@ -66,8 +66,9 @@ async def around(ctx: Ctx, handler: Handler) -> web.StreamResponse:
     name = ctx.route.endpoint.name
     if name not in _WRITES or ctx.route.bucket is None:
         return await handler(ctx)
-    # DeleteObjects names its keys only in its body: no intent; the handler leaves the keys it
-    # actually removed (Quiet or not) in the request, and they become events after it.
+    # DeleteObjects names its keys only in its body: it writes its intent through
+    # request["coffer.intend"] once parsed, and leaves the keys it actually removed (Quiet or not)
+    # in the request; they become events after it.
     key = None if name == "DeleteObjects" else ctx.key
     return await guarded(ctx.svc, ctx.route.bucket, key, _event_for(ctx), ctx.who.user_id, ctx.request_id,
                          ctx.request, lambda: handler(ctx))
@@ -76,7 +77,8 @@ async def around(ctx: Ctx, handler: Handler) -> web.StreamResponse:
 async def around_ais(ctx: Any, handler: Callable[[Any], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """The same for the AIStore API's object writes: PUT (a plain put or an append flush:
     ObjectCreated:Put; an append piece: no event) and DELETE (ObjectRemoved:Delete). Server-side
-    copies (`object_to`) and bucket-level multi-object operations are not covered."""
+    copies (`object_to`) are guarded by their handler on the destination; bucket-level multi-object
+    operations by `service.multiobj` (through `service.announce`)."""
     method = ctx.request.method
     if ctx.key is None or method not in ("PUT", "DELETE") or "object_to" in ctx.query:
         return await handler(ctx)
@@ -102,12 +104,23 @@ async def guarded(svc: Service, bucket_name: str, key: str | None, event: str | 
     notifier = svc.notifier
     peer = request.remote or ""
     hold = None if key is None else await notifier.intend(bucket, event, key, principal, request_id, peer)
+    holds: list[int] = []
+    if key is None:
+        async def intend_keys(keys: list[str]) -> None:
+            """DeleteObjects calls this once it knows its keys, before deleting (the crash window)."""
+            h = await notifier.intend(bucket, event, "", principal, request_id, peer, keys=keys)
+            if h is not None:
+                holds.append(h)
+        request["coffer.intend"] = intend_keys
     try:
         resp = await call()
     except BaseException:
-        if hold is not None:
-            await notifier.cancel(hold)
+        for h in [hold, *holds]:
+            if h is not None:
+                await notifier.cancel(h)
         raise
+    if holds:
+        hold = holds[0]
     events: list[ObjectEvent] = []
     if resp.status < 300:
         if key is None:

@@ -62,6 +62,7 @@ class Service:
         # issue 6 (OpenIO API, bucket notifications)
         self.notifier = Notifier(self.core)
         self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
+        self.multi.notifier = self.lifecycle.notifier = self.jobs.notifier = self.notifier  # events of those writes
 
     @property
     def limits(self) -> Limits:

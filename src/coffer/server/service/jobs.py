@@ -29,9 +29,12 @@ from ..meta.jobs import CANCELED, COMPLETED, IN_PROGRESS, Blob, Chunk, Job, JobS
 from ..meta.model import MultipartUpload, ObjectRecord, PartInfo
 from . import versioning as ver
 from . import worm
+from .announce import Announce
 from .core import Core, Integrity, Principal, md5_of_md5s
+from .guards import check_writable
 from .multipart import Multipart
 from .naming import check_key
+from .notifications import Notifier, ObjectEvent
 from .objects import Objects, PutParams
 from .retention import LockRequest, initial_props
 
@@ -57,6 +60,7 @@ class Jobs:
         self.core = core
         self.objects = objects
         self.multipart = multipart
+        self.notifier: Notifier | None = None  # bucket notifications (set by the service container)
         self._store: JobStore | None = None
 
     @property
@@ -343,7 +347,9 @@ class Jobs:
         await self.store.mark_blob(job_id, key, offset, time.time())
 
     # -- folders -------------------------------------------------------------------------------------
-    async def delete_folder(self, who: Principal, bucket: str, folder: str) -> int:
+    async def delete_folder(self, who: Principal, bucket: str, folder: str, request_id: str = "") -> int:
+        """Delete every object under `folder/`: refused in a frozen bucket; each removal raises
+        ObjectRemoved:Delete (DeleteMarkerCreated in a versioned bucket), announced per batch."""
         prefix = folder.rstrip("/") + "/"
         n = 0
         while True:
@@ -352,9 +358,16 @@ class Jobs:
             if not keys:
                 return n
             b = await self.core.bucket_for(who, bucket)
-            if ver.mode(b) is None:
-                await self.objects.delete_many(who, bucket, keys)
-            else:  # a versioned bucket keeps the data: delete markers, one by one
-                for key in keys:
-                    await self.objects.delete(who, bucket, key)
+            check_writable(b)
+            async with Announce(self.notifier, b, "s3:ObjectRemoved:Delete", who.user_id, request_id,
+                                keys=keys) as note:
+                if ver.mode(b) is None:
+                    removed = await self.objects.delete_many(who, bucket, keys)
+                    note.events += [ObjectEvent("s3:ObjectRemoved:Delete", k)
+                                    for k, rec in zip(keys, removed, strict=True) if rec is not None]
+                else:  # a versioned bucket keeps the data: delete markers, one by one
+                    for key in keys:
+                        out = await self.objects.delete(who, bucket, key)
+                        note.events.append(ObjectEvent("s3:ObjectRemoved:DeleteMarkerCreated", key,
+                                                       version_id=out.version_id))
             n += len(keys)

@@ -32,7 +32,9 @@ from typing import Any
 from coffer.protocol.errors import S3Error
 
 from ..meta.model import Bucket
+from .announce import Announce
 from .core import Core, Principal
+from .notifications import Notifier, ObjectEvent, marker_event
 from .versioning import Versioning, mode
 
 log = logging.getLogger("coffer.lifecycle")
@@ -94,6 +96,7 @@ def matches(f: dict[str, Any], key: str, size: int | None, tags: dict[str, str])
 
 class Lifecycle:
     def __init__(self, core: Core, versioning: Versioning) -> None:
+        self.notifier: Notifier | None = None  # bucket notifications (set by the service container)
         self.core = core
         self.versioning = versioning
         self.passes = 0
@@ -199,7 +202,7 @@ class Lifecycle:
                     exp = r["expiration"]
                     due = now >= exp["date"] if "date" in exp else now - mtime >= exp["days"] * day
                     if due and matches(r.get("filter") or {}, key, size, props.get("tags") or {}):
-                        n += await self._act(self.versioning.delete(b, who, key, None))
+                        n += await self._act(self._expire(b, who, key, None))
                         break
             if len(rows) < BATCH:
                 break
@@ -235,12 +238,12 @@ class Lifecycle:
                             if vid not in done and e.noncurrent_since and now - e.noncurrent_since >= nc["days"] * day \
                                     and matches(r.get("filter") or {}, key, e.record.size, tags):
                                 done.add(vid)
-                                n += await self._act(self.versioning.delete(b, who, key, vid))
+                                n += await self._act(self._expire(b, who, key, vid))
                     lone_marker = len(entries) == 1 and entries[0].record.delete_marker
                     vid = entries[0].record.version_id or "null" if entries else "null"
                     if lone_marker and vid not in done and (exp.get("expired_marker") or "days" in exp):
                         done.add(vid)
-                        n += await self._act(self.versioning.delete(b, who, key, vid))
+                        n += await self._act(self._expire(b, who, key, vid))
             if len(keys) < BATCH:
                 return n
             after = keys[-1]
@@ -272,6 +275,15 @@ class Lifecycle:
                         pass
                     break
         return n
+
+    async def _expire(self, b: Bucket, who: Principal, key: str, version: str | None) -> None:
+        """One expiry: S3's lifecycle events (LifecycleExpiration:Delete, or :DeleteMarkerCreated when
+        a versioned bucket's current object gets a marker), announced like any write (intent first)."""
+        event = "s3:LifecycleExpiration:Delete"
+        async with Announce(self.notifier, b, event, b.owner, "lifecycle", key=key, version=version) as note:
+            out = await self.versioning.delete(b, who, key, version)
+            note.events.append(ObjectEvent(marker_event(event) if out.delete_marker and version is None else event,
+                                           key, version_id=out.version_id))
 
     @staticmethod
     async def _act(coro) -> int:

@@ -17,9 +17,14 @@ from dataclasses import dataclass, field
 from coffer.protocol import template as tpl
 from coffer.protocol.errors import S3Error
 
+from ..meta.model import Bucket, ObjectRecord
+from . import versioning as ver
+from .announce import Announce
 from .conditions import ReadConditions
 from .core import Core, Principal
+from .guards import check_writable
 from .naming import check_key
+from .notifications import Notifier, ObjectEvent
 from .objects import Objects
 
 BATCH = 1000
@@ -71,32 +76,56 @@ def _batches(names: Iterable[str], n: int) -> Iterator[list[str]]:
 
 
 class MultiObjects:
-    def __init__(self, core: Core, objects: Objects) -> None:
+    def __init__(self, core: Core, objects: Objects, notifier: Notifier | None = None) -> None:
         self.core = core
         self.objects = objects
+        self.notifier = notifier  # bucket notifications (set by the service container)
 
-    async def delete(self, who: Principal, bucket: str, sel: Selection, continue_on_error: bool = True) -> Outcome:
+    async def delete(self, who: Principal, bucket: str, sel: Selection, continue_on_error: bool = True,
+                     request_id: str = "") -> Outcome:
+        """Frozen buckets refuse it; each object removed raises ObjectRemoved:Delete (or
+        DeleteMarkerCreated: a versioned bucket gets delete markers, as DeleteObjects makes)."""
         sel.validate()
-        await self.core.bucket_for(who, bucket)
+        b = await self.core.bucket_for(who, bucket)
+        check_writable(b)
         out = Outcome()
         for batch in _batches(sel, BATCH):
-            removed = await self.objects.delete_many(who, bucket, batch)
-            for name, rec in zip(batch, removed, strict=True):
-                if rec is None:
-                    out.skipped += 1
-                    if not sel.is_template() and not continue_on_error:
-                        out.errors.append(f"ais://{bucket}/{name} does not exist")
+            async with Announce(self.notifier, b, "s3:ObjectRemoved:Delete", who.user_id, request_id,
+                                keys=batch) as note:
+                if ver.mode(b) is None:
+                    removed = await self.objects.delete_many(who, bucket, batch)
+                    gone = [(n, rec is not None, False) for n, rec in zip(batch, removed, strict=True)]
                 else:
+                    gone = await self._delete_versioned(who, b, batch)
+                for name, existed, marker in gone:
+                    if not existed:
+                        out.skipped += 1
+                        if not sel.is_template() and not continue_on_error:
+                            out.errors.append(f"ais://{bucket}/{name} does not exist")
+                        continue
                     out.done += 1
+                    note.events.append(ObjectEvent("s3:ObjectRemoved:DeleteMarkerCreated" if marker else
+                                                   "s3:ObjectRemoved:Delete", name))
         return out
+
+    async def _delete_versioned(self, who: Principal, b: Bucket, batch: list[str]) -> list[tuple[str, bool, bool]]:
+        """(name, existed, became a delete marker) per name; a protected object stays (not counted)."""
+        present = [n for n in batch if await self.core.meta.get_object(b.name, n) is not None]
+        results = await ver.Versioning(self.core).delete_many(who, b.name, [(n, None) for n in present])
+        done = {n: r.delete_marker for n, r in zip(present, results, strict=True) if not isinstance(r, S3Error)}
+        return [(n, n in done, done.get(n, False)) for n in batch]
 
     async def copy(
         self, who: Principal, bucket: str, sel: Selection, dest_bucket: str, prepend: str = "",
-        continue_on_error: bool = False, dry_run: bool = False,
+        continue_on_error: bool = False, dry_run: bool = False, request_id: str = "",
     ) -> Outcome:
+        """Copies share data; the destination must not be frozen; each copy raises
+        ObjectCreated:Copy in the destination bucket."""
         sel.validate()
         await self.core.bucket_for(who, bucket)
-        await self.core.bucket_for(who, dest_bucket)
+        dest = await self.core.bucket_for(who, dest_bucket)
+        if not dry_run:
+            check_writable(dest)
         if dest_bucket == bucket and not prepend:
             raise S3Error("InvalidRequest", "copying objects onto themselves: give another bucket or a prefix "
                           "to prepend")
@@ -106,8 +135,12 @@ class MultiObjects:
         for batch in _batches(sel, COPY_WINDOW):
             for name in batch:
                 check_key(prepend + name, self.core.limits.max_key_bytes)
-            results = await asyncio.gather(*(self._copy_one(who, bucket, n, dest_bucket, prepend + n, dry_run)
-                                             for n in batch))
+            async with Announce(None if dry_run else self.notifier, dest, "s3:ObjectCreated:Copy", who.user_id,
+                                request_id, keys=[prepend + n for n in batch]) as note:
+                results = await asyncio.gather(*(self._copy_one(who, bucket, n, dest_bucket, prepend + n, dry_run)
+                                                 for n in batch))
+                note.events += [ObjectEvent("s3:ObjectCreated:Copy", prepend + n, rec.size, rec.etag, rec.version_id)
+                                for n, rec in zip(batch, results, strict=True) if rec is not None and rec is not True]
             for name, ok in zip(batch, results, strict=True):
                 if ok:
                     out.done += 1
@@ -121,15 +154,16 @@ class MultiObjects:
         return out
 
     async def _copy_one(self, who: Principal, bucket: str, name: str, dest_bucket: str, dest_key: str,
-                        dry_run: bool) -> bool:
-        """Copy one object; False when it does not exist (or vanished meanwhile)."""
+                        dry_run: bool) -> ObjectRecord | bool | None:
+        """Copy one object: the new record (True for a dry run), or None/False when it does not
+        exist (or vanished meanwhile)."""
         if dry_run:
             return await self.core.meta.get_object(bucket, name) is not None
         try:
-            await self.objects.copy(who, bucket, name, dest_bucket, dest_key, cond=ReadConditions(),
-                                    replace=None, storage_class=None)
+            rec, _ = await self.objects.copy(who, bucket, name, dest_bucket, dest_key, cond=ReadConditions(),
+                                             replace=None, storage_class=None)
         except S3Error as e:
             if e.code != "NoSuchKey":
                 raise
-            return False
-        return True
+            return None
+        return rec

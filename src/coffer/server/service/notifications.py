@@ -188,15 +188,20 @@ class Notifier:
         return len(items)
 
     async def intend(self, bucket: Bucket, event: str, key: str, principal: str, request_id: str,
-                     source_ip: str = "") -> int | None:
-        """Before a write that may produce `event` on `key` runs: a held row saying so, which the
-        events replace once the write succeeded. Returns its id, or None when no webhook would care."""
+                     source_ip: str = "", keys: list[str] | None = None, version: str | None = None) -> int | None:
+        """Before a write that may produce `event` on `key` (or on each of `keys`: a multi-object
+        delete or copy; or on version `version` of `key`) runs: a held row saying so, which the events
+        replace once the write succeeded. Returns its id, or None when no webhook would care."""
         configs = bucket.props.get(PROPS_KEY) or []
         family = event.split(":")[1] if event.count(":") >= 2 else ""
         if not any(any(e.split(":")[1:2] == [family] for e in c["events"]) for c in configs):
             return None
-        intent = {"bucket": bucket.name, "event": event, "key": key, "principal": principal,
-                  "request_id": request_id, "source_ip": source_ip, "time": time.time()}
+        intent: dict[str, Any] = {"bucket": bucket.name, "event": event, "key": key, "principal": principal,
+                                  "request_id": request_id, "source_ip": source_ip, "time": time.time()}
+        if keys is not None:
+            intent["keys"] = keys
+        if version is not None:
+            intent["version"] = version
         # Not fsynced by itself: the write it announces commits after it, in the same WAL, and that
         # durable commit makes the intent durable too. A crash before that loses both: no event owed.
         (hold,) = await self.core.meta.enqueue_events([("", intent)], durable=False)
@@ -238,19 +243,41 @@ async def recover_held(meta: MetaStore, region: str, older_than: float | None = 
         items: list[tuple[str, dict]] = []
         bucket = await meta.get_bucket(intent.get("bucket", ""))
         if bucket is not None:
-            rec = await meta.get_object(bucket.name, intent["key"])
-            ev: ObjectEvent | None = None
-            if intent["event"].startswith("s3:ObjectCreated:"):
-                # 1 s of slack: the object's time and the intent's come from the same clock, but
-                # the record's time is taken a moment after the intent's on another code path
-                if rec is not None and rec.last_modified >= intent["time"] - 1.0:
-                    ev = ObjectEvent(intent["event"], rec.key, rec.size, rec.etag, rec.version_id)
-            elif rec is None:
-                ev = ObjectEvent(intent["event"], intent["key"])
-            if ev is not None:
-                items = build(region, bucket, [ev], intent["principal"], intent["request_id"], intent["source_ip"])
+            events = [ev for k in intent.get("keys") or [intent["key"]]
+                      if (ev := await _resolve(meta, bucket.name, intent, k)) is not None]
+            items = build(region, bucket, events, intent["principal"], intent["request_id"], intent["source_ip"])
         queued += len(await meta.enqueue_events(items, hold, only_if_held=True))
     return queued
+
+
+def marker_event(event: str) -> str:
+    """The delete-marker flavour of a removal event (s3:ObjectRemoved:Delete ->
+    s3:ObjectRemoved:DeleteMarkerCreated, s3:LifecycleExpiration:Delete -> ...DeleteMarkerCreated)."""
+    return event.rsplit(":", 1)[0] + ":DeleteMarkerCreated"
+
+
+async def _resolve(meta: MetaStore, bucket: str, intent: dict[str, Any], key: str) -> ObjectEvent | None:
+    """The event an intent owes for `key`, judged from what the store holds now."""
+    # 1 s of slack: the object's time and the intent's come from the same clock, but the record's
+    # time is taken a moment after the intent's on another code path
+    since = intent["time"] - 1.0
+    event = intent["event"]
+    version = intent.get("version")
+    if event.startswith("s3:ObjectCreated:"):
+        rec = await meta.get_object(bucket, key)
+        if rec is not None and rec.last_modified >= since:
+            return ObjectEvent(event, rec.key, rec.size, rec.etag, rec.version_id)
+        return None
+    if version is not None:  # one version removed for good
+        return ObjectEvent(event, key, version_id=version) if await meta.get_version(bucket, key, version) is None \
+            else None
+    if await meta.get_object(bucket, key) is not None:
+        return None
+    # absent: in a versioned bucket the delete may have made a delete marker, which S3 names differently
+    marker = await meta.latest_marker(bucket, key)
+    if marker is not None and marker.last_modified >= since:
+        return ObjectEvent(marker_event(event), key, version_id=marker.version_id or "null")
+    return ObjectEvent(event, key)
 
 
 def _record(region: str, bucket: Bucket, config_id: str, ev: ObjectEvent, principal: str, request_id: str,
