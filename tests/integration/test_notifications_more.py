@@ -88,7 +88,8 @@ def test_ds3_folder_delete_sends_events(endpoint, s3):
         b.ext.set_webhooks([{"url": receiver.url, "events": ["s3:ObjectRemoved:*"]}])
         Ds3WireClient(endpoint.url, endpoint.access_key, endpoint.secret_key).delete_folder_recursively(name, "dir")
         records = receiver.wait_for(2)
-        assert _events(records) == [(name, "ObjectRemoved:Delete", "dir/a"), (name, "ObjectRemoved:Delete", "dir/sub/b")]
+        assert _events(records) == [(name, "ObjectRemoved:Delete", "dir/a"),
+                                    (name, "ObjectRemoved:Delete", "dir/sub/b")]
         assert [o.key for o in b.list_objects()] == ["other"]
     finally:
         receiver.stop()
@@ -116,7 +117,7 @@ def test_lifecycle_expiry_sends_lifecycle_events(server_factory):
         records = receiver.wait_for(2)
         assert _events(records) == [("plain", "LifecycleExpiration:Delete", "tmp/old"),
                                     ("versioned", "LifecycleExpiration:DeleteMarkerCreated", "tmp/old")]
-        marker = [r for r in records if r["s3"]["bucket"]["name"] == "versioned"][0]
+        marker = next(r for r in records if r["s3"]["bucket"]["name"] == "versioned")
         assert marker["s3"]["object"]["versionId"] == \
             s3.list_object_versions(Bucket="versioned")["DeleteMarkers"][0]["VersionId"]
     finally:
