@@ -60,7 +60,14 @@ def test_bucket_webhooks_round_trip(coffer_bkt):
     assert coffer_bkt.ext.webhooks() == []
     coffer_bkt.ext.set_webhooks([{"id": "w1", "url": "http://127.0.0.1:9/h", "events": ["s3:ObjectCreated:*"],
                                   "prefix": "logs/"}])
-    assert coffer_bkt.ext.webhooks() == [{"id": "w1", "url": "http://127.0.0.1:9/h",
-                                          "events": ["s3:ObjectCreated:*"], "prefix": "logs/"}]
+    (got,) = coffer_bkt.ext.webhooks()
+    secret = got.pop("secret")  # generated: the key signing its deliveries
+    assert len(secret) == 64 and got == {"id": "w1", "url": "http://127.0.0.1:9/h",
+                                         "events": ["s3:ObjectCreated:*"], "prefix": "logs/"}
+    # re-put without a secret keeps it; a given secret replaces it
+    coffer_bkt.ext.set_webhooks([{"id": "w1", "url": "http://127.0.0.1:9/h", "events": ["s3:ObjectCreated:*"]}])
+    assert coffer_bkt.ext.webhooks()[0]["secret"] == secret
+    coffer_bkt.ext.set_webhooks([{"id": "w1", "url": "http://127.0.0.1:9/h", "secret": "my-own-secret-0123"}])
+    assert coffer_bkt.ext.webhooks()[0]["secret"] == "my-own-secret-0123"
     coffer_bkt.ext.set_webhooks([])
     assert coffer_bkt.ext.webhooks() == []

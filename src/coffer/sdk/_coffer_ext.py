@@ -71,8 +71,9 @@ class BucketExt:
         return int(self._call("POST", "container-flush")["deleted"])
 
     def set_webhooks(self, webhooks: Iterable[Mapping[str, Any]]) -> None:
-        """Bucket notifications to webhooks: each {"url", "events": [...], "id"?, "prefix"?, "suffix"?};
-        an empty list removes them (docs/notifications.md)."""
+        """Bucket notifications to webhooks: each {"url", "events": [...], "id"?, "prefix"?, "suffix"?,
+        "secret"?} (the key signing deliveries; generated when absent, see `webhooks()`); an empty
+        list removes them (docs/notifications.md)."""
         items: list[tuple[str, Any]] = []
         for w in webhooks:
             body: list[tuple[str, Any]] = [("Id", w.get("id")), ("Url", w["url"])]
@@ -80,12 +81,15 @@ class BucketExt:
             rules = [{"Name": n, "Value": w[n]} for n in ("prefix", "suffix") if w.get(n) is not None]
             if rules:
                 body.append(("Filter", {"S3Key": {"FilterRule": rules}}))
+            if w.get("secret"):
+                body.append(("Secret", w["secret"]))
             items.append(("WebhookConfiguration", xmlutil.pairs(*body)))
         doc = xmlutil.to_xml("NotificationConfiguration", xmlutil.pairs(*items))
         self.bucket.client._transport.request("PUT", self.bucket.name, query={"notification": ""}, body=doc)
 
     def webhooks(self) -> list[dict[str, Any]]:
-        """The bucket's notification configurations as {"id", "url", "events", "prefix"?, "suffix"?}."""
+        """The bucket's notification configurations as {"id", "url", "events", "secret", "prefix"?,
+        "suffix"?}."""
         resp = self.bucket.client._transport.request("GET", self.bucket.name, query={"notification": ""})
         out: list[dict[str, Any]] = []
         for el in list(xmlutil.parse(resp.data or b"<NotificationConfiguration/>")):
@@ -93,7 +97,8 @@ class BucketExt:
                            if xmlutil.child_text(el, n) is not None), "") or ""
             url = target.split(":", 5)[5] if target.startswith("arn:coffer:webhook:") else target
             item: dict[str, Any] = {"id": xmlutil.child_text(el, "Id"), "url": url,
-                                    "events": [(e.text or "") for e in xmlutil.children(el, "Event")]}
+                                    "events": [(e.text or "") for e in xmlutil.children(el, "Event")],
+                                    "secret": xmlutil.child_text(el, "Secret")}
             f = xmlutil.find(el, "Filter")
             key = xmlutil.find(f, "S3Key") if f is not None else None
             for rule in xmlutil.children(key, "FilterRule") if key is not None else []:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .config import Config, Limits, parse_address
+from .service.webhook_security import networks
 
 
 @click.command("serve")
@@ -41,14 +42,21 @@ from .config import Config, Limits, parse_address
 @click.option("--webhook-retry-max", envvar="COFFER_WEBHOOK_RETRY_MAX", type=click.FloatRange(0.01, 86400),
               default=Limits().webhook_retry_max, show_default=True,
               help="Longest wait, in seconds, between retries of a failed notification webhook delivery.")
+@click.option("--webhook-allow", "webhook_allow", multiple=True, metavar="CIDR",
+              help="Network webhooks may be delivered to; repeatable. Default: loopback and private ranges.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max) -> None:
+              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max,
+              webhook_allow) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
     if bool(access_key) != bool(secret_key):
         raise click.UsageError("give both --access-key and --secret-key, or neither")
     host, port = parse_address(address)
+    try:
+        networks(webhook_allow)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--webhook-allow") from None
     web_host, web_port = parse_address(website_address) if website_address else (None, None)
     cfg = Config(website_host=web_host, website_port=web_port,
                  website_domains=tuple(website_domains) or ("s3-website.localhost",),
@@ -56,7 +64,7 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
                  domains=tuple(domains) or ("localhost",), loop=loop, lifecycle_day_seconds=lifecycle_day_seconds,
                  limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace,
-                               webhook_retry_max=webhook_retry_max,
+                               webhook_retry_max=webhook_retry_max, webhook_allow=tuple(webhook_allow),
                                webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)))
     raise SystemExit(serve(cfg))
 

@@ -44,6 +44,9 @@ class Limits:
     webhook_retry_max: float = 60.0
     webhook_timeout: float = 10.0  # one delivery attempt
     webhook_poll: float = 1.0  # how often an idle worker looks for due events queued elsewhere
+    # Networks (CIDR) webhooks may be delivered to; empty: loopback and private ranges
+    # (service/webhook_security.py, `coffer serve --webhook-allow`).
+    webhook_allow: tuple[str, ...] = ()
     # Bulk jobs (DS3): blob and chunk sizes, the cache budget of received-but-unfinished PUT chunks
     # (a chunk is handed out only while it fits), and how long an untouched job lives.
     bulk_blob_size: int = 64 * MiB

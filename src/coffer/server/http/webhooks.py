@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import aiohttp
 
 from ..config import Limits
 from ..service import Service
-from ..service.notifications import recover_held
+from ..service.notifications import PROPS_KEY, recover_held
+from ..service.webhook_security import SIGNATURE_HEADER, TIMESTAMP_HEADER, destination_error, networks, sign
 
 log = logging.getLogger("coffer.webhooks")
 
@@ -41,6 +43,7 @@ class WebhookDelivery:
         self._task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
         self.delivered = 0
+        self._nets = networks(limits.webhook_allow)
 
     def start(self) -> None:
         self.service.notifier.listeners.append(self._wake.set)
@@ -96,6 +99,7 @@ class WebhookDelivery:
         lease = 3 * self.limits.webhook_timeout
         claimed_at = loop.time()
         events = await meta.claim_events(BATCH, lease)
+        secrets: dict[tuple[str, str], str | None] = {}  # (bucket, configuration id) -> signing secret
         failed: dict[str, float] = {}  # url -> delay for the rest of its events in this batch
         i = 0
         try:
@@ -105,7 +109,7 @@ class WebhookDelivery:
                     await meta.event_retry(ev.id, failed[ev.target], "")
                     i += 1
                     continue
-                error = await self._post(ev.target, ev.payload)
+                error = await self._post(ev.target, ev.payload, await self._secret(ev.payload, secrets))
                 if error is None:
                     await meta.event_done(ev.id)
                     self.delivered += 1
@@ -123,12 +127,32 @@ class WebhookDelivery:
                 await meta.event_retry(ev.id, 0.0, "")
         return len(events)
 
-    async def _post(self, url: str, payload: dict) -> str | None:
-        assert self._session is not None
-        body = json.dumps(payload, separators=(",", ":")).encode()
+    async def _secret(self, payload: dict, cache: dict[tuple[str, str], str | None]) -> str | None:
+        """The secret of the configuration the event was queued for (read now: a re-put keeps it)."""
         try:
-            async with self._session.post(url, data=body, headers={"Content-Type": "application/json",
-                                                                   "User-Agent": "Coffer-Notifications"}) as r:
+            s3 = payload["Records"][0]["s3"]
+            where = (s3["bucket"]["name"], s3["configurationId"])
+        except (KeyError, IndexError, TypeError):
+            return None
+        if where not in cache:
+            bucket = await self.service.core.meta.get_bucket(where[0])
+            configs = (bucket.props.get(PROPS_KEY) or []) if bucket is not None else []
+            cache[where] = next((c.get("secret") for c in configs if c["id"] == where[1]), None)
+        return cache[where]
+
+    async def _post(self, url: str, payload: dict, secret: str | None = None) -> str | None:
+        assert self._session is not None
+        why = await destination_error(url, self._nets)
+        if why is not None:  # checked again at each delivery: DNS may have moved the host meanwhile
+            return f"destination refused: {why}"
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "Coffer-Notifications"}
+        if secret:
+            stamp = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(stamp)
+            headers[SIGNATURE_HEADER] = sign(secret, stamp, body)
+        try:
+            async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as r:
                 await r.read()
                 return None if 200 <= r.status < 300 else f"HTTP {r.status}"
         except Exception as e:  # anything (refused, timeout, bad URL, ...) is a failed attempt to retry

@@ -26,6 +26,7 @@ from coffer.protocol.timeutil import iso8601
 from ..meta.interface import MetaStore
 from ..meta.model import Bucket
 from .core import Core
+from .webhook_security import check_destination, check_secret, networks, new_secret
 
 PROPS_KEY = "notification"
 MAX_CONFIGS = 100  # every event is matched against each one: a bound keeps writes cheap
@@ -98,7 +99,12 @@ def parse_config(body: bytes) -> list[dict[str, Any]]:
         if cid in ids:
             raise _invalid("Configuration Id must be unique.", "Id", cid)
         ids.add(cid)
-        out.append({"id": cid, "kind": kind, "target": target, "events": events, "filter": _filter(el)})
+        conf = {"id": cid, "kind": kind, "target": target, "events": events, "filter": _filter(el)}
+        secret = xmlutil.child_text(el, "Secret")
+        if secret is not None:
+            check_secret(secret)
+            conf["secret"] = secret
+        out.append(conf)
     return out
 
 
@@ -128,6 +134,8 @@ def render_config(configs: list[dict[str, Any]]) -> bytes:
         body += [("Event", e) for e in c["events"]]
         if c["filter"]:
             body.append(("Filter", {"S3Key": {"FilterRule": [{"Name": n, "Value": v} for n, v in c["filter"]]}}))
+        if c.get("secret"):  # the signing key of its deliveries (S3 SDKs ignore the unknown element)
+            body.append(("Secret", c["secret"]))
         items.append((el, xmlutil.pairs(*body)))
     return xmlutil.to_xml("NotificationConfiguration", xmlutil.pairs(*items))
 
@@ -160,7 +168,16 @@ class Notifier:
         self.listeners: list[Any] = []  # callables run after a commit (wake the delivery loop)
 
     async def set_config(self, bucket: Bucket, body: bytes) -> None:
+        """Validate and store; every destination must be in the allowed networks, and each
+        configuration gets its signing secret (kept from the stored one with the same Id and URL)."""
         configs = parse_config(body)
+        nets = networks(self.core.limits.webhook_allow)
+        old = {(c["id"], c["target"]): c.get("secret") for c in bucket.props.get(PROPS_KEY) or []}
+        for c in configs:
+            url = webhook_url(c["kind"], c["target"])
+            assert url is not None  # parse_config refused the others
+            await check_destination(url, nets)
+            c.setdefault("secret", old.get((c["id"], c["target"])) or new_secret())
         props = dict(bucket.props)
         if configs:
             props[PROPS_KEY] = configs
