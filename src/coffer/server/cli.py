@@ -33,8 +33,14 @@ from .config import Config, Limits, parse_address
               show_default=True, help="Objects up to this many bytes are kept inline in the metadata.")
 @click.option("--shutdown-grace", type=click.FloatRange(0, 3600), default=Limits().shutdown_grace_seconds,
               show_default=True, help="Seconds in-flight requests may take to finish after SIGTERM.")
+@click.option("--volume", "volumes", multiple=True, type=click.Path(file_okay=False),
+              help="A data volume directory (normally one per disk); repeatable. None: the data folder.")
+@click.option("--scrub-rate", type=click.FloatRange(0), default=64.0, show_default=True,
+              help="MiB/s the background scrubber may read (0: unlimited).")
+@click.option("--scrub-interval", type=click.FloatRange(1), default=7 * 24 * 3600.0, show_default=True,
+              help="Seconds between the starts of two scrub passes.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace) -> None:
+              shutdown_grace, volumes, scrub_rate, scrub_interval) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -44,7 +50,9 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
     cfg = Config(data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
                  domains=tuple(domains) or ("localhost",), loop=loop,
-                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace))
+                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace),
+                 volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
+                 scrub_interval=scrub_interval)
     raise SystemExit(serve(cfg))
 
 

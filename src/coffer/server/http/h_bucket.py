@@ -14,6 +14,7 @@ from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
 
 from ..meta.model import CommonPrefix, ObjectEntry
+from ..service import storage
 from .body import read_small_body
 from .context import Ctx, handles
 from .respond import iso, xml_response
@@ -50,7 +51,10 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if location is not None and location != ctx.cfg.region and not _region_like(location):
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
+    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # bucket default, checked first
     await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
+    if policy is not None:
+        await storage.set_bucket_policy(ctx.svc.core, ctx.bucket, policy)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 

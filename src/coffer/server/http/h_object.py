@@ -12,7 +12,7 @@ from ..meta.model import Expect, ObjectRecord
 from ..service import PutParams, ReadConditions
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
-from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
+from .respond import iso, object_headers, parse_range, quoted, send_spans, send_stream, xml_response
 
 _STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
 _OVERRIDES = {
@@ -41,7 +41,8 @@ def put_params(ctx: Ctx) -> PutParams:
         im = h.get("If-Match")
         expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any=inm is not None)
     return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
-                     storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect)
+                     storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect,
+                     storage_policy=h.get("x-coffer-storage-policy"))
 
 
 def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
@@ -161,7 +162,10 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
         return resp
     resp = web.StreamResponse(status=status, headers=headers)
     resp.content_length = length
-    await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
+    if ctx.svc.objects.streams:  # multi-volume store: verified blocks, no sendfile
+        await send_stream(ctx.request, resp, ctx.svc.objects.read_range(rec, start, length))
+    else:
+        await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
     return resp
 
 

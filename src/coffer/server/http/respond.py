@@ -153,8 +153,12 @@ async def _copy_fallback(resp: web.StreamResponse, fd: int, span: ReadSpan) -> N
 
 
 async def send_stream(request: web.BaseRequest, resp: web.StreamResponse, chunks: AsyncIterable[bytes]) -> None:
+    it = aiter(chunks)
+    first = await anext(it, None)  # an error before any byte (e.g. data lost) is still a clean S3 error
     stamp(request, resp)
     await resp.prepare(request)
-    async for c in chunks:
+    if first is not None:
+        await resp.write(first)
+    async for c in it:
         await resp.write(c)
     await resp.write_eof()

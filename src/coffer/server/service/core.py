@@ -21,7 +21,7 @@ from coffer.protocol.checksums import Hasher
 from coffer.protocol.errors import S3Error
 
 from ..config import Limits
-from ..data import FileWriter, LocalDataStore
+from ..data import DataUnavailable, FileWriter, LocalDataStore
 from ..meta.interface import MetaStore
 from ..meta.model import Bucket, Segment
 
@@ -137,7 +137,8 @@ class Core:
 
     # -- receiving bodies ----------------------------------------------------------------------------
     async def receive(
-        self, body: AsyncIterable[bytes], integrity: Integrity, *, allow_inline: bool, max_size: int
+        self, body: AsyncIterable[bytes], integrity: Integrity, *, allow_inline: bool, max_size: int,
+        policy: object = None,
     ) -> Received:
         """Stream a request body to the data store (or memory, if small); verify; return the result.
 
@@ -162,7 +163,7 @@ class Core:
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if writer is None and size > inline_max:
-                    writer = await self.run(self.data.writer, hs)
+                    writer = await self.run(self.data.writer, hs, policy)
                 if writer is not None and pending_len >= piece:
                     if in_flight is not None:
                         await in_flight
@@ -185,6 +186,8 @@ class Core:
             segment = Segment(await self.run(writer.commit), writer.size)
             writer = None  # committed: from here on the file belongs to whoever references it
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
+        except DataUnavailable as exc:  # too few volumes for the policy (data/volstore.py)
+            raise S3Error("ServiceUnavailable", f"Cannot store the object now: {exc}") from None
         finally:
             if in_flight is not None:
                 try:

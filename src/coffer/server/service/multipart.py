@@ -22,6 +22,7 @@ from .conditions import ReadConditions
 from .core import Core, Integrity, Principal, md5_of_md5s
 from .naming import check_key
 from .objects import Objects, PutParams, check_put_params
+from .storage import part_policy, upload_policy
 
 CRC_ALGOS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
 
@@ -44,7 +45,8 @@ class Multipart:
     ) -> MultipartUpload:
         check_key(key, self.core.limits.max_key_bytes)
         check_put_params(params, self.core.limits.max_user_meta_bytes)
-        await self.core.bucket_for(who, bucket)
+        bkt = await self.core.bucket_for(who, bucket)
+        props = upload_policy(self.core.data, bkt, params)
         if checksum_type and checksum_type not in ("COMPOSITE", "FULL_OBJECT"):
             raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
         if checksum_algorithm and not checksum_type:
@@ -57,7 +59,7 @@ class Multipart:
             upload_id=secrets.token_urlsafe(24), bucket=bucket, key=key, initiated=time.time(),
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, storage_class=params.storage_class,
-            checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
+            checksum_algorithm=checksum_algorithm, checksum_type=checksum_type, props=props,
         )
         await self.core.meta.create_upload(upload)
         return upload
@@ -83,7 +85,8 @@ class Multipart:
         upload = await self._upload(who, bucket, key, upload_id)
         if upload.checksum_algorithm:
             integrity.algorithms.add(upload.checksum_algorithm)
-        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size)
+        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
+                                      policy=part_policy(upload))
         return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment)
 
     async def _store_part(self, upload_id, number, size, etag, checksums, segment) -> Part:
@@ -120,7 +123,7 @@ class Multipart:
             start, length = first, last - first + 1
         integ = Integrity(algorithms={upload.checksum_algorithm} if upload.checksum_algorithm else set())
         got = await self.core.receive(self.objects.read_range(src, start, length), integ, allow_inline=False,
-                                      max_size=self.core.limits.max_put_size)
+                                      max_size=self.core.limits.max_put_size, policy=part_policy(upload))
         part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment)
         return part, src
 

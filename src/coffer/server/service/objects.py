@@ -18,6 +18,8 @@ from ..meta.model import Expect, ListPage, ObjectRecord
 from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
 from .naming import check_key
+from .storage import resolve as resolve_policy
+from .storage import verified_stream
 
 
 @dataclass(slots=True)
@@ -27,6 +29,7 @@ class PutParams:
     user_meta: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     expect: Expect | None = None
+    storage_policy: str | None = None  # x-coffer-storage-policy (service/storage.py)
 
 
 STORAGE_CLASSES = frozenset(
@@ -56,10 +59,11 @@ class Objects:
         lim = self.core.limits
         check_key(key, lim.max_key_bytes)
         check_put_params(params, lim.max_user_meta_bytes)
-        await self.core.bucket_for(who, bucket)
+        bkt = await self.core.bucket_for(who, bucket)
+        policy = resolve_policy(self.core.data, bkt, params.storage_class, params.storage_policy)
         if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
-        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size)
+        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size, policy=policy)
         record = ObjectRecord(
             bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
@@ -101,10 +105,19 @@ class Objects:
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
         return self.core.data.spans(record.segments, start, length)
 
+    @property
+    def streams(self) -> bool:
+        """Whether GET must stream verified bytes (multi-volume store) rather than sendfile spans."""
+        return bool(getattr(self.core.data, "streams", False))
+
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
         if record.inline is not None:
             yield record.inline[start : start + length]
+            return
+        if self.streams:
+            async for view in verified_stream(self.core, record.segments, start, length):
+                yield view  # type: ignore[misc]
             return
         piece = self.core.limits.io_chunk
         for span in self.spans(record, start, length):
