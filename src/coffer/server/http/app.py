@@ -19,7 +19,7 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import admin, h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ids import HOST_ID, new_request_id, stamp
@@ -59,6 +59,8 @@ class Front:
         raw_path, _, raw_query = raw.partition("?")
         if raw_path.startswith("/health/") and request.method in ("GET", "HEAD"):
             return self._health(raw_path)
+        if admin.handles(raw_path):  # /_coffer/admin/v1/ data administration (http/admin.py)
+            return await admin.dispatch(self, request, rid)
         head = request.method == "HEAD"
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
@@ -106,7 +108,7 @@ class Front:
             return web.Response(text="ok\n")
         if path == "/health/ready":
             return web.Response(text="ready\n") if self.ready else web.Response(status=503, text="not ready\n")
-        return web.Response(status=404)
+        return admin.health(self, path) or web.Response(status=404)
 
 
 class S3RequestHandler(RequestHandler):
