@@ -39,8 +39,10 @@ from .config import Config, Limits, parse_address
               help="MiB/s the background scrubber may read (0: unlimited).")
 @click.option("--scrub-interval", type=click.FloatRange(1), default=7 * 24 * 3600.0, show_default=True,
               help="Seconds between the starts of two scrub passes.")
+@click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
+              help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace, volumes, scrub_rate, scrub_interval) -> None:
+              shutdown_grace, volumes, scrub_rate, scrub_interval, heal_interval) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -52,7 +54,7 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                  domains=tuple(domains) or ("localhost",), loop=loop,
                  limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
-                 scrub_interval=scrub_interval)
+                 scrub_interval=scrub_interval, heal_interval=heal_interval)
     raise SystemExit(serve(cfg))
 
 

@@ -145,7 +145,7 @@ def make_data(cfg: Config, *, register: bool = False) -> LocalDataStore | Volume
 
 def start_healer(cfg: Config) -> None:
     """The healer/scrubber thread (data/heal.py), once per server: in the supervisor (or the only worker)."""
-    if not cfg.volumes:
+    if not cfg.volumes or cfg.heal_interval <= 0:
         return
     from .data.heal import background
 

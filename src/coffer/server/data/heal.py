@@ -106,15 +106,15 @@ def census(store: VolumeDataStore, ref: str, trust: int = 2) -> dict:
             "fragments": frags}
 
 
-def heal_queue(store: VolumeDataStore, retry_after: float = 30.0) -> list[dict]:
+def heal_queue(store: VolumeDataStore, retry_after: float = 30.0, *, force: bool = False) -> list[dict]:
     """Repair every queued ref; a ref that cannot be fully repaired now (no spare volume) stays
-    queued and is retried after ``retry_after`` seconds."""
+    queued and is retried after ``retry_after`` seconds (``force``: retry them all now)."""
     out = []
     now = time.time()
     for ref in store.queued():
         qfile = store.queue_dir / ref
         try:
-            if qfile.stat().st_mtime > now:
+            if qfile.stat().st_mtime > now and not force:
                 continue  # failed recently: its retry time (the mtime) has not come
         except FileNotFoundError:
             continue
@@ -329,7 +329,7 @@ def volumes_report(store: VolumeDataStore) -> list[dict]:
     store.refresh(force=True)
     draining = store.draining()
     out = []
-    for vol in store.volumes:
+    for vol in sorted(store.volumes, key=lambda v: str(v.path)):
         cap = vol.capacity() if vol.state is not VolumeState.OFFLINE else None
         out.append({"uuid": vol.uuid, "path": str(vol.path), "state": vol.state.value,
                     "draining": vol.uuid in draining,

@@ -32,7 +32,16 @@ from coffer.protocol.checksums import Hasher
 from .ec import DEFAULT_BLOCK_SIZE, NotEnoughFragments, ObjectReader, PolicyUnavailable, StripeWriter
 from .local import SegmentLike
 from .policy import Policy, PolicyError, default_policy
-from .volumes import Volume, VolumeIdentityError, VolumeSet, VolumeState, format_volume, fsync_dir
+from .volumes import (
+    IDENTITY_FILE,
+    Volume,
+    VolumeIdentityError,
+    VolumeSet,
+    VolumeState,
+    format_volume,
+    fsync_dir,
+    read_identity,
+)
 
 REGISTRY = "volumes.json"
 READ_BATCH = 4 << 20  # object bytes per hop to a worker thread on GET
@@ -179,27 +188,28 @@ class VolumeDataStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.queue_dir.mkdir(parents=True, exist_ok=True)
         reg = self.read_registry()
-        by_path = {os.path.abspath(p): u for u, p in reg.items()}
-        changed = False
-        for path in self.paths:
-            key = str(path)
-            if key in by_path:
-                continue
-            if (path / "coffer-volume.json").exists():
-                uid = Volume.open(path, fsync=self.fsync).uuid
-                if reg and uid not in reg:
-                    raise VolumeIdentityError(f"{path}: volume {uid} belongs to another server")
-            elif not register:
-                continue
-            else:
-                if path.is_dir() and any(path.iterdir()):
-                    raise VolumeIdentityError(f"{path}: not empty and not a Coffer volume; refusing to format it")
-                uid = format_volume(path, fsync=self.fsync)
-            reg[uid] = key
-            by_path[key] = uid
-            changed = True
-        if changed and register:
-            self.write_registry(reg)
+        if register:
+            first = not reg
+            changed = False
+            for path in self.paths:
+                key = str(path)
+                if (path / IDENTITY_FILE).exists():
+                    uid = read_identity(path)["uuid"]
+                    if uid not in reg and not first:
+                        raise VolumeIdentityError(f"{path}: volume {uid} belongs to another server (or was "
+                                                  "drained from this one); remove it from --volume")
+                    # Known by its uuid wherever it is mounted now (disks moved between mount points).
+                    changed |= reg.get(uid) != key
+                    reg[uid] = key
+                elif key in reg.values():
+                    continue  # a known volume without identity: its disk is not mounted; stays offline
+                else:
+                    if path.is_dir() and any(path.iterdir()):
+                        raise VolumeIdentityError(f"{path}: not empty and not a Coffer volume; refusing to format it")
+                    reg[format_volume(path, fsync=self.fsync)] = key
+                    changed = True
+            if changed:
+                self.write_registry(reg)
         self._load(reg)
 
     def _load(self, reg: dict[str, str]) -> None:

@@ -88,7 +88,7 @@ def format_volume(path: Path | str, *, fsync: bool = True) -> str:
     root = Path(path)
     existing = root / IDENTITY_FILE
     if existing.exists():
-        return _read_identity(root)["uuid"]
+        return read_identity(root)["uuid"]
     root.mkdir(parents=True, exist_ok=True)
     ident = {"uuid": str(uuidlib.uuid4()), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "format": VOLUME_FORMAT}
@@ -104,7 +104,7 @@ def format_volume(path: Path | str, *, fsync: bool = True) -> str:
     return ident["uuid"]
 
 
-def _read_identity(root: Path) -> dict[str, str]:
+def read_identity(root: Path) -> dict[str, str]:
     try:
         raw = (root / IDENTITY_FILE).read_bytes()
     except FileNotFoundError as exc:
@@ -151,7 +151,7 @@ class Volume:
             vol = cls(root, expected_uuid, VolumeState.OFFLINE, fsync=fsync)
             vol.last_error = "volume directory missing"
             return vol
-        ident = _read_identity(root)
+        ident = read_identity(root)
         if expected_uuid is not None and ident["uuid"] != expected_uuid:
             raise VolumeIdentityError(
                 f"{root}: volume {ident['uuid']} found where volume {expected_uuid} was expected (wrong disk mounted?)")
@@ -217,7 +217,7 @@ class Volume:
     def probe(self) -> VolumeState:
         """Look at the volume again (start-up, or a periodic health check) and set its state."""
         try:
-            ident = _read_identity(self.path)
+            ident = read_identity(self.path)
         except (VolumeIdentityError, OSError) as exc:
             self.state = VolumeState.OFFLINE
             self.last_error = str(exc)

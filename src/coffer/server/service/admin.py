@@ -156,7 +156,9 @@ class Admin:
         return await self.core.run(heal.Scrubber(store, 0).run)
 
     async def heal(self) -> dict:
-        return {"healed": await self.core.run(heal.heal_queue, self._store(), 0.0)}
+        store = self._store()
+        await self.core.run(lambda: store.refresh(force=True))
+        return {"healed": await self.core.run(lambda: heal.heal_queue(store, force=True))}
 
     async def vacuum(self, grace: float = VACUUM_GRACE) -> dict:
         """Temporary files and unreferenced data older than ``grace`` seconds."""
