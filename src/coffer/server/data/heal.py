@@ -179,6 +179,8 @@ class Scrubber:
                     res = repair_ref(self.store, ref)
                     if res is not None and (res.rebuilt or res.unrepaired):
                         st["stats"]["repaired"] += 1
+                    if res is None or not res.unrepaired:
+                        self.store.dequeue(ref)
                 except NotEnoughFragments:
                     st["stats"]["lost"] += 1
                 st["stats"]["checked"] += 1
@@ -235,6 +237,7 @@ def rebuild_volume(store: VolumeDataStore, which: str) -> dict:
         done["checked"] += 1
         c = census(store, ref, trust=1)
         if c["state"] == "healthy":
+            store.dequeue(ref)
             continue
         try:
             res = repair_ref(store, ref)
@@ -245,6 +248,8 @@ def rebuild_volume(store: VolumeDataStore, which: str) -> dict:
             done["rebuilt"] += len(res.rebuilt)
             if res.unrepaired:
                 done["unrepaired"].append(ref)
+            else:
+                store.dequeue(ref)
     return done
 
 

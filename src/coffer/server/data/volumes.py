@@ -132,6 +132,7 @@ class Volume:
     errors: Counter[str] = field(default_factory=Counter)
     last_error: str = ""
     fsync: bool = True
+    full_free: int | None = None  # free bytes when it last filled up: it stays read-only until more is free
 
     @classmethod
     def open(cls, path: Path | str, expected_uuid: str | None = None, *, create: bool = False,
@@ -207,6 +208,9 @@ class Volume:
         name = errno.errorcode.get(code, "EUNKNOWN") if isinstance(code, int) else type(exc).__name__
         self.errors[name] += 1
         self.last_error = f"{name}: {exc}"
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            cap = self.capacity()
+            self.full_free = cap.free if cap else 0
         if code in _READ_ONLY_ERRNOS:
             if self.state is VolumeState.ONLINE:
                 self.state = VolumeState.READ_ONLY
@@ -239,6 +243,14 @@ class Volume:
             self.state = VolumeState.ONLINE
             self.fail(exc)
             return self.state
+        if self.full_free is not None:
+            # Hysteresis: a volume that filled up comes back only with real room (16 MiB or a tenth
+            # of the disk more than when it filled), not as soon as one partial file is removed.
+            cap = self.capacity()
+            if cap is not None and cap.free < self.full_free + max(16 << 20, cap.total // 10):
+                self.state = VolumeState.READ_ONLY
+                return self.state
+            self.full_free = None
         self.state = VolumeState.ONLINE
         return self.state
 
