@@ -171,7 +171,7 @@ class Scrubber:
             saved = began
             read = 0
             for ref in self.store.iter_refs(after=st["cursor"]):
-                if (stop is not None and stop.is_set()) or (budget is not None and time.monotonic() - began > budget):
+                if stop is not None and stop.is_set():
                     self._save(st)
                     return st
                 size = sum(_size(p) for _, _, p in self.store.volumes.find_fragments(ref))
@@ -194,6 +194,9 @@ class Scrubber:
                 if time.monotonic() - saved >= 1.0:
                     self._save(st)
                     saved = time.monotonic()
+                if budget is not None and time.monotonic() - began >= budget:
+                    self._save(st)  # at least one ref per call: a tiny budget still makes progress
+                    return st
             st.update(cursor="", passes=st["passes"] + 1, finished=time.time(), last_stats=st.pop("stats"))
             self._save(st)
             return st

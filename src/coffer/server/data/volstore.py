@@ -47,6 +47,24 @@ REGISTRY = "volumes.json"
 READ_BATCH = 4 << 20  # object bytes per hop to a worker thread on GET
 
 
+def tune_allocator() -> None:
+    """Keep freed stripe buffers in the heap (glibc only; a no-op elsewhere).
+
+    Every record is read into a fresh ~256 KiB-1 MiB buffer and a GET keeps a batch of them alive
+    while it is sent. glibc serves such sizes with mmap and trims freed heap tops, so each buffer
+    cost fresh pages and their page faults: measured 600 MiB/s for the reader alone, against
+    1,500-1,900 MiB/s once allocations stay in a heap that is not given back (the heap stays at its
+    peak, a few batches per concurrent GET)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: below 64 MiB, allocate from the heap
+        libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: keep up to 512 MiB of freed heap for reuse
+    except (OSError, AttributeError):
+        pass
+
+
 class DataUnavailable(Exception):
     """The data cannot be written or read right now (too few volumes / fragments): a 503, not a 500."""
 
@@ -185,6 +203,7 @@ class VolumeDataStore:
     def open(self, *, register: bool = True) -> None:
         """Open (first time: format) every volume. ``register`` adds new paths to the registry
         (the server's start does; helper processes only read it)."""
+        tune_allocator()
         self.root.mkdir(parents=True, exist_ok=True)
         self.queue_dir.mkdir(parents=True, exist_ok=True)
         reg = self.read_registry()
