@@ -139,7 +139,10 @@ class ObjectReader:
         return self._t.request("GET", self.object.bucket.name, self.object.key, headers=headers,
                                query=query, stream=True, not_found=NoSuchKey)
 
-    def _stream(self, first: int | None, last: int | None, etag: str | None, chunk: int) -> Iterator[bytes]:
+    def _stream(self, first: int | None, last: int | None, etag: str | None, chunk: int,
+                into: bytearray | None = None) -> Iterator[bytes]:
+        """The bytes of [first, last], resuming after drops. With ``into``, chunks are memoryviews of
+        that one reused buffer (valid until the next chunk is asked for): no allocation per chunk."""
         resp = self._open(first, last, etag)
         props = props_from_headers(resp.headers)
         if self.props is None or first == self.first:
@@ -161,7 +164,7 @@ class ObjectReader:
         max_attempts = self._t.config.max_attempts
         while True:
             try:
-                for data in resp.iter_raw(chunk):
+                for data in (resp.iter_raw(chunk) if into is None else resp.iter_into(into)):
                     pos += len(data)
                     yield data
                 resp.release()

@@ -52,11 +52,37 @@ class Response:
                 return
             yield chunk
 
+    def iter_into(self, buf: bytearray) -> Iterator[memoryview]:
+        """Like ``iter_raw`` but reading into one reused buffer: each view is valid until the next.
+
+        Why: ``read(n)`` allocates a fresh n-byte object per chunk and urllib3 copies it once more;
+        for a GiB that is a quarter-million freshly faulted pages and a second copy, which on a
+        small machine costs more CPU than the socket itself. Reading straight into a reused buffer
+        (http.client's ``readinto`` under urllib3, which stops at Content-Length) avoids both.
+        Falls back to ``iter_raw`` where the response is not the plain http.client one.
+        """
+        assert self.raw is not None
+        fp = getattr(self.raw, "_fp", None)
+        if fp is None or not hasattr(fp, "readinto") or self.raw.length_remaining is None:
+            for chunk in self.iter_raw(len(buf)):
+                yield memoryview(chunk)
+            return
+        view = memoryview(buf)
+        while True:
+            n = fp.readinto(view)
+            if not n:
+                return
+            yield view[:n]
+
     def release(self) -> None:
         """Give the connection back if its body was read to the end, else close it (it is unusable)."""
         if self.raw is None:
             return
-        if self.raw.length_remaining:
+        fp = getattr(self.raw, "_fp", None)
+        # A body read by ``iter_into`` leaves urllib3's own counter untouched; http.client closes
+        # its fp exactly when the body has been read to its end, so that says the socket is clean.
+        drained = fp is not None and getattr(fp, "isclosed", lambda: False)()
+        if self.raw.length_remaining and not drained:
             self.raw.close()
         self.raw.release_conn()
 

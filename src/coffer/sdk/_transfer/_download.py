@@ -145,7 +145,9 @@ class DownloadJob:
                 try:
                     pos = first
                     reader = self._reader(first, last)
-                    for chunk in reader._stream(first, last, props.etag or None, self.config.io_chunksize):
+                    buf = bytearray(self.config.io_chunksize)  # one per range: no allocation per chunk
+                    for chunk in reader._stream(first, last, props.etag or None, self.config.io_chunksize,
+                                                into=buf):
                         os.pwrite(fd, chunk, pos)
                         pos += len(chunk)
                         written += len(chunk)
