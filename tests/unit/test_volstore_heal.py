@@ -110,7 +110,8 @@ def test_scrubber_resumes_from_its_cursor(tmp_path):
     second = heal.Scrubber(s, rate=0).run(budget=0)
     assert second["cursor"] == refs[1]
     final = heal.Scrubber(s, rate=0).run()
-    assert final["cursor"] == "" and final["passes"] == 1 and final["last_stats"]["repaired"] == 5  # the whole pass, across restarts
+    # the statistics cover the whole pass, across the restarts
+    assert final["cursor"] == "" and final["passes"] == 1 and final["last_stats"]["repaired"] == 5
     assert all(heal.census(s, r)["state"] == "healthy" for r in refs)
     saved = json.loads((s.heal_dir / "scrub.json").read_text())
     assert saved["passes"] == 1
