@@ -12,13 +12,11 @@ import sys
 import pytest
 from botocore.exceptions import ClientError
 from ec_support import admin, fragments, health, start, volume_args
-from helpers import MiB, data, s3_error
+from helpers import MiB, client, data, s3_error
 
 
 def _s3(srv):
-    from conftest import Endpoint, make_s3
-
-    return make_s3(Endpoint(srv.endpoint, srv.access_key, srv.secret_key))
+    return client(srv.endpoint, srv.access_key, srv.secret_key)
 
 
 @pytest.fixture
