@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -213,3 +214,27 @@ def test_volume_identity_is_checked(server_factory, tmp_path):
     assert s3.get_object(Bucket="idb", Key="k")["Body"].read() == body  # 3 of 4 volumes, EC-2+2
     assert not any(vols[2].iterdir())
     assert health(srv)["status"] == "degraded"
+
+
+def test_two_workers_and_the_supervisors_healer(server_factory, tmp_path):
+    """Workers find damage on reads; the healer thread (in the supervisor process) repairs it."""
+    vols = [tmp_path / f"vol{i}" for i in range(4)]
+    srv = server_factory(workers=2, extra_args=[*volume_args(vols), "--heal-interval", "0.2"])
+    s3 = _s3(srv)
+    s3.create_bucket(Bucket="two")
+    bodies = {f"k{i}": data(1 * MiB + i, seed=100 + i) for i in range(4)}
+    for k, b in bodies.items():
+        s3.put_object(Bucket="two", Key=k, Body=b)
+    lost = []
+    for k in bodies:
+        f = fragments(srv, "two", k)[1]
+        os.unlink(f["path"])
+        lost.append(f["path"])
+    for k, b in bodies.items():  # served degraded by whichever worker takes the connection
+        assert s3.get_object(Bucket="two", Key=k)["Body"].read() == b
+    deadline = time.monotonic() + 60
+    while not all(os.path.exists(p) for p in lost) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(os.path.exists(p) for p in lost), "the healer should rebuild every fragment in place"
+    r = admin(srv, "POST", "check", bucket="two", trust=2)
+    assert r["healthy"] == 4
