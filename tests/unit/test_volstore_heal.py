@@ -143,3 +143,18 @@ def test_drain_moves_everything_then_forgets_the_volume(tmp_path):
     assert str(victim) not in s.read_registry().values() and len(s.volumes) == 4
     assert all(heal.census(s, ref)["state"] == "healthy" for ref in refs)
     assert all(read(s, ref, 250_000) == blob(250_000, i) for i, ref in enumerate(refs))
+
+
+def test_scrubber_rate_limit_holds_it_back(tmp_path):
+    import threading
+
+    s = store(tmp_path, 4)
+    refs = sorted(put(s, blob(200_000, i)) for i in range(3))
+    stop = threading.Event()
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.setdefault("st", heal.Scrubber(s, rate=1.0).run(stop)))
+    t.start()
+    t.join(0.5)  # at 1 byte/s, after its first ref the scrubber must be sleeping, not done
+    stop.set()
+    t.join(10)
+    assert box["st"]["cursor"] == refs[0] and box["st"]["passes"] == 0

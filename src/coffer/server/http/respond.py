@@ -157,8 +157,15 @@ async def send_stream(request: web.BaseRequest, resp: web.StreamResponse, chunks
     first = await anext(it, None)  # an error before any byte (e.g. data lost) is still a clean S3 error
     stamp(request, resp)
     await resp.prepare(request)
-    if first is not None:
-        await resp.write(first)
-    async for c in it:
-        await resp.write(c)
+    try:
+        if first is not None:
+            await resp.write(first)
+        async for c in it:
+            await resp.write(c)
+    except S3Error as e:
+        # The status line is gone: the only honest signal left is a body cut short (the client sees
+        # fewer bytes than Content-Length), never wrong bytes and never an error document as data.
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError(f"response aborted after the headers: {e.code}: {e.message}") from e
     await resp.write_eof()
