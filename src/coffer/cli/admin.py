@@ -97,6 +97,8 @@ def locate(out: Output, bucket: str, key: str) -> None:
 @command
 def check(out: Output, bucket: str, key: str | None, trust: int) -> None:
     """Check a bucket (or one object) at a trust level; degraded objects are queued for repair."""
+    what = ("metadata only", "fragments present, headers valid", "every fragment read and its blocks verified")
+    out.note(f"checking {bucket}/{key or '*'}: {what[trust]}...")
     r = call(_alias(), "POST", "check", bucket=bucket, key=key, trust=trust)
     out.emit(r, f"checked {r['objects']} object(s) in {bucket} at trust {trust}: {r['healthy']} healthy, "
                 f"{r['degraded']} degraded (queued for repair), {r['lost']} lost")
@@ -113,6 +115,7 @@ def check(out: Output, bucket: str, key: str | None, trust: int) -> None:
 @command
 def repair(out: Output, bucket: str, key: str) -> None:
     """Verify every fragment of an object and rebuild the missing or damaged ones now."""
+    out.note(f"repairing {bucket}/{key}: verifying every fragment, rebuilding what is missing or damaged...")
     r = call(_alias(), "POST", "repair", bucket=bucket, key=key)
     for seg in r["segments"]:
         out.emit({"bucket": bucket, "key": key, **seg},
@@ -126,6 +129,7 @@ def repair(out: Output, bucket: str, key: str) -> None:
 def rebuild(out: Output, volume: str) -> None:
     """Recreate everything that lived on a lost volume (an empty directory at its path becomes its
     replacement)."""
+    out.note(f"rebuilding what lived on {volume} (this reads every segment's fragment headers)...")
     r = call(_alias(), "POST", "rebuild", volume=volume)
     out.emit(r, f"rebuild {r['path']}: checked {r['checked']} segment(s), rebuilt {r['rebuilt']} fragment(s)"
                 + (f"; new volume {r['volume']} replaces {r['replaced']}" if r["replaced"] else "")
@@ -138,6 +142,7 @@ def rebuild(out: Output, volume: str) -> None:
 @command
 def drain(out: Output, volume: str) -> None:
     """Move every fragment off a volume, then remove it from the server."""
+    out.note(f"draining {volume}: no new data goes there; moving its fragments to the other volumes...")
     r = call(_alias(), "POST", "drain", volume=volume)
     out.emit(r, f"drain {r['path']}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
                 + ("; the volume is no longer used (remove its --volume)" if r["forgotten"] else ""))
@@ -158,6 +163,7 @@ def vacuum(out: Output, grace: int) -> None:
 @command
 def scrub(out: Output) -> None:
     """Run (or resume) a scrub pass now: verify every fragment, repair what is damaged."""
+    out.note("scrubbing: reading and verifying every fragment on every volume, repairing damage...")
     r = call(_alias(), "POST", "scrub")
     stats = r.get("last_stats", {})
     out.emit(r, "another scrub is running" if r.get("busy") else

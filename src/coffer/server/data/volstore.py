@@ -31,10 +31,11 @@ from coffer.protocol.checksums import Hasher
 
 from .ec import DEFAULT_BLOCK_SIZE, NotEnoughFragments, ObjectReader, PolicyUnavailable, StripeWriter
 from .local import SegmentLike
-from .policy import Policy, PolicyError, default_policy
+from .policy import Policy, PolicyError, codec_for, default_policy
 from .volumes import (
     IDENTITY_FILE,
     Volume,
+    VolumeError,
     VolumeIdentityError,
     VolumeSet,
     VolumeState,
@@ -230,6 +231,10 @@ class VolumeDataStore:
             if changed:
                 self.write_registry(reg)
         self._load(reg)
+        try:
+            codec_for(self.default_policy())  # an EC default without pyeclib: say so now, not at first PUT
+        except ImportError as exc:
+            raise VolumeError(f"{self.default_policy()} needs pyeclib (pip install 'coffer[ec]'): {exc}") from exc
 
     def _load(self, reg: dict[str, str]) -> None:
         vols = []
@@ -287,6 +292,10 @@ class VolumeDataStore:
         if policy.write_quorum > len(self.volumes):
             raise PolicyError(f"{policy} needs at least {policy.write_quorum} volumes (full redundancy: "
                               f"{policy.width}); this server has {len(self.volumes)}")
+        try:
+            codec_for(policy)
+        except ImportError as exc:
+            raise PolicyError(f"{policy} needs pyeclib, which this server lacks") from exc
 
     # -- the data-store interface -------------------------------------------------------------------
     def writer(self, hashers: dict[str, Hasher], policy: Policy | None = None) -> VolumeWriter:
