@@ -189,7 +189,8 @@ def test_kill9_during_put(ec6):
     _all_healthy(srv, "faults")
 
 
-def test_kill9_during_complete_multipart(ec6):
+@pytest.mark.parametrize("delay", [0.0, 0.01])
+def test_kill9_during_complete_multipart(ec6, delay):
     srv, _, s3 = ec6
     up = s3.create_multipart_upload(Bucket="faults", Key="mpu")["UploadId"]
     parts = [data(5 * MiB, seed=70 + i) for i in range(3)] + [data(77_777, seed=79)]
@@ -202,6 +203,7 @@ def test_kill9_during_complete_multipart(ec6):
                                                                     body=xml.encode())
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(req.to_bytes())
+        time.sleep(delay)  # before / around the metadata commit
         srv.kill()
     srv.start()
     s3 = _s3(srv)
@@ -294,3 +296,24 @@ def test_vacuum_removes_orphans_and_temporary_files(ec6):
     assert r["orphans"] == 1 and r["temporary_files"] == 1, r
     assert not other.volumes.find_fragments(orphan) and not _tmp_files(vols)
     assert s3.get_object(Bucket="faults", Key="keep")["Body"].read() == keep
+
+
+def test_writes_refused_clearly_below_quorum_reads_go_on(server_factory, tmp_path):
+    """EC-2+2 over 4 volumes writes 3 fragments at least: with 2 volumes gone a PUT is a clear 503,
+    nothing is stored, and what was stored before is still read from the 2 volumes left."""
+    srv, vols = start(server_factory, tmp_path, 4)
+    s3 = _s3(srv)
+    s3.create_bucket(Bucket="quorum")
+    old = data(2 * MiB, seed=99)
+    s3.put_object(Bucket="quorum", Key="old", Body=old)
+    shutil.rmtree(vols[0])
+    shutil.rmtree(vols[3])
+    assert s3.get_object(Bucket="quorum", Key="old")["Body"].read() == old
+    with s3_error("ServiceUnavailable", 503) as ei:
+        s3.put_object(Bucket="quorum", Key="new", Body=data(1 * MiB, seed=98))
+    assert "EC-2+2" in ei.value.response["Error"]["Message"]
+    with s3_error("NoSuchKey", 404):
+        s3.get_object(Bucket="quorum", Key="new")
+    s3.put_object(Bucket="quorum", Key="small", Body=b"inline objects live in the metadata")
+    assert health(srv)["status"] == "failed"
+    assert not _tmp_files(vols)
