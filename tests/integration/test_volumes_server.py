@@ -238,3 +238,25 @@ def test_two_workers_and_the_supervisors_healer(server_factory, tmp_path):
     assert all(os.path.exists(p) for p in lost), "the healer should rebuild every fragment in place"
     r = admin(srv, "POST", "check", bucket="two", trust=2)
     assert r["healthy"] == 4
+
+
+def test_adding_a_volume_rewrites_nothing(server_factory, tmp_path):
+    srv, vols = start(server_factory, tmp_path, 4)
+    s3 = _s3(srv)
+    s3.create_bucket(Bucket="grow")
+    bodies = {f"k{i}": data(600_000, seed=200 + i) for i in range(6)}
+    for k, b in bodies.items():
+        s3.put_object(Bucket="grow", Key=k, Body=b)
+    before = {k: [(f["index"], f["path"], os.stat(f["path"]).st_mtime_ns) for f in fragments(srv, "grow", k)]
+              for k in bodies}
+    srv.stop()
+    srv.extra_args = [*volume_args([*vols, tmp_path / "vol-new"]), "--heal-interval", "0"]
+    srv.start()
+    assert admin(srv, "GET", "volumes")["default_policy"] == "EC-3+2"  # the default follows the count
+    for k, b in bodies.items():
+        assert s3.get_object(Bucket="grow", Key=k)["Body"].read() == b
+        after = [(f["index"], f["path"], os.stat(f["path"]).st_mtime_ns) for f in fragments(srv, "grow", k)]
+        assert after == before[k]  # same files, untouched: old objects keep EC-2+2 where they are
+    s3.put_object(Bucket="grow", Key="new", Body=data(600_000, seed=300))
+    seg = admin(srv, "GET", "locate", bucket="grow", key="new")["segments"][0]
+    assert seg["policy"] == "EC-3+2" and len({f["volume"] for f in seg["fragments"]}) == 5
