@@ -17,8 +17,13 @@ import click
 from coffer.cli import _aliases
 from coffer.cli._output import Output, UsageError, command, human_size
 from coffer.sdk._client import Client
+from coffer.sdk._config import ClientConfig
 
 PREFIX = "admin/v1/"
+
+
+# A check, scrub, rebuild or drain answers when it is done: on a large server that can take hours.
+_SLOW = ClientConfig(read_timeout=24 * 3600.0, max_attempts=1)
 
 
 def _client(alias: str | None) -> Client:
@@ -26,8 +31,8 @@ def _client(alias: str | None) -> Client:
         found = _aliases.load().get(alias)
         if found is None:
             raise UsageError(f"no alias {alias!r} (see coffer alias ls)")
-        return found.client()
-    return Client.from_env()
+        return Client(found.url, found.access_key, found.secret_key, found.region, config=_SLOW)
+    return Client.from_env(config=_SLOW)
 
 
 def call(alias: str | None, method: str, name: str, **query: Any) -> dict:
