@@ -67,15 +67,17 @@ _EXPORTS: dict[str, str] = {
     "ProtocolError": "coffer.sdk._errors",
     "TransferFailed": "coffer.sdk._errors",
     "DirectoryResult": "coffer.sdk._transfer",
+    "ObjectGroup": "coffer.sdk._group",
+    "GroupResult": "coffer.sdk._group",
 }
 
 __all__ = [
     "AccessDenied", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
     "BucketNotEmpty", "Client", "ClientConfig", "ClientRequestError", "CofferError", "ConnectionFailed",
-    "Credentials", "DeleteResult", "DirectoryResult", "EntityTooLarge", "EntityTooSmall",
+    "Credentials", "DeleteResult", "DirectoryResult", "EntityTooLarge", "EntityTooSmall", "GroupResult",
     "IntegrityError", "InternalError", "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName",
     "InvalidPart", "InvalidRange", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
-    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "Object", "ObjectInfo",
+    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "Object", "ObjectGroup", "ObjectInfo",
     "ObjectProps", "ObjectReader", "ObjectWriter", "PreconditionFailed", "Prefix", "ProtocolError",
     "PutResult", "ServerError", "ServiceUnavailable", "SignatureDoesNotMatch", "SlowDown", "Subscriber",
     "TransferCancelled", "TransferConfig", "TransferFailed", "TransferFuture", "TransferManager",

@@ -19,6 +19,7 @@ from coffer.sdk._types import DeleteResult, ObjectInfo, Prefix, parse_delete_res
 
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
+    from coffer.sdk._group import ObjectGroup
     from coffer.sdk._object import Object
     from coffer.sdk._transport import Transport
 
@@ -93,6 +94,12 @@ class Bucket:
         from coffer.sdk._object import Object
 
         return Object(self, key)
+
+    def objects(self, names: list[str] | None = None, *, template: str | None = None) -> ObjectGroup:
+        """A group of objects named by a list or a template ("shard-{000..999}.tar") to delete or copy."""
+        from coffer.sdk._group import ObjectGroup
+
+        return ObjectGroup(self, names=names, template=template)
 
     def list_objects(
         self,

@@ -87,12 +87,16 @@ class Object:
     # --- data --------------------------------------------------------------------------------------
 
     def get_reader(
-        self, byte_range: ByteRange = None, *, version_id: str | None = None, chunk_size: int = 1 << 20
+        self, byte_range: ByteRange = None, *, version_id: str | None = None, chunk_size: int = 1 << 20,
+        archpath: str | None = None,
     ) -> ObjectReader:
-        """A reader of the object (or of ``byte_range``); nothing is fetched until you read."""
+        """A reader of the object (or of ``byte_range``); nothing is fetched until you read.
+
+        With ``archpath`` the reader reads that member of a tar or zip object (the server finds it
+        without reading the whole archive); ``byte_range`` then applies to the member."""
         from coffer.sdk._reader import ObjectReader
 
-        return ObjectReader(self, byte_range, version_id=version_id, chunk_size=chunk_size)
+        return ObjectReader(self, byte_range, version_id=version_id, chunk_size=chunk_size, archpath=archpath)
 
     def get_writer(self) -> ObjectWriter:
         """A writer: whole-object puts, files, appends, streamed writes and custom properties."""

@@ -84,8 +84,9 @@ class ObjectReader:
     """Reads one object (or one byte range of it). Each read method makes fresh requests."""
 
     def __init__(self, obj: Object, byte_range: ByteRange = None, *, version_id: str | None = None,
-                 chunk_size: int = 1 << 20) -> None:
+                 chunk_size: int = 1 << 20, archpath: str | None = None) -> None:
         self.object = obj
+        self.archpath = archpath  # read this member of a tar/zip object instead of the object
         self.first, self.last = parse_byte_range(byte_range)
         self.version_id = version_id
         self.chunk_size = chunk_size
@@ -96,6 +97,12 @@ class ObjectReader:
         return self.object.bucket.client._transport
 
     def head(self) -> ObjectProps:
+        if self.archpath:  # the member's size and headers, not the archive's
+            query = {"archpath": self.archpath, **({"versionId": self.version_id} if self.version_id else {})}
+            resp = self._t.request("HEAD", self.object.bucket.name, self.object.key, query=query,
+                                   not_found=NoSuchKey)
+            self.props = props_from_headers(resp.headers)
+            return self.props
         self.props = self.object.head(self.version_id)
         return self.props
 
@@ -135,9 +142,11 @@ class ObjectReader:
             headers["Range"] = rng
         if etag:
             headers["If-Match"] = f'"{etag}"'
-        query = {"versionId": self.version_id} if self.version_id else None
+        query = {"versionId": self.version_id} if self.version_id else {}
+        if self.archpath:
+            query["archpath"] = self.archpath
         return self._t.request("GET", self.object.bucket.name, self.object.key, headers=headers,
-                               query=query, stream=True, not_found=NoSuchKey)
+                               query=query or None, stream=True, not_found=NoSuchKey)
 
     def _stream(self, first: int | None, last: int | None, etag: str | None, chunk: int,
                 into: bytearray | None = None) -> Iterator[bytes]:

@@ -33,6 +33,8 @@ from .config import Config, Limits, parse_address
               show_default=True, help="Objects up to this many bytes are kept inline in the metadata.")
 @click.option("--shutdown-grace", type=click.FloatRange(0, 3600), default=Limits().shutdown_grace_seconds,
               show_default=True, help="Seconds in-flight requests may take to finish after SIGTERM.")
+@click.option("--lifecycle-day-seconds", type=click.FloatRange(0.1, 86400 * 366), default=86400.0,
+              show_default=True, help="Length of a lifecycle day in seconds (shorter for tests and demos).")
 @click.option("--volume", "volumes", multiple=True, type=click.Path(file_okay=False),
               help="A data volume directory (normally one per disk); repeatable. None: the data folder.")
 @click.option("--scrub-rate", type=click.FloatRange(0), default=64.0, show_default=True,
@@ -42,7 +44,7 @@ from .config import Config, Limits, parse_address
 @click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace, volumes, scrub_rate, scrub_interval, heal_interval) -> None:
+              shutdown_grace, lifecycle_day_seconds, volumes, scrub_rate, scrub_interval, heal_interval) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -51,7 +53,7 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
     host, port = parse_address(address)
     cfg = Config(data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
-                 domains=tuple(domains) or ("localhost",), loop=loop,
+                 domains=tuple(domains) or ("localhost",), loop=loop, lifecycle_day_seconds=lifecycle_day_seconds,
                  limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
                  scrub_interval=scrub_interval, heal_interval=heal_interval)
@@ -130,3 +132,6 @@ def user_remove(user_id, data) -> None:
 def register(group: click.Group) -> None:
     group.add_command(serve_cmd)
     group.add_command(user_group)
+    from .cli_tokens import token_group
+
+    group.add_command(token_group)

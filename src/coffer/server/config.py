@@ -49,6 +49,7 @@ class Config:
     domains: tuple[str, ...] = ("localhost",)
     fsync: bool = True  # only tests of the durability machinery itself would ever turn this off
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
+    lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)
     limits: Limits = field(default_factory=Limits)
     # Multi-volume data (issue 5): none -> the data folder holds the data as before (data/local.py).
     volumes: tuple[Path, ...] = ()

@@ -81,7 +81,15 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    lifecycle = asyncio.ensure_future(service.lifecycle.worker(
+        cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
     await stop.wait()
+    lifecycle.cancel()  # a pass is idempotent: cut short, the next start redoes it
+    try:
+        await lifecycle
+    except asyncio.CancelledError:
+        pass
     front.ready = False
     # Stop accepting, then let in-flight requests finish: aiohttp's own shutdown stops reading
     # request bodies at once, which would cut uploads in progress, so wait for them first.

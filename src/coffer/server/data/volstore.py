@@ -306,6 +306,18 @@ class VolumeDataStore:
         self.refresh()
         return RangeReader(self, list(segments), start, length)
 
+    def read(self, segments: list[SegmentLike], start: int, length: int) -> bytes:
+        """A verified byte range as one bytes (small synchronous readers, e.g. archive members)."""
+        reader = self.reader(segments, start, length)
+        try:
+            out = bytearray()
+            while batch := reader.next_batch():
+                for view in batch:
+                    out += view
+            return bytes(out)
+        finally:
+            reader.close()
+
     def delete(self, refs: list[str]) -> None:
         for ref in refs:
             for vol in self.volumes.ranked(ref):

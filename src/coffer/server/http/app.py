@@ -19,7 +19,18 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
-from . import admin, h_bucket, h_multipart, h_object  # noqa: F401 - they register their handlers
+from . import (  # noqa: F401 - they register their handlers
+    admin,
+    ais_buckets,
+    ais_objects,
+    h_bucket,
+    h_multipart,
+    h_object,
+    h_tagging,
+    h_versioning,
+    h_worm,
+)
+from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ids import HOST_ID, new_request_id, stamp
@@ -39,6 +50,7 @@ class Front:
         self.service = service
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
+        self.ais = AisFront(service)  # AIStore's /v1 API (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
@@ -61,6 +73,8 @@ class Front:
             return self._health(raw_path)
         if admin.handles(raw_path):  # /_coffer/admin/v1/ data administration (http/admin.py)
             return await admin.dispatch(self, request, rid)
+        if wants(raw_path, raw_query, request.headers):
+            return await self.ais.dispatch(request, rid, raw_path, raw_query)
         head = request.method == "HEAD"
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"

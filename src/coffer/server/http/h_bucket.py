@@ -51,10 +51,13 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if location is not None and location != ctx.cfg.region and not _region_like(location):
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
-    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # bucket default, checked first
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location)
+    lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
+    # a bucket created with object lock is versioned from its first write (issue 4)
+    props: dict = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
     if policy is not None:
-        await storage.set_bucket_policy(ctx.svc.core, ctx.bucket, policy)
+        props[storage.BUCKET_PROP] = policy.name
+    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props or None)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 
@@ -82,12 +85,6 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
     doc = (f'<?xml version="1.0" encoding="UTF-8"?>\n'
            f'<LocationConstraint xmlns="{xmlutil.S3_NS}">{region}</LocationConstraint>')
     return web.Response(body=doc.encode(), content_type="application/xml")
-
-
-@handles("GetBucketVersioning")
-async def bucket_versioning(ctx: Ctx) -> web.StreamResponse:
-    await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return xml_response("VersioningConfiguration", {})
 
 
 @handles("GetBucketAcl", "GetObjectAcl")
@@ -213,6 +210,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         objs = xmlutil.children(root, "Object")
         quiet = (xmlutil.child_text(root, "Quiet") or "false").strip().lower() == "true"
         keys = [xmlutil.child_text(o, "Key") for o in objs]
+        versions = [xmlutil.child_text(o, "VersionId") for o in objs]
     except xmlutil.XmlError:
         keys, objs, quiet = [], [], False
         root = None
@@ -220,8 +218,18 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             or len(objs) > ctx.cfg.limits.max_delete_keys or any(k is None for k in keys):
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
                       "our published schema")
-    good = [k for k in keys if k]
-    await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, good)
-    deleted = [] if quiet else [{"Key": k} for k in keys if k]
-    errors = [{"Key": "", "Code": "InvalidArgument", "Message": "Invalid key"} for k in keys if not k]
+    from .h_worm import bypass
+
+    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, list(zip(keys, versions, strict=True)),
+                                                   bypass(ctx))
+    deleted, errors = [], []
+    for (key, vid), res in zip(zip(keys, versions, strict=True), results, strict=True):
+        if isinstance(res, S3Error):
+            errors.append({"Key": key, "VersionId": vid, "Code": res.code, "Message": res.message})
+        elif not quiet:
+            d: dict = {"Key": key, "VersionId": vid}
+            if res.delete_marker:
+                d["DeleteMarker"] = True
+                d["DeleteMarkerVersionId"] = res.version_id
+            deleted.append(d)
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

@@ -14,7 +14,8 @@ from ..meta.model import Expect
 from ..service import CompletedPart
 from .body import body_stream, integrity_for, read_small_body
 from .context import Ctx, handles
-from .h_object import parse_copy_source, put_params, read_conditions
+from .h_object import parse_copy_source_version, put_params, read_conditions
+from .h_worm import lock_request
 from .respond import iso, quoted, xml_response
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -52,7 +53,7 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
     number = ctx.int_arg("partNumber", 0, lo=1, hi=ctx.cfg.limits.max_parts)
     source = ctx.header("x-amz-copy-source")
     if source is not None:
-        src_bucket, src_key = parse_copy_source(source)
+        src_bucket, src_key, src_version = parse_copy_source_version(source)
         rng = None
         raw_range = ctx.header("x-amz-copy-source-range")
         if raw_range is not None:
@@ -64,7 +65,7 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
             rng = (int(m.group(1)), int(m.group(2)))
         part, _src = await ctx.svc.multipart.upload_part_copy(
             ctx.who, ctx.bucket, ctx.key, uid, number, src_bucket, src_key, rng,
-            read_conditions(ctx, "x-amz-copy-source-"))
+            read_conditions(ctx, "x-amz-copy-source-"), src_version=src_version)
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
         return xml_response("CopyPartResult", body)
@@ -157,13 +158,15 @@ async def complete(ctx: Ctx) -> web.StreamResponse:
         v = h.get("x-amz-checksum-" + a.lower())
         if v:
             full[a] = v
-    rec = await ctx.svc.multipart.complete(ctx.who, ctx.bucket, ctx.key, uid, wanted, expect, full)
+    rec = await ctx.svc.multipart.complete(ctx.who, ctx.bucket, ctx.key, uid, wanted, expect, full,
+                                           lock=lock_request(ctx))
     out: dict = {"Location": f"/{ctx.bucket}/{ctx.key}", "Bucket": ctx.bucket, "Key": ctx.key,
                  "ETag": quoted(rec.etag)}
     out.update({"Checksum" + a: v for a, v in rec.checksums.items()})
     if rec.checksum_type:
         out["ChecksumType"] = rec.checksum_type
-    return xml_response("CompleteMultipartUploadResult", out)
+    return xml_response("CompleteMultipartUploadResult", out,
+                        headers={"x-amz-version-id": rec.version_id} if rec.version_id else None)
 
 
 @handles("AbortMultipartUpload")

@@ -10,9 +10,12 @@ from coffer.protocol.errors import S3Error
 
 from ..meta.model import Expect, ObjectRecord
 from ..service import PutParams, ReadConditions
+from ..service.tagging import parse_tagging_header
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
-from .respond import iso, object_headers, parse_range, quoted, send_spans, send_stream, xml_response
+from .h_archive import get_archived
+from .h_worm import bypass, lock_request, version_headers
+from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
 
 _STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
 _OVERRIDES = {
@@ -40,8 +43,10 @@ def put_params(ctx: Ctx) -> PutParams:
                           Header="If-None-Match")
         im = h.get("If-Match")
         expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any=inm is not None)
+    tagging = h.get("x-amz-tagging")
     return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
                      storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect,
+                     tags=parse_tagging_header(tagging) if tagging is not None else None, lock=lock_request(ctx),
                      storage_policy=h.get("x-coffer-storage-policy"))
 
 
@@ -53,6 +58,8 @@ def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
 
 def put_result_headers(rec: ObjectRecord) -> dict[str, str]:
     out = {"ETag": quoted(rec.etag)}
+    if rec.version_id is not None:
+        out["x-amz-version-id"] = rec.version_id
     for algo, value in rec.checksums.items():
         out["x-amz-checksum-" + algo.lower()] = value
     if rec.checksum_type:
@@ -75,16 +82,22 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
 
 
 def parse_copy_source(value: str) -> tuple[str, str]:
-    src = unquote(value.split("?versionId=")[0]).lstrip("/")
+    return parse_copy_source_version(value)[:2]  # type: ignore[return-value]
+
+
+def parse_copy_source_version(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source: bucket/key[?versionId=id] -> (bucket, key, version id or None)."""
+    raw, _, version = value.partition("?versionId=")
+    src = unquote(raw).lstrip("/")
     bucket, _, key = src.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: "
                       "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source", ArgumentValue=value)
-    return bucket, key
+    return bucket, key, (unquote(version) if version else None)
 
 
 async def copy_object(ctx: Ctx) -> web.StreamResponse:
-    src_bucket, src_key = parse_copy_source(ctx.header("x-amz-copy-source") or "")
+    src_bucket, src_key, src_version = parse_copy_source_version(ctx.header("x-amz-copy-source") or "")
     directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
@@ -92,16 +105,28 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     replace = put_params(ctx) if directive == "REPLACE" else None
     if replace is not None:
         replace.expect = None
-    rec, _src = await ctx.svc.objects.copy(
+    tagging_directive = (ctx.header("x-amz-tagging-directive") or "COPY").upper()
+    retention_directive = (ctx.header("Retention-Directive") or "COPY").upper()
+    if tagging_directive not in ("COPY", "REPLACE") or retention_directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown tagging or retention directive.",
+                      ArgumentName="x-amz-tagging-directive", ArgumentValue=tagging_directive)
+    tagging = ctx.header("x-amz-tagging")
+    tags = (parse_tagging_header(tagging or "") if tagging_directive == "REPLACE" else None)
+    lock = lock_request(ctx)
+    rec, src = await ctx.svc.objects.copy(
         ctx.who, src_bucket, src_key, ctx.bucket, ctx.key, cond=read_conditions(ctx, "x-amz-copy-source-"),
-        replace=replace, storage_class=ctx.header("x-amz-storage-class"),
+        replace=replace, storage_class=ctx.header("x-amz-storage-class"), src_version=src_version,
+        tags=tags, lock=lock, copy_retention=retention_directive == "COPY" and (lock is None or not lock.any_ibm()),
     )
+    hdrs = {"x-amz-version-id": rec.version_id} if rec.version_id else {}
+    if src.version_id is not None:
+        hdrs["x-amz-copy-source-version-id"] = src.version_id
     body: dict = {"LastModified": iso(rec.last_modified), "ETag": quoted(rec.etag)}
     for algo, value in rec.checksums.items():
         body["Checksum" + algo] = value
     if rec.checksum_type:
         body["ChecksumType"] = rec.checksum_type
-    return xml_response("CopyObjectResult", body)
+    return xml_response("CopyObjectResult", body, headers=hdrs)
 
 
 def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
@@ -121,9 +146,13 @@ def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
 @handles("GetObject", "HeadObject")
 async def get_object(ctx: Ctx) -> web.StreamResponse:
     head = ctx.request.method == "HEAD"
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                    version_id=ctx.query.get("versionId"))
+    if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+        return await get_archived(ctx, rec, ctx.query["archpath"])
     checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
     headers = object_headers(rec, checksum_mode=checksum_mode)
+    headers.update(version_headers(rec))
     for q, h in _OVERRIDES.items():
         if q in ctx.query:
             headers[h] = ctx.query[q]
@@ -162,17 +191,19 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
         return resp
     resp = web.StreamResponse(status=status, headers=headers)
     resp.content_length = length
-    if ctx.svc.objects.streams:  # multi-volume store: verified blocks, no sendfile
-        await send_stream(ctx.request, resp, ctx.svc.objects.read_range(rec, start, length))
-    else:
-        await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
+    await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
     return resp
 
 
 @handles("DeleteObject")
 async def delete_object(ctx: Ctx) -> web.StreamResponse:
-    await ctx.svc.objects.delete(ctx.who, ctx.bucket, ctx.key)
-    return web.Response(status=204)
+    out = await ctx.svc.objects.delete(ctx.who, ctx.bucket, ctx.key, ctx.query.get("versionId"), bypass(ctx))
+    headers = {}
+    if out.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    if out.version_id is not None:
+        headers["x-amz-version-id"] = out.version_id
+    return web.Response(status=204, headers=headers)
 
 
 @handles("GetObjectAttributes")
@@ -181,7 +212,8 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     valid = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
     if not wanted or wanted - valid:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx))
+    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                    version_id=ctx.query.get("versionId"))
     body: dict = {}
     if "ETag" in wanted:
         body["ETag"] = rec.etag

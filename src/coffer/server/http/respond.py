@@ -31,7 +31,7 @@ def xml_response(root: str, body: dict, status: int = 200, headers: dict | None 
 def error_response(err: S3Error, request_id: str, host_id: str, resource: str, head: bool) -> web.Response:
     if err.extra.get("Resource") is None and resource:
         err.resource = err.resource or resource
-    headers = {}
+    headers = dict(getattr(err, "headers", None) or {})  # e.g. x-amz-delete-marker (versioning)
     if err.code == "InvalidRange" and "ActualObjectSize" in err.extra:
         headers["Content-Range"] = f"bytes */{err.extra['ActualObjectSize']}"
     if err.code == "MethodNotAllowed":
@@ -113,6 +113,8 @@ def _unsatisfiable(size: int) -> S3Error:
 
 async def send_spans(request: web.BaseRequest, resp: web.StreamResponse, spans: list[ReadSpan]) -> None:
     """Send file spans after the headers: sendfile where the transport allows it."""
+    if len(spans) == 1 and getattr(spans[0], "stream", None) is not None:
+        return await send_stream(request, resp, spans[0].stream())  # type: ignore[attr-defined]
     loop = asyncio.get_running_loop()
     files = []
     try:

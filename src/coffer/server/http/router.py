@@ -131,3 +131,9 @@ def route(method: str, raw_path: str, query: dict[str, str], host: str | None, d
         raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.",
                       Method=method, ResourceType=level.upper())
     return Route(ep, bucket, key)
+
+
+# Issue 4's endpoints live in their own table (see routes_worm); imported last: it needs Endpoint.
+from .routes_worm import ENDPOINTS as _WORM_ENDPOINTS  # noqa: E402
+
+TABLE.update(_WORM_ENDPOINTS)

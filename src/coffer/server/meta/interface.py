@@ -15,6 +15,8 @@ Rules every backend keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
 
 from .model import (
     AccessKey,
@@ -26,7 +28,14 @@ from .model import (
     Part,
     UploadPage,
     User,
+    VersionEntry,
+    VersionPage,
 )
+
+# WORM (issue 4): the service passes a guard to every call that may destroy an object version; the
+# backend calls it, inside the transaction, with the props of each version it is about to delete or
+# overwrite, and lets whatever it raises propagate after rolling everything back.
+Guard = Callable[[dict[str, Any]], None]
 
 
 class MetaError(Exception):
@@ -107,6 +116,17 @@ class MetaStore(ABC):
     async def update_bucket_props(self, name: str, props: dict) -> None:
         """Replaces the bucket's props document. Raises NoSuchBucket."""
 
+    async def modify_bucket_props(self, name: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Atomically replace the bucket's props by fn(props); fn may raise to refuse (nothing
+        changes). Returns the new props. Raises NoSuchBucket. (Issue 4; this default is not atomic,
+        backends override it.)"""
+        bucket = await self.get_bucket(name)
+        if bucket is None:
+            raise NoSuchBucket(name)
+        props = fn(dict(bucket.props))
+        await self.update_bucket_props(name, props)
+        return props
+
     @abstractmethod
     async def delete_bucket(self, name: str) -> list[str]:
         """Raises NoSuchBucket, BucketNotEmpty (any object). Aborts the bucket's multipart uploads;
@@ -118,9 +138,12 @@ class MetaStore(ABC):
 
     @abstractmethod
     async def put_object(
-        self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False
+        self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False,
+        versioning: str | None = None, guard: Guard | None = None,
     ) -> list[str]:
         """Insert or replace (bucket, key); returns refs freed from the replaced record.
+        versioning "Enabled" keeps the replaced current version as noncurrent; "Suspended" also
+        does, except that the key's null version is replaced (record.version_id None is null).
         Raises NoSuchBucket, PreconditionFailed (expect not met; nothing changes).
         shared=True (a copy sharing another object's data): every segment ref must still be
         referenced by something, else ConditionalConflict (the source was deleted meanwhile)."""
@@ -135,8 +158,57 @@ class MetaStore(ABC):
         """Remove (bucket, key); returns (removed record or None, freed refs)."""
 
     @abstractmethod
-    async def delete_objects(self, bucket: str, keys: list[str]) -> tuple[list[ObjectRecord | None], list[str]]:
-        """Remove many keys in one transaction; result aligned with `keys`."""
+    async def delete_objects(
+        self, bucket: str, keys: list[str], guard: Guard | None = None
+    ) -> tuple[list[ObjectRecord | None], list[str]]:
+        """Remove many keys in one transaction; result aligned with `keys`. A guard raising for
+        any of them rolls the whole batch back."""
+
+    # -- versions (issue 4) -------------------------------------------------------------------------
+    async def get_version(self, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
+        """One version by id ("null": the null version); delete markers have delete_marker set."""
+        raise NotImplementedError
+
+    async def latest_marker(self, bucket: str, key: str) -> ObjectRecord | None:
+        """The delete marker that is the key's latest version, or None."""
+        raise NotImplementedError
+
+    async def delete_version(
+        self, bucket: str, key: str, version_id: str, guard: Guard | None = None
+    ) -> tuple[ObjectRecord | None, list[str]]:
+        """Permanently remove one version or delete marker; the next newest becomes current."""
+        raise NotImplementedError
+
+    async def add_delete_marker(
+        self, marker: ObjectRecord, versioning: str, guard: Guard | None = None
+    ) -> list[str]:
+        """DeleteObject without version id in a versioned bucket; returns freed refs."""
+        raise NotImplementedError
+
+    async def modify_props(
+        self, bucket: str, key: str, version_id: str | None, fn: Callable[[ObjectRecord], dict[str, Any]]
+    ) -> ObjectRecord | None:
+        """Atomically replace a version's props by fn(record) (None: current version); fn may
+        raise to refuse. Returns the updated record or None when there is no such version."""
+        raise NotImplementedError
+
+    async def list_versions(
+        self, bucket: str, prefix: str = "", delimiter: str | None = None, key_marker: str | None = None,
+        version_id_marker: str | None = None, limit: int = 1000,
+    ) -> VersionPage:
+        raise NotImplementedError
+
+    async def key_versions(self, bucket: str, key: str) -> list[VersionEntry]:
+        """Every version of one key, newest first (lifecycle)."""
+        raise NotImplementedError
+
+    async def scan_current(self, bucket: str, after: str | None, limit: int) -> list[tuple]:
+        """(key, size, last_modified, version_id, props) of current objects after `after`."""
+        raise NotImplementedError
+
+    async def scan_versioned_keys(self, bucket: str, after: str | None, limit: int) -> list[str]:
+        """Keys after `after` that have noncurrent versions or delete markers."""
+        raise NotImplementedError
 
     @abstractmethod
     async def list_objects(
@@ -186,7 +258,8 @@ class MetaStore(ABC):
 
     @abstractmethod
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None = None
+        self, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None = None,
+        *, versioning: str | None = None, guard: Guard | None = None,
     ) -> list[str]:
         """Atomically: check the upload exists (NoSuchUpload) and `expect` (PreconditionFailed),
         (segments may also be refs the replaced object holds: an append flush keeps them in front),

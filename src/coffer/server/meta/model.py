@@ -80,6 +80,8 @@ class ObjectRecord:
     segments: list[Segment] = field(default_factory=list)  # data, in order; empty when inline
     parts: list[PartInfo] | None = None  # set for objects completed from a multipart upload
     props: dict[str, Any] = field(default_factory=dict)  # tags, retention, encryption... (later issues)
+    # A delete marker of a versioned bucket (no data; only returned by version lookups/listings).
+    delete_marker: bool = False
 
 
 @dataclass(slots=True)
@@ -137,6 +139,25 @@ class ListPage:
     truncated: bool
     # The last entry returned (a key or a common prefix); pass it back as `after` to continue.
     next_marker: str | None
+
+
+@dataclass(slots=True)
+class VersionEntry:
+    """One version in a ListObjectVersions page: the record (no inline data) and its place."""
+
+    record: ObjectRecord
+    is_latest: bool
+    noncurrent_since: float | None = None  # when a newer version replaced it (None: current)
+
+
+@dataclass(slots=True)
+class VersionPage:
+    """Versions ordered by key bytes, newest first within a key; common prefixes mixed in."""
+
+    entries: list[VersionEntry | CommonPrefix]
+    truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
 
 
 @dataclass(slots=True)

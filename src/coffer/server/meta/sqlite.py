@@ -18,14 +18,15 @@ otherwise drag all their bytes through memory for nothing; get_object returns it
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from . import sqlite_listing, sqlite_ops
-from .interface import MetaStore, NoSuchBucket
+from . import sqlite_listing, sqlite_ops, sqlite_versions
+from .interface import Guard, MetaStore, NoSuchBucket
 from .model import (
     AccessKey,
     Bucket,
@@ -36,6 +37,8 @@ from .model import (
     Part,
     UploadPage,
     User,
+    VersionEntry,
+    VersionPage,
 )
 from .sqlite_engine import GroupCommitWriter, ReadPool, connect, retry_busy
 from .sqlite_rows import (
@@ -212,6 +215,17 @@ class SqliteMetaStore(MetaStore):
     async def delete_bucket(self, name: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.delete_bucket(c, name))
 
+    async def modify_bucket_props(self, name: str, fn) -> dict:
+        def op(conn: sqlite3.Connection) -> dict:
+            row = conn.execute("SELECT props FROM buckets WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NoSuchBucket(name)
+            props = fn(json.loads(row[0]))
+            conn.execute("UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name))
+            return props
+
+        return await self._write(op)
+
     # -- objects ----------------------------------------------------------------------------------
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         row = await self._one(
@@ -220,9 +234,10 @@ class SqliteMetaStore(MetaStore):
         return None if row is None else object_from_row(bucket, row)
 
     async def put_object(
-        self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False
+        self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False,
+        versioning: str | None = None, guard: Guard | None = None,
     ) -> list[str]:
-        return await self._write(lambda c: sqlite_ops.put_object(c, record, expect, shared))
+        return await self._write(lambda c: sqlite_ops.put_object(c, record, expect, shared, versioning, guard))
 
     async def update_object(self, record: ObjectRecord, expect_etag: str | None = None) -> None:
         """Rewrite etag, times, owner, content type, headers, user metadata, checksums, storage
@@ -233,9 +248,45 @@ class SqliteMetaStore(MetaStore):
         removed, freed = await self._write(lambda c: sqlite_ops.delete_objects(c, bucket, [key]))
         return removed[0], freed
 
-    async def delete_objects(self, bucket: str, keys: list[str]) -> tuple[list[ObjectRecord | None], list[str]]:
+    async def delete_objects(
+        self, bucket: str, keys: list[str], guard: Guard | None = None
+    ) -> tuple[list[ObjectRecord | None], list[str]]:
         keys = list(keys)
-        return await self._write(lambda c: sqlite_ops.delete_objects(c, bucket, keys))
+        return await self._write(lambda c: sqlite_ops.delete_objects(c, bucket, keys, guard))
+
+    # -- versions (issue 4; the SQL lives in sqlite_versions) -----------------------------------------
+    async def get_version(self, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
+        return await self._read(lambda c: sqlite_versions.get_version(c, bucket, key, version_id))
+
+    async def latest_marker(self, bucket: str, key: str) -> ObjectRecord | None:
+        return await self._read(lambda c: sqlite_versions.latest_marker(c, bucket, key))
+
+    async def delete_version(
+        self, bucket: str, key: str, version_id: str, guard: Guard | None = None
+    ) -> tuple[ObjectRecord | None, list[str]]:
+        return await self._write(lambda c: sqlite_versions.delete_version(c, bucket, key, version_id, guard))
+
+    async def add_delete_marker(self, marker: ObjectRecord, versioning: str, guard: Guard | None = None) -> list[str]:
+        return await self._write(lambda c: sqlite_versions.add_marker(c, marker, versioning, guard))
+
+    async def modify_props(self, bucket, key, version_id, fn) -> ObjectRecord | None:
+        return await self._write(lambda c: sqlite_versions.modify_props(c, bucket, key, version_id, fn))
+
+    async def list_versions(
+        self, bucket: str, prefix: str = "", delimiter: str | None = None, key_marker: str | None = None,
+        version_id_marker: str | None = None, limit: int = 1000,
+    ) -> VersionPage:
+        return await self._read(lambda c: sqlite_versions.list_versions(
+            c, bucket, prefix, delimiter, key_marker, version_id_marker, limit))
+
+    async def key_versions(self, bucket: str, key: str) -> list[VersionEntry]:
+        return await self._read(lambda c: sqlite_versions.key_versions(c, bucket, key))
+
+    async def scan_current(self, bucket: str, after: str | None, limit: int) -> list[tuple]:
+        return await self._read(lambda c: sqlite_versions.scan_current(c, bucket, after, limit))
+
+    async def scan_versioned_keys(self, bucket: str, after: str | None, limit: int) -> list[str]:
+        return await self._read(lambda c: sqlite_versions.scan_keys_with_versions(c, bucket, after, limit))
 
     async def list_objects(
         self,
@@ -291,10 +342,12 @@ class SqliteMetaStore(MetaStore):
         return [part_from_row(r) for r in rows[: max(0, limit)]], len(rows) > max(0, limit)
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None = None
+        self, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None = None,
+        *, versioning: str | None = None, guard: Guard | None = None,
     ) -> list[str]:
         used = list(used_parts)
-        return await self._write(lambda c: sqlite_ops.complete_upload(c, upload_id, record, used, expect))
+        return await self._write(
+            lambda c: sqlite_ops.complete_upload(c, upload_id, record, used, expect, versioning, guard))
 
     async def abort_upload(self, upload_id: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.abort_upload(c, upload_id))

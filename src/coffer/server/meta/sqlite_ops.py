@@ -12,9 +12,11 @@ refs whose count reached zero, for the caller to delete *after* the call returns
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 
+from . import sqlite_versions
 from .interface import (
     BucketExists,
     BucketNotEmpty,
@@ -65,23 +67,35 @@ def _check_expect(current_etag: str | None, expect: Expect | None) -> None:
             raise PreconditionFailed("the object's etag differs (If-Match)")
 
 
-def _current(conn: sqlite3.Connection, bucket: str, key: bytes) -> tuple[str, str] | None:
-    """(etag, segments JSON) of the stored object, or None."""
+def _current(conn: sqlite3.Connection, bucket: str, key: bytes) -> tuple[str, str, str] | None:
+    """(etag, segments JSON, props JSON) of the stored object, or None."""
     return conn.execute(
-        "SELECT etag, segments FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+        "SELECT etag, segments, props FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
     ).fetchone()
 
 
-def _write_object(conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None) -> list[str]:
-    """Check `expect`, then insert or replace the object; returns refs freed from the old one."""
-    old = _current(conn, record.bucket, enc(record.key))
+def _write_object(
+    conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None,
+    versioning: str | None = None, guard: sqlite_versions.Guard | None = None,
+) -> list[str]:
+    """Check `expect`, then insert or replace the object; returns refs freed from the old one.
+    In a versioned bucket the old current version is kept (sqlite_versions.make_room); `guard`
+    may refuse the destruction of a replaced version (WORM)."""
+    kb = enc(record.key)
+    old = _current(conn, record.bucket, kb)
     _check_expect(None if old is None else old[0], expect)
     incref(conn, (s.ref for s in record.segments))
+    freed: list[str] = []
+    if versioning:
+        freed = sqlite_versions.make_room(conn, record.bucket, kb, versioning, guard, record.last_modified)
+        old = None
+    elif old is not None and guard is not None and old[2] != "{}":
+        guard(json.loads(old[2]))
     conn.execute(
         f"INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) VALUES ({OBJECT_PLACEHOLDERS})",
         object_values(record),
     )
-    return decref(conn, segment_refs(old[1])) if old is not None else []
+    return freed + decref(conn, segment_refs(old[1])) if old is not None else freed
 
 
 def _drop_upload(conn: sqlite3.Connection, upload_id: str) -> list[str]:
@@ -104,7 +118,8 @@ def create_bucket(conn: sqlite3.Connection, bucket: Bucket) -> None:
 
 def delete_bucket(conn: sqlite3.Connection, name: str) -> list[str]:
     _require_bucket(conn, name)
-    if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone() is not None:
+    if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone() is not None \
+            or sqlite_versions.has_versions(conn, name):
         raise BucketNotEmpty(name)
     freed: list[str] = []
     uploads = [u for (u,) in conn.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
@@ -118,7 +133,8 @@ def delete_bucket(conn: sqlite3.Connection, name: str) -> list[str]:
 
 
 def put_object(
-    conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None, shared: bool = False
+    conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None, shared: bool = False,
+    versioning: str | None = None, guard: sqlite_versions.Guard | None = None,
 ) -> list[str]:
     _require_bucket(conn, record.bucket)
     if shared:
@@ -127,7 +143,7 @@ def put_object(
         for seg in record.segments:
             if conn.execute("SELECT 1 FROM data_refs WHERE ref = ?", (seg.ref,)).fetchone() is None:
                 raise ConditionalConflict(f"segment {seg.ref} is no longer referenced")
-    return _write_object(conn, record, expect)
+    return _write_object(conn, record, expect, versioning, guard)
 
 
 def update_object(conn: sqlite3.Connection, record: ObjectRecord, expect_etag: str | None) -> None:
@@ -144,7 +160,7 @@ def update_object(conn: sqlite3.Connection, record: ObjectRecord, expect_etag: s
 
 
 def delete_objects(
-    conn: sqlite3.Connection, bucket: str, keys: list[str]
+    conn: sqlite3.Connection, bucket: str, keys: list[str], guard: sqlite_versions.Guard | None = None
 ) -> tuple[list[ObjectRecord | None], list[str]]:
     removed: list[ObjectRecord | None] = []
     freed: list[str] = []
@@ -156,6 +172,8 @@ def delete_objects(
             removed.append(None)
             continue
         record = object_from_row(bucket, rows[0])
+        if guard is not None and record.props:
+            guard(record.props)  # raising rolls the whole batch back
         removed.append(record)
         freed.extend(decref(conn, (s.ref for s in record.segments)))
     return removed, freed
@@ -181,7 +199,8 @@ def put_part(conn: sqlite3.Connection, part: Part) -> list[str]:
 
 
 def complete_upload(
-    conn: sqlite3.Connection, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None
+    conn: sqlite3.Connection, upload_id: str, record: ObjectRecord, used_parts: list[int], expect: Expect | None,
+    versioning: str | None = None, guard: sqlite_versions.Guard | None = None,
 ) -> list[str]:
     row = conn.execute("SELECT bucket, key FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
     if row is None:
@@ -206,7 +225,7 @@ def complete_upload(
         if cur is None or extra - Counter(segment_refs(cur[0])):
             raise ConditionalConflict(f"upload {upload_id}: the record's segments are not its parts' segments")
     # Incref the object's refs before the parts' refs are dropped: the used ones move, not free.
-    freed = _write_object(conn, record, expect)
+    freed = _write_object(conn, record, expect, versioning, guard)
     freed.extend(_drop_upload(conn, upload_id))
     return freed
 

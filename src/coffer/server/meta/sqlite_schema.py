@@ -120,8 +120,15 @@ def _v2_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX buckets_by_owner ON buckets(owner, name)")
 
 
+def _versions_table(conn: sqlite3.Connection) -> None:
+    """Noncurrent versions and delete markers (issue 4): see sqlite_versions."""
+    from .sqlite_versions import create_table
+
+    create_table(conn)
+
+
 # Index i holds the migration that takes the schema from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes, _versions_table]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -9,13 +9,22 @@ from __future__ import annotations
 from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
+from .ais import AisOps
 from .appends import Appends
+from .archive import Archives
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
+from .ibm import Ibm
+from .lifecycle import Lifecycle
+from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
 from .objects import Objects, PutParams
+from .retention import Retention
+from .tagging import Tagging
+from .tokens import Tokens
 from .users import Users
+from .versioning import Versioning
 
 
 class Service:
@@ -26,6 +35,17 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
+        self.tokens = Tokens(meta, data.root)
+        self.archives = Archives(self.core)
+        self.multi = MultiObjects(self.core, self.objects)
+        self.ais = AisOps(self.core, self.objects, self.buckets)
+        # issue 4: versioning, WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
+        self.versioning = Versioning(self.core)
+        self.retention = Retention(self.core)
+        self.ibm = Ibm(self.core)
+        self.tagging = Tagging(self.core)
+        self.lifecycle = Lifecycle(self.core, self.versioning)
 
     @property
     def limits(self) -> Limits:

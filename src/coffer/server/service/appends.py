@@ -18,6 +18,7 @@ from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
 from ..meta.model import MultipartUpload, ObjectRecord, Part, Segment
+from . import worm
 from .core import Core, Integrity, Principal
 from .multipart import Multipart
 from .naming import check_key
@@ -96,7 +97,9 @@ class Appends:
             segments=segments,
         )
         try:
-            freed = await self.core.meta.complete_upload(handle, record, [p.number for p in parts])
+            # the WORM guard refuses a flush that would replace a protected object (issue 4)
+            freed = await self.core.meta.complete_upload(handle, record, [p.number for p in parts],
+                                                         guard=worm.guard())
         except (mi.ConditionalConflict, mi.PreconditionFailed):
             raise S3Error("ConditionalRequestConflict", "The object changed while the append session was open; "
                           "flush again.") from None

@@ -16,10 +16,10 @@ class Buckets:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    async def create(self, who: Principal, name: str, location: str | None) -> Bucket:
+    async def create(self, who: Principal, name: str, location: str | None, props: dict | None = None) -> Bucket:
         check_bucket_name(name)
         region = location or self.core.region
-        bucket = Bucket(name=name, owner=who.user_id, created=time.time(), region=region)
+        bucket = Bucket(name=name, owner=who.user_id, created=time.time(), region=region, props=dict(props or {}))
         try:
             await self.core.meta.create_bucket(bucket)
         except mi.BucketExists as e:

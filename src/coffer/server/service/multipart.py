@@ -18,10 +18,13 @@ from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
 from ..meta.model import Expect, MultipartUpload, ObjectRecord, Part, PartInfo, Segment, UploadPage
+from . import versioning as ver
+from . import worm
 from .conditions import ReadConditions
 from .core import Core, Integrity, Principal, md5_of_md5s
 from .naming import check_key
 from .objects import Objects, PutParams, check_put_params
+from .retention import LockRequest, initial_props
 from .storage import part_policy, upload_policy
 
 CRC_ALGOS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
@@ -61,6 +64,13 @@ class Multipart:
             user_meta=params.user_meta, storage_class=params.storage_class,
             checksum_algorithm=checksum_algorithm, checksum_type=checksum_type, props=props,
         )
+        if params.tags:
+            upload.props["tags"] = params.tags
+        if params.lock is not None and params.lock.any_s3():
+            b = await self.core.bucket_for(who, bucket)
+            initial_props(b, params.lock, time.time())  # refuse bad lock headers now, not at completion
+            upload.props["lock"] = {"mode": params.lock.mode, "until": params.lock.until,
+                                    "legal_hold": params.lock.legal_hold}
         await self.core.meta.create_upload(upload)
         return upload
 
@@ -106,12 +116,13 @@ class Multipart:
     async def upload_part_copy(
         self, who: Principal, bucket: str, key: str, upload_id: str, number: int,
         src_bucket: str, src_key: str, byte_range: tuple[int, int] | None, cond: ReadConditions,
+        src_version: str | None = None,
     ) -> tuple[Part, ObjectRecord]:
         from .conditions import evaluate
 
         self._check_part_number(number)
         upload = await self._upload(who, bucket, key, upload_id)
-        src = await self.objects.get(who, src_bucket, src_key)
+        src = await self.objects.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
         start, length = 0, src.size
         if byte_range is not None:
@@ -147,8 +158,11 @@ class Multipart:
     async def complete(
         self, who: Principal, bucket: str, key: str, upload_id: str, wanted: list[CompletedPart],
         expect: Expect | None, full_object_checksum: dict[str, str] | None = None,
+        lock: LockRequest | None = None,
     ) -> ObjectRecord:
+        """lock: IBM retention headers sent with the completion (S3's come from the create)."""
         upload = await self._upload(who, bucket, key, upload_id)
+        b = await self.core.bucket_for(who, bucket)
         if not wanted:
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
                           "against our published schema")
@@ -193,9 +207,17 @@ class Multipart:
             user_meta=upload.user_meta, checksums=checksums, checksum_type=ctype,
             storage_class=upload.storage_class, segments=[p.segment for p in chosen],
             parts=[PartInfo(p.number, p.size, p.etag, dict(p.checksums)) for p in chosen],
+            version_id=ver.new_version_id(b),
         )
+        saved = upload.props.get("lock") or {}
+        req = LockRequest(mode=saved.get("mode"), until=saved.get("until"), legal_hold=saved.get("legal_hold"))
+        if lock is not None:
+            req.ibm_period, req.ibm_until, req.ibm_hold = lock.ibm_period, lock.ibm_until, lock.ibm_hold
+        record.props = initial_props(b, req, record.last_modified,
+                                     {"tags": upload.props["tags"]} if upload.props.get("tags") else None)
         try:
-            freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in chosen], expect)
+            freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in chosen], expect,
+                                                         versioning=ver.mode(b), guard=worm.guard())
         except mi.NoSuchUpload:
             raise S3Error("NoSuchUpload", "The specified upload does not exist.", UploadId=upload_id) from None
         except mi.PreconditionFailed:

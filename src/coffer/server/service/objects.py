@@ -15,11 +15,14 @@ from coffer.protocol.errors import S3Error
 from ..data import ReadSpan
 from ..meta import interface as mi
 from ..meta.model import Expect, ListPage, ObjectRecord
+from . import versioning as ver
+from . import worm
 from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
 from .naming import check_key
+from .retention import LockRequest, initial_props
 from .storage import resolve as resolve_policy
-from .storage import verified_stream
+from .storage import stream_span, verified_stream
 
 
 @dataclass(slots=True)
@@ -29,6 +32,8 @@ class PutParams:
     user_meta: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     expect: Expect | None = None
+    tags: dict[str, str] | None = None  # x-amz-tagging (issue 4)
+    lock: LockRequest | None = None  # object lock / IBM retention headers (issue 4)
     storage_policy: str | None = None  # x-coffer-storage-policy (service/storage.py)
 
 
@@ -59,10 +64,12 @@ class Objects:
         lim = self.core.limits
         check_key(key, lim.max_key_bytes)
         check_put_params(params, lim.max_user_meta_bytes)
-        bkt = await self.core.bucket_for(who, bucket)
-        policy = resolve_policy(self.core.data, bkt, params.storage_class, params.storage_policy)
+        b = await self.core.bucket_for(who, bucket)
+        policy = resolve_policy(self.core.data, b, params.storage_class, params.storage_policy)
         if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+        now = time.time()
+        props = initial_props(b, params.lock, now, {"tags": params.tags} if params.tags else None)
         got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size, policy=policy)
         record = ObjectRecord(
             bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
@@ -70,16 +77,24 @@ class Objects:
             user_meta=params.user_meta, checksums=got.checksums,
             checksum_type="FULL_OBJECT" if got.checksums else None,
             storage_class=params.storage_class, inline=got.inline,
-            segments=[got.segment] if got.segment else [],
+            segments=[got.segment] if got.segment else [], version_id=ver.new_version_id(b), props=props,
         )
-        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [])
+        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [],
+                           versioning=ver.mode(b))
+        if ver.mode(b) == "Suspended":
+            record.version_id = "null"  # stored as the null version (None); answered as "null"
         return record
 
     async def _commit(
-        self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False
+        self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False,
+        versioning: str | None = None,
     ) -> None:
         try:
-            freed = await self.core.meta.put_object(record, expect, shared=shared)
+            freed = await self.core.meta.put_object(record, expect, shared=shared, versioning=versioning,
+                                                    guard=worm.guard())
+        except worm.Locked:
+            await self.core.free(new_refs)
+            raise
         except mi.PreconditionFailed:
             await self.core.free(new_refs)
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
@@ -93,16 +108,26 @@ class Objects:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=record.bucket) from None
         await self.core.free(freed)
 
-    async def get(self, who: Principal, bucket: str, key: str, cond: ReadConditions | None = None) -> ObjectRecord:
-        await self.core.bucket_for(who, bucket)
-        record = await self.core.meta.get_object(bucket, key)
+    async def get(
+        self, who: Principal, bucket: str, key: str, cond: ReadConditions | None = None,
+        version_id: str | None = None,
+    ) -> ObjectRecord:
+        b = await self.core.bucket_for(who, bucket)
+        if version_id is not None:
+            record: ObjectRecord | None = await ver.Versioning(self.core).get_version(bucket, key, version_id)
+        else:
+            record = await self.core.meta.get_object(bucket, key)
         if record is None:
-            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+            raise await ver.Versioning(self.core).no_such_key(b, key)
+        if record.version_id is None and ver.mode(b) is not None:
+            record.version_id = "null"  # S3 names the null version in versioned buckets' answers
         if cond:
             evaluate(cond, record.etag, record.last_modified)
         return record
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
+        if self.streams:  # multi-volume store: one span of verified bytes (respond.send_spans streams it)
+            return [stream_span(self.core, record.segments, start, length)]
         return self.core.data.spans(record.segments, start, length)
 
     @property
@@ -130,14 +155,18 @@ class Objects:
                     pos += len(data)
                     yield data
 
-    async def delete(self, who: Principal, bucket: str, key: str) -> None:
-        await self.core.bucket_for(who, bucket)
-        _, freed = await self.core.meta.delete_object(bucket, key)
-        await self.core.free(freed)
+    async def delete(
+        self, who: Principal, bucket: str, key: str, version_id: str | None = None, bypass_governance: bool = False,
+    ) -> ver.DeleteOutcome:
+        """DeleteObject: versioning and WORM aware (service/versioning.py, service/worm.py)."""
+        b = await self.core.bucket_for(who, bucket)
+        return await ver.Versioning(self.core).delete(b, who, key, version_id, bypass_governance)
 
     async def delete_many(self, who: Principal, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
+        """Delete current objects of an unversioned bucket in one transaction; a protected key
+        refuses the whole batch (worm.Locked). DeleteObjects requests go through delete()."""
         await self.core.bucket_for(who, bucket)
-        removed, freed = await self.core.meta.delete_objects(bucket, keys)
+        removed, freed = await self.core.meta.delete_objects(bucket, keys, worm.guard())
         await self.core.free(freed)
         return removed
 
@@ -152,13 +181,17 @@ class Objects:
     async def copy(
         self, who: Principal, src_bucket: str, src_key: str, bucket: str, key: str, *,
         cond: ReadConditions, replace: PutParams | None, storage_class: str | None,
+        src_version: str | None = None, tags: dict[str, str] | None = None, lock: LockRequest | None = None,
+        copy_retention: bool = False,
     ) -> tuple[ObjectRecord, ObjectRecord]:
-        """CopyObject: returns (new record, source record). Data is shared, never copied."""
+        """CopyObject: returns (new record, source record). Data is shared, never copied.
+        tags None copies the source's tags (TaggingDirective COPY); lock is the new version's
+        protection request; copy_retention (IBM Retention-Directive COPY) keeps the source's."""
         check_key(key, self.core.limits.max_key_bytes)
-        src = await self.get(who, src_bucket, src_key)
+        src = await self.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
-        await self.core.bucket_for(who, bucket)
-        same = (src_bucket, src_key) == (bucket, key)
+        b = await self.core.bucket_for(who, bucket)
+        same = (src_bucket, src_key) == (bucket, key) and src_version is None
         if same and replace is None and storage_class in (None, src.storage_class):
             raise S3Error(
                 "InvalidRequest",
@@ -177,9 +210,20 @@ class Objects:
             checksums=dict(src.checksums), checksum_type=src.checksum_type,
             storage_class=storage_class or (replace.storage_class if replace else "STANDARD"),
             inline=src.inline, segments=list(src.segments), parts=src.parts,
+            version_id=ver.new_version_id(b),
         )
+        base = {"tags": src.props["tags"]} if tags is None and src.props.get("tags") else {}
+        if tags:
+            base["tags"] = tags
+        if copy_retention and "ibm" in src.props and (lock is None or not lock.any_ibm()):
+            ibm = src.props["ibm"]
+            lock = LockRequest(ibm_period=ibm.get("period")) if ibm.get("until") is None else \
+                LockRequest(ibm_until=ibm["until"])
+        record.props = initial_props(b, lock, record.last_modified, base)
+        if copy_retention and "ibm" in src.props and "ibm" in record.props:
+            record.props["ibm"]["holds"] = list(src.props["ibm"].get("holds", []))
         try:
-            await self._commit(record, None, [], shared=True)
+            await self._commit(record, None, [], shared=True, versioning=ver.mode(b))
         except S3Error as e:
             if e.code != "ConditionalRequestConflict":
                 raise

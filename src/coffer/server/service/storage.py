@@ -17,11 +17,12 @@ SINGLE exists, and asking for anything else is an error rather than a silent dow
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from coffer.protocol.errors import S3Error
 
-from ..data import DataUnavailable
+from ..data import DataUnavailable, ReadSpan
 from ..data.policy import Policy, PolicyError
 from ..meta.model import Bucket, MultipartUpload, Segment
 from .core import Core
@@ -141,3 +142,15 @@ async def set_bucket_policy(core: Core, bucket: str, policy: Policy | None) -> N
     else:
         props[BUCKET_PROP] = policy.name
     await core.meta.update_bucket_props(bucket, props)
+
+
+@dataclass(slots=True)
+class StreamSpan(ReadSpan):
+    """A range of the multi-volume store where callers expect file spans: no file to sendfile, a
+    stream of verified bytes instead (http/respond.send_spans sends it)."""
+
+    stream: Callable[[], AsyncIterator[memoryview]] | None = None
+
+
+def stream_span(core: Core, segments: list[Segment], start: int, length: int) -> StreamSpan:
+    return StreamSpan("", start, length, lambda: verified_stream(core, segments, start, length))
