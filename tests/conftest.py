@@ -118,6 +118,22 @@ def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         srv.stop()
 
 
+@pytest.fixture(scope="module")
+def module_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Like server_factory, for the tests of one module sharing servers of their own."""
+    made: list[ServerProcess] = []
+
+    def make(**kw) -> ServerProcess:
+        srv = ServerProcess(data=tmp_path_factory.mktemp("coffer") / "data", port=free_port(), **kw)
+        srv.start()
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop()
+
+
 @dataclass
 class Endpoint:
     url: str

@@ -183,3 +183,18 @@ def test_s3api_calls(aws, cli_bucket, tmp_path):
 
     missing = aws("s3api", "head-object", "--bucket", cli_bucket, "--key", "nope", check=False)
     assert missing.returncode != 0 and "404" in missing.stderr
+
+
+def test_cli_sse_c_multipart(aws, s3, bucket, tmp_path):
+    """`aws s3 cp --sse-c` of a 9 MiB file: a multipart upload whose every part carries the customer key;
+    the download needs the key again."""
+    src = tmp_path / "secret.bin"
+    src.write_bytes(data(9 * MiB, 77))
+    key = "k" * 32
+    aws("s3", "cp", str(src), f"s3://{bucket}/c.bin", "--sse-c", "AES256", "--sse-c-key", key)
+    head = s3.head_object(Bucket=bucket, Key="c.bin", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert head["ETag"].endswith('-2"') and head["SSECustomerAlgorithm"] == "AES256"
+    assert aws("s3", "cp", f"s3://{bucket}/c.bin", str(tmp_path / "x"), check=False).returncode != 0
+    out = tmp_path / "back.bin"
+    aws("s3", "cp", f"s3://{bucket}/c.bin", str(out), "--sse-c", "AES256", "--sse-c-key", key)
+    assert md5_hex(out.read_bytes()) == md5_hex(src.read_bytes())

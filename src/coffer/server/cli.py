@@ -1,4 +1,4 @@
-"""The server's commands: `coffer serve` and `coffer user add|list|remove`.
+"""The server's commands: `coffer serve`, `coffer user add|list|remove` (and `coffer kms`, cli_kms.py).
 
 They live with the server (the client CLI in coffer.cli never imports the server); the
 composition root, coffer.entry, adds them to the one `coffer` command.
@@ -35,6 +35,9 @@ from .config import Config, Limits, parse_address
               show_default=True, help="Seconds in-flight requests may take to finish after SIGTERM.")
 @click.option("--lifecycle-day-seconds", type=click.FloatRange(0.1, 86400 * 366), default=86400.0,
               show_default=True, help="Length of a lifecycle day in seconds (shorter for tests and demos).")
+@click.option("--website-address", default=None, help="HOST:PORT of a listener serving static websites only.")
+@click.option("--website-domain", "website_domains", multiple=True,
+              help="Host suffix of website requests (bucket.SUFFIX); repeatable. Default: s3-website.localhost.")
 @click.option("--volume", "volumes", multiple=True, type=click.Path(file_okay=False),
               help="A data volume directory (normally one per disk); repeatable. None: the data folder.")
 @click.option("--scrub-rate", type=click.FloatRange(0), default=64.0, show_default=True,
@@ -44,14 +47,18 @@ from .config import Config, Limits, parse_address
 @click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace, lifecycle_day_seconds, volumes, scrub_rate, scrub_interval, heal_interval) -> None:
+              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, volumes, scrub_rate,
+              scrub_interval, heal_interval) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
     if bool(access_key) != bool(secret_key):
         raise click.UsageError("give both --access-key and --secret-key, or neither")
     host, port = parse_address(address)
-    cfg = Config(data_dir=Path(data), host=host, port=port, region=region,
+    web_host, web_port = parse_address(website_address) if website_address else (None, None)
+    cfg = Config(website_host=web_host, website_port=web_port,
+                 website_domains=tuple(website_domains) or ("s3-website.localhost",),
+                 data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
                  domains=tuple(domains) or ("localhost",), loop=loop, lifecycle_day_seconds=lifecycle_day_seconds,
                  limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace),
@@ -132,6 +139,8 @@ def user_remove(user_id, data) -> None:
 def register(group: click.Group) -> None:
     group.add_command(serve_cmd)
     group.add_command(user_group)
+    from .cli_kms import kms_group
     from .cli_tokens import token_group
 
     group.add_command(token_group)
+    group.add_command(kms_group)

@@ -47,6 +47,11 @@ class Config:
     secret_key: str | None = None
     # Host-header suffixes for virtual-host-style addressing: "bkt.localhost:9000" -> bucket "bkt".
     domains: tuple[str, ...] = ("localhost",)
+    # Static websites (http/website.py): Host suffixes of website requests on the S3 listener
+    # ("blog.s3-website.localhost" -> bucket "blog"), and an optional listener serving only websites.
+    website_domains: tuple[str, ...] = ("s3-website.localhost",)
+    website_host: str | None = None
+    website_port: int | None = None
     fsync: bool = True  # only tests of the durability machinery itself would ever turn this off
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
     lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)

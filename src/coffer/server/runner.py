@@ -23,9 +23,11 @@ from pathlib import Path
 from aiohttp import web
 
 from .config import Config
+from .crypto_keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
 from .data import LocalDataStore, VolumeDataStore
 from .data.volumes import VolumeError
 from .http.app import build_server
+from .http.website import build_website_server
 from .meta.sqlite import SqliteMetaStore
 from .service import Service
 from .service.users import add_user, random_access_key, random_secret_key
@@ -57,11 +59,16 @@ async def bootstrap(cfg: Config) -> None:
         await meta.close()
 
 
-def listen(cfg: Config) -> socket.socket:
-    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
+# The --website-address socket, bound by `serve` before the workers fork (they inherit it).
+_website_sock: socket.socket | None = None
+
+
+def listen(cfg: Config, host: str | None = None, port: int | None = None) -> socket.socket:
+    host = host or cfg.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((cfg.host, cfg.port))
+    sock.bind((host, cfg.port if port is None else port))
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -77,6 +84,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await site.start()
+    web_runner = None
+    if _website_sock is not None:
+        web_runner = web.ServerRunner(build_website_server(service, cfg), handle_signals=False)
+        await web_runner.setup()
+        await web.SockSite(web_runner, _website_sock).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -94,6 +106,8 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     # Stop accepting, then let in-flight requests finish: aiohttp's own shutdown stops reading
     # request bodies at once, which would cut uploads in progress, so wait for them first.
     await site.stop()
+    if web_runner is not None:
+        await web_runner.cleanup()
     deadline = loop.time() + cfg.limits.shutdown_grace_seconds
     while front.inflight and loop.time() < deadline:
         await asyncio.sleep(0.05)
@@ -183,7 +197,19 @@ def serve(cfg: Config) -> int:
     if n:
         log.info("removed %d temporary files left by an earlier run", n)
     asyncio.run(bootstrap(cfg))
+    if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
+        # A master key given by env/file is checked now: a typo must stop the start, not fail every
+        # encrypted request later. (Without one, DATA/keys/master.key is created on first use.)
+        try:
+            load_master_key(cfg.data_dir)
+        except (OSError, ValueError) as e:
+            print(f"coffer: bad master key: {e}", file=sys.stderr, flush=True)
+            return 2
     sock = listen(cfg)
+    if cfg.website_port is not None:
+        global _website_sock
+        _website_sock = listen(cfg, cfg.website_host, cfg.website_port)
+        print(f"Coffer serving static websites on http://{cfg.website_host}:{cfg.website_port}", flush=True)
     print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
           f"workers: {cfg.workers}, region: {cfg.region})", flush=True)
     if cfg.workers <= 1:

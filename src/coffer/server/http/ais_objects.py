@@ -24,6 +24,7 @@ from ..service import PutParams, ReadConditions
 from .ais_app import AisCtx, AisError, ais_handles
 from .auth import BodyPlan
 from .body import body_stream, integrity_for
+from .h_sse import send_encrypted
 from .respond import parse_range, send_spans
 
 HANDLE_HEADER = "Ais-Append-Handle"
@@ -124,6 +125,8 @@ async def get_object(ctx: AisCtx) -> web.StreamResponse:
     headers = attr_headers(rec)
     archpath = q.get("archpath", "")
     if archpath:
+        if rec.props.get("sse"):
+            raise AisError(501, "archpath is not supported on encrypted objects")
         return await _get_member(ctx, rec, archpath, headers, head)
     status, start, length = 200, 0, rec.size
     rng_header = ctx.request.headers.get("Range")
@@ -136,6 +139,8 @@ async def get_object(ctx: AisCtx) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     if head:
         return web.Response(status=200, headers=headers)
+    if rec.props.get("sse"):  # encrypted at rest (SSE-S3/KMS; SSE-C needs its key: refused there)
+        return await send_encrypted(ctx, rec, None, status, headers, start, length)  # type: ignore[arg-type]
     if rec.inline is not None:
         return web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
     resp = web.StreamResponse(status=status, headers=headers)

@@ -23,12 +23,15 @@ from . import (  # noqa: F401 - they register their handlers
     admin,
     ais_buckets,
     ais_objects,
+    cors,
     h_bucket,
+    h_config,
     h_multipart,
     h_object,
     h_tagging,
     h_versioning,
     h_worm,
+    website,
 )
 from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
@@ -79,8 +82,15 @@ class Front:
         resource = raw_path
         expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
         try:
+            site = website.bucket_for_host(request.headers.get("Host"), self.cfg.website_domains)
+            if site is not None:  # bucket.<website domain>: a static website request, not S3
+                return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
             r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
+                return await cors.preflight(self.service, request, r.bucket)
+            if "Origin" in request.headers:
+                await cors.note_actual(self.service, request, r.bucket)
             who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
                                                     r.bucket)
             handler = HANDLERS.get(r.endpoint.name)

@@ -17,6 +17,7 @@ from ..meta.model import CommonPrefix, ObjectEntry
 from ..service import storage
 from .body import read_small_body
 from .context import Ctx, handles
+from .h_sse import key_protect_headers, key_protect_props
 from .respond import iso, xml_response
 
 
@@ -54,10 +55,11 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
     # a bucket created with object lock is versioned from its first write (issue 4)
     props: dict = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
     policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props or None)
+    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 
@@ -68,7 +70,7 @@ def _region_like(s: str) -> bool:
 @handles("HeadBucket")
 async def head_bucket(ctx: Ctx) -> web.StreamResponse:
     b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    return web.Response(status=200, headers={"x-amz-bucket-region": b.region})
+    return web.Response(status=200, headers={"x-amz-bucket-region": b.region, **key_protect_headers(b)})
 
 
 @handles("DeleteBucket")

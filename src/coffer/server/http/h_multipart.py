@@ -15,6 +15,7 @@ from ..service import CompletedPart
 from .body import body_stream, integrity_for, read_small_body
 from .context import Ctx, handles
 from .h_object import parse_copy_source_version, put_params, read_conditions
+from .h_sse import copy_source_customer, request_customer, request_sse, response_headers
 from .h_worm import lock_request
 from .respond import iso, quoted, xml_response
 
@@ -32,12 +33,13 @@ def _upload_id(ctx: Ctx) -> str:
 async def create_upload(ctx: Ctx) -> web.StreamResponse:
     params = put_params(ctx)
     params.expect = None
+    params.sse = request_sse(ctx)
     algo = ctx.header("x-amz-checksum-algorithm")
     if algo is not None and algo.upper() not in ck.ALGORITHMS:
         raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported.")
     up = await ctx.svc.multipart.create(ctx.who, ctx.bucket, ctx.key, params, algo.upper() if algo else None,
                                         ctx.header("x-amz-checksum-type"))
-    headers = {}
+    headers = response_headers(up.props.get("sse"))
     if up.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = up.checksum_algorithm
         headers["x-amz-checksum-type"] = up.checksum_type or "COMPOSITE"
@@ -65,17 +67,24 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
             rng = (int(m.group(1)), int(m.group(2)))
         part, _src = await ctx.svc.multipart.upload_part_copy(
             ctx.who, ctx.bucket, ctx.key, uid, number, src_bucket, src_key, rng,
-            read_conditions(ctx, "x-amz-copy-source-"), src_version=src_version)
+            read_conditions(ctx, "x-amz-copy-source-"), src_version=src_version,
+            customer=request_customer(ctx), src_customer=copy_source_customer(ctx))
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
-        return xml_response("CopyPartResult", body)
+        return xml_response("CopyPartResult", body, headers=await _upload_sse(ctx, uid))
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     part = await ctx.svc.multipart.upload_part(ctx.who, ctx.bucket, ctx.key, uid, number,
-                                               body_stream(ctx.request, ctx.plan, integ), integ)
-    headers = {"ETag": quoted(part.etag)}
+                                               body_stream(ctx.request, ctx.plan, integ), integ,
+                                               request_customer(ctx))
+    headers = {"ETag": quoted(part.etag), **await _upload_sse(ctx, uid)}
     for algo, value in part.checksums.items():
         headers["x-amz-checksum-" + algo.lower()] = value
     return web.Response(status=200, headers=headers)
+
+
+async def _upload_sse(ctx: Ctx, upload_id: str) -> dict[str, str]:
+    up = await ctx.svc.core.meta.get_upload(upload_id)
+    return response_headers(up.props.get("sse") if up else None)
 
 
 def _owner(ctx: Ctx, user_id: str) -> dict:
@@ -165,8 +174,10 @@ async def complete(ctx: Ctx) -> web.StreamResponse:
     out.update({"Checksum" + a: v for a, v in rec.checksums.items()})
     if rec.checksum_type:
         out["ChecksumType"] = rec.checksum_type
-    return xml_response("CompleteMultipartUploadResult", out,
-                        headers={"x-amz-version-id": rec.version_id} if rec.version_id else None)
+    headers = response_headers(rec.props.get("sse")) or {}
+    if rec.version_id:
+        headers["x-amz-version-id"] = rec.version_id
+    return xml_response("CompleteMultipartUploadResult", out, headers=headers or None)
 
 
 @handles("AbortMultipartUpload")

@@ -14,10 +14,13 @@ from ..service.tagging import parse_tagging_header
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
 from .h_archive import get_archived
+from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
 from .h_worm import bypass, lock_request, version_headers
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
+from .website import REDIRECT_HEADER, check_redirect_location
 
-_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
+_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
+                   REDIRECT_HEADER)
 _OVERRIDES = {
     "response-content-type": "Content-Type", "response-content-language": "Content-Language",
     "response-expires": "Expires", "response-cache-control": "Cache-Control",
@@ -28,6 +31,7 @@ _OVERRIDES = {
 def put_params(ctx: Ctx) -> PutParams:
     h = ctx.request.headers
     headers = {n: h[n] for n in _STORED_HEADERS if n in h}
+    check_redirect_location(headers.get(REDIRECT_HEADER))
     if "Content-Encoding" in headers:  # aws-chunked is transfer framing, not part of the object
         enc = ",".join(e.strip() for e in headers["Content-Encoding"].split(",") if e.strip() != "aws-chunked")
         if enc:
@@ -64,6 +68,7 @@ def put_result_headers(rec: ObjectRecord) -> dict[str, str]:
         out["x-amz-checksum-" + algo.lower()] = value
     if rec.checksum_type:
         out["x-amz-checksum-type"] = rec.checksum_type
+    out.update(object_sse_headers(rec))
     return out
 
 
@@ -72,6 +77,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
+    params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
         raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
@@ -117,6 +123,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         ctx.who, src_bucket, src_key, ctx.bucket, ctx.key, cond=read_conditions(ctx, "x-amz-copy-source-"),
         replace=replace, storage_class=ctx.header("x-amz-storage-class"), src_version=src_version,
         tags=tags, lock=lock, copy_retention=retention_directive == "COPY" and (lock is None or not lock.any_ibm()),
+        sse=request_sse(ctx), src_customer=copy_source_customer(ctx),
     )
     hdrs = {"x-amz-version-id": rec.version_id} if rec.version_id else {}
     if src.version_id is not None:
@@ -126,6 +133,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         body["Checksum" + algo] = value
     if rec.checksum_type:
         body["ChecksumType"] = rec.checksum_type
+    hdrs.update(object_sse_headers(rec))
     return xml_response("CopyObjectResult", body, headers=hdrs)
 
 
@@ -148,11 +156,15 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     head = ctx.request.method == "HEAD"
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
                                     version_id=ctx.query.get("versionId"))
+    customer = check_read(ctx, rec)
     if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+        if rec.props.get("sse"):
+            raise S3Error("InvalidRequest", "archpath is not supported on encrypted objects.")
         return await get_archived(ctx, rec, ctx.query["archpath"])
     checksum_mode = (ctx.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
     headers = object_headers(rec, checksum_mode=checksum_mode)
     headers.update(version_headers(rec))
+    headers.update(object_sse_headers(rec))
     for q, h in _OVERRIDES.items():
         if q in ctx.query:
             headers[h] = ctx.query[q]
@@ -186,6 +198,8 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     if head:
         return web.Response(status=status, headers=headers)
+    if rec.props.get("sse"):
+        return await send_encrypted(ctx, rec, customer, status, headers, start, length)
     if rec.inline is not None:
         resp = web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
         return resp
@@ -214,6 +228,7 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
                                     version_id=ctx.query.get("versionId"))
+    check_read(ctx, rec)  # SSE-C objects: the key again, as S3 asks
     body: dict = {}
     if "ETag" in wanted:
         body["ETag"] = rec.etag

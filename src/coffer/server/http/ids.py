@@ -23,3 +23,6 @@ def stamp(request: web.BaseRequest, response: web.StreamResponse) -> None:
     response.headers["x-amz-request-id"] = request.get("rid") or new_request_id()
     response.headers["x-amz-id-2"] = HOST_ID
     response.headers["Server"] = "Coffer"
+    cors = request.get("cors")  # Access-Control-* headers of a matching CORS rule (http/cors.py)
+    if cors:
+        response.headers.update(cors)

@@ -49,6 +49,18 @@ TABLE: dict[tuple[str, str, str | None], Endpoint] = {
     ("GET", "bucket", "versioning"): _ep("GetBucketVersioning"),
     ("GET", "bucket", "acl"): _ep("GetBucketAcl"),
     ("POST", "bucket", "delete"): _ep("DeleteObjects", "s3:DeleteObject"),
+    # issue 7 part B: bucket configuration documents (http/h_config.py)
+    ("PUT", "bucket", "encryption"): _ep("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+    ("GET", "bucket", "encryption"): _ep("GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+    ("DELETE", "bucket", "encryption"): _ep("DeleteBucketEncryption", "s3:PutEncryptionConfiguration"),
+    ("PUT", "bucket", "cors"): _ep("PutBucketCors", "s3:PutBucketCORS"),
+    ("GET", "bucket", "cors"): _ep("GetBucketCors", "s3:GetBucketCORS"),
+    ("DELETE", "bucket", "cors"): _ep("DeleteBucketCors", "s3:PutBucketCORS"),
+    ("OPTIONS", "bucket", None): _ep("PreflightRequest"),
+    ("OPTIONS", "object", None): _ep("PreflightRequest"),
+    ("PUT", "bucket", "website"): _ep("PutBucketWebsite"),
+    ("GET", "bucket", "website"): _ep("GetBucketWebsite"),
+    ("DELETE", "bucket", "website"): _ep("DeleteBucketWebsite"),
     ("PUT", "object", None): _ep("PutObject"),
     ("GET", "object", None): _ep("GetObject"),
     ("HEAD", "object", None): _ep("HeadObject", "s3:GetObject"),
@@ -108,8 +120,10 @@ def route(method: str, raw_path: str, query: dict[str, str], host: str | None, d
             bucket = None
     key = key or None
     level = "object" if key is not None else ("bucket" if bucket else "service")
-    if method == "POST" and level == "object" and "uploads" in query:
-        selector: str | None = "uploads"
+    if method == "OPTIONS":  # a CORS preflight addresses the resource, whatever its query
+        selector: str | None = None
+    elif method == "POST" and level == "object" and "uploads" in query:
+        selector = "uploads"
     else:
         chosen = [q for q in query if q in KNOWN_SUBRESOURCES and q not in _QUALIFIERS]
         if level == "object" and "uploadId" in query:

@@ -12,6 +12,7 @@ from ..meta.interface import MetaStore
 from .ais import AisOps
 from .appends import Appends
 from .archive import Archives
+from .bucket_config import BucketConfig
 from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
@@ -46,6 +47,8 @@ class Service:
         self.ibm = Ibm(self.core)
         self.tagging = Tagging(self.core)
         self.lifecycle = Lifecycle(self.core, self.versioning)
+        # issue 7: bucket encryption, CORS, website configuration
+        self.bucket_config = BucketConfig(self.core)
 
     @property
     def limits(self) -> Limits:

@@ -25,6 +25,11 @@ from .naming import check_key
 from .storage import part_policy, upload_policy
 
 
+def _no_sse() -> S3Error:
+    return S3Error("InvalidRequest", "Append sessions do not support encrypted objects or buckets with "
+                   "default encryption.")
+
+
 class Appends:
     def __init__(self, core: Core, multipart: Multipart) -> None:
         self.core = core
@@ -53,10 +58,12 @@ class Appends:
     ) -> str:
         check_key(key, self.core.limits.max_key_bytes)
         if handle is None:
-            bkt = await self.core.bucket_for(who, bucket)
+            b = await self.core.bucket_for(who, bucket)
+            if b.props.get("encryption"):
+                raise _no_sse()
             up = MultipartUpload(upload_id=secrets.token_urlsafe(24), bucket=bucket, key=key, initiated=time.time(),
                                  owner=who.user_id, props={"append": True, "base": base_existing,
-                                                           **upload_policy(self.core.data, bkt, None)})
+                                                           **upload_policy(self.core.data, b, None)})
             await self.core.meta.create_upload(up)
             handle = up.upload_id
         else:
@@ -74,6 +81,9 @@ class Appends:
         up = await self._session(who, bucket, key, handle)
         parts = await self._all_parts(handle)
         base = await self.core.meta.get_object(bucket, key) if up.props.get("base") else None
+        if base is not None and base.props.get("sse"):
+            # An append would join plaintext pieces to ciphertext streams: refused, nothing changes.
+            raise _no_sse()
         segments: list[Segment] = []
         etags: list[str] = []
         if base is not None and base.size:

@@ -15,15 +15,18 @@ import os
 from collections.abc import AsyncIterable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from coffer.protocol.checksums import Hasher
 from coffer.protocol.errors import S3Error
 
 from ..config import Limits
+from ..crypto import Encryptor
 from ..data import DataUnavailable, FileWriter, LocalDataStore
 from ..meta.interface import MetaStore
 from ..meta.model import Bucket, Segment
+from .sse import Sse
 
 T = TypeVar("T")
 
@@ -117,6 +120,7 @@ class Core:
         self.data = data
         self.limits = limits
         self.region = region
+        self.sse = Sse(Path(getattr(data, "root", ".")), region)
         # Hashing and file writes run here, off the event loop; hashlib and os.write release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="io")
 
@@ -138,11 +142,13 @@ class Core:
     # -- receiving bodies ----------------------------------------------------------------------------
     async def receive(
         self, body: AsyncIterable[bytes], integrity: Integrity, *, allow_inline: bool, max_size: int,
-        policy: object = None,
+        cipher: Callable[[str | None], Encryptor] | None = None, policy: object = None,
     ) -> Received:
         """Stream a request body to the data store (or memory, if small); verify; return the result.
 
         On any failure the partial file is removed: nothing half-written is ever referenced.
+        With `cipher` (encryption at rest, service/sse.py) the plaintext is hashed, then sealed, and only
+        ciphertext reaches the writer (or the inline bytes); `cipher` gets the segment's ref (None inline).
         """
         hs = integrity.hashers()
         inline_max = self.limits.inline_threshold if allow_inline else -1
@@ -152,6 +158,7 @@ class Core:
         size = 0
         writer: FileWriter | None = None
         in_flight: asyncio.Future | None = None
+        enc: Encryptor | None = None
         try:
             async for chunk in body:
                 if not chunk:
@@ -163,11 +170,13 @@ class Core:
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if writer is None and size > inline_max:
-                    writer = await self.run(self.data.writer, hs, policy)
+                    writer = await self.run(self.data.writer, hs if cipher is None else {}, policy)
+                    if cipher is not None:
+                        enc = cipher(writer.ref)
                 if writer is not None and pending_len >= piece:
                     if in_flight is not None:
                         await in_flight
-                    in_flight = asyncio.ensure_future(self.run(_write_all, writer, pending))
+                    in_flight = asyncio.ensure_future(self.run(_write_all, writer, pending, hs, enc))
                     pending, pending_len = [], 0
             if in_flight is not None:
                 await in_flight
@@ -179,9 +188,14 @@ class Core:
                 else:
                     _hash_all(hs, data)
                 checksums = integrity.verify(size, hs)
+                if cipher is not None:
+                    sealer = cipher(None)
+                    data = sealer.feed(data) + sealer.finish()
                 return Received(size, hs["MD5"].digest(), checksums, data, None)
             if pending:
-                await self.run(_write_all, writer, pending)
+                await self.run(_write_all, writer, pending, hs, enc)
+            if enc is not None:
+                await self.run(writer.write, enc.finish())
             checksums = integrity.verify(size, hs)
             segment = Segment(await self.run(writer.commit), writer.size)
             writer = None  # committed: from here on the file belongs to whoever references it
@@ -203,9 +217,15 @@ class Core:
             await self.run(self.data.delete, refs)
 
 
-def _write_all(writer: FileWriter, pieces: list[bytes]) -> None:
-    for p in pieces:
-        writer.write(p)
+def _write_all(writer: FileWriter, pieces: list[bytes], hs: dict[str, Hasher], enc: Encryptor | None) -> None:
+    if enc is None:  # the writer hashes what it writes
+        for p in pieces:
+            writer.write(p)
+        return
+    for p in pieces:  # encrypted: hash the plaintext here, the writer sees only ciphertext
+        for h in hs.values():
+            h.update(p)
+        writer.write(enc.feed(p))
 
 
 def _hash_all(hs: dict[str, Hasher], data: bytes) -> None:

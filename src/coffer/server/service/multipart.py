@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from coffer.protocol import checksums as ck
 from coffer.protocol.errors import S3Error
 
+from ..crypto import CustomerKey
 from ..meta import interface as mi
 from ..meta.model import Expect, MultipartUpload, ObjectRecord, Part, PartInfo, Segment, UploadPage
 from . import versioning as ver
@@ -25,6 +26,7 @@ from .core import Core, Integrity, Principal, md5_of_md5s
 from .naming import check_key
 from .objects import Objects, PutParams, check_put_params
 from .retention import LockRequest, initial_props
+from .sse import Sealing
 from .storage import part_policy, upload_policy
 
 CRC_ALGOS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
@@ -48,8 +50,9 @@ class Multipart:
     ) -> MultipartUpload:
         check_key(key, self.core.limits.max_key_bytes)
         check_put_params(params, self.core.limits.max_user_meta_bytes)
-        bkt = await self.core.bucket_for(who, bucket)
-        props = upload_policy(self.core.data, bkt, params)
+        b = await self.core.bucket_for(who, bucket)
+        want = self.core.sse.wanted(params.sse, b.props)
+        props = upload_policy(self.core.data, b, params)
         if checksum_type and checksum_type not in ("COMPOSITE", "FULL_OBJECT"):
             raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
         if checksum_algorithm and not checksum_type:
@@ -62,7 +65,8 @@ class Multipart:
             upload_id=secrets.token_urlsafe(24), bucket=bucket, key=key, initiated=time.time(),
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, storage_class=params.storage_class,
-            checksum_algorithm=checksum_algorithm, checksum_type=checksum_type, props=props,
+            checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
+            props={**props, "sse": self.core.sse.seal(want).doc} if want else props,
         )
         if params.tags:
             upload.props["tags"] = params.tags
@@ -89,20 +93,31 @@ class Multipart:
 
     async def upload_part(
         self, who: Principal, bucket: str, key: str, upload_id: str, number: int,
-        body: AsyncIterable[bytes], integrity: Integrity,
+        body: AsyncIterable[bytes], integrity: Integrity, customer: CustomerKey | None = None,
     ) -> Part:
         self._check_part_number(number)
         upload = await self._upload(who, bucket, key, upload_id)
         if upload.checksum_algorithm:
             integrity.algorithms.add(upload.checksum_algorithm)
+        cipher = self._part_cipher(upload, number, customer)
         got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
-                                      policy=part_policy(upload))
-        return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment)
+                                      cipher=cipher, policy=part_policy(upload))
+        return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
+                                      cipher)
 
-    async def _store_part(self, upload_id, number, size, etag, checksums, segment) -> Part:
+    def _part_cipher(self, upload: MultipartUpload, number: int, customer: CustomerKey | None):
+        """The sealer of one part of an encrypted upload (SSE-C: the key must be given with every part)."""
+        doc = upload.props.get("sse")
+        if not doc:
+            return None
+        return Sealing(doc, self.core.sse.data_key(doc, customer)).cipher(number, per_segment=True)
+
+    async def _store_part(self, upload_id, number, size, etag, checksums, segment, cipher=None) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
             w = await self.core.run(self.core.data.writer, {})
-            segment = Segment(await self.core.run(w.commit), 0)
+            if cipher is not None:  # an empty encrypted part is one sealed empty block
+                await self.core.run(w.write, cipher(w.ref).finish())
+            segment = Segment(await self.core.run(w.commit), w.size)
         part = Part(upload_id=upload_id, number=number, size=size, etag=etag, last_modified=time.time(),
                     segment=segment, checksums=checksums)
         try:
@@ -117,6 +132,7 @@ class Multipart:
         self, who: Principal, bucket: str, key: str, upload_id: str, number: int,
         src_bucket: str, src_key: str, byte_range: tuple[int, int] | None, cond: ReadConditions,
         src_version: str | None = None,
+        customer: CustomerKey | None = None, src_customer: CustomerKey | None = None,
     ) -> tuple[Part, ObjectRecord]:
         from .conditions import evaluate
 
@@ -124,6 +140,7 @@ class Multipart:
         upload = await self._upload(who, bucket, key, upload_id)
         src = await self.objects.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
+        self.core.sse.check_access(src.props.get("sse"), src_customer)
         start, length = 0, src.size
         if byte_range is not None:
             first, last = byte_range
@@ -133,9 +150,12 @@ class Multipart:
                               "and last bytes to copy", ArgumentName="x-amz-copy-source-range")
             start, length = first, last - first + 1
         integ = Integrity(algorithms={upload.checksum_algorithm} if upload.checksum_algorithm else set())
-        got = await self.core.receive(self.objects.read_range(src, start, length), integ, allow_inline=False,
-                                      max_size=self.core.limits.max_put_size, policy=part_policy(upload))
-        part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment)
+        cipher = self._part_cipher(upload, number, customer)
+        got = await self.core.receive(self.objects.plain_stream(src, start, length, src_customer), integ,
+                                      allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher,
+                                      policy=part_policy(upload))
+        part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
+                                      cipher)
         return part, src
 
     async def list_parts(self, who, bucket, key, upload_id, after: int, limit: int):
@@ -215,6 +235,8 @@ class Multipart:
             req.ibm_period, req.ibm_until, req.ibm_hold = lock.ibm_period, lock.ibm_until, lock.ibm_hold
         record.props = initial_props(b, req, record.last_modified,
                                      {"tags": upload.props["tags"]} if upload.props.get("tags") else None)
+        if upload.props.get("sse"):
+            record.props["sse"] = upload.props["sse"]
         try:
             freed = await self.core.meta.complete_upload(upload_id, record, [p.number for p in chosen], expect,
                                                          versioning=ver.mode(b), guard=worm.guard())

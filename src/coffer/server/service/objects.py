@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from coffer.protocol.errors import S3Error
 
+from ..crypto import CustomerKey, SseRequest
 from ..data import ReadSpan
 from ..meta import interface as mi
 from ..meta.model import Expect, ListPage, ObjectRecord
@@ -21,6 +22,7 @@ from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
 from .naming import check_key
 from .retention import LockRequest, initial_props
+from .sse import read_plain
 from .storage import resolve as resolve_policy
 from .storage import stream_span, verified_stream
 
@@ -34,6 +36,7 @@ class PutParams:
     expect: Expect | None = None
     tags: dict[str, str] | None = None  # x-amz-tagging (issue 4)
     lock: LockRequest | None = None  # object lock / IBM retention headers (issue 4)
+    sse: SseRequest | None = None  # x-amz-server-side-encryption* headers (encryption at rest)
     storage_policy: str | None = None  # x-coffer-storage-policy (service/storage.py)
 
 
@@ -70,9 +73,15 @@ class Objects:
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
         now = time.time()
         props = initial_props(b, params.lock, now, {"tags": params.tags} if params.tags else None)
-        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size, policy=policy)
+        want = self.core.sse.wanted(params.sse, b.props)
+        sealing = self.core.sse.seal(want) if want else None
+        if sealing:
+            props["sse"] = sealing.doc
+        got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size,
+                                      cipher=sealing.cipher() if sealing else None, policy=policy)
         record = ObjectRecord(
-            bucket=bucket, key=key, size=got.size, etag=got.md5.hex(), last_modified=time.time(),
+            bucket=bucket, key=key, size=got.size, etag=sealing.etag(got.md5) if sealing else got.md5.hex(),
+            last_modified=time.time(),
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, checksums=got.checksums,
             checksum_type="FULL_OBJECT" if got.checksums else None,
@@ -182,17 +191,22 @@ class Objects:
         self, who: Principal, src_bucket: str, src_key: str, bucket: str, key: str, *,
         cond: ReadConditions, replace: PutParams | None, storage_class: str | None,
         src_version: str | None = None, tags: dict[str, str] | None = None, lock: LockRequest | None = None,
-        copy_retention: bool = False,
+        copy_retention: bool = False, sse: SseRequest | None = None, src_customer: CustomerKey | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord]:
-        """CopyObject: returns (new record, source record). Data is shared, never copied.
+        """CopyObject: returns (new record, source record). Data is shared, never copied, unless the
+        copy moves between plaintext and encrypted (then it is streamed through the cipher); between
+        two encryption modes or keys only the data key is re-wrapped.
         tags None copies the source's tags (TaggingDirective COPY); lock is the new version's
         protection request; copy_retention (IBM Retention-Directive COPY) keeps the source's."""
         check_key(key, self.core.limits.max_key_bytes)
         src = await self.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
         b = await self.core.bucket_for(who, bucket)
+        src_doc = src.props.get("sse")
+        self.core.sse.check_access(src_doc, src_customer)
         same = (src_bucket, src_key) == (bucket, key) and src_version is None
-        if same and replace is None and storage_class in (None, src.storage_class):
+        explicit_sse = sse is not None and sse.mode is not None
+        if same and replace is None and storage_class in (None, src.storage_class) and not explicit_sse:
             raise S3Error(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself without "
@@ -201,6 +215,7 @@ class Objects:
             )
         if replace is not None:
             check_put_params(replace, self.core.limits.max_user_meta_bytes)
+        want = self.core.sse.wanted(sse, b.props)
         record = ObjectRecord(
             bucket=bucket, key=key, size=src.size, etag=src.etag, last_modified=time.time(),
             owner=who.user_id,
@@ -222,14 +237,41 @@ class Objects:
         record.props = initial_props(b, lock, record.last_modified, base)
         if copy_retention and "ibm" in src.props and "ibm" in record.props:
             record.props["ibm"]["holds"] = list(src.props["ibm"].get("holds", []))
+        new_refs: list[str] = []
+        shared = True
+        if src_doc and want:  # encrypted -> encrypted: same ciphertext, data key re-wrapped
+            dk = self.core.sse.data_key(src_doc, src_customer)
+            record.props["sse"] = self.core.sse.rewrap(src_doc, dk, want)
+        elif src_doc or want:  # plaintext <-> encrypted: the bytes must pass through the cipher
+            sealing = self.core.sse.seal(want) if want else None
+            got = await self.core.receive(
+                self.plain_stream(src, 0, src.size, src_customer), Integrity(algorithms=set(src.checksums)),
+                allow_inline=True, max_size=self.core.limits.max_object_size,
+                cipher=sealing.cipher() if sealing else None)
+            record.etag = sealing.etag(got.md5) if sealing else got.md5.hex()
+            record.checksums, record.checksum_type = got.checksums, "FULL_OBJECT" if got.checksums else None
+            record.inline, record.parts = got.inline, None
+            record.segments = [got.segment] if got.segment else []
+            if sealing:
+                record.props["sse"] = sealing.doc
+            new_refs, shared = ([got.segment.ref] if got.segment else []), False
         try:
-            await self._commit(record, None, [], shared=True, versioning=ver.mode(b))
+            await self._commit(record, None, new_refs, shared=shared, versioning=ver.mode(b))
         except S3Error as e:
             if e.code != "ConditionalRequestConflict":
                 raise
             # the source went away while we copied it: answer as if it had never been there
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=src_key) from None
         return record, src
+
+    def plain_stream(
+        self, rec: ObjectRecord, start: int, length: int, customer: CustomerKey | None
+    ) -> AsyncIterable[bytes]:
+        """An object's plaintext bytes as a stream, decrypting encrypted objects (copies, part copies)."""
+        doc = rec.props.get("sse")
+        if not doc:
+            return self.read_range(rec, start, length)
+        return read_plain(self.core, rec, self.core.sse.data_key(doc, customer), start, length)
 
 
 def _pread(fd: int, n: int, offset: int) -> bytes:

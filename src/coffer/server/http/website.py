@@ -1,0 +1,190 @@
+"""Static website hosting: buckets with a website configuration served as web sites.
+
+Owns the website request path (S3's website endpoint semantics): GET/HEAD only, no signature; the
+bucket comes from the Host header (``bucket.<website domain>``, or the whole host name as a CNAME, as
+S3 does); ``RedirectAllRequestsTo``; routing rules (``KeyPrefixEquals`` before the lookup,
+``HttpErrorCodeReturnedEquals`` after it); index documents for ``/`` and ``dir/`` (and ``dir`` ->
+302 ``dir/``); the error document with the error's status; HTML error pages otherwise.
+
+Where: on the main listener for Host names under ``--website-domain`` (default
+``s3-website.localhost``), and on every request of the optional ``--website-address`` listener.
+Access: a website is public by nature. Until bucket policies and ACLs are enforced (issue 7 part A),
+every object of a bucket with a website configuration is readable through these endpoints; SSE-C
+objects never are (their key cannot be given here).
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Any
+
+from aiohttp import web
+
+from coffer.protocol.errors import S3Error
+
+from ..config import Config
+from ..meta.model import ObjectRecord
+from ..service import Service
+from ..service.sse import read_plain
+from . import cors
+from .ids import HOST_ID, new_request_id, stamp
+from .respond import object_headers, parse_range, send_spans, send_stream
+from .router import decode_path
+
+log = logging.getLogger("coffer.website")
+REDIRECT_HEADER = "x-amz-website-redirect-location"  # stored with the object; the website answers 301
+
+
+def check_redirect_location(value: str | None) -> None:
+    if value is not None and (not value.startswith(("/", "http://", "https://")) or len(value) > 2048):
+        raise S3Error("InvalidArgument", "The website redirect location must have a prefix of 'http://' or "
+                      "'https://' or '/'.", ArgumentName=REDIRECT_HEADER, ArgumentValue=value[:256])
+
+
+def bucket_for_host(host: str | None, domains: tuple[str, ...]) -> str | None:
+    """The bucket a website Host header names under one of `domains`, else None."""
+    if not host:
+        return None
+    name = host.rsplit(":", 1)[0].lower().rstrip(".")
+    for d in domains:
+        if name.endswith("." + d) and len(name) > len(d) + 1:
+            return name[: -len(d) - 1]
+    return None
+
+
+class WebsiteError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _page(request: web.BaseRequest, status: int, code: str, message: str, head: bool) -> web.Response:
+    title = f"{status} {_REASONS.get(status, 'Error')}"
+    body = (f"<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<ul>\n"
+            f"<li>Code: {escape(code)}</li>\n<li>Message: {escape(message)}</li>\n"
+            f"<li>RequestId: {escape(request.get('rid', ''))}</li>\n<li>HostId: {HOST_ID}</li>\n</ul>\n<hr/>\n"
+            "</body>\n</html>\n")
+    return web.Response(status=status, body=None if head else body.encode(), content_type="text/html",
+                        charset="utf-8")
+
+
+_REASONS = {403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}
+
+
+def _redirect(request: web.BaseRequest, redirect: dict[str, Any], key: str, prefix: str | None) -> web.Response:
+    if "ReplaceKeyWith" in redirect:
+        key = redirect["ReplaceKeyWith"]
+    elif "ReplaceKeyPrefixWith" in redirect:
+        key = redirect["ReplaceKeyPrefixWith"] + key[len(prefix or "") :]
+    scheme = redirect.get("Protocol") or "http"
+    host = redirect.get("HostName") or request.headers.get("Host", "")
+    code = int(redirect.get("HttpRedirectCode") or 301)
+    return web.Response(status=code, headers={"Location": f"{scheme}://{host}/{key}"})
+
+
+async def _lookup(service: Service, bucket: str, key: str) -> ObjectRecord | None:
+    return await service.core.meta.get_object(bucket, key) if key else None
+
+
+async def _send(service: Service, request: web.BaseRequest, rec: ObjectRecord, status: int,
+                head: bool) -> web.StreamResponse:
+    if status == 200 and rec.headers.get(REDIRECT_HEADER):
+        return web.Response(status=301, headers={"Location": rec.headers[REDIRECT_HEADER]})
+    doc = rec.props.get("sse")
+    if doc and doc["mode"] == "SSE-C":
+        raise WebsiteError(403, "AccessDenied", "Access Denied")
+    headers = object_headers(rec, checksum_mode=False)
+    start, length = 0, rec.size
+    if status == 200 and request.headers.get("Range"):
+        rng = parse_range(request.headers["Range"], rec.size)
+        if rng is not None:
+            start, length = rng
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{rec.size}"
+    headers["Content-Length"] = str(length)
+    if head:
+        return web.Response(status=status, headers=headers)
+    if doc:
+        resp = web.StreamResponse(status=status, headers=headers)
+        resp.content_length = length
+        data_key = service.core.sse.data_key(doc, None)
+        await send_stream(request, resp, read_plain(service.core, rec, data_key, start, length))
+        return resp
+    if rec.inline is not None:
+        return web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
+    resp = web.StreamResponse(status=status, headers=headers)
+    resp.content_length = length
+    await send_spans(request, resp, service.objects.spans(rec, start, length))
+    return resp
+
+
+async def serve(service: Service, request: web.BaseRequest, bucket_name: str) -> web.StreamResponse:
+    """Answer one website request for `bucket_name` (errors are HTML pages, as S3's website endpoint)."""
+    head = request.method == "HEAD"
+    try:
+        await cors.note_actual(service, request, bucket_name)  # the bucket's CORS rules apply here too
+        return await _serve(service, request, bucket_name, head)
+    except WebsiteError as e:
+        return _page(request, e.status, e.code, e.message, head)
+    except S3Error as e:
+        return _page(request, e.status, e.code, e.message, head)
+
+
+async def _serve(service: Service, request: web.BaseRequest, bucket_name: str, head: bool) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD"):
+        raise WebsiteError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+    bucket = await service.bucket_config.public(bucket_name)
+    if bucket is None:
+        raise WebsiteError(404, "NoSuchBucket", "The specified bucket does not exist")
+    site = bucket.props.get("website")
+    if not site:
+        raise WebsiteError(404, "NoSuchWebsiteConfiguration",
+                           "The specified bucket does not have a website configuration")
+    key = decode_path(request.raw_path.partition("?")[0]).lstrip("/")
+    if "RedirectAllRequestsTo" in site:
+        to = site["RedirectAllRequestsTo"]
+        scheme = to.get("Protocol") or "http"
+        return web.Response(status=301, headers={"Location": f"{scheme}://{to['HostName']}/{key}"})
+    rules = site.get("RoutingRules", [])
+    for rule in rules:
+        cond = rule.get("Condition", {})
+        if "HttpErrorCodeReturnedEquals" not in cond and key.startswith(cond.get("KeyPrefixEquals", "")):
+            return _redirect(request, rule["Redirect"], key, cond.get("KeyPrefixEquals"))
+    suffix = site["IndexDocument"]["Suffix"]
+    wanted = key + suffix if key == "" or key.endswith("/") else key
+    rec = await _lookup(service, bucket_name, wanted)
+    if rec is not None:
+        return await _send(service, request, rec, 200, head)
+    if wanted == key and await _lookup(service, bucket_name, key + "/" + suffix) is not None:
+        return web.Response(status=302, headers={"Location": "/" + key + "/"})
+    for rule in rules:  # error-code rules apply once the lookup has failed
+        cond = rule.get("Condition", {})
+        if cond.get("HttpErrorCodeReturnedEquals") == "404" and key.startswith(cond.get("KeyPrefixEquals", "")):
+            return _redirect(request, rule["Redirect"], key, cond.get("KeyPrefixEquals"))
+    error_key = site.get("ErrorDocument", {}).get("Key")
+    if error_key:
+        err = await _lookup(service, bucket_name, error_key)
+        if err is not None:
+            return await _send(service, request, err, 404, head)
+    raise WebsiteError(404, "NoSuchKey", "The specified key does not exist.")
+
+
+def build_website_server(service: Service, cfg: Config) -> web.Server:
+    """The server of the --website-address listener: every request is a website request."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        request["rid"] = new_request_id()
+        host = request.headers.get("Host", "")
+        name = bucket_for_host(host, cfg.website_domains) or host.rsplit(":", 1)[0].lower()
+        try:
+            resp = await serve(service, request, name)
+        except Exception:
+            log.exception("website error on %s %s", request.method, request.raw_path)
+            resp = _page(request, 500, "InternalError", "We encountered an internal error.", False)
+        if not resp.prepared:
+            stamp(request, resp)
+        return resp
+
+    return web.Server(handle, access_log=None, max_field_size=cfg.limits.max_header_bytes,
+                      max_line_size=cfg.limits.max_header_bytes)
