@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed: on a loaded 2-core CI machine hypothesis's default
+# 200 ms per-example deadline fails tests that are correct.
+settings.register_profile("coffer", deadline=None)
+settings.load_profile("coffer")
 
 ACCESS_KEY = "COFFERTESTACCESSKEY1"
 SECRET_KEY = "coffer-test-secret-key-0123456789abcdefgh"

@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "TransferManager": "coffer.sdk._transfer",
     "TransferFuture": "coffer.sdk._transfer",
     "Subscriber": "coffer.sdk._transfer",
+    "BulkJob": "coffer.sdk._bulk",
+    "JobStatus": "coffer.sdk._bulk",
     "CofferError": "coffer.sdk._errors",
     "NotFound": "coffer.sdk._errors",
     "ClientRequestError": "coffer.sdk._errors",
@@ -73,10 +75,10 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AccessDenied", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
-    "BucketNotEmpty", "Client", "ClientConfig", "ClientRequestError", "CofferError", "ConnectionFailed",
+    "BucketNotEmpty", "BulkJob", "Client", "ClientConfig", "ClientRequestError", "CofferError", "ConnectionFailed",
     "Credentials", "DeleteResult", "DirectoryResult", "EntityTooLarge", "EntityTooSmall", "GroupResult",
     "IntegrityError", "InternalError", "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName",
-    "InvalidPart", "InvalidRange", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
+    "InvalidPart", "InvalidRange", "JobStatus", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
     "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "Object", "ObjectGroup", "ObjectInfo",
     "ObjectProps", "ObjectReader", "ObjectWriter", "PreconditionFailed", "Prefix", "ProtocolError",
     "PutResult", "ServerError", "ServiceUnavailable", "SignatureDoesNotMatch", "SlowDown", "Subscriber",
@@ -100,6 +102,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._bucket import Bucket
+    from coffer.sdk._bulk import BulkJob, JobStatus
     from coffer.sdk._client import Client
     from coffer.sdk._config import ClientConfig, Credentials, TransferConfig
     from coffer.sdk._errors import (

@@ -19,6 +19,7 @@ from coffer.sdk._types import DeleteResult, ObjectInfo, Prefix, parse_delete_res
 
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
+    from coffer.sdk._coffer_ext import BucketExt
     from coffer.sdk._group import ObjectGroup
     from coffer.sdk._object import Object
     from coffer.sdk._transport import Transport
@@ -86,6 +87,13 @@ class Bucket:
             if batch:
                 self._delete_batch(batch, check=True)
         self._t.request("DELETE", self.name, not_found=NoSuchBucket)
+
+    @property
+    def ext(self) -> BucketExt:
+        """Coffer-only operations: stats, properties, snapshot, flush, freeze, webhooks."""
+        from coffer.sdk._coffer_ext import BucketExt
+
+        return BucketExt(self)
 
     # --- objects -----------------------------------------------------------------------------------
 

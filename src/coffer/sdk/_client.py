@@ -26,6 +26,7 @@ from coffer.sdk._transport import Transport
 from coffer.sdk._types import parse_list_buckets
 
 if TYPE_CHECKING:
+    from coffer.sdk._coffer_ext import ClientExt
     from coffer.sdk._transfer import TransferManager
 
 
@@ -133,6 +134,51 @@ class Client:
         from coffer.sdk._transfer import TransferManager
 
         return TransferManager(self, config or TransferConfig())
+
+    @property
+    def ext(self) -> ClientExt:
+        """Coffer-only operations on the caller's account (usage, properties)."""
+        from coffer.sdk._coffer_ext import ClientExt
+
+        return ClientExt(self)
+
+    # --- bulk jobs (Spectra-style; implemented in _bulk.py / _bulk_files.py) ------------------------
+
+    def bulk_put(self, bucket: str, objects: Any, **kw: Any) -> Any:
+        """Start a bulk PUT job for ``[(name, size), ...]``; returns a :class:`BulkJob`."""
+        from coffer.sdk._bulk import bulk_put
+
+        return bulk_put(self, bucket, objects, **kw)
+
+    def bulk_get(self, bucket: str, names_or_prefix: Any, **kw: Any) -> Any:
+        """Start a bulk GET job for a list of names, or every key under a prefix (a str)."""
+        from coffer.sdk._bulk import bulk_get
+
+        return bulk_get(self, bucket, names_or_prefix, **kw)
+
+    def job(self, job_id: str) -> Any:
+        """Reopen a bulk job by id (from any client, after any restart)."""
+        from coffer.sdk._bulk import open_job
+
+        return open_job(self, job_id)
+
+    def jobs(self, state: str | None = None) -> Any:
+        """Bulk jobs of the caller: all, or those IN_PROGRESS / COMPLETED / CANCELED."""
+        from coffer.sdk._bulk import list_jobs
+
+        return list_jobs(self, state)
+
+    def bulk_put_files(self, bucket: str, paths_or_dir: Any, prefix: str = "", **kw: Any) -> Any:
+        """Upload a directory (recursively) or a list of files in one bulk job, in parallel."""
+        from coffer.sdk._bulk_files import bulk_put_files
+
+        return bulk_put_files(self, bucket, paths_or_dir, prefix, **kw)
+
+    def bulk_get_files(self, bucket: str, names_or_prefix: Any, dest_dir: Any, **kw: Any) -> Any:
+        """Download named objects (or a prefix) into ``dest_dir`` in one bulk job, in parallel."""
+        from coffer.sdk._bulk_files import bulk_get_files
+
+        return bulk_get_files(self, bucket, names_or_prefix, dest_dir, **kw)
 
     def is_coffer(self) -> bool:
         """True when the server says it is Coffer (its ``Server`` header); asks it once if unknown."""

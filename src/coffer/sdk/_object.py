@@ -17,6 +17,7 @@ from coffer.sdk._types import ObjectProps, PutResult, props_from_headers, put_re
 
 if TYPE_CHECKING:
     from coffer.sdk._bucket import Bucket
+    from coffer.sdk._coffer_ext import ObjectExt
     from coffer.sdk._reader import ByteRange, ObjectReader
     from coffer.sdk._transport import Transport
     from coffer.sdk._writer import ObjectWriter
@@ -116,6 +117,13 @@ class Object:
         """Delete the object (S3 semantics: deleting a missing key succeeds)."""
         self._t.request("DELETE", self.bucket.name, self.key,
                         query={"versionId": version_id} if version_id else None, not_found=NoSuchKey)
+
+    @property
+    def ext(self) -> ObjectExt:
+        """Coffer-only operations: truncate, drain, link_to, locate, update_properties, ..."""
+        from coffer.sdk._coffer_ext import ObjectExt
+
+        return ObjectExt(self)
 
     # --- copy --------------------------------------------------------------------------------------
 

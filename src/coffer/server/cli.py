@@ -38,6 +38,9 @@ from .config import Config, Limits, parse_address
 @click.option("--website-address", default=None, help="HOST:PORT of a listener serving static websites only.")
 @click.option("--website-domain", "website_domains", multiple=True,
               help="Host suffix of website requests (bucket.SUFFIX); repeatable. Default: s3-website.localhost.")
+@click.option("--webhook-retry-max", envvar="COFFER_WEBHOOK_RETRY_MAX", type=click.FloatRange(0.01, 86400),
+              default=Limits().webhook_retry_max, show_default=True,
+              help="Longest wait, in seconds, between retries of a failed notification webhook delivery.")
 @click.option("--volume", "volumes", multiple=True, type=click.Path(file_okay=False),
               help="A data volume directory (normally one per disk); repeatable. None: the data folder.")
 @click.option("--scrub-rate", type=click.FloatRange(0), default=64.0, show_default=True,
@@ -47,8 +50,8 @@ from .config import Config, Limits, parse_address
 @click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, volumes, scrub_rate,
-              scrub_interval, heal_interval) -> None:
+              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max, volumes,
+              scrub_rate, scrub_interval, heal_interval) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -61,7 +64,9 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                  data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
                  domains=tuple(domains) or ("localhost",), loop=loop, lifecycle_day_seconds=lifecycle_day_seconds,
-                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace),
+                 limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace,
+                               webhook_retry_max=webhook_retry_max,
+                               webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
                  scrub_interval=scrub_interval, heal_interval=heal_interval)
     raise SystemExit(serve(cfg))

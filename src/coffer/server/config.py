@@ -16,6 +16,11 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip().isdigit() else default
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     inline_threshold: int = 128 * KiB  # objects up to this size live in the metadata row
@@ -34,6 +39,20 @@ class Limits:
     max_presign_expires: int = 7 * 24 * 3600
     io_chunk: int = 1 * MiB  # unit of hand-off from the event loop to the hashing/writing thread
     shutdown_grace_seconds: float = 20.0  # SIGTERM: how long in-flight requests may finish
+    # Bucket notifications: a failed webhook delivery is retried after min, doubling up to max seconds.
+    webhook_retry_min: float = 0.5
+    webhook_retry_max: float = 60.0
+    webhook_timeout: float = 10.0  # one delivery attempt
+    webhook_poll: float = 1.0  # how often an idle worker looks for due events queued elsewhere
+    # Bulk jobs (DS3): blob and chunk sizes, the cache budget of received-but-unfinished PUT chunks
+    # (a chunk is handed out only while it fits), and how long an untouched job lives.
+    bulk_blob_size: int = 64 * MiB
+    bulk_chunk_bytes: int = 256 * MiB
+    bulk_chunk_blobs: int = 1000
+    bulk_max_objects: int = 500_000
+    bulk_cache_bytes: int = field(default_factory=lambda: _env_int("COFFER_BULK_CACHE_BYTES", 8 * GiB))
+    bulk_job_idle_seconds: float = field(default_factory=lambda: _env_int("COFFER_BULK_JOB_IDLE_SECONDS", 24 * 3600))
+    bulk_retry_after_seconds: int = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,11 @@ from .crypto_keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
 from .data import LocalDataStore, VolumeDataStore
 from .data.volumes import VolumeError
 from .http.app import build_server
+from .http.webhooks import WebhookDelivery
 from .http.website import build_website_server
 from .meta.sqlite import SqliteMetaStore
 from .service import Service
+from .service.notifications import recover_held
 from .service.users import add_user, random_access_key, random_secret_key
 
 log = logging.getLogger("coffer.server")
@@ -55,6 +57,10 @@ async def bootstrap(cfg: Config) -> None:
             await add_user(meta, ROOT_USER, ak, sk, display_name=ROOT_USER, admin=True)
             print("Coffer created the root user. Keep these keys; they are not shown again:", flush=True)
             print(f"  access key: {ak}\n  secret key: {sk}", flush=True)
+        # No worker runs yet: leases on notification events were left by a stopped or killed
+        # process; release them so delivery resumes at once instead of after they expire.
+        await meta.release_events()
+        await recover_held(meta, cfg.region)
     finally:
         await meta.close()
 
@@ -80,6 +86,8 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     data = make_data(cfg)
     service = Service(meta, data, cfg.limits, cfg.region)
     server, front = build_server(service, cfg)
+    delivery = WebhookDelivery(service, cfg.limits)
+    delivery.start()
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
@@ -112,6 +120,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     while front.inflight and loop.time() < deadline:
         await asyncio.sleep(0.05)
     await runner.cleanup()
+    await delivery.stop()
     await meta.close()
     service.close()
 

@@ -22,6 +22,7 @@ from coffer.protocol.errors import S3Error
 
 from ..service import Principal, Service
 from ..service.tokens import TokenError
+from . import h_notify
 from .auth import parse_query
 from .router import decode_path
 
@@ -174,7 +175,8 @@ class AisFront:
                 request.writer.output_size = 0
                 invited = True
             ctx = AisCtx(request, self.service, who, query, bucket, key, rid)
-            return await handler(ctx)
+            # frozen snapshots refuse object writes; object writes queue bucket notification events
+            return await h_notify.around_ais(ctx, handler)
         except AisError as e:
             raise _Failed(e, invited) from None
         except S3Error as e:

@@ -27,7 +27,9 @@ from . import (  # noqa: F401 - they register their handlers
     h_bucket,
     h_config,
     h_multipart,
+    h_notify,
     h_object,
+    h_oio,
     h_tagging,
     h_versioning,
     h_worm,
@@ -36,6 +38,8 @@ from . import (  # noqa: F401 - they register their handlers
 from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
+from .ds3_front import Ds3Front, is_ds3_client
+from .ds3_front import claims as ds3_claims
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
 from .router import route
@@ -54,6 +58,7 @@ class Front:
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
         self.ais = AisFront(service)  # AIStore's /v1 API (issue 6)
+        self.ds3 = Ds3Front(service, cfg, self.auth)  # Spectra DS3 bulk jobs (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
@@ -86,13 +91,21 @@ class Front:
             if site is not None:  # bucket.<website domain>: a static website request, not S3
                 return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
-            r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
+            if ds3_claims(request.method, raw_path, query, request.headers):
+                return await self.ds3.handle(request, raw_path, raw_query, query, rid)
+            if raw_path.startswith("/_coffer/"):  # Coffer's own extensions (h_oio)
+                r = h_oio.ext_route(request.method, raw_path, query)
+            else:
+                r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
             if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
                 return await cors.preflight(self.service, request, r.bucket)
             if "Origin" in request.headers:
                 await cors.note_actual(self.service, request, r.bucket)
-            who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query,
-                                                    r.bucket)
+            if is_ds3_client(request.headers):  # DS3 signs its own canonical form (falls back to SigV2)
+                who, plan = await self.ds3.authenticate_s3(request, raw_path, raw_query, query, r.bucket)
+            else:
+                who, plan = await self.auth.authenticate(request.method, raw_path, raw_query, request.headers,
+                                                        query, r.bucket)
             handler = HANDLERS.get(r.endpoint.name)
             if handler is None:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
@@ -104,11 +117,14 @@ class Front:
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
                 expects_continue = False
-            return await handler(ctx)
+            # frozen snapshots refuse writes; successful writes queue bucket notification events
+            return await h_notify.around(ctx, handler)
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
             resp = error_response(e, rid, HOST_ID, resource, head)
+            if is_ds3_client(request.headers):  # a DS3 SDK reads DS3 error documents (HttpErrorCode)
+                resp = self.ds3.error(e, resource, rid, head, False)
             if expects_continue:
                 # The client holds its body back; the connection cannot be reused for another request.
                 resp.force_close()

@@ -234,4 +234,8 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
                 d["DeleteMarker"] = True
                 d["DeleteMarkerVersionId"] = res.version_id
             deleted.append(d)
+    # for bucket notification events (h_notify.guarded): each key deleted, and whether as a marker
+    ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in
+                                     zip(zip(keys, versions, strict=True), results, strict=True)
+                                     if key and not isinstance(res, S3Error)]
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

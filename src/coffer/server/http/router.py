@@ -48,6 +48,8 @@ TABLE: dict[tuple[str, str, str | None], Endpoint] = {
     ("GET", "bucket", "uploads"): _ep("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
     ("GET", "bucket", "versioning"): _ep("GetBucketVersioning"),
     ("GET", "bucket", "acl"): _ep("GetBucketAcl"),
+    ("GET", "bucket", "notification"): _ep("GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
+    ("PUT", "bucket", "notification"): _ep("PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
     ("POST", "bucket", "delete"): _ep("DeleteObjects", "s3:DeleteObject"),
     # issue 7 part B: bucket configuration documents (http/h_config.py)
     ("PUT", "bucket", "encryption"): _ep("PutBucketEncryption", "s3:PutEncryptionConfiguration"),

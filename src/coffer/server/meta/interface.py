@@ -271,6 +271,42 @@ class MetaStore(ABC):
     async def abort_upload(self, upload_id: str) -> list[str]:
         """Delete the upload and its parts; returns their freed refs. Raises NoSuchUpload."""
 
+    # -- notifications and snapshots (issue 6; see sqlite_events) ---------------------------------
+    @abstractmethod
+    async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None,
+                             durable: bool = True, only_if_held: bool = False) -> list[int]:
+        """Queue (webhook URL, event payload) pairs for delivery, deleting row `replaces` in the same
+        transaction; returns the new rows' ids. URL "" makes a held row (an intent), never claimed
+        for delivery. durable=False: committed but durable only with the next durable commit (for
+        intents, which a later durable object commit covers, and for what replaces an intent).
+        only_if_held: insert nothing if row `replaces` was already gone (two resolvers racing)."""
+
+    @abstractmethod
+    async def held_events(self) -> list[tuple[int, dict]]:
+        """The held rows (id, payload), oldest first."""
+
+    @abstractmethod
+    async def claim_events(self, limit: int, lease_seconds: float) -> list:
+        """Lease up to `limit` due events (QueuedEvent) to the caller; oldest first."""
+
+    @abstractmethod
+    async def event_done(self, event_id: int) -> None: ...
+
+    @abstractmethod
+    async def event_retry(self, event_id: int, delay: float, error: str) -> None: ...
+
+    @abstractmethod
+    async def release_events(self) -> None:
+        """Drop every lease (start-up, when no deliverer can be running)."""
+
+    @abstractmethod
+    async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
+        """Atomically create `dest` with a copy of every object row of `source` sharing its data
+        (one more reference per data ref). Raises NoSuchBucket, BucketExists."""
+
+    def jobs(self):  # -> coffer.server.meta.jobs.JobStore (bulk jobs, issue 6)
+        raise NotImplementedError("this metadata backend keeps no bulk jobs")
+
     # -- housekeeping -----------------------------------------------------------------------------
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:

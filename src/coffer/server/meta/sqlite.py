@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from . import sqlite_listing, sqlite_ops, sqlite_versions
+from . import sqlite_events, sqlite_listing, sqlite_ops, sqlite_versions
 from .interface import Guard, MetaStore, NoSuchBucket
 from .model import (
     AccessKey,
@@ -121,10 +121,10 @@ class SqliteMetaStore(MetaStore):
         """Write transactions committed by this instance (fewer than writes when batching)."""
         return self._writer.commits if self._writer is not None else 0
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
         if self._writer is None:
             raise RuntimeError("metadata store is not open")
-        return await self._writer.write(fn)
+        return await self._writer.write(fn, durable)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._readers is None:
@@ -351,6 +351,39 @@ class SqliteMetaStore(MetaStore):
 
     async def abort_upload(self, upload_id: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.abort_upload(c, upload_id))
+
+    # -- notifications and snapshots ---------------------------------------------------------------
+    async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None,
+                             durable: bool = True, only_if_held: bool = False) -> list[int]:
+        items = list(items)
+        return await self._write(lambda c: sqlite_events.enqueue(c, items, replaces, only_if_held), durable)
+
+    async def held_events(self) -> list[tuple[int, dict]]:
+        return await self._read(sqlite_events.held)
+
+    # Delivery bookkeeping is not fsynced on its own (durable=False): a crash that loses it only
+    # makes an event be sent again, which at-least-once delivery allows; it saves an fsync per event.
+    async def claim_events(self, limit: int, lease_seconds: float) -> list:
+        if not await self._read(sqlite_events.has_due):
+            return []
+        return await self._write(lambda c: sqlite_events.claim(c, limit, lease_seconds), durable=False)
+
+    async def event_done(self, event_id: int) -> None:
+        await self._write(lambda c: sqlite_events.done(c, event_id), durable=False)
+
+    async def event_retry(self, event_id: int, delay: float, error: str) -> None:
+        await self._write(lambda c: sqlite_events.retry(c, event_id, delay, error), durable=False)
+
+    async def release_events(self) -> None:
+        await self._write(sqlite_events.release_all)
+
+    async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
+        return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
+
+    def jobs(self):  # the bulk-jobs store on the same database (issue 6)
+        from .sqlite_jobs import SqliteJobStore
+
+        return SqliteJobStore(self)
 
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:

@@ -97,13 +97,14 @@ def _deliver(loop: asyncio.AbstractEventLoop, fut: asyncio.Future, ok: bool, val
 
 
 class _Op:
-    __slots__ = ("fn", "fut", "loop")
+    __slots__ = ("durable", "fn", "fut", "loop")
 
     def __init__(self, fn: Callable[[sqlite3.Connection], Any], loop: asyncio.AbstractEventLoop,
-                 fut: asyncio.Future) -> None:
+                 fut: asyncio.Future, durable: bool = True) -> None:
         self.fn = fn
         self.loop = loop
         self.fut = fut
+        self.durable = durable
 
 
 class GroupCommitWriter:
@@ -111,18 +112,23 @@ class GroupCommitWriter:
 
     def __init__(self, conn: sqlite3.Connection, name: str = "coffer-meta-writer") -> None:
         self._conn = conn
+        self._synchronous = int(conn.execute("PRAGMA synchronous").fetchone()[0])  # 2 = FULL, 3 = EXTRA
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         self.commits = 0  # transactions committed; lets tests and metrics see batching happen
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+        """Run `fn` in a committed transaction. durable=False (WAL only): the commit is not fsynced
+        by itself; it becomes durable with the next durable commit of any connection (the WAL is
+        one append-only file, so syncing it covers every frame before), for writes whose loss in a
+        crash is harmless as long as they are durable before a later write that depends on them."""
         if self._closed:
             raise RuntimeError("metadata store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
-        self._queue.put(_Op(fn, loop, fut))
+        self._queue.put(_Op(fn, loop, fut, durable))
         return await fut
 
     def close(self) -> None:
@@ -165,6 +171,9 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[_Op]) -> None:
         conn = self._conn
         outcomes: list[tuple[bool, Any]] = []
+        lazy = self._synchronous > 1 and not any(op.durable for op in batch)
+        if lazy:
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL mode: commit without fsync
         try:
             retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             for op in batch:
@@ -190,6 +199,9 @@ class GroupCommitWriter:
             for op in batch:
                 _deliver(op.loop, op.fut, False, exc)
             return
+        finally:
+            if lazy:
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         for op, (ok, value) in zip(batch, outcomes, strict=True):
             _deliver(op.loop, op.fut, ok, value)
 

@@ -128,7 +128,23 @@ def _versions_table(conn: sqlite3.Connection) -> None:
 
 
 # Index i holds the migration that takes the schema from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_tables, _v2_indexes, _versions_table]
+def _event_queue(conn: sqlite3.Connection) -> None:
+    """The bucket-notification event queue (issue 6): see sqlite_events."""
+    from .sqlite_events import migrate_event_queue
+
+    migrate_event_queue(conn)
+
+
+def _jobs_tables(conn: sqlite3.Connection) -> None:
+    """Bulk jobs (issue 6, Spectra DS3): jobs, job_chunks, job_blobs (see sqlite_jobs)."""
+    from .sqlite_jobs import jobs_tables
+
+    jobs_tables(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

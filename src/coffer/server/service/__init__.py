@@ -17,10 +17,13 @@ from .buckets import Buckets
 from .conditions import NotModified, ReadConditions
 from .core import Core, Integrity, Principal
 from .ibm import Ibm
+from .jobs import Jobs
 from .lifecycle import Lifecycle
 from .multiobj import MultiObjects
 from .multipart import CompletedPart, Multipart
+from .notifications import Notifier
 from .objects import Objects, PutParams
+from .oio import Oio
 from .retention import Retention
 from .tagging import Tagging
 from .tokens import Tokens
@@ -36,6 +39,7 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        self.jobs = Jobs(self.core, self.objects, self.multipart)
         # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
         self.tokens = Tokens(meta, data.root)
         self.archives = Archives(self.core)
@@ -49,6 +53,9 @@ class Service:
         self.lifecycle = Lifecycle(self.core, self.versioning)
         # issue 7: bucket encryption, CORS, website configuration
         self.bucket_config = BucketConfig(self.core)
+        # issue 6 (OpenIO API, bucket notifications)
+        self.notifier = Notifier(self.core)
+        self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
 
     @property
     def limits(self) -> Limits:

@@ -20,6 +20,7 @@ from . import versioning as ver
 from . import worm
 from .conditions import ReadConditions, evaluate
 from .core import Core, Integrity, Principal
+from .guards import check_readable
 from .naming import check_key
 from .retention import LockRequest, initial_props
 from .sse import read_plain
@@ -135,6 +136,7 @@ class Objects:
         return record
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
+        check_readable(record)
         if self.streams:  # multi-volume store: one span of verified bytes (respond.send_spans streams it)
             return [stream_span(self.core, record.segments, start, length)]
         return self.core.data.spans(record.segments, start, length)
@@ -146,6 +148,7 @@ class Objects:
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
+        check_readable(record)
         if record.inline is not None:
             yield record.inline[start : start + length]
             return
@@ -201,6 +204,7 @@ class Objects:
         check_key(key, self.core.limits.max_key_bytes)
         src = await self.get(who, src_bucket, src_key, version_id=src_version)
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
+        check_readable(src)
         b = await self.core.bucket_for(who, bucket)
         src_doc = src.props.get("sse")
         self.core.sse.check_access(src_doc, src_customer)
@@ -247,7 +251,8 @@ class Objects:
             got = await self.core.receive(
                 self.plain_stream(src, 0, src.size, src_customer), Integrity(algorithms=set(src.checksums)),
                 allow_inline=True, max_size=self.core.limits.max_object_size,
-                cipher=sealing.cipher() if sealing else None)
+                cipher=sealing.cipher() if sealing else None,
+                policy=resolve_policy(self.core.data, b, storage_class, None))
             record.etag = sealing.etag(got.md5) if sealing else got.md5.hex()
             record.checksums, record.checksum_type = got.checksums, "FULL_OBJECT" if got.checksums else None
             record.inline, record.parts = got.inline, None
