@@ -1,10 +1,9 @@
 """The multi-volume data store: the erasure-coded engine behind the data-store interface.
 
-Owns what the service layer sees when `coffer serve --volume DIR ...` is given: the same calls as
-`LocalDataStore` (``writer``, ``delete``, ``sweep_tmp``, ``iter_refs``) plus ``reader`` for GETs,
-which cannot be sendfile'd here because every block is verified (CRC32C) on its way out. Segment
-refs are the engine's refs; fragments are found on any volume by name, so the metadata keeps
-only the ref (no fragment table to keep in step).
+Owns what the service layer sees with `coffer serve --volume DIR ...`: the calls of `LocalDataStore`
+(``writer``, ``delete``, ``sweep_tmp``, ``iter_refs``) plus ``reader``/``read`` (no sendfile: every
+block is verified, CRC32C, on its way out). Fragments are found on any volume by the segment's ref,
+so the metadata keeps only the ref (no fragment table to keep in step).
 
 Also owns the volume registry ``DATA/volumes.json`` ({uuid: path}): which directories are this
 server's volumes. A path listed there whose identity file is missing is *not* formatted again (an
@@ -20,6 +19,7 @@ queued the same way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -49,13 +49,9 @@ READ_BATCH = 4 << 20  # object bytes per hop to a worker thread on GET
 
 
 def tune_allocator() -> None:
-    """Keep freed stripe buffers in the heap (glibc only; a no-op elsewhere).
-
-    Every record is read into a fresh ~256 KiB-1 MiB buffer and a GET keeps a batch of them alive
-    while it is sent. glibc serves such sizes with mmap and trims freed heap tops, so each buffer
-    cost fresh pages and their page faults: measured 600 MiB/s for the reader alone, against
-    1,500-1,900 MiB/s once allocations stay in a heap that is not given back (the heap stays at its
-    peak, a few batches per concurrent GET)."""
+    """Keep freed stripe buffers in the heap (glibc only). A GET keeps a batch of fresh ~256 KiB
+    record buffers alive while it is sent; glibc mmaps such sizes and trims freed heap tops, so every
+    buffer cost page faults: the reader ran at 600 MiB/s, against 1,500-1,900 with this."""
     try:
         import ctypes
 
@@ -327,7 +323,7 @@ class VolumeDataStore:
                     try:
                         os.unlink(path)
                     except FileNotFoundError:
-                        pass
+                        continue
                     except OSError as exc:
                         vol.fail(exc)
             self.dequeue(ref)
@@ -341,10 +337,8 @@ class VolumeDataStore:
             pass  # the scrubber finds the damage anyway; a read must not fail for this
 
     def dequeue(self, ref: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.queue_dir / ref)
-        except FileNotFoundError:
-            pass
 
     def queued(self) -> list[str]:
         try:
