@@ -21,6 +21,14 @@ def build() -> click.Group:
     from coffer.server.cli import register
 
     register(group)
+    try:  # key and quota commands (admin API clients) under the server's `coffer user` group
+        from coffer.cli._cmd_admin import attach
+    except ImportError:
+        pass
+    else:
+        user = group.commands.get("user")
+        if isinstance(user, click.Group):
+            attach(user)
     return group
 
 

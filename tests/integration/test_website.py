@@ -6,6 +6,7 @@ routing rules, encrypted objects, and the Host-header and --website-address entr
 from __future__ import annotations
 
 import http.client
+import json
 import uuid
 
 import pytest
@@ -79,6 +80,12 @@ def site(site_server):
     name = f"site-{uuid.uuid4().hex[:10]}"
     c.create_bucket(Bucket=name)
     c.put_bucket_website(Bucket=name, WebsiteConfiguration=SITE)
+    # a website serves what anonymous callers may read (issue 7): public, except hidden/
+    c.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/hidden/*"},
+    ]}))
+    c.put_object(Bucket=name, Key="hidden/page.html", Body=b"not for the web", ContentType="text/html")
     for key, body in [("index.html", b"<h1>home</h1>"), ("blog/index.html", b"blog home"),
                       ("404.html", b"custom not found"), ("new/page.html", b"new page")]:
         c.put_object(Bucket=name, Key=key, Body=body, ContentType="text/html")
@@ -145,6 +152,24 @@ def test_website_listener_and_errors(site):
     c.create_bucket(Bucket=plain)
     status, _, body = get(srv.port, f"{plain}.s3-website.localhost", "/")
     assert status == 404 and b"NoSuchWebsiteConfiguration" in body
+
+
+def test_website_serves_only_what_anonymous_callers_may_read(site):
+    c, name, srv = site
+    host = f"{name}.s3-website.localhost"
+    status, _, body = get(srv.web_port, host, "/hidden/page.html")
+    assert status == 403 and b"AccessDenied" in body and b"not for the web" not in body
+    private = f"priv-{uuid.uuid4().hex[:8]}"  # a website configuration alone does not make a bucket public
+    c.create_bucket(Bucket=private)
+    c.put_bucket_website(Bucket=private, WebsiteConfiguration=SITE)
+    c.put_object(Bucket=private, Key="index.html", Body=b"private home")
+    c.put_object(Bucket=private, Key="404.html", Body=b"private error page")
+    status, _, body = get(srv.web_port, f"{private}.s3-website.localhost", "/")
+    assert status == 403 and b"private home" not in body
+    status, _, body = get(srv.web_port, f"{private}.s3-website.localhost", "/missing")
+    assert status == 404 and b"private error page" not in body
+    c.put_object_acl(Bucket=private, Key="index.html", ACL="public-read")
+    assert get(srv.web_port, f"{private}.s3-website.localhost", "/")[2] == b"private home"
 
 
 def test_redirect_all_requests(site):

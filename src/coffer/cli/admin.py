@@ -1,6 +1,6 @@
 """``coffer admin``: data administration of a running Coffer server, over its admin HTTP API.
 
-Owns the client side of /_coffer/admin/v1/ (see server/http/admin.py for the server side): every
+Owns the client side of /_coffer/admin/v1/ (server side: server/http/admin_data.py): every
 command is one signed request through the SDK's transport (the client CLI never imports the server),
 made with the keys of an alias (``--alias NAME``, or ``COFFER_ALIAS``) or of the environment
 (COFFER_ENDPOINT + keys, as for the SDK). The keys must be an admin user's (the root user).

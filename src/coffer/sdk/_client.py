@@ -26,6 +26,7 @@ from coffer.sdk._transport import Transport
 from coffer.sdk._types import parse_list_buckets
 
 if TYPE_CHECKING:
+    from coffer.sdk._admin import Admin
     from coffer.sdk._coffer_ext import ClientExt
     from coffer.sdk._transfer import TransferManager
 
@@ -128,6 +129,13 @@ class Client:
     def bucket(self, name: str) -> Bucket:
         """A handle on bucket ``name`` (no request is made until you use it)."""
         return Bucket(self, name)
+
+    @property
+    def admin(self) -> Admin:
+        """Coffer's admin API (users, keys, quotas); needs an admin's credentials."""
+        from coffer.sdk._admin import Admin
+
+        return Admin(self)
 
     def transfer(self, config: TransferConfig | None = None) -> TransferManager:
         """A transfer manager: parallel, resumable uploads, downloads and copies with futures."""

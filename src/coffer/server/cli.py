@@ -98,14 +98,15 @@ def user_group() -> None:
 @click.option("--secret-key", required=True)
 @click.option("--display-name", default=None)
 @click.option("--email", default=None)
+@click.option("--admin", is_flag=True, help="May use the admin API and acts as owner of every bucket.")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-def user_add(user_id, access_key, secret_key, display_name, email, data) -> None:
+def user_add(user_id, access_key, secret_key, display_name, email, admin, data) -> None:
     """Add a user (canonical id USER_ID) with one access key."""
     from .service.users import add_user
 
     try:
         _run(_with_meta(data, lambda m: add_user(m, user_id, access_key, secret_key, display_name=display_name,
-                                                 email=email)))
+                                                 email=email, admin=admin)))
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"user {user_id} added")

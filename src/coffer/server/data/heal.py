@@ -1,7 +1,7 @@
 """Self-healing over the multi-volume store: census, repair queue, scrubber, rebuild and drain.
 
 Owns the background work that keeps every segment at full redundancy, and the data-level halves of
-the `coffer admin` operations (the metadata-level halves are in service/admin.py):
+the `coffer admin` operations (the metadata-level halves are in service/data_admin.py):
 
 * ``census(ref, trust)``: where a segment's fragments are and in what state (trust 1: present and
   their headers valid; trust 2: every block read and its CRC32C checked).

@@ -1,176 +1,177 @@
-"""The data-administration HTTP API under /_coffer/admin/v1/ and the data health endpoints.
+"""The admin API: ``/_coffer/admin/v1/<resource>/...``, JSON in and out, SigV4-signed by an admin.
 
-Owns the wire form of service/admin.py: every admin request is SigV4 (or V2) signed like any S3
-request and must come from an admin user; parameters are in the query string; answers are JSON
-(errors are S3 XML error documents, as everywhere else, so every S3 client library parses them).
+An admin is the bootstrap root user or any user whose props say ``admin``. Resources register with
+:func:`admin_route`; this module owns the dispatch (authentication, the admin check, JSON bodies,
+errors as S3 XML so every client reads them the same way) and the users, keys and quotas resources
+(issue 7), plus bucket ownership. The rules behind them are in service.admin.
 
-    GET  volumes                        state, capacity, usage, error counts of every volume
-    GET  locate?bucket=B&key=K          fragments of an object: volume, path, size, checksum, status
-    GET  check?bucket=B[&key=K]&trust=N metadata only (0) / fragments present (1) / read and verified (2)
-    POST repair?bucket=B&key=K          verify and rebuild an object's fragments now
-    POST rebuild?volume=V               recreate everything that lived on a lost volume
-    POST drain?volume=V                 move every fragment off a volume, then forget it
-    POST vacuum[?grace=SECONDS]         remove temporary files and unreferenced data
-    POST scrub                          run (or resume) a scrub pass to its end, unthrottled
-    POST heal                           repair everything in the repair queue now
-    PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
-
-Other admin resources (users, keys, quotas) are someone else's: ``handles`` claims only these names,
-so another dispatcher for the same prefix can sit next to this one.
-
-Health (no signature, nothing secret): ``/health/data`` is JSON {status: ok | degraded | failed,
-volumes: [...]} with 200 unless writes are impossible (503); ``/health/metrics`` is the Prometheus
-text format (volume states, errors, capacity, repair queue, scrub progress).
+  GET    users                 list users (with their access keys, never secrets)
+  GET    users/<id>            one user
+  PUT    users/<id>            create {display_name?, email?, admin?, access_key?, secret_key?} -> with secret
+  DELETE users/<id>            remove (refused while the user owns buckets)
+  GET    keys[?user=<id>]      list keys
+  POST   keys                  create {user} -> {access_key, secret_key}
+  POST   keys/<ak>/rotate      new secret for the key
+  PUT    keys/<ak>             {status: active|disabled}
+  DELETE keys/<ak>
+  GET    buckets[?owner=<id>]  buckets and their owners
+  PUT    buckets/<name>        {owner} -> give the bucket to another user (its ACL is reset to private)
+  GET    quotas/<id>           quota and usage
+  PUT    quotas/<id>           {max_bytes?, max_objects?, max_buckets?}
+  DELETE quotas/<id>
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
 
-from ..data.volstore import VolumeDataStore
-from ..data.volumes import VolumeState
-from ..service.admin import Admin
-from .auth import parse_query
-from .ids import HOST_ID
-from .respond import error_response
+from ..service import Principal, Service
+from .auth import BodyPlan
+from .body import read_small_body
 
-PREFIX = "/_coffer/admin/v1/"
-_GET = {"volumes", "locate", "check"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check"}
-NAMES = _GET | _POST | {"bucket-policy"}
+if TYPE_CHECKING:
+    from .app import Front
+
+ADMIN_PREFIX = "/_coffer/admin/v1/"
+MAX_ADMIN_BODY = 64 * 1024
 
 
-def handles(raw_path: str) -> bool:
-    return raw_path.startswith(PREFIX) and raw_path[len(PREFIX):].split("?", 1)[0] in NAMES
+@dataclass(slots=True)
+class AdminRequest:
+    request: web.BaseRequest
+    who: Principal
+    plan: BodyPlan
+    svc: Service
+    method: str
+    parts: list[str]  # the path after the resource name, decoded
+    query: dict[str, str]
 
-
-def _json(value: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(value, indent=1, default=str) + "\n",
-                        content_type="application/json")
-
-
-async def dispatch(front, request: web.BaseRequest, rid: str) -> web.StreamResponse:
-    raw_path, _, raw_query = request.raw_path.partition("?")
-    query: dict[str, str] = {}
-    for k, v in parse_query(raw_query):
-        query.setdefault(k, v)
-    try:
-        who, _plan = await front.auth.authenticate(request.method, raw_path, raw_query, request.headers, query, None)
-        Admin.require(who)
-        admin = Admin(front.service.core)
-        name = raw_path[len(PREFIX):]
-        method = request.method
-        if (method == "GET" and name in _GET) or (method == "POST" and name in _POST):
-            return _json(await _call(admin, name, query))
-        if name == "bucket-policy" and method in ("PUT", "DELETE"):
-            policy = _arg(query, "policy") if method == "PUT" else None
-            return _json(await admin.bucket_policy(_arg(query, "bucket"), policy))
-        raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.",
-                      Method=method, ResourceType=name)
-    except S3Error as e:
-        return error_response(e, rid, HOST_ID, raw_path, request.method == "HEAD")
-
-
-def _arg(query: dict[str, str], name: str) -> str:
-    value = query.get(name)
-    if not value:
-        raise S3Error("InvalidArgument", f"missing query parameter {name!r}", ArgumentName=name)
-    return value
-
-
-def _int(query: dict[str, str], name: str, default: int) -> int:
-    try:
-        return int(query.get(name, default))
-    except ValueError:
-        raise S3Error("InvalidArgument", f"{name} must be an integer", ArgumentName=name) from None
-
-
-async def _call(admin: Admin, name: str, q: dict[str, str]) -> dict:
-    if name == "volumes":
-        return await admin.volumes()
-    if name == "locate":
-        return await admin.locate(_arg(q, "bucket"), _arg(q, "key"))
-    if name == "check":
-        return await admin.check(_arg(q, "bucket"), q.get("key") or None, _int(q, "trust", 1))
-    if name == "repair":
-        return await admin.repair(_arg(q, "bucket"), _arg(q, "key"))
-    if name == "rebuild":
-        return await admin.rebuild(_arg(q, "volume"))
-    if name == "drain":
-        return await admin.drain(_arg(q, "volume"))
-    if name == "vacuum":
-        return await admin.vacuum(float(_int(q, "grace", 3600)))
-    if name == "scrub":
-        return await admin.scrub()
-    return await admin.heal()
-
-
-# -- health and metrics ------------------------------------------------------------------------------
-def health(front, path: str) -> web.Response | None:
-    """``/health/data`` and ``/health/metrics``; None for any other path."""
-    if path not in ("/health/data", "/health/metrics"):
-        return None
-    data = front.service.core.data
-    vols: list[dict] = []
-    queue = 0
-    scrub: dict = {}
-    if isinstance(data, VolumeDataStore):
-        data.refresh()
-        queue = len(data.queued())
+    async def json(self) -> dict[str, Any]:
+        raw = await read_small_body(self.request, self.plan, MAX_ADMIN_BODY)
+        if not raw.strip():
+            return {}
         try:
-            scrub = json.loads((data.heal_dir / "scrub.json").read_text())
-        except (OSError, ValueError):
-            scrub = {}
-        for v in data.volumes:
-            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
-            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
-                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
-        writable = sum(1 for v in data.volumes if v.writable)
-        quorum = data.default_policy().write_quorum
-        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
+            doc = json.loads(raw)
+        except ValueError:
+            raise S3Error("MalformedJSON", "The request body is not valid JSON.", status=400) from None
+        if not isinstance(doc, dict):
+            raise S3Error("MalformedJSON", "The request body must be a JSON object.", status=400)
+        return doc
+
+
+AdminHandler = Callable[[AdminRequest], Awaitable[Any]]
+ADMIN_ROUTES: dict[str, AdminHandler] = {}
+
+
+def admin_route(name: str) -> Callable[[AdminHandler], AdminHandler]:
+    def deco(fn: AdminHandler) -> AdminHandler:
+        ADMIN_ROUTES[name] = fn
+        return fn
+
+    return deco
+
+
+def _not_found() -> S3Error:
+    return S3Error("NoSuchResource", "The admin resource does not exist.", status=404)
+
+
+def _method() -> S3Error:
+    return S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")
+
+
+async def admin_dispatch(front: Front, request: web.BaseRequest, raw_path: str, raw_query: str,
+                         query: dict[str, str]) -> web.StreamResponse:
+    who, plan = await front.auth.authenticate(request.method, raw_path, raw_query, request.headers, query, None)
+    if not who.admin:
+        raise S3Error("AccessDenied", "Access Denied")
+    segments = [unquote(p) for p in raw_path[len(ADMIN_PREFIX):].split("/") if p]
+    handler = ADMIN_ROUTES.get(segments[0]) if segments else None
+    if handler is None:
+        raise _not_found()
+    result = await handler(AdminRequest(request, who, plan, front.service, request.method, segments[1:], query))
+    if result is None:
+        return web.Response(status=204)
+    return web.Response(body=json.dumps(result, indent=1).encode(), content_type="application/json")
+
+
+@admin_route("users")
+async def users(r: AdminRequest) -> Any:
+    a = r.svc.admin
+    if not r.parts:
+        if r.method == "GET":
+            return {"users": await a.list_users()}
+        raise _method()
+    if len(r.parts) != 1:
+        raise _not_found()
+    uid = r.parts[0]
+    if r.method == "GET":
+        return await a.get_user(uid)
+    if r.method == "PUT":
+        return await a.add_user(uid, await r.json())
+    if r.method == "DELETE":
+        await a.remove_user(uid)
+        return None
+    raise _method()
+
+
+@admin_route("keys")
+async def keys(r: AdminRequest) -> Any:
+    a = r.svc.admin
+    if not r.parts:
+        if r.method == "GET":
+            return {"keys": await a.list_keys(r.query.get("user") or None)}
+        if r.method == "POST":
+            user = (await r.json()).get("user")
+            if not isinstance(user, str) or not user:
+                raise S3Error("InvalidArgument", "A key needs a user: {\"user\": \"<id>\"}")
+            return await a.create_key(user)
+        raise _method()
+    ak = r.parts[0]
+    if len(r.parts) == 2 and r.parts[1] == "rotate" and r.method == "POST":
+        out = await a.rotate_key(ak)
+    elif len(r.parts) != 1:
+        raise _not_found()
+    elif r.method == "PUT":
+        out = await a.set_key_status(ak, str((await r.json()).get("status")), r.who)
+    elif r.method == "DELETE":
+        await a.delete_key(ak, r.who)
+        out = None
     else:
-        status = "ok"
-    if path == "/health/data":
-        body = {"status": status, "volumes": vols, "repair_queue": queue}
-        return _json(body, 503 if status == "failed" else 200)
-    return web.Response(text=_metrics(status, vols, queue, scrub), content_type="text/plain")
+        raise _method()
+    r.svc.users.forget(ak)  # this worker stops accepting the old secret at once
+    return out
 
 
-def _metrics(status: str, vols: list[dict], queue: int, scrub: dict) -> str:
-    def esc(s: str) -> str:
-        return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+@admin_route("buckets")
+async def buckets(r: AdminRequest) -> Any:
+    a = r.svc.admin
+    if not r.parts and r.method == "GET":
+        return {"buckets": await a.list_buckets(r.query.get("owner") or None)}
+    if len(r.parts) == 1 and r.method == "PUT":
+        owner = (await r.json()).get("owner")
+        if not isinstance(owner, str) or not owner:
+            raise S3Error("InvalidArgument", "A new owner is needed: {\"owner\": \"<user id>\"}")
+        return await a.set_bucket_owner(r.parts[0], owner)
+    raise _method() if len(r.parts) <= 1 else _not_found()
 
-    lines = [
-        "# HELP coffer_data_degraded 1 when a volume is not online or repairs are pending.",
-        "# TYPE coffer_data_degraded gauge",
-        f"coffer_data_degraded {0 if status == 'ok' else 1}",
-        "# HELP coffer_repair_queue_length Segments waiting for repair.",
-        "# TYPE coffer_repair_queue_length gauge",
-        f"coffer_repair_queue_length {queue}",
-        "# HELP coffer_volume_state 1 for the volume's current state.",
-        "# TYPE coffer_volume_state gauge",
-    ]
-    for v in vols:
-        for st in VolumeState:
-            lines.append(f'coffer_volume_state{{volume="{v["uuid"]}",path="{esc(v["path"])}",state="{st.value}"}} '
-                         f'{1 if v["state"] == st.value else 0}')
-    lines += ["# HELP coffer_volume_errors_total I/O errors seen on the volume by this process.",
-              "# TYPE coffer_volume_errors_total counter"]
-    for v in vols:
-        for err, n in sorted(v["errors"].items()):
-            lines.append(f'coffer_volume_errors_total{{volume="{v["uuid"]}",error="{esc(err)}"}} {n}')
-    lines += ["# TYPE coffer_volume_capacity_bytes gauge", "# TYPE coffer_volume_free_bytes gauge"]
-    for v in vols:
-        lines.append(f'coffer_volume_capacity_bytes{{volume="{v["uuid"]}"}} {v["capacity"]}')
-        lines.append(f'coffer_volume_free_bytes{{volume="{v["uuid"]}"}} {v["free"]}')
-    last = scrub.get("last_stats") or {}
-    lines += ["# TYPE coffer_scrub_passes_total counter", f"coffer_scrub_passes_total {scrub.get('passes', 0)}",
-              "# TYPE coffer_scrub_last_finished_seconds gauge",
-              f"coffer_scrub_last_finished_seconds {scrub.get('finished', 0)}",
-              "# TYPE coffer_scrub_last_repaired gauge", f"coffer_scrub_last_repaired {last.get('repaired', 0)}",
-              "# TYPE coffer_scrub_last_lost gauge", f"coffer_scrub_last_lost {last.get('lost', 0)}"]
-    return "\n".join(lines) + "\n"
+
+@admin_route("quotas")
+async def quotas(r: AdminRequest) -> Any:
+    if len(r.parts) != 1:
+        raise _not_found()
+    a = r.svc.admin
+    if r.method == "GET":
+        return await a.get_quota(r.parts[0])
+    if r.method == "PUT":
+        return await a.set_quota(r.parts[0], await r.json())
+    if r.method == "DELETE":
+        return await a.set_quota(r.parts[0], None)
+    raise _method()

@@ -19,27 +19,32 @@ from coffer.protocol.timeutil import http_date
 
 from ..config import Config
 from ..service import NotModified, Service
+from ..service.core import begin_request
 from . import (  # noqa: F401 - they register their handlers
-    admin,
+    admin_data,
     ais_buckets,
     ais_objects,
     cors,
+    h_access,
     h_bucket,
     h_config,
     h_multipart,
     h_notify,
     h_object,
     h_oio,
+    h_post,
     h_tagging,
     h_versioning,
     h_worm,
     website,
 )
+from .admin import ADMIN_PREFIX, admin_dispatch
 from .ais_app import AisFront, wants
 from .auth import Authenticator, parse_query
 from .context import HANDLERS, Ctx
 from .ds3_front import Ds3Front, is_ds3_client
 from .ds3_front import claims as ds3_claims
+from .guard import guard
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import error_response
 from .router import route
@@ -75,12 +80,11 @@ class Front:
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         rid = new_request_id()
         request["rid"] = rid
+        begin_request()  # no access decision of a previous request on this connection carries over
         raw = request.raw_path
         raw_path, _, raw_query = raw.partition("?")
         if raw_path.startswith("/health/") and request.method in ("GET", "HEAD"):
             return self._health(raw_path)
-        if admin.handles(raw_path):  # /_coffer/admin/v1/ data administration (http/admin.py)
-            return await admin.dispatch(self, request, rid)
         if wants(raw_path, raw_query, request.headers):
             return await self.ais.dispatch(request, rid, raw_path, raw_query)
         head = request.method == "HEAD"
@@ -91,6 +95,8 @@ class Front:
             if site is not None:  # bucket.<website domain>: a static website request, not S3
                 return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
+            if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7); volumes... (admin_data.py)
+                return await admin_dispatch(self, request, raw_path, raw_query, query)
             if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
             if raw_path.startswith("/_coffer/"):  # Coffer's own extensions (h_oio)
@@ -111,6 +117,7 @@ class Front:
                 raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
                               "implemented.")
             ctx = Ctx(request, r, who, plan, self.service, self.cfg, query, rid)
+            await guard(ctx)  # authorization and quotas (issue 7)
             if expects_continue:
                 # The request is routed and authenticated: now invite the body. A request refused
                 # before this point never makes the client send (possibly gigabytes of) body.
@@ -148,7 +155,7 @@ class Front:
             return web.Response(text="ok\n")
         if path == "/health/ready":
             return web.Response(text="ready\n") if self.ready else web.Response(status=503, text="not ready\n")
-        return admin.health(self, path) or web.Response(status=404)
+        return admin_data.health(self, path) or web.Response(status=404)
 
 
 class S3RequestHandler(RequestHandler):

@@ -19,7 +19,7 @@ from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import parse_amz_date, parse_http_date
 
 from ..config import Limits
-from ..service import Principal, Service
+from ..service import ANONYMOUS, Principal, Service
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 STREAMING_MODES = frozenset({
@@ -89,7 +89,8 @@ class Authenticator:
             return await self._v4_query(method, raw_path, raw_query, headers, query)
         if "Signature" in query and "AWSAccessKeyId" in query:
             return await self._v2_query(method, raw_path, query, headers), self._plain_plan(headers)
-        raise _denied()
+        # Unsigned: an anonymous request, which only a bucket policy or ACL can allow (service.access).
+        return ANONYMOUS, self._plain_plan(headers)
 
     # -- SigV4 -------------------------------------------------------------------------------------
     def _check_time(self, amz_date: str) -> float:

@@ -10,6 +10,7 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 
 from ..config import Config
+from ..meta.model import Bucket
 from ..service import Principal, Service
 from .auth import BodyPlan
 from .router import Route
@@ -25,6 +26,7 @@ class Ctx:
     cfg: Config
     query: dict[str, str]
     request_id: str
+    bucket_rec: Bucket | None = None  # the addressed bucket's row, when access control read it
 
     @property
     def bucket(self) -> str:

@@ -17,6 +17,8 @@ from ..meta.model import CommonPrefix, ObjectEntry
 from ..service import storage
 from .body import read_small_body
 from .context import Ctx, handles
+from .guard import allowed_keys
+from .h_access import lower_headers
 from .h_sse import key_protect_headers, key_protect_props
 from .respond import iso, xml_response
 
@@ -54,7 +56,8 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
                       LocationConstraint=location)
     lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
     # a bucket created with object lock is versioned from its first write (issue 4)
-    props: dict = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
+    props.update(await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx)))  # ACL, ownership
     props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
     policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
     if policy is not None:
@@ -89,17 +92,6 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
     return web.Response(body=doc.encode(), content_type="application/xml")
 
 
-@handles("GetBucketAcl", "GetObjectAcl")
-async def get_acl(ctx: Ctx) -> web.StreamResponse:
-    b = await ctx.svc.buckets.head(ctx.who, ctx.bucket)
-    if ctx.route.key is not None:
-        await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key)
-    owner = await _owner(ctx, b.owner, {})
-    grantee = {"@xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "@xsi:type": "CanonicalUser",
-               "ID": owner["ID"], "DisplayName": owner["DisplayName"]}
-    grant = {"Grantee": grantee,
-             "Permission": "FULL_CONTROL"}
-    return xml_response("AccessControlPolicy", {"Owner": owner, "AccessControlList": {"Grant": [grant]}})
 
 
 def _enc(value: str | None, url: bool) -> str | None:
@@ -222,10 +214,12 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
                       "our published schema")
     from .h_worm import bypass
 
-    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, list(zip(keys, versions, strict=True)),
-                                                   bypass(ctx))
+    pairs = list(zip(keys, versions, strict=True))
+    ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key (issue 7)
+    asked = [(k, v) for k, v in pairs if not k or k in ok]
+    results = await ctx.svc.versioning.delete_many(ctx.who, ctx.bucket, asked, bypass(ctx)) if asked else []
     deleted, errors = [], []
-    for (key, vid), res in zip(zip(keys, versions, strict=True), results, strict=True):
+    for (key, vid), res in zip(asked, results, strict=True):
         if isinstance(res, S3Error):
             errors.append({"Key": key, "VersionId": vid, "Code": res.code, "Message": res.message})
         elif not quiet:
@@ -234,8 +228,9 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
                 d["DeleteMarker"] = True
                 d["DeleteMarkerVersionId"] = res.version_id
             deleted.append(d)
+    errors += [{"Key": k, "VersionId": v, "Code": "AccessDenied", "Message": "Access Denied"}
+               for k, v in pairs if k and k not in ok]
     # for bucket notification events (h_notify.guarded): each key deleted, and whether as a marker
-    ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in
-                                     zip(zip(keys, versions, strict=True), results, strict=True)
+    ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in zip(asked, results, strict=True)
                                      if key and not isinstance(res, S3Error)]
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

@@ -14,6 +14,7 @@ from ..meta.model import Expect
 from ..service import CompletedPart
 from .body import body_stream, integrity_for, read_small_body
 from .context import Ctx, handles
+from .guard import authorize_source
 from .h_object import parse_copy_source_version, put_params, read_conditions
 from .h_sse import copy_source_customer, request_customer, request_sse, response_headers
 from .h_worm import lock_request
@@ -33,6 +34,7 @@ def _upload_id(ctx: Ctx) -> str:
 async def create_upload(ctx: Ctx) -> web.StreamResponse:
     params = put_params(ctx)
     params.expect = None
+    params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     params.sse = request_sse(ctx)
     algo = ctx.header("x-amz-checksum-algorithm")
     if algo is not None and algo.upper() not in ck.ALGORITHMS:
@@ -56,6 +58,7 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
     source = ctx.header("x-amz-copy-source")
     if source is not None:
         src_bucket, src_key, src_version = parse_copy_source_version(source)
+        await authorize_source(ctx, src_bucket, src_key)
         rng = None
         raw_range = ctx.header("x-amz-copy-source-range")
         if raw_range is not None:

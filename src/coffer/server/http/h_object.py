@@ -13,6 +13,7 @@ from ..service import PutParams, ReadConditions
 from ..service.tagging import parse_tagging_header
 from .body import body_stream, integrity_for
 from .context import Ctx, handles
+from .guard import authorize_source
 from .h_archive import get_archived
 from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
 from .h_worm import bypass, lock_request, version_headers
@@ -77,6 +78,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
+    params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
@@ -104,6 +106,8 @@ def parse_copy_source_version(value: str) -> tuple[str, str, str | None]:
 
 async def copy_object(ctx: Ctx) -> web.StreamResponse:
     src_bucket, src_key, src_version = parse_copy_source_version(ctx.header("x-amz-copy-source") or "")
+    await authorize_source(ctx, src_bucket, src_key)
+    owner, props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     directive = (ctx.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
@@ -124,6 +128,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         replace=replace, storage_class=ctx.header("x-amz-storage-class"), src_version=src_version,
         tags=tags, lock=lock, copy_retention=retention_directive == "COPY" and (lock is None or not lock.any_ibm()),
         sse=request_sse(ctx), src_customer=copy_source_customer(ctx),
+        owner=owner, props=props,
     )
     hdrs = {"x-amz-version-id": rec.version_id} if rec.version_id else {}
     if src.version_id is not None:

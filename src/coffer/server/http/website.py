@@ -8,9 +8,9 @@ S3 does); ``RedirectAllRequestsTo``; routing rules (``KeyPrefixEquals`` before t
 
 Where: on the main listener for Host names under ``--website-domain`` (default
 ``s3-website.localhost``), and on every request of the optional ``--website-address`` listener.
-Access: a website is public by nature. Until bucket policies and ACLs are enforced (issue 7 part A),
-every object of a bucket with a website configuration is readable through these endpoints; SSE-C
-objects never are (their key cannot be given here).
+Access: a website is public by nature: it serves an object (or error document) only when anonymous
+callers may read it through the bucket policy or ACLs (issue 7; else 403 AccessDenied), and SSE-C
+objects never (their key cannot be given here).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..meta.model import ObjectRecord
 from ..service import Service
 from ..service.sse import read_plain
 from . import cors
+from .guard import website_readable
 from .ids import HOST_ID, new_request_id, stamp
 from .respond import object_headers, parse_range, send_spans, send_stream
 from .router import decode_path
@@ -155,6 +156,8 @@ async def _serve(service: Service, request: web.BaseRequest, bucket_name: str, h
     wanted = key + suffix if key == "" or key.endswith("/") else key
     rec = await _lookup(service, bucket_name, wanted)
     if rec is not None:
+        if not await website_readable(service, request, bucket, wanted):
+            raise WebsiteError(403, "AccessDenied", "Access Denied")
         return await _send(service, request, rec, 200, head)
     if wanted == key and await _lookup(service, bucket_name, key + "/" + suffix) is not None:
         return web.Response(status=302, headers={"Location": "/" + key + "/"})
@@ -165,7 +168,7 @@ async def _serve(service: Service, request: web.BaseRequest, bucket_name: str, h
     error_key = site.get("ErrorDocument", {}).get("Key")
     if error_key:
         err = await _lookup(service, bucket_name, error_key)
-        if err is not None:
+        if err is not None and await website_readable(service, request, bucket, error_key):
             return await _send(service, request, err, 404, head)
     raise WebsiteError(404, "NoSuchKey", "The specified key does not exist.")
 

@@ -116,6 +116,10 @@ class MetaStore(ABC):
     async def update_bucket_props(self, name: str, props: dict) -> None:
         """Replaces the bucket's props document. Raises NoSuchBucket."""
 
+    async def set_bucket_owner(self, name: str, owner: str) -> None:
+        """Give the bucket to another user (admin API). Raises NoSuchBucket."""
+        raise NotImplementedError
+
     async def modify_bucket_props(self, name: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         """Atomically replace the bucket's props by fn(props); fn may raise to refuse (nothing
         changes). Returns the new props. Raises NoSuchBucket. (Issue 4; this default is not atomic,

@@ -212,6 +212,10 @@ class SqliteMetaStore(MetaStore):
         if await self._rowcount("UPDATE buckets SET props = ? WHERE name = ?", (doc, name)) == 0:
             raise NoSuchBucket(name)
 
+    async def set_bucket_owner(self, name: str, owner: str) -> None:
+        if await self._rowcount("UPDATE buckets SET owner = ? WHERE name = ?", (owner, name)) == 0:
+            raise NoSuchBucket(name)
+
     async def delete_bucket(self, name: str) -> list[str]:
         return await self._write(lambda c: sqlite_ops.delete_bucket(c, name))
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from ..config import Limits
 from ..data import LocalDataStore
 from ..meta.interface import MetaStore
+from .access import ANONYMOUS, Access
+from .access_config import AccessConfig
+from .admin import Admin
 from .ais import AisOps
 from .appends import Appends
 from .archive import Archives
@@ -39,6 +42,9 @@ class Service:
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
+        self.access = Access(self.core)  # issue 7: authorization, ACLs, policies, quotas
+        self.access_config = AccessConfig(self.core, self.access)
+        self.admin = Admin(self.core, self.users)
         self.jobs = Jobs(self.core, self.objects, self.multipart)
         # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
         self.tokens = Tokens(meta, data.root)
@@ -66,5 +72,5 @@ class Service:
 
 
 __all__ = [
-    "CompletedPart", "Integrity", "NotModified", "Principal", "PutParams", "ReadConditions", "Service",
+    "ANONYMOUS", "CompletedPart", "Integrity", "NotModified", "Principal", "PutParams", "ReadConditions", "Service",
 ]

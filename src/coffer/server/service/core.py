@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import hashlib
 import os
 from collections.abc import AsyncIterable, Callable
@@ -31,11 +32,27 @@ from .sse import Sse
 T = TypeVar("T")
 
 DEFAULT_CHECKSUM = "CRC64NVME"  # what S3 itself computes when a client sends none
+# Per-request access state (issue 7), reset by begin_request() when the HTTP front takes a request:
+# BUCKET_HINT is the bucket row the gate just read and authorized (bucket_for reuses it instead of a
+# second lookup); GRANTED names the buckets service.access allowed this request to act on. A request
+# that did not go through service.access (another front, a background job) gets the ownership check.
+BUCKET_HINT: contextvars.ContextVar[Bucket | None] = contextvars.ContextVar("bucket_hint", default=None)
+GRANTED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("granted", default=frozenset())
+
+
+def begin_request() -> None:
+    """Forget the previous request's access state (requests on one connection share a task context)."""
+    BUCKET_HINT.set(None)
+    GRANTED.set(frozenset())
+
+
+def grant(bucket: str) -> None:
+    GRANTED.set(GRANTED.get() | {bucket})
 
 
 @dataclass(slots=True)
 class Principal:
-    """Who is asking: an authenticated user (issue 7 adds groups, policies and anonymous access)."""
+    """Who is asking: a user, or anonymous (empty user_id; see service.access.ANONYMOUS)."""
 
     user_id: str
     display_name: str
@@ -132,12 +149,15 @@ class Core:
 
     # -- access --------------------------------------------------------------------------------------
     async def bucket_for(self, who: Principal, name: str) -> Bucket:
+        hint = BUCKET_HINT.get()
+        if hint is not None and hint.name == name:
+            return hint  # read and authorized by the gate for this very request
         bucket = await self.meta.get_bucket(name)
         if bucket is None:
             raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=name)
-        if bucket.owner != who.user_id and not who.admin:
-            raise S3Error("AccessDenied", "Access Denied")
-        return bucket
+        if name in GRANTED.get() or who.admin or (who.user_id and bucket.owner == who.user_id):
+            return bucket
+        raise S3Error("AccessDenied", "Access Denied")
 
     # -- receiving bodies ----------------------------------------------------------------------------
     async def receive(

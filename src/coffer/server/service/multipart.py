@@ -68,6 +68,8 @@ class Multipart:
             checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
             props={**props, "sse": self.core.sse.seal(want).doc} if want else props,
         )
+        if params.owner or params.props:  # the completed object's owner and ACL (issue 7)
+            upload.props["object"] = {"owner": params.owner, "props": params.props}
         if params.tags:
             upload.props["tags"] = params.tags
         if params.lock is not None and params.lock.any_s3():
@@ -223,7 +225,8 @@ class Multipart:
         record = ObjectRecord(
             bucket=bucket, key=key, size=sum(p.size for p in chosen),
             etag=md5_of_md5s([bytes.fromhex(p.etag) for p in chosen]), last_modified=time.time(),
-            owner=who.user_id, content_type=upload.content_type, headers=upload.headers,
+            owner=upload.props.get("object", {}).get("owner") or who.user_id, content_type=upload.content_type,
+            headers=upload.headers,
             user_meta=upload.user_meta, checksums=checksums, checksum_type=ctype,
             storage_class=upload.storage_class, segments=[p.segment for p in chosen],
             parts=[PartInfo(p.number, p.size, p.etag, dict(p.checksums)) for p in chosen],
@@ -233,8 +236,10 @@ class Multipart:
         req = LockRequest(mode=saved.get("mode"), until=saved.get("until"), legal_hold=saved.get("legal_hold"))
         if lock is not None:
             req.ibm_period, req.ibm_until, req.ibm_hold = lock.ibm_period, lock.ibm_until, lock.ibm_hold
-        record.props = initial_props(b, req, record.last_modified,
-                                     {"tags": upload.props["tags"]} if upload.props.get("tags") else None)
+        base = dict(upload.props.get("object", {}).get("props") or {})  # the object's ACL (issue 7)
+        if upload.props.get("tags"):
+            base["tags"] = upload.props["tags"]
+        record.props = initial_props(b, req, record.last_modified, base or None)
         if upload.props.get("sse"):
             record.props["sse"] = upload.props["sse"]
         try:

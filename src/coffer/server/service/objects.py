@@ -35,6 +35,8 @@ class PutParams:
     user_meta: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     expect: Expect | None = None
+    owner: str | None = None  # None: the writer (see service.access.new_object)
+    props: dict = field(default_factory=dict)  # the object's own ACL, ...
     tags: dict[str, str] | None = None  # x-amz-tagging (issue 4)
     lock: LockRequest | None = None  # object lock / IBM retention headers (issue 4)
     sse: SseRequest | None = None  # x-amz-server-side-encryption* headers (encryption at rest)
@@ -73,7 +75,8 @@ class Objects:
         if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
         now = time.time()
-        props = initial_props(b, params.lock, now, {"tags": params.tags} if params.tags else None)
+        base = {**params.props, **({"tags": params.tags} if params.tags else {})}  # ACL (issue 7), tags
+        props = initial_props(b, params.lock, now, base or None)
         want = self.core.sse.wanted(params.sse, b.props)
         sealing = self.core.sse.seal(want) if want else None
         if sealing:
@@ -83,7 +86,7 @@ class Objects:
         record = ObjectRecord(
             bucket=bucket, key=key, size=got.size, etag=sealing.etag(got.md5) if sealing else got.md5.hex(),
             last_modified=time.time(),
-            owner=who.user_id, content_type=params.content_type, headers=params.headers,
+            owner=params.owner or who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, checksums=got.checksums,
             checksum_type="FULL_OBJECT" if got.checksums else None,
             storage_class=params.storage_class, inline=got.inline,
@@ -193,6 +196,7 @@ class Objects:
     async def copy(
         self, who: Principal, src_bucket: str, src_key: str, bucket: str, key: str, *,
         cond: ReadConditions, replace: PutParams | None, storage_class: str | None,
+        owner: str | None = None, props: dict | None = None,
         src_version: str | None = None, tags: dict[str, str] | None = None, lock: LockRequest | None = None,
         copy_retention: bool = False, sse: SseRequest | None = None, src_customer: CustomerKey | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord]:
@@ -222,7 +226,7 @@ class Objects:
         want = self.core.sse.wanted(sse, b.props)
         record = ObjectRecord(
             bucket=bucket, key=key, size=src.size, etag=src.etag, last_modified=time.time(),
-            owner=who.user_id,
+            owner=owner or who.user_id,
             content_type=replace.content_type if replace else src.content_type,
             headers=dict(replace.headers if replace else src.headers),
             user_meta=dict(replace.user_meta if replace else src.user_meta),
@@ -232,6 +236,7 @@ class Objects:
             version_id=ver.new_version_id(b),
         )
         base = {"tags": src.props["tags"]} if tags is None and src.props.get("tags") else {}
+        base.update(props or {})  # the copy's own ACL (issue 7)
         if tags:
             base["tags"] = tags
         if copy_retention and "ibm" in src.props and (lock is None or not lock.any_ibm()):

@@ -53,6 +53,10 @@ class Users:
                           AWSAccessKeyId=access_key)
         return hit[1], hit[2]  # type: ignore[return-value]
 
+    def forget(self, access_key: str) -> None:
+        """Drop a cached credential (after its key changed): this worker sees the change at once."""
+        self._cache.pop(access_key, None)
+
     async def display_name(self, user_id: str) -> str:
         user = await self.core.meta.get_user(user_id)
         return user.display_name if user else user_id
