@@ -56,7 +56,8 @@ _BY_CODE: dict[str, type[OioException]] = {
     "ConditionalRequestConflict": Conflict, "PreconditionFailed": Conflict, "DeleteConflict": Conflict,
     "AccessDenied": Forbidden, "InvalidObjectState": Forbidden, "InvalidAccessKeyId": Forbidden,
     "SignatureDoesNotMatch": Forbidden,
-    "InvalidArgument": BadRequest, "InvalidBucketName": BadRequest, "InvalidRange": BadRequest,
+    "Conflict": Conflict, "InvalidArgument": BadRequest, "InvalidStorageClass": BadRequest,
+    "InvalidRequest": BadRequest, "InvalidBucketName": BadRequest, "InvalidRange": BadRequest,
 }
 
 

@@ -13,21 +13,24 @@ the two stay independent:
   Deletes go through the WORM guard: a protected version stays and is counted in `protected`.
 - `account_delete`: deletes the caller's user, refused while it owns a container, as OpenIO
   refuses a non-empty account.
-- `object_change_policy`: validates the storage policy name against the data store.
+- `object_change_policy`: rewrites the object's data under another storage policy (issue 5's
+  engine), keeping its metadata.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from coffer.protocol.errors import S3Error
 
-from ..data.policy import Policy, PolicyError, usable
-from ..meta.model import ObjectRecord
-from .core import Principal
-from .guards import check_writable
+from ..meta import interface as mi
+from ..meta.model import Expect, ObjectRecord, Segment
+from . import storage, worm
+from .core import Integrity, Principal
+from .guards import check_readable, check_writable
 from .notifications import ObjectEvent
 from .oio import Oio
 
@@ -42,6 +45,13 @@ def missing_chunks(oio: Oio, rec: ObjectRecord) -> int:
     if rec.inline is not None or rec.props.get("drained"):
         return 0
     missing = 0
+    if getattr(oio.core.data, "streams", False):  # the multi-volume store: fragments short of the policy's width
+        from ..data.heal import census
+
+        for seg in rec.segments:
+            c = census(oio.core.data, seg.ref, trust=1)  # type: ignore[arg-type]
+            missing += c["width"] - c["good"] if c["policy"] else 1
+        return missing
     for seg in rec.segments:
         try:
             missing += os.stat(oio.core.data.path(seg.ref)).st_size < seg.size
@@ -123,31 +133,61 @@ async def container_purge(oio: Oio, who: Principal, name: str, maxvers: int | No
     return {"deleted": deleted, "protected": protected}
 
 
-def check_policy(name: str, current: str | None = None, volumes: int = 1) -> Policy:
-    """The policy `name` names, if this server can store data under it."""
-    try:
-        policy = Policy.parse(name)
-    except PolicyError as e:
-        raise S3Error("InvalidArgument", f"Unknown storage policy: {e}", ArgumentName="policy",
-                      ArgumentValue=name[:64]) from None
-    if not usable(policy, volumes):
-        raise S3Error("InvalidArgument", f"The storage policy {policy.name} needs {policy.width} volumes; this "
-                      f"server has {volumes}.", ArgumentName="policy", ArgumentValue=name[:64])
-    if current is not None and policy.name == current:
-        raise S3Error("ConditionalRequestConflict", f"The object already uses the storage policy {policy.name}.",
-                      status=409)
-    return policy
+def segment_policies(data: Any, rec: ObjectRecord) -> list[str | None]:
+    """The policy each segment of `rec` is stored under (worker thread): read from the fragments'
+    headers on the multi-volume store; always SINGLE on the single-folder store."""
+    if not getattr(data, "streams", False):
+        return ["SINGLE"] * len(rec.segments)
+    from ..data.heal import census
+
+    return [census(data, seg.ref, trust=1)["policy"] for seg in rec.segments]
 
 
-async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, policy: str,
+async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, policy_name: str,
                                version: str | None) -> dict[str, Any]:
-    """Change the object's storage policy. The local data store keeps one copy of everything
-    (policy SINGLE): any other policy is refused with the reason; SINGLE is already in use."""
-    b = await oio.core.bucket_for(who, bucket)
+    """Rewrite the object's data under another storage policy, keeping its metadata (version id,
+    ETag, checksums, properties, encryption: the stored bytes are copied as they are, ciphertext
+    included). Only segments stored under another policy are rewritten; the new record replaces the
+    old one in place, guarded by the ETag and by the WORM rules, and the old data is freed."""
+    core = oio.core
+    b = await core.bucket_for(who, bucket)
     check_writable(b)
     rec = await oio.get(who, bucket, key, version, current_only=True)
-    check_policy(policy, current=Policy.single().name)
-    return oio.describe(rec)  # not reached while only SINGLE is usable (check_policy refuses it)
+    check_readable(rec)
+    policy = storage.parse(policy_name, "policy")
+    storage.check(core.data, policy)
+    if rec.inline is not None or not rec.segments:
+        raise S3Error("InvalidRequest", "The object is small enough to be stored inline in the metadata, whose "
+                      "durability is its rule: it has no storage policy to change.")
+    current = await core.run(segment_policies, core.data, rec)
+    if all(p == policy.name for p in current):
+        raise S3Error("Conflict", f"The object already uses the storage policy {policy.name}.", status=409)
+    target = policy if getattr(core.data, "streams", False) else None
+    segments: list[Segment] = []
+    new_refs: list[str] = []
+    try:
+        for seg, now in zip(rec.segments, current, strict=True):
+            if now == policy.name:
+                segments.append(seg)
+                continue
+            piece = replace(rec, segments=[seg], size=seg.size, inline=None, props={})
+            got = await core.receive(oio.objects.read_range(piece, 0, seg.size), Integrity(), allow_inline=False,
+                                     max_size=seg.size, policy=target)
+            assert got.segment is not None and got.size == seg.size
+            new_refs.append(got.segment.ref)
+            segments.append(Segment(got.segment.ref, seg.size))
+        new = replace(rec, segments=segments)
+        freed = await core.meta.put_object(new, Expect(if_match=rec.etag), versioning=None, guard=worm.guard())
+    except (mi.PreconditionFailed, mi.ConditionalConflict):
+        await core.free(new_refs)
+        raise S3Error("ConditionalRequestConflict", "The object changed meanwhile; retry.") from None
+    except BaseException:
+        await core.free(new_refs)
+        raise
+    await core.free(freed)
+    out = oio.describe(new)
+    out["policy"] = policy.name
+    return out
 
 
 async def account_delete(oio: Oio, who: Principal, admin: Any) -> None:
