@@ -155,7 +155,7 @@ def test_change_policy_rewrites_the_data_keeping_metadata(server_factory, tmp_pa
     with pytest.raises(Conflict):  # the default of a 3-volume server is REPLICA-2
         api.object_change_policy(ACCOUNT, "pol", "o", "REPLICA-2")
     chunks, size, hash_, meta = api.object_change_policy(ACCOUNT, "pol", "o", "EC-2+1")
-    assert (size, hash_) == (len(payload), before["hash"])
+    assert (size, hash_, meta["version"]) == (len(payload), before["hash"], before["version"]) and chunks
     after = api.object_show(ACCOUNT, "pol", "o")
     assert {k: after[k] for k in ("hash", "version", "properties", "length", "mtime")} == \
         {k: before[k] for k in ("hash", "version", "properties", "length", "mtime")}
