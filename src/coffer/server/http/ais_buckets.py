@@ -15,7 +15,6 @@ Multi-object operations finish before the answer; the answer is a job id, as AIS
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 from aiohttp import web
@@ -23,6 +22,7 @@ from aiohttp import web
 from coffer.protocol.msgpack import packb
 
 from ..meta.model import ObjectEntry
+from ..service import ais_jobs
 from ..service.multiobj import Selection
 from .ais_app import AisCtx, AisError, ais_handles
 
@@ -31,20 +31,14 @@ MAX_PAGE = 10_000  # AIStore's default (and largest) page for its own buckets
 _PROPS_HEADER = "Ais-Bucket-Props"
 
 
-def job_id() -> str:
-    """A job id carrying its end time: Coffer's multi-object jobs are finished when their id is
-    answered, so a job's status needs no stored state (`GET /v1/cluster?what=status`)."""
-    return f"cf-{time.time_ns():x}-{secrets.token_hex(4)}"
+def job_id(ctx: AisCtx) -> str:
+    """A signed job id carrying its end time: Coffer's multi-object jobs are finished when their id
+    is answered, so a job's status needs no stored state (`service/ais_jobs.py`)."""
+    return ais_jobs.new_job_id(_job_key(ctx), ctx.who.user_id)
 
 
-def job_end_ns(jid: str) -> int | None:
-    parts = jid.split("-")
-    if len(parts) != 3 or parts[0] != "cf":
-        return None
-    try:
-        return int(parts[1], 16)
-    except ValueError:
-        return None
+def _job_key(ctx: AisCtx) -> bytes:
+    return ais_jobs.derive_key(ctx.svc.tokens.key)
 
 
 def _selection(value: object) -> Selection:
@@ -90,7 +84,7 @@ async def post_bucket(ctx: AisCtx) -> web.StreamResponse:
         out = await ctx.svc.multi.copy(ctx.who, ctx.bucket, sel, str(to["name"]), str(prepend),
                                        continue_on_error=bool(value.get("coer")), dry_run=bool(value.get("dry_run")),
                                        request_id=ctx.rid)
-        return web.Response(status=200, text=job_id(), headers={"Ais-Copied": str(out.done),
+        return web.Response(status=200, text=job_id(ctx), headers={"Ais-Copied": str(out.done),
                                                                 "Ais-Skipped": str(out.skipped)})
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")
 
@@ -107,7 +101,7 @@ async def delete_bucket(ctx: AisCtx) -> web.StreamResponse:
         value = msg.get("value") or {}
         sel = _selection(value)
         out = await ctx.svc.multi.delete(ctx.who, ctx.bucket, sel, continue_on_error=True, request_id=ctx.rid)
-        return web.Response(status=200, text=job_id(), headers={"Ais-Deleted": str(out.done),
+        return web.Response(status=200, text=job_id(ctx), headers={"Ais-Deleted": str(out.done),
                                                                 "Ais-Skipped": str(out.skipped)})
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")
 
@@ -119,8 +113,8 @@ async def job_status(ctx: AisCtx) -> web.StreamResponse:
         raise AisError(501, f"cluster query {ctx.query.get('what')!r} is not supported by Coffer")
     args = await ctx.action()
     jid = str(args.get("ID") or "")
-    end = job_end_ns(jid)
-    if end is None:
+    end = ais_jobs.job_end_ns(_job_key(ctx), jid, ctx.who.user_id)
+    if end is None:  # never issued (or to someone else): unknown, never "finished"
         raise AisError(404, f"job {jid!r} not found")
     return web.Response(text=json.dumps({"uuid": jid, "err": "", "end_time": end, "aborted": False}),
                         content_type="application/json")
@@ -177,5 +171,5 @@ async def get_bucket(ctx: AisCtx) -> web.StreamResponse:
         entries.append(d)
     token = page.next_marker if page.truncated and page.next_marker else ""
     # A listing "job" id: AIStore's iterators stop only after they have seen a non-empty one.
-    uuid = str(value.get("uuid") or "") or job_id()
+    uuid = str(value.get("uuid") or "") or job_id(ctx)
     return _encode(ctx, {"UUID": uuid, "ContinuationToken": token, "Flags": 0, "Entries": entries})
