@@ -108,7 +108,16 @@ class JobStore(ABC):
     @abstractmethod
     async def mark_blob(self, job_id: str, name: str, offset: int, touched: float) -> tuple[int, int, bool]:
         """Mark one blob done; (blobs of that object still missing, blobs of the job still missing,
-        whether this call changed the flag). The job turns COMPLETED when none is missing."""
+        whether this call changed the flag). The job turns COMPLETED when none is missing and no
+        multi-blob object of it awaits its completion (its upload still open)."""
+
+    @abstractmethod
+    async def settle(self, job_id: str, touched: float) -> bool:
+        """After a multi-blob object was completed: COMPLETED if nothing is left; True if it turned."""
+
+    @abstractmethod
+    async def unmark_blob(self, job_id: str, name: str, offset: int, touched: float) -> None:
+        """A blob whose object could not be completed (refused) is missing again."""
 
     @abstractmethod
     async def update(self, job_id: str, *, status: str | None = None, name: str | None = None,

@@ -190,11 +190,32 @@ class SqliteJobStore(JobStore):
             job_left = c.execute("SELECT count(*) FROM job_blobs WHERE job_id = ? AND done = 0",
                                  (job_id,)).fetchone()[0]
             if job_left == 0:
-                c.execute("UPDATE jobs SET status = ?, finished = ? WHERE id = ? AND status = ?",
-                          (COMPLETED, touched, job_id, IN_PROGRESS))
+                _settle(c, job_id, touched)
             return int(obj_left), int(job_left), changed
 
         return await self.meta._write(op)
+
+    async def settle(self, job_id: str, touched: float) -> bool:
+        def op(c: sqlite3.Connection) -> bool:
+            if c.execute("SELECT 1 FROM job_blobs WHERE job_id = ? AND done = 0 LIMIT 1", (job_id,)).fetchone():
+                return False
+            return _settle(c, job_id, touched)
+
+        return await self.meta._write(op)
+
+    async def unmark_blob(self, job_id: str, name: str, offset: int, touched: float) -> None:
+        key = name.encode()
+
+        def op(c: sqlite3.Connection) -> None:
+            row = c.execute("SELECT length, done FROM job_blobs WHERE job_id = ? AND name = ? AND offset = ?",
+                            (job_id, key, offset)).fetchone()
+            if row is not None and row[1]:
+                c.execute("UPDATE job_blobs SET done = 0 WHERE job_id = ? AND name = ? AND offset = ?",
+                          (job_id, key, offset))
+                c.execute("UPDATE jobs SET done_bytes = done_bytes - ?, touched = ? WHERE id = ?",
+                          (row[0], touched, job_id))
+
+        await self.meta._write(op)
 
     async def update(self, job_id: str, *, status: str | None = None, name: str | None = None,
                      priority: str | None = None, touched: float | None = None,
@@ -231,3 +252,13 @@ class SqliteJobStore(JobStore):
                                     "(SELECT name FROM job_blobs WHERE job_id = ? AND done = 0)",
                                     (job_id, job_id))
         return [r[0] for r in rows]
+
+
+def _settle(c: sqlite3.Connection, job_id: str, touched: float) -> bool:
+    """Every blob is in: the job is COMPLETED, unless a multi-blob object is still being completed
+    (its upload is open: the completion may yet be refused, e.g. by a WORM-locked key)."""
+    if c.execute("SELECT 1 FROM job_blobs b JOIN uploads u ON u.upload_id = b.upload_id WHERE b.job_id = ? "
+                 "LIMIT 1", (job_id,)).fetchone():
+        return False
+    return c.execute("UPDATE jobs SET status = ?, finished = ? WHERE id = ? AND status = ?",
+                     (COMPLETED, touched, job_id, IN_PROGRESS)).rowcount > 0

@@ -42,6 +42,12 @@ log = logging.getLogger("coffer.jobs")
 PRIORITIES = frozenset({"CRITICAL", "URGENT", "HIGH", "NORMAL", "LOW", "BACKGROUND"})
 
 
+def _refused(job_id: str, key: str, e: S3Error) -> S3Error:
+    """A blob whose object cannot be stored: the reason, naming the object and the job."""
+    return S3Error(e.code, f"Object '{key}' of job '{job_id}' cannot be written: {e.message}", status=e.status,
+                   **e.extra)
+
+
 def not_found(what: str, ident: str) -> S3Error:
     return S3Error("NotFound", f"{what} '{ident}' does not exist.", status=404)
 
@@ -280,7 +286,10 @@ class Jobs:
                           f"{integrity.content_length}.", status=400)
         integrity.content_length = blob.length
         if blob.upload_id is None:
-            rec = await self.objects.put(who, bucket, key, body, params, integrity)
+            try:
+                rec = await self.objects.put(who, bucket, key, body, params, integrity)
+            except worm.Locked as e:
+                raise _refused(job_id, key, e) from None
             await self.store.mark_blob(job_id, key, offset, time.time())
             return rec.etag
         if await self.core.meta.get_upload(blob.upload_id) is None:
@@ -291,7 +300,14 @@ class Jobs:
         part = await self.multipart.upload_part(who, bucket, key, blob.upload_id, blob.index + 1, body, integrity)
         obj_left, _job_left, _ = await self.store.mark_blob(job_id, key, offset, time.time())
         if obj_left == 0:
-            await self._complete(bucket, key, blob.upload_id, blob.count, who.user_id)
+            try:
+                await self._complete(bucket, key, blob.upload_id, blob.count, who.user_id)
+            except S3Error as e:
+                # refused (a WORM-locked key): the object is not stored, so this blob is missing again
+                # and the job, which waited for this completion, stays IN_PROGRESS
+                await self.store.unmark_blob(job_id, key, offset, time.time())
+                raise _refused(job_id, key, e) from None
+            await self.store.settle(job_id, time.time())
         return part.etag
 
     async def _complete(self, bucket: str, key: str, upload_id: str, count: int, owner: str) -> None:
@@ -334,6 +350,8 @@ class Jobs:
                     await self._complete(job.bucket, name, blobs[0].upload_id or "", blobs[0].count, job.owner)
                 except S3Error as e:  # e.g. the key is under retention: reported on the blob PUT, not here
                     log.warning("job %s: cannot complete %s: %s", job.id, name, e)
+                    continue
+                await self.store.settle(job.id, time.time())
 
     async def get_blob(self, who: Principal, bucket: str, key: str, job_id: str,
                        offset: int) -> tuple[ObjectRecord, Blob]:
