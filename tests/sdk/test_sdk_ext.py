@@ -71,3 +71,20 @@ def test_bucket_webhooks_round_trip(coffer_bkt):
     assert coffer_bkt.ext.webhooks()[0]["secret"] == "my-own-secret-0123"
     coffer_bkt.ext.set_webhooks([])
     assert coffer_bkt.ext.webhooks() == []
+
+
+def test_bucket_ext_refresh_purge_object_touch_and_policy(coffer_client, coffer_bkt):
+    coffer_client._transport.request("PUT", coffer_bkt.name, query={"versioning": ""},
+                                     body=b'<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>')
+    o = coffer_bkt.object("k")
+    for i in range(3):
+        o.put(b"v%d" % i)
+    assert coffer_bkt.ext.refresh()["objects"] == 1
+    assert coffer_bkt.ext.refresh(recompute=True)["damaged_objects"] == 0
+    assert coffer_bkt.ext.purge(keep=2) == {"deleted": 1, "protected": 0}
+    assert coffer_bkt.ext.purge() == {"deleted": 1, "protected": 0}
+    assert o.read() == b"v2"
+    assert o.ext.touch() == 0  # no webhook configured: nothing queued
+    with pytest.raises(CofferError) as e:
+        o.ext.change_policy("NOT-A-POLICY")
+    assert e.value.code == "InvalidArgument"

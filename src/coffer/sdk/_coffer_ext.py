@@ -70,6 +70,15 @@ class BucketExt:
         """Delete every object; returns how many."""
         return int(self._call("POST", "container-flush")["deleted"])
 
+    def refresh(self, recompute: bool = False) -> dict[str, Any]:
+        """Recount objects and bytes (recompute: also damaged objects and missing chunks)."""
+        return self._call("POST", "container-refresh", {"recompute": recompute})
+
+    def purge(self, keep: int | None = None) -> dict[str, int]:
+        """Keep the newest `keep` versions of every object (None: 1; negative: all), delete older
+        ones; {"deleted", "protected"} (protected: left under retention or legal hold)."""
+        return self._call("POST", "container-purge", {"maxvers": keep})
+
     def set_webhooks(self, webhooks: Iterable[Mapping[str, Any]]) -> None:
         """Bucket notifications to webhooks: each {"url", "events": [...], "id"?, "prefix"?, "suffix"?,
         "secret"?} (the key signing deliveries; generated when absent, see `webhooks()`); an empty
@@ -138,6 +147,14 @@ class ObjectExt:
     def drain(self) -> None:
         """Drop the data, keep the metadata (reads then fail with InvalidObjectState)."""
         self._call("POST", "object-drain")
+
+    def touch(self, version_id: str | None = None) -> int:
+        """Send the object's created-event again (`s3:ObjectCreated:Touch`); returns how many."""
+        return int(self._call("POST", "object-touch", {"versionId": version_id})["events"])
+
+    def change_policy(self, policy: str) -> dict[str, Any]:
+        """Rewrite the data under storage policy `policy` (SINGLE, REPLICA-N, EC-K+M), metadata kept."""
+        return self._call("POST", "object-policy", {"policy": policy})
 
     def link_to(self, bucket: Bucket | str, key: str | None = None) -> Object:
         """A shallow copy sharing this object's data (survives the original's deletion)."""
