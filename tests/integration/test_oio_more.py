@@ -204,3 +204,21 @@ def test_account_delete_refused_unless_empty(api, endpoint):
     user.account_delete(ACCOUNT)
     with pytest.raises(Forbidden):  # its keys went with it
         user.account_show(None)
+
+
+def test_container_purge_sends_one_event_per_version_removed(api, versioned, endpoint, s3):
+    receiver = Receiver(free_port())
+    receiver.start()
+    client = Client(endpoint.url, endpoint.access_key, endpoint.secret_key)
+    try:
+        for i in range(3):
+            api.object_create(ACCOUNT, versioned, data=f"v{i}".encode(), obj_name="k")
+        old = [v["VersionId"] for v in s3.list_object_versions(Bucket=versioned)["Versions"]][1:]
+        client.bucket(versioned).ext.set_webhooks([{"url": receiver.url, "events": ["s3:ObjectRemoved:*"]}])
+        api.container_purge(ACCOUNT, versioned, maxvers=1)
+        records = receiver.wait_for(2)
+        assert sorted((r["eventName"], r["s3"]["object"]["versionId"]) for r in records) == \
+            sorted(("ObjectRemoved:Delete", v) for v in old)
+    finally:
+        receiver.stop()
+        client.bucket(versioned).ext.set_webhooks([])

@@ -100,6 +100,7 @@ class WebhookDelivery:
         claimed_at = loop.time()
         events = await meta.claim_events(BATCH, lease)
         secrets: dict[tuple[str, str], str | None] = {}  # (bucket, configuration id) -> signing secret
+        refused: dict[str, str | None] = {}  # url -> why it may not be delivered to (one DNS lookup a pass)
         failed: dict[str, float] = {}  # url -> delay for the rest of its events in this batch
         i = 0
         try:
@@ -109,7 +110,7 @@ class WebhookDelivery:
                     await meta.event_retry(ev.id, failed[ev.target], "")
                     i += 1
                     continue
-                error = await self._post(ev.target, ev.payload, await self._secret(ev.payload, secrets))
+                error = await self._post(ev.target, ev.payload, await self._secret(ev.payload, secrets), refused)
                 if error is None:
                     await meta.event_done(ev.id)
                     self.delivered += 1
@@ -140,9 +141,13 @@ class WebhookDelivery:
             cache[where] = next((c.get("secret") for c in configs if c["id"] == where[1]), None)
         return cache[where]
 
-    async def _post(self, url: str, payload: dict, secret: str | None = None) -> str | None:
+    async def _post(self, url: str, payload: dict, secret: str | None = None,
+                    refused: dict[str, str | None] | None = None) -> str | None:
         assert self._session is not None
-        why = await destination_error(url, self._nets)
+        refused = {} if refused is None else refused
+        if url not in refused:
+            refused[url] = await destination_error(url, self._nets)
+        why = refused[url]
         if why is not None:  # checked again at each delivery: DNS may have moved the host meanwhile
             return f"destination refused: {why}"
         body = json.dumps(payload, separators=(",", ":")).encode()

@@ -29,6 +29,7 @@ from coffer.protocol.errors import S3Error
 from ..meta import interface as mi
 from ..meta.model import Expect, ObjectRecord, Segment
 from . import storage, worm
+from .announce import Announce
 from .core import Integrity, Principal
 from .guards import check_readable, check_writable
 from .notifications import ObjectEvent
@@ -114,22 +115,21 @@ async def container_purge(oio: Oio, who: Principal, name: str, maxvers: int | No
         if not keys:
             break
         after = keys[-1]
-        events: list[ObjectEvent] = []
         for key in keys:
             versions = [v.record for v in await oio.core.meta.key_versions(name, key) if not v.record.delete_marker]
             for rec in versions[keep:]:
                 vid = rec.version_id or "null"
+                event = "s3:ObjectRemoved:Delete"
                 try:
-                    await oio.versioning.delete(b, who, key, vid)
+                    async with Announce(oio.notifier, b, event, who.user_id, request_id, key=key, version=vid) as note:
+                        await oio.versioning.delete(b, who, key, vid)
+                        note.events.append(ObjectEvent(event, key, version_id=vid))
                 except S3Error as e:
                     if e.code != "AccessDenied":
                         raise
                     protected += 1  # under retention or legal hold: OpenIO has no such rule, S3's wins
                     continue
                 deleted += 1
-                events.append(ObjectEvent("s3:ObjectRemoved:Delete", key, version_id=vid))
-        if events:
-            await oio.notifier.emit(b, events, who.user_id, request_id)
     return {"deleted": deleted, "protected": protected}
 
 
