@@ -18,6 +18,7 @@ from .guard import authorize_source
 from .h_object import parse_copy_source_version, put_params, read_conditions
 from .h_sse import copy_source_customer, request_customer, request_sse, response_headers
 from .h_worm import lock_request
+from .lock_integrity import PUT_MESSAGE, has_integrity_header, locks_new_version
 from .respond import iso, quoted, xml_response
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -75,6 +76,10 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
         return xml_response("CopyPartResult", body, headers=await _upload_sse(ctx, uid))
+    if not has_integrity_header(ctx.request.headers):  # a locked object's parts need one (lock_integrity)
+        up = await ctx.svc.core.meta.get_upload(uid)
+        if up is not None and (up.props.get("lock") or locks_new_version(ctx.bucket_rec, None)):
+            raise S3Error("InvalidRequest", PUT_MESSAGE)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     part = await ctx.svc.multipart.upload_part(ctx.who, ctx.bucket, ctx.key, uid, number,
                                                body_stream(ctx.request, ctx.plan, integ), integ,
