@@ -215,7 +215,10 @@ async def flush_append(ctx: Ctx) -> web.StreamResponse:
     if "flush" not in ctx.query or not handle:
         raise S3Error("InvalidArgument", "POST ?append needs flush and handle", ArgumentName="handle")
     rec = await ctx.svc.appends.flush(ctx.who, ctx.bucket, ctx.key, handle)
-    return web.Response(status=200, headers={"ETag": quoted(rec.etag), APPEND_HANDLE: handle})
+    headers = {"ETag": quoted(rec.etag), APPEND_HANDLE: handle}
+    if rec.version_id:
+        headers["x-amz-version-id"] = rec.version_id
+    return web.Response(status=200, headers=headers)
 
 
 @handles("AbortAppend")
