@@ -95,9 +95,15 @@ async def _upload_sse(ctx: Ctx, upload_id: str) -> dict[str, str]:
     return response_headers(up.props.get("sse") if up else None)
 
 
-def _owner(ctx: Ctx, user_id: str) -> dict:
-    name = ctx.who.display_name if user_id == ctx.who.user_id else user_id
-    return {"ID": user_id, "DisplayName": name}
+async def _people(ctx: Ctx, up) -> tuple[dict, dict]:
+    """Initiator (who started the upload) and Owner (who will own the object: the bucket owner under
+    BucketOwnerEnforced/Preferred, else the initiator), with their display names."""
+    owner = (up.props.get("object") or {}).get("owner") or up.owner
+    out = []
+    for uid in (up.owner, owner):
+        name = ctx.who.display_name if uid == ctx.who.user_id else await ctx.svc.users.display_name(uid)
+        out.append({"ID": uid, "DisplayName": name or uid})
+    return out[0], out[1]
 
 
 @handles("ListParts")
@@ -107,6 +113,7 @@ async def list_parts(ctx: Ctx) -> web.StreamResponse:
     marker = ctx.int_arg("part-number-marker", 0, lo=0, hi=2**31 - 1)
     up, parts, truncated = await ctx.svc.multipart.list_parts(ctx.who, ctx.bucket, ctx.key, uid, marker,
                                                              min(max_parts, 1000))
+    initiator, owner = await _people(ctx, up)
     items = []
     for p in parts:
         d: dict = {"PartNumber": p.number, "LastModified": iso(p.last_modified), "ETag": quoted(p.etag),
@@ -115,7 +122,7 @@ async def list_parts(ctx: Ctx) -> web.StreamResponse:
         items.append(d)
     body = {
         "Bucket": ctx.bucket, "Key": ctx.key, "UploadId": uid,
-        "Initiator": _owner(ctx, up.owner), "Owner": _owner(ctx, up.owner),
+        "Initiator": initiator, "Owner": owner,
         "StorageClass": up.storage_class, "PartNumberMarker": marker,
         "NextPartNumberMarker": parts[-1].number if parts else marker,
         "MaxParts": max_parts, "IsTruncated": truncated,
@@ -132,11 +139,14 @@ async def list_uploads(ctx: Ctx) -> web.StreamResponse:
     delimiter = q.get("delimiter") or None
     page = await ctx.svc.multipart.list_uploads(ctx.who, ctx.bucket, prefix, delimiter, q.get("key-marker") or None,
                                                 q.get("upload-id-marker") or None, min(max_uploads, 1000))
-    uploads = [{
-        "Key": u.key, "UploadId": u.upload_id, "Initiator": _owner(ctx, u.owner), "Owner": _owner(ctx, u.owner),
-        "StorageClass": u.storage_class, "Initiated": iso(u.initiated),
-        "ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type,
-    } for u in page.uploads]
+    uploads = []
+    for u in page.uploads:
+        initiator, owner = await _people(ctx, u)
+        uploads.append({
+            "Key": u.key, "UploadId": u.upload_id, "Initiator": initiator, "Owner": owner,
+            "StorageClass": u.storage_class, "Initiated": iso(u.initiated),
+            "ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type,
+        })
     body = {
         "Bucket": ctx.bucket, "KeyMarker": q.get("key-marker", ""), "UploadIdMarker": q.get("upload-id-marker", ""),
         "NextKeyMarker": page.next_key_marker, "NextUploadIdMarker": page.next_upload_id_marker,

@@ -79,11 +79,15 @@ class Multipart:
         return upload
 
     async def _upload(self, who: Principal, bucket: str, key: str, upload_id: str) -> MultipartUpload:
-        await self.core.bucket_for(who, bucket)
+        b = await self.core.bucket_for(who, bucket)
         upload = await self.core.meta.get_upload(upload_id)
         if upload is None or upload.bucket != bucket or upload.key != key:
             raise S3Error("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
                           "or the upload may have been aborted or completed.", UploadId=upload_id)
+        # S3: an upload belongs to its initiator; besides them only the bucket owner may list its
+        # parts, add parts, complete or abort it (write permission on the bucket is not enough)
+        if not who.admin and who.user_id not in (upload.owner, b.owner):
+            raise S3Error("AccessDenied", "Access Denied")
         return upload
 
     def _check_part_number(self, number: int) -> None:
