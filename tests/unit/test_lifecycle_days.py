@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar
 
 import pytest
-
 from test_worm_service import ROOT, Env, put, run
 
 from coffer.protocol.errors import S3Error

@@ -28,8 +28,8 @@ def has_integrity_header(headers: Mapping[str, str]) -> bool:
     """Content-MD5, an x-amz-checksum-* header, or a declared checksum trailer."""
     for name in headers:
         n = name.lower()
-        if n == "content-md5" or n.startswith("x-amz-checksum-") and n not in ("x-amz-checksum-type",
-                                                                              "x-amz-checksum-mode"):
+        if n == "content-md5" or (n.startswith("x-amz-checksum-") and n not in ("x-amz-checksum-type",
+                                                                              "x-amz-checksum-mode")):
             return True
         if n == "x-amz-sdk-checksum-algorithm":
             return True

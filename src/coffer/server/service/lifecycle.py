@@ -247,7 +247,8 @@ class Lifecycle:
                         for e in older:
                             vid = e.record.version_id or "null"
                             tags = e.record.props.get("tags") or {}
-                            if vid not in done and e.noncurrent_since and now >= due_time(e.noncurrent_since, nc["days"], day) \
+                            since = e.noncurrent_since
+                            if vid not in done and since and now >= due_time(since, nc["days"], day) \
                                     and matches(r.get("filter") or {}, key, e.record.size, tags):
                                 done.add(vid)
                                 n += await self._act(self.versioning.delete(b, who, key, vid))

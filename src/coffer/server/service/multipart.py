@@ -106,15 +106,23 @@ class Multipart:
         cipher = self._part_cipher(upload, number, customer)
         got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
                                       cipher=cipher)
-        return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
-                                      cipher)
+        return await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
+                                      got.checksums, got.segment, cipher)
 
     def _part_cipher(self, upload: MultipartUpload, number: int, customer: CustomerKey | None):
         """The sealer of one part of an encrypted upload (SSE-C: the key must be given with every part)."""
+        sealing = self._sealing(upload, customer)
+        return sealing.cipher(number, per_segment=True) if sealing else None
+
+    def _sealing(self, upload: MultipartUpload, customer: CustomerKey | None) -> Sealing | None:
         doc = upload.props.get("sse")
-        if not doc:
-            return None
-        return Sealing(doc, self.core.sse.data_key(doc, customer)).cipher(number, per_segment=True)
+        return Sealing(doc, self.core.sse.data_key(doc, customer)) if doc else None
+
+    def _part_etag(self, upload: MultipartUpload, customer: CustomerKey | None, md5: bytes) -> str:
+        """A part's ETag: keyed like a single PUT's for SSE-C and SSE-KMS (never the plaintext's MD5),
+        so the multipart ETag, the MD5 of the parts' ETags, reveals nothing of the plaintext either."""
+        sealing = self._sealing(upload, customer)
+        return sealing.etag(md5) if sealing else md5.hex()
 
     async def _store_part(self, upload_id, number, size, etag, checksums, segment, cipher=None) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
@@ -157,7 +165,8 @@ class Multipart:
         cipher = self._part_cipher(upload, number, customer)
         got = await self.core.receive(self.objects.plain_stream(src, start, length, src_customer), integ,
                                       allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher)
-        part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
+        part = await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
+                                      got.checksums, got.segment,
                                       cipher)
         return part, src
 
