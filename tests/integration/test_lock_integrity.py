@@ -87,3 +87,22 @@ def test_lock_subresources_need_checksum(s3, endpoint, lbucket, sub, doc):
     if sub == "legal-hold":
         assert s3.get_object_legal_hold(Bucket=lbucket, Key="k")["LegalHold"]["Status"] == "ON"
         s3.put_object_legal_hold(Bucket=lbucket, Key="k", LegalHold={"Status": "OFF"})
+
+
+def test_ibm_protected_bucket_upload_needs_integrity(s3, endpoint):
+    name = f"t-lip-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=name)
+    doc = (b"<ProtectionConfiguration><Status>Retention</Status><MinimumRetention><Days>1</Days></MinimumRetention>"
+           b"<DefaultRetention><Days>1</Days></DefaultRetention><MaximumRetention><Days>2</Days></MaximumRetention>"
+           b"</ProtectionConfiguration>")
+    r = raw_request(endpoint, "PUT", f"/{name}?protection=", body=doc, headers={"Content-MD5": content_md5(doc)})
+    assert r.status == 200, r.body
+    # IBM: a payload signed with SigV4 is integrity enough; an unsigned one needs Content-MD5 or a checksum
+    r = raw_request(endpoint, "PUT", f"/{name}/unsigned", body=b"data", payload_hash="UNSIGNED-PAYLOAD")
+    assert r.status == 400 and b"<Code>InvalidRequest</Code>" in r.body
+    r = raw_request(endpoint, "PUT", f"/{name}/md5", body=b"data", payload_hash="UNSIGNED-PAYLOAD",
+                    headers={"Content-MD5": content_md5(b"data")})
+    assert r.status == 200, r.body
+    r = raw_request(endpoint, "PUT", f"/{name}/signed", body=b"data")
+    assert r.status == 200, r.body
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]) == ["md5", "signed"]

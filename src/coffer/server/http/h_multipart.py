@@ -18,7 +18,7 @@ from .guard import authorize_source
 from .h_object import parse_copy_source_version, put_params, read_conditions
 from .h_sse import copy_source_customer, request_customer, request_sse, response_headers
 from .h_worm import lock_request
-from .lock_integrity import PUT_MESSAGE, has_integrity_header, locks_new_version
+from .lock_integrity import has_integrity_header, require_for_put
 from .respond import iso, quoted, xml_response
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -78,8 +78,8 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
         return xml_response("CopyPartResult", body, headers=await _upload_sse(ctx, uid))
     if not has_integrity_header(ctx.request.headers):  # a locked object's parts need one (lock_integrity)
         up = await ctx.svc.core.meta.get_upload(uid)
-        if up is not None and (up.props.get("lock") or locks_new_version(ctx.bucket_rec, None)):
-            raise S3Error("InvalidRequest", PUT_MESSAGE)
+        require_for_put(ctx.request.headers, ctx.bucket_rec, None, ctx.plan,
+                        upload_locked=up is not None and bool(up.props.get("lock")))
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     part = await ctx.svc.multipart.upload_part(ctx.who, ctx.bucket, ctx.key, uid, number,
                                                body_stream(ctx.request, ctx.plan, integ), integ,

@@ -78,7 +78,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
-    require_for_put(ctx.request.headers, ctx.bucket_rec, params.lock)
+    require_for_put(ctx.request.headers, ctx.bucket_rec, params.lock, ctx.plan)
     params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
