@@ -95,14 +95,18 @@ async def _upload_sse(ctx: Ctx, upload_id: str) -> dict[str, str]:
     return response_headers(up.props.get("sse") if up else None)
 
 
-async def _people(ctx: Ctx, up) -> tuple[dict, dict]:
+async def _people(ctx: Ctx, up, names: dict[str, str] | None = None) -> tuple[dict, dict]:
     """Initiator (who started the upload) and Owner (who will own the object: the bucket owner under
-    BucketOwnerEnforced/Preferred, else the initiator), with their display names."""
+    BucketOwnerEnforced/Preferred, else the initiator), with their display names (`names`: a cache
+    for a listing, one user lookup per distinct id)."""
+    names = {} if names is None else names
+    names.setdefault(ctx.who.user_id, ctx.who.display_name)
     owner = (up.props.get("object") or {}).get("owner") or up.owner
     out = []
     for uid in (up.owner, owner):
-        name = ctx.who.display_name if uid == ctx.who.user_id else await ctx.svc.users.display_name(uid)
-        out.append({"ID": uid, "DisplayName": name or uid})
+        if uid not in names:
+            names[uid] = await ctx.svc.users.display_name(uid)
+        out.append({"ID": uid, "DisplayName": names[uid] or uid})
     return out[0], out[1]
 
 
@@ -140,8 +144,9 @@ async def list_uploads(ctx: Ctx) -> web.StreamResponse:
     page = await ctx.svc.multipart.list_uploads(ctx.who, ctx.bucket, prefix, delimiter, q.get("key-marker") or None,
                                                 q.get("upload-id-marker") or None, min(max_uploads, 1000))
     uploads = []
+    names: dict[str, str] = {}
     for u in page.uploads:
-        initiator, owner = await _people(ctx, u)
+        initiator, owner = await _people(ctx, u, names)
         uploads.append({
             "Key": u.key, "UploadId": u.upload_id, "Initiator": initiator, "Owner": owner,
             "StorageClass": u.storage_class, "Initiated": iso(u.initiated),
