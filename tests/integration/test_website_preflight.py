@@ -7,9 +7,7 @@ import uuid
 
 import pytest
 from helpers import client
-from test_website import SITE, get
-
-from conftest import free_port
+from test_website import SITE, free_port, get
 
 
 @pytest.fixture(scope="module")
