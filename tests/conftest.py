@@ -160,7 +160,10 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
         )
         return
     data = tmp_path_factory.mktemp("coffer-shared") / "data"
-    srv = ServerProcess(data=data, port=free_port(), workers=2)
+    # COFFER_TEST_VOLUMES=6: the whole S3 suite against the erasure-coded store (EC-4+2 over 6 dirs)
+    vols = [a for i in range(int(os.environ.get("COFFER_TEST_VOLUMES", "0")))
+            for a in ("--volume", str(data.parent / f"vol{i}"))]
+    srv = ServerProcess(data=data, port=free_port(), workers=2, extra_args=vols)
     srv.start()
     yield Endpoint(srv.endpoint, srv.access_key, srv.secret_key, srv)
     srv.stop()

@@ -16,6 +16,7 @@ from coffer.cli._cmd_bulk import bulk
 from coffer.cli._cmd_sync import sync
 from coffer.cli._cmd_transfer import cp, mv
 from coffer.cli._output import Output, UsageError, command
+from coffer.cli.admin import admin_group
 from coffer.sdk._config import resolve
 
 
@@ -87,7 +88,7 @@ def alias_rm(out: Output, name: str) -> None:
     out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
 
 
-for _command in (alias_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk):
+for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk):
     cli.add_command(_command)
 
 

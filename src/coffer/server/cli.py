@@ -41,8 +41,17 @@ from .config import Config, Limits, parse_address
 @click.option("--webhook-retry-max", envvar="COFFER_WEBHOOK_RETRY_MAX", type=click.FloatRange(0.01, 86400),
               default=Limits().webhook_retry_max, show_default=True,
               help="Longest wait, in seconds, between retries of a failed notification webhook delivery.")
+@click.option("--volume", "volumes", multiple=True, type=click.Path(file_okay=False),
+              help="A data volume directory (normally one per disk); repeatable. None: the data folder.")
+@click.option("--scrub-rate", type=click.FloatRange(0), default=64.0, show_default=True,
+              help="MiB/s the background scrubber may read (0: unlimited).")
+@click.option("--scrub-interval", type=click.FloatRange(1), default=7 * 24 * 3600.0, show_default=True,
+              help="Seconds between the starts of two scrub passes.")
+@click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
+              help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
-              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max) -> None:
+              shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max, volumes,
+              scrub_rate, scrub_interval, heal_interval) -> None:
     """Run the Coffer S3 server."""
     from .runner import serve
 
@@ -57,7 +66,9 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                  domains=tuple(domains) or ("localhost",), loop=loop, lifecycle_day_seconds=lifecycle_day_seconds,
                  limits=Limits(inline_threshold=inline_max, shutdown_grace_seconds=shutdown_grace,
                                webhook_retry_max=webhook_retry_max,
-                               webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)))
+                               webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)),
+                 volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
+                 scrub_interval=scrub_interval, heal_interval=heal_interval)
     raise SystemExit(serve(cfg))
 
 

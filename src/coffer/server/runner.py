@@ -24,7 +24,8 @@ from aiohttp import web
 
 from .config import Config
 from .crypto_keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
-from .data import LocalDataStore
+from .data import LocalDataStore, VolumeDataStore
+from .data.volumes import VolumeError
 from .http.app import build_server
 from .http.webhooks import WebhookDelivery
 from .http.website import build_website_server
@@ -82,8 +83,7 @@ def listen(cfg: Config, host: str | None = None, port: int | None = None) -> soc
 async def run_worker(cfg: Config, sock: socket.socket) -> None:
     meta = open_meta(cfg)
     await meta.open()
-    data = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
-    data.open()
+    data = make_data(cfg)
     service = Service(meta, data, cfg.limits, cfg.region)
     server, front = build_server(service, cfg)
     delivery = WebhookDelivery(service, cfg.limits)
@@ -138,7 +138,7 @@ def sweep_orphans(cfg: Config, started: float) -> None:
     """Delete segment files that no metadata refers to and that predate this start."""
 
     async def go() -> int:
-        data = LocalDataStore(cfg.data_dir)
+        data = make_data(cfg)
         meta = open_meta(cfg)
         await meta.open()
         removed = 0
@@ -163,7 +163,30 @@ def sweep_orphans(cfg: Config, started: float) -> None:
         log.exception("orphan sweep failed")
 
 
-async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore, refs: list[str]) -> int:
+def make_data(cfg: Config, *, register: bool = False) -> LocalDataStore | VolumeDataStore:
+    """The data store: the data folder itself, or the volumes given with --volume (data/volstore.py)."""
+    if not cfg.volumes:
+        local = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
+        local.open()
+        return local
+    store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync)
+    store.open(register=register)
+    return store
+
+
+def start_healer(cfg: Config) -> None:
+    """The healer/scrubber thread (data/heal.py), once per server: in the supervisor (or the only worker)."""
+    if not cfg.volumes or cfg.heal_interval <= 0:
+        return
+    from .data.heal import background
+
+    store = make_data(cfg)
+    threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
+                     kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
+                             "heal_interval": cfg.heal_interval, "log": log}).start()
+
+
+async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore | VolumeDataStore, refs: list[str]) -> int:
     known = await meta.referenced(refs)
     dead = [r for r in refs if r not in known]
     data.delete(dead)
@@ -174,8 +197,11 @@ def serve(cfg: Config) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     started = time.time()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    data = LocalDataStore(cfg.data_dir)
-    data.open()
+    try:
+        data = make_data(cfg, register=True)
+    except (OSError, ValueError, VolumeError) as exc:  # wrong disk, foreign volume, unusable path
+        log.error("cannot open the data volumes: %s", exc)
+        return 2
     n = data.sweep_tmp()
     if n:
         log.info("removed %d temporary files left by an earlier run", n)
@@ -196,6 +222,7 @@ def serve(cfg: Config) -> int:
     print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
           f"workers: {cfg.workers}, region: {cfg.region})", flush=True)
     if cfg.workers <= 1:
+        start_healer(cfg)
         threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
         _worker_main(cfg, sock)
         return 0
@@ -249,6 +276,7 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
+    start_healer(cfg)  # after the first fork: a worker must not inherit a thread's held locks
     deadline: float | None = None
     while children:
         if stopping and deadline is None:

@@ -112,8 +112,8 @@ class LocalDataStore:
     def path(self, ref: str) -> Path:
         return self.objects_dir / ref[0:2] / ref[2:4] / ref
 
-    def writer(self, hashers: dict[str, Hasher]) -> FileWriter:
-        return FileWriter(self, hashers)
+    def writer(self, hashers: dict[str, Hasher], policy: object = None) -> FileWriter:
+        return FileWriter(self, hashers)  # one folder: every segment is SINGLE (service/storage.py)
 
     def spans(self, segments: Sequence[SegmentLike], start: int, length: int) -> list[ReadSpan]:
         """The pieces of files that hold bytes [start, start+length) of an object."""

@@ -88,7 +88,7 @@ def format_volume(path: Path | str, *, fsync: bool = True) -> str:
     root = Path(path)
     existing = root / IDENTITY_FILE
     if existing.exists():
-        return _read_identity(root)["uuid"]
+        return read_identity(root)["uuid"]
     root.mkdir(parents=True, exist_ok=True)
     ident = {"uuid": str(uuidlib.uuid4()), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "format": VOLUME_FORMAT}
@@ -104,7 +104,7 @@ def format_volume(path: Path | str, *, fsync: bool = True) -> str:
     return ident["uuid"]
 
 
-def _read_identity(root: Path) -> dict[str, str]:
+def read_identity(root: Path) -> dict[str, str]:
     try:
         raw = (root / IDENTITY_FILE).read_bytes()
     except FileNotFoundError as exc:
@@ -132,6 +132,7 @@ class Volume:
     errors: Counter[str] = field(default_factory=Counter)
     last_error: str = ""
     fsync: bool = True
+    full_free: int | None = None  # free bytes when it last filled up: it stays read-only until more is free
 
     @classmethod
     def open(cls, path: Path | str, expected_uuid: str | None = None, *, create: bool = False,
@@ -151,7 +152,7 @@ class Volume:
             vol = cls(root, expected_uuid, VolumeState.OFFLINE, fsync=fsync)
             vol.last_error = "volume directory missing"
             return vol
-        ident = _read_identity(root)
+        ident = read_identity(root)
         if expected_uuid is not None and ident["uuid"] != expected_uuid:
             raise VolumeIdentityError(
                 f"{root}: volume {ident['uuid']} found where volume {expected_uuid} was expected (wrong disk mounted?)")
@@ -207,6 +208,9 @@ class Volume:
         name = errno.errorcode.get(code, "EUNKNOWN") if isinstance(code, int) else type(exc).__name__
         self.errors[name] += 1
         self.last_error = f"{name}: {exc}"
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            cap = self.capacity()
+            self.full_free = cap.free if cap else 0
         if code in _READ_ONLY_ERRNOS:
             if self.state is VolumeState.ONLINE:
                 self.state = VolumeState.READ_ONLY
@@ -217,7 +221,7 @@ class Volume:
     def probe(self) -> VolumeState:
         """Look at the volume again (start-up, or a periodic health check) and set its state."""
         try:
-            ident = _read_identity(self.path)
+            ident = read_identity(self.path)
         except (VolumeIdentityError, OSError) as exc:
             self.state = VolumeState.OFFLINE
             self.last_error = str(exc)
@@ -239,6 +243,14 @@ class Volume:
             self.state = VolumeState.ONLINE
             self.fail(exc)
             return self.state
+        if self.full_free is not None:
+            # Hysteresis: a volume that filled up comes back only with real room (16 MiB or a tenth
+            # of the disk more than when it filled), not as soon as one partial file is removed.
+            cap = self.capacity()
+            if cap is not None and cap.free < self.full_free + max(16 << 20, cap.total // 10):
+                self.state = VolumeState.READ_ONLY
+                return self.state
+            self.full_free = None
         self.state = VolumeState.ONLINE
         return self.state
 

@@ -21,6 +21,7 @@ from ..config import Config
 from ..service import NotModified, Service
 from ..service.core import begin_request
 from . import (  # noqa: F401 - they register their handlers
+    admin_data,
     ais_buckets,
     ais_objects,
     cors,
@@ -94,7 +95,7 @@ class Front:
             if site is not None:  # bucket.<website domain>: a static website request, not S3
                 return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
-            if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7)
+            if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7); volumes... (admin_data.py)
                 return await admin_dispatch(self, request, raw_path, raw_query, query)
             if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
@@ -154,7 +155,7 @@ class Front:
             return web.Response(text="ok\n")
         if path == "/health/ready":
             return web.Response(text="ready\n") if self.ready else web.Response(status=503, text="not ready\n")
-        return web.Response(status=404)
+        return admin_data.health(self, path) or web.Response(status=404)
 
 
 class S3RequestHandler(RequestHandler):

@@ -14,6 +14,7 @@ from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
 
 from ..meta.model import CommonPrefix, ObjectEntry
+from ..service import storage
 from .body import read_small_body
 from .context import Ctx, handles
 from .guard import allowed_keys
@@ -58,6 +59,9 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
     props.update(await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx)))  # ACL, ownership
     props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
+    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
+    if policy is not None:
+        props[storage.BUCKET_PROP] = policy.name
     await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 

@@ -52,7 +52,8 @@ def put_params(ctx: Ctx) -> PutParams:
     tagging = h.get("x-amz-tagging")
     return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
                      storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect,
-                     tags=parse_tagging_header(tagging) if tagging is not None else None, lock=lock_request(ctx))
+                     tags=parse_tagging_header(tagging) if tagging is not None else None, lock=lock_request(ctx),
+                     storage_policy=h.get("x-coffer-storage-policy"))
 
 
 def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:

@@ -113,6 +113,8 @@ def _unsatisfiable(size: int) -> S3Error:
 
 async def send_spans(request: web.BaseRequest, resp: web.StreamResponse, spans: list[ReadSpan]) -> None:
     """Send file spans after the headers: sendfile where the transport allows it."""
+    if len(spans) == 1 and getattr(spans[0], "stream", None) is not None:
+        return await send_stream(request, resp, spans[0].stream())  # type: ignore[attr-defined]
     loop = asyncio.get_running_loop()
     files = []
     try:
@@ -153,8 +155,19 @@ async def _copy_fallback(resp: web.StreamResponse, fd: int, span: ReadSpan) -> N
 
 
 async def send_stream(request: web.BaseRequest, resp: web.StreamResponse, chunks: AsyncIterable[bytes]) -> None:
+    it = aiter(chunks)
+    first = await anext(it, None)  # an error before any byte (e.g. data lost) is still a clean S3 error
     stamp(request, resp)
     await resp.prepare(request)
-    async for c in chunks:
-        await resp.write(c)
+    try:
+        if first is not None:
+            await resp.write(first)
+        async for c in it:
+            await resp.write(c)
+    except S3Error as e:
+        # The status line is gone: the only honest signal left is a body cut short (the client sees
+        # fewer bytes than Content-Length), never wrong bytes and never an error document as data.
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError(f"response aborted after the headers: {e.code}: {e.message}") from e
     await resp.write_eof()

@@ -27,6 +27,7 @@ from .core import Core, Integrity, Principal
 from .multipart import Multipart
 from .naming import check_key
 from .retention import initial_props
+from .storage import part_policy, upload_policy
 
 
 def _no_sse() -> S3Error:
@@ -66,16 +67,18 @@ class Appends:
             if b.props.get("encryption"):
                 raise _no_sse()
             up = MultipartUpload(upload_id=secrets.token_urlsafe(24), bucket=bucket, key=key, initiated=time.time(),
-                                 owner=who.user_id, props={"append": True, "base": base_existing})
+                                 owner=who.user_id, props={"append": True, "base": base_existing,
+                                                           **upload_policy(self.core.data, b, None)})
             await self.core.meta.create_upload(up)
             handle = up.upload_id
         else:
-            await self._session(who, bucket, key, handle)
+            up = await self._session(who, bucket, key, handle)
         parts = await self._all_parts(handle)
         number = parts[-1].number + 1 if parts else 1
         if number > self.core.limits.max_parts:
             raise S3Error("InvalidArgument", "An append session holds at most 10000 pieces; flush it first.")
-        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size)
+        got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
+                                      policy=part_policy(up))
         await self.multipart._store_part(handle, number, got.size, got.md5.hex(), got.checksums, got.segment)
         return handle
 

@@ -69,6 +69,8 @@ class ObjectFile(io.RawIOBase):
     def pread(self, start: int, length: int) -> bytes:
         if self.record.inline is not None:
             return self.record.inline[start : start + length]
+        if getattr(self.core.data, "streams", False):  # the multi-volume store: no files to pread
+            return self.core.data.read(self.record.segments, start, length)
         out = bytearray()
         for span in self.core.data.spans(self.record.segments, start, length):
             fd = self._fds.get(span.path)

@@ -24,7 +24,7 @@ from coffer.protocol.errors import S3Error
 
 from ..config import Limits
 from ..crypto import Encryptor
-from ..data import FileWriter, LocalDataStore
+from ..data import DataUnavailable, FileWriter, LocalDataStore
 from ..meta.interface import MetaStore
 from ..meta.model import Bucket, Segment
 from .sse import Sse
@@ -162,7 +162,7 @@ class Core:
     # -- receiving bodies ----------------------------------------------------------------------------
     async def receive(
         self, body: AsyncIterable[bytes], integrity: Integrity, *, allow_inline: bool, max_size: int,
-        cipher: Callable[[str | None], Encryptor] | None = None,
+        cipher: Callable[[str | None], Encryptor] | None = None, policy: object = None,
     ) -> Received:
         """Stream a request body to the data store (or memory, if small); verify; return the result.
 
@@ -190,7 +190,7 @@ class Core:
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if writer is None and size > inline_max:
-                    writer = await self.run(self.data.writer, hs if cipher is None else {})
+                    writer = await self.run(self.data.writer, hs if cipher is None else {}, policy)
                     if cipher is not None:
                         enc = cipher(writer.ref)
                 if writer is not None and pending_len >= piece:
@@ -220,6 +220,8 @@ class Core:
             segment = Segment(await self.run(writer.commit), writer.size)
             writer = None  # committed: from here on the file belongs to whoever references it
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
+        except DataUnavailable as exc:  # too few volumes for the policy (data/volstore.py)
+            raise S3Error("ServiceUnavailable", f"Cannot store the object now: {exc}") from None
         finally:
             if in_flight is not None:
                 try:

@@ -27,6 +27,7 @@ from .naming import check_key
 from .objects import Objects, PutParams, check_put_params
 from .retention import LockRequest, initial_props
 from .sse import Sealing
+from .storage import part_policy, upload_policy
 
 CRC_ALGOS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
 
@@ -51,6 +52,7 @@ class Multipart:
         check_put_params(params, self.core.limits.max_user_meta_bytes)
         b = await self.core.bucket_for(who, bucket)
         want = self.core.sse.wanted(params.sse, b.props)
+        props = upload_policy(self.core.data, b, params)
         if checksum_type and checksum_type not in ("COMPOSITE", "FULL_OBJECT"):
             raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
         if checksum_algorithm and not checksum_type:
@@ -64,7 +66,7 @@ class Multipart:
             owner=who.user_id, content_type=params.content_type, headers=params.headers,
             user_meta=params.user_meta, storage_class=params.storage_class,
             checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
-            props={"sse": self.core.sse.seal(want).doc} if want else {},
+            props={**props, "sse": self.core.sse.seal(want).doc} if want else props,
         )
         if params.owner or params.props:  # the completed object's owner and ACL (issue 7)
             upload.props["object"] = {"owner": params.owner, "props": params.props}
@@ -105,7 +107,7 @@ class Multipart:
             integrity.algorithms.add(upload.checksum_algorithm)
         cipher = self._part_cipher(upload, number, customer)
         got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
-                                      cipher=cipher)
+                                      cipher=cipher, policy=part_policy(upload))
         return await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
                                       got.checksums, got.segment, cipher)
 
@@ -164,10 +166,10 @@ class Multipart:
         integ = Integrity(algorithms={upload.checksum_algorithm} if upload.checksum_algorithm else set())
         cipher = self._part_cipher(upload, number, customer)
         got = await self.core.receive(self.objects.plain_stream(src, start, length, src_customer), integ,
-                                      allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher)
+                                      allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher,
+                                      policy=part_policy(upload))
         part = await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
-                                      got.checksums, got.segment,
-                                      cipher)
+                                      got.checksums, got.segment, cipher)
         return part, src
 
     async def list_parts(self, who, bucket, key, upload_id, after: int, limit: int):

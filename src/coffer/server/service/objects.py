@@ -24,6 +24,8 @@ from .guards import check_readable
 from .naming import check_key
 from .retention import LockRequest, initial_props
 from .sse import read_plain
+from .storage import resolve as resolve_policy
+from .storage import stream_span, verified_stream
 
 
 @dataclass(slots=True)
@@ -38,6 +40,7 @@ class PutParams:
     tags: dict[str, str] | None = None  # x-amz-tagging (issue 4)
     lock: LockRequest | None = None  # object lock / IBM retention headers (issue 4)
     sse: SseRequest | None = None  # x-amz-server-side-encryption* headers (encryption at rest)
+    storage_policy: str | None = None  # x-coffer-storage-policy (service/storage.py)
 
 
 STORAGE_CLASSES = frozenset(
@@ -68,6 +71,7 @@ class Objects:
         check_key(key, lim.max_key_bytes)
         check_put_params(params, lim.max_user_meta_bytes)
         b = await self.core.bucket_for(who, bucket)
+        policy = resolve_policy(self.core.data, b, params.storage_class, params.storage_policy)
         if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
             raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
         now = time.time()
@@ -78,7 +82,7 @@ class Objects:
         if sealing:
             props["sse"] = sealing.doc
         got = await self.core.receive(body, integrity, allow_inline=True, max_size=lim.max_put_size,
-                                      cipher=sealing.cipher() if sealing else None)
+                                      cipher=sealing.cipher() if sealing else None, policy=policy)
         record = ObjectRecord(
             bucket=bucket, key=key, size=got.size, etag=sealing.etag(got.md5) if sealing else got.md5.hex(),
             last_modified=time.time(),
@@ -136,13 +140,24 @@ class Objects:
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
         check_readable(record)
+        if self.streams:  # multi-volume store: one span of verified bytes (respond.send_spans streams it)
+            return [stream_span(self.core, record.segments, start, length)]
         return self.core.data.spans(record.segments, start, length)
+
+    @property
+    def streams(self) -> bool:
+        """Whether GET must stream verified bytes (multi-volume store) rather than sendfile spans."""
+        return bool(getattr(self.core.data, "streams", False))
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
         check_readable(record)
         if record.inline is not None:
             yield record.inline[start : start + length]
+            return
+        if self.streams:
+            async for view in verified_stream(self.core, record.segments, start, length):
+                yield view  # type: ignore[misc]
             return
         piece = self.core.limits.io_chunk
         for span in self.spans(record, start, length):
@@ -241,7 +256,8 @@ class Objects:
             got = await self.core.receive(
                 self.plain_stream(src, 0, src.size, src_customer), Integrity(algorithms=set(src.checksums)),
                 allow_inline=True, max_size=self.core.limits.max_object_size,
-                cipher=sealing.cipher() if sealing else None)
+                cipher=sealing.cipher() if sealing else None,
+                policy=resolve_policy(self.core.data, b, storage_class, None))
             record.etag = sealing.etag(got.md5) if sealing else got.md5.hex()
             record.checksums, record.checksum_type = got.checksums, "FULL_OBJECT" if got.checksums else None
             record.inline, record.parts = got.inline, None

@@ -30,6 +30,7 @@ from coffer.protocol.errors import S3Error
 from .. import crypto
 from ..crypto import CustomerKey, Encryptor, SseRequest
 from ..crypto_keys import KmsStore, load_master_key, sse_s3_key_id
+from ..data import DataUnavailable
 from ..meta.model import ObjectRecord, Segment
 
 if TYPE_CHECKING:
@@ -227,7 +228,8 @@ async def read_plain(core: Core, rec: ObjectRecord, data_key: bytes, start: int,
 
 
 def _runs(core: Core, rec: ObjectRecord, data_key: bytes, start: int, end: int) -> Iterator[tuple]:
-    """(path, offset, length, plan, plain size, key, stream id) of each run of whole blocks to read."""
+    """(data store, segment, offset, length, plan, plain size, key, stream id) of each run of whole
+    blocks to read (the store reads it: a file span, or verified fragments with --volume)."""
     bs = crypto.BLOCK_SIZE
     run_blocks = max(1, core.limits.io_chunk // bs)
     pos = 0
@@ -238,17 +240,24 @@ def _runs(core: Core, rec: ObjectRecord, data_key: bytes, start: int, end: int) 
             while a <= b:
                 run_end = min(b, (a // bs + run_blocks) * bs - 1)
                 plan = crypto.plan_range(a, run_end, plain_size)
-                (span,) = core.data.spans([Segment(seg.ref, seg.size)], plan.cipher_offset, plan.cipher_length)
-                yield span.path, span.offset, span.length, plan, plain_size, key, stream_id
+                where = Segment(seg.ref, seg.size)
+                yield core.data, where, plan.cipher_offset, plan.cipher_length, plan, plain_size, key, stream_id
                 a = run_end + 1
         pos += plain_size
         if pos > end:
             break
 
 
-def _read_open(path: str, offset: int, length: int, plan: crypto.RangePlan, plain_size: int, key: bytes,
-               stream_id: int) -> bytes:
-    return _open(_pread_all(path, offset, length), plan, plain_size, key, stream_id)
+def _read_open(data, seg: Segment, offset: int, length: int, plan: crypto.RangePlan, plain_size: int,
+               key: bytes, stream_id: int) -> bytes:
+    if getattr(data, "streams", False):  # the multi-volume store: no file path, verified fragments
+        try:
+            stored = data.read([seg], offset, length)
+        except DataUnavailable as e:
+            raise S3Error("ServiceUnavailable", f"Cannot read the object now: {e}") from None
+        return _open(stored, plan, plain_size, key, stream_id)
+    (span,) = data.spans([seg], offset, length)
+    return _open(_pread_all(span.path, span.offset, span.length), plan, plain_size, key, stream_id)
 
 
 def _open(stored: bytes, plan: crypto.RangePlan, plain_size: int, key: bytes, stream_id: int) -> bytes:

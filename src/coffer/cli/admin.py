@@ -1,0 +1,194 @@
+"""``coffer admin``: data administration of a running Coffer server, over its admin HTTP API.
+
+Owns the client side of /_coffer/admin/v1/ (server side: server/http/admin_data.py): every
+command is one signed request through the SDK's transport (the client CLI never imports the server),
+made with the keys of an alias (``--alias NAME``, or ``COFFER_ALIAS``) or of the environment
+(COFFER_ENDPOINT + keys, as for the SDK). The keys must be an admin user's (the root user).
+Each command says what it does and what it found; ``--json`` prints the server's answer as is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from coffer.cli import _aliases
+from coffer.cli._output import Output, UsageError, command, human_size
+from coffer.sdk._client import Client
+from coffer.sdk._config import ClientConfig
+
+PREFIX = "admin/v1/"
+
+
+# A check, scrub, rebuild or drain answers when it is done: on a large server that can take hours.
+_SLOW = ClientConfig(read_timeout=24 * 3600.0, max_attempts=1)
+
+
+def _client(alias: str | None) -> Client:
+    if alias:
+        found = _aliases.load().get(alias)
+        if found is None:
+            raise UsageError(f"no alias {alias!r} (see coffer alias ls)")
+        return Client(found.url, found.access_key, found.secret_key, found.region, config=_SLOW)
+    return Client.from_env(config=_SLOW)
+
+
+def call(alias: str | None, method: str, name: str, **query: Any) -> dict:
+    """One admin request; the JSON answer as a dict (errors raise the SDK's typed errors)."""
+    client = _client(alias)
+    try:
+        q = {k: str(v) for k, v in query.items() if v is not None}
+        resp = client._transport.request(method, "_coffer", PREFIX + name, query=q or None, retries=False)
+        return json.loads(resp.data or b"{}")
+    finally:
+        client.close()
+
+
+@click.group("admin")
+@click.option("--alias", "-a", envvar="COFFER_ALIAS", default=None,
+              help="Alias of the server (default: COFFER_ENDPOINT and keys from the environment).")
+@click.pass_context
+def admin_group(ctx: click.Context, alias: str | None) -> None:
+    """Administer a running server's data: volumes, fragments, checks, repairs (admin keys needed)."""
+    ctx.obj = alias
+
+
+def _alias() -> str | None:
+    return click.get_current_context().obj
+
+
+@admin_group.command("volumes")
+@command
+def volumes(out: Output) -> None:
+    """Show every volume: state, capacity, usage, error counts."""
+    r = call(_alias(), "GET", "volumes")
+    if out.json:
+        out.emit(r)
+        return
+    out.emit({}, f"default policy {r['default_policy']}, repair queue {r['repair_queue']}, "
+                 f"scrub passes {r['scrub'].get('passes', 0)}")
+    for v in r["volumes"]:
+        used = f"{human_size(v['used'])}/{human_size(v['capacity'])}" if v["capacity"] else "-"
+        errs = ",".join(f"{k}={n}" for k, n in v["errors"].items()) or "no errors"
+        state = v["state"] + (" (draining)" if v["draining"] else "")
+        out.emit({}, f"{v['uuid']}  {state:<10} {used:>20}  {errs}  {v['path']}"
+                     + (f"  last error: {v['last_error']}" if v["last_error"] else ""))
+
+
+@admin_group.command("locate")
+@click.argument("bucket")
+@click.argument("key")
+@command
+def locate(out: Output, bucket: str, key: str) -> None:
+    """Where an object's fragments are: volume, path, size, checksum, status (every block verified)."""
+    r = call(_alias(), "GET", "locate", bucket=bucket, key=key)
+    if out.json or r["inline"]:
+        out.emit(r, f"{bucket}/{key}: {r['size']} bytes, inline in the metadata (no fragments)")
+        return
+    for seg in r["segments"]:
+        out.emit({}, f"segment {seg['ref']} ({seg['size']} bytes) {seg['policy']}: {seg['state']}, "
+                     f"{seg['good']}/{seg.get('width', '?')} good fragments")
+        for f in sorted(seg["fragments"], key=lambda f: f["index"]):
+            out.emit({}, f"  #{f['index']:<2} {f['status']:<9} {f['size']:>10}  {f['volume']}  {f['path']}")
+
+
+@admin_group.command("check")
+@click.argument("bucket")
+@click.argument("key", required=False)
+@click.option("--trust", type=click.IntRange(0, 2), default=1, show_default=True,
+              help="0: metadata only; 1: fragments present; 2: fragments read and verified.")
+@command
+def check(out: Output, bucket: str, key: str | None, trust: int) -> None:
+    """Check a bucket (or one object) at a trust level; degraded objects are queued for repair."""
+    what = ("metadata only", "fragments present, headers valid", "every fragment read and its blocks verified")
+    out.note(f"checking {bucket}/{key or '*'}: {what[trust]}...")
+    r = call(_alias(), "POST", "check", bucket=bucket, key=key, trust=trust)
+    out.emit(r, f"checked {r['objects']} object(s) in {bucket} at trust {trust}: {r['healthy']} healthy, "
+                f"{r['degraded']} degraded (queued for repair), {r['lost']} lost")
+    if not out.json:
+        for p in r["problems"]:
+            out.emit({}, f"  {p['state']:<9} {p['key']}  {json.dumps(p['detail'])}")
+    if r["lost"]:
+        raise click.exceptions.Exit(1)
+
+
+@admin_group.command("repair")
+@click.argument("bucket")
+@click.argument("key")
+@command
+def repair(out: Output, bucket: str, key: str) -> None:
+    """Verify every fragment of an object and rebuild the missing or damaged ones now."""
+    out.note(f"repairing {bucket}/{key}: verifying every fragment, rebuilding what is missing or damaged...")
+    r = call(_alias(), "POST", "repair", bucket=bucket, key=key)
+    for seg in r["segments"]:
+        out.emit({"bucket": bucket, "key": key, **seg},
+                 f"{seg['ref']}: {seg['status']}; rebuilt {len(seg.get('rebuilt', []))} fragment(s)"
+                 + (f", could not place {seg['unrepaired']}" if seg.get("unrepaired") else ""))
+
+
+@admin_group.command("rebuild")
+@click.option("--volume", "volume", required=True, help="The lost volume: its path or uuid.")
+@command
+def rebuild(out: Output, volume: str) -> None:
+    """Recreate everything that lived on a lost volume (an empty directory at its path becomes its
+    replacement)."""
+    out.note(f"rebuilding what lived on {volume} (this reads every segment's fragment headers)...")
+    r = call(_alias(), "POST", "rebuild", volume=volume)
+    out.emit(r, f"rebuild {r['path']}: checked {r['checked']} segment(s), rebuilt {r['rebuilt']} fragment(s)"
+                + (f"; new volume {r['volume']} replaces {r['replaced']}" if r["replaced"] else "")
+                + (f"; {len(r['unrepaired'])} not fully repaired" if r["unrepaired"] else "")
+                + (f"; {len(r['lost'])} LOST" if r["lost"] else ""))
+
+
+@admin_group.command("drain")
+@click.option("--volume", "volume", required=True, help="The volume to empty: its path or uuid.")
+@command
+def drain(out: Output, volume: str) -> None:
+    """Move every fragment off a volume, then remove it from the server."""
+    out.note(f"draining {volume}: no new data goes there; moving its fragments to the other volumes...")
+    r = call(_alias(), "POST", "drain", volume=volume)
+    out.emit(r, f"drain {r['path']}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
+                + ("; the volume is no longer used (remove its --volume)" if r["forgotten"] else ""))
+
+
+@admin_group.command("vacuum")
+@click.option("--grace", type=click.IntRange(0), default=3600, show_default=True,
+              help="Leave files younger than this many seconds (writes in progress).")
+@command
+def vacuum(out: Output, grace: int) -> None:
+    """Remove temporary files and data no object refers to (orphans of crashes)."""
+    r = call(_alias(), "POST", "vacuum", grace=grace)
+    out.emit(r, f"removed {r['temporary_files']} temporary file(s), {r['orphans']} orphaned segment(s), "
+                f"{r['stale_queue_entries']} stale repair-queue entries")
+
+
+@admin_group.command("scrub")
+@command
+def scrub(out: Output) -> None:
+    """Run (or resume) a scrub pass now: verify every fragment, repair what is damaged."""
+    out.note("scrubbing: reading and verifying every fragment on every volume, repairing damage...")
+    r = call(_alias(), "POST", "scrub")
+    stats = r.get("last_stats", {})
+    out.emit(r, "another scrub is running" if r.get("busy") else
+             f"scrub pass {r['passes']} done: {stats.get('checked', 0)} segment(s) checked, "
+             f"{stats.get('repaired', 0)} repaired, {stats.get('lost', 0)} lost")
+
+
+@admin_group.command("heal")
+@command
+def heal(out: Output) -> None:
+    """Repair everything in the repair queue now."""
+    r = call(_alias(), "POST", "heal")
+    out.emit(r, f"healed {len(r['healed'])} queued segment(s)")
+
+
+@admin_group.command("bucket-policy")
+@click.argument("bucket")
+@click.argument("policy", required=False)
+@command
+def bucket_policy(out: Output, bucket: str, policy: str | None) -> None:
+    """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
+    r = call(_alias(), "PUT" if policy else "DELETE", "bucket-policy", bucket=bucket, policy=policy)
+    out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")
