@@ -157,7 +157,9 @@ def test_grantee_write_and_read_acp(bkt, owner, other):
                             GrantReadACP=f'id="{other.id}"')
     other.s3.put_object(Bucket=bkt, Key="theirs", Body=b"by other")
     assert other.s3.get_object(Bucket=bkt, Key="theirs")["Body"].read() == b"by other"  # the writer owns it
-    assert owner.s3.get_object_acl(Bucket=bkt, Key="theirs")["Owner"]["ID"] == other.id
+    assert other.s3.get_object_acl(Bucket=bkt, Key="theirs")["Owner"]["ID"] == other.id
+    with s3_error("AccessDenied", 403):  # ObjectWriter: the bucket owner has no grant on it (S3)
+        owner.s3.get_object_acl(Bucket=bkt, Key="theirs")
     assert other.s3.get_bucket_acl(Bucket=bkt)["Owner"]["ID"] == owner.id
     with s3_error("AccessDenied", 403):
         other.s3.list_objects_v2(Bucket=bkt)  # WRITE is not READ
@@ -271,7 +273,9 @@ def test_bucket_owner_preferred(bkt, owner, other):
     other.s3.put_object(Bucket=bkt, Key="given", Body=b"x", ACL="bucket-owner-full-control")
     other.s3.put_object(Bucket=bkt, Key="kept", Body=b"x")
     assert owner.s3.get_object_acl(Bucket=bkt, Key="given")["Owner"]["ID"] == owner.id
-    assert owner.s3.get_object_acl(Bucket=bkt, Key="kept")["Owner"]["ID"] == other.id
+    assert other.s3.get_object_acl(Bucket=bkt, Key="kept")["Owner"]["ID"] == other.id
+    with s3_error("AccessDenied", 403):  # kept by the writer: the bucket owner has no grant on it
+        owner.s3.get_object(Bucket=bkt, Key="kept")
 
 
 def test_public_access_block(bkt, owner, other, anon):

@@ -306,6 +306,7 @@ class SseRequest:
     mode: str | None  # None | "AES256" (SSE-S3) | "aws:kms" | "SSE-C"
     kms_key_id: str | None = None
     customer: CustomerKey | None = None
+    bucket_key: bool | None = None  # x-amz-server-side-encryption-bucket-key-enabled (SSE-KMS only)
 
 
 def sse_request(headers: Mapping[str, str], *, secure: bool = True) -> SseRequest:
@@ -321,7 +322,17 @@ def sse_request(headers: Mapping[str, str], *, secure: bool = True) -> SseReques
         raise sse_error("bad-sse", ArgumentName="x-amz-server-side-encryption", ArgumentValue=sse)
     if kms_id is not None and sse != "aws:kms":
         raise sse_error("needs-kms")
-    return SseRequest(sse, kms_key_id=kms_id or None)
+    return SseRequest(sse, kms_key_id=kms_id or None, bucket_key=bucket_key_header(headers))
+
+
+def bucket_key_header(headers: Mapping[str, str]) -> bool | None:
+    raw = headers.get("x-amz-server-side-encryption-bucket-key-enabled")
+    if raw is None:
+        return None
+    if raw.strip().lower() not in ("true", "false"):
+        raise S3Error("InvalidArgument", "Invalid value for x-amz-server-side-encryption-bucket-key-enabled",
+                      ArgumentName="x-amz-server-side-encryption-bucket-key-enabled", ArgumentValue=raw)
+    return raw.strip().lower() == "true"
 
 
 def require_customer_key(stored_key_id: str, given: CustomerKey | None) -> CustomerKey:

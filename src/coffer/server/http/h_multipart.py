@@ -18,6 +18,7 @@ from .guard import authorize_source
 from .h_object import parse_copy_source_version, put_params, read_conditions
 from .h_sse import copy_source_customer, request_customer, request_sse, response_headers
 from .h_worm import lock_request
+from .lock_integrity import has_integrity_header, require_for_put
 from .respond import iso, quoted, xml_response
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -75,6 +76,10 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
         return xml_response("CopyPartResult", body, headers=await _upload_sse(ctx, uid))
+    if not has_integrity_header(ctx.request.headers):  # a locked object's parts need one (lock_integrity)
+        up = await ctx.svc.core.meta.get_upload(uid)
+        require_for_put(ctx.request.headers, ctx.bucket_rec, None, ctx.plan,
+                        upload_locked=up is not None and bool(up.props.get("lock")))
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     part = await ctx.svc.multipart.upload_part(ctx.who, ctx.bucket, ctx.key, uid, number,
                                                body_stream(ctx.request, ctx.plan, integ), integ,
@@ -90,9 +95,19 @@ async def _upload_sse(ctx: Ctx, upload_id: str) -> dict[str, str]:
     return response_headers(up.props.get("sse") if up else None)
 
 
-def _owner(ctx: Ctx, user_id: str) -> dict:
-    name = ctx.who.display_name if user_id == ctx.who.user_id else user_id
-    return {"ID": user_id, "DisplayName": name}
+async def _people(ctx: Ctx, up, names: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """Initiator (who started the upload) and Owner (who will own the object: the bucket owner under
+    BucketOwnerEnforced/Preferred, else the initiator), with their display names (`names`: a cache
+    for a listing, one user lookup per distinct id)."""
+    names = {} if names is None else names
+    names.setdefault(ctx.who.user_id, ctx.who.display_name)
+    owner = (up.props.get("object") or {}).get("owner") or up.owner
+    out = []
+    for uid in (up.owner, owner):
+        if uid not in names:
+            names[uid] = await ctx.svc.users.display_name(uid)
+        out.append({"ID": uid, "DisplayName": names[uid] or uid})
+    return out[0], out[1]
 
 
 @handles("ListParts")
@@ -102,6 +117,7 @@ async def list_parts(ctx: Ctx) -> web.StreamResponse:
     marker = ctx.int_arg("part-number-marker", 0, lo=0, hi=2**31 - 1)
     up, parts, truncated = await ctx.svc.multipart.list_parts(ctx.who, ctx.bucket, ctx.key, uid, marker,
                                                              min(max_parts, 1000))
+    initiator, owner = await _people(ctx, up)
     items = []
     for p in parts:
         d: dict = {"PartNumber": p.number, "LastModified": iso(p.last_modified), "ETag": quoted(p.etag),
@@ -110,7 +126,7 @@ async def list_parts(ctx: Ctx) -> web.StreamResponse:
         items.append(d)
     body = {
         "Bucket": ctx.bucket, "Key": ctx.key, "UploadId": uid,
-        "Initiator": _owner(ctx, up.owner), "Owner": _owner(ctx, up.owner),
+        "Initiator": initiator, "Owner": owner,
         "StorageClass": up.storage_class, "PartNumberMarker": marker,
         "NextPartNumberMarker": parts[-1].number if parts else marker,
         "MaxParts": max_parts, "IsTruncated": truncated,
@@ -127,11 +143,15 @@ async def list_uploads(ctx: Ctx) -> web.StreamResponse:
     delimiter = q.get("delimiter") or None
     page = await ctx.svc.multipart.list_uploads(ctx.who, ctx.bucket, prefix, delimiter, q.get("key-marker") or None,
                                                 q.get("upload-id-marker") or None, min(max_uploads, 1000))
-    uploads = [{
-        "Key": u.key, "UploadId": u.upload_id, "Initiator": _owner(ctx, u.owner), "Owner": _owner(ctx, u.owner),
-        "StorageClass": u.storage_class, "Initiated": iso(u.initiated),
-        "ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type,
-    } for u in page.uploads]
+    uploads = []
+    names: dict[str, str] = {}
+    for u in page.uploads:
+        initiator, owner = await _people(ctx, u, names)
+        uploads.append({
+            "Key": u.key, "UploadId": u.upload_id, "Initiator": initiator, "Owner": owner,
+            "StorageClass": u.storage_class, "Initiated": iso(u.initiated),
+            "ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type,
+        })
     body = {
         "Bucket": ctx.bucket, "KeyMarker": q.get("key-marker", ""), "UploadIdMarker": q.get("upload-id-marker", ""),
         "NextKeyMarker": page.next_key_marker, "NextUploadIdMarker": page.next_upload_id_marker,
@@ -210,7 +230,10 @@ async def flush_append(ctx: Ctx) -> web.StreamResponse:
     if "flush" not in ctx.query or not handle:
         raise S3Error("InvalidArgument", "POST ?append needs flush and handle", ArgumentName="handle")
     rec = await ctx.svc.appends.flush(ctx.who, ctx.bucket, ctx.key, handle)
-    return web.Response(status=200, headers={"ETag": quoted(rec.etag), APPEND_HANDLE: handle})
+    headers = {"ETag": quoted(rec.etag), APPEND_HANDLE: handle}
+    if rec.version_id:
+        headers["x-amz-version-id"] = rec.version_id
+    return web.Response(status=200, headers=headers)
 
 
 @handles("AbortAppend")

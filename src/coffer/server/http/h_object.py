@@ -17,6 +17,7 @@ from .guard import authorize_source
 from .h_archive import get_archived
 from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
 from .h_worm import bypass, lock_request, version_headers
+from .lock_integrity import require_for_put
 from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
 from .website import REDIRECT_HEADER, check_redirect_location
 
@@ -78,6 +79,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
     params = put_params(ctx)
+    require_for_put(ctx.request.headers, ctx.bucket_rec, params.lock, ctx.plan)
     params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)
     params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)

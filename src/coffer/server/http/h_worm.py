@@ -20,6 +20,7 @@ from ..service.retention import LockRequest
 from ..service.worm import lock_headers
 from .body import read_small_body
 from .context import Ctx, handles
+from .lock_integrity import require_for_config
 from .respond import xml_response
 
 _MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
@@ -94,6 +95,7 @@ def bypass(ctx: Ctx) -> bool:
 
 @handles("PutObjectLockConfiguration")
 async def put_lock_config(ctx: Ctx) -> web.StreamResponse:
+    require_for_config(ctx.request.headers)
     root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "ObjectLockConfiguration")
     enabled = xmlutil.child_text(root, "ObjectLockEnabled") == "Enabled"
     rule = None
@@ -120,6 +122,7 @@ async def get_lock_config(ctx: Ctx) -> web.StreamResponse:
 
 @handles("PutObjectRetention")
 async def put_retention(ctx: Ctx) -> web.StreamResponse:
+    require_for_config(ctx.request.headers)
     root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "Retention")
     mode = xmlutil.child_text(root, "Mode")
     until = _date(xmlutil.child_text(root, "RetainUntilDate"), "RetainUntilDate")
@@ -136,6 +139,7 @@ async def get_retention(ctx: Ctx) -> web.StreamResponse:
 
 @handles("PutObjectLegalHold")
 async def put_legal_hold(ctx: Ctx) -> web.StreamResponse:
+    require_for_config(ctx.request.headers)
     root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "LegalHold")
     status = xmlutil.child_text(root, "Status")
     if status not in ("ON", "OFF"):

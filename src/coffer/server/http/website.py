@@ -6,6 +6,9 @@ S3 does); ``RedirectAllRequestsTo``; routing rules (``KeyPrefixEquals`` before t
 ``HttpErrorCodeReturnedEquals`` after it); index documents for ``/`` and ``dir/`` (and ``dir`` ->
 302 ``dir/``); the error document with the error's status; HTML error pages otherwise.
 
+OPTIONS is a CORS preflight, answered from the bucket's CORS rules as on the S3 endpoint (a refusal
+is an HTML 403 page, like every website error).
+
 Where: on the main listener for Host names under ``--website-domain`` (default
 ``s3-website.localhost``), and on every request of the optional ``--website-address`` listener.
 Access: a website is public by nature: it serves an object (or error document) only when anonymous
@@ -124,6 +127,8 @@ async def serve(service: Service, request: web.BaseRequest, bucket_name: str) ->
     """Answer one website request for `bucket_name` (errors are HTML pages, as S3's website endpoint)."""
     head = request.method == "HEAD"
     try:
+        if request.method == "OPTIONS":  # a browser's CORS preflight: the bucket's CORS rules decide
+            return await cors.preflight(service, request, bucket_name)
         await cors.note_actual(service, request, bucket_name)  # the bucket's CORS rules apply here too
         return await _serve(service, request, bucket_name, head)
     except WebsiteError as e:

@@ -302,6 +302,13 @@ def _next_key(
     return min(keys) if keys else None
 
 
+def _id_time(version_id: str) -> float:
+    try:
+        return float(int(version_id[:16], 16)) if version_id != "null" else 0.0
+    except ValueError:
+        return 0.0
+
+
 def list_versions(
     conn: sqlite3.Connection, bucket: str, prefix: str, delimiter: str | None, key_marker: str | None,
     version_id_marker: str | None, limit: int,
@@ -318,6 +325,11 @@ def list_versions(
         ids = [e.record.version_id or "null" for e in rest]
         if version_id_marker in ids:
             entries.extend(rest[ids.index(version_id_marker) + 1 :][:want])
+        else:
+            # a well-formed id that is not (or no longer) there, e.g. the version was deleted between
+            # two pages: resume with the versions older than it (ids begin with their creation time in
+            # hex ns), so no remaining version of the key is skipped
+            entries.extend([e for e in rest if e.record.last_modified * 1e9 < _id_time(version_id_marker)][:want])
     pos, inclusive = (floor, False) if floor is not None and floor >= pb else (pb, True)
     while len(entries) < want:
         kb = _next_key(conn, bucket, pos, inclusive, upper)

@@ -73,6 +73,18 @@ def object_acl(bucket: Bucket, rec: ObjectRecord, owner_name: str = "") -> acls.
     return acls.Acl(owner, owner_name, (acls.Grant(acls.user(owner, owner_name or None), "FULL_CONTROL"),))
 
 
+# object actions the bucket owner may not do on an object owned by someone else without a grant
+OWNER_NEEDS_GRANT = frozenset({"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:GetObjectVersionAcl",
+                               "s3:PutObjectAcl", "s3:PutObjectVersionAcl"})
+
+
+def _may_be_foreign(action: str, bucket: Bucket, key: str | None) -> bool:
+    """Could this object action by the bucket owner address an object another user owns? Only in a
+    bucket where such objects were written (the object_acls flag) and ACLs are enabled."""
+    return key is not None and action in OWNER_NEEDS_GRANT and bool(bucket.props.get("object_acls")) \
+        and ownership_of(bucket) != "BucketOwnerEnforced"
+
+
 def without_public(a: acls.Acl) -> acls.Acl:
     """IgnorePublicAcls: the ACL as if its AllUsers/AuthenticatedUsers grants were not there."""
     keep = tuple(g for g in a.grants
@@ -115,7 +127,8 @@ class Access:
         bucket = await self.core.meta.get_bucket(bucket_name)
         if bucket is None:
             return None
-        if (who.admin or (who.user_id and who.user_id == bucket.owner)) and "policy" not in bucket.props:
+        if (who.admin or (who.user_id and who.user_id == bucket.owner and not _may_be_foreign(action, bucket, key))) \
+                and "policy" not in bucket.props:
             return bucket  # the hot path: the owner of a bucket without a policy, no further call
         await self.check(who, action, bucket, key, context)
         return bucket
@@ -128,6 +141,12 @@ class Access:
     async def _decide(self, who: Principal, action: str, bucket: Bucket, key: str | None,
                       context: ContextFn) -> None:
         owner = bool(who.user_id) and who.user_id == bucket.owner
+        if owner and _may_be_foreign(action, bucket, key):
+            # S3: the bucket owner does not own an object another user wrote (ObjectWriter, or
+            # BucketOwnerPreferred without bucket-owner-full-control): reading it, or its ACL, needs
+            # a grant in the object's ACL or the policy. Deleting it does not (bucket WRITE).
+            rec = await self.core.meta.get_object(bucket.name, key or "")
+            owner = rec is None or not rec.owner or rec.owner == bucket.owner
         policy = self.policy_of(bucket)
         if policy is None:  # the common case: no evaluation at all for the owner
             if owner or who.admin or await self._acl_allows(who, action, bucket, key):

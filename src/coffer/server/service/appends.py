@@ -4,7 +4,10 @@ An append session is a multipart upload marked `append` in its props: each appen
 piece as the next part (no minimum size), the handle is the upload id, and the stored object does
 not change until the flush. The flush makes the object the concatenation of the pieces — after the
 current object's own segments when the session was opened with base=existing — in one metadata
-transaction: no stored byte is copied, however large the object already is.
+transaction: no stored byte is copied, however large the object already is. In a versioned bucket
+the flush is a new version (the previous current version becomes noncurrent, in the same
+transaction); the WORM guard refuses a flush that would destroy a protected version (an unversioned
+protected bucket), and the new version gets the bucket's default retention like any PUT.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from coffer.protocol.errors import S3Error
 
 from ..meta import interface as mi
 from ..meta.model import MultipartUpload, ObjectRecord, Part, Segment
+from . import versioning as ver
 from . import worm
 from .core import Core, Integrity, Principal
 from .multipart import Multipart
 from .naming import check_key
+from .retention import initial_props
 from .storage import part_policy, upload_policy
 
 
@@ -79,6 +84,7 @@ class Appends:
 
     async def flush(self, who: Principal, bucket: str, key: str, handle: str) -> ObjectRecord:
         up = await self._session(who, bucket, key, handle)
+        b = await self.core.bucket_for(who, bucket)
         parts = await self._all_parts(handle)
         base = await self.core.meta.get_object(bucket, key) if up.props.get("base") else None
         if base is not None and base.props.get("sse"):
@@ -104,16 +110,20 @@ class Appends:
             last_modified=time.time(), owner=who.user_id,
             content_type=base.content_type if base else None, headers=dict(base.headers) if base else {},
             user_meta=dict(base.user_meta) if base else {}, storage_class=base.storage_class if base else "STANDARD",
-            segments=segments,
+            segments=segments, version_id=ver.new_version_id(b),
         )
+        # a flush writes a new version: the bucket's default retention / protection applies to it
+        record.props = initial_props(b, None, record.last_modified)
         try:
             # the WORM guard refuses a flush that would replace a protected object (issue 4)
             freed = await self.core.meta.complete_upload(handle, record, [p.number for p in parts],
-                                                         guard=worm.guard())
+                                                         versioning=ver.mode(b), guard=worm.guard())
         except (mi.ConditionalConflict, mi.PreconditionFailed):
             raise S3Error("ConditionalRequestConflict", "The object changed while the append session was open; "
                           "flush again.") from None
         await self.core.free(freed)
+        if ver.mode(b) == "Suspended":
+            record.version_id = "null"
         return record
 
     async def abort(self, who: Principal, bucket: str, key: str, handle: str) -> None:

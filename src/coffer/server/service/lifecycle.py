@@ -24,6 +24,7 @@ import asyncio
 import fcntl
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -40,6 +41,20 @@ from .versioning import Versioning, mode
 log = logging.getLogger("coffer.lifecycle")
 MAX_RULES = 1000
 BATCH = 200
+S3_DAY = 86400.0
+
+
+def due_time(start: float, days: int, day: float) -> float:
+    """When an action `days` lifecycle days after `start` falls due.
+
+    S3 adds the days and rounds the result up to the next midnight UTC (an object written at
+    10:30 with Days=3 expires at 00:00 of the fourth day after). With a test day length other than
+    86400 s (`--lifecycle-day-seconds`) there is no calendar to round to: the plain multiple is used.
+    """
+    t = start + days * day
+    if day == S3_DAY:
+        t = math.ceil(t / S3_DAY) * S3_DAY
+    return t
 
 
 def check_rules(rules: list[dict[str, Any]]) -> None:
@@ -200,7 +215,7 @@ class Lifecycle:
             for key, size, mtime, _vid, props in rows:
                 for r in exp_rules:
                     exp = r["expiration"]
-                    due = now >= exp["date"] if "date" in exp else now - mtime >= exp["days"] * day
+                    due = now >= exp["date"] if "date" in exp else now >= due_time(mtime, exp["days"], day)
                     if due and matches(r.get("filter") or {}, key, size, props.get("tags") or {}):
                         n += await self._act(self._expire(b, who, key, None))
                         break
@@ -235,7 +250,8 @@ class Lifecycle:
                         for e in older:
                             vid = e.record.version_id or "null"
                             tags = e.record.props.get("tags") or {}
-                            if vid not in done and e.noncurrent_since and now - e.noncurrent_since >= nc["days"] * day \
+                            since = e.noncurrent_since
+                            if vid not in done and since and now >= due_time(since, nc["days"], day) \
                                     and matches(r.get("filter") or {}, key, e.record.size, tags):
                                 done.add(vid)
                                 n += await self._act(self._expire(b, who, key, vid))
@@ -267,7 +283,7 @@ class Lifecycle:
         for up in uploads:
             for r in rules:
                 if up.key.startswith((r.get("filter") or {}).get("prefix") or "") and \
-                        now - up.initiated >= r["abort_mpu"] * day:
+                        now >= due_time(up.initiated, r["abort_mpu"], day):
                     try:
                         await self.core.free(await self.core.meta.abort_upload(up.upload_id))
                         n += 1

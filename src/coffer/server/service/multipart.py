@@ -81,11 +81,15 @@ class Multipart:
         return upload
 
     async def _upload(self, who: Principal, bucket: str, key: str, upload_id: str) -> MultipartUpload:
-        await self.core.bucket_for(who, bucket)
+        b = await self.core.bucket_for(who, bucket)
         upload = await self.core.meta.get_upload(upload_id)
         if upload is None or upload.bucket != bucket or upload.key != key:
             raise S3Error("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
                           "or the upload may have been aborted or completed.", UploadId=upload_id)
+        # S3: an upload belongs to its initiator; besides them only the bucket owner may list its
+        # parts, add parts, complete or abort it (write permission on the bucket is not enough)
+        if not who.admin and who.user_id not in (upload.owner, b.owner):
+            raise S3Error("AccessDenied", "Access Denied")
         return upload
 
     def _check_part_number(self, number: int) -> None:
@@ -104,15 +108,23 @@ class Multipart:
         cipher = self._part_cipher(upload, number, customer)
         got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
                                       cipher=cipher, policy=part_policy(upload))
-        return await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
-                                      cipher)
+        return await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
+                                      got.checksums, got.segment, cipher)
 
     def _part_cipher(self, upload: MultipartUpload, number: int, customer: CustomerKey | None):
         """The sealer of one part of an encrypted upload (SSE-C: the key must be given with every part)."""
+        sealing = self._sealing(upload, customer)
+        return sealing.cipher(number, per_segment=True) if sealing else None
+
+    def _sealing(self, upload: MultipartUpload, customer: CustomerKey | None) -> Sealing | None:
         doc = upload.props.get("sse")
-        if not doc:
-            return None
-        return Sealing(doc, self.core.sse.data_key(doc, customer)).cipher(number, per_segment=True)
+        return Sealing(doc, self.core.sse.data_key(doc, customer)) if doc else None
+
+    def _part_etag(self, upload: MultipartUpload, customer: CustomerKey | None, md5: bytes) -> str:
+        """A part's ETag: keyed like a single PUT's for SSE-C and SSE-KMS (never the plaintext's MD5),
+        so the multipart ETag, the MD5 of the parts' ETags, reveals nothing of the plaintext either."""
+        sealing = self._sealing(upload, customer)
+        return sealing.etag(md5) if sealing else md5.hex()
 
     async def _store_part(self, upload_id, number, size, etag, checksums, segment, cipher=None) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
@@ -156,8 +168,8 @@ class Multipart:
         got = await self.core.receive(self.objects.plain_stream(src, start, length, src_customer), integ,
                                       allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher,
                                       policy=part_policy(upload))
-        part = await self._store_part(upload_id, number, got.size, got.md5.hex(), got.checksums, got.segment,
-                                      cipher)
+        part = await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
+                                      got.checksums, got.segment, cipher)
         return part, src
 
     async def list_parts(self, who, bucket, key, upload_id, after: int, limit: int):

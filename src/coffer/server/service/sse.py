@@ -91,11 +91,16 @@ class Sse:
     # -- choosing and sealing --------------------------------------------------------------------
     def wanted(self, req: SseRequest | None, bucket_props: dict[str, Any]) -> SseRequest | None:
         """The request's SSE headers, else the bucket's default encryption, else None (plaintext)."""
-        if req is not None and req.mode is not None:
-            return req
         default = bucket_props.get("encryption")
+        if req is not None and req.mode is not None:
+            if req.bucket_key is None and default and default.get("bucket_key"):
+                # S3: an SSE-KMS write that does not say follows the bucket's BucketKeyEnabled
+                return SseRequest(req.mode, req.kms_key_id, req.customer, bucket_key=True)
+            return req
         if default:
-            return SseRequest(default["algorithm"], kms_key_id=default.get("kms_key_id"))
+            bucket_key = req.bucket_key if req is not None and req.bucket_key is not None \
+                else bool(default.get("bucket_key"))
+            return SseRequest(default["algorithm"], kms_key_id=default.get("kms_key_id"), bucket_key=bucket_key)
         return None
 
     def resolve_kms(self, key_id: str | None) -> tuple[str, str]:
@@ -125,6 +130,8 @@ class Sse:
             _k, wrapping = self.kms.usable(key_uuid)
             wrap_id = "sse-kms:" + key_uuid
             doc["kms_key_id"], doc["kms_arn"] = key_uuid, arn
+            if req.bucket_key:  # recorded so every response about the object says so, as S3's do
+                doc["bucket_key"] = True
         else:
             wrapping, wrap_id = self.master, sse_s3_key_id(self.master)
         doc["wrap_id"] = wrap_id
@@ -176,6 +183,8 @@ def response_headers(doc: dict[str, Any] | None) -> dict[str, str]:
     out = {"x-amz-server-side-encryption": doc["mode"]}
     if doc["mode"] == "aws:kms":
         out["x-amz-server-side-encryption-aws-kms-key-id"] = doc["kms_arn"]
+        if doc.get("bucket_key"):
+            out["x-amz-server-side-encryption-bucket-key-enabled"] = "true"
     return out
 
 

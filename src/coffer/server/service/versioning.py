@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from dataclasses import dataclass
 
@@ -36,6 +37,14 @@ def new_version_id(bucket: Bucket) -> str | None:
         return None
     # time-ordered prefix (readable in logs, sorts by creation) + randomness; URL-safe
     return f"{time.time_ns():x}" + os.urandom(10).hex()
+
+
+_VERSION_ID = re.compile(r"^[0-9a-f]{30,40}$")
+
+
+def valid_version_id(value: str) -> bool:
+    """"null" or an id `new_version_id` could have made (hex time in ns + 20 hex digits)."""
+    return value == "null" or bool(_VERSION_ID.match(value))
 
 
 def with_marker_headers(err: S3Error, marker: ObjectRecord | None) -> S3Error:
@@ -168,6 +177,10 @@ class Versioning:
         if version_id_marker and not key_marker:
             raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
                           ArgumentName="version-id-marker", ArgumentValue=version_id_marker)
+        if version_id_marker and not valid_version_id(version_id_marker):
+            # S3 decodes the marker and refuses one that is not a version id at all
+            raise S3Error("InvalidArgument", "Invalid version id specified", ArgumentName="version-id-marker",
+                          ArgumentValue=version_id_marker)
         if limit <= 0:
             return VersionPage([], False, None, None)
         return await self.core.meta.list_versions(bucket, prefix, delimiter or None, key_marker or None,
