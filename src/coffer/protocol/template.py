@@ -10,7 +10,7 @@ than `limit` objects is refused before anything runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 DEFAULT_LIMIT = 1_000_000
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?$")
@@ -147,3 +147,16 @@ def is_template(text: str) -> bool:
         return any(isinstance(p, list) for p in _parse(text))
     except TemplateError:
         return False
+
+
+def batches(names: Iterable[str], n: int) -> Iterator[list[str]]:
+    """`names` in lists of at most `n`, drawn lazily: bounded look-ahead, so a template of a million
+    names never becomes a million pending operations (the server's and the SDK's group operations)."""
+    batch: list[str] = []
+    for name in names:
+        batch.append(name)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

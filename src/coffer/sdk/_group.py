@@ -82,7 +82,7 @@ class ObjectGroup:
                 return name, "NoSuchKey"
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for name, err in (r for batch in _batches(iter(self), 1000) for r in pool.map(one, batch)):
+            for name, err in (r for batch in tpl.batches(iter(self), 1000) for r in pool.map(one, batch)):
                 if err is None:
                     out.done.append(name)
                 elif is_template:
@@ -93,15 +93,3 @@ class ObjectGroup:
                 else:
                     raise NoSuchKey(f"cannot copy {self.bucket.name}/{name}: it does not exist", code="NoSuchKey")
         return out
-
-
-def _batches(names: Iterator[str], n: int) -> Iterator[list[str]]:
-    # bounded look-ahead: a template of a million names never becomes a million pending futures
-    batch: list[str] = []
-    for name in names:
-        batch.append(name)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

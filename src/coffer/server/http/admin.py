@@ -35,7 +35,7 @@ from coffer.protocol.errors import S3Error
 
 from ..service import Principal, Service
 from .auth import BodyPlan
-from .body import read_small_body
+from .body import read_json_object
 
 if TYPE_CHECKING:
     from .app import Front
@@ -55,16 +55,7 @@ class AdminRequest:
     query: dict[str, str]
 
     async def json(self) -> dict[str, Any]:
-        raw = await read_small_body(self.request, self.plan, MAX_ADMIN_BODY)
-        if not raw.strip():
-            return {}
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise S3Error("MalformedJSON", "The request body is not valid JSON.", status=400) from None
-        if not isinstance(doc, dict):
-            raise S3Error("MalformedJSON", "The request body must be a JSON object.", status=400)
-        return doc
+        return await read_json_object(self.request, self.plan, MAX_ADMIN_BODY)
 
 
 AdminHandler = Callable[[AdminRequest], Awaitable[Any]]

@@ -26,7 +26,7 @@ from .ais_app import AisCtx, AisError, ais_handles
 from .auth import BodyPlan
 from .body import body_stream, integrity_for
 from .h_sse import send_encrypted
-from .respond import parse_range, send_spans
+from .respond import apply_range, send_member, send_spans
 
 HANDLE_HEADER = "Ais-Append-Handle"
 
@@ -136,15 +136,7 @@ async def get_object(ctx: AisCtx) -> web.StreamResponse:
         if rec.props.get("sse"):
             raise AisError(501, "archpath is not supported on encrypted objects")
         return await _get_member(ctx, rec, archpath, headers, head)
-    status, start, length = 200, 0, rec.size
-    rng_header = ctx.request.headers.get("Range")
-    if rng_header and not head:
-        rng = parse_range(rng_header, rec.size)
-        if rng is not None:
-            start, length = rng
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{rec.size}"
-    headers["Content-Length"] = str(length)
+    status, start, length = apply_range(None if head else ctx.request.headers.get("Range"), rec.size, headers)
     if head:
         return web.Response(status=200, headers=headers)
     if rec.props.get("sse"):  # encrypted at rest (SSE-S3/KMS; SSE-C needs its key: refused there)
@@ -162,34 +154,10 @@ async def _get_member(ctx: AisCtx, rec: ObjectRecord, archpath: str, headers: di
     member = await ctx.svc.archives.locate(rec, archpath)
     headers = {k: v for k, v in headers.items() if not k.startswith("ais-checksum") and k != "ETag"}
     headers["ais-archpath"] = member.name
-    status, start, length = 200, 0, member.size
-    rng_header = ctx.request.headers.get("Range")
-    if rng_header and not head:
-        rng = parse_range(rng_header, member.size)
-        if rng is not None:
-            start, length = rng
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{member.size}"
-    headers["Content-Length"] = str(length)
+    status, start, length = apply_range(None if head else ctx.request.headers.get("Range"), member.size, headers)
     if head:
         return web.Response(status=200, headers=headers)
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_length = length
-    if member.offset is not None and rec.inline is None:
-        await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, member.offset + start, length))
-        return resp
-    if member.offset is not None:
-        assert rec.inline is not None
-        return web.Response(status=status, headers=headers,
-                            body=rec.inline[member.offset + start : member.offset + start + length])
-    from .ids import stamp
-
-    stamp(ctx.request, resp)
-    await resp.prepare(ctx.request)
-    async for data in ctx.svc.archives.read(rec, member, start, length):
-        await resp.write(data)
-    await resp.write_eof()
-    return resp
+    return await send_member(ctx.request, ctx.svc, rec, member, status, headers, start, length)
 
 
 @ais_handles("DELETE", "objects")

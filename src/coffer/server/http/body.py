@@ -9,7 +9,9 @@ verifies everything before it commits: a body that fails any check leaves nothin
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -143,3 +145,19 @@ async def read_small_body(
             h.update(data)
     integ.verify(size, hs)
     return b"".join(pieces)
+
+
+async def read_json_object(request: web.BaseRequest, plan: BodyPlan, limit: int) -> dict[str, Any]:
+    """A small JSON request document that must be an object; an empty body reads as `{}`.
+
+    Shared by the admin API and the OpenIO API, which answer bad JSON the same way."""
+    raw = await read_small_body(request, plan, limit)
+    if not raw.strip():
+        return {}
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise S3Error("MalformedJSON", "The request body is not valid JSON.", status=400) from None
+    if not isinstance(doc, dict):
+        raise S3Error("MalformedJSON", "The request body must be a JSON object.", status=400)
+    return doc

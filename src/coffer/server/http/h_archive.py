@@ -14,8 +14,7 @@ from aiohttp import web
 
 from ..meta.model import ObjectRecord
 from .context import Ctx
-from .ids import stamp
-from .respond import object_headers, parse_range, send_spans
+from .respond import apply_range, object_headers, send_member
 
 
 async def get_archived(ctx: Ctx, rec: ObjectRecord, archpath: str) -> web.StreamResponse:
@@ -25,29 +24,7 @@ async def get_archived(ctx: Ctx, rec: ObjectRecord, archpath: str) -> web.Stream
     headers.pop("x-amz-mp-parts-count", None)
     headers["Content-Type"] = "application/octet-stream"
     headers["x-coffer-archpath"] = member.name
-    status, start, length = 200, 0, member.size
-    if ctx.header("Range"):
-        rng = parse_range(ctx.header("Range") or "", member.size)
-        if rng is not None:
-            start, length = rng
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{member.size}"
-    headers["Content-Length"] = str(length)
+    status, start, length = apply_range(ctx.header("Range"), member.size, headers)
     if head:
         return web.Response(status=status, headers=headers)
-    if member.offset is not None:
-        at = member.offset + start
-        if rec.inline is not None:
-            return web.Response(status=status, headers=headers, body=rec.inline[at : at + length])
-        resp = web.StreamResponse(status=status, headers=headers)
-        resp.content_length = length
-        await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, at, length))
-        return resp
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_length = length
-    stamp(ctx.request, resp)
-    await resp.prepare(ctx.request)
-    async for data in ctx.svc.archives.read(rec, member, start, length):
-        await resp.write(data)
-    await resp.write_eof()
-    return resp
+    return await send_member(ctx.request, ctx.svc, rec, member, status, headers, start, length)

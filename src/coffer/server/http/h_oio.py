@@ -17,7 +17,7 @@ from aiohttp import web
 
 from coffer.protocol.errors import S3Error
 
-from .body import read_small_body
+from .body import read_json_object
 from .context import Ctx, handles
 from .router import Endpoint, Route
 
@@ -69,16 +69,7 @@ def _json(value: Any, status: int = 200) -> web.Response:
 
 
 async def _body(ctx: Ctx) -> dict[str, Any]:
-    raw = await read_small_body(ctx.request, ctx.plan, _MAX_BODY)
-    if not raw.strip():
-        return {}
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise S3Error("MalformedJSON", "The request body is not valid JSON.", status=400) from None
-    if not isinstance(doc, dict):
-        raise S3Error("MalformedJSON", "The request body must be a JSON object.", status=400)
-    return doc
+    return await read_json_object(ctx.request, ctx.plan, _MAX_BODY)
 
 
 def _need(ctx: Ctx, *names: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -19,6 +20,10 @@ from coffer.protocol.xmlutil import to_xml
 from ..data import ReadSpan
 from ..meta.model import ObjectRecord
 from .ids import stamp
+
+if TYPE_CHECKING:
+    from ..service import Service
+    from ..service.archive import Member
 
 XML_TYPE = "application/xml"
 _FALLBACK_PIECE = 1 << 20
@@ -106,6 +111,21 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
+def apply_range(header: str | None, size: int, headers: dict[str, str]) -> tuple[int, int, int]:
+    """(status, start, length) for serving `size` bytes under an optional Range header; sets the
+    Content-Range (206 only) and Content-Length response headers. Callers that ignore Range (e.g.
+    a HEAD of the AIStore API) pass None."""
+    status, start, length = 200, 0, size
+    if header:
+        rng = parse_range(header, size)
+        if rng is not None:
+            start, length = rng
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    headers["Content-Length"] = str(length)
+    return status, start, length
+
+
 def _unsatisfiable(size: int) -> S3Error:
     return S3Error("InvalidRange", "The requested range is not satisfiable", ActualObjectSize=str(size),
                    RangeRequested="")
@@ -171,3 +191,27 @@ async def send_stream(request: web.BaseRequest, resp: web.StreamResponse, chunks
             request.transport.abort()
         raise ConnectionResetError(f"response aborted after the headers: {e.code}: {e.message}") from e
     await resp.write_eof()
+
+
+async def send_member(request: web.BaseRequest, svc: Service, rec: ObjectRecord, member: Member, status: int,
+                      headers: dict[str, str], start: int, length: int) -> web.StreamResponse:
+    """Bytes [start, start+length) of one archive member (S3 `?archpath=` and the AIStore API).
+
+    A member stored uncompressed is a byte range of the object (inline, or sendfile of its spans);
+    any other is decompressed on the fly by `service.archives`."""
+    if member.offset is not None:
+        at = member.offset + start
+        if rec.inline is not None:
+            return web.Response(status=status, headers=headers, body=rec.inline[at : at + length])
+        resp = web.StreamResponse(status=status, headers=headers)
+        resp.content_length = length
+        await send_spans(request, resp, svc.objects.spans(rec, at, length))
+        return resp
+    resp = web.StreamResponse(status=status, headers=headers)
+    resp.content_length = length
+    stamp(request, resp)
+    await resp.prepare(request)
+    async for data in svc.archives.read(rec, member, start, length):
+        await resp.write(data)
+    await resp.write_eof()
+    return resp

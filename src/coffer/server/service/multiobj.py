@@ -11,7 +11,7 @@ names objects that must exist: a missing one is an error unless `continue_on_err
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from coffer.protocol import template as tpl
@@ -64,15 +64,6 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
-def _batches(names: Iterable[str], n: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for name in names:
-        batch.append(name)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class MultiObjects:
@@ -89,7 +80,7 @@ class MultiObjects:
         b = await self.core.bucket_for(who, bucket)
         check_writable(b)
         out = Outcome()
-        for batch in _batches(sel, BATCH):
+        for batch in tpl.batches(sel, BATCH):
             async with Announce(self.notifier, b, "s3:ObjectRemoved:Delete", who.user_id, request_id,
                                 keys=batch) as note:
                 if ver.mode(b) is None:
@@ -132,7 +123,7 @@ class MultiObjects:
         out = Outcome()
         # Copies run COPY_WINDOW at a time: each is one metadata commit, and commits that are in
         # flight together share one group-commit fsync (sequential copies paid one fsync each).
-        for batch in _batches(sel, COPY_WINDOW):
+        for batch in tpl.batches(sel, COPY_WINDOW):
             for name in batch:
                 check_key(prepend + name, self.core.limits.max_key_bytes)
             async with Announce(None if dry_run else self.notifier, dest, "s3:ObjectCreated:Copy", who.user_id,
