@@ -343,3 +343,18 @@ def parse_error_xml(body: bytes) -> tuple[str, str, dict[str, str]]:
         else:
             fields[name] = text
     return code, message, fields
+
+
+MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"
+
+
+def parse_document(body: bytes, root_name: str) -> xmlutil.Element:
+    """A request's XML document whose root element must be `root_name`; anything else is S3's
+    MalformedXML (the answer every Put*Configuration gives for a bad or misnamed document)."""
+    try:
+        root = xmlutil.parse(body)
+    except xmlutil.XmlError:
+        raise S3Error("MalformedXML", MALFORMED_XML) from None
+    if xmlutil.local_name(root) != root_name:
+        raise S3Error("MalformedXML", MALFORMED_XML)
+    return root

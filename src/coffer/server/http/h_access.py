@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from coffer.protocol import xmlutil
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error, parse_document
 
 from ..service import acl as acls
 from ..service.access import PAB_FIELDS
@@ -21,8 +21,7 @@ MAX_POLICY_BODY = 20 * 1024 + 1  # one byte more than S3's limit, so the limit's
 
 
 def _malformed_xml() -> S3Error:
-    return S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                   "published schema")
+    return S3Error("MalformedXML", MALFORMED_XML)
 
 
 def lower_headers(ctx: Ctx) -> dict[str, str]:
@@ -115,13 +114,8 @@ async def get_pab(ctx: Ctx) -> web.StreamResponse:
 
 @handles("PutPublicAccessBlock")
 async def put_pab(ctx: Ctx) -> web.StreamResponse:
-    body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body)
-    try:
-        root = xmlutil.parse(body)
-    except xmlutil.XmlError:
-        raise _malformed_xml() from None
-    if xmlutil.local_name(root) != "PublicAccessBlockConfiguration":
-        raise _malformed_xml()
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body),
+                          "PublicAccessBlockConfiguration")
     conf: dict[str, bool] = {}
     for name in PAB_FIELDS:
         text = xmlutil.child_text(root, name)

@@ -8,13 +8,14 @@ checks that need keys are in service/bucket_config.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from aiohttp import web
 
 from coffer.protocol import xmlutil
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error, parse_document
 
 from .body import read_small_body
 from .context import Ctx, handles
@@ -26,19 +27,11 @@ _MAX_ROUTING_RULES = 50
 
 
 def _malformed() -> S3Error:
-    return S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                   "published schema")
+    return S3Error("MalformedXML", MALFORMED_XML)
 
 
 async def _document(ctx: Ctx, root_name: str) -> Element:
-    body = await read_small_body(ctx.request, ctx.plan, 64 * 1024)
-    try:
-        root = xmlutil.parse(body)
-    except xmlutil.XmlError:
-        raise _malformed() from None
-    if xmlutil.local_name(root) != root_name:
-        raise _malformed()
-    return root
+    return parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), root_name)
 
 
 def _texts(el: Element, name: str) -> list[str]:
@@ -70,13 +63,6 @@ def parse_encryption(root: Element) -> dict[str, Any]:
                       "not aws:kms", ArgumentName="ApplyServerSideEncryptionByDefault")
     bucket_key = (_one(rules[0], "BucketKeyEnabled") or "false").lower() == "true"
     return {"algorithm": algorithm, "kms_key_id": kms_key, "bucket_key": bucket_key}
-
-
-@handles("PutBucketEncryption")
-async def put_encryption(ctx: Ctx) -> web.StreamResponse:
-    doc = parse_encryption(await _document(ctx, "ServerSideEncryptionConfiguration"))
-    await ctx.svc.bucket_config.put(ctx.who, ctx.bucket, "encryption", doc)
-    return web.Response(status=200)
 
 
 @handles("GetBucketEncryption")
@@ -126,13 +112,6 @@ def parse_cors(root: Element) -> dict[str, Any]:
     if not rules or len(rules) > _MAX_CORS_RULES:
         raise _malformed()
     return {"rules": rules}
-
-
-@handles("PutBucketCors")
-async def put_cors(ctx: Ctx) -> web.StreamResponse:
-    doc = parse_cors(await _document(ctx, "CORSConfiguration"))
-    await ctx.svc.bucket_config.put(ctx.who, ctx.bucket, "cors", doc)
-    return web.Response(status=200)
 
 
 @handles("GetBucketCors")
@@ -209,16 +188,24 @@ def parse_website(root: Element) -> dict[str, Any]:
     return doc
 
 
-@handles("PutBucketWebsite")
-async def put_website(ctx: Ctx) -> web.StreamResponse:
-    doc = parse_website(await _document(ctx, "WebsiteConfiguration"))
-    await ctx.svc.bucket_config.put(ctx.who, ctx.bucket, "website", doc)
-    return web.Response(status=200)
-
-
 @handles("GetBucketWebsite")
 async def get_website(ctx: Ctx) -> web.StreamResponse:
     doc = dict(await ctx.svc.bucket_config.get(ctx.who, ctx.bucket, "website"))
     if "RoutingRules" in doc:
         doc["RoutingRules"] = {"RoutingRule": doc["RoutingRules"]}
     return xml_response("WebsiteConfiguration", doc)
+
+
+# -- Put: one handler, the operation picks the document's root, its parser and the config's name -----
+_PUTS: dict[str, tuple[str, Callable[[Element], dict[str, Any]], str]] = {
+    "PutBucketEncryption": ("ServerSideEncryptionConfiguration", parse_encryption, "encryption"),
+    "PutBucketCors": ("CORSConfiguration", parse_cors, "cors"),
+    "PutBucketWebsite": ("WebsiteConfiguration", parse_website, "website"),
+}
+
+
+@handles(*_PUTS)
+async def put_config(ctx: Ctx) -> web.StreamResponse:
+    root, parse, name = _PUTS[ctx.route.endpoint.name]
+    await ctx.svc.bucket_config.put(ctx.who, ctx.bucket, name, parse(await _document(ctx, root)))
+    return web.Response(status=200)

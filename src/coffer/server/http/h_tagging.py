@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from coffer.protocol import xmlutil
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error, parse_document
 from coffer.protocol.timeutil import iso8601, parse_iso8601
 
 from ..service.tagging import BUCKET_TAG_LIMIT, OBJECT_TAG_LIMIT, check_tags
@@ -21,34 +21,22 @@ from .body import read_small_body
 from .context import Ctx, handles
 from .respond import xml_response
 
-_MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
-
-
-def _root(body: bytes, name: str) -> xmlutil.Element:
-    try:
-        root = xmlutil.parse(body)
-    except xmlutil.XmlError:
-        raise S3Error("MalformedXML", _MALFORMED) from None
-    if xmlutil.local_name(root) != name:
-        raise S3Error("MalformedXML", _MALFORMED)
-    return root
-
 
 def _tag_pairs(el: xmlutil.Element) -> list[tuple[str, str]]:
     pairs = []
     for t in xmlutil.children(el, "Tag"):
         k, v = xmlutil.child_text(t, "Key"), xmlutil.child_text(t, "Value")
         if k is None:
-            raise S3Error("MalformedXML", _MALFORMED)
+            raise S3Error("MalformedXML", MALFORMED_XML)
         pairs.append((k, v or ""))
     return pairs
 
 
 async def _tagset(ctx: Ctx, limit: int) -> dict[str, str]:
-    root = _root(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "Tagging")
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "Tagging")
     ts = xmlutil.find(root, "TagSet")
     if ts is None:
-        raise S3Error("MalformedXML", _MALFORMED)
+        raise S3Error("MalformedXML", MALFORMED_XML)
     return check_tags(_tag_pairs(ts), limit)
 
 
@@ -103,7 +91,7 @@ def _num(el: xmlutil.Element, name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise S3Error("MalformedXML", _MALFORMED) from None
+        raise S3Error("MalformedXML", MALFORMED_XML) from None
 
 
 def _filter(rule: xmlutil.Element) -> dict[str, Any]:
@@ -112,10 +100,10 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     if f is None:
         return {"prefix": legacy or ""}
     if legacy is not None:
-        raise S3Error("MalformedXML", _MALFORMED)
+        raise S3Error("MalformedXML", MALFORMED_XML)
     scope = xmlutil.find(f, "And")
     if scope is not None and len([c for c in f if isinstance(c.tag, str)]) > 1:
-        raise S3Error("MalformedXML", _MALFORMED)
+        raise S3Error("MalformedXML", MALFORMED_XML)
     src = scope if scope is not None else f
     out: dict[str, Any] = {"prefix": xmlutil.child_text(src, "Prefix") or ""}
     tags = _tag_pairs(src)
@@ -123,7 +111,7 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
         out["tags"] = check_tags(tags, OBJECT_TAG_LIMIT)
     out["gt"], out["lt"] = _num(src, "ObjectSizeGreaterThan"), _num(src, "ObjectSizeLessThan")
     if scope is None and sum(1 for c in f if isinstance(c.tag, str)) > 1:
-        raise S3Error("MalformedXML", _MALFORMED)  # several conditions need <And>
+        raise S3Error("MalformedXML", MALFORMED_XML)  # several conditions need <And>
     return out
 
 
@@ -143,7 +131,7 @@ def parse_rule(r: xmlutil.Element) -> dict[str, Any]:
         if (m := xmlutil.child_text(e, "ExpiredObjectDeleteMarker")) is not None:
             exp["expired_marker"] = m.strip().lower() == "true"
         if not exp:
-            raise S3Error("MalformedXML", _MALFORMED)
+            raise S3Error("MalformedXML", MALFORMED_XML)
         rule["expiration"] = exp
     n = xmlutil.find(r, "NoncurrentVersionExpiration")
     if n is not None:
@@ -186,7 +174,7 @@ def render_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 @handles("PutBucketLifecycleConfiguration")
 async def put_lifecycle(ctx: Ctx) -> web.StreamResponse:
-    root = _root(await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body),
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body),
                  "LifecycleConfiguration")
     rules = [parse_rule(r) for r in xmlutil.children(root, "Rule")]
     await ctx.svc.lifecycle.put(ctx.who, ctx.bucket, rules)

@@ -5,25 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from coffer.protocol import xmlutil
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import S3Error, parse_document
 
 from ..meta.model import CommonPrefix, VersionEntry
 from .body import read_small_body
 from .context import Ctx, handles
 from .respond import iso, xml_response
 
-_MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
-
 
 @handles("PutBucketVersioning")
 async def put_versioning(ctx: Ctx) -> web.StreamResponse:
-    body = await read_small_body(ctx.request, ctx.plan, 64 * 1024)
-    try:
-        root = xmlutil.parse(body)
-    except xmlutil.XmlError:
-        raise S3Error("MalformedXML", _MALFORMED) from None
-    if xmlutil.local_name(root) != "VersioningConfiguration":
-        raise S3Error("MalformedXML", _MALFORMED)
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "VersioningConfiguration")
     status = xmlutil.child_text(root, "Status")
     if status is None:
         raise S3Error("IllegalVersioningConfigurationException",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from coffer.protocol import xmlutil
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error, parse_document
 from coffer.protocol.timeutil import iso8601, parse_http_date, parse_iso8601
 
 from ..meta.model import ObjectRecord
@@ -22,18 +22,6 @@ from .body import read_small_body
 from .context import Ctx, handles
 from .lock_integrity import require_for_config
 from .respond import xml_response
-
-_MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
-
-
-def _xml(body: bytes, root_name: str) -> xmlutil.Element:
-    try:
-        root = xmlutil.parse(body)
-    except xmlutil.XmlError:
-        raise S3Error("MalformedXML", _MALFORMED) from None
-    if xmlutil.local_name(root) != root_name:
-        raise S3Error("MalformedXML", _MALFORMED)
-    return root
 
 
 def _int(value: str | None, name: str) -> int | None:
@@ -96,14 +84,14 @@ def bypass(ctx: Ctx) -> bool:
 @handles("PutObjectLockConfiguration")
 async def put_lock_config(ctx: Ctx) -> web.StreamResponse:
     require_for_config(ctx.request.headers)
-    root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "ObjectLockConfiguration")
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "ObjectLockConfiguration")
     enabled = xmlutil.child_text(root, "ObjectLockEnabled") == "Enabled"
     rule = None
     r = xmlutil.find(root, "Rule")
     if r is not None:
         d = xmlutil.find(r, "DefaultRetention")
         if d is None:
-            raise S3Error("MalformedXML", _MALFORMED)
+            raise S3Error("MalformedXML", MALFORMED_XML)
         rule = {"mode": xmlutil.child_text(d, "Mode"), "days": _int(xmlutil.child_text(d, "Days"), "Days"),
                 "years": _int(xmlutil.child_text(d, "Years"), "Years")}
     await ctx.svc.retention.put_config(ctx.who, ctx.bucket, enabled, rule)
@@ -123,7 +111,7 @@ async def get_lock_config(ctx: Ctx) -> web.StreamResponse:
 @handles("PutObjectRetention")
 async def put_retention(ctx: Ctx) -> web.StreamResponse:
     require_for_config(ctx.request.headers)
-    root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "Retention")
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "Retention")
     mode = xmlutil.child_text(root, "Mode")
     until = _date(xmlutil.child_text(root, "RetainUntilDate"), "RetainUntilDate")
     await ctx.svc.retention.put_retention(ctx.who, ctx.bucket, ctx.key, ctx.query.get("versionId"), mode, until,
@@ -140,10 +128,10 @@ async def get_retention(ctx: Ctx) -> web.StreamResponse:
 @handles("PutObjectLegalHold")
 async def put_legal_hold(ctx: Ctx) -> web.StreamResponse:
     require_for_config(ctx.request.headers)
-    root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "LegalHold")
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "LegalHold")
     status = xmlutil.child_text(root, "Status")
     if status not in ("ON", "OFF"):
-        raise S3Error("MalformedXML", _MALFORMED)
+        raise S3Error("MalformedXML", MALFORMED_XML)
     await ctx.svc.retention.put_legal_hold(ctx.who, ctx.bucket, ctx.key, ctx.query.get("versionId"), status == "ON")
     return web.Response(status=200)
 
@@ -161,13 +149,13 @@ def _days(root: xmlutil.Element, name: str) -> int:
     el = xmlutil.find(root, name)
     days = None if el is None else _int(xmlutil.child_text(el, "Days"), name)
     if days is None:
-        raise S3Error("MalformedXML", _MALFORMED)
+        raise S3Error("MalformedXML", MALFORMED_XML)
     return days
 
 
 @handles("PutBucketProtectionConfiguration")
 async def put_protection(ctx: Ctx) -> web.StreamResponse:
-    root = _xml(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "ProtectionConfiguration")
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "ProtectionConfiguration")
     status = xmlutil.child_text(root, "Status") or ""
     permanent = (xmlutil.child_text(root, "EnablePermanentRetention") or "false").lower() == "true"
     await ctx.svc.ibm.put_protection(ctx.who, ctx.bucket, status, _days(root, "MinimumRetention"),

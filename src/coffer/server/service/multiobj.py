@@ -64,8 +64,6 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
-
-
 class MultiObjects:
     def __init__(self, core: Core, objects: Objects, notifier: Notifier | None = None) -> None:
         self.core = core
