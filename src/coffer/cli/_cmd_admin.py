@@ -52,34 +52,21 @@ def key_create(out: Output, alias: str, user_id: str) -> None:
     out.emit(k, _key_line(k))
 
 
-@key_group.command("rotate")
-@click.argument("alias")
-@click.argument("access_key")
-@command
-def key_rotate(out: Output, alias: str, access_key: str) -> None:
-    """Give ACCESS_KEY a new secret (printed once); the old secret stops working."""
-    k = _admin(alias).rotate_key(access_key)
-    out.emit(k, _key_line(k))
+def _key_change(name: str, help_text: str) -> None:
+    """`coffer key rotate|disable|enable ALIAS ACCESS_KEY`: one admin call, the key's new state shown."""
+
+    @key_group.command(name, help=help_text)
+    @click.argument("alias")
+    @click.argument("access_key")
+    @command
+    def run(out: Output, alias: str, access_key: str) -> None:
+        k = getattr(_admin(alias), f"{name}_key")(access_key)
+        out.emit(k, _key_line(k))
 
 
-@key_group.command("disable")
-@click.argument("alias")
-@click.argument("access_key")
-@command
-def key_disable(out: Output, alias: str, access_key: str) -> None:
-    """Refuse requests signed with ACCESS_KEY until it is enabled again."""
-    k = _admin(alias).disable_key(access_key)
-    out.emit(k, _key_line(k))
-
-
-@key_group.command("enable")
-@click.argument("alias")
-@click.argument("access_key")
-@command
-def key_enable(out: Output, alias: str, access_key: str) -> None:
-    """Accept ACCESS_KEY again."""
-    k = _admin(alias).enable_key(access_key)
-    out.emit(k, _key_line(k))
+_key_change("rotate", "Give ACCESS_KEY a new secret (printed once); the old secret stops working.")
+_key_change("disable", "Refuse requests signed with ACCESS_KEY until it is enabled again.")
+_key_change("enable", "Accept ACCESS_KEY again.")
 
 
 @key_group.command("delete")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from coffer import Client
 from coffer.cli._cmd_basic import remote
 from coffer.cli._output import Output, UsageError, command, human_size
 
@@ -64,13 +65,18 @@ def bulk_get(out: Output, source: str, dest: str, workers: int, job_id: str | No
     out.emit(s.to_dict(), _status_text(s))
 
 
+def _client(alias: str) -> Client:
+    """The client of a bare ALIAS (the job commands name no bucket)."""
+    return remote(alias, need_bucket=False).alias.client()
+
+
 @bulk.command("status")
 @click.argument("alias")
 @click.argument("job_id")
 @command
 def bulk_status(out: Output, alias: str, job_id: str) -> None:
     """State and progress of job JOB_ID on ALIAS."""
-    s = remote(alias, need_bucket=False).alias.client().job(job_id).status()
+    s = _client(alias).job(job_id).status()
     out.emit(s.to_dict(), _status_text(s))
 
 
@@ -80,8 +86,7 @@ def bulk_status(out: Output, alias: str, job_id: str) -> None:
 @command
 def bulk_cancel(out: Output, alias: str, job_id: str) -> None:
     """Cancel job JOB_ID on ALIAS (blobs already stored of unfinished objects are freed)."""
-    client = remote(alias, need_bucket=False).alias.client()
-    client.job(job_id).cancel()
+    _client(alias).job(job_id).cancel()
     out.emit({"job_id": job_id, "state": "CANCELED"}, f"Canceled {job_id}")
 
 
@@ -92,5 +97,5 @@ def bulk_cancel(out: Output, alias: str, job_id: str) -> None:
 @command
 def bulk_list(out: Output, alias: str, state: str | None) -> None:
     """Bulk jobs on ALIAS (yours; all of them for an admin)."""
-    for s in remote(alias, need_bucket=False).alias.client().jobs(state):
+    for s in _client(alias).jobs(state):
         out.emit(s.to_dict(), _status_text(s))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -64,11 +65,21 @@ def _need_bucket(ctx: AisCtx) -> None:
         raise AisError(400, "expecting /v1/buckets/BUCKET")
 
 
-@ais_handles("POST", "buckets")
-async def post_bucket(ctx: AisCtx) -> web.StreamResponse:
+async def _bucket_action(ctx: AisCtx) -> tuple[dict, Any]:
+    """A bucket request's ActionMsg and its action (POST and DELETE on /v1/buckets/BUCKET)."""
     _need_bucket(ctx)
     msg = await ctx.action()
-    action = msg.get("action")
+    return msg, msg.get("action")
+
+
+def _counted(ctx: AisCtx, done_header: str, done: int, skipped: int) -> web.Response:
+    """A finished list/range job: its id (AIStore clients wait on it) and what it did, in headers."""
+    return web.Response(status=200, text=job_id(ctx), headers={done_header: str(done), "Ais-Skipped": str(skipped)})
+
+
+@ais_handles("POST", "buckets")
+async def post_bucket(ctx: AisCtx) -> web.StreamResponse:
+    msg, action = await _bucket_action(ctx)
     if action == "create-bck":
         await ctx.svc.buckets.create(ctx.who, ctx.bucket, None)
         return web.Response(status=200)
@@ -84,16 +95,13 @@ async def post_bucket(ctx: AisCtx) -> web.StreamResponse:
         out = await ctx.svc.multi.copy(ctx.who, ctx.bucket, sel, str(to["name"]), str(prepend),
                                        continue_on_error=bool(value.get("coer")), dry_run=bool(value.get("dry_run")),
                                        request_id=ctx.rid)
-        return web.Response(status=200, text=job_id(ctx), headers={"Ais-Copied": str(out.done),
-                                                                "Ais-Skipped": str(out.skipped)})
+        return _counted(ctx, "Ais-Copied", out.done, out.skipped)
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")
 
 
 @ais_handles("DELETE", "buckets")
 async def delete_bucket(ctx: AisCtx) -> web.StreamResponse:
-    _need_bucket(ctx)
-    msg = await ctx.action()
-    action = msg.get("action")
+    msg, action = await _bucket_action(ctx)
     if action == "destroy-bck":
         await ctx.svc.ais.destroy_bucket(ctx.who, ctx.bucket)
         return web.Response(status=200)
@@ -101,8 +109,7 @@ async def delete_bucket(ctx: AisCtx) -> web.StreamResponse:
         value = msg.get("value") or {}
         sel = _selection(value)
         out = await ctx.svc.multi.delete(ctx.who, ctx.bucket, sel, continue_on_error=True, request_id=ctx.rid)
-        return web.Response(status=200, text=job_id(ctx), headers={"Ais-Deleted": str(out.done),
-                                                                "Ais-Skipped": str(out.skipped)})
+        return _counted(ctx, "Ais-Deleted", out.done, out.skipped)
     raise AisError(501, f"bucket action {action!r} is not supported by Coffer")
 
 
