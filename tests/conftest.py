@@ -107,26 +107,8 @@ class ServerProcess:
         return self.proc.returncode if self.proc else None
 
 
-@pytest.fixture
-def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """Make extra servers (own data folder, own port) for tests that restart or kill them."""
-    made: list[ServerProcess] = []
-
-    def make(**kw) -> ServerProcess:
-        data = tmp_path_factory.mktemp("coffer") / "data"
-        srv = ServerProcess(data=data, port=free_port(), **kw)
-        srv.start()
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def module_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """Like server_factory, for the tests of one module sharing servers of their own."""
+def _servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A maker of servers (own data folder, own port), all stopped when the fixture ends."""
     made: list[ServerProcess] = []
 
     def make(**kw) -> ServerProcess:
@@ -138,6 +120,18 @@ def module_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     yield make
     for srv in made:
         srv.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Make extra servers (own data folder, own port) for tests that restart or kill them."""
+    yield from _servers(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def module_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Like server_factory, for the tests of one module sharing servers of their own."""
+    yield from _servers(tmp_path_factory)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import client
 
 from coffer.sdk._client import Client
 
@@ -30,6 +31,19 @@ def start(server_factory, tmp_path: Path, n: int = 6, extra: list[str] | None = 
     args = volume_args(vols) + (extra or []) + ([] if healer else ["--heal-interval", "0"])
     srv = server_factory(extra_args=args)
     return srv, vols
+
+
+def s3_for(srv):
+    """boto3 for a server started by `start` (its own keys)."""
+    return client(srv.endpoint, srv.access_key, srv.secret_key)
+
+
+def cluster(server_factory, tmp_path: Path, bucket: str, n: int = 6):
+    """`start` with n volumes plus a fresh bucket: (server, volume paths, boto3 client)."""
+    srv, vols = start(server_factory, tmp_path, n)
+    s3 = s3_for(srv)
+    s3.create_bucket(Bucket=bucket)
+    return srv, vols, s3
 
 
 def admin(srv, method: str, name: str, **query) -> dict:

@@ -15,6 +15,9 @@ import hashlib
 import http.client
 import os
 import random
+import subprocess
+import sys
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -283,3 +286,21 @@ def composite_checksum(alg: str, parts: list[bytes]) -> str:
 
 def content_md5(b: bytes) -> str:
     return base64.b64encode(hashlib.md5(b).digest()).decode()
+
+
+def wait_for(pred, timeout: float, what: str) -> None:
+    """Poll `pred` until true; the timeout only bounds a hang (no assertion is about time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def coffer_cli(data, *args: str) -> str:
+    """Run `coffer ARGS --data DATA` (server-side commands: users, tokens) and return its stdout."""
+    out = subprocess.run([sys.executable, "-m", "coffer", *args, "--data", str(data)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

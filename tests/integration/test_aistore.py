@@ -8,13 +8,10 @@ from a list or a template, and reading one member of a tar or zip object by arch
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import tarfile
 import uuid
-import zipfile
 
 import pytest
 import requests
@@ -23,8 +20,11 @@ aistore = pytest.importorskip("aistore")
 from aistore.sdk import ArchiveConfig  # noqa: E402
 from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrObjNotFound  # noqa: E402
 from aistore.sdk.retry_config import RetryConfig  # noqa: E402
+from helpers import coffer_cli  # noqa: E402
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt  # noqa: E402
 from urllib3.util.retry import Retry  # noqa: E402
+
+from archive_builders import make_tar, make_zip  # noqa: E402
 
 
 def _no_retries() -> RetryConfig:
@@ -32,13 +32,6 @@ def _no_retries() -> RetryConfig:
     # the tests that expect a 404 want the first answer.
     return RetryConfig(http_retry=Retry(total=0), network_retry=Retrying(
         stop=stop_after_attempt(1), retry=retry_if_exception_type(()), reraise=True))
-
-
-def coffer_cli(data, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "coffer", *args, "--data", str(data)], capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -253,30 +246,12 @@ def test_destroy_bucket_with_contents(ais):
 
 # --- archives ----------------------------------------------------------------------------------------
 
-def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as t:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for i, (name, data) in enumerate(members.items()):
-            z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
-    return buf.getvalue()
-
-
 MEMBERS = {f"dir/file-{i}.txt": (f"member {i} " * (i * 5000 + 1)).encode() for i in range(6)}
 
 
 @pytest.mark.parametrize("kind", ["tar", "tar.gz", "zip"])
 def test_archpath_reads_one_member(bck, kind):
-    body = _zip(MEMBERS) if kind == "zip" else _tar(MEMBERS, "w:gz" if kind == "tar.gz" else "w")
+    body = make_zip(MEMBERS) if kind == "zip" else make_tar(MEMBERS, "w:gz" if kind == "tar.gz" else "w")
     obj = bck.object(f"shard.{kind}")
     obj.get_writer().put_content(body)
     for name, data in MEMBERS.items():

@@ -13,7 +13,8 @@ import pytest
 
 aistore = pytest.importorskip("aistore")
 from aistore.sdk.errors import AISError  # noqa: E402
-from test_aistore import _no_retries, coffer_cli  # noqa: E402
+from helpers import coffer_cli  # noqa: E402
+from test_aistore import _no_retries  # noqa: E402
 
 
 def test_only_issued_job_ids_report_finished(endpoint):

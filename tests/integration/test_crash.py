@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from helpers import MiB, client, data, md5_hex, multipart_etag
+from helpers import MiB, client, data, md5_hex, multipart_etag, wait_for
 from rawhttp import UNSIGNED_PAYLOAD, Signer, exchange, parse_response
 
 pytestmark = pytest.mark.slow
@@ -44,15 +44,6 @@ def signer_for(srv) -> Signer:
 def files_under(root: Path, name: str) -> list[Path]:
     """Regular files inside every directory called `name` below root."""
     return [p for d in root.rglob(name) if d.is_dir() for p in d.rglob("*") if p.is_file()]
-
-
-def wait_for(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def put_objects(s3, bucket: str, sizes: list[int], prefix: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import client
+from helpers import client, coffer_cli
 
 
 def free_port() -> int:
@@ -273,13 +273,10 @@ def test_aistore_api_writes_send_events_and_respect_frozen_buckets(endpoint):
     aistore = pytest.importorskip("aistore")
     if endpoint.server is None:
         pytest.skip("needs a local server (tokens are issued on its data folder)")
-    import subprocess
-    import sys
 
     from coffer import Client
 
-    token = subprocess.run([sys.executable, "-m", "coffer", "token", "create", "--user", "root", "--data",
-                            str(endpoint.server.data)], capture_output=True, text=True, timeout=60).stdout.strip()
+    token = coffer_cli(endpoint.server.data, "token", "create", "--user", "root")
     ais = aistore.Client(endpoint.url, token=token)
     sdk = Client(endpoint.url, endpoint.access_key, endpoint.secret_key)
     name = f"n-{uuid.uuid4().hex[:12]}"

@@ -4,12 +4,11 @@ copies and multi-object operations."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 
 import pytest
 from ds3_wire import Ds3WireClient
+from helpers import coffer_cli
 from test_notifications import Receiver, free_port
 
 from coffer import Client
@@ -25,8 +24,7 @@ def test_aistore_copies_and_multi_object_operations(endpoint):
 
     if endpoint.server is None:
         pytest.skip("needs a local server (tokens are issued on its data folder)")
-    token = subprocess.run([sys.executable, "-m", "coffer", "token", "create", "--user", "root", "--data",
-                            str(endpoint.server.data)], capture_output=True, text=True, timeout=60).stdout.strip()
+    token = coffer_cli(endpoint.server.data, "token", "create", "--user", "root")
     ais = aistore.Client(endpoint.url, token=token)
     sdk = Client(endpoint.url, endpoint.access_key, endpoint.secret_key)
     src, dst = f"n-{uuid.uuid4().hex[:12]}", f"n-{uuid.uuid4().hex[:12]}"

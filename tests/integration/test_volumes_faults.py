@@ -19,29 +19,16 @@ import time
 from pathlib import Path
 
 import pytest
-from ec_support import admin, flip, fragments, health, read_only, start, state, tmpfs
-from helpers import MiB, client, data, s3_error
+from ec_support import admin, cluster, flip, fragments, health, read_only, s3_for, start, state, tmpfs
+from helpers import MiB, data, s3_error, wait_for
 from rawhttp import UNSIGNED_PAYLOAD, Signer
 
 pytestmark = pytest.mark.slow
 
 
-def _s3(srv):
-    return client(srv.endpoint, srv.access_key, srv.secret_key)
-
-
 def _all_healthy(srv, bucket: str) -> None:
     r = admin(srv, "POST", "check", bucket=bucket, trust=2)
     assert r["healthy"] == r["objects"] and not r["problems"], r
-
-
-def _wait_for(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _tmp_files(vols: list[Path]) -> list[Path]:
@@ -50,10 +37,7 @@ def _tmp_files(vols: list[Path]) -> list[Path]:
 
 @pytest.fixture
 def ec6(server_factory, tmp_path):
-    srv, vols = start(server_factory, tmp_path, 6)
-    s3 = _s3(srv)
-    s3.create_bucket(Bucket="faults")
-    return srv, vols, s3
+    return cluster(server_factory, tmp_path, "faults")
 
 
 def test_flipped_bytes_are_caught_served_around_and_repaired_identically(ec6):
@@ -143,7 +127,7 @@ def test_full_volume(server_factory, tmp_path):
     vols = [tmp_path / f"vol{i}" for i in range(6)]
     with tmpfs(vols[3], "3m"):
         srv, _ = start(server_factory, tmp_path, 6)
-        s3 = _s3(srv)
+        s3 = s3_for(srv)
         s3.create_bucket(Bucket="full")
         bodies = {f"k{i}": data(4 * MiB, seed=50 + i) for i in range(6)}  # ~1 MiB per fragment each
         for k, b in bodies.items():
@@ -175,14 +159,14 @@ def test_kill9_during_put(ec6):
         chunk = data(MiB, seed=61)
         for _ in range(24):
             sock.sendall(chunk)
-        _wait_for(lambda: any(p.stat().st_size > MiB // 4 for p in _tmp_files(vols)), 20, "fragments being written")
+        wait_for(lambda: any(p.stat().st_size > MiB // 4 for p in _tmp_files(vols)), 20, "fragments being written")
         srv.kill()
     finally:
         sock.close()
     assert _tmp_files(vols), "the kill should leave partial fragment files"
     srv.start()
     assert not _tmp_files(vols), "the start-up sweep empties every volume's tmp/"
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     with s3_error("NoSuchKey", 404):
         s3.get_object(Bucket="faults", Key="big")
     assert s3.get_object(Bucket="faults", Key="earlier")["Body"].read() == earlier
@@ -206,7 +190,7 @@ def test_kill9_during_complete_multipart(ec6, delay):
         time.sleep(delay)  # before / around the metadata commit
         srv.kill()
     srv.start()
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     if not s3.list_objects_v2(Bucket="faults", Prefix="mpu").get("Contents"):
         s3.complete_multipart_upload(Bucket="faults", Key="mpu", UploadId=up, MultipartUpload={"Parts": done})
     got = s3.get_object(Bucket="faults", Key="mpu")["Body"].read()
@@ -230,13 +214,13 @@ def test_kill9_during_repair(ec6):
 
     t = threading.Thread(target=go)
     t.start()
-    _wait_for(lambda: bool(_tmp_files(vols)) or not t.is_alive(), 60, "the repair to start writing")
+    wait_for(lambda: bool(_tmp_files(vols)) or not t.is_alive(), 60, "the repair to start writing")
     srv.kill()
     t.join(30)
     killed_mid_repair = "e" in box
     print(f"kill -9 {'during' if killed_mid_repair else 'after'} the repair")
     srv.start()
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     assert s3.get_object(Bucket="faults", Key="big")["Body"].read() == body  # old or new fragments, never partial
     if killed_mid_repair:
         assert state(srv, "faults", "big") == "degraded"
@@ -249,14 +233,14 @@ def test_background_healer_and_scrubber(server_factory, tmp_path):
     """With the healer on, a damaged fragment nobody reads is found by the scrubber and repaired."""
     srv, _ = start(server_factory, tmp_path, 4, extra=["--scrub-interval", "1", "--scrub-rate", "0"],
                    healer=True)
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     s3.create_bucket(Bucket="scrub")
     body = data(2 * MiB, seed=90)
     s3.put_object(Bucket="scrub", Key="k", Body=body)
     frag = fragments(srv, "scrub", "k")[0]["path"]
     original = Path(frag).read_bytes()
     flip(frag, 200)
-    _wait_for(lambda: admin(srv, "GET", "volumes")["scrub"]["passes"] >= 1, 60, "a scrub pass to end")
+    wait_for(lambda: admin(srv, "GET", "volumes")["scrub"]["passes"] >= 1, 60, "a scrub pass to end")
     assert Path(frag).read_bytes() == original  # found without any read of the object, and repaired
     assert s3.get_object(Bucket="scrub", Key="k")["Body"].read() == body
 
@@ -302,7 +286,7 @@ def test_writes_refused_clearly_below_quorum_reads_go_on(server_factory, tmp_pat
     """EC-2+2 over 4 volumes writes 3 fragments at least: with 2 volumes gone a PUT is a clear 503,
     nothing is stored, and what was stored before is still read from the 2 volumes left."""
     srv, vols = start(server_factory, tmp_path, 4)
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     s3.create_bucket(Bucket="quorum")
     old = data(2 * MiB, seed=99)
     s3.put_object(Bucket="quorum", Key="old", Body=old)

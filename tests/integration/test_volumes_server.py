@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from ec_support import admin, fragments, health, start, volume_args
-from helpers import MiB, client, data, s3_error
-
-
-def _s3(srv):
-    return client(srv.endpoint, srv.access_key, srv.secret_key)
+from ec_support import admin, cluster, fragments, health, s3_for, start, volume_args
+from helpers import MiB, data, s3_error
 
 
 @pytest.fixture
 def ec6(server_factory, tmp_path):
-    srv, vols = start(server_factory, tmp_path, 6)
-    s3 = _s3(srv)
-    s3.create_bucket(Bucket="ecb")
-    return srv, vols, s3
+    return cluster(server_factory, tmp_path, "ecb")
 
 
 def test_default_policy_ec_4_2_on_distinct_volumes_and_ranges(ec6):
@@ -186,7 +179,7 @@ def test_coffer_admin_cli(ec6):
 
 def test_volume_identity_is_checked(server_factory, tmp_path):
     srv, vols = start(server_factory, tmp_path, 4)
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     s3.create_bucket(Bucket="idb")
     body = data(1 * MiB, seed=9)
     s3.put_object(Bucket="idb", Key="k", Body=body)
@@ -221,7 +214,7 @@ def test_two_workers_and_the_supervisors_healer(server_factory, tmp_path):
     """Workers find damage on reads; the healer thread (in the supervisor process) repairs it."""
     vols = [tmp_path / f"vol{i}" for i in range(4)]
     srv = server_factory(workers=2, extra_args=[*volume_args(vols), "--heal-interval", "0.2"])
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     s3.create_bucket(Bucket="two")
     bodies = {f"k{i}": data(1 * MiB + i, seed=100 + i) for i in range(4)}
     for k, b in bodies.items():
@@ -243,7 +236,7 @@ def test_two_workers_and_the_supervisors_healer(server_factory, tmp_path):
 
 def test_adding_a_volume_rewrites_nothing(server_factory, tmp_path):
     srv, vols = start(server_factory, tmp_path, 4)
-    s3 = _s3(srv)
+    s3 = s3_for(srv)
     s3.create_bucket(Bucket="grow")
     bodies = {f"k{i}": data(600_000, seed=200 + i) for i in range(6)}
     for k, b in bodies.items():

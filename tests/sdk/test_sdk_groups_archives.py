@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import io
-import tarfile
 import zipfile
 
 import pytest
 
+from archive_builders import make_tar
 from coffer import NoSuchKey
 from coffer.protocol.template import TemplateError
-
-
-def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as t:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def test_template_delete_and_copy(coffer_client, coffer_bkt):
@@ -61,7 +51,7 @@ def test_get_reader_archpath(coffer_client, coffer_bkt, kind):
                 z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
         body = buf.getvalue()
     else:
-        body = _tar(members, "w:gz" if kind == "tgz" else "w")
+        body = make_tar(members, "w:gz" if kind == "tgz" else "w")
     obj = coffer_bkt.object(f"archive.{kind}")
     obj.put(body)
     for name, data in members.items():

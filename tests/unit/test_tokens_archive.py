@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from archive_builders import make_tar, make_zip
 from coffer.server.config import Limits
 from coffer.server.data import LocalDataStore
 from coffer.server.meta.model import ObjectRecord, Segment, User
@@ -108,28 +109,11 @@ def _record(data_store: LocalDataStore, body: bytes, pieces: int) -> ObjectRecor
     return ObjectRecord(bucket="b", key="k", size=len(body), etag="e", last_modified=0, owner="o", segments=segs)
 
 
-def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for i, (n, d) in enumerate(MEMBERS.items()):
-            z.writestr(n, d, compress_type=zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
-    return buf.getvalue()
-
-
-def _tar(mode: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as t:
-        for n, d in MEMBERS.items():
-            info = tarfile.TarInfo(n)
-            info.size = len(d)
-            t.addfile(info, io.BytesIO(d))
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("kind", ["tar", "tar.gz", "tar.xz", "zip"])
 @pytest.mark.parametrize("pieces", [1, 3])
 def test_members_across_segments(tmp_path, kind, pieces):
-    body = _zip() if kind == "zip" else _tar({"tar": "w", "tar.gz": "w:gz", "tar.xz": "w:xz"}[kind])
+    modes = {"tar": "w", "tar.gz": "w:gz", "tar.xz": "w:xz"}
+    body = make_zip(MEMBERS) if kind == "zip" else make_tar(MEMBERS, modes[kind])
     store = LocalDataStore(tmp_path)
     store.open()
     core = Core(None, store, Limits(), "r")  # type: ignore[arg-type]  # archives need no metadata
