@@ -172,3 +172,28 @@ def bkt(any_client: Client) -> Iterator:
 @pytest.fixture
 def coffer_bkt(coffer_client: Client) -> Iterator:
     yield from _fresh_bucket(coffer_client)
+
+
+# -- the coffer CLI, shared by the CLI and bulk tests -----------------------------------------------
+_SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.fixture
+def run(tmp_path, coffer_target):
+    """`run(*args)`: the `coffer` CLI in a subprocess (own config folder, no proxy or AWS settings),
+    with alias `dev` set to the Coffer server under test; raises on a non-zero exit unless ok=False."""
+    env = {**os.environ, "PYTHONPATH": _SRC, "COFFER_CONFIG_DIR": str(tmp_path / "cfg")}
+    for k in list(env):
+        if k.startswith(("COFFER_HOST_", "COFFER_ENDPOINT", "AWS_")) or k.lower().endswith("_proxy"):
+            env.pop(k)
+
+    def run(*args: str, stdin: bytes | None = None, ok: bool = True, extra_env: dict | None = None):
+        proc = subprocess.run([sys.executable, "-m", "coffer.cli.main", *args], input=stdin,
+                              capture_output=True, env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=120)
+        if ok and proc.returncode != 0:
+            raise AssertionError(f"coffer {' '.join(args)} -> {proc.returncode}\n{proc.stderr.decode()}")
+        return proc
+
+    t = coffer_target
+    run("alias", "set", "dev", t.url, t.access_key, t.secret_key)
+    return run

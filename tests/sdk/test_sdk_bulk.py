@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
 from coffer import BulkJob, NotFound
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-
 
 @pytest.fixture
-def bkt(coffer_client):
-    b = coffer_client.bucket(f"bulk-{uuid.uuid4().hex[:12]}").create()
-    yield b
-    try:
-        b.delete(force=True)
-    except Exception:
-        pass
+def bkt(coffer_bkt):
+    return coffer_bkt
 
 
 def test_bulk_put_chunks_blobs_status(coffer_client, bkt):
@@ -83,24 +73,6 @@ def test_bulk_put_files_and_get_files(coffer_client, bkt, tmp_path):
 
 
 # -- CLI -------------------------------------------------------------------------------------------
-@pytest.fixture
-def run(tmp_path, coffer_target):
-    env = {**os.environ, "PYTHONPATH": SRC, "COFFER_CONFIG_DIR": str(tmp_path / "cfg")}
-    for k in list(env):
-        if k.startswith(("COFFER_HOST_", "COFFER_ENDPOINT", "AWS_")) or k.lower().endswith("_proxy"):
-            env.pop(k)
-
-    def run(*args: str, ok: bool = True):
-        proc = subprocess.run([sys.executable, "-m", "coffer.cli.main", *args], capture_output=True, env=env,
-                              cwd=tmp_path, timeout=120)
-        if ok and proc.returncode != 0:
-            raise AssertionError(f"coffer {' '.join(args)} -> {proc.returncode}\n{proc.stderr.decode()}")
-        return proc
-
-    run("alias", "set", "dev", coffer_target.url, coffer_target.access_key, coffer_target.secret_key)
-    return run
-
-
 def _json(proc) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
 
