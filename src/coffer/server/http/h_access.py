@@ -87,12 +87,9 @@ async def get_ownership(ctx: Ctx) -> web.StreamResponse:
 
 @handles("PutBucketOwnershipControls")
 async def put_ownership(ctx: Ctx) -> web.StreamResponse:
-    body = await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body)
-    try:
-        root = xmlutil.parse(body)
-    except xmlutil.XmlError:
-        raise _malformed_xml() from None
-    rules = xmlutil.children(root, "Rule") if xmlutil.local_name(root) == "OwnershipControls" else []
+    root = parse_document(await read_small_body(ctx.request, ctx.plan, ctx.cfg.limits.max_xml_body),
+                          "OwnershipControls")
+    rules = xmlutil.children(root, "Rule")
     if len(rules) != 1:
         raise _malformed_xml()
     await ctx.svc.access_config.put_ownership(ctx.bucket, xmlutil.child_text(rules[0], "ObjectOwnership") or "")
