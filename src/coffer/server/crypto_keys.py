@@ -25,6 +25,7 @@ from pathlib import Path
 
 from coffer.protocol.errors import S3Error
 from coffer.server.crypto import KEY_SIZE, key_fingerprint, new_data_key, unwrap_key, wrap_key
+from coffer.server.data.volumes import fsync_dir
 
 MASTER_KEY_ENV = "COFFER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "COFFER_MASTER_KEY_FILE"
@@ -55,11 +56,7 @@ def _write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(path.parent)
 
 
 def _read_private(path: Path) -> str:

@@ -26,6 +26,8 @@ from typing import Protocol
 
 from coffer.protocol.checksums import Hasher
 
+from .volumes import fsync_dir
+
 
 class SegmentLike(Protocol):
     """What the data store needs of a metadata segment (it never imports the metadata layer)."""
@@ -85,7 +87,7 @@ class FileWriter:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.rename(self.tmp_path, final)
         if self._store.fsync:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         return self.ref
 
     def abort(self) -> None:
@@ -172,11 +174,3 @@ class LocalDataStore:
                             yield f.name
                     except FileNotFoundError:
                         pass
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

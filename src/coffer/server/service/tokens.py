@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.volumes import fsync_dir
 from ..meta.interface import MetaStore
 from .core import Principal
 
@@ -74,11 +75,7 @@ def _load_key(data_dir: Path) -> bytes:
         os.close(fd)
     try:
         os.link(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(path.parent)
     except FileExistsError:
         pass
     finally:
