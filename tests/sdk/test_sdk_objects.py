@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -191,3 +192,24 @@ def test_appends_small_and_large(bkt):
     h = w.append_content(b"dropped")
     w.abort_append(h)
     assert obj.head().size == len(b"firstsecond-third") + 9 * 1024 * 1024 + 1
+
+
+def test_whole_object_puts_carry_a_crc_and_pass_object_lock(coffer_client, s3, tmp_path):
+    """S3 refuses writes into a bucket with default retention unless they carry Content-MD5 or an
+    x-amz-checksum-*: the SDK's whole-object PUTs (bytes, small files, as_file) attach a CRC32C."""
+    name = f"sdk-lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    bucket = coffer_client.bucket(name)
+    bucket.object("a").get_writer().put_content(b"locked bytes")
+    (tmp_path / "f.txt").write_bytes(b"file bytes" * 100)
+    bucket.object("b").get_writer().put_file(tmp_path / "f.txt")
+    with bucket.object("c").get_writer().as_file("w") as f:
+        f.write(b"streamed")
+    for key, data in (("a", b"locked bytes"), ("b", b"file bytes" * 100), ("c", b"streamed")):
+        assert bucket.object(key).get_reader().read_all() == data
+        assert "CRC32C" in bucket.object(key).head().checksums
+    head = s3.head_object(Bucket=name, Key="a")
+    assert head["ObjectLockMode"] == "GOVERNANCE"

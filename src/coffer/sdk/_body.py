@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
-from coffer.protocol import sigv4
+from coffer.protocol import checksums, sigv4
 
 Progress = Callable[[int], None]
 CHUNK = 1024 * 1024
@@ -209,6 +209,35 @@ def md5_b64(payload: Payload) -> str:
     return base64.b64encode(h.digest()).decode("ascii")
 
 
+def _covered(headers: dict[str, str]) -> bool:
+    """True when the request already carries an integrity header the server checks."""
+    return any(k.lower() == "content-md5" or (k.lower().startswith("x-amz-checksum-") and
+               k.lower() not in ("x-amz-checksum-algorithm", "x-amz-checksum-type")) for k in headers)
+
+
+def with_crc32c(body: Any, headers: dict[str, str]) -> dict[str, str]:
+    """Attach x-amz-checksum-crc32c to a whole-object PUT whose bytes we can read cheaply.
+
+    Why: S3 refuses writes into Object Lock buckets without Content-MD5 or an x-amz-checksum-*,
+    and a stored CRC lets every later download verify the object end to end (boto3 sends one by
+    default too). CRC32C is hardware-accelerated, so for in-memory bodies and rewindable file
+    payloads it costs far less than the request itself. One-shot streams are left alone.
+    """
+    if _covered(headers):
+        return headers
+    h = checksums.Hasher("CRC32C")
+    if isinstance(body, str):
+        h.update(body.encode())
+    elif isinstance(body, bytes | bytearray | memoryview):
+        h.update(body)
+    elif isinstance(body, FilePayload):
+        for chunk in body.chunks():
+            h.update(chunk)
+    else:
+        return headers
+    return {**headers, "x-amz-checksum-crc32c": h.b64()}
+
+
 def payload_hash_headers(
     payload: Payload | None, secure: bool, signed_limit: int, headers: dict[str, str]
 ) -> str:
@@ -232,8 +261,6 @@ def payload_hash_headers(
         return hashlib.sha256(data).hexdigest()
     # A body that already carries a Content-MD5 or an x-amz-checksum-* value is covered: hashing
     # it again with MD5 would only burn CPU (MD5 is 20x slower than a hardware CRC).
-    covered = any(k.lower() == "content-md5" or (k.lower().startswith("x-amz-checksum-") and
-                  k.lower() not in ("x-amz-checksum-algorithm", "x-amz-checksum-type")) for k in headers)
-    if payload.rewindable and not covered:
+    if payload.rewindable and not _covered(headers):
         headers["Content-MD5"] = md5_b64(payload)
     return sigv4.UNSIGNED_PAYLOAD

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from coffer.sdk import _multipart as mp
 from coffer.sdk._append import Appender
-from coffer.sdk._body import FilePayload
+from coffer.sdk._body import FilePayload, with_crc32c
 from coffer.sdk._config import MAX_SINGLE_COPY, MiB, TransferConfig
 from coffer.sdk._errors import NoSuchKey
 from coffer.sdk._object import meta_headers
@@ -83,7 +83,7 @@ class ObjectWriter:
             sized = True
         if sized:
             resp = self._t.request("PUT", self.object.bucket.name, self.object.key, body=content,
-                                   content_length=content_length, headers=hdrs)
+                                   content_length=content_length, headers=with_crc32c(content, hdrs))
             return put_result(resp.headers)
         with self.as_file("w", content_type=content_type, metadata=metadata, headers=extra) as f:
             if hasattr(content, "read"):
@@ -111,9 +111,9 @@ class ObjectWriter:
         size = os.path.getsize(path)
         if size < config.multipart_threshold and not subscribers:
             with open(path, "rb") as f:
-                resp = self._t.request("PUT", self.object.bucket.name, self.object.key,
-                                       body=FilePayload(f, 0, size),
-                                       headers=write_headers(content_type, metadata))
+                payload = FilePayload(f, 0, size)
+                resp = self._t.request("PUT", self.object.bucket.name, self.object.key, body=payload,
+                                       headers=with_crc32c(payload, write_headers(content_type, metadata)))
             return put_result(resp.headers)
         with self.object.bucket.client.transfer(config) as tm:
             fut = tm.upload(path, self.object.bucket.name, self.object.key, subscribers=subscribers,
@@ -228,7 +228,7 @@ class ObjectWriteFile(io.RawIOBase):
             return
         t, b, k = self._writer._t, self._obj.bucket.name, self._obj.key
         if final and self._upload_id is None:
-            resp = t.request("PUT", b, k, body=data, headers=self._headers)
+            resp = t.request("PUT", b, k, body=data, headers=with_crc32c(data, self._headers))
             self.result = put_result(resp.headers)
             return
         if self._upload_id is None:
