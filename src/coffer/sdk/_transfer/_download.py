@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -137,6 +138,11 @@ class DownloadJob:
         os.ftruncate(fd, props.size)  # sparse until filled; ranges write in place
         part = self.config.part_size_for(props.size)
         crc = full_object_crc(props) if self.config.verify else None
+        # One writer at a time: concurrent pwrite()s to one file serialise on the kernel's inode
+        # lock anyway, and there the waiters spin (measured with perf: a fifth of the download's CPU
+        # in rwsem_spin_on_owner on 2 cores). Waiting on a Python lock sleeps instead, and the
+        # other ranges keep their data in their sockets meanwhile.
+        write_lock = threading.Lock()
 
         def task(first: int, last: int) -> Callable[[], tuple[bytes, int] | None]:
             def go() -> tuple[bytes, int] | None:
@@ -148,7 +154,8 @@ class DownloadJob:
                     buf = bytearray(self.config.io_chunksize)  # one per range: no allocation per chunk
                     for chunk in reader._stream(first, last, props.etag or None, self.config.io_chunksize,
                                                 into=buf):
-                        os.pwrite(fd, chunk, pos)
+                        with write_lock:
+                            os.pwrite(fd, chunk, pos)
                         pos += len(chunk)
                         written += len(chunk)
                         if hasher is not None:
