@@ -129,9 +129,10 @@ class Front:
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            resp = error_response(e, rid, HOST_ID, resource, head)
             if is_ds3_client(request.headers):  # a DS3 SDK reads DS3 error documents (HttpErrorCode)
                 resp = self.ds3.error(e, resource, rid, head, False)
+            else:
+                resp = error_response(e, rid, HOST_ID, resource, head)
             if expects_continue:
                 # The client holds its body back; the connection cannot be reused for another request.
                 resp.force_close()

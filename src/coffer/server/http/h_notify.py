@@ -5,7 +5,8 @@ through:
 - a write to an object of a frozen snapshot bucket is refused (AccessDenied);
 - a successful object write or delete becomes S3 events, queued durably (SQLite) before the
   response goes out when the bucket has a notification configuration that matches. Requests that
-  are not object writes pay nothing; writes pay a bucket lookup (a primary-key read), and writes
+  are not object writes pay nothing; writes reuse the bucket row access control read (a lookup
+  only where no gate ran, e.g. the AIStore front), and writes
   to a bucket with notifications one more commit (the intent) before the handler runs.
 
 Event names per endpoint: PutObject -> ObjectCreated:Put (ObjectCreated:Copy with
@@ -95,7 +96,7 @@ async def guarded(svc: Service, bucket_name: str, key: str | None, event: str | 
                   call: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Frozen check, intent, the write itself (`call`), then its events. key=None: the (key,
     became-a-delete-marker) pairs come from request["coffer.deleted"] after the call (DeleteObjects)."""
-    bucket = await svc.core.meta.get_bucket(bucket_name)
+    bucket = await svc.core.bucket_row(bucket_name)
     if bucket is None:
         return await call()
     check_writable(bucket)

@@ -148,6 +148,14 @@ class Core:
         self.pool.shutdown(wait=True)
 
     # -- access --------------------------------------------------------------------------------------
+    async def bucket_row(self, name: str) -> Bucket | None:
+        """The bucket's row, without an access check: the one the gate already read for this request
+        when it names the same bucket (no second lookup on the write path), else from the store."""
+        hint = BUCKET_HINT.get()
+        if hint is not None and hint.name == name:
+            return hint
+        return await self.meta.get_bucket(name)
+
     async def bucket_for(self, who: Principal, name: str) -> Bucket:
         hint = BUCKET_HINT.get()
         if hint is not None and hint.name == name:

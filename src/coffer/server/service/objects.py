@@ -92,9 +92,9 @@ class Objects:
             storage_class=params.storage_class, inline=got.inline,
             segments=[got.segment] if got.segment else [], version_id=ver.new_version_id(b), props=props,
         )
-        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [],
-                           versioning=ver.mode(b))
-        if ver.mode(b) == "Suspended":
+        mode = ver.mode(b)
+        await self._commit(record, params.expect, [got.segment.ref] if got.segment else [], versioning=mode)
+        if mode == "Suspended":
             record.version_id = "null"  # stored as the null version (None); answered as "null"
         return record
 
