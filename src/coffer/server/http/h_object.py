@@ -18,7 +18,7 @@ from .h_archive import get_archived
 from .h_sse import check_read, copy_source_customer, object_sse_headers, request_sse, send_encrypted
 from .h_worm import bypass, lock_request, version_headers
 from .lock_integrity import require_for_put
-from .respond import iso, object_headers, parse_range, quoted, send_spans, xml_response
+from .respond import apply_range, iso, object_headers, quoted, send_range, xml_response
 from .website import REDIRECT_HEADER, check_redirect_location
 
 _STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
@@ -193,27 +193,17 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
                 for algo, v in rec.parts[n - 1].checksums.items():
                     headers["x-amz-checksum-" + algo.lower()] = v
     elif ctx.header("Range"):
-        rng = parse_range(ctx.header("Range") or "", rec.size)
-        if rng is not None:
-            start, length = rng
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{rec.size}"
-            if length != rec.size and rec.checksum_type != "COMPOSITE":
-                # a whole-object checksum does not describe a range
-                for k in [k for k in headers if k.startswith("x-amz-checksum-")]:
-                    del headers[k]
+        status, start, length = apply_range(ctx.header("Range"), rec.size, headers)
+        if status == 206 and length != rec.size and rec.checksum_type != "COMPOSITE":
+            # a whole-object checksum does not describe a range
+            for k in [k for k in headers if k.startswith("x-amz-checksum-")]:
+                del headers[k]
     headers["Content-Length"] = str(length)
     if head:
         return web.Response(status=status, headers=headers)
     if rec.props.get("sse"):
         return await send_encrypted(ctx, rec, customer, status, headers, start, length)
-    if rec.inline is not None:
-        resp = web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
-        return resp
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_length = length
-    await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
-    return resp
+    return await send_range(ctx.request, ctx.svc, rec, status, headers, start, length)
 
 
 @handles("DeleteObject")

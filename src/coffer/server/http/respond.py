@@ -193,6 +193,18 @@ async def send_stream(request: web.BaseRequest, resp: web.StreamResponse, chunks
     await resp.write_eof()
 
 
+async def send_range(request: web.BaseRequest, svc: Service, rec: ObjectRecord, status: int,
+                     headers: dict[str, str], start: int, length: int) -> web.StreamResponse:
+    """Bytes [start, start+length) of a plaintext object: from its inline bytes, else its spans
+    (sendfile on the single-folder store, verified streams over volumes)."""
+    if rec.inline is not None:
+        return web.Response(status=status, headers=headers, body=rec.inline[start : start + length])
+    resp = web.StreamResponse(status=status, headers=headers)
+    resp.content_length = length
+    await send_spans(request, resp, svc.objects.spans(rec, start, length))
+    return resp
+
+
 async def send_member(request: web.BaseRequest, svc: Service, rec: ObjectRecord, member: Member, status: int,
                       headers: dict[str, str], start: int, length: int) -> web.StreamResponse:
     """Bytes [start, start+length) of one archive member (S3 `?archpath=` and the AIStore API).
@@ -200,13 +212,7 @@ async def send_member(request: web.BaseRequest, svc: Service, rec: ObjectRecord,
     A member stored uncompressed is a byte range of the object (inline, or sendfile of its spans);
     any other is decompressed on the fly by `service.archives`."""
     if member.offset is not None:
-        at = member.offset + start
-        if rec.inline is not None:
-            return web.Response(status=status, headers=headers, body=rec.inline[at : at + length])
-        resp = web.StreamResponse(status=status, headers=headers)
-        resp.content_length = length
-        await send_spans(request, resp, svc.objects.spans(rec, at, length))
-        return resp
+        return await send_range(request, svc, rec, status, headers, member.offset + start, length)
     resp = web.StreamResponse(status=status, headers=headers)
     resp.content_length = length
     stamp(request, resp)
