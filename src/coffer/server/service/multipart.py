@@ -73,7 +73,6 @@ class Multipart:
         if params.tags:
             upload.props["tags"] = params.tags
         if params.lock is not None and params.lock.any_s3():
-            b = await self.core.bucket_for(who, bucket)
             initial_props(b, params.lock, time.time())  # refuse bad lock headers now, not at completion
             upload.props["lock"] = {"mode": params.lock.mode, "until": params.lock.until,
                                     "legal_hold": params.lock.legal_hold}
@@ -105,26 +104,18 @@ class Multipart:
         upload = await self._upload(who, bucket, key, upload_id)
         if upload.checksum_algorithm:
             integrity.algorithms.add(upload.checksum_algorithm)
-        cipher = self._part_cipher(upload, number, customer)
+        sealing = self._sealing(upload, customer)
+        cipher = sealing.cipher(number, per_segment=True) if sealing else None
         got = await self.core.receive(body, integrity, allow_inline=False, max_size=self.core.limits.max_put_size,
                                       cipher=cipher, policy=part_policy(upload))
-        return await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
+        return await self._store_part(upload_id, number, got.size, _part_etag(sealing, got.md5),
                                       got.checksums, got.segment, cipher)
 
-    def _part_cipher(self, upload: MultipartUpload, number: int, customer: CustomerKey | None):
-        """The sealer of one part of an encrypted upload (SSE-C: the key must be given with every part)."""
-        sealing = self._sealing(upload, customer)
-        return sealing.cipher(number, per_segment=True) if sealing else None
-
     def _sealing(self, upload: MultipartUpload, customer: CustomerKey | None) -> Sealing | None:
+        """The sealing of an encrypted upload's parts (SSE-C: the key must come with every part); the
+        data key is unwrapped once per part request and serves both the cipher and the ETag."""
         doc = upload.props.get("sse")
         return Sealing(doc, self.core.sse.data_key(doc, customer)) if doc else None
-
-    def _part_etag(self, upload: MultipartUpload, customer: CustomerKey | None, md5: bytes) -> str:
-        """A part's ETag: keyed like a single PUT's for SSE-C and SSE-KMS (never the plaintext's MD5),
-        so the multipart ETag, the MD5 of the parts' ETags, reveals nothing of the plaintext either."""
-        sealing = self._sealing(upload, customer)
-        return sealing.etag(md5) if sealing else md5.hex()
 
     async def _store_part(self, upload_id, number, size, etag, checksums, segment, cipher=None) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
@@ -164,11 +155,12 @@ class Multipart:
                               "and last bytes to copy", ArgumentName="x-amz-copy-source-range")
             start, length = first, last - first + 1
         integ = Integrity(algorithms={upload.checksum_algorithm} if upload.checksum_algorithm else set())
-        cipher = self._part_cipher(upload, number, customer)
+        sealing = self._sealing(upload, customer)
+        cipher = sealing.cipher(number, per_segment=True) if sealing else None
         got = await self.core.receive(self.objects.plain_stream(src, start, length, src_customer), integ,
                                       allow_inline=False, max_size=self.core.limits.max_put_size, cipher=cipher,
                                       policy=part_policy(upload))
-        part = await self._store_part(upload_id, number, got.size, self._part_etag(upload, customer, got.md5),
+        part = await self._store_part(upload_id, number, got.size, _part_etag(sealing, got.md5),
                                       got.checksums, got.segment, cipher)
         return part, src
 
@@ -275,3 +267,9 @@ class Multipart:
             return {algo: ck.combine_full(algo, [(d, p.size) for d, p in zip(digests, parts, strict=True)])}, \
                 "FULL_OBJECT"
         return {algo: ck.composite(algo, digests)}, "COMPOSITE"
+
+
+def _part_etag(sealing: Sealing | None, md5: bytes) -> str:
+    """A part's ETag: keyed like a single PUT's for SSE-C and SSE-KMS (never the plaintext's MD5),
+    so the multipart ETag, the MD5 of the parts' ETags, reveals nothing of the plaintext either."""
+    return sealing.etag(md5) if sealing else md5.hex()
