@@ -233,7 +233,7 @@ class FragmentSink:
         fd = self.fd
         assert fd is not None
         try:
-            os.pwrite(fd, header.pack(), 0)
+            write_header(fd, header)
             if self.volume.fsync:
                 os.fdatasync(fd)
         finally:

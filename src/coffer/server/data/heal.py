@@ -35,7 +35,7 @@ from pathlib import Path
 from .bitrot import FragmentFormatError, read_header, verify_file
 from .ec import NotEnoughFragments, ObjectNotFound, RepairResult, repair
 from .volstore import VolumeDataStore
-from .volumes import Volume, VolumeState, format_volume, fsync_dir
+from .volumes import IDENTITY_FILE, Volume, VolumeState, format_volume, fsync_dir
 
 
 @contextmanager
@@ -155,9 +155,7 @@ class Scrubber:
             return {"cursor": "", "passes": 0, "finished": 0.0}
 
     def _save(self, st: dict) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(st))
-        os.rename(tmp, self.state_path)
+        _write_json(self.state_path, st)
 
     def run(self, stop: threading.Event | None = None, budget: float | None = None) -> dict:
         """Scrub from the saved cursor until the pass ends, ``stop`` is set or ``budget`` seconds
@@ -224,7 +222,7 @@ def rebuild_volume(store: VolumeDataStore, which: str) -> dict:
     uid, path = _volume(store, which)
     root = Path(path)
     replaced = None
-    if not (root / "coffer-volume.json").exists():
+    if not (root / IDENTITY_FILE).exists():
         if root.is_dir() and any(root.iterdir()):
             raise ValueError(f"{path} is not empty and has no volume identity: clear it or mount the new disk there")
         new = format_volume(root, fsync=store.fsync)

@@ -35,6 +35,22 @@ class SegmentLike(Protocol):
     ref: str
     size: int
 
+
+def plan_range(segments: Sequence[SegmentLike], start: int, length: int) -> list[tuple[str, int, int]]:
+    """(ref, offset in segment, length) of every segment piece holding bytes [start, start+length)."""
+    out: list[tuple[str, int, int]] = []
+    pos, end = 0, start + length
+    for seg in segments:
+        seg_end = pos + seg.size
+        if seg_end > start and pos < end:
+            lo = max(start, pos) - pos
+            out.append((seg.ref, lo, min(end, seg_end) - pos - lo))
+        pos = seg_end
+        if pos >= end:
+            break
+    return out
+
+
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -119,19 +135,7 @@ class LocalDataStore:
 
     def spans(self, segments: Sequence[SegmentLike], start: int, length: int) -> list[ReadSpan]:
         """The pieces of files that hold bytes [start, start+length) of an object."""
-        out: list[ReadSpan] = []
-        pos = 0
-        end = start + length
-        for seg in segments:
-            seg_end = pos + seg.size
-            if seg_end > start and pos < end:
-                lo = max(start, pos) - pos
-                hi = min(end, seg_end) - pos
-                out.append(ReadSpan(str(self.path(seg.ref)), lo, hi - lo))
-            pos = seg_end
-            if pos >= end:
-                break
-        return out
+        return [ReadSpan(str(self.path(ref)), lo, n) for ref, lo, n in plan_range(segments, start, length)]
 
     def delete(self, refs: list[str]) -> None:
         for ref in refs:

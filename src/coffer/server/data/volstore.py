@@ -30,7 +30,7 @@ from pathlib import Path
 from coffer.protocol.checksums import Hasher
 
 from .ec import DEFAULT_BLOCK_SIZE, NotEnoughFragments, ObjectReader, PolicyUnavailable, StripeWriter
-from .local import SegmentLike
+from .local import SegmentLike, plan_range
 from .policy import Policy, PolicyError, codec_for, default_policy
 from .volumes import (
     IDENTITY_FILE,
@@ -108,16 +108,7 @@ class RangeReader:
 
     def __init__(self, store: VolumeDataStore, segments: list[SegmentLike], start: int, length: int) -> None:
         self._store = store
-        self._plan: list[tuple[str, int, int]] = []
-        pos, end = 0, start + length
-        for seg in segments:
-            seg_end = pos + seg.size
-            if seg_end > start and pos < end:
-                lo = max(start, pos) - pos
-                self._plan.append((seg.ref, lo, min(end, seg_end) - pos - lo))
-            pos = seg_end
-            if pos >= end:
-                break
+        self._plan = plan_range(segments, start, length)
         self._reader: ObjectReader | None = None
         self._iter: Iterator[memoryview] | None = None
 
