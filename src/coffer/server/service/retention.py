@@ -27,6 +27,7 @@ from coffer.protocol.errors import MALFORMED_XML, S3Error
 
 from ..meta.model import Bucket, ObjectRecord
 from .core import Core, Principal
+from .worm import Locked
 
 DAY = 86400.0
 YEAR_DAYS = 365
@@ -220,9 +221,9 @@ class Retention:
             if old and float(old["until"]) > now:
                 shorter = mode is None or float(until or 0) < float(old["until"])
                 if old["mode"] == "COMPLIANCE" and (shorter or mode != "COMPLIANCE"):
-                    raise S3Error("AccessDenied", "Access Denied because object protected by object lock.")
+                    raise Locked()
                 if old["mode"] == "GOVERNANCE" and shorter and not bypass_governance:
-                    raise S3Error("AccessDenied", "Access Denied because object protected by object lock.")
+                    raise Locked()
             if mode is None:
                 props.pop("retention", None)
             else:
