@@ -102,7 +102,8 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     if legacy is not None:
         raise S3Error("MalformedXML", MALFORMED_XML)
     scope = xmlutil.find(f, "And")
-    if scope is not None and len([c for c in f if isinstance(c.tag, str)]) > 1:
+    several = sum(1 for c in f if isinstance(c.tag, str)) > 1
+    if scope is not None and several:
         raise S3Error("MalformedXML", MALFORMED_XML)
     src = scope if scope is not None else f
     out: dict[str, Any] = {"prefix": xmlutil.child_text(src, "Prefix") or ""}
@@ -110,7 +111,7 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     if tags:
         out["tags"] = check_tags(tags, OBJECT_TAG_LIMIT)
     out["gt"], out["lt"] = _num(src, "ObjectSizeGreaterThan"), _num(src, "ObjectSizeLessThan")
-    if scope is None and sum(1 for c in f if isinstance(c.tag, str)) > 1:
+    if several:
         raise S3Error("MalformedXML", MALFORMED_XML)  # several conditions need <And>
     return out
 

@@ -10,6 +10,7 @@ from coffer.protocol.errors import S3Error, parse_document
 from ..meta.model import CommonPrefix, VersionEntry
 from .body import read_small_body
 from .context import Ctx, handles
+from .h_bucket import _enc as _url
 from .respond import iso, xml_response
 
 
@@ -28,12 +29,6 @@ async def put_versioning(ctx: Ctx) -> web.StreamResponse:
 async def get_versioning(ctx: Ctx) -> web.StreamResponse:
     status = await ctx.svc.versioning.get(ctx.who, ctx.bucket)
     return xml_response("VersioningConfiguration", {"Status": status} if status else {})
-
-
-def _url(value: str | None, url: bool) -> str | None:
-    from urllib.parse import quote
-
-    return None if value is None else (quote(value, safe="/") if url else value)
 
 
 @handles("ListObjectVersions")

@@ -25,11 +25,11 @@ import json
 import sqlite3
 from collections.abc import Callable
 
+from .interface import Guard, NoSuchBucket
 from .model import CommonPrefix, ObjectRecord, VersionEntry, VersionPage
 from .sqlite_listing import successor
 from .sqlite_rows import OBJECT_COLUMNS, OBJECT_PLACEHOLDERS, OBJECT_SELECT, decref, enc, object_from_row, segment_refs
 
-Guard = Callable[[dict], None]  # called with the props of a version about to be destroyed
 PropsFn = Callable[[ObjectRecord], dict]  # given the version, returns its new props
 
 _SELECT_NO_INLINE = OBJECT_SELECT[: -len("inline")] + "NULL"
@@ -168,8 +168,6 @@ def add_marker(
     noncurrent (Suspended: the null version is removed) and a delete marker becomes the latest."""
     kb = enc(marker.key)
     if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (marker.bucket,)).fetchone() is None:
-        from .interface import NoSuchBucket
-
         raise NoSuchBucket(marker.bucket)
     freed = make_room(conn, marker.bucket, kb, versioning, guard, marker.last_modified)
     conn.execute(
@@ -252,15 +250,18 @@ def modify_props(
         table, where, args = "objects", "bucket = ? AND key = ?", (bucket, kb)
         rec = None if row is None else object_from_row(bucket, row)
     else:
-        rec = get_version(conn, bucket, key, version_id)
-        if rec is None or rec.delete_marker:
-            return None
         vid = _vid(version_id)
-        in_objects = conn.execute(
-            "SELECT 1 FROM objects WHERE bucket = ? AND key = ? AND version_id IS ?", (bucket, kb, vid)
-        ).fetchone()
-        table = "objects" if in_objects else "versions"
         where, args = "bucket = ? AND key = ? AND version_id IS ?", (bucket, kb, vid)
+        row = conn.execute(f"SELECT {OBJECT_SELECT} FROM objects WHERE {where}", args).fetchone()
+        if row is not None:
+            table, rec = "objects", object_from_row(bucket, row)
+        else:
+            row = conn.execute(f"SELECT {VERSION_SELECT} FROM versions WHERE {where} LIMIT 1", args).fetchone()
+            if row is None:
+                return None
+            table, rec = "versions", _record(bucket, row)[0]
+            if rec.delete_marker:
+                return None
     if rec is None:
         return None
     rec.props = fn(rec)

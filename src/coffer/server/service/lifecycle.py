@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error
 
 from ..meta.model import Bucket
 from .announce import Announce
@@ -60,22 +60,19 @@ def due_time(start: float, days: int, day: float) -> float:
 def check_rules(rules: list[dict[str, Any]]) -> None:
     """S3's validation of a lifecycle configuration (shape errors are caught by the parser)."""
     if not rules or len(rules) > MAX_RULES:
-        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                      "published schema")
+        raise S3Error("MalformedXML", MALFORMED_XML)
     ids = [r.get("id") for r in rules if r.get("id")]
     if len(ids) != len(set(ids)):
         raise S3Error("InvalidArgument", "Rule ID must be unique. Found same ID for more than one rule",
                       ArgumentName="ID")
     for r in rules:
         if r.get("status") not in ("Enabled", "Disabled"):
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                          "our published schema")
+            raise S3Error("MalformedXML", MALFORMED_XML)
         if not (r.get("expiration") or r.get("noncurrent") or r.get("abort_mpu") is not None):
             raise S3Error("InvalidRequest", "At least one action needs to be specified in a rule")
         exp = r.get("expiration") or {}
         if len([k for k in ("days", "date", "expired_marker") if k in exp]) > 1:
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                          "our published schema")
+            raise S3Error("MalformedXML", MALFORMED_XML)
         if "days" in exp and exp["days"] <= 0:
             raise S3Error("InvalidArgument", "'Days' for Expiration action must be a positive integer",
                           ArgumentName="Days")

@@ -23,10 +23,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error
 
 from ..meta.model import Bucket, ObjectRecord
 from .core import Core, Principal
+from .worm import Locked
 
 DAY = 86400.0
 YEAR_DAYS = 365
@@ -87,7 +88,7 @@ def _ibm_bounds(prot: dict, period: int) -> None:
                       ArgumentValue=str(period))
 
 
-def ibm_state(prot: dict, period: int, now: float, holds: list[dict]) -> dict:
+def ibm_state(period: int, now: float, holds: list[dict]) -> dict:
     until = None if period < 0 else now + period
     return {"period": period, "until": until, "holds": holds}
 
@@ -135,7 +136,7 @@ def initial_props(bucket: Bucket, req: LockRequest | None, now: float, base: dic
         if req.ibm_hold is not None:
             check_hold_id(req.ibm_hold)
             holds.append({"id": req.ibm_hold, "date": now})
-        props["ibm"] = ibm_state(prot, period, now, holds)
+        props["ibm"] = ibm_state(period, now, holds)
         if req.ibm_until is not None:
             props["ibm"]["until"] = req.ibm_until
     return props
@@ -150,14 +151,12 @@ class Retention:
     async def put_config(self, who: Principal, name: str, enabled: bool, rule: dict | None) -> None:
         await self.core.bucket_for(who, name)
         if not enabled:
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                          "our published schema")
+            raise S3Error("MalformedXML", MALFORMED_XML)
         cfg: dict[str, Any] = {"enabled": True}
         if rule is not None:
             mode, days, years = rule.get("mode"), rule.get("days"), rule.get("years")
             if mode not in MODES or (days is None) == (years is None):
-                raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                              "against our published schema")
+                raise S3Error("MalformedXML", MALFORMED_XML)
             n = days if days is not None else years
             if not isinstance(n, int) or n <= 0:
                 raise S3Error("InvalidArgument", "Default retention period must be a positive integer value.",
@@ -210,12 +209,8 @@ class Retention:
         until: float | None, bypass_governance: bool,
     ) -> None:
         await self._version(who, bucket, key, version_id)
-        if mode is not None and mode not in MODES:
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                          "our published schema")
-        if (mode is None) != (until is None):
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                          "our published schema")
+        if (mode is not None and mode not in MODES) or (mode is None) != (until is None):
+            raise S3Error("MalformedXML", MALFORMED_XML)
         if until is not None and until <= time.time():
             raise S3Error("InvalidArgument", "The retain until date must be in the future!")
 
@@ -226,9 +221,9 @@ class Retention:
             if old and float(old["until"]) > now:
                 shorter = mode is None or float(until or 0) < float(old["until"])
                 if old["mode"] == "COMPLIANCE" and (shorter or mode != "COMPLIANCE"):
-                    raise S3Error("AccessDenied", "Access Denied because object protected by object lock.")
+                    raise Locked()
                 if old["mode"] == "GOVERNANCE" and shorter and not bypass_governance:
-                    raise S3Error("AccessDenied", "Access Denied because object protected by object lock.")
+                    raise Locked()
             if mode is None:
                 props.pop("retention", None)
             else:

@@ -19,7 +19,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error
+from coffer.protocol.timeutil import http_date
 
 from ..meta.model import Bucket, ObjectRecord, VersionPage
 from . import worm
@@ -68,8 +69,7 @@ class Versioning:
     async def put(self, who: Principal, name: str, status: str | None, mfa_delete: str | None = None) -> None:
         await self.core.bucket_for(who, name)
         if status not in ("Enabled", "Suspended"):
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                          "our published schema")
+            raise S3Error("MalformedXML", MALFORMED_XML)
         if mfa_delete == "Enabled":
             raise S3Error("InvalidArgument", "MFA Delete is not supported.", ArgumentName="MfaDelete")
 
@@ -98,7 +98,7 @@ class Versioning:
             err = S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.",
                           Method="GET", ResourceType="DeleteMarker")
             err.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version_id,  # type: ignore[attr-defined]
-                           "Last-Modified": _http_date(rec.last_modified)}
+                           "Last-Modified": http_date(rec.last_modified)}
             raise err
         return rec
 
@@ -121,7 +121,7 @@ class Versioning:
         state = mode(bucket)
         if state is None:
             # always guarded: a guard that finds no protection costs one dict lookup
-            _, freed = await self._delete_guarded(bucket.name, key, guard)
+            _, freed = await self.core.meta.delete_objects(bucket.name, [key], guard)
             await self.core.free(freed)
             return DeleteOutcome()
         marker = ObjectRecord(bucket=bucket.name, key=key, size=0, etag="", last_modified=time.time(),
@@ -165,10 +165,6 @@ class Versioning:
         await asyncio.gather(*(one_key(k, ix) for k, ix in by_key.items()))
         return [o for o in out if o is not None]
 
-    async def _delete_guarded(self, bucket: str, key: str, guard) -> tuple:
-        removed, freed = await self.core.meta.delete_objects(bucket, [key], guard)
-        return removed[0], freed
-
     async def list(
         self, who: Principal, bucket: str, prefix: str, delimiter: str | None, key_marker: str | None,
         version_id_marker: str | None, limit: int,
@@ -185,9 +181,3 @@ class Versioning:
             return VersionPage([], False, None, None)
         return await self.core.meta.list_versions(bucket, prefix, delimiter or None, key_marker or None,
                                                   version_id_marker or None, limit)
-
-
-def _http_date(ts: float) -> str:
-    from coffer.protocol.timeutil import http_date
-
-    return http_date(ts)

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from coffer.protocol.errors import S3Error
+from coffer.protocol.timeutil import http_date, iso8601
 
 from ..meta.interface import Guard
 
@@ -74,8 +75,6 @@ def guard(bypass_governance: bool = False) -> Guard:
 
 def lock_headers(props: dict[str, Any]) -> dict[str, str]:
     """Response headers describing a version's protection (GET/HEAD), S3's and IBM's."""
-    from coffer.protocol.timeutil import iso8601
-
     h: dict[str, str] = {}
     ret = props.get("retention")
     if ret:
@@ -87,8 +86,6 @@ def lock_headers(props: dict[str, Any]) -> dict[str, str]:
     if ibm:
         h["Retention-Period"] = str(ibm.get("period", 0))
         if ibm.get("until") is not None:
-            from coffer.protocol.timeutil import http_date
-
             h["Retention-Expiration-Date"] = http_date(float(ibm["until"]))
         h["Retention-Legal-Hold-Count"] = str(len(ibm.get("holds", [])))
     return h
