@@ -76,15 +76,15 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
         body: dict = {"LastModified": iso(part.last_modified), "ETag": quoted(part.etag)}
         body.update({"Checksum" + a: v for a, v in part.checksums.items()})
         return xml_response("CopyPartResult", body, headers=await _upload_sse(ctx, uid))
+    up = await ctx.svc.core.meta.get_upload(uid)  # one read serves the lock rule and the SSE headers
     if not has_integrity_header(ctx.request.headers):  # a locked object's parts need one (lock_integrity)
-        up = await ctx.svc.core.meta.get_upload(uid)
         require_for_put(ctx.request.headers, ctx.bucket_rec, None, ctx.plan,
                         upload_locked=up is not None and bool(up.props.get("lock")))
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
     part = await ctx.svc.multipart.upload_part(ctx.who, ctx.bucket, ctx.key, uid, number,
                                                body_stream(ctx.request, ctx.plan, integ), integ,
                                                request_customer(ctx))
-    headers = {"ETag": quoted(part.etag), **await _upload_sse(ctx, uid)}
+    headers = {"ETag": quoted(part.etag), **response_headers(up.props.get("sse") if up else None)}
     for algo, value in part.checksums.items():
         headers["x-amz-checksum-" + algo.lower()] = value
     return web.Response(status=200, headers=headers)
