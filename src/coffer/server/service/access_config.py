@@ -11,7 +11,7 @@ is in :mod:`acl`; the HTTP front only moves bytes.
 
 from __future__ import annotations
 
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error
 
 from ..meta import interface as mi
 from ..meta.model import Bucket, ObjectRecord
@@ -166,8 +166,7 @@ class AccessConfig:
 
     async def put_ownership(self, bucket_name: str, mode: str | None) -> None:
         if mode is not None and mode not in OWNERSHIP:
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                          "against our published schema")
+            raise S3Error("MalformedXML", MALFORMED_XML)
         b = await self._bucket(bucket_name)
         if mode == "BucketOwnerEnforced" and b.props.get("acl") and not _owner_only(acls.acl_from_json(b.props["acl"])):
             raise S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with ObjectOwnership's "

@@ -29,7 +29,7 @@ from coffer.protocol.errors import S3Error
 
 from .. import crypto
 from ..crypto import CustomerKey, Encryptor, SseRequest
-from ..crypto_keys import KmsStore, load_master_key, sse_s3_key_id
+from ..crypto_keys import KmsKey, KmsStore, load_master_key, sse_s3_key_id
 from ..data import DataUnavailable
 from ..meta.model import ObjectRecord, Segment
 
@@ -105,6 +105,10 @@ class Sse:
 
     def resolve_kms(self, key_id: str | None) -> tuple[str, str]:
         """(key uuid, key ARN) of a usable KMS key; without an id, the default key (created once)."""
+        k, _material = self._usable_kms(key_id)
+        return k.id, k.arn
+
+    def _usable_kms(self, key_id: str | None) -> tuple[KmsKey, bytes]:
         store = self.kms
         if key_id is None:
             keys = [k for k in store.list() if k.alias == "coffer/default"]
@@ -115,8 +119,7 @@ class Sse:
                 except ValueError:  # another worker created it meanwhile
                     k = store.get("alias/coffer/default")
             key_id = k.id
-        k, _material = store.usable(key_id)
-        return k.id, k.arn
+        return store.usable(key_id)
 
     def seal(self, req: SseRequest) -> Sealing:
         data_key = crypto.new_data_key()
@@ -126,10 +129,9 @@ class Sse:
             wrap_id, wrapping = req.customer.key_id, req.customer.key
             doc["customer_md5"] = req.customer.key_md5
         elif req.mode == "aws:kms":
-            key_uuid, arn = self.resolve_kms(req.kms_key_id)
-            _k, wrapping = self.kms.usable(key_uuid)
-            wrap_id = "sse-kms:" + key_uuid
-            doc["kms_key_id"], doc["kms_arn"] = key_uuid, arn
+            k, wrapping = self._usable_kms(req.kms_key_id)  # one read of the key store, one unwrap
+            wrap_id = k.data_key_id
+            doc["kms_key_id"], doc["kms_arn"] = k.id, k.arn
             if req.bucket_key:  # recorded so every response about the object says so, as S3's do
                 doc["bucket_key"] = True
         else:
