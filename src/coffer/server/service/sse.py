@@ -39,10 +39,6 @@ if TYPE_CHECKING:
 SEAL_VERSION = 1
 
 
-def is_encrypted(props: dict[str, Any] | None) -> bool:
-    return bool(props and props.get("sse"))
-
-
 def stream_key(data_key: bytes, ref: str) -> bytes:
     """The key of one part's segment: HMAC(data key, ref); refs are 128-bit random and never reused."""
     return hmac.new(data_key, b"coffer-sse-part|" + ref.encode(), hashlib.sha256).digest()
@@ -123,6 +119,14 @@ class Sse:
 
     def seal(self, req: SseRequest) -> Sealing:
         data_key = crypto.new_data_key()
+        return Sealing(self._sealed_doc(req, data_key), data_key)
+
+    def rewrap(self, doc: dict[str, Any], data_key: bytes, req: SseRequest) -> dict[str, Any]:
+        """The same data key under another mode/key: a copy that changes encryption moves no data."""
+        return self._sealed_doc(req, data_key)
+
+    def _sealed_doc(self, req: SseRequest, data_key: bytes) -> dict[str, Any]:
+        """The props["sse"] document of `data_key` wrapped as `req` asks."""
         doc: dict[str, Any] = {"v": SEAL_VERSION, "mode": req.mode, "block": crypto.BLOCK_SIZE}
         if req.mode == "SSE-C":
             assert req.customer is not None
@@ -138,16 +142,7 @@ class Sse:
             wrapping, wrap_id = self.master, sse_s3_key_id(self.master)
         doc["wrap_id"] = wrap_id
         doc["data_key"] = base64.b64encode(crypto.wrap_key(data_key, wrapping, wrap_id)).decode()
-        return Sealing(doc, data_key)
-
-    def rewrap(self, doc: dict[str, Any], data_key: bytes, req: SseRequest) -> dict[str, Any]:
-        """The same data key under another mode/key: a copy that changes encryption moves no data."""
-        fresh = self.seal(req)
-        wrap_id = fresh.doc["wrap_id"]
-        wrapping = self._wrapping_key(fresh.doc, req.customer)
-        out = dict(fresh.doc)
-        out["data_key"] = base64.b64encode(crypto.wrap_key(data_key, wrapping, wrap_id)).decode()
-        return out
+        return doc
 
     # -- opening ---------------------------------------------------------------------------------
     def _wrapping_key(self, doc: dict[str, Any], customer: CustomerKey | None) -> bytes:
