@@ -19,7 +19,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -176,12 +176,7 @@ class KmsStore:
 
     def get(self, key_id: str) -> KmsKey:
         """A key by id, key ARN, ``alias/<name>`` or alias ARN; S3's KMS.NotFoundException when unknown."""
-        name = key_id.split(":alias/", 1)[1] if ":alias/" in key_id else key_id.removeprefix("alias/")
-        by_alias = key_id.startswith("alias/") or ":alias/" in key_id
-        for k in self._load():
-            if key_id in (k.id, k.arn) or (by_alias and k.alias and k.alias == name):
-                return k
-        raise S3Error("KMS.NotFoundException", f"Invalid keyId '{key_id}'")
+        return _find(self._load(), key_id)
 
     def usable(self, key_id: str) -> tuple[KmsKey, bytes]:
         """The key and its material for encrypting/decrypting; a disabled key is refused as S3 does."""
@@ -197,7 +192,15 @@ class KmsStore:
             raise ValueError(f"state must be one of {KMS_STATES}")
         with _locked(self.path.parent / ".kms.lock"):
             keys = self._load()
-            target = self.get(key_id)
-            keys = [KmsKey(**{**asdict(k), "state": state}) if k.id == target.id else k for k in keys]
-            self._save(keys)
-        return self.get(target.id)
+            target = replace(_find(keys, key_id), state=state)
+            self._save([target if k.id == target.id else k for k in keys])
+        return target
+
+
+def _find(keys: list[KmsKey], key_id: str) -> KmsKey:
+    name = key_id.split(":alias/", 1)[1] if ":alias/" in key_id else key_id.removeprefix("alias/")
+    by_alias = key_id.startswith("alias/") or ":alias/" in key_id
+    for k in keys:
+        if key_id in (k.id, k.arn) or (by_alias and k.alias and k.alias == name):
+            return k
+    raise S3Error("KMS.NotFoundException", f"Invalid keyId '{key_id}'")

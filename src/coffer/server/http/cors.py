@@ -15,6 +15,7 @@ from aiohttp import web
 
 from coffer.protocol.errors import S3Error
 
+from ..meta.model import Bucket
 from ..service import Service
 
 _NOT_ALLOWED = ("CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
@@ -63,10 +64,7 @@ def rule_headers(rule: dict[str, Any], origin: str, *, preflight: bool,
     return out
 
 
-async def _rules(service: Service, bucket: str | None) -> list[dict[str, Any]] | None:
-    if not bucket:
-        return None
-    b = await service.bucket_config.public(bucket)
+def _rules(b: Bucket | None) -> list[dict[str, Any]] | None:
     doc = b.props.get("cors") if b is not None else None
     return doc["rules"] if doc else None
 
@@ -80,9 +78,10 @@ async def preflight(service: Service, request: web.BaseRequest, bucket: str | No
         raise S3Error("BadRequest", "Invalid Access-Control-Request-Method: null")
     raw = request.headers.get("Access-Control-Request-Headers", "")
     wanted = [h.strip().lower() for h in raw.split(",") if h.strip()]
-    rules = await _rules(service, bucket)
-    if bucket and rules is None and await service.bucket_config.public(bucket) is None:
+    b = await service.bucket_config.public(bucket) if bucket else None
+    if bucket and b is None:
         raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
+    rules = _rules(b)
     if rules is None:
         raise S3Error("AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.", status=403,
                       Method=method, ResourceType="BUCKET")
@@ -97,7 +96,7 @@ async def note_actual(service: Service, request: web.BaseRequest, bucket: str | 
     origin = request.headers.get("Origin")
     if not origin or not bucket:
         return
-    rules = await _rules(service, bucket)
+    rules = _rules(await service.bucket_config.public(bucket))
     if not rules:
         return
     rule = match_rule(rules, origin, request.method)

@@ -162,7 +162,7 @@ def parse_website(root: Element) -> dict[str, Any]:
         cond_el, red_el = xmlutil.find(r, "Condition"), xmlutil.find(r, "Redirect")
         if red_el is None:
             raise _malformed()
-        redirect = {f: _one(red_el, f) for f in _REDIRECT_FIELDS if _one(red_el, f) is not None}
+        redirect = {f: v for f in _REDIRECT_FIELDS if (v := _one(red_el, f)) is not None}
         _protocol(redirect.get("Protocol"))
         if "ReplaceKeyPrefixWith" in redirect and "ReplaceKeyWith" in redirect:
             raise S3Error("InvalidArgument", "You can only define ReplaceKeyPrefix or ReplaceKey but not both.",
@@ -173,8 +173,8 @@ def parse_website(root: Element) -> dict[str, Any]:
                           "except 300.", ArgumentName="HttpRedirectCode", ArgumentValue=code)
         rule: dict[str, Any] = {"Redirect": redirect}
         if cond_el is not None:
-            cond = {f: _one(cond_el, f) for f in ("KeyPrefixEquals", "HttpErrorCodeReturnedEquals")
-                    if _one(cond_el, f) is not None}
+            cond = {f: v for f in ("KeyPrefixEquals", "HttpErrorCodeReturnedEquals")
+                    if (v := _one(cond_el, f)) is not None}
             err = cond.get("HttpErrorCodeReturnedEquals")
             if err is not None and (not err.isdigit() or not 400 <= int(err) <= 599):
                 raise S3Error("InvalidArgument", "The provided HTTP error code is not valid. Valid codes are 4XX "

@@ -39,6 +39,11 @@ def _malformed(msg: str = "The body of your POST request is not well-formed mult
     return S3Error("MalformedPOSTRequest", msg)
 
 
+def _fields_too_large() -> S3Error:
+    return S3Error("MaxPostPreDataLengthExceeded", "Your POST request fields preceding the upload file were too "
+                   "large.", status=400)
+
+
 async def _read_form(ctx: Ctx) -> tuple[dict[str, str], BodyPartReader | None, str]:
     """(fields by lowercase name, the file part or None, the file's name)."""
     if not (ctx.header("Content-Type") or "").lower().startswith("multipart/form-data"):
@@ -66,12 +71,10 @@ async def _read_form(ctx: Ctx) -> tuple[dict[str, str], BodyPartReader | None, s
         while chunk := await part.read_chunk(8192):
             raw += chunk
             if len(raw) > MAX_FIELD:
-                raise S3Error("MaxPostPreDataLengthExceeded", "Your POST request fields preceding the upload "
-                              "file were too large.", status=400)
+                raise _fields_too_large()
         total += len(raw)
         if total > MAX_FIELDS_TOTAL:
-            raise S3Error("MaxPostPreDataLengthExceeded", "Your POST request fields preceding the upload file "
-                          "were too large.", status=400)
+            raise _fields_too_large()
         try:
             fields[name] = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -33,7 +33,7 @@ from ..service.sse import read_plain
 from . import cors
 from .guard import website_readable
 from .ids import HOST_ID, new_request_id, stamp
-from .respond import object_headers, parse_range, send_spans, send_stream
+from .respond import apply_range, object_headers, send_spans, send_stream
 from .router import decode_path
 
 log = logging.getLogger("coffer.website")
@@ -99,14 +99,9 @@ async def _send(service: Service, request: web.BaseRequest, rec: ObjectRecord, s
     if doc and doc["mode"] == "SSE-C":
         raise WebsiteError(403, "AccessDenied", "Access Denied")
     headers = object_headers(rec, checksum_mode=False)
-    start, length = 0, rec.size
-    if status == 200 and request.headers.get("Range"):
-        rng = parse_range(request.headers["Range"], rec.size)
-        if rng is not None:
-            start, length = rng
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{rec.size}"
-    headers["Content-Length"] = str(length)
+    ranged, start, length = apply_range(request.headers.get("Range") if status == 200 else None, rec.size, headers)
+    if ranged == 206:
+        status = 206
     if head:
         return web.Response(status=status, headers=headers)
     if doc:

@@ -85,6 +85,11 @@ def _may_be_foreign(action: str, bucket: Bucket, key: str | None) -> bool:
         and ownership_of(bucket) != "BucketOwnerEnforced"
 
 
+def owner_only(a: acls.Acl) -> bool:
+    """Does the ACL grant nothing to anyone but its owner (the default, private ACL)?"""
+    return all(g.grantee.type == "CanonicalUser" and g.grantee.id == a.owner_id for g in a.grants)
+
+
 def without_public(a: acls.Acl) -> acls.Acl:
     """IgnorePublicAcls: the ACL as if its AllUsers/AuthenticatedUsers grants were not there."""
     keep = tuple(g for g in a.grants
@@ -233,8 +238,7 @@ class Access:
             if a is not None:
                 if pab_of(bucket).get("BlockPublicAcls") and acls.is_public(a):
                     raise denied()
-                owner_only = all(g.grantee.type == "CanonicalUser" and g.grantee.id == owner for g in a.grants)
-                if not (owner_only and owner == bucket.owner):  # private to the bucket owner is the default
+                if not (owner_only(a) and owner == bucket.owner):  # private to the bucket owner is the default
                     props["acl"] = acls.acl_to_json(a)
         if (props or owner != bucket.owner) and not bucket.props.get("object_acls"):
             await self.set_bucket_props(bucket, object_acls=True)

@@ -11,23 +11,18 @@ is in :mod:`acl`; the HTTP front only moves bytes.
 
 from __future__ import annotations
 
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import MALFORMED_XML, S3Error
 
 from ..meta import interface as mi
 from ..meta.model import Bucket, ObjectRecord
 from . import acl as acls
-from .access import OWNERSHIP, PAB_FIELDS, Access, bucket_acl, object_acl, ownership_of, pab_of
+from .access import OWNERSHIP, PAB_FIELDS, Access, bucket_acl, object_acl, owner_only, ownership_of, pab_of
 from .core import Core, Principal
 from .policy import is_public, parse_policy
 
 
 def _no_acls() -> S3Error:
     return S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs")
-
-
-def _owner_only(a: acls.Acl) -> bool:
-    """The one ACL BucketOwnerEnforced accepts: the owner's FULL_CONTROL and nothing else."""
-    return all(g.grantee.type == "CanonicalUser" and g.grantee.id == a.owner_id for g in a.grants)
 
 
 class AccessConfig:
@@ -87,7 +82,7 @@ class AccessConfig:
                           MissingHeaderName="x-amz-acl")
         assert a is not None
         if ownership_of(b) == "BucketOwnerEnforced":
-            if not _owner_only(a):
+            if not owner_only(a):
                 raise _no_acls()
             return  # accepted and meaningless, as in S3: the owner already has full control
         if pab_of(b).get("BlockPublicAcls") and acls.is_public(a):
@@ -122,10 +117,10 @@ class AccessConfig:
             by_id, by_email = await self.access.resolvers()
             a = acls.acl_from_headers(headers, (who.user_id, ""), by_id=by_id, by_email=by_email)
             assert a is not None
-            if mode == "BucketOwnerEnforced" and not _owner_only(a):
+            if mode == "BucketOwnerEnforced" and not owner_only(a):
                 raise S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with "
                               "ObjectOwnership's BucketOwnerEnforced setting")
-            if not _owner_only(a):
+            if not owner_only(a):
                 props["acl"] = acls.acl_to_json(a)
         return props
 
@@ -166,10 +161,9 @@ class AccessConfig:
 
     async def put_ownership(self, bucket_name: str, mode: str | None) -> None:
         if mode is not None and mode not in OWNERSHIP:
-            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                          "against our published schema")
+            raise S3Error("MalformedXML", MALFORMED_XML)
         b = await self._bucket(bucket_name)
-        if mode == "BucketOwnerEnforced" and b.props.get("acl") and not _owner_only(acls.acl_from_json(b.props["acl"])):
+        if mode == "BucketOwnerEnforced" and b.props.get("acl") and not owner_only(acls.acl_from_json(b.props["acl"])):
             raise S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with ObjectOwnership's "
                           "BucketOwnerEnforced setting")
         await self.access.set_bucket_props(b, ownership=mode)

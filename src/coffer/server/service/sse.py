@@ -29,7 +29,7 @@ from coffer.protocol.errors import S3Error
 
 from .. import crypto
 from ..crypto import CustomerKey, Encryptor, SseRequest
-from ..crypto_keys import KmsStore, load_master_key, sse_s3_key_id
+from ..crypto_keys import KmsKey, KmsStore, load_master_key, sse_s3_key_id
 from ..data import DataUnavailable
 from ..meta.model import ObjectRecord, Segment
 
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
     from .core import Core
 
 SEAL_VERSION = 1
-
-
-def is_encrypted(props: dict[str, Any] | None) -> bool:
-    return bool(props and props.get("sse"))
 
 
 def stream_key(data_key: bytes, ref: str) -> bytes:
@@ -105,6 +101,10 @@ class Sse:
 
     def resolve_kms(self, key_id: str | None) -> tuple[str, str]:
         """(key uuid, key ARN) of a usable KMS key; without an id, the default key (created once)."""
+        k, _material = self._usable_kms(key_id)
+        return k.id, k.arn
+
+    def _usable_kms(self, key_id: str | None) -> tuple[KmsKey, bytes]:
         store = self.kms
         if key_id is None:
             keys = [k for k in store.list() if k.alias == "coffer/default"]
@@ -115,37 +115,34 @@ class Sse:
                 except ValueError:  # another worker created it meanwhile
                     k = store.get("alias/coffer/default")
             key_id = k.id
-        k, _material = store.usable(key_id)
-        return k.id, k.arn
+        return store.usable(key_id)
 
     def seal(self, req: SseRequest) -> Sealing:
         data_key = crypto.new_data_key()
+        return Sealing(self._sealed_doc(req, data_key), data_key)
+
+    def rewrap(self, doc: dict[str, Any], data_key: bytes, req: SseRequest) -> dict[str, Any]:
+        """The same data key under another mode/key: a copy that changes encryption moves no data."""
+        return self._sealed_doc(req, data_key)
+
+    def _sealed_doc(self, req: SseRequest, data_key: bytes) -> dict[str, Any]:
+        """The props["sse"] document of `data_key` wrapped as `req` asks."""
         doc: dict[str, Any] = {"v": SEAL_VERSION, "mode": req.mode, "block": crypto.BLOCK_SIZE}
         if req.mode == "SSE-C":
             assert req.customer is not None
             wrap_id, wrapping = req.customer.key_id, req.customer.key
             doc["customer_md5"] = req.customer.key_md5
         elif req.mode == "aws:kms":
-            key_uuid, arn = self.resolve_kms(req.kms_key_id)
-            _k, wrapping = self.kms.usable(key_uuid)
-            wrap_id = "sse-kms:" + key_uuid
-            doc["kms_key_id"], doc["kms_arn"] = key_uuid, arn
+            k, wrapping = self._usable_kms(req.kms_key_id)  # one read of the key store, one unwrap
+            wrap_id = k.data_key_id
+            doc["kms_key_id"], doc["kms_arn"] = k.id, k.arn
             if req.bucket_key:  # recorded so every response about the object says so, as S3's do
                 doc["bucket_key"] = True
         else:
             wrapping, wrap_id = self.master, sse_s3_key_id(self.master)
         doc["wrap_id"] = wrap_id
         doc["data_key"] = base64.b64encode(crypto.wrap_key(data_key, wrapping, wrap_id)).decode()
-        return Sealing(doc, data_key)
-
-    def rewrap(self, doc: dict[str, Any], data_key: bytes, req: SseRequest) -> dict[str, Any]:
-        """The same data key under another mode/key: a copy that changes encryption moves no data."""
-        fresh = self.seal(req)
-        wrap_id = fresh.doc["wrap_id"]
-        wrapping = self._wrapping_key(fresh.doc, req.customer)
-        out = dict(fresh.doc)
-        out["data_key"] = base64.b64encode(crypto.wrap_key(data_key, wrapping, wrap_id)).decode()
-        return out
+        return doc
 
     # -- opening ---------------------------------------------------------------------------------
     def _wrapping_key(self, doc: dict[str, Any], customer: CustomerKey | None) -> bytes:
