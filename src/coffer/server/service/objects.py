@@ -250,7 +250,7 @@ class Objects:
         shared = True
         if src_doc and want:  # encrypted -> encrypted: same ciphertext, data key re-wrapped
             dk = self.core.sse.data_key(src_doc, src_customer)
-            record.props["sse"] = self.core.sse.rewrap(src_doc, dk, want)
+            record.props["sse"] = self.core.sse.rewrap(dk, want)
         elif src_doc or want:  # plaintext <-> encrypted: the bytes must pass through the cipher
             sealing = self.core.sse.seal(want) if want else None
             got = await self.core.receive(

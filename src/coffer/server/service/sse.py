@@ -121,7 +121,7 @@ class Sse:
         data_key = crypto.new_data_key()
         return Sealing(self._sealed_doc(req, data_key), data_key)
 
-    def rewrap(self, doc: dict[str, Any], data_key: bytes, req: SseRequest) -> dict[str, Any]:
+    def rewrap(self, data_key: bytes, req: SseRequest) -> dict[str, Any]:
         """The same data key under another mode/key: a copy that changes encryption moves no data."""
         return self._sealed_doc(req, data_key)
 
