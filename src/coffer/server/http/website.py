@@ -33,7 +33,7 @@ from ..service.sse import read_plain
 from . import cors
 from .guard import website_readable
 from .ids import HOST_ID, new_request_id, stamp
-from .respond import apply_range, object_headers, send_spans, send_stream
+from .respond import apply_range, object_headers, send_range, send_stream
 from .router import decode_path
 
 log = logging.getLogger("coffer.website")
@@ -110,12 +110,7 @@ async def _send(service: Service, request: web.BaseRequest, rec: ObjectRecord, s
         data_key = service.core.sse.data_key(doc, None)
         await send_stream(request, resp, read_plain(service.core, rec, data_key, start, length))
         return resp
-    if rec.inline is not None:
-        return web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_length = length
-    await send_spans(request, resp, service.objects.spans(rec, start, length))
-    return resp
+    return await send_range(request, service, rec, status, headers, start, length)
 
 
 async def serve(service: Service, request: web.BaseRequest, bucket_name: str) -> web.StreamResponse:
