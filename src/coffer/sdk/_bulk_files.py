@@ -35,10 +35,13 @@ def _local_files(paths_or_dir: str | os.PathLike | Iterable[str | os.PathLike], 
 
 def _drive(job: BulkJob, move, workers: int) -> BulkJob:
     sent: set[tuple[str, int]] = set()
+
+    def owed(b: Blob) -> bool:  # not moved by this run, nor (PUT) already in the server's cache
+        return (b.name, b.offset) not in sent and not (b.in_cache and job.request_type == "PUT")
+
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="coffer-bulk") as pool:
         while True:
-            todo = [b for b in job.blobs()
-                    if (b.name, b.offset) not in sent and not (b.in_cache and job.request_type == "PUT")]
+            todo = [b for b in job.blobs() if owed(b)]
             if not todo and job.status().state != "IN_PROGRESS":
                 return job
             chunks = job.chunks_ready(wait=True)
@@ -47,8 +50,7 @@ def _drive(job: BulkJob, move, workers: int) -> BulkJob:
                     return job
                 time.sleep(0.2)  # nothing ready and no Retry-After: do not spin on the server
                 continue
-            batch = [b for c in chunks for b in c.blobs
-                     if (b.name, b.offset) not in sent and not (b.in_cache and job.request_type == "PUT")]
+            batch = [b for c in chunks for b in c.blobs if owed(b)]
             if not batch and not todo:
                 return job.refresh()
             for f in [pool.submit(move, b) for b in batch]:

@@ -111,25 +111,22 @@ class Ds3Front:
         except S3Error as e:
             if e.status >= 500:
                 log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            return self._error(e, raw_path, rid, head, expects_continue)
+            return self.error(e, raw_path, rid, head, expects_continue)
         except NotModified:
             return web.Response(status=304)
         except (ConnectionError, OSError):
             if request.transport is None or request.transport.is_closing():
                 raise
             log.exception("I/O error on %s %s", request.method, raw_path)
-            return self._error(S3Error("InternalError", "We encountered an internal error."), raw_path, rid, head,
+            return self.error(S3Error("InternalError", "We encountered an internal error."), raw_path, rid, head,
                                expects_continue)
         except Exception:
             log.exception("internal error on %s %s", request.method, raw_path)
-            return self._error(S3Error("InternalError", "We encountered an internal error. Please try again."),
+            return self.error(S3Error("InternalError", "We encountered an internal error. Please try again."),
                                raw_path, rid, head, expects_continue)
 
     def error(self, e: S3Error, resource: str, rid: str, head: bool, close: bool) -> web.Response:
         """A DS3 error document (also for DS3 clients' plain S3 requests, see is_ds3_client)."""
-        return self._error(e, resource, rid, head, close)
-
-    def _error(self, e: S3Error, resource: str, rid: str, head: bool, close: bool) -> web.Response:
         headers = {"x-amz-request-id": rid, "x-amz-id-2": HOST_ID}
         if e.status == 503:
             headers["Retry-After"] = str(self.cfg.limits.bulk_retry_after_seconds)

@@ -8,9 +8,12 @@ Routing is by (method, first path segment under `/_rest_/`); each handler turns 
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape as _esc
+
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
+from coffer.protocol.timeutil import iso8601
 
 from ..meta.jobs import CANCELED, COMPLETED, IN_PROGRESS
 from ..service.jobs import Wanted
@@ -101,8 +104,6 @@ async def _read_body(r: Ds3Request, limit: int) -> bytes:
 
 async def get_bucket_info(r: Ds3Request, bucket: str) -> web.StreamResponse:
     b = await r.svc.core.bucket_for(r.who, bucket)
-    from coffer.protocol.timeutil import iso8601
-
     doc = (f"{ds3_xml.DECL}<Data><CreationDate>{iso8601(b.created)}</CreationDate><DataPolicyId>coffer-default"
            f"</DataPolicyId><Empty/><Id>{_esc(b.name)}</Id><LastPreferredChunkSizeInBytes/><LogicalUsedCapacity/>"
            f"<Name>{_esc(b.name)}</Name><UserId>{_esc(b.owner)}</UserId></Data>")
@@ -114,12 +115,6 @@ async def get_data_policy(r: Ds3Request, ident: str) -> web.StreamResponse:
            f"<DefaultBlobSize>{r.cfg.limits.bulk_blob_size}</DefaultBlobSize><EndToEndCrcRequired>false"
            f"</EndToEndCrcRequired><Id>{_esc(ident)}</Id><Name>{_esc(ident)}</Name><Versioning>NONE</Versioning></Data>")
     return _xml(doc.encode())
-
-
-def _esc(s: str) -> str:
-    from xml.sax.saxutils import escape
-
-    return escape(s)
 
 
 # -- chunks ----------------------------------------------------------------------------------------

@@ -143,9 +143,7 @@ def parse_objects(body: bytes, max_bytes: int) -> list[dict[str, str]]:
     """`<Objects><Object Name=.. Size=.. Offset=.. Length=.. VersionId=../>...` -> attribute dicts."""
     try:
         root = xmlutil.parse(body, max_bytes)
-    except S3Error:
-        raise
-    except Exception:
+    except xmlutil.XmlError:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed.") from None
     if xmlutil.local_name(root) != "Objects":
         raise S3Error("MalformedXML", "The request body must be an <Objects> document.")

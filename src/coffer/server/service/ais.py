@@ -17,7 +17,7 @@ from ..meta import interface as mi
 from ..meta.model import ObjectRecord
 from .buckets import Buckets
 from .core import Core, Principal
-from .objects import Objects
+from .objects import Objects, check_meta_size
 
 
 class AisOps:
@@ -37,10 +37,7 @@ class AisOps:
         for _ in range(5):  # optimistic: retry when the object changed between our read and write
             record = await self.objects.get(who, bucket, key)
             meta = dict(props) if replace else {**record.user_meta, **props}
-            size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
-            if size > self.core.limits.max_user_meta_bytes:
-                raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
-                              Size=str(size), MaxSizeAllowed=str(self.core.limits.max_user_meta_bytes))
+            check_meta_size(meta, self.core.limits.max_user_meta_bytes)
             etag = record.etag
             record.user_meta = meta
             record.last_modified = time.time()

@@ -48,6 +48,13 @@ def _refused(job_id: str, key: str, e: S3Error) -> S3Error:
                    **e.extra)
 
 
+def _priority(priority: str) -> str:
+    """A DS3 priority name (any case), upper-cased; InvalidArgument for an unknown one."""
+    if priority.upper() not in PRIORITIES:
+        raise S3Error("InvalidArgument", f"Unknown priority '{priority}'.", status=400)
+    return priority.upper()
+
+
 def not_found(what: str, ident: str) -> S3Error:
     return S3Error("NotFound", f"{what} '{ident}' does not exist.", status=404)
 
@@ -101,9 +108,7 @@ class Jobs:
         return chunks
 
     def _new_job(self, who: Principal, bucket: str, kind: str, name: str | None, priority: str | None) -> Job:
-        prio = (priority or "NORMAL").upper()
-        if prio not in PRIORITIES:
-            raise S3Error("InvalidArgument", f"Unknown priority '{priority}'.", status=400)
+        prio = _priority(priority or "NORMAL")
         now = time.time()
         jid = str(uuid.uuid4())
         return Job(jid, bucket, who.user_id, kind, IN_PROGRESS, name or f"{kind} by {who.display_name}", prio, now, now)
@@ -213,10 +218,7 @@ class Jobs:
         return job, chosen, None
 
     async def allocate(self, who: Principal, chunk_id: str) -> tuple[Job, Chunk]:
-        chunk = await self.store.chunk(chunk_id)
-        if chunk is None:
-            raise not_found("Job chunk", chunk_id)
-        job = await self.job(who, chunk.job_id)
+        job, chunk = await self.chunk(who, chunk_id)
         if not chunk.allocated and job.type == "PUT":
             pending = await self.store.pending_bytes()
             need = sum(b.length for b in chunk.blobs if not b.done)
@@ -234,9 +236,7 @@ class Jobs:
 
     async def modify(self, who: Principal, job_id: str, name: str | None, priority: str | None) -> Job:
         await self.job(who, job_id)
-        if priority is not None and priority.upper() not in PRIORITIES:
-            raise S3Error("InvalidArgument", f"Unknown priority '{priority}'.", status=400)
-        await self.store.update(job_id, name=name, priority=priority.upper() if priority else None)
+        await self.store.update(job_id, name=name, priority=None if priority is None else _priority(priority))
         return await self.job(who, job_id)
 
     async def cancel(self, who: Principal, job_id: str, timeout: bool = False) -> None:

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from ..data import LocalDataStore
-from ..meta.model import ObjectRecord
+from ..meta.model import ObjectRecord, Segment
 
 
 def locate(data: LocalDataStore, record: ObjectRecord) -> list[dict[str, Any]]:
@@ -48,10 +48,12 @@ def check_present(data: LocalDataStore, record: ObjectRecord, trust_level: int) 
 
         want = ("healthy", "degraded") if trust_level == 1 else ("healthy",)
         return all(census(data, seg.ref, trust=1)["state"] in want for seg in record.segments)  # type: ignore[arg-type]
-    for seg in record.segments:
-        try:
-            if os.stat(data.path(seg.ref)).st_size < seg.size:
-                return False
-        except FileNotFoundError:
-            return False
-    return True
+    return not any(segment_missing(data, seg) for seg in record.segments)
+
+
+def segment_missing(data: LocalDataStore, seg: Segment) -> bool:
+    """On the single-folder store: the segment's file is absent or shorter than the object uses."""
+    try:
+        return os.stat(data.path(seg.ref)).st_size < seg.size
+    except FileNotFoundError:
+        return True

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 from coffer.protocol import xmlutil
-from coffer.protocol.errors import S3Error
+from coffer.protocol.errors import S3Error, parse_document
 from coffer.protocol.timeutil import iso8601
 
 from ..meta.interface import MetaStore
@@ -65,16 +65,9 @@ def webhook_url(kind: str, target: str) -> str | None:
 
 def parse_config(body: bytes) -> list[dict[str, Any]]:
     """A NotificationConfiguration document -> the stored list of configurations (validated)."""
-    try:
-        root = xmlutil.parse(body) if body.strip() else None
-    except xmlutil.XmlError:
-        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                      "our published schema") from None
-    if root is None:
+    if not body.strip():
         return []
-    if xmlutil.local_name(root) != "NotificationConfiguration":
-        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                      "our published schema")
+    root = parse_document(body, "NotificationConfiguration")
     out: list[dict[str, Any]] = []
     ids: set[str] = set()
     for el in list(root):

@@ -49,14 +49,19 @@ STORAGE_CLASSES = frozenset(
 )
 
 
+def check_meta_size(meta: dict[str, str], max_bytes: int) -> None:
+    """S3's bound on user metadata (names and values, UTF-8 bytes): MetadataTooLarge beyond it."""
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
+    if size > max_bytes:
+        raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
+                      Size=str(size), MaxSizeAllowed=str(max_bytes))
+
+
 def check_put_params(p: PutParams, limits_meta_bytes: int) -> None:
     if p.storage_class not in STORAGE_CLASSES:
         raise S3Error("InvalidStorageClass", "The storage class you specified is not valid",
                       StorageClassRequested=p.storage_class)
-    meta_bytes = sum(len(k.encode()) + len(v.encode()) for k, v in p.user_meta.items())
-    if meta_bytes > limits_meta_bytes:
-        raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
-                      Size=str(meta_bytes), MaxSizeAllowed=str(limits_meta_bytes))
+    check_meta_size(p.user_meta, limits_meta_bytes)
 
 
 class Objects:

@@ -32,7 +32,7 @@ from .guards import DRAINED, FROZEN, check_readable, check_writable
 from .locate import check_present, locate
 from .naming import check_bucket_name
 from .notifications import Notifier, ObjectEvent
-from .objects import Objects
+from .objects import Objects, check_meta_size
 
 PROPS = "oio_props"
 
@@ -48,10 +48,7 @@ def check_object_props(props: dict[str, str], max_bytes: int) -> None:
         if not _TOKEN.match(k) or _CONTROL.search(v):
             raise S3Error("InvalidArgument", "Property names must be HTTP header tokens and values must not "
                           "contain control characters.", ArgumentName="properties", ArgumentValue=k[:64])
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in props.items())
-    if size > max_bytes:
-        raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
-                      Size=str(size), MaxSizeAllowed=str(max_bytes))
+    check_meta_size(props, max_bytes)
 
 
 MAX_PROPS_BYTES = 64 * 1024  # account and container properties: a bound, as on every stored document

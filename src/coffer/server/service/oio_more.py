@@ -19,7 +19,6 @@ the two stay independent:
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import replace
 from typing import Any
@@ -32,6 +31,7 @@ from . import storage, worm
 from .announce import Announce
 from .core import Integrity, Principal
 from .guards import check_readable, check_writable
+from .locate import segment_missing
 from .notifications import ObjectEvent
 from .oio import Oio
 
@@ -45,20 +45,15 @@ def missing_chunks(oio: Oio, rec: ObjectRecord) -> int:
     """Segments of `rec` whose file is absent or shorter than the object uses (worker thread)."""
     if rec.inline is not None or rec.props.get("drained"):
         return 0
-    missing = 0
     if getattr(oio.core.data, "streams", False):  # the multi-volume store: fragments short of the policy's width
         from ..data.heal import census
 
+        missing = 0
         for seg in rec.segments:
             c = census(oio.core.data, seg.ref, trust=1)  # type: ignore[arg-type]
             missing += c["width"] - c["good"] if c["policy"] else 1
         return missing
-    for seg in rec.segments:
-        try:
-            missing += os.stat(oio.core.data.path(seg.ref)).st_size < seg.size
-        except FileNotFoundError:
-            missing += 1
-    return missing
+    return sum(segment_missing(oio.core.data, seg) for seg in rec.segments)
 
 
 async def object_touch(oio: Oio, who: Principal, bucket: str, key: str, version: str | None,

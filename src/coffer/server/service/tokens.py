@@ -88,7 +88,8 @@ class Tokens:
         self.meta = meta
         self.data_dir = Path(data_dir)
         self._key: bytes | None = None
-        self._cache: dict[str, tuple[float, Principal | None, str]] = {}
+        # token -> (cache deadline, principal or None, refusal reason, the token's exp claim)
+        self._cache: dict[str, tuple[float, Principal | None, str, float | None]] = {}
 
     @property
     def key(self) -> bytes:
@@ -146,32 +147,26 @@ class Tokens:
         now = time.monotonic()
         hit = self._cache.get(token)
         if hit is None or hit[0] < now:
+            exp: float | None = None
             try:
-                who: Principal | None = await self._verify(token)
+                who: Principal | None
+                who, exp = await self._verify(token)
                 reason = ""
             except TokenError as e:
                 who, reason = None, str(e)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            hit = (now + CACHE_TTL, who, reason)
+            hit = (now + CACHE_TTL, who, reason, exp)
             self._cache[token] = hit
         if hit[1] is None:
             raise TokenError(hit[2])
         # expiry is checked on every use, not only when the cache entry was made
-        exp = self.decode_unchecked_exp(token)
-        if exp is not None and time.time() >= exp:
+        if hit[3] is not None and time.time() >= hit[3]:
             raise TokenError("token expired")
         return hit[1]
 
-    @staticmethod
-    def decode_unchecked_exp(token: str) -> float | None:
-        try:
-            exp = json.loads(_unb64(token.split(".")[1])).get("exp")
-        except (ValueError, IndexError, AttributeError, TokenError):
-            return None
-        return float(exp) if isinstance(exp, int | float) else None
-
-    async def _verify(self, token: str) -> Principal:
+    async def _verify(self, token: str) -> tuple[Principal, float | None]:
+        """The token's principal and its exp claim (None: it never expires)."""
         claims = self.decode(token)
         exp = claims.get("exp")
         if exp is not None and (not isinstance(exp, int | float) or time.time() >= exp):
@@ -182,7 +177,7 @@ class Tokens:
         rec = user.props.get("tokens", {}).get(claims["jti"])
         if rec is None or rec.get("revoked"):
             raise TokenError("token revoked")
-        return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+        return Principal(user.id, user.display_name, admin=bool(user.props.get("admin"))), exp
 
     async def list(self, user_id: str | None = None) -> list[TokenInfo]:
         users = [u for u in await self.meta.list_users() if user_id is None or u.id == user_id]
