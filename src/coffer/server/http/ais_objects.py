@@ -26,7 +26,7 @@ from .ais_app import AisCtx, AisError, ais_handles
 from .auth import BodyPlan
 from .body import body_stream, integrity_for
 from .h_sse import send_encrypted
-from .respond import apply_range, send_member, send_spans
+from .respond import apply_range, send_member, send_range
 
 HANDLE_HEADER = "Ais-Append-Handle"
 
@@ -141,12 +141,7 @@ async def get_object(ctx: AisCtx) -> web.StreamResponse:
         return web.Response(status=200, headers=headers)
     if rec.props.get("sse"):  # encrypted at rest (SSE-S3/KMS; SSE-C needs its key: refused there)
         return await send_encrypted(ctx, rec, None, status, headers, start, length)  # type: ignore[arg-type]
-    if rec.inline is not None:
-        return web.Response(status=status, body=rec.inline[start : start + length], headers=headers)
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_length = length
-    await send_spans(ctx.request, resp, ctx.svc.objects.spans(rec, start, length))
-    return resp
+    return await send_range(ctx.request, ctx.svc, rec, status, headers, start, length)
 
 
 async def _get_member(ctx: AisCtx, rec: ObjectRecord, archpath: str, headers: dict[str, str],
