@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_file, make_tree, read_tree
+from aspera_files import make_file, make_tree, read_tree
 from ibm_botocore.exceptions import ClientError
 
 from coffer.compat.aspera import (

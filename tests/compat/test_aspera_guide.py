@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aspera_guide as guide
 import pytest
-from conftest import make_file, make_tree, read_tree
+from aspera_files import make_file, make_tree, read_tree
 from ibm_botocore.exceptions import ClientError
 
 from coffer.compat.aspera import (
