@@ -339,7 +339,9 @@ class AsperaTransferFuture:
         return self.coffer_future
 
     def is_done(self) -> bool:
-        return self._f().done() and (self._relay is None or self._relay.delivered.is_set())
+        if self.coffer_future is None:  # asked from on_queued, before the call has returned
+            return False
+        return self.coffer_future.done() and (self._relay is None or self._relay.delivered.is_set())
 
     def done(self) -> bool:
         return self.is_done()
