@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import urllib3
 from urllib3.exceptions import HTTPError as _Urllib3Error
@@ -24,11 +24,15 @@ from coffer.sdk._config import ClientConfig, Credentials
 from coffer.sdk._errors import (
     CofferError,
     ConnectionFailed,
+    NoSuchBucket,
+    NoSuchKey,
     NotFound,
     error_from_response,
     is_retryable,
 )
+from coffer.sdk._operations import Answer, Call
 
+T = TypeVar("T")
 Query = Mapping[str, str | int | None] | Iterable[tuple[str, str]] | None
 
 
@@ -268,6 +272,17 @@ class Transport:
             self._backoff(attempt, raw.headers.get("retry-after"), slow=err.code == "SlowDown")
             if payload is not None:
                 payload.rewind()
+
+    def run(self, call: Call[T], bucket: str, key: str | None = None) -> T:
+        """Run a configuration operation (see :mod:`._operations`) on a bucket or an object."""
+        try:
+            resp = self.request(call.method, bucket, key, query=call.query, headers=call.headers,
+                                body=call.body, not_found=NoSuchKey if key is not None else NoSuchBucket)
+        except CofferError as exc:
+            if exc.code in call.missing:
+                return cast(T, call.default)
+            raise
+        return call.parse(Answer(resp.status, resp.headers, resp.data or b""))
 
     def _sign(self, method: str, url: str, headers: dict[str, str], payload_hash: str) -> dict[str, str]:
         out = dict(headers)
