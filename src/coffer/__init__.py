@@ -71,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "DirectoryResult": "coffer.sdk._transfer",
     "ObjectGroup": "coffer.sdk._group",
     "GroupResult": "coffer.sdk._group",
+    "RequestRecord": "coffer.sdk._tracing",
     "ObjectVersion": "coffer.sdk._documents",
     "ObjectLockConfig": "coffer.sdk._documents",
     "Retention": "coffer.sdk._documents",
@@ -98,7 +99,7 @@ __all__ = [
     "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "NotificationTarget", "Object",
     "ObjectGroup", "ObjectInfo", "ObjectLockConfig", "ObjectProps", "ObjectReader", "ObjectVersion",
     "ObjectWriter", "PreconditionFailed", "Prefix", "ProtectionConfig", "ProtocolError", "PublicAccessBlock",
-    "PutResult", "Retention", "RetentionState", "RoutingRule", "ServerError", "ServiceUnavailable",
+    "PutResult", "RequestRecord", "Retention", "RetentionState", "RoutingRule", "ServerError", "ServiceUnavailable",
     "SignatureDoesNotMatch", "SlowDown", "Subscriber", "TransferCancelled", "TransferConfig",
     "TransferFailed", "TransferFuture", "TransferManager", "WebsiteConfig", "__version__",
 ]
@@ -176,6 +177,7 @@ if TYPE_CHECKING:  # static tools see real imports
     )
     from coffer.sdk._object import Object
     from coffer.sdk._reader import ObjectReader
+    from coffer.sdk._tracing import RequestRecord
     from coffer.sdk._transfer import DirectoryResult, Subscriber, TransferFuture, TransferManager
     from coffer.sdk._types import DeleteResult, ObjectInfo, ObjectProps, Prefix, PutResult
     from coffer.sdk._writer import ObjectWriter
