@@ -307,4 +307,5 @@ def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
     # urllib's matcher handles suffixes, leading dots and host:port entries; it reads the
     # environment itself, so hand it ours through a scoped dict rather than touching os.environ.
     netloc = f"{host}:{port}" if port else host
-    return bool(urllib.request.proxy_bypass_environment(netloc, {"no": no_proxy}))
+    bypass = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009 - not in typeshed
+    return bool(bypass(netloc, {"no": no_proxy}))
