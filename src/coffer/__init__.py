@@ -8,10 +8,9 @@ Names are loaded on first use (PEP 562), so ``import coffer.server`` or ``import
 does not drag the SDK and urllib3 into the server process.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -174,20 +173,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'coffer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    # The public surface (pinned by tests/sdk/test_sdk_public_names.py against docs/sdk.md) plus
+    # private names; subpackages (sdk, protocol, server, cli) stay importable but unlisted.
+    private = {n for n in globals() if n.startswith("_")}
+    return sorted(private | set(_EXPORTS))
 
 
-if TYPE_CHECKING:  # static tools see real imports
+if _TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._async._client import AsyncClient
     from coffer.sdk._async._handles import AsyncBucket, AsyncObject
     from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter

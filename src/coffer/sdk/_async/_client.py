@@ -69,6 +69,7 @@ class AsyncClient:
             config=config,
         )
         client.sources = found.sources
+        client._transport.credentials = creds  # keeps a credential_process's refresh
         return client
 
     @property

@@ -21,6 +21,7 @@ from yarl import URL
 
 from coffer.protocol import sigv4
 from coffer.sdk._config import ClientConfig, Credentials
+from coffer.sdk._credentials import RefreshingCredentials
 from coffer.sdk._errors import (
     CofferError,
     ConnectionFailed,
@@ -67,8 +68,8 @@ class AsyncResponse:
 class AsyncTransport:
     """Signed requests to one endpoint over one aiohttp session (made on first use, in the loop)."""
 
-    def __init__(self, endpoint: str, credentials: Credentials | None, region: str, config: ClientConfig,
-                 proxy: str | None = None) -> None:
+    def __init__(self, endpoint: str, credentials: Credentials | RefreshingCredentials | None, region: str,
+                 config: ClientConfig, proxy: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.secure = self.endpoint.startswith("https://")
         self.credentials = credentials
@@ -113,6 +114,7 @@ class AsyncTransport:
     def presign(self, method: str, bucket: str, key: str | None, expires: int, query: Query = None) -> str:
         if self.credentials is None:
             return self.url(bucket, key, query)
+        self.credentials.refresh_if_needed()
         extra = dict(query.items() if isinstance(query, Mapping) else query or [])
         if self.credentials.session_token:
             extra["X-Amz-Security-Token"] = self.credentials.session_token
@@ -140,6 +142,7 @@ class AsyncTransport:
         if self.credentials is None:
             out["x-amz-content-sha256"] = payload_hash
             return out
+        self.credentials.refresh_if_needed()
         if self.credentials.session_token:
             out["x-amz-security-token"] = self.credentials.session_token
         out.update(sigv4.sign_headers(method, url, out, payload_hash, self.credentials.access_key,
