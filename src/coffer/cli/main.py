@@ -11,12 +11,12 @@ import click
 from coffer import __version__
 from coffer.cli import _aliases
 from coffer.cli._aliases import Alias
+from coffer.cli._cmd_admin import admin_group
 from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
 from coffer.cli._cmd_bulk import bulk
 from coffer.cli._cmd_sync import sync
 from coffer.cli._cmd_transfer import cp, mv
 from coffer.cli._output import Output, UsageError, command
-from coffer.cli.admin import admin_group
 from coffer.sdk._config import resolve
 
 
