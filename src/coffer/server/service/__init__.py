@@ -7,7 +7,7 @@ store, data store, limits, worker pool) from the composition root.
 from __future__ import annotations
 
 from coffer.server.config import Limits
-from coffer.server.data import LocalDataStore
+from coffer.server.data import DataStore
 from coffer.server.meta.interface import MetaStore
 from coffer.server.service.access.accounts import Admin
 from coffer.server.service.access.decision import ANONYMOUS, Access
@@ -35,7 +35,7 @@ from coffer.server.service.worm.retention import Retention
 
 
 class Service:
-    def __init__(self, meta: MetaStore, data: LocalDataStore, limits: Limits, region: str) -> None:
+    def __init__(self, meta: MetaStore, data: DataStore, limits: Limits, region: str) -> None:
         self.core = Core(meta, data, limits, region)
         self.buckets = Buckets(self.core)
         self.objects = Objects(self.core)

@@ -144,14 +144,10 @@ class Objects:
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
         check_readable(record)
-        if self.streams:  # multi-volume store: one span of verified bytes (respond.send_spans streams it)
+        spans = self.core.data.spans(record.segments, start, length)
+        if spans is None:  # no plain files (volumes): one span of verified bytes (respond.send_spans streams it)
             return [stream_span(self.core, record.segments, start, length)]
-        return self.core.data.spans(record.segments, start, length)
-
-    @property
-    def streams(self) -> bool:
-        """Whether GET must stream verified bytes (multi-volume store) rather than sendfile spans."""
-        return bool(getattr(self.core.data, "streams", False))
+        return spans
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
@@ -159,12 +155,13 @@ class Objects:
         if record.inline is not None:
             yield record.inline[start : start + length]
             return
-        if self.streams:
+        spans = self.core.data.spans(record.segments, start, length)
+        if spans is None:  # no plain files (volumes): verified bytes from the store's reader
             async for view in verified_stream(self.core, record.segments, start, length):
                 yield view  # type: ignore[misc]
             return
         piece = self.core.limits.io_chunk
-        for span in self.spans(record, start, length):
+        for span in spans:
             with open(span.path, "rb", buffering=0) as f:
                 pos, end = span.offset, span.offset + span.length
                 while pos < end:
