@@ -64,7 +64,7 @@ def _resource(name: str):
         DataAdmin.require(r.who)
         if r.parts or not ((r.method == "GET" and name in _GET) or (r.method == "POST" and name in _POST)):
             raise _method()
-        return await _call(DataAdmin(r.svc.core), name, r.query)
+        return await _call(r.svc.data_admin, name, r.query)
 
     return handle
 
@@ -79,7 +79,7 @@ async def bucket_policy(r: AdminRequest) -> Any:
     if r.parts or r.method not in ("PUT", "DELETE"):
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
-    return await DataAdmin(r.svc.core).bucket_policy(_arg(r.query, "bucket"), policy)
+    return await r.svc.data_admin.bucket_policy(_arg(r.query, "bucket"), policy)
 
 
 async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:

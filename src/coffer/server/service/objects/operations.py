@@ -64,8 +64,9 @@ def check_put_params(p: PutParams, limits_meta_bytes: int) -> None:
 
 
 class Objects:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, versioning: ver.Versioning) -> None:
         self.core = core
+        self.versioning = versioning
 
     async def put(
         self, who: Principal, bucket: str, key: str, body: AsyncIterable[bytes], params: PutParams,
@@ -131,11 +132,11 @@ class Objects:
     ) -> ObjectRecord:
         b = await self.core.bucket_for(who, bucket)
         if version_id is not None:
-            record: ObjectRecord | None = await ver.Versioning(self.core).get_version(bucket, key, version_id)
+            record: ObjectRecord | None = await self.versioning.get_version(bucket, key, version_id)
         else:
             record = await self.core.meta.get_object(bucket, key)
         if record is None:
-            raise await ver.Versioning(self.core).no_such_key(b, key)
+            raise await self.versioning.no_such_key(b, key)
         if record.version_id is None and ver.mode(b) is not None:
             record.version_id = "null"  # S3 names the null version in versioned buckets' answers
         if cond:
@@ -176,7 +177,7 @@ class Objects:
     ) -> ver.DeleteOutcome:
         """DeleteObject: versioning and WORM aware (service/objects/versioning.py, service/worm/rule.py)."""
         b = await self.core.bucket_for(who, bucket)
-        return await ver.Versioning(self.core).delete(b, who, key, version_id, bypass_governance)
+        return await self.versioning.delete(b, who, key, version_id, bypass_governance)
 
     async def delete_many(self, who: Principal, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
         """Delete current objects of an unversioned bucket in one transaction; a protected key
