@@ -34,9 +34,10 @@ class SchemaTooNew(RuntimeError):
 # -- the object record: one column list for `objects` and `versions` -----------------------------
 # (name, declaration) of what an object version stores, in table order, shared by `objects`
 # (current versions) and `versions` (noncurrent versions and delete markers); rows.py builds every
-# INSERT/SELECT column list of both tables from it. `inline` must stay last (see Layout notes).
-# A new field is appended here AND added to both tables by a new migration (ALTER TABLE ... ADD
-# COLUMN): the CREATE TABLE texts below are what migrations 1 and 3 ran, and must not change
+# INSERT/SELECT column list of both tables from it. `inline` stays last in this list (see Layout
+# notes). A new field goes here (before `inline`) and into ADDED_LATER with the number of the new
+# migration that adds it to both tables (ALTER TABLE ... ADD COLUMN): the CREATE TABLE texts of
+# migrations 1 and 3 leave it out, so they stay what they shipped as
 # (tests/unit/test_sqlite_schema.py pins them against the shipped schema).
 RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("size", "INTEGER NOT NULL"),
@@ -69,8 +70,14 @@ VERSION_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Record columns added by a migration after the tables were created: {name: migration number}.
+ADDED_LATER: dict[str, int] = {}
+
+
 def _record_table(name: str, columns: tuple[tuple[str, str], ...], primary_key: str) -> str:
-    body = "".join(f"            {col} {decl},\n" for col, decl in columns)
+    """The CREATE TABLE text of a record table as migrations 1 and 3 wrote it (columns added
+    later are left out: their own migration adds them)."""
+    body = "".join(f"            {col} {decl},\n" for col, decl in columns if col not in ADDED_LATER)
     return f"CREATE TABLE {name} (\n{body}            PRIMARY KEY ({primary_key})\n        ) WITHOUT ROWID"
 
 
