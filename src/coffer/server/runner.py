@@ -24,7 +24,7 @@ from aiohttp import web
 
 from coffer.server.config import Config
 from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
-from coffer.server.data import LocalDataStore, VolumeDataStore
+from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
 from coffer.server.http.website import build_website_server
@@ -163,12 +163,16 @@ def sweep_orphans(cfg: Config, started: float) -> None:
         log.exception("orphan sweep failed")
 
 
-def make_data(cfg: Config, *, register: bool = False) -> LocalDataStore | VolumeDataStore:
+def make_data(cfg: Config, *, register: bool = False) -> DataStore:
     """The data store: the data folder itself, or the volumes given with --volume (data/volumes/store.py)."""
     if not cfg.volumes:
         local = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
         local.open()
         return local
+    return _volume_store(cfg, register=register)
+
+
+def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
     store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync)
     store.open(register=register)
     return store
@@ -180,13 +184,13 @@ def start_healer(cfg: Config) -> None:
         return
     from coffer.server.data.volumes.heal import background
 
-    store = make_data(cfg)
+    store = _volume_store(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
                      kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
                              "heal_interval": cfg.heal_interval, "log": log}).start()
 
 
-async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore | VolumeDataStore, refs: list[str]) -> int:
+async def _sweep_batch(meta: SqliteMetaStore, data: DataStore, refs: list[str]) -> int:
     known = await meta.referenced(refs)
     dead = [r for r in refs if r not in known]
     data.delete(dead)

@@ -28,7 +28,6 @@ from typing import Any
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
-from coffer.server.data.volumes.store import VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeState
 from coffer.server.http.admin.front import AdminRequest, admin_route
 from coffer.server.service.storage.admin import DataAdmin
@@ -65,7 +64,7 @@ def _resource(name: str):
         DataAdmin.require(r.who)
         if r.parts or not ((r.method == "GET" and name in _GET) or (r.method == "POST" and name in _POST)):
             raise _method()
-        return await _call(DataAdmin(r.svc.core), name, r.query)
+        return await _call(r.svc.data_admin, name, r.query)
 
     return handle
 
@@ -80,7 +79,7 @@ async def bucket_policy(r: AdminRequest) -> Any:
     if r.parts or r.method not in ("PUT", "DELETE"):
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
-    return await DataAdmin(r.svc.core).bucket_policy(_arg(r.query, "bucket"), policy)
+    return await r.svc.data_admin.bucket_policy(_arg(r.query, "bucket"), policy)
 
 
 async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
@@ -108,26 +107,9 @@ def health(front, path: str) -> web.Response | None:
     """``/health/data`` and ``/health/metrics``; None for any other path."""
     if path not in ("/health/data", "/health/metrics"):
         return None
-    data = front.service.core.data
-    vols: list[dict] = []
-    queue = 0
-    scrub: dict = {}
-    if isinstance(data, VolumeDataStore):
-        data.refresh()
-        queue = len(data.queued())
-        try:
-            scrub = json.loads((data.heal_dir / "scrub.json").read_text())
-        except (OSError, ValueError):
-            scrub = {}
-        for v in data.volumes:
-            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
-            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
-                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
-        writable = sum(1 for v in data.volumes if v.writable)
-        quorum = data.default_policy().write_quorum
-        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
-    else:
-        status = "ok"
+    admin = front.service.core.data.volume_admin()
+    h = admin.health() if admin is not None else {"status": "ok", "volumes": [], "repair_queue": 0, "scrub": {}}
+    status, vols, queue, scrub = h["status"], h["volumes"], h["repair_queue"], h["scrub"]
     if path == "/health/data":
         body = {"status": status, "volumes": vols, "repair_queue": queue}
         return _json(body, 503 if status == "failed" else 200)

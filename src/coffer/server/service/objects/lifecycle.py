@@ -106,8 +106,8 @@ def matches(f: dict[str, Any], key: str, size: int | None, tags: dict[str, str])
 
 
 class Lifecycle:
-    def __init__(self, core: Core, versioning: Versioning) -> None:
-        self.notifier: Notifier | None = None  # bucket notifications (set by the service container)
+    def __init__(self, core: Core, versioning: Versioning, notifier: Notifier | None) -> None:
+        self.notifier = notifier  # bucket notifications of expirations
         self.core = core
         self.versioning = versioning
         self.passes = 0

@@ -64,8 +64,9 @@ def check_put_params(p: PutParams, limits_meta_bytes: int) -> None:
 
 
 class Objects:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, versioning: ver.Versioning) -> None:
         self.core = core
+        self.versioning = versioning
 
     async def put(
         self, who: Principal, bucket: str, key: str, body: AsyncIterable[bytes], params: PutParams,
@@ -131,11 +132,11 @@ class Objects:
     ) -> ObjectRecord:
         b = await self.core.bucket_for(who, bucket)
         if version_id is not None:
-            record: ObjectRecord | None = await ver.Versioning(self.core).get_version(bucket, key, version_id)
+            record: ObjectRecord | None = await self.versioning.get_version(bucket, key, version_id)
         else:
             record = await self.core.meta.get_object(bucket, key)
         if record is None:
-            raise await ver.Versioning(self.core).no_such_key(b, key)
+            raise await self.versioning.no_such_key(b, key)
         if record.version_id is None and ver.mode(b) is not None:
             record.version_id = "null"  # S3 names the null version in versioned buckets' answers
         if cond:
@@ -144,14 +145,10 @@ class Objects:
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
         check_readable(record)
-        if self.streams:  # multi-volume store: one span of verified bytes (respond.send_spans streams it)
+        spans = self.core.data.spans(record.segments, start, length)
+        if spans is None:  # no plain files (volumes): one span of verified bytes (respond.send_spans streams it)
             return [stream_span(self.core, record.segments, start, length)]
-        return self.core.data.spans(record.segments, start, length)
-
-    @property
-    def streams(self) -> bool:
-        """Whether GET must stream verified bytes (multi-volume store) rather than sendfile spans."""
-        return bool(getattr(self.core.data, "streams", False))
+        return spans
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
@@ -159,12 +156,13 @@ class Objects:
         if record.inline is not None:
             yield record.inline[start : start + length]
             return
-        if self.streams:
+        spans = self.core.data.spans(record.segments, start, length)
+        if spans is None:  # no plain files (volumes): verified bytes from the store's reader
             async for view in verified_stream(self.core, record.segments, start, length):
                 yield view  # type: ignore[misc]
             return
         piece = self.core.limits.io_chunk
-        for span in self.spans(record, start, length):
+        for span in spans:
             with open(span.path, "rb", buffering=0) as f:
                 pos, end = span.offset, span.offset + span.length
                 while pos < end:
@@ -179,7 +177,7 @@ class Objects:
     ) -> ver.DeleteOutcome:
         """DeleteObject: versioning and WORM aware (service/objects/versioning.py, service/worm/rule.py)."""
         b = await self.core.bucket_for(who, bucket)
-        return await ver.Versioning(self.core).delete(b, who, key, version_id, bypass_governance)
+        return await self.versioning.delete(b, who, key, version_id, bypass_governance)
 
     async def delete_many(self, who: Principal, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
         """Delete current objects of an unversioned bucket in one transaction; a protected key
