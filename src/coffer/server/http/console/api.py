@@ -581,10 +581,8 @@ async def put_bucket_config(r: Req) -> Any:
 async def users(r: Req) -> Any:
     r.require_admin()
     out = await r.svc.admin.list_users()
-    keys = await r.svc.admin.list_keys(None)
     for u in out:
-        u["keys"] = [k for k in keys if k.get("user") == u.get("id")]
-        u["quota"] = await _optional(r.svc.admin.get_quota(u["id"]))
+        u["keys"] = u.pop("access_keys", [])
     return {"users": out}
 
 
@@ -595,7 +593,9 @@ async def add_user(r: Req) -> Any:
     uid = doc.pop("id", None)
     if not isinstance(uid, str) or not uid:
         raise S3Error("InvalidArgument", "A user needs an id.")
-    return await r.svc.admin.add_user(uid, doc)
+    view = await r.svc.admin.add_user(uid, {k: doc[k] for k in ("display_name", "email", "admin") if k in doc})
+    first = view.pop("access_keys", [{}])[0]  # the new user's key, with its secret (shown once)
+    return {**view, "access_key": first.get("access_key"), "secret_key": first.get("secret_key")}
 
 
 @route("POST", "keys")

@@ -170,9 +170,10 @@ async function browseView(id, q) {
       progress.append(li);
       try {
         await uploadFile(bucket, key, f, (n, total) => {
-          bar.value = n; label.textContent = Math.floor(100 * n / Math.max(1, total)) + "%";
+          bar.value = n; li.dataset.sent = String(n);
+          label.textContent = Math.floor(100 * n / Math.max(1, total)) + "%";
         });
-        bar.value = f.size; label.textContent = "done"; li.classList.add("done");
+        bar.value = f.size; li.dataset.sent = String(f.size); label.textContent = "done"; li.classList.add("done");
       } catch (e) { label.textContent = "failed: " + errText(e); li.classList.add("failed"); }
     }
     if (id === viewId) setTimeout(() => { if (id === viewId) render(); }, 400);
@@ -426,7 +427,7 @@ async function adminView(id) {
     const add = h("button", { type: "button" }, "New key");
     add.addEventListener("click", async () => { const r = await guarded(() => call("POST", "keys", {}, { user: u.id })); if (r) { await adminView(id); secretOnce(r); } });
     rows.push(h("tr", {}, h("td", {}, u.id), h("td", {}, u.display_name || ""), h("td", {}, u.admin ? "admin" : ""),
-      h("td", {}, keys, add), h("td", {}, u.quota ? JSON.stringify(u.quota.quota || u.quota) : "")));
+      h("td", {}, keys, add), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none")));
   }
   page("Users and keys", form, h("table", { id: "users" },
     h("thead", {}, h("tr", {}, ["User", "Name", "Role", "Keys", "Quota"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));
