@@ -6,6 +6,7 @@ import { uploadFile } from "./upload.js";
 const main = document.getElementById("main");
 let me = null;
 let viewId = 0;
+const uploadsList = h("ul", { id: "uploads", class: "uploads", "aria-live": "polite" });
 
 // -- helpers ----------------------------------------------------------------------------------------
 export function h(tag, attrs = {}, ...kids) {
@@ -160,7 +161,7 @@ async function browseView(id, q) {
     ev.preventDefault(); location.hash = link("/browse", { bucket, prefix, search: searchBox.value });
   });
   const fileInput = h("input", { type: "file", id: "file-input", multiple: true, "aria-label": "Choose files to upload" });
-  const progress = h("ul", { id: "uploads", class: "uploads", "aria-live": "polite" });
+  const progress = uploadsList;  // kept across views: uploads go on while the user browses
   const startUploads = async (files) => {
     for (const f of files) {
       const key = prefix + (f.webkitRelativePath || f.name);
@@ -176,7 +177,7 @@ async function browseView(id, q) {
         bar.value = f.size; li.dataset.sent = String(f.size); label.textContent = "done"; li.classList.add("done");
       } catch (e) { label.textContent = "failed: " + errText(e); li.classList.add("failed"); }
     }
-    if (id === viewId) setTimeout(() => { if (id === viewId) render(); }, 400);
+    if (id === viewId) render();
   };
   fileInput.addEventListener("change", () => startUploads([...fileInput.files]));
   const drop = h("div", { class: "drop", id: "drop", tabindex: "0" }, "Drop files here, or ",
