@@ -104,3 +104,23 @@ def test_a_second_user_sees_only_their_own_buckets(console_server):
     assert status == 403
     status, doc = other.request("GET", "metrics")
     assert status == 403
+
+
+def test_metrics_sum_every_worker(console_server):
+    import boto3
+
+    api = ApiClient(console_server.endpoint)
+    api.login(console_server.access_key, console_server.secret_key)
+    before = api.request("GET", "metrics")[1]
+    s3 = boto3.client("s3", endpoint_url=console_server.endpoint, aws_access_key_id=console_server.access_key,
+                      aws_secret_access_key=console_server.secret_key, region_name="us-east-1")
+    for _ in range(40):  # spread over both workers by the kernel; each writes its totals twice a second
+        s3.list_buckets()
+    import time
+
+    time.sleep(0.6)
+    for _ in range(4):
+        api.request("GET", "session")  # a request on each worker flushes its file
+    after = api.request("GET", "metrics")[1]
+    assert after["workers"] == 2, after
+    assert after["requests"] - before["requests"] >= 40, (before, after)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
+from coffer.server.http.common import stats
 from coffer.server.http.console import api
 from coffer.server.http.console import session as sessions
 from coffer.server.service import Service
@@ -76,6 +77,7 @@ class ConsoleFront:
     def __init__(self, service: Service, cfg: Config) -> None:
         self.service = service
         self.cfg = cfg
+        stats.share(cfg.data_dir / "run" / "request-stats")  # the charts sum every worker's counters
 
     async def handle(self, request: web.BaseRequest, raw_path: str, raw_query: str, rid: str) -> web.StreamResponse:
         try:

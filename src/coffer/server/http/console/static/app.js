@@ -465,7 +465,7 @@ async function render() {
   const view = views[path] || bucketsView;
   main.setAttribute("aria-busy", "true");
   try { await view(id, q); } finally { main.removeAttribute("aria-busy"); }
-  if (id === viewId) main.dataset.view = path;
+  if (id === viewId) { main.dataset.view = path; main.dataset.renderedAt = String(Math.round(performance.now())); }
 }
 
 document.getElementById("logout").addEventListener("click", async () => {
