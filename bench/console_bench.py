@@ -25,11 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from console.conftest import CONSOLE, make_driver  # noqa: E402
+from browser_support import CONSOLE, make_driver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from conftest import ServerProcess, free_port  # noqa: E402
+from conftest import ServerProcess  # noqa: E402
+from ports import free_port  # noqa: E402
 
 
 def until(d, fn, timeout=600.0):

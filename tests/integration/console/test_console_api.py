@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from .conftest import ApiClient
+from browser_support import ApiClient
 
 
 def test_login_refuses_a_wrong_secret(console_server):
