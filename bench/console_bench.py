@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests"))  # first: its conftest holds ServerProcess
 
 from browser_support import CONSOLE, make_driver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402

@@ -124,3 +124,30 @@ def test_metrics_sum_every_worker(console_server):
     after = api.request("GET", "metrics")[1]
     assert after["workers"] == 2, after
     assert after["requests"] - before["requests"] >= 40, (before, after)
+
+
+def test_console_on_its_own_listener(module_server_factory):
+    import urllib.request
+
+    from ports import free_port
+
+    port = free_port()
+    srv = module_server_factory(workers=1, extra_args=["--console-address", f"127.0.0.1:{port}"])
+    console = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(console + "/", timeout=10) as r:  # / leads to the console page
+        assert r.url == console + "/_coffer/console/" and b"app.js" in r.read()
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    api = ApiClient(console)
+    api.login(srv.access_key, srv.secret_key)
+    assert api.request("POST", "buckets", {"name": "sep"})[0] == 200
+    import boto3
+
+    boto3.client("s3", endpoint_url=srv.endpoint, aws_access_key_id=srv.access_key,
+                 aws_secret_access_key=srv.secret_key, region_name="us-east-1").put_object(
+        Bucket="sep", Key="a.txt", Body=b"hello")
+    status, doc = api.request("POST", "share", query="bucket=sep&key=a.txt&expires=60")
+    assert status == 200 and doc["url"].startswith(srv.endpoint + "/sep/a.txt?"), doc  # the S3 port
+    with urllib.request.urlopen(doc["url"], timeout=10) as r:
+        assert r.read() == b"hello"
+    status, doc = ApiClient(console).request("GET", "buckets")
+    assert status == 401

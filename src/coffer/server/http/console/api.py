@@ -46,6 +46,7 @@ class Req:
     request: web.BaseRequest
     query: dict[str, str]
     session: sessions.Session | None
+    s3_port: int | None = None  # the S3 listener's port when the console has a listener of its own
 
     @property
     def who(self) -> Principal:
@@ -123,7 +124,7 @@ def as_json(body: Any, status: int = 200) -> web.Response:
 
 
 async def dispatch(svc: Service, cfg: Config, request: web.BaseRequest, name: str,
-                   raw_query: str) -> web.StreamResponse:
+                   raw_query: str, s3_port: int | None = None) -> web.StreamResponse:
     method = "GET" if request.method == "HEAD" else request.method
     handler = ROUTES.get((method, name))
     if handler is None:
@@ -138,7 +139,7 @@ async def dispatch(svc: Service, cfg: Config, request: web.BaseRequest, name: st
         session = await sessions.current(svc, request)
         if method != "GET":
             sessions.check_csrf(session, request)
-    result = await handler(Req(svc, cfg, request, query, session))
+    result = await handler(Req(svc, cfg, request, query, session, s3_port))
     if isinstance(result, web.StreamResponse):
         return result
     return as_json(result) if result is not None else web.Response(status=204)
@@ -487,7 +488,9 @@ async def share(r: Req) -> Any:
     await r.authorize("s3:GetObject", bucket, key)
     await r.svc.objects.get(r.who, bucket, key, version_id=r.version_id)  # it exists and is readable
     secret, _who = await r.svc.users.credentials(r.session.access_key)
-    host = r.query.get("host") or r.request.host
+    host = r.request.host
+    if r.s3_port is not None:  # asked on the console's own listener: the link goes to the S3 one
+        host = f"{host.rsplit(':', 1)[0] if not host.startswith('[') else host.rsplit(']', 1)[0] + ']'}:{r.s3_port}"
     base = f"{'https' if r.request.secure else 'http'}://{host}/{quote(bucket)}/{quote(key, safe='/~')}"
     extra = {"versionId": r.version_id} if r.version_id else None
     url = sigv4.presign_url("GET", base, r.session.access_key, secret, r.cfg.region, expires, extra_query=extra)

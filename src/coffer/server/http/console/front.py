@@ -20,9 +20,11 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
 from coffer.server.http.common import stats
+from coffer.server.http.common.ids import new_request_id, stamp
 from coffer.server.http.console import api
 from coffer.server.http.console import session as sessions
 from coffer.server.service import Service
+from coffer.server.service.core import begin_request
 
 log = logging.getLogger("coffer.console")
 
@@ -74,16 +76,17 @@ def error_json(e: S3Error, rid: str) -> web.Response:
 
 
 class ConsoleFront:
-    def __init__(self, service: Service, cfg: Config) -> None:
+    def __init__(self, service: Service, cfg: Config, s3_port: int | None = None) -> None:
         self.service = service
         self.cfg = cfg
+        self.s3_port = s3_port  # set on the console's own listener: share links point at the S3 port
         stats.share(cfg.data_dir / "run" / "request-stats")  # the charts sum every worker's counters
 
     async def handle(self, request: web.BaseRequest, raw_path: str, raw_query: str, rid: str) -> web.StreamResponse:
         try:
             rest = raw_path[len(PREFIX):] if raw_path.startswith(PREFIX) else ""
             if rest.startswith("api/"):
-                resp = await api.dispatch(self.service, self.cfg, request, rest[4:], raw_query)
+                resp = await api.dispatch(self.service, self.cfg, request, rest[4:], raw_query, self.s3_port)
             elif rest.startswith("static/") and request.method in ("GET", "HEAD"):
                 resp = _static(rest[7:])
             elif request.method in ("GET", "HEAD"):
@@ -102,6 +105,30 @@ class ConsoleFront:
         for k, v in SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
         return resp
+
+
+def build_console_server(service: Service, cfg: Config) -> web.Server:
+    """The server of the --console-address listener: the console only (``/`` leads to it)."""
+    front = ConsoleFront(service, cfg, s3_port=cfg.port)
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        begin_request()
+        rid = new_request_id()
+        request["rid"] = rid
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        if claims(raw_path):
+            resp = await front.handle(request, raw_path, raw_query, rid)
+        elif raw_path == "/" and request.method in ("GET", "HEAD"):
+            resp = redirect()
+        else:
+            resp = error_json(S3Error("NoSuchResource", "This listener serves the web console only.", status=404),
+                              rid)
+        if not resp.prepared:
+            stamp(request, resp)
+        stats.count(resp.status, request.content_length, resp.content_length or resp.body_length)
+        return resp
+
+    return web.Server(handle, auto_decompress=False, access_log=None)
 
 
 __all__ = ["PREFIX", "ConsoleFront", "claims", "redirect", "sessions", "wants_redirect"]
