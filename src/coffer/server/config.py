@@ -74,6 +74,9 @@ class Config:
     website_domains: tuple[str, ...] = ("s3-website.localhost",)
     website_host: str | None = None
     website_port: int | None = None
+    # The web console on a listener of its own (--console-address); it is on the S3 listener anyway.
+    console_host: str | None = None
+    console_port: int | None = None
     fsync: bool = True  # only tests of the durability machinery itself would ever turn this off
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
     lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)

@@ -27,6 +27,7 @@ from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
+from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
@@ -67,6 +68,7 @@ async def bootstrap(cfg: Config) -> None:
 
 # The --website-address socket, bound by `serve` before the workers fork (they inherit it).
 _website_sock: socket.socket | None = None
+_console_sock: socket.socket | None = None  # --console-address, likewise
 
 
 def listen(cfg: Config, host: str | None = None, port: int | None = None) -> socket.socket:
@@ -97,6 +99,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
         web_runner = web.ServerRunner(build_website_server(service, cfg), handle_signals=False)
         await web_runner.setup()
         await web.SockSite(web_runner, _website_sock).start()
+    console_runner = None
+    if _console_sock is not None:
+        console_runner = web.ServerRunner(build_console_server(service, cfg), handle_signals=False)
+        await console_runner.setup()
+        await web.SockSite(console_runner, _console_sock).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -116,6 +123,8 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await site.stop()
     if web_runner is not None:
         await web_runner.cleanup()
+    if console_runner is not None:
+        await console_runner.cleanup()
     deadline = loop.time() + cfg.limits.shutdown_grace_seconds
     while front.inflight and loop.time() < deadline:
         await asyncio.sleep(0.05)
@@ -223,6 +232,11 @@ def serve(cfg: Config) -> int:
         global _website_sock
         _website_sock = listen(cfg, cfg.website_host, cfg.website_port)
         print(f"Coffer serving static websites on http://{cfg.website_host}:{cfg.website_port}", flush=True)
+    if cfg.console_port is not None:
+        global _console_sock
+        _console_sock = listen(cfg, cfg.console_host, cfg.console_port)
+        print(f"Coffer serving the web console on http://{cfg.console_host}:{cfg.console_port}/_coffer/console/",
+              flush=True)
     print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
           f"workers: {cfg.workers}, region: {cfg.region})", flush=True)
     if cfg.workers <= 1:
