@@ -19,6 +19,7 @@ from coffer.server.http.common.sse import key_protect_headers, key_protect_props
 from coffer.server.http.s3.access import lower_headers
 from coffer.server.http.s3.authorize import allowed_keys
 from coffer.server.meta.model import CommonPrefix, ObjectEntry
+from coffer.server.service import Principal
 from coffer.server.service.storage import policies as storage
 
 
@@ -28,15 +29,50 @@ async def _owner(ctx: Ctx, user_id: str, cache: dict[str, str]) -> dict:
     return {"ID": user_id, "DisplayName": cache[user_id]}
 
 
+async def instance_account(ctx: Ctx) -> Principal:
+    """The account an IBM `ibm-service-instance-id` header names (ibm_boto3 sends it on CreateBucket
+    and ListBuckets): a user's service instance id is their user id. Absent or the caller's own: the
+    caller; an admin may name another user's account and act for it; anything else is refused."""
+    instance = ctx.header("ibm-service-instance-id")
+    if instance is None or instance == ctx.who.user_id:
+        return ctx.who
+    user = await ctx.svc.core.meta.get_user(instance) if ctx.who.admin else None
+    if user is None:
+        raise S3Error("AccessDenied", "The ibm-service-instance-id does not name an account you may act for.")
+    return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+
+
 @handles("ListBuckets")
 async def list_buckets(ctx: Ctx) -> web.StreamResponse:
-    buckets = await ctx.svc.buckets.list(ctx.who)
-    return xml_response("ListAllMyBucketsResult", {
-        "Owner": {"ID": ctx.who.user_id, "DisplayName": ctx.who.display_name},
+    who = await instance_account(ctx)
+    buckets = await ctx.svc.buckets.list(who)
+    prefix = ctx.query.get("prefix", "")
+    if prefix:
+        buckets = [b for b in buckets if b.name.startswith(prefix)]
+    token = ctx.query.get("continuation-token")
+    if token is not None:  # the token is the last name of the previous page (base64)
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                          ArgumentName="continuation-token") from None
+        buckets = [b for b in buckets if b.name > after]
+    limit = ctx.int_arg("max-buckets", 10000, lo=1, hi=10000) if "max-buckets" in ctx.query else None
+    next_token = None
+    if limit is not None and len(buckets) > limit:
+        buckets = buckets[:limit]
+        next_token = base64.urlsafe_b64encode(buckets[-1].name.encode()).decode()
+    body: dict = {
+        "Owner": {"ID": who.user_id, "DisplayName": who.display_name},
         "Buckets": {"Bucket": [
             {"Name": b.name, "CreationDate": iso(b.created), "BucketRegion": b.region} for b in buckets
         ]},
-    })
+    }
+    if next_token:
+        body["ContinuationToken"] = next_token
+    if "prefix" in ctx.query:
+        body["Prefix"] = prefix
+    return xml_response("ListAllMyBucketsResult", body)
 
 
 @handles("CreateBucket")
@@ -61,7 +97,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
+    await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 
