@@ -97,8 +97,15 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
-    await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props)
+    await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props,
+                                 ds3_names=_ds3_signed(ctx))
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
+
+
+def _ds3_signed(ctx: Ctx) -> bool:
+    """A Spectra DS3 SDK's request (its `AWS id:sig` without a User-Agent, as the DS3 front tells them):
+    DS3's bucket naming rules and its multi-object delete without Content-MD5 apply."""
+    return ctx.request.headers.get("Authorization", "").startswith("AWS ") and "User-Agent" not in ctx.request.headers
 
 
 def _region_like(s: str) -> bool:
@@ -228,7 +235,7 @@ def _contents(o: ObjectEntry, url: bool, owner: dict | None) -> str:
 
 @handles("DeleteObjects")
 async def delete_objects(ctx: Ctx) -> web.StreamResponse:
-    if ctx.header("Content-MD5") is None and not any(
+    if ctx.header("Content-MD5") is None and not _ds3_signed(ctx) and not any(
         k.lower().startswith("x-amz-checksum-") or k.lower() in ("x-amz-sdk-checksum-algorithm", "x-amz-trailer")
         for k in ctx.request.headers
     ):
@@ -270,4 +277,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     # for bucket notification events (h_notify.guarded): each key deleted, and whether as a marker
     ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in zip(asked, results, strict=True)
                                      if key and not isinstance(res, S3Error)]
+    if _ds3_signed(ctx):  # the DS3 SDK's parser finds children by plain tag name: no namespace
+        return web.Response(body=xmlutil.to_xml("DeleteResult", {"Deleted": deleted, "Error": errors}, ns=None),
+                            content_type="application/xml")
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

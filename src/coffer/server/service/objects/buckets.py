@@ -15,8 +15,10 @@ class Buckets:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    async def create(self, who: Principal, name: str, location: str | None, props: dict | None = None) -> Bucket:
-        check_bucket_name(name)
+    async def create(self, who: Principal, name: str, location: str | None, props: dict | None = None,
+                     ds3_names: bool = False) -> Bucket:
+        """ds3_names: DS3's bucket naming rules (a DS3 SDK's PutBucket) instead of S3's."""
+        check_bucket_name(name, ds3=ds3_names)
         region = location or self.core.region
         bucket = Bucket(name=name, owner=who.user_id, created=time.time(), region=region, props=dict(props or {}))
         try:
