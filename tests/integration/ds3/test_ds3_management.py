@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from ds3_wire import Ds3Failed, Ds3WireClient, _model
+from helpers import s3_error
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_ds3_bucket_names_and_s3_path_style(ds3, s3):
     s3.put_object(Bucket=name, Key="y", Body=b"from s3")
     assert sorted(c["Key"] for c in ds3.get_bucket(name)["ContentsList"]) == ["x", "y"]
     # S3 clients still get S3's naming rules
-    with pytest.raises(Exception):
+    with s3_error("InvalidBucketName", 400):
         s3.create_bucket(Bucket=f"Upper{uuid.uuid4().hex[:8]}")
 
 
