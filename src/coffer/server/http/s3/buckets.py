@@ -52,7 +52,7 @@ async def list_buckets(ctx: Ctx) -> web.StreamResponse:
     token = ctx.query.get("continuation-token")
     if token is not None:  # the token is the last name of the previous page (base64)
         try:
-            after = base64.urlsafe_b64decode(token.encode()).decode()
+            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
                           ArgumentName="continuation-token") from None

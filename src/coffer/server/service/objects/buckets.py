@@ -25,6 +25,9 @@ class Buckets:
             await self.core.meta.create_bucket(bucket)
         except mi.BucketExists as e:
             if e.owner == who.user_id:
+                existing = await self.core.meta.get_bucket(name)
+                if region == "us-east-1" and existing is not None and existing.region == "us-east-1":
+                    return existing  # S3's legacy rule: re-creating your own us-east-1 bucket answers 200
                 raise S3Error(
                     "BucketAlreadyOwnedByYou",
                     "Your previous request to create the named bucket succeeded and you already own it.",
