@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 
 import pytest
-from helpers import MiB, data, md5_hex, multipart_etag, skip_on_moto
+from helpers import MiB, data, md5_hex, multipart_etag
 from minio import Minio
 from minio.commonconfig import ComposeSource, CopySource
 from minio.deleteobjects import DeleteObject
