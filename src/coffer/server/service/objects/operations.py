@@ -77,8 +77,7 @@ class Objects:
         check_put_params(params, lim.max_user_meta_bytes)
         b = await self.core.bucket_for(who, bucket)
         policy = resolve_policy(self.core.data, b, params.storage_class, params.storage_policy)
-        if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
-            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+        await self.require_current(bucket, key, params.expect)
         now = time.time()
         base = {**params.props, **({"tags": params.tags} if params.tags else {})}  # ACL (issue 7), tags
         props = initial_props(b, params.lock, now, base or None)
@@ -103,6 +102,12 @@ class Objects:
             record.version_id = "null"  # stored as the null version (None); answered as "null"
         return record
 
+    async def require_current(self, bucket: str, key: str, expect: Expect | None) -> None:
+        """If-Match on a key with no current object: 404 NoSuchKey (S3), before any data is taken in;
+        a race with a delete after this check still fails in the commit's transaction (412)."""
+        if expect and expect.if_match and await self.core.meta.get_object(bucket, key) is None:
+            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+
     async def _commit(
         self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False,
         versioning: str | None = None,
@@ -116,7 +121,7 @@ class Objects:
         except mi.PreconditionFailed:
             await self.core.free(new_refs)
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
-                          Condition="If-Match" if expect and expect.if_match else "If-None-Match") from None
+                          Condition=expect.failed() if expect else None) from None
         except mi.ConditionalConflict:
             await self.core.free(new_refs)
             raise S3Error("ConditionalRequestConflict",
@@ -201,6 +206,7 @@ class Objects:
         owner: str | None = None, props: dict | None = None,
         src_version: str | None = None, tags: dict[str, str] | None = None, lock: LockRequest | None = None,
         copy_retention: bool = False, sse: SseRequest | None = None, src_customer: CustomerKey | None = None,
+        expect: Expect | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord]:
         """CopyObject: returns (new record, source record). Data is shared, never copied, unless the
         copy moves between plaintext and encrypted (then it is streamed through the cipher); between
@@ -212,6 +218,7 @@ class Objects:
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
         check_readable(src)
         b = await self.core.bucket_for(who, bucket)
+        await self.require_current(bucket, key, expect)
         src_doc = src.props.get("sse")
         self.core.sse.check_access(src_doc, src_customer)
         same = (src_bucket, src_key) == (bucket, key) and src_version is None
@@ -268,7 +275,7 @@ class Objects:
                 record.props["sse"] = sealing.doc
             new_refs, shared = ([got.segment.ref] if got.segment else []), False
         try:
-            await self._commit(record, None, new_refs, shared=shared, versioning=ver.mode(b))
+            await self._commit(record, expect, new_refs, shared=shared, versioning=ver.mode(b))
         except S3Error as e:
             if e.code != "ConditionalRequestConflict":
                 raise
