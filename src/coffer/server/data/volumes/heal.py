@@ -377,3 +377,49 @@ def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: flo
                 scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
         except Exception:
             log.exception("healer pass failed")
+
+
+# -- storage nodes (the cluster's `coffer admin node out|drain`) ---------------------------------------
+def queue_rebuild(store: VolumeDataStore) -> dict:
+    """After a node is declared out: queue every ref below full redundancy on the remaining volumes
+    (trust 1: fragments present with valid headers); the healer rebuilds them in the background."""
+    store.refresh(force=True)
+    out = {"checked": 0, "queued": 0, "lost": 0}
+    for ref in store.iter_refs():
+        out["checked"] += 1
+        state = census(store, ref, trust=1)["state"]
+        if state in ("degraded", "lost"):
+            store.enqueue(ref)
+            out["queued"] += 1
+            out["lost"] += state == "lost"
+    return out
+
+
+def drain_volumes(store: VolumeDataStore, uuids: set[str]) -> dict:
+    """Move every fragment off these volumes (they must already take no new fragments: a draining
+    node), each to the best writable volume of another failure domain slot; damaged copies are
+    rebuilt from the others instead."""
+    store.refresh(force=True)
+    out: dict = {"volumes": sorted(uuids), "moved": 0, "repaired": 0, "stuck": []}
+    for uid in sorted(uuids):
+        vol = store.volumes.get(uid)
+        if vol is None or not vol.readable:
+            out["stuck"].append(f"{uid}: not readable")
+            continue
+        for ref, _ in list(vol.iter_refs()):
+            for index, src in vol.fragments_of(ref):
+                try:
+                    with _flock(store.heal_dir / "repair.lock"):
+                        moved = _move(store, vol, ref, index, src)
+                except OSError as exc:
+                    out["stuck"].append(f"{ref}.{index}: {exc}")
+                    continue
+                if moved:
+                    out["moved"] += 1
+                    continue
+                res = repair_ref(store, ref)
+                if res is not None and not res.unrepaired and _unlink_on(vol, src):
+                    out["repaired"] += 1
+                else:
+                    out["stuck"].append(f"{ref}.{index}")
+    return out

@@ -174,6 +174,56 @@ class DataAdmin:
         dropped = await self.core.run(_drop_stale_queue, data) if isinstance(data, VolumeDataStore) else 0
         return {"temporary_files": tmp, "orphans": removed, "stale_queue_entries": dropped}
 
+    # -- storage nodes -----------------------------------------------------------------------------
+    def _cluster(self):
+        data = self.core.data
+        cluster = getattr(data, "cluster", None)
+        if cluster is None:
+            raise S3Error("InvalidRequest", "This server has no storage nodes: start it with --cluster-secret "
+                          "(and no --volume) to use node administration.")
+        return data, cluster
+
+    async def nodes(self) -> dict:
+        data, cluster = self._cluster()
+        nodes = await self.core.run(cluster.nodes)
+        vols = {v.uuid: v for v in data.volumes}
+        out = []
+        for n in nodes:
+            mine = [v for v in vols.values() if getattr(v, "node", None) == n.id]
+            out.append({**n.as_dict(), "suspect": n.age > data.suspect_after,
+                        "volumes": [{"uuid": v.uuid, "state": v.state.value, "last_error": v.last_error}
+                                    for v in sorted(mine, key=lambda v: v.uuid)]})
+        return {"nodes": out, "generation": await self.core.run(cluster.generation),
+                "default_policy": data.default_policy().name}
+
+    async def _set_node(self, node: str, state: str) -> int:
+        from coffer.server.meta.cluster import NodeState, UnknownNode
+
+        data, cluster = self._cluster()
+        try:
+            gen = await self.core.run(cluster.set_node_state, node, NodeState(state))
+        except UnknownNode:
+            raise S3Error("InvalidArgument", f"no node {node!r} in the cluster map", ArgumentName="node") from None
+        await self.core.run(data.refresh, force=True)
+        return gen
+
+    async def node_out(self, node: str) -> dict:
+        """Declare a node gone for good: nothing is read from it; what it held is rebuilt elsewhere."""
+        gen = await self._set_node(node, "out")
+        queued = await self.core.run(heal.queue_rebuild, self.core.data)
+        return {"node": node, "state": "out", "generation": gen, **queued}
+
+    async def node_drain(self, node: str) -> dict:
+        """Stop writing to a node and move its fragments to the others (it keeps serving reads meanwhile)."""
+        gen = await self._set_node(node, "draining")
+        data = self.core.data
+        uuids = {v.uuid for v in data.volumes if getattr(v, "node", None) == node}
+        moved = await self.core.run(heal.drain_volumes, data, uuids)
+        return {"node": node, "state": "draining", "generation": gen, **moved}
+
+    async def node_active(self, node: str) -> dict:
+        return {"node": node, "state": "active", "generation": await self._set_node(node, "active")}
+
     async def bucket_policy(self, bucket: str, policy: str | None) -> dict:
         await set_bucket_policy(self.core, bucket, checked(self.core.data, policy) if policy else None)
         return {"bucket": bucket, "storage_policy": policy.upper() if policy else None}
