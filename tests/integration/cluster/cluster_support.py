@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/integration: helpers
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests: conftest's ServerProcess
 
-from conftest import ACCESS_KEY, SECRET_KEY, ServerProcess  # noqa: E402
+from conftest import ACCESS_KEY, SECRET_KEY, ServerProcess
 
 CLUSTER_SECRET = "cluster-secret-for-tests-0123456789"
 

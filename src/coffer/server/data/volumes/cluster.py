@@ -76,7 +76,7 @@ class ClusterDataStore(VolumeDataStore):
             records = self.cluster.volumes()
             self.generation = self.cluster.generation()
             vols = []
-            infos: dict[str, dict | None] = {}
+            infos: dict[str, dict | str] = {}  # a node's info, or why it gave none
             for rec in records:
                 node = nodes.get(rec.node)
                 if node is None:
@@ -103,11 +103,10 @@ class ClusterDataStore(VolumeDataStore):
                         try:
                             infos[node.address] = client.info()
                         except OSError as exc:
-                            infos[node.address] = None
-                            vol.last_error = str(exc)
+                            infos[node.address] = str(exc)
                     info = infos[node.address]
-                    if info is None:
-                        vol.state = VolumeState.OFFLINE
+                    if isinstance(info, str):
+                        vol.state, vol.last_error = VolumeState.OFFLINE, info
                     else:
                         vol.probe(info)
                 vols.append(vol)

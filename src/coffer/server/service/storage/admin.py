@@ -204,7 +204,7 @@ class DataAdmin:
             gen = await self.core.run(cluster.set_node_state, node, NodeState(state))
         except UnknownNode:
             raise S3Error("InvalidArgument", f"no node {node!r} in the cluster map", ArgumentName="node") from None
-        await self.core.run(data.refresh, force=True)
+        await self.core.run(lambda: data.refresh(force=True))
         return gen
 
     async def node_out(self, node: str) -> dict:
