@@ -18,18 +18,27 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/integration: helpers
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests: conftest's ServerProcess
+from ports import free_port
 
-from conftest import ACCESS_KEY, SECRET_KEY, ServerProcess
+
+def _root_conftest():
+    """tests/conftest.py's ServerProcess (imported by path: several conftest modules share the name)."""
+    import importlib.util
+
+    name = "coffer_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "conftest.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+ServerProcess = _root_conftest().ServerProcess
+ACCESS_KEY, SECRET_KEY = _root_conftest().ACCESS_KEY, _root_conftest().SECRET_KEY
 
 CLUSTER_SECRET = "cluster-secret-for-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -148,5 +157,5 @@ def health(gw: ServerProcess) -> dict:
         return json.loads(e.read())
 
 
-__all__ = ["ACCESS_KEY", "CLUSTER_SECRET", "SECRET_KEY", "Cluster", "NodeProcess", "health", "make_cluster",
-           "stop_cluster"]
+__all__ = ["ACCESS_KEY", "CLUSTER_SECRET", "SECRET_KEY", "Cluster", "NodeProcess", "ServerProcess", "free_port",
+           "health", "make_cluster", "stop_cluster"]

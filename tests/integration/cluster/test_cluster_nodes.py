@@ -164,9 +164,7 @@ def test_wrong_cluster_secret_is_refused(cl: Cluster) -> None:
 
 def test_gateway_with_a_wrong_secret_sees_no_volume(cl: Cluster, tmp_path: Path) -> None:
     """A gateway started with another secret cannot use any node and says why (403 from the nodes)."""
-    from cluster_support import free_port
-
-    from conftest import ServerProcess
+    from cluster_support import ServerProcess, free_port
 
     gw = ServerProcess(data=cl.data, port=free_port(), extra_args=[
         "--cluster-secret", "a-wrong-secret", "--heal-interval", "0"])
