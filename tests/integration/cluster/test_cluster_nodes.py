@@ -204,3 +204,26 @@ def test_node_out_rebuilds_on_the_others(cl: Cluster) -> None:
     finally:
         victim.start()
         admin(cl.gateways[0], "POST", "node-active", node=victim.name)
+
+
+def test_admin_node_list_cli(cl: Cluster) -> None:
+    import os
+    import subprocess
+    import sys
+
+    gw = cl.gateways[0]
+    env = {**os.environ, "COFFER_ENDPOINT": gw.endpoint, "COFFER_ACCESS_KEY": gw.access_key,
+           "COFFER_SECRET_KEY": gw.secret_key}
+    env.pop("COFFER_ALIAS", None)
+    out = subprocess.run([sys.executable, "-m", "coffer", "admin", "node", "list", "--json"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert {n["id"] for n in doc["nodes"]} == {"node0", "node1", "node2", "node3"}
+    assert all(len(n["volumes"]) == 2 for n in doc["nodes"])
+    human = subprocess.run([sys.executable, "-m", "coffer", "admin", "node", "list"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert human.returncode == 0 and "node2" in human.stdout and "zone z2" in human.stdout, human.stdout
+    bad = subprocess.run([sys.executable, "-m", "coffer", "admin", "node", "out", "no-such-node"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "no node 'no-such-node'" in (bad.stdout + bad.stderr)
