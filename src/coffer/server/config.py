@@ -86,6 +86,19 @@ class Config:
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
     heal_interval: float = 2.0  # seconds between two looks at the repair queue
+    # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
+    # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
+    cluster_secret: str | None = None
+    cluster_map: str | None = None
+    suspect_after: float = 10.0  # seconds without a heartbeat before a node is suspect
+
+    @property
+    def cluster_map_url(self) -> str:
+        return self.cluster_map or str(self.data_dir / "meta" / "cluster.sqlite3")
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.cluster_secret) and not self.volumes
 
     @property
     def meta_path(self) -> Path:

@@ -145,6 +145,10 @@ def _worker_main(cfg: Config, sock: socket.socket) -> None:
 
 def sweep_orphans(cfg: Config, started: float) -> None:
     """Delete segment files that no metadata refers to and that predate this start."""
+    if cfg.clustered:
+        # Other gateways write to the same nodes: what this one's metadata does not know may be
+        # their in-flight upload. Cluster-wide garbage is collected from the metadata (docs/cluster.md).
+        return
 
     async def go() -> int:
         data = make_data(cfg)
@@ -174,6 +178,8 @@ def sweep_orphans(cfg: Config, started: float) -> None:
 
 def make_data(cfg: Config, *, register: bool = False) -> DataStore:
     """The data store: the data folder itself, or the volumes given with --volume (data/volumes/store.py)."""
+    if cfg.clustered:
+        return open_cluster_data(cfg)
     if not cfg.volumes:
         local = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
         local.open()
@@ -187,9 +193,21 @@ def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
     return store
 
 
+def open_cluster_data(cfg: Config) -> VolumeDataStore:
+    """The gateway's store over the storage nodes of the cluster map (data/volumes/cluster.py)."""
+    from coffer.server.data.volumes.cluster import ClusterDataStore
+    from coffer.server.meta.cluster import open_cluster_map
+
+    assert cfg.cluster_secret
+    store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
+                             suspect_after=cfg.suspect_after)
+    store.open()
+    return store
+
+
 def start_healer(cfg: Config) -> None:
     """The healer/scrubber thread (data/volumes/heal.py), once per server: in the supervisor (or the only worker)."""
-    if not cfg.volumes or cfg.heal_interval <= 0:
+    if not (cfg.volumes or cfg.clustered) or cfg.heal_interval <= 0:
         return
     from coffer.server.data.volumes.heal import background
 

@@ -51,9 +51,14 @@ from coffer.server.service.events.webhook_security import networks
               help="Seconds between the starts of two scrub passes.")
 @click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
+@click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", default=None,
+              help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
+@click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
+              help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
               shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max,
-              webhook_allow, console_address, volumes, scrub_rate, scrub_interval, heal_interval) -> None:
+              webhook_allow, console_address, volumes, scrub_rate, scrub_interval, heal_interval, cluster_secret=None,
+              cluster_map=None) -> None:
     """Run the Coffer S3 server."""
     from coffer.server.runner import serve
 
@@ -75,5 +80,6 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                                webhook_retry_max=webhook_retry_max, webhook_allow=tuple(webhook_allow),
                                webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
-                 scrub_interval=scrub_interval, heal_interval=heal_interval)
+                 scrub_interval=scrub_interval, heal_interval=heal_interval, cluster_secret=cluster_secret,
+                 cluster_map=cluster_map)
     raise SystemExit(serve(cfg))

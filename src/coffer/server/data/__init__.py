@@ -20,6 +20,7 @@ from coffer.server.data.interface import (
     SegmentLike,
     SegmentReader,
     SegmentWriter,
+    NodeAdmin,
     VolumeAdmin,
 )
 from coffer.server.data.local import FileWriter, LocalDataStore
@@ -27,5 +28,5 @@ from coffer.server.data.volumes.store import VolumeDataStore
 
 __all__ = [
     "DataShort", "DataStore", "DataUnavailable", "FileWriter", "LocalDataStore", "ReadSpan", "SegmentLike",
-    "SegmentReader", "SegmentWriter", "VolumeAdmin", "VolumeDataStore",
+    "NodeAdmin", "SegmentReader", "SegmentWriter", "VolumeAdmin", "VolumeDataStore",
 ]

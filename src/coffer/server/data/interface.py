@@ -128,6 +128,29 @@ class VolumeAdmin(Protocol):
         ...
 
 
+class NodeAdmin(Protocol):
+    """The storage-node facet of a gateway's store over the cluster map (`coffer admin node ...`).
+
+    Every method may block (worker thread); answers are plain dicts the admin API sends as JSON."""
+
+    def nodes(self) -> dict[str, Any]:
+        """The cluster map's nodes with their volumes and states, its generation, the default policy."""
+        ...
+
+    def set_state(self, node: str, state: str) -> int:
+        """Set a node's state (active | draining | out) and re-read the map; the new layout generation.
+        Raises KeyError for a node the map does not list."""
+        ...
+
+    def queue_rebuild(self) -> dict[str, Any]:
+        """Queue every ref below full redundancy for the healer: {checked, queued, lost}."""
+        ...
+
+    def drain(self, node: str) -> dict[str, Any]:
+        """Move every fragment off a node's volumes: {volumes, moved, repaired, stuck}."""
+        ...
+
+
 class DataStore(ABC):
     """Object bytes by segment ref (see module docstring)."""
 
@@ -209,4 +232,8 @@ class DataStore(ABC):
     # -- optional facets -----------------------------------------------------------------------------
     def volume_admin(self) -> VolumeAdmin | None:
         """Volume administration (repairs, rebuild, drain, scrub, health), or None without volumes."""
+        return None
+
+    def node_admin(self) -> NodeAdmin | None:
+        """Storage-node administration, or None for a store without a cluster map."""
         return None

@@ -21,6 +21,7 @@ queued the same way.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import os
 import threading
@@ -333,9 +334,7 @@ class VolumeDataStore(DataStore):
                     continue
                 for _, path in vol.fragments_of(ref):
                     try:
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        continue
+                        vol.unlink_fragment(path)
                     except OSError as exc:
                         vol.fail(exc)
             self.dequeue(ref)
@@ -360,54 +359,20 @@ class VolumeDataStore(DataStore):
 
     # -- housekeeping -------------------------------------------------------------------------------
     def sweep_tmp(self, older_than: float = 0.0) -> int:
-        removed = 0
         cutoff = time.time() - older_than
-        for vol in self.volumes:
-            if not vol.readable:
-                continue
-            try:
-                entries = list(os.scandir(vol.tmp_dir))
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    if entry.name.endswith(".tmp") and entry.stat().st_mtime <= cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-                except OSError:
-                    pass
-        return removed
+        return sum(vol.sweep_tmp(cutoff) for vol in self.volumes if vol.readable)
 
     def iter_refs(self, before: float = float("inf"), after: str = "") -> Iterator[str]:
         """Every ref with a fragment on some readable volume, in sorted order (scrub cursor order),
         greater than ``after``, whose newest fragment was written before ``before``."""
-        vols = [v for v in self.volumes if v.readable]
-        for d1 in _hex_dirs(vols, ()):
-            if d1 < after[:2]:
-                continue
-            for d2 in _hex_dirs(vols, (d1,)):
-                if d1 + d2 < after[:4]:
-                    continue
-                newest: dict[str, float] = {}
-                for vol in vols:
-                    try:
-                        entries = list(os.scandir(vol.fragments_dir / d1 / d2))
-                    except OSError:
-                        continue
-                    for f in entries:
-                        ref = f.name.split(".", 1)[0]
-                        try:
-                            newest[ref] = max(newest.get(ref, 0.0), f.stat().st_mtime)
-                        except FileNotFoundError:
-                            pass
-                yield from (r for r in sorted(newest) if newest[r] <= before and r > after)
-
-
-def _hex_dirs(vols: list[Volume], parents: tuple[str, ...]) -> list[str]:
-    names: set[str] = set()
-    for vol in vols:
-        try:
-            names.update(n for n in os.listdir(vol.fragments_dir.joinpath(*parents)) if len(n) == 2)
-        except OSError:
-            pass
-    return sorted(names)
+        streams = [vol.iter_refs(after) for vol in self.volumes if vol.readable]
+        current, newest = None, 0.0
+        for ref, mtime in heapq.merge(*streams):
+            if ref != current:
+                if current is not None and newest <= before:
+                    yield current
+                current, newest = ref, mtime
+            else:
+                newest = max(newest, mtime)
+        if current is not None and newest <= before:
+            yield current

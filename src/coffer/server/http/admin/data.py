@@ -14,6 +14,10 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST scrub                          run (or resume) a scrub pass to its end, unthrottled
     POST heal                           repair everything in the repair queue now
     PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
+    POST node-drain?node=N              stop writing to a node and move its fragments to the others
+    POST node-out?node=N                declare a node gone: queue the rebuild of what it held
+    POST node-active?node=N             back to normal (after a drain that was cancelled)
 
 Health (no signature, nothing secret): ``/health/data`` is JSON {status: ok | degraded | failed,
 volumes: [...]} with 200 unless writes are impossible (503); ``/health/metrics`` is the Prometheus
@@ -32,8 +36,8 @@ from coffer.server.data.volumes.volume import VolumeState
 from coffer.server.http.admin.front import AdminRequest, admin_route
 from coffer.server.service.storage.admin import DataAdmin
 
-_GET = {"volumes", "locate", "check"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check"}
+_GET = {"volumes", "locate", "check", "nodes"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "node-drain", "node-out", "node-active"}
 
 
 def _json(value: object, status: int = 200) -> web.Response:
@@ -99,6 +103,14 @@ async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
         return await admin.vacuum(float(_int(q, "grace", 3600)))
     if name == "scrub":
         return await admin.scrub()
+    if name == "nodes":
+        return await admin.nodes()
+    if name == "node-drain":
+        return await admin.node_drain(_arg(q, "node"))
+    if name == "node-out":
+        return await admin.node_out(_arg(q, "node"))
+    if name == "node-active":
+        return await admin.node_active(_arg(q, "node"))
     return await admin.heal()
 
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 import time
 
 from coffer.protocol.errors import S3Error
-from coffer.server.data import VolumeAdmin
+from coffer.server.data import NodeAdmin, VolumeAdmin
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service.core import Core, Principal
-from coffer.server.service.storage.policies import checked, set_bucket_policy
 
 VACUUM_GRACE = 3600.0  # a temporary or unreferenced file younger than this may belong to a write in progress
 
@@ -163,7 +162,34 @@ class DataAdmin:
         dropped = await self.core.run(admin.drop_stale_queue) if admin is not None else 0
         return {"temporary_files": tmp, "orphans": removed, "stale_queue_entries": dropped}
 
-    async def bucket_policy(self, bucket: str, policy: str | None) -> dict:
-        await set_bucket_policy(self.core, bucket, checked(self.core.data, policy) if policy else None)
-        return {"bucket": bucket, "storage_policy": policy.upper() if policy else None}
+    # -- storage nodes -----------------------------------------------------------------------------
+    def _nodes(self) -> NodeAdmin:
+        admin = self.core.data.node_admin()
+        if admin is None:
+            raise S3Error("InvalidRequest", "This server has no storage nodes: start it with --cluster-secret "
+                          "(and no --volume) to use node administration.")
+        return admin
 
+    async def nodes(self) -> dict:
+        return await self.core.run(self._nodes().nodes)
+
+    async def _set_node(self, node: str, state: str) -> int:
+        try:
+            return await self.core.run(self._nodes().set_state, node, state)
+        except KeyError:
+            raise S3Error("InvalidArgument", f"no node {node!r} in the cluster map", ArgumentName="node") from None
+
+    async def node_out(self, node: str) -> dict:
+        """Declare a node gone for good: nothing is read from it; what it held is rebuilt elsewhere."""
+        gen = await self._set_node(node, "out")
+        queued = await self.core.run(self._nodes().queue_rebuild)
+        return {"node": node, "state": "out", "generation": gen, **queued}
+
+    async def node_drain(self, node: str) -> dict:
+        """Stop writing to a node and move its fragments to the others (it keeps serving reads meanwhile)."""
+        gen = await self._set_node(node, "draining")
+        moved = await self.core.run(self._nodes().drain, node)
+        return {"node": node, "state": "draining", "generation": gen, **moved}
+
+    async def node_active(self, node: str) -> dict:
+        return {"node": node, "state": "active", "generation": await self._set_node(node, "active")}
