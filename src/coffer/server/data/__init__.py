@@ -16,17 +16,27 @@ from coffer.server.data.interface import (
     DataShort,
     DataStore,
     DataUnavailable,
+    NodeAdmin,
     ReadSpan,
     SegmentLike,
     SegmentReader,
     SegmentWriter,
-    NodeAdmin,
     VolumeAdmin,
 )
 from coffer.server.data.local import FileWriter, LocalDataStore
 from coffer.server.data.volumes.store import VolumeDataStore
 
 __all__ = [
-    "DataShort", "DataStore", "DataUnavailable", "FileWriter", "LocalDataStore", "ReadSpan", "SegmentLike",
-    "NodeAdmin", "SegmentReader", "SegmentWriter", "VolumeAdmin", "VolumeDataStore",
+    "DataShort",
+    "DataStore",
+    "DataUnavailable",
+    "FileWriter",
+    "LocalDataStore",
+    "NodeAdmin",
+    "ReadSpan",
+    "SegmentLike",
+    "SegmentReader",
+    "SegmentWriter",
+    "VolumeAdmin",
+    "VolumeDataStore",
 ]
