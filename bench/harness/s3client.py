@@ -192,8 +192,11 @@ class S3Client:
             raise RequestFailed(f"GET {key}: {n} bytes, expected {expect}")
         return n
 
-    async def list_page(self, prefix: str, token: str | None, max_keys: int) -> ListPage:
+    async def list_page(self, prefix: str, token: str | None, max_keys: int,
+                        delimiter: str | None = None) -> ListPage:
         params = [("list-type", "2"), ("max-keys", str(max_keys)), ("prefix", prefix)]
+        if delimiter:
+            params.append(("delimiter", delimiter))
         if token:
             params.append(("continuation-token", token))
         query = "&".join(f"{k}={quote(v, safe='-_.~')}" for k, v in sorted(params))
@@ -205,14 +208,15 @@ class S3Client:
                 raise RequestFailed(f"ListObjectsV2: HTTP {r.status} {body[:300]!r}")
         return parse_list_page(body)
 
-    async def list_all(self, prefix: str, page_size: int = 1000, max_pages: int = 100_000) -> tuple[int, int]:
+    async def list_all(self, prefix: str, page_size: int = 1000, max_pages: int = 100_000,
+                       delimiter: str | None = None) -> tuple[int, int]:
         """List every key under `prefix`; returns (keys, pages).  Bounded by `max_pages` so a server
         that keeps answering IsTruncated cannot hold the run forever."""
         token: str | None = None
         keys = pages = 0
         last = ""
         while pages < max_pages:
-            page = await self.list_page(prefix, token, page_size)
+            page = await self.list_page(prefix, token, page_size, delimiter)
             pages += 1
             if page.keys and page.keys[0] <= last:
                 raise RequestFailed(f"ListObjectsV2 went backwards at {page.keys[0]!r} after {last!r}")
