@@ -99,11 +99,17 @@ class SmallRun:
         self.small = make_payloads(4096, 64, seed=2)
         self.rounds: list[dict[str, dict[str, dict]]] = []
         self.load: list[str] = []
+        self.profiles: dict[str, str] = {}
 
     def log(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     async def phase(self, server: procs.Server, name: str, coro) -> object:
+        sampler = None
+        if self.a.profile and server.name == "coffer" and name in ("put_small", "get_small", "list_load"):
+            out = self.a.work_dir / "profiles" / f"small-{name}.txt"
+            sampler = machine.Sampler(server.procs[0].pid, out, min(8.0, self.a.duration), gil=True)
+            await sampler.start()
         pgid = server.procs[0].pid
         cpu0 = procs.group_cpu_seconds(pgid)
         m = await coro
@@ -114,6 +120,8 @@ class SmallRun:
         s = measure.summary()
         s["load1"] = machine.load_average().split()[0]
         self.rounds[-1].setdefault(server.name, {})[name] = s
+        if sampler is not None:
+            self.profiles[name] = await sampler.result()
         lat = f" p50 {s['p50_ms']} ms p99 {s['p99_ms']} ms" if s.get("p99_ms") is not None else ""
         err = f", {s['errors']} errors: {s['first_error']}" if s["errors"] else ""
         self.log(f"  {server.name:10s} {name:14s} {s['value']:>10,.1f} {s['unit']:6s}{lat}{err}")
@@ -166,6 +174,9 @@ class SmallRun:
             "seaweedfs": lambda: procs.start_seaweedfs(work, AK, SK),
             "limit": lambda: start_limit(work, w),
         }
+        if self.a.baseline_src:  # the same phases against another checkout's src/, e.g. main's
+            starts["coffer-base"] = lambda: procs.start_coffer(work, AK, SK, w, None, "coffer-base",
+                                                               self.a.baseline_src)
         for i in range(self.a.rounds):
             self.log(f"round {i + 1} of {self.a.rounds}, load {machine.load_average()}")
             self.load.append(machine.load_average())
@@ -184,6 +195,12 @@ def paired_ratios(rounds: list[dict], phase: str, a: str = "coffer", b: str = "s
     return out
 
 
+def lat(s: dict | None) -> str:
+    if not s or s.get("p99_ms") is None or s.get("unit") != "ops/s":
+        return ""
+    return f"{s['p50_ms']} / {s['p99_ms']}"
+
+
 def render(run: SmallRun, argv: list[str]) -> str:
     a = run.a
     best = report.best(run.rounds)
@@ -194,6 +211,7 @@ def render(run: SmallRun, argv: list[str]) -> str:
                                                              "coffer commit", "python")]
     lines.append(f"- load average 1/5/15 min at each round's start, and the end: {' | '.join(run.load)}")
     lines += ["", "```sh", f".venv/bin/python bench/small.py {' '.join(argv)}".rstrip(), "```", ""]
+    base = any("coffer-base" in r for r in run.rounds)
     head = ["workload", "coffer (best)", "seaweedfs (best)", "ratio of bests", "paired ratios (median)",
             "goal", "limit (append+fdatasync)", "coffer/limit", "p50 / p99 ms coffer", "p50 / p99 ms seaweedfs"]
     rows = []
@@ -204,13 +222,17 @@ def render(run: SmallRun, argv: list[str]) -> str:
         med = statistics.median(pr) if pr else None
         need = GOALS.get(ph)
         verdict = "" if med is None or need is None else (f"≥{need}×: " + ("PASS" if med >= need else "FAIL"))
-        lat = (lambda x: f"{x['p50_ms']} / {x['p99_ms']}" if x and x.get("p99_ms") is not None
-               and x["unit"] == "ops/s" else "")
         rows.append([title, report.cell(best, "coffer", ph), report.cell(best, "seaweedfs", ph),
                      report.fmt_ratio(report.ratio(cv, sv)),
                      (", ".join(f"{r:.2f}" for r in pr) + f" ({med:.2f}×)") if pr else "—", verdict,
                      report.cell(best, "limit", ph) if lim else "—",
                      report.fmt_ratio(report.ratio(cv, lv)) if lim else "—", lat(c), lat(s)])
+        if base:
+            bp = paired_ratios(run.rounds, ph, "coffer", "coffer-base")
+            rows[-1] += [report.cell(best, "coffer-base", ph),
+                         (", ".join(f"{r:.2f}" for r in bp) + f" ({statistics.median(bp):.2f}×)") if bp else "—"]
+    if base:
+        head += ["coffer-base (best)", "coffer/coffer-base paired (median)"]
     lines.append(report.md_table(head, rows))
     cpu_rows = []
     for ph, title in PHASES:
@@ -231,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keys", type=int, default=100_000)
     p.add_argument("--list-repeats", type=int, default=2)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--baseline-src", type=Path, default=None,
+                   help="also run target coffer-base from this src/ folder (A/B against another commit)")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy --gil the Coffer server during put_small, get_small and list_load")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--work-dir", type=Path, default=HERE / "work")
     p.add_argument("--keep-data", action="store_true")
@@ -240,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     used = list(argv if argv is not None else sys.argv[1:])
     a = p.parse_args(used)
     a.targets = [t for t in a.targets.split(",") if t]
+    if a.baseline_src and "coffer-base" not in a.targets:
+        a.targets.insert(0, "coffer-base")
     if a.quick:
         a.duration, a.keys, a.rounds, a.list_repeats = 1.5, 2000, 1, 1
     a.work_dir.mkdir(parents=True, exist_ok=True)
@@ -258,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         procs.stop_all()
     (a.work_dir / "small.json").write_text(json.dumps({"rounds": run.rounds, "load": run.load}, indent=1))
     text = render(run, used)
+    for name, prof in run.profiles.items():
+        print(f"\n--- coffer {name}: Python work holding the GIL (py-spy --gil) ---\n{prof}")
     print(text)
     if not a.no_write:
         report.update_results_md(a.results, a.section, text)

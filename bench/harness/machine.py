@@ -238,8 +238,10 @@ def render(raw: str, seconds: float, rate: int) -> str:
 class Sampler:
     """Sample one process tree for `seconds` in the background; `result()` waits and summarises."""
 
-    def __init__(self, pid: int, out: Path, seconds: float, rate: int = 100) -> None:
-        self.pid, self.out, self.seconds, self.rate = pid, out, seconds, rate
+    def __init__(self, pid: int, out: Path, seconds: float, rate: int = 100, gil: bool = False) -> None:
+        """gil=True samples only the thread holding the GIL: Python's CPU work, without the time
+        threads spend in fsync, sleeps or lock waits."""
+        self.pid, self.out, self.seconds, self.rate, self.gil = pid, out, seconds, rate, gil
         self.proc: asyncio.subprocess.Process | None = None
         self.error: str | None = None
 
@@ -251,7 +253,7 @@ class Sampler:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         argv = [exe, "record", "--pid", str(self.pid), "--subprocesses", "--nonblocking", "--format", "raw",
                 "--rate", str(self.rate), "--duration", str(max(1, int(self.seconds))),
-                "--output", str(self.out)]
+                "--output", str(self.out)] + (["--gil"] if self.gil else [])
         self.proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
                                                          stderr=asyncio.subprocess.PIPE)
 

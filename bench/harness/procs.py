@@ -200,13 +200,15 @@ def coffer_has_loop_option() -> bool:
     return out.returncode == 0 and "--loop" in out.stdout
 
 
-def _coffer_env() -> dict[str, str]:
-    src = str(REPO / "src")
+def _coffer_env(src_dir: Path | None = None) -> dict[str, str]:
+    src = str(src_dir or REPO / "src")
     pp = os.environ.get("PYTHONPATH", "")
     return {**os.environ, "PYTHONPATH": f"{src}:{pp}" if pp else src}
 
 
-def start_coffer(work: Path, ak: str, sk: str, workers: int, loop: str | None, name: str) -> Server:
+def start_coffer(work: Path, ak: str, sk: str, workers: int, loop: str | None, name: str,
+                 src: Path | None = None) -> Server:
+    """Start Coffer from this repository's src/, or from `src` (another checkout: A/B comparisons)."""
     data = work / name
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
@@ -216,7 +218,7 @@ def start_coffer(work: Path, ak: str, sk: str, workers: int, loop: str | None, n
     if loop:
         argv += ["--loop", loop]
     proc = Proc(name, argv, data / "server.log")
-    proc.start(env={"PYTHONPATH": _coffer_env()["PYTHONPATH"]}, cwd=REPO)
+    proc.start(env={"PYTHONPATH": _coffer_env(src)["PYTHONPATH"]}, cwd=REPO)
     server = Server(name, f"http://127.0.0.1:{port}", "bench", True, [proc], data)
     try:
         wait_http(proc, f"{server.base}/health/ready", timeout=60)

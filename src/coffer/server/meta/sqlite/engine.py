@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import queue
 import sqlite3
 import threading
@@ -110,20 +108,10 @@ class _Op:
 
 
 class GroupCommitWriter:
-    """The process's one writer: batches queued operations into shared transactions.
+    """The process's one writer: batches queued operations into shared transactions."""
 
-    With `lock_path`, every transaction is taken under an exclusive `flock` of that file, shared by
-    all processes opening the same database: a writer that finds another process's batch in progress
-    sleeps in the kernel and is woken the moment it ends, instead of polling through SQLite's busy
-    handler (which backs off 1, 2, 5, 10 ... ms and leaves the lock idle in between). Meanwhile its
-    own queue keeps filling, so it commits a larger batch when its turn comes. The lock is released
-    by the kernel if the process dies.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, name: str = "coffer-meta-writer",
-                 lock_path: str | Path | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, name: str = "coffer-meta-writer") -> None:
         self._conn = conn
-        self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path is not None else None
         self._synchronous = int(conn.execute("PRAGMA synchronous").fetchone()[0])  # 2 = FULL, 3 = EXTRA
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._closed = False
@@ -150,8 +138,6 @@ class GroupCommitWriter:
             self._queue.put(None)
             self._thread.join()
             self._conn.close()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
             # A write that raced close() past the closed check landed behind the sentinel:
             # answer it rather than leave its caller waiting forever.
             while True:
@@ -188,8 +174,6 @@ class GroupCommitWriter:
         lazy = self._synchronous > 1 and not any(op.durable for op in batch)
         if lazy:
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL mode: commit without fsync
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # blocks (GIL released) while another process commits
         try:
             retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             for op in batch:
@@ -216,8 +200,6 @@ class GroupCommitWriter:
                 _deliver(op.loop, op.fut, False, exc)
             return
         finally:
-            if self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             if lazy:
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         for op, (ok, value) in zip(batch, outcomes, strict=True):

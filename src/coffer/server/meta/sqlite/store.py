@@ -91,8 +91,7 @@ class SqliteMetaStore(MetaStore):
         if self._writer is not None:
             return
         conn = await asyncio.to_thread(self._open_writer_connection)
-        # one lock file beside the database serializes the writers of every process (engine.py)
-        self._writer = GroupCommitWriter(conn, lock_path=self.path.with_name(self.path.name + "-writer.lock"))
+        self._writer = GroupCommitWriter(conn)
         self._readers = ReadPool(self._connect, self._read_threads)
 
     def _open_writer_connection(self) -> sqlite3.Connection:
