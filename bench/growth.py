@@ -1,0 +1,217 @@
+"""Cost as the store grows: PUT, GET, HEAD and first-page-list latency in a big bucket vs an empty one.
+
+One Coffer server, two buckets: `empty` and `big`. Between measurements the server is stopped and `big`
+is filled through the SQLite metadata store's own write path (`ops.put_object`, 10,000 rows per
+transaction: loading a million keys over HTTP would take longer than the measurement is worth), with
+0-byte inline objects `k/NNNNNNNNN`. Then, at each size, both buckets get the same workload in alternating
+rounds (so other people's load hits both alike): `--streams` concurrent clients PUT 4 KiB objects under
+`m/`, GET and HEAD them back, and list the bucket's first page (1,000 keys). Reported: p50 and p99 of each
+operation in each bucket, and big/empty — the goal is within 1.2×.
+
+    .venv/bin/python bench/growth.py --sizes 10000,100000,1000000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+if str(HERE.parent / "src") not in sys.path:
+    sys.path.insert(1, str(HERE.parent / "src"))
+
+from harness import machine, procs, report  # noqa: E402
+from harness.s3client import RequestFailed, S3Client, make_payloads, make_signer, new_session  # noqa: E402
+
+AK, SK, REGION = "benchak", "benchsecretkey0123456789", "us-east-1"
+OPS = ("put", "get", "head", "list")
+EMPTY_MD5 = hashlib.md5(b"").hexdigest()
+
+
+def pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))] * 1000
+
+
+async def head(c: S3Client, key: str) -> None:
+    url = c.url(key)
+    from yarl import URL
+    headers = c._headers("HEAD", url, {}, c._empty_hash())
+    async with c.session.head(URL(url, encoded=True), headers=headers) as r:
+        if r.status != 200:
+            raise RequestFailed(f"HEAD {key}: HTTP {r.status}")
+
+
+async def measure(server: procs.Server, bucket: str, sign, payloads, ops: int, streams: int,
+                  tag: str) -> dict[str, list[float]]:
+    """`ops` PUTs, then GETs and HEADs of those keys, then `ops // 4` first-page listings; latencies."""
+    lat: dict[str, list[float]] = {o: [] for o in OPS}
+    keys = [f"m/{tag}-{i:06d}" for i in range(ops)]
+    async with new_session(streams) as s:
+        c = S3Client(s, server.base, bucket, sign)
+
+        async def run(name: str, items: list, fn) -> None:
+            it = iter(items)
+
+            async def stream() -> None:
+                for x in it:
+                    t = time.perf_counter()
+                    await fn(x)
+                    lat[name].append(time.perf_counter() - t)
+
+            await asyncio.gather(*(stream() for _ in range(streams)))
+
+        await run("put", list(range(ops)), lambda i: c.put(keys[i], payloads[i % len(payloads)]))
+        await run("get", keys[::-1], lambda k: c.get(k, expect=4096))
+        await run("head", keys, lambda k: head(c, k))
+
+        async def first_page(_i: int) -> None:
+            page = await c.list_page("", None, 1000)
+            if not page.keys:
+                raise RequestFailed("first page is empty")
+
+        await run("list", list(range(max(8, ops // 4))), first_page)
+    return lat
+
+
+def preload(data: Path, bucket: str, start: int, stop: int, owner: str) -> float:
+    """Add keys k/start..k/stop-1 to `bucket` through the store's own insert; returns seconds."""
+    from coffer.server.meta.model import ObjectRecord
+    from coffer.server.meta.sqlite import ops as sqlite_ops
+    from coffer.server.meta.sqlite.store import SqliteMetaStore
+
+    async def go() -> None:
+        store = SqliteMetaStore(data / "meta" / "coffer.sqlite3")
+        await store.open()
+        try:
+            now = time.time()
+            for lo in range(start, stop, 10_000):
+                hi = min(stop, lo + 10_000)
+                recs = [ObjectRecord(bucket=bucket, key=f"k/{i:09d}", size=0, etag=EMPTY_MD5,
+                                     last_modified=now, owner=owner, inline=b"") for i in range(lo, hi)]
+
+                def fill(conn, recs=recs) -> None:
+                    for r in recs:
+                        sqlite_ops.put_object(conn, r, None)
+
+                await store._write(fill)  # the store's own writer: one transaction per 10,000 rows
+        finally:
+            await store.close()
+
+    t0 = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - t0
+
+
+def owner_of(data: Path, bucket: str) -> str:
+    import sqlite3
+    conn = sqlite3.connect(data / "meta" / "coffer.sqlite3")
+    try:
+        return conn.execute("SELECT owner FROM buckets WHERE name = ?", (bucket,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--ops", type=int, default=400, help="PUTs (and GETs, HEADs) per bucket per round")
+    p.add_argument("--streams", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--work-dir", type=Path, default=HERE / "work")
+    p.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    p.add_argument("--section", default="growth")
+    p.add_argument("--no-write", action="store_true")
+    argv = sys.argv[1:]
+    a = p.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    sign, _ = make_signer(AK, SK, REGION)
+    payloads = make_payloads(4096, 16, seed=3)
+    work = a.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[list[str]] = []
+    loads = [machine.load_average()]
+    data = work / "coffer" / "data"
+    server = procs.start_coffer(work, AK, SK, a.workers, None, "coffer")
+    try:
+        async def make() -> None:
+            async with new_session(2) as s:
+                for b in ("empty", "big"):
+                    st = await S3Client(s, server.base, b, sign).create_bucket()
+                    if st != 200:
+                        raise RuntimeError(f"create bucket {b}: HTTP {st}")
+        asyncio.run(make())
+    finally:
+        server.procs[0].stop()
+    owner = owner_of(data, "big")
+    # the baseline holds exactly one first page of keys, so both buckets list 1,000 entries
+    preload(data, "empty", 0, 1000, owner_of(data, "empty"))
+    have = 0
+    for size in sizes:
+        secs = preload(data, "big", have, size, owner)
+        print(f"[{time.strftime('%H:%M:%S')}] big holds {size:,} keys (+{size - have:,} in {secs:.1f} s)",
+              flush=True)
+        have = size
+        port = procs.free_port()
+        proc = procs.Proc("coffer", [sys.executable, "-m", "coffer", "serve", "--data", str(data), "--address",
+                                     f"127.0.0.1:{port}", "--access-key", AK, "--secret-key", SK,
+                                     "--workers", str(a.workers)], work / "coffer" / "server.log")
+        proc.start(env={"PYTHONPATH": procs._coffer_env()["PYTHONPATH"]}, cwd=procs.REPO)
+        server = procs.Server("coffer", f"http://127.0.0.1:{port}", "big", True, [proc], None)
+        try:
+            procs.wait_http(proc, f"{server.base}/health/ready", timeout=60)
+            lat: dict[str, dict[str, list[float]]] = {"empty": {o: [] for o in OPS}, "big": {o: [] for o in OPS}}
+            per_round: dict[str, list[float]] = {o: [] for o in OPS}
+            for r in range(a.rounds):
+                got = {}
+                for b in (("empty", "big") if r % 2 == 0 else ("big", "empty")):
+                    got[b] = asyncio.run(measure(server, b, sign, payloads, a.ops, a.streams, f"{size}-{r}"))
+                    for o in OPS:
+                        lat[b][o] += got[b][o]
+                for o in OPS:
+                    per_round[o].append(pct(got["big"][o], 50) / pct(got["empty"][o], 50))
+                print(f"  round {r + 1}: " + ", ".join(
+                    f"{o} p50 {pct(got['empty'][o], 50):.2f}/{pct(got['big'][o], 50):.2f} ms" for o in OPS)
+                    + f" (empty/big), load {machine.load_average()}", flush=True)
+            for o in OPS:
+                e50, b50 = pct(lat["empty"][o], 50), pct(lat["big"][o], 50)
+                e99, b99 = pct(lat["empty"][o], 99), pct(lat["big"][o], 99)
+                med = statistics.median(per_round[o])
+                verdict = "PASS" if b50 / e50 <= 1.2 and b99 / e99 <= 1.2 else "over 1.2×"
+                rows.append([f"{size:,}", o.upper() if o != "list" else "first page (1,000)",
+                             f"{e50:.2f} / {e99:.2f}", f"{b50:.2f} / {b99:.2f}",
+                             f"{b50 / e50:.2f}× / {b99 / e99:.2f}×", f"{med:.2f}×", verdict])
+        finally:
+            proc.stop()
+        loads.append(machine.load_average())
+    facts = machine.machine_facts(work)
+    text = "\n".join([
+        f"### growth: {time.strftime('%Y-%m-%d %H:%M')} ({a.rounds} rounds, {a.ops} ops per bucket per round, "
+        f"{a.streams} streams, --workers {a.workers})", "",
+        f"- machine: {facts.get('cpu')}, {facts.get('cores')} cores, {facts.get('disk (work dir)')}",
+        f"- coffer commit: {facts.get('coffer commit')}",
+        f"- load average at start and after each size: {' | '.join(loads)}", "",
+        "```sh", f".venv/bin/python bench/growth.py {' '.join(argv)}".rstrip(), "```", "",
+        report.md_table(["keys in big", "operation", "empty p50 / p99 ms", "big p50 / p99 ms",
+                         "big/empty p50 / p99", "per-round p50 ratio (median)", "within 1.2×"], rows),
+    ]) + "\n"
+    print(text)
+    if not a.no_write:
+        report.update_results_md(a.results, a.section, text)
+    os.sync()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
