@@ -1,12 +1,13 @@
 """Cost as the store grows: PUT, GET, HEAD and first-page-list latency in a big bucket vs an empty one.
 
-One Coffer server, two buckets: `empty` and `big`. Between measurements the server is stopped and `big`
-is filled through the SQLite metadata store's own write path (`ops.put_object`, 10,000 rows per
-transaction: loading a million keys over HTTP would take longer than the measurement is worth), with
+Two Coffer servers side by side, each on its own store: bucket `empty` in one, `big` in the other (one store's
+buckets share one objects index, so a second bucket would not be an empty baseline). Between sizes the servers
+are stopped and `big` is filled through the SQLite metadata store's own write path (`ops.put_object`, 10,000
+rows per transaction: loading a million keys over HTTP would take longer than the measurement is worth), with
 0-byte inline objects `k/NNNNNNNNN`. Then, at each size, both buckets get the same workload in alternating
-rounds (so other people's load hits both alike): `--streams` concurrent clients PUT 4 KiB objects under
-`m/`, GET and HEAD them back, and list the bucket's first page (1,000 keys). Reported: p50 and p99 of each
-operation in each bucket, and big/empty — the goal is within 1.2×.
+rounds (so other people's load hits both alike): `--streams` concurrent clients PUT 4 KiB objects under `m/`,
+GET and HEAD them back, and list the bucket's first page (1,000 keys). Reported: p50 and p99 of each operation
+in each bucket, and big/empty — the goal is within 1.2×.
 
     .venv/bin/python bench/growth.py --sizes 10000,100000,1000000 --rounds 3
 """
@@ -142,41 +143,48 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     rows: list[list[str]] = []
     loads = [machine.load_average()]
-    data = work / "coffer" / "data"
-    server = procs.start_coffer(work, AK, SK, a.workers, None, "coffer")
-    try:
-        async def make() -> None:
-            async with new_session(2) as s:
-                for b in ("empty", "big"):
+    # Two stores, two servers side by side: `empty` holds one page of keys, `big` grows. They are
+    # separate stores (not two buckets of one) because every bucket shares one objects index: a
+    # lookup in an empty bucket of a big store walks the same deep B-tree as one in the big bucket.
+    stores = {"empty": work / "coffer-empty", "big": work / "coffer-big"}
+    for b, folder in stores.items():
+        server = procs.start_coffer(work, AK, SK, a.workers, None, folder.name)
+        try:
+            async def make(server: procs.Server = server, b: str = b) -> None:
+                async with new_session(2) as s:
                     st = await S3Client(s, server.base, b, sign).create_bucket()
                     if st != 200:
                         raise RuntimeError(f"create bucket {b}: HTTP {st}")
-        asyncio.run(make())
-    finally:
-        server.procs[0].stop()
-    owner = owner_of(data, "big")
-    # the baseline holds exactly one first page of keys, so both buckets list 1,000 entries
-    preload(data, "empty", 0, 1000, owner_of(data, "empty"))
+            asyncio.run(make())
+        finally:
+            server.procs[0].stop()
+    data = {b: folder / "data" for b, folder in stores.items()}
+    # the baseline holds exactly one first page of keys, so both list 1,000 entries
+    preload(data["empty"], "empty", 0, 1000, owner_of(data["empty"], "empty"))
+    owner = owner_of(data["big"], "big")
     have = 0
     for size in sizes:
-        secs = preload(data, "big", have, size, owner)
+        secs = preload(data["big"], "big", have, size, owner)
         print(f"[{time.strftime('%H:%M:%S')}] big holds {size:,} keys (+{size - have:,} in {secs:.1f} s)",
               flush=True)
         have = size
-        port = procs.free_port()
-        proc = procs.Proc("coffer", [sys.executable, "-m", "coffer", "serve", "--data", str(data), "--address",
-                                     f"127.0.0.1:{port}", "--access-key", AK, "--secret-key", SK,
-                                     "--workers", str(a.workers)], work / "coffer" / "server.log")
-        proc.start(env={"PYTHONPATH": procs._coffer_env()["PYTHONPATH"]}, cwd=procs.REPO)
-        server = procs.Server("coffer", f"http://127.0.0.1:{port}", "big", True, [proc], None)
+        servers: dict[str, procs.Server] = {}
         try:
-            procs.wait_http(proc, f"{server.base}/health/ready", timeout=60)
+            for b in ("empty", "big"):
+                port = procs.free_port()
+                proc = procs.Proc(f"coffer-{b}", [
+                    sys.executable, "-m", "coffer", "serve", "--data", str(data[b]), "--address",
+                    f"127.0.0.1:{port}", "--access-key", AK, "--secret-key", SK, "--workers", str(a.workers)],
+                    stores[b] / "server.log")
+                proc.start(env={"PYTHONPATH": procs._coffer_env()["PYTHONPATH"]}, cwd=procs.REPO)
+                servers[b] = procs.Server(f"coffer-{b}", f"http://127.0.0.1:{port}", b, True, [proc], None)
+                procs.wait_http(proc, f"{servers[b].base}/health/ready", timeout=60)
             lat: dict[str, dict[str, list[float]]] = {"empty": {o: [] for o in OPS}, "big": {o: [] for o in OPS}}
             per_round: dict[str, list[float]] = {o: [] for o in OPS}
             for r in range(a.rounds):
                 got = {}
                 for b in (("empty", "big") if r % 2 == 0 else ("big", "empty")):
-                    got[b] = asyncio.run(measure(server, b, sign, payloads, a.ops, a.streams, f"{size}-{r}"))
+                    got[b] = asyncio.run(measure(servers[b], b, sign, payloads, a.ops, a.streams, f"{size}-{r}"))
                     for o in OPS:
                         lat[b][o] += got[b][o]
                 for o in OPS:
@@ -193,7 +201,8 @@ def main() -> int:
                              f"{e50:.2f} / {e99:.2f}", f"{b50:.2f} / {b99:.2f}",
                              f"{b50 / e50:.2f}× / {b99 / e99:.2f}×", f"{med:.2f}×", verdict])
         finally:
-            proc.stop()
+            for server in servers.values():
+                server.procs[0].stop()
         loads.append(machine.load_average())
     facts = machine.machine_facts(work)
     text = "\n".join([
