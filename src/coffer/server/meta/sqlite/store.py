@@ -68,7 +68,6 @@ from coffer.server.meta.sqlite.schema import migrate
 __all__ = ["SqliteMetaStore"]
 
 T = TypeVar("T")
-INLINE_PAGE = 1000  # listing pages up to this many entries are read on the caller's thread
 
 
 class SqliteMetaStore(MetaStore):
@@ -304,34 +303,9 @@ class SqliteMetaStore(MetaStore):
         after: str | None = None,
         limit: int = 1000,
     ) -> ListPage:
-        return await self._page(
-            lambda c: sqlite_listing.list_objects(c, bucket, prefix, delimiter, after, limit), limit
+        return await self._read(
+            lambda c: sqlite_listing.list_objects(c, bucket, prefix, delimiter, after, limit)
         )
-
-    async def _page(self, fn: Callable[[sqlite3.Connection], T], limit: int) -> T:
-        """A listing page of up to INLINE_PAGE entries, read right here on the caller's thread in
-        one read transaction (one snapshot); larger pages go to a reader thread.
-
-        A page costs O(limit) index seeks (sqlite/listing.py), and most of its time is decoding rows
-        in Python, which holds the GIL on a reader thread just as much: the thread hop bought
-        little overlap and cost two thread switches per page (see bench/RESULTS.md)."""
-        if limit > INLINE_PAGE:
-            return await self._read(fn)
-        if self._readers is None:
-            raise RuntimeError("metadata store is not open")
-        conn = self._inline
-        if conn is None:
-            conn = self._inline = self._connect()
-            conn.execute("PRAGMA query_only = ON")
-
-        def attempt() -> T:
-            conn.execute("BEGIN")
-            try:
-                return fn(conn)
-            finally:
-                conn.execute("ROLLBACK")
-
-        return retry_busy(attempt)
 
     async def count_objects(self, bucket: str) -> tuple[int, int]:
         sql = "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = ?"
