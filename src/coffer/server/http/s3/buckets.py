@@ -32,14 +32,18 @@ async def _owner(ctx: Ctx, user_id: str, cache: dict[str, str]) -> dict:
 async def instance_account(ctx: Ctx) -> Principal:
     """The account an IBM `ibm-service-instance-id` header names (ibm_boto3 sends it on CreateBucket
     and ListBuckets): a user's service instance id is their user id. Absent or the caller's own: the
-    caller; an admin may name another user's account and act for it; anything else is refused."""
+    caller; an admin may name another user's account and act for it. A request signed with HMAC keys
+    is the keys' account whatever instance it names (as IBM COS treats HMAC credentials: code written
+    for IBM passes its resource CRN here); a bearer token (IBM API key) naming another account is refused."""
     instance = ctx.header("ibm-service-instance-id")
     if instance is None or instance == ctx.who.user_id:
         return ctx.who
     user = await ctx.svc.core.meta.get_user(instance) if ctx.who.admin else None
-    if user is None:
-        raise S3Error("AccessDenied", "The ibm-service-instance-id does not name an account you may act for.")
-    return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+    if user is not None:
+        return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+    if not (ctx.header("Authorization") or "").startswith("Bearer "):
+        return ctx.who
+    raise S3Error("AccessDenied", "The ibm-service-instance-id does not name an account you may act for.")
 
 
 @handles("ListBuckets")
