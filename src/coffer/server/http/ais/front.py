@@ -69,6 +69,8 @@ class AisCtx(RequestContext):
         return msg
 
 
+RESOURCES = ("buckets", "objects", "cluster")  # /v1/<resource>/...: the AIStore API's routing table is
+# (method, resource) -> handler, registered with `ais_handles` by `buckets` and `objects`
 AisHandler = Callable[[AisCtx], Awaitable[web.StreamResponse]]
 AIS_HANDLERS: dict[tuple[str, str], AisHandler] = {}
 
@@ -142,7 +144,7 @@ class AisFront(Front):
         ex.bucket = ""
         parts = ex.raw_path.split("/", 4)  # "", "v1", resource, bucket, key
         resource = parts[2] if len(parts) > 2 else ""
-        if resource not in ("buckets", "objects", "cluster"):
+        if resource not in RESOURCES:
             raise AisError(501, f"/v1/{resource} is not supported by Coffer's AIStore API")
         ex.bucket = decode_path(parts[3]) if len(parts) > 3 else ""
         ex.key = decode_path(parts[4]) if len(parts) > 4 and parts[4] else None

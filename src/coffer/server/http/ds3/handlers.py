@@ -50,7 +50,7 @@ async def dispatch(r: Ds3Request) -> web.StreamResponse:
         return await get_blob(r, bucket, key)
     rest = r.path[len("_rest_"):].strip("/")
     kind, _, ident = rest.partition("/")
-    handler = _ROUTES.get((m, kind, bool(ident)))
+    handler = ROUTES.get((m, kind, bool(ident)))
     if handler is None:
         raise S3Error("NotImplemented", f"{m} /_rest_/{kind} is not implemented by Coffer.", status=501)
     return await handler(r, ident)
@@ -269,7 +269,9 @@ async def list_bucket(r: Ds3Request, bucket: str) -> web.StreamResponse:
                                     delimiter, versions))
 
 
-_ROUTES = {
+# The DS3 routing table under /_rest_/: (method, resource, with an id) -> handler(r, id). Blob transfers and
+# listings outside /_rest_/ are routed by `dispatch` from the path alone.
+ROUTES = {
     ("PUT", "bucket", True): bucket_op,
     ("GET", "bucket", True): get_bucket_info,
     ("GET", "data_policy", True): get_data_policy,
