@@ -2,8 +2,8 @@
 
 An admin is the bootstrap root user or any user whose props say ``admin``. Resources register with
 :func:`admin_route`; this module owns the front (`AdminFront`: authentication, the admin check,
-JSON bodies, errors as S3 XML so every client reads them the same way) and the users, keys and quotas resources
-(issue 7), plus bucket ownership. The rules behind them are in service.admin.
+JSON bodies, errors as S3 XML so every client reads them the same way) and the users, keys and quotas
+resources, plus bucket ownership. The rules behind them are in service.admin.
 
   GET    users                 list users (with their access keys, never secrets)
   GET    users/<id>            one user
