@@ -278,7 +278,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             deleted.append(d)
     errors += [{"Key": k, "VersionId": v, "Code": "AccessDenied", "Message": "Access Denied"}
                for k, v in pairs if k and k not in ok]
-    # for bucket notification events (h_notify.guarded): each key deleted, and whether as a marker
+    # for bucket notification events (common.hooks.around_write): each key deleted, and whether as a marker
     ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in zip(asked, results, strict=True)
                                      if key and not isinstance(res, S3Error)]
     if _ds3_signed(ctx):  # the DS3 SDK's parser finds children by plain tag name: no namespace
