@@ -13,7 +13,7 @@ import click
 from coffer import CofferError, NoSuchBucket, NoSuchKey, ObjectInfo
 from coffer.cli import _aliases
 from coffer.cli._aliases import Remote
-from coffer.cli._output import Output, UsageError, command, human_size, when
+from coffer.cli._output import STYLE_DIR, Output, UsageError, command, human_size, when
 
 
 def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:
@@ -47,7 +47,8 @@ def ls(out: Output, target: str | None, recursive: bool) -> None:
     client = t.alias.client()
     if not t.bucket:
         for b in client.list_buckets():
-            out.emit({"bucket": b.name, "created": b.creation_date}, f"[{when(b.creation_date)}]        {b.name}/")
+            out.emit({"bucket": b.name, "created": b.creation_date},
+                     f"[{when(b.creation_date)}] {'':>9} {'':<8} {b.name}/", STYLE_DIR)
         return
     bucket = client.bucket(t.bucket)
     base = t.key.rsplit("/", 1)[0] + "/" if "/" in t.key else ""
@@ -57,9 +58,10 @@ def ls(out: Output, target: str | None, recursive: bool) -> None:
         name = entry.key[len(base):]
         if isinstance(entry, ObjectInfo):
             out.emit({"bucket": t.bucket, **entry.to_dict()},
-                     f"[{when(entry.last_modified)}] {human_size(entry.size):>9} {name}")
+                     f"[{when(entry.last_modified)}] {human_size(entry.size):>9} "
+                     f"{entry.storage_class or 'STANDARD':<8} {name}")
         else:
-            out.emit({"bucket": t.bucket, **entry.to_dict()}, f"{'':21} {'PRE':>9} {name}")
+            out.emit({"bucket": t.bucket, **entry.to_dict()}, f"{'':25} {'PRE':>9} {'':<8} {name}", STYLE_DIR)
     if count == 0 and not bucket.exists():
         raise NoSuchBucket("The specified bucket does not exist", status=404, resource=t.bucket)
 

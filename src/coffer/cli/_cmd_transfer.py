@@ -19,7 +19,7 @@ import click
 from coffer import Client, TransferConfig, TransferFuture, TransferManager
 from coffer.cli import _aliases
 from coffer.cli._aliases import Remote
-from coffer.cli._output import Output, UsageError, command, human_size
+from coffer.cli._output import Output, UsageError, command, describe, human_size
 from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
 
 MiB = 1024 * 1024
@@ -134,14 +134,20 @@ class Runner:
                 if exc is None:
                     self.out.emit({"action": job.kind, "source": str(job.src), "target": str(job.dst),
                                    "size": job.size}, f"{job.src} -> {job.dst} ({human_size(job.size)})")
+                elif len(jobs) == 1:
+                    self._shutdown()
+                    raise exc  # the command's one error, reported once by the caller
                 else:
                     failures += 1
-                    self.out.err.print(f"coffer: {job.src}: {exc}", markup=False)
-                    if len(jobs) == 1:
-                        raise exc
+                    record, text = describe(exc)
+                    self.out.fail({"action": job.kind, "source": str(job.src), "target": str(job.dst),
+                                   **record}, f"coffer: {job.src}: {text}")
+        self._shutdown()
+        return failures
+
+    def _shutdown(self) -> None:
         for tm in self._managers.values():
             tm.shutdown()
-        return failures
 
     def _start(self, job: Job, subs: list[Any]) -> TransferFuture:
         if job.kind == "upload":

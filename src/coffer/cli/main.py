@@ -15,14 +15,16 @@ from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
 from coffer.cli._cmd_bulk import bulk
 from coffer.cli._cmd_sync import sync
 from coffer.cli._cmd_transfer import cp, mv
-from coffer.cli._output import Output, UsageError, command
+from coffer.cli._output import Output, UsageError, command, global_options, remember_global_flags
 from coffer.cli.admin import admin_group
 from coffer.sdk._config import resolve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coffer")
-def cli() -> None:
+@global_options
+@click.pass_context
+def cli(ctx: click.Context, json_mode: bool, quiet: bool, no_color: bool) -> None:
     """Coffer: an S3-compatible object store, and a client for any S3 service.
 
     \b
@@ -33,9 +35,10 @@ def cli() -> None:
       coffer ls -r local/photos
       coffer sync local/photos/2024 ./restore --delete
 
-    Every command takes --json (JSON lines for scripts) and --quiet. Exit codes: 0 ok, 1 failed,
-    2 usage, 3 not found, 4 access denied, 130 interrupted.
+    Every command takes --json (JSON lines for scripts), --quiet and --no-color, before or after
+    the subcommand. Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 access denied, 130 interrupted.
     """
+    remember_global_flags(ctx, json_mode, quiet, no_color)
 
 
 # --- alias ------------------------------------------------------------------------------------------
