@@ -36,9 +36,13 @@ def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote
 @click.command("ls")
 @click.argument("target", required=False)
 @click.option("-r", "--recursive", is_flag=True, help="List every key under the prefix, not one level.")
+@click.option("-I", "--incomplete", is_flag=True, help="List unfinished multipart uploads instead.")
 @command
-def ls(out: Output, target: str | None, recursive: bool) -> None:
+def ls(out: Output, target: str | None, recursive: bool, incomplete: bool) -> None:
     """List aliases, buckets (ALIAS), or objects (ALIAS/bucket[/prefix])."""
+    if incomplete:
+        _ls_incomplete(out, remote(target or "", need_bucket=True))
+        return
     if target is None:
         for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
             out.emit(entry.public(), f"{entry.name}/  {entry.url}")
@@ -64,6 +68,13 @@ def ls(out: Output, target: str | None, recursive: bool) -> None:
             out.emit({"bucket": t.bucket, **entry.to_dict()}, f"{'':25} {'PRE':>9} {'':<8} {name}", STYLE_DIR)
     if count == 0 and not bucket.exists():
         raise NoSuchBucket("The specified bucket does not exist", status=404, resource=t.bucket)
+
+
+def _ls_incomplete(out: Output, t: Remote) -> None:
+    bucket = t.alias.client().bucket(t.bucket or "")
+    for up in bucket.list_uploads(prefix=t.key):
+        out.emit({"bucket": t.bucket, "key": up.key, "upload_id": up.upload_id, "initiated": up.initiated},
+                 f"[{when(up.initiated)}] {'':>9} {'UPLOAD':<8} {up.key}  ({up.upload_id})")
 
 
 @click.command("mb")
@@ -98,9 +109,14 @@ def rb(out: Output, targets: tuple[str, ...], force: bool) -> None:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-r", "--recursive", is_flag=True, help="Remove every object under the prefix.")
 @click.option("--force", is_flag=True, help="No error for objects that do not exist.")
+@click.option("-I", "--incomplete", is_flag=True, help="Abort unfinished multipart uploads instead.")
 @command
-def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool) -> None:
+def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool, incomplete: bool) -> None:
     """Remove objects (ALIAS/bucket/key), or whole prefixes with -r."""
+    if incomplete:
+        for arg in targets:
+            _rm_incomplete(out, remote(arg, need_key=not recursive), recursive)
+        return
     for arg in targets:
         t = remote(arg, need_key=not recursive)
         bucket = t.alias.client().bucket(t.bucket or "")
@@ -122,6 +138,23 @@ def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool) -> N
             raise NoSuchKey("The specified key does not exist.", code="NoSuchKey", status=404, resource=str(t))
         obj.delete()
         out.emit({"key": t.key, "removed": True}, f"Removed {t}")
+
+
+def _rm_incomplete(out: Output, t: Remote, recursive: bool) -> None:
+    """Abort the pending uploads of key t.key (or of every key under it with -r)."""
+    from coffer.sdk import _multipart as mp
+
+    bucket = t.alias.client().bucket(t.bucket or "")
+    aborted = 0
+    for up in list(bucket.list_uploads(prefix=t.key)):
+        if not recursive and up.key != t.key:
+            continue
+        mp.abort(bucket.client._transport, bucket.name, up.key, up.upload_id)
+        aborted += 1
+        out.emit({"bucket": t.bucket, "key": up.key, "upload_id": up.upload_id, "aborted": True},
+                 f"Removed incomplete upload {t.alias.name}/{t.bucket}/{up.key} ({up.upload_id})")
+    if not aborted:
+        out.note(f"No incomplete uploads under {t}")
 
 
 @click.command("cat")

@@ -9,6 +9,7 @@ copy is server-side; between different endpoints the data streams through this p
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,8 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
     """The jobs of one cp; ``into_dir``: the target was written with a trailing slash."""
     if isinstance(src, Path) and isinstance(dst, Path):
         raise UsageError("both paths are local: use cp(1)")
+    if into_dir and isinstance(dst, Remote) and dst.key and not dst.key.endswith("/"):
+        dst = _child(dst, dst.key + "/")
     if isinstance(src, Path):
         assert isinstance(dst, Remote)
         if src.is_dir():
@@ -132,8 +135,11 @@ class Runner:
             for job, fut in futures:
                 exc = fut.exception()
                 if exc is None:
+                    resumed = getattr(fut, "bytes_resumed", 0) or 0
+                    note = f", resumed: {human_size(resumed)} were already uploaded" if resumed else ""
                     self.out.emit({"action": job.kind, "source": str(job.src), "target": str(job.dst),
-                                   "size": job.size}, f"{job.src} -> {job.dst} ({human_size(job.size)})")
+                                   "size": job.size, "resumed_bytes": resumed},
+                                  f"{job.src} -> {job.dst} ({human_size(job.size)}{note})")
                 elif len(jobs) == 1:
                     self._shutdown()
                     raise exc  # the command's one error, reported once by the caller
@@ -193,20 +199,78 @@ def _config(concurrency: int, part_size: int) -> TransferConfig:
                           max_concurrency=concurrency)
 
 
+def _stdin_to(out: Output, dst: Remote, config: TransferConfig, content_type: str | None,
+              metadata: dict[str, str] | None) -> None:
+    """Upload standard input to one object (multipart as it comes, one part in memory per slot)."""
+    if not dst.key or dst.key.endswith("/"):
+        raise UsageError(f"{dst}: name the object to write standard input to (ALIAS/bucket/key)")
+    with dst.alias.client() as client, client.transfer(config) as tm, out.bars() as bars:
+        fut = tm.upload(sys.stdin.buffer, dst.bucket or "", dst.key, bars.subscriber("stdin"),
+                        content_type=content_type, metadata=metadata)
+        fut.result()
+    out.emit({"action": "upload", "source": "-", "target": str(dst), "size": fut.bytes_transferred},
+             f"- -> {dst} ({human_size(fut.bytes_transferred or 0)})")
+
+
+def _to_stdout(src: Remote, version_id: str | None = None) -> None:
+    sink = sys.stdout.buffer
+    reader = src.alias.client().bucket(src.bucket or "").object(src.key).get_reader(version_id=version_id)
+    for chunk in reader.iter_content():
+        sink.write(chunk)
+    sink.flush()
+
+
 @click.command("cp")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True)
 @click.argument("target")
 @click.option("-r", "--recursive", is_flag=True, help="Copy directories / prefixes.")
 @_options
 @command
-def cp(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
+def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, concurrency: int, part_size: int,
        content_type: str | None, attr: tuple[str, ...]) -> None:
-    """Copy local->remote, remote->local or remote->remote."""
-    jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
-    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
+
+    \b
+    Several SOURCES go into TARGET as a folder. A TARGET ending in "/" (or an existing local
+    folder) is a folder: the source's name is kept. With -r, a source folder's *contents* go
+    under TARGET ("cp -r dir alias/b/p" makes p/<files of dir>), the same for "dir" and "dir/".
+    """
+    config = _config(concurrency, part_size)
+    if sources == ("-",):
+        dst = _target(target)
+        if not isinstance(dst, Remote):
+            raise UsageError("cp - TARGET: TARGET must be ALIAS/bucket/key")
+        _stdin_to(out, dst, config, content_type, _metadata(attr))
+        return
+    if target == "-":
+        for arg in sources:
+            src = _target(arg)
+            if not isinstance(src, Remote) or not src.key:
+                raise UsageError(f"cp SOURCE -: {arg!r} must be ALIAS/bucket/key")
+            _to_stdout(src)
+        return
+    into_dir = target.endswith("/") or len(sources) > 1
+    jobs = [j for arg in sources for j in _plan_cp(_target(arg), _target(target), recursive, into_dir)]
+    runner = Runner(out, config, content_type, _metadata(attr))
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@click.command("pipe")
+@click.argument("target")
+@click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")
+@click.option("--concurrency", default=4, show_default=True, help="Parts uploaded at once.")
+@click.option("--content-type", default=None, help="Content type of the object.")
+@click.option("--attr", multiple=True, help="Metadata KEY=VALUE (repeatable).")
+@command
+def pipe(out: Output, target: str, part_size: int, concurrency: int, content_type: str | None,
+         attr: tuple[str, ...]) -> None:
+    """Write standard input to an object (any length: uploaded in parts as it arrives)."""
+    dst = _target(target)
+    if not isinstance(dst, Remote):
+        raise UsageError(f"{target!r} is not ALIAS/bucket/key")
+    _stdin_to(out, dst, _config(concurrency, part_size), content_type, _metadata(attr))
 
 
 @click.command("mv")

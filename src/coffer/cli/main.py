@@ -12,9 +12,10 @@ from coffer import __version__
 from coffer.cli import _aliases
 from coffer.cli._aliases import Alias
 from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
+from coffer.cli._cmd_browse import diff, du, find, head, tree
 from coffer.cli._cmd_bulk import bulk
 from coffer.cli._cmd_sync import sync
-from coffer.cli._cmd_transfer import cp, mv
+from coffer.cli._cmd_transfer import cp, mv, pipe
 from coffer.cli._output import Output, UsageError, command, global_options, remember_global_flags
 from coffer.cli.admin import admin_group
 from coffer.sdk._config import resolve
@@ -91,7 +92,8 @@ def alias_rm(out: Output, name: str) -> None:
     out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
 
 
-for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk):
+for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk,
+                 du, find, tree, diff, head, pipe):
     cli.add_command(_command)
 
 
