@@ -99,7 +99,8 @@ def selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--include/--exclude/--newer-than/--older-than, read back with :func:`selector`."""
     fn = click.option("--older-than", default=None, metavar="AGE", help="Only what changed longer ago (7d, 12h).")(fn)
     fn = click.option("--newer-than", default=None, metavar="AGE", help="Only what changed within AGE (7d, 12h).")(fn)
-    fn = click.option("--include", multiple=True, metavar="GLOB", help="Keep names matching GLOB (wins over --exclude).")(fn)
+    fn = click.option("--include", multiple=True, metavar="GLOB",
+                      help="Keep names matching GLOB (wins over --exclude).")(fn)
     fn = click.option("--exclude", multiple=True, metavar="GLOB", help="Skip names matching GLOB (repeatable).")(fn)
     return fn
 
