@@ -71,19 +71,37 @@ _EXPORTS: dict[str, str] = {
     "DirectoryResult": "coffer.sdk._transfer",
     "ObjectGroup": "coffer.sdk._group",
     "GroupResult": "coffer.sdk._group",
+    "RequestRecord": "coffer.sdk._tracing",
+    "ObjectVersion": "coffer.sdk._documents",
+    "ObjectLockConfig": "coffer.sdk._documents",
+    "Retention": "coffer.sdk._documents",
+    "ProtectionConfig": "coffer.sdk._documents",
+    "LegalHold": "coffer.sdk._documents",
+    "RetentionState": "coffer.sdk._documents",
+    "LifecycleRule": "coffer.sdk._documents",
+    "CorsRule": "coffer.sdk._documents",
+    "RoutingRule": "coffer.sdk._documents",
+    "WebsiteConfig": "coffer.sdk._documents",
+    "EncryptionConfig": "coffer.sdk._documents",
+    "NotificationTarget": "coffer.sdk._documents",
+    "Grant": "coffer.sdk._documents",
+    "Acl": "coffer.sdk._documents",
+    "PublicAccessBlock": "coffer.sdk._documents",
 }
 
 __all__ = [
-    "AccessDenied", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
-    "BucketNotEmpty", "BulkJob", "Client", "ClientConfig", "ClientRequestError", "CofferError", "ConnectionFailed",
-    "Credentials", "DeleteResult", "DirectoryResult", "EntityTooLarge", "EntityTooSmall", "GroupResult",
-    "IntegrityError", "InternalError", "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName",
-    "InvalidPart", "InvalidRange", "JobStatus", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
-    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "Object", "ObjectGroup", "ObjectInfo",
-    "ObjectProps", "ObjectReader", "ObjectWriter", "PreconditionFailed", "Prefix", "ProtocolError",
-    "PutResult", "ServerError", "ServiceUnavailable", "SignatureDoesNotMatch", "SlowDown", "Subscriber",
-    "TransferCancelled", "TransferConfig", "TransferFailed", "TransferFuture", "TransferManager",
-    "__version__",
+    "AccessDenied", "Acl", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty", "BulkJob", "Client", "ClientConfig", "ClientRequestError", "CofferError",
+    "ConnectionFailed", "CorsRule", "Credentials", "DeleteResult", "DirectoryResult", "EncryptionConfig",
+    "EntityTooLarge", "EntityTooSmall", "Grant", "GroupResult", "IntegrityError", "InternalError",
+    "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName", "InvalidPart", "InvalidRange", "JobStatus",
+    "LegalHold", "LifecycleRule", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
+    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "NotificationTarget", "Object",
+    "ObjectGroup", "ObjectInfo", "ObjectLockConfig", "ObjectProps", "ObjectReader", "ObjectVersion",
+    "ObjectWriter", "PreconditionFailed", "Prefix", "ProtectionConfig", "ProtocolError", "PublicAccessBlock",
+    "PutResult", "RequestRecord", "Retention", "RetentionState", "RoutingRule", "ServerError", "ServiceUnavailable",
+    "SignatureDoesNotMatch", "SlowDown", "Subscriber", "TransferCancelled", "TransferConfig",
+    "TransferFailed", "TransferFuture", "TransferManager", "WebsiteConfig", "__version__",
 ]
 
 
@@ -105,6 +123,23 @@ if TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._bulk import BulkJob, JobStatus
     from coffer.sdk._client import Client
     from coffer.sdk._config import ClientConfig, Credentials, TransferConfig
+    from coffer.sdk._documents import (
+        Acl,
+        CorsRule,
+        EncryptionConfig,
+        Grant,
+        LegalHold,
+        LifecycleRule,
+        NotificationTarget,
+        ObjectLockConfig,
+        ObjectVersion,
+        ProtectionConfig,
+        PublicAccessBlock,
+        Retention,
+        RetentionState,
+        RoutingRule,
+        WebsiteConfig,
+    )
     from coffer.sdk._errors import (
         AccessDenied,
         BadDigest,
@@ -142,6 +177,7 @@ if TYPE_CHECKING:  # static tools see real imports
     )
     from coffer.sdk._object import Object
     from coffer.sdk._reader import ObjectReader
+    from coffer.sdk._tracing import RequestRecord
     from coffer.sdk._transfer import DirectoryResult, Subscriber, TransferFuture, TransferManager
     from coffer.sdk._types import DeleteResult, ObjectInfo, ObjectProps, Prefix, PutResult
     from coffer.sdk._writer import ObjectWriter

@@ -24,12 +24,13 @@ from __future__ import annotations
 import configparser
 import os
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from coffer.sdk._errors import CofferError
+from coffer.sdk._tracing import RequestRecord
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -68,6 +69,8 @@ class ClientConfig:
     append_mode: str = "auto"
     verify_tls: bool | str = True
     user_agent: str = "coffer-sdk/0.1"
+    # Called with a RequestRecord after every HTTP attempt (see _tracing.py); never sees secrets.
+    on_request: Callable[[RequestRecord], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
