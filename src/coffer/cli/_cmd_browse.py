@@ -64,9 +64,7 @@ def du(out: Output, target: str, depth: int) -> None:
 
 
 def _tags_match(t: Remote, key: str, wanted: list[tuple[str, str]]) -> bool:
-    from coffer.cli._sdkcompat import get_object_tags  # imported late: only --tags needs it
-
-    have = get_object_tags(t.alias.client().bucket(t.bucket or "").object(key))
+    have = t.alias.client().bucket(t.bucket or "").object(key).get_tags()
     return all(have.get(k) == v or (v == "*" and k in have) for k, v in wanted)
 
 
