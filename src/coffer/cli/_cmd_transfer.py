@@ -212,6 +212,33 @@ def _stdin_to(out: Output, dst: Remote, config: TransferConfig, content_type: st
              f"- -> {dst} ({human_size(fut.bytes_transferred or 0)})")
 
 
+def _cp_version(out: Output, sources: tuple[str, ...], target: str, version_id: str,
+                config: TransferConfig) -> None:
+    """One version of one object, to a file, stdout or another key (server-side on the same endpoint)."""
+    src = _target(sources[0]) if len(sources) == 1 else None
+    if not isinstance(src, Remote) or not src.key or src.key.endswith("/"):
+        raise UsageError("--version-id copies one object: cp --version-id V ALIAS/bucket/key TARGET")
+    if target == "-":
+        _to_stdout(src, version_id)
+        return
+    dst = _target(target)
+    base = src.key.rsplit("/", 1)[-1]
+    if isinstance(dst, Path):
+        local = dst / base if (dst.is_dir() or target.endswith("/")) else dst
+        with src.alias.client() as client, client.transfer(config) as tm:
+            props = tm.download(src.bucket or "", src.key, local, version_id=version_id).result()
+        out.emit({"action": "download", "source": str(src), "version_id": version_id, "target": str(local),
+                  "size": props.size}, f"{src} ({version_id}) -> {local} ({human_size(props.size)})")
+        return
+    key = dst.key + base if (not dst.key or dst.key.endswith("/")) else dst.key
+    if dst.alias.url != src.alias.url:
+        raise UsageError("--version-id between two endpoints: download the version first")
+    res = src.alias.client().bucket(src.bucket or "").object(src.key).copy_to(dst.bucket or "", key,
+                                                                              version_id=version_id)
+    out.emit({"action": "copy", "source": str(src), "version_id": version_id, "target": f"{_child(dst, key)}",
+              "new_version_id": res.version_id}, f"{src} ({version_id}) -> {_child(dst, key)}")
+
+
 def _to_stdout(src: Remote, version_id: str | None = None) -> None:
     sink = sys.stdout.buffer
     reader = src.alias.client().bucket(src.bucket or "").object(src.key).get_reader(version_id=version_id)
@@ -224,10 +251,11 @@ def _to_stdout(src: Remote, version_id: str | None = None) -> None:
 @click.argument("sources", nargs=-1, required=True)
 @click.argument("target")
 @click.option("-r", "--recursive", is_flag=True, help="Copy directories / prefixes.")
+@click.option("--version-id", "--vid", "version_id", default=None, help="Copy this version of the source object.")
 @_options
 @command
-def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...]) -> None:
+def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
+       concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...]) -> None:
     """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
 
     \b
@@ -236,6 +264,9 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, conc
     under TARGET ("cp -r dir alias/b/p" makes p/<files of dir>), the same for "dir" and "dir/".
     """
     config = _config(concurrency, part_size)
+    if version_id:
+        _cp_version(out, sources, target, version_id, config)
+        return
     if sources == ("-",):
         dst = _target(target)
         if not isinstance(dst, Remote):
