@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from awscrt.checksums import crc32c
 
-from coffer.server.data.ec import ObjectReader, StripeWriter
-from coffer.server.data.policy import Policy, codec_for
-from coffer.server.data.volumes import VolumeSet
+from coffer.server.data.volumes.storage_policy import Policy, codec_for
+from coffer.server.data.volumes.stripes import ObjectReader, StripeWriter
+from coffer.server.data.volumes.volume import VolumeSet
 
 MIB = 1 << 20
 

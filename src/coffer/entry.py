@@ -22,7 +22,7 @@ def build() -> click.Group:
 
     register(group)
     try:  # key and quota commands (admin API clients) under the server's `coffer user` group
-        from coffer.cli._cmd_admin import attach
+        from coffer.cli._cmd_user import attach
     except ImportError:
         pass
     else:

@@ -11,7 +11,7 @@ import pytest
 from access_users import User, new_user
 from helpers import client, raw_request, unsigned_client
 
-from coffer.server.http.router import TABLE
+from coffer.server.http.s3.router import TABLE
 
 DECIDED_IN_HANDLER = {"DeleteObjects", "PostObject", "CreateBucket"}  # tested in their own modules
 UNSIGNED_BY_DESIGN = {"PreflightRequest"}  # CORS preflight: answered from the bucket's CORS rules

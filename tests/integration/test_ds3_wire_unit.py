@@ -11,8 +11,9 @@ from multidict import CIMultiDict
 
 from coffer.protocol.errors import S3Error
 from coffer.protocol.sigv4 import parse_query
-from coffer.server.http import ds3_auth, ds3_xml
-from coffer.server.http.ds3_front import claims
+from coffer.server.http.ds3 import auth as ds3_auth
+from coffer.server.http.ds3 import documents as ds3_xml
+from coffer.server.http.ds3.front import claims
 
 keys = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40)
 meta = st.dictionaries(st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,10}", fullmatch=True),

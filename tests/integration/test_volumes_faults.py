@@ -265,7 +265,7 @@ def test_loss_after_the_headers_cuts_the_body_short(ec6):
 
 
 def test_vacuum_removes_orphans_and_temporary_files(ec6):
-    from coffer.server.data.volstore import VolumeDataStore
+    from coffer.server.data.volumes.store import VolumeDataStore
 
     srv, vols, s3 = ec6
     keep = data(1 * MiB, seed=96)

@@ -194,7 +194,7 @@ def test_volume_identity_is_checked(server_factory, tmp_path):
     srv.stop()
     # Another server's volume at one of our paths is refused at start.
     other = tmp_path / "other"
-    from coffer.server.data.volumes import format_volume
+    from coffer.server.data.volumes.volume import format_volume
 
     format_volume(other)
     srv.extra_args = [*volume_args(vols), "--volume", str(other)]

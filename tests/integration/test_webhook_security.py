@@ -18,7 +18,7 @@ from helpers import client
 from test_notifications import _config, free_port
 
 from coffer import Client
-from coffer.server.service.webhook_security import verify
+from coffer.server.service.events.webhook_security import verify
 
 
 class SigReceiver:

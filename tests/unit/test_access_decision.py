@@ -11,8 +11,8 @@ import pytest
 
 from coffer.protocol.errors import S3Error
 from coffer.server.meta.model import Bucket, ObjectRecord
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.service.access import ANONYMOUS, Access
+from coffer.server.meta.sqlite.store import SqliteMetaStore
+from coffer.server.service.access.decision import ANONYMOUS, Access
 from coffer.server.service.core import Core, Principal
 
 ALICE = Principal("alice", "alice")

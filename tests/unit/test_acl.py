@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
-from coffer.server.service.acl import (
+from coffer.server.service.access.acl import (
     ALL_USERS,
     AUTHENTICATED_USERS,
     LOG_DELIVERY,

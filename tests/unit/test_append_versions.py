@@ -12,8 +12,8 @@ from test_worm_service import ROOT, Env, put, run
 
 from coffer.protocol.errors import S3Error
 from coffer.server.service import Integrity
-from coffer.server.service.retention import LockRequest
-from coffer.server.service.worm import why_locked
+from coffer.server.service.worm.retention import LockRequest
+from coffer.server.service.worm.rule import why_locked
 
 BIG = b"a" * (200 * 1024)  # above the inline limit: the flush shares the base's segment files
 

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from coffer.protocol import xmlutil
 from coffer.protocol.errors import S3Error
-from coffer.server.http.cors import match_rule, pattern_match, rule_headers
-from coffer.server.http.h_config import parse_cors, parse_encryption, parse_website
+from coffer.server.http.common.cors import match_rule, pattern_match, rule_headers
+from coffer.server.http.s3.bucket_config import parse_cors, parse_encryption, parse_website
 from coffer.server.http.website import bucket_for_host
-from coffer.server.service.bucket_config import key_protect_doc
-from coffer.server.service.sse import response_headers, stream_key
+from coffer.server.service.crypto.sse import response_headers, stream_key
+from coffer.server.service.objects.bucket_config import key_protect_doc
 
 text = st.text(alphabet=st.characters(blacklist_characters="*", blacklist_categories=("Cs",)), max_size=20)
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coffer.protocol.errors import S3Error
-from coffer.server.crypto import (
+from coffer.server.crypto.envelope import (
     BLOCK_SIZE,
     TAG_SIZE,
     WRAPPED_SIZE,
@@ -33,7 +33,7 @@ from coffer.server.crypto import (
     unwrap_key,
     wrap_key,
 )
-from coffer.server.crypto_keys import KmsStore, load_master_key, master_key_path, sse_s3_key_id
+from coffer.server.crypto.keys import KmsStore, load_master_key, master_key_path, sse_s3_key_id
 
 KEY = bytes(range(32))
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coffer.server.data.bitrot import (
+from coffer.server.data.volumes.bitrot import (
     HEADER_SIZE,
     MAGIC,
     FragmentFormatError,
@@ -20,9 +20,9 @@ from coffer.server.data.bitrot import (
     read_record,
     verify_file,
 )
-from coffer.server.data.ec import write_object
-from coffer.server.data.policy import Policy
-from coffer.server.data.volumes import VolumeSet
+from coffer.server.data.volumes.storage_policy import Policy
+from coffer.server.data.volumes.stripes import write_object
+from coffer.server.data.volumes.volume import VolumeSet
 
 REF = "0123456789abcdef0123456789abcdef"
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from coffer.server.data.bitrot import HEADER_SIZE, verify_file
-from coffer.server.data.ec import (
+from coffer.server.data.volumes.bitrot import HEADER_SIZE, verify_file
+from coffer.server.data.volumes.storage_policy import Policy
+from coffer.server.data.volumes.stripes import (
     NotEnoughFragments,
     ObjectNotFound,
     ObjectReader,
@@ -32,8 +33,7 @@ from coffer.server.data.ec import (
     repair,
     write_object,
 )
-from coffer.server.data.policy import Policy
-from coffer.server.data.volumes import Volume, VolumeSet, VolumeState, format_volume
+from coffer.server.data.volumes.volume import Volume, VolumeSet, VolumeState, format_volume
 
 BS = 1 << 20
 EC42 = Policy.ec(4, 2)
@@ -350,9 +350,9 @@ def test_kill_9_before_commit_leaves_only_temp_files(tmp_path: Path) -> None:
     script = f"""
 import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
-from coffer.server.data.ec import StripeWriter
-from coffer.server.data.policy import Policy
-from coffer.server.data.volumes import VolumeSet
+from coffer.server.data.volumes.stripes import StripeWriter
+from coffer.server.data.volumes.storage_policy import Policy
+from coffer.server.data.volumes.volume import VolumeSet
 vset = VolumeSet.open([{str(tmp_path)!r} + f"/v{{i}}" for i in range(6)], create=True)
 w = StripeWriter(vset, Policy.ec(4, 2), ref="ab" * 16)
 w.write(os.urandom(3 * {BS} + 5))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coffer.server.data import placement
-from coffer.server.data.policy import Policy, PolicyError, PolicyKind, codec_for, default_policy
+from coffer.server.data.volumes import placement
+from coffer.server.data.volumes.storage_policy import Policy, PolicyError, PolicyKind, codec_for, default_policy
 
 
 @pytest.mark.parametrize(

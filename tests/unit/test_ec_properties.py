@@ -16,10 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coffer.server.data.bitrot import HEADER_SIZE
-from coffer.server.data.ec import NotEnoughFragments, ObjectReader, StripeWriter, read_object, repair
-from coffer.server.data.policy import Policy
-from coffer.server.data.volumes import VolumeSet
+from coffer.server.data.volumes.bitrot import HEADER_SIZE
+from coffer.server.data.volumes.storage_policy import Policy
+from coffer.server.data.volumes.stripes import NotEnoughFragments, ObjectReader, StripeWriter, read_object, repair
+from coffer.server.data.volumes.volume import VolumeSet
 
 POLICIES = [Policy.single(), Policy.replica(2), Policy.replica(3), Policy.ec(2, 1), Policy.ec(2, 2),
             Policy.ec(3, 2), Policy.ec(4, 2)]

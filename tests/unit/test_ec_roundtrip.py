@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from coffer.server.data.bitrot import HEADER_SIZE, read_header
-from coffer.server.data.ec import (
+from coffer.server.data.volumes.bitrot import HEADER_SIZE, read_header
+from coffer.server.data.volumes.storage_policy import Policy
+from coffer.server.data.volumes.stripes import (
     DEFAULT_BLOCK_SIZE,
     ObjectNotFound,
     ObjectReader,
@@ -18,8 +19,7 @@ from coffer.server.data.ec import (
     repair,
     write_object,
 )
-from coffer.server.data.policy import Policy
-from coffer.server.data.volumes import VolumeSet
+from coffer.server.data.volumes.volume import VolumeSet
 
 BS = DEFAULT_BLOCK_SIZE
 POLICIES = ["SINGLE", "REPLICA-2", "REPLICA-3", "EC-2+1", "EC-2+2", "EC-3+2", "EC-4+2"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.server.data.volumes import (
+from coffer.server.data.volumes.volume import (
     IDENTITY_FILE,
     Volume,
     VolumeIdentityError,

@@ -9,7 +9,7 @@ import pytest
 
 from coffer.server.meta.interface import BucketExists, NoSuchBucket
 from coffer.server.meta.model import Bucket, ObjectRecord, Segment
-from coffer.server.meta.sqlite import SqliteMetaStore
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 
 
 def run(coro):
@@ -90,7 +90,7 @@ def test_snapshot_copies_rows_and_counts_refs(tmp_path):
 
 
 def test_intents_left_by_a_crash_are_resolved_from_the_objects(tmp_path):
-    from coffer.server.service.notifications import recover_held
+    from coffer.server.service.events.notifications import recover_held
 
     config = [{"id": "c", "kind": "Url", "target": "http://h/", "events": ["s3:ObjectCreated:*",
                                                                            "s3:ObjectRemoved:*"], "filter": []}]

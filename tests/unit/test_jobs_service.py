@@ -12,7 +12,7 @@ from coffer.protocol.errors import S3Error
 from coffer.server.config import Limits
 from coffer.server.data import LocalDataStore
 from coffer.server.meta.model import Bucket
-from coffer.server.meta.sqlite import SqliteMetaStore
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Integrity, Principal, PutParams, Service
 
 WHO = Principal("u1", "u1")

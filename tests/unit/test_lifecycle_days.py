@@ -11,7 +11,7 @@ import pytest
 from test_worm_service import ROOT, Env, put, run
 
 from coffer.protocol.errors import S3Error
-from coffer.server.service.lifecycle import due_time
+from coffer.server.service.objects.lifecycle import due_time
 
 
 def _utc(y, mo, d, h=0, mi=0) -> float:

@@ -11,8 +11,8 @@ import pytest
 
 from coffer.server.meta.interface import NoSuchBucket
 from coffer.server.meta.model import Bucket
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.service.access import patch
+from coffer.server.meta.sqlite.store import SqliteMetaStore
+from coffer.server.service.access.decision import patch
 
 
 async def _run(tmp: Path) -> dict:

@@ -42,8 +42,8 @@ from coffer.server.meta.model import (
     Segment,
     User,
 )
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.meta.sqlite_schema import SCHEMA_VERSION, SchemaTooNew, migrate
+from coffer.server.meta.sqlite.schema import SCHEMA_VERSION, SchemaTooNew, migrate
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 
 BACKENDS = ["sqlite"]
 
@@ -506,7 +506,7 @@ _CHILD = textwrap.dedent("""
     import asyncio, sys
     from coffer.server.meta.interface import PreconditionFailed
     from coffer.server.meta.model import Expect, ObjectRecord, Segment
-    from coffer.server.meta.sqlite import SqliteMetaStore
+    from coffer.server.meta.sqlite.store import SqliteMetaStore
 
     async def main(path, tag):
         s = SqliteMetaStore(path)

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coffer.server.meta.model import Bucket, CommonPrefix, MultipartUpload, ObjectRecord
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.meta.sqlite_listing import successor
+from coffer.server.meta.sqlite.listing import successor
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 
 PIECES = ["a", "b", "/", "//", "-", "é", "\u00ff", "\U0010ffff", "\ue000", "\x00", "z"]
 keys_st = st.lists(st.sampled_from(PIECES), min_size=1, max_size=6).map("".join)

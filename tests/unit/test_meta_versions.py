@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from coffer.server.meta.interface import BucketNotEmpty
 from coffer.server.meta.model import Bucket, CommonPrefix, ObjectRecord, Segment
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.meta.sqlite_schema import SCHEMA_VERSION, migrate
+from coffer.server.meta.sqlite.schema import SCHEMA_VERSION, migrate
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 
 
 def run(coro):

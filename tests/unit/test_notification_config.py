@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coffer.protocol.errors import S3Error
-from coffer.server.service.notifications import matches, parse_config, render_config, webhook_url
+from coffer.server.service.events.notifications import matches, parse_config, render_config, webhook_url
 
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 

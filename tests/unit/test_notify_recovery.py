@@ -8,8 +8,8 @@ import time
 from types import SimpleNamespace
 
 from coffer.server.meta.model import Bucket, ObjectRecord
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.service.notifications import Notifier, recover_held
+from coffer.server.meta.sqlite.store import SqliteMetaStore
+from coffer.server.service.events.notifications import Notifier, recover_held
 
 HOOK = {"id": "h", "kind": "Url", "target": "http://127.0.0.1:9/hook", "filter": [],
         "events": ["s3:ObjectRemoved:*", "s3:ObjectCreated:*", "s3:LifecycleExpiration:*"]}

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coffer.protocol.errors import S3Error
-from coffer.server.service.policy import (
+from coffer.server.service.access.bucket_policy import (
     Decision,
     Request,
     build_context,

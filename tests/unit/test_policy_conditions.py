@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coffer.server.service.policy_conditions import (
+from coffer.server.service.access.policy_conditions import (
     ConditionError,
     evaluate_condition,
     expand_variables,

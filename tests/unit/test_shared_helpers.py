@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from coffer.protocol import template as tpl
 from coffer.protocol.errors import S3Error, parse_document
-from coffer.server.http.respond import apply_range
+from coffer.server.http.common.respond import apply_range
 
 
 @given(st.lists(st.text(max_size=3), max_size=50), st.integers(1, 7))

@@ -1,4 +1,4 @@
-"""Property test of encrypted range reads (service/sse.py read_plain) over a real local data store:
+"""Property test of encrypted range reads (service/crypto/sse.py read_plain) over a real local data store:
 objects of one stream or of several parts (each its own stream with a derived key), any range, any
 run size, read back exactly; a changed stored byte fails only the ranges whose blocks hold it.
 """
@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Limits
-from coffer.server.crypto import BLOCK_SIZE, Encryptor, new_data_key
+from coffer.server.crypto.envelope import BLOCK_SIZE, Encryptor, new_data_key
 from coffer.server.data import LocalDataStore
 from coffer.server.meta.model import ObjectRecord, PartInfo, Segment
 from coffer.server.service.core import Core
-from coffer.server.service.sse import read_plain, stream_key
+from coffer.server.service.crypto.sse import read_plain, stream_key
 
 
 def _store(tmp_path) -> LocalDataStore:

@@ -1,4 +1,4 @@
-"""Tag rules (service/tagging.py): the x-amz-tagging header parser and S3's tag limits."""
+"""Tag rules (service/objects/tagging.py): the x-amz-tagging header parser and S3's tag limits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coffer.protocol.errors import S3Error
-from coffer.server.service.tagging import BUCKET_TAG_LIMIT, OBJECT_TAG_LIMIT, check_tags, parse_tagging_header
+from coffer.server.service.objects.tagging import BUCKET_TAG_LIMIT, OBJECT_TAG_LIMIT, check_tags, parse_tagging_header
 
 _CHARS = st.sampled_from("abcXYZ019 +-=._:/@éß")
 KEYS = st.text(_CHARS, min_size=1, max_size=128)

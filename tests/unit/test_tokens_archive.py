@@ -16,10 +16,10 @@ from archive_builders import make_tar, make_zip
 from coffer.server.config import Limits
 from coffer.server.data import LocalDataStore
 from coffer.server.meta.model import ObjectRecord, Segment, User
-from coffer.server.meta.sqlite import SqliteMetaStore
-from coffer.server.service.archive import Archives, _compressed
+from coffer.server.meta.sqlite.store import SqliteMetaStore
+from coffer.server.service.access.tokens import TokenError, Tokens
 from coffer.server.service.core import Core
-from coffer.server.service.tokens import TokenError, Tokens
+from coffer.server.service.objects.archive import Archives, _compressed
 
 
 def run(coro):

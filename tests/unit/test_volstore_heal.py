@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from coffer.server.data import heal
-from coffer.server.data.policy import Policy
-from coffer.server.data.volstore import DataUnavailable, VolumeDataStore
-from coffer.server.data.volumes import VolumeIdentityError, VolumeState, format_volume
+from coffer.server.data.volumes import heal
+from coffer.server.data.volumes.storage_policy import Policy
+from coffer.server.data.volumes.store import DataUnavailable, VolumeDataStore
+from coffer.server.data.volumes.volume import VolumeIdentityError, VolumeState, format_volume
 from coffer.server.meta.model import Segment
 
 MiB = 1 << 20

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Limits
 from coffer.server.data import LocalDataStore
-from coffer.server.meta.sqlite import SqliteMetaStore
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Integrity, Principal, PutParams, Service
-from coffer.server.service.retention import LockRequest
-from coffer.server.service.worm import why_locked
+from coffer.server.service.worm.retention import LockRequest
+from coffer.server.service.worm.rule import why_locked
 
 ROOT = Principal(user_id="root", display_name="root", admin=True)
 

@@ -1,192 +1,194 @@
-"""``coffer user create|ls|delete|key|quota|buckets|chown``: users, keys, quotas and bucket ownership
-on a running server, through its admin API (issue 7), with an alias holding an admin's keys.
+"""``coffer admin``: data administration of a running Coffer server, over its admin HTTP API.
 
-These are client commands (the SDK's :class:`~coffer.sdk._admin.Admin`, never the server package);
-``coffer.entry`` attaches them to the server's ``coffer user`` group, whose add/list/remove work on a
-data folder directly.
+Owns the client side of /_coffer/admin/v1/ (server side: server/http/admin/data.py): every
+command is one signed request through the SDK's transport (the client CLI never imports the server),
+made with the keys of an alias (``--alias NAME``, or ``COFFER_ALIAS``) or of the environment
+(COFFER_ENDPOINT + keys, as for the SDK). The keys must be an admin user's (the root user).
+Each command says what it does and what it found; ``--json`` prints the server's answer as is.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import click
 
 from coffer.cli import _aliases
 from coffer.cli._output import Output, UsageError, command, human_size
-from coffer.sdk._admin import Admin
+from coffer.sdk._client import Client
+from coffer.sdk._config import ClientConfig
+
+PREFIX = "admin/v1/"
 
 
-def _admin(alias: str) -> Admin:
-    found = _aliases.load().get(alias)
-    if found is None:
-        raise UsageError(f"no alias {alias!r}: coffer alias set {alias} URL ACCESS SECRET")
-    return found.client().admin
+# A check, scrub, rebuild or drain answers when it is done: on a large server that can take hours.
+_SLOW = ClientConfig(read_timeout=24 * 3600.0, max_attempts=1)
 
 
-def _key_line(k: dict) -> str:
-    secret = f"  secret {k['secret_key']}" if "secret_key" in k else ""
-    return f"{k['access_key']}  {k['user']}  {k['status']}{secret}"
+def _client(alias: str | None) -> Client:
+    if alias:
+        found = _aliases.load().get(alias)
+        if found is None:
+            raise UsageError(f"no alias {alias!r} (see coffer alias ls)")
+        return Client(found.url, found.access_key, found.secret_key, found.region, config=_SLOW)
+    return Client.from_env(config=_SLOW)
 
 
-@click.group("key")
-def key_group() -> None:
-    """Access keys on a running server: ALIAS must hold an admin's keys."""
+def call(alias: str | None, method: str, name: str, **query: Any) -> dict:
+    """One admin request; the JSON answer as a dict (errors raise the SDK's typed errors)."""
+    client = _client(alias)
+    try:
+        q = {k: str(v) for k, v in query.items() if v is not None}
+        resp = client._transport.request(method, "_coffer", PREFIX + name, query=q or None, retries=False)
+        return json.loads(resp.data or b"{}")
+    finally:
+        client.close()
 
 
-@key_group.command("list")
-@click.argument("alias")
-@click.argument("user_id", required=False)
+@click.group("admin")
+@click.option("--alias", "-a", envvar="COFFER_ALIAS", default=None,
+              help="Alias of the server (default: COFFER_ENDPOINT and keys from the environment).")
+@click.pass_context
+def admin_group(ctx: click.Context, alias: str | None) -> None:
+    """Administer a running server's data: volumes, fragments, checks, repairs (admin keys needed)."""
+    ctx.obj = alias
+
+
+def _alias() -> str | None:
+    return click.get_current_context().obj
+
+
+@admin_group.command("volumes")
 @command
-def key_list(out: Output, alias: str, user_id: str | None) -> None:
-    """List access keys (of USER_ID, or all); secrets are never shown."""
-    for k in _admin(alias).list_keys(user_id):
-        out.emit(k, _key_line(k))
+def volumes(out: Output) -> None:
+    """Show every volume: state, capacity, usage, error counts."""
+    r = call(_alias(), "GET", "volumes")
+    if out.json:
+        out.emit(r)
+        return
+    out.emit({}, f"default policy {r['default_policy']}, repair queue {r['repair_queue']}, "
+                 f"scrub passes {r['scrub'].get('passes', 0)}")
+    for v in r["volumes"]:
+        used = f"{human_size(v['used'])}/{human_size(v['capacity'])}" if v["capacity"] else "-"
+        errs = ",".join(f"{k}={n}" for k, n in v["errors"].items()) or "no errors"
+        state = v["state"] + (" (draining)" if v["draining"] else "")
+        out.emit({}, f"{v['uuid']}  {state:<10} {used:>20}  {errs}  {v['path']}"
+                     + (f"  last error: {v['last_error']}" if v["last_error"] else ""))
 
 
-@key_group.command("create")
-@click.argument("alias")
-@click.argument("user_id")
-@command
-def key_create(out: Output, alias: str, user_id: str) -> None:
-    """Create a new access key for USER_ID; prints the secret once."""
-    k = _admin(alias).create_key(user_id)
-    out.emit(k, _key_line(k))
-
-
-def _key_change(name: str, help_text: str) -> None:
-    """`coffer key rotate|disable|enable ALIAS ACCESS_KEY`: one admin call, the key's new state shown."""
-
-    @key_group.command(name, help=help_text)
-    @click.argument("alias")
-    @click.argument("access_key")
-    @command
-    def run(out: Output, alias: str, access_key: str) -> None:
-        k = getattr(_admin(alias), f"{name}_key")(access_key)
-        out.emit(k, _key_line(k))
-
-
-_key_change("rotate", "Give ACCESS_KEY a new secret (printed once); the old secret stops working.")
-_key_change("disable", "Refuse requests signed with ACCESS_KEY until it is enabled again.")
-_key_change("enable", "Accept ACCESS_KEY again.")
-
-
-@key_group.command("delete")
-@click.argument("alias")
-@click.argument("access_key")
-@command
-def key_delete(out: Output, alias: str, access_key: str) -> None:
-    """Delete ACCESS_KEY for good."""
-    _admin(alias).delete_key(access_key)
-    out.emit({"access_key": access_key, "deleted": True}, f"deleted {access_key}")
-
-
-@click.group("quota")
-def quota_group() -> None:
-    """Per-user quotas on a running server: ALIAS must hold an admin's keys."""
-
-
-def _quota_line(q: dict) -> str:
-    limits = q["quota"]
-    use = q["usage"]
-
-    def lim(name: str, fmt=str) -> str:
-        return fmt(limits[name]) if name in limits else "unlimited"
-
-    return (f"{q['user']}: {human_size(use['bytes'])} of {lim('max_bytes', human_size)}, "
-            f"{use['objects']} objects of {lim('max_objects')}, {use['buckets']} buckets of {lim('max_buckets')}")
-
-
-@quota_group.command("get")
-@click.argument("alias")
-@click.argument("user_id")
-@command
-def quota_get(out: Output, alias: str, user_id: str) -> None:
-    """Show USER_ID's quota and usage."""
-    q = _admin(alias).get_quota(user_id)
-    out.emit(q, _quota_line(q))
-
-
-@quota_group.command("set")
-@click.argument("alias")
-@click.argument("user_id")
-@click.option("--max-bytes", type=click.IntRange(0), default=None, help="Bytes all the user's buckets may hold.")
-@click.option("--max-objects", type=click.IntRange(0), default=None, help="Objects all their buckets may hold.")
-@click.option("--max-buckets", type=click.IntRange(0), default=None, help="Buckets the user may own.")
-@command
-def quota_set(out: Output, alias: str, user_id: str, max_bytes: int | None, max_objects: int | None,
-              max_buckets: int | None) -> None:
-    """Set USER_ID's quota (the limits given replace the previous quota)."""
-    if max_bytes is None and max_objects is None and max_buckets is None:
-        raise UsageError("give at least one of --max-bytes, --max-objects, --max-buckets (or use quota clear)")
-    q = _admin(alias).set_quota(user_id, max_bytes=max_bytes, max_objects=max_objects, max_buckets=max_buckets)
-    out.emit(q, _quota_line(q))
-
-
-@quota_group.command("clear")
-@click.argument("alias")
-@click.argument("user_id")
-@command
-def quota_clear(out: Output, alias: str, user_id: str) -> None:
-    """Remove USER_ID's quota."""
-    q = _admin(alias).clear_quota(user_id)
-    out.emit(q, _quota_line(q))
-
-
-@click.command("create")
-@click.argument("alias")
-@click.argument("user_id")
-@click.option("--display-name", default=None)
-@click.option("--email", default=None, help="For emailAddress= ACL grants.")
-@click.option("--admin", is_flag=True, help="May use the admin API; acts as owner of every bucket.")
-@command
-def user_create(out: Output, alias: str, user_id: str, display_name: str | None, email: str | None,
-                admin: bool) -> None:
-    """Create USER_ID on a running server, with a new access key (its secret is printed once)."""
-    u = _admin(alias).add_user(user_id, display_name=display_name, email=email, admin=admin)
-    k = u["access_keys"][0]
-    out.emit(u, f"{u['id']}  access key {k['access_key']}  secret {k['secret_key']}")
-
-
-@click.command("ls")
-@click.argument("alias")
-@command
-def user_ls(out: Output, alias: str) -> None:
-    """List the users of a running server with their keys (never secrets)."""
-    for u in _admin(alias).list_users():
-        keys = ",".join(f"{k['access_key']}({k['status']})" for k in u["access_keys"])
-        out.emit(u, f"{u['id']}  {u['display_name']}  {u['email'] or '-'}  {'admin ' if u['admin'] else ''}{keys}")
-
-
-@click.command("delete")
-@click.argument("alias")
-@click.argument("user_id")
-@command
-def user_delete(out: Output, alias: str, user_id: str) -> None:
-    """Remove USER_ID and their keys from a running server (refused while they own buckets)."""
-    _admin(alias).remove_user(user_id)
-    out.emit({"user": user_id, "deleted": True}, f"deleted {user_id}")
-
-
-@click.command("buckets")
-@click.argument("alias")
-@click.argument("user_id", required=False)
-@command
-def user_buckets(out: Output, alias: str, user_id: str | None) -> None:
-    """List buckets with their owners (USER_ID's only, if given)."""
-    for b in _admin(alias).list_buckets(user_id):
-        out.emit(b, f"{b['name']}  {b['owner']}")
-
-
-@click.command("chown")
-@click.argument("alias")
+@admin_group.command("locate")
 @click.argument("bucket")
-@click.argument("user_id")
+@click.argument("key")
 @command
-def user_chown(out: Output, alias: str, bucket: str, user_id: str) -> None:
-    """Give BUCKET to USER_ID (its ACL is reset to private)."""
-    b = _admin(alias).set_bucket_owner(bucket, user_id)
-    out.emit(b, f"{b['name']} now belongs to {b['owner']}")
+def locate(out: Output, bucket: str, key: str) -> None:
+    """Where an object's fragments are: volume, path, size, checksum, status (every block verified)."""
+    r = call(_alias(), "GET", "locate", bucket=bucket, key=key)
+    if out.json or r["inline"]:
+        out.emit(r, f"{bucket}/{key}: {r['size']} bytes, inline in the metadata (no fragments)")
+        return
+    for seg in r["segments"]:
+        out.emit({}, f"segment {seg['ref']} ({seg['size']} bytes) {seg['policy']}: {seg['state']}, "
+                     f"{seg['good']}/{seg.get('width', '?')} good fragments")
+        for f in sorted(seg["fragments"], key=lambda f: f["index"]):
+            out.emit({}, f"  #{f['index']:<2} {f['status']:<9} {f['size']:>10}  {f['volume']}  {f['path']}")
 
 
-def attach(user_group: click.Group) -> None:
-    for c in (key_group, quota_group, user_buckets, user_chown, user_create, user_ls, user_delete):
-        user_group.add_command(c)
+@admin_group.command("check")
+@click.argument("bucket")
+@click.argument("key", required=False)
+@click.option("--trust", type=click.IntRange(0, 2), default=1, show_default=True,
+              help="0: metadata only; 1: fragments present; 2: fragments read and verified.")
+@command
+def check(out: Output, bucket: str, key: str | None, trust: int) -> None:
+    """Check a bucket (or one object) at a trust level; degraded objects are queued for repair."""
+    what = ("metadata only", "fragments present, headers valid", "every fragment read and its blocks verified")
+    out.note(f"checking {bucket}/{key or '*'}: {what[trust]}...")
+    r = call(_alias(), "POST", "check", bucket=bucket, key=key, trust=trust)
+    out.emit(r, f"checked {r['objects']} object(s) in {bucket} at trust {trust}: {r['healthy']} healthy, "
+                f"{r['degraded']} degraded (queued for repair), {r['lost']} lost")
+    if not out.json:
+        for p in r["problems"]:
+            out.emit({}, f"  {p['state']:<9} {p['key']}  {json.dumps(p['detail'])}")
+    if r["lost"]:
+        raise click.exceptions.Exit(1)
+
+
+@admin_group.command("repair")
+@click.argument("bucket")
+@click.argument("key")
+@command
+def repair(out: Output, bucket: str, key: str) -> None:
+    """Verify every fragment of an object and rebuild the missing or damaged ones now."""
+    out.note(f"repairing {bucket}/{key}: verifying every fragment, rebuilding what is missing or damaged...")
+    r = call(_alias(), "POST", "repair", bucket=bucket, key=key)
+    for seg in r["segments"]:
+        out.emit({"bucket": bucket, "key": key, **seg},
+                 f"{seg['ref']}: {seg['status']}; rebuilt {len(seg.get('rebuilt', []))} fragment(s)"
+                 + (f", could not place {seg['unrepaired']}" if seg.get("unrepaired") else ""))
+
+
+@admin_group.command("rebuild")
+@click.option("--volume", "volume", required=True, help="The lost volume: its path or uuid.")
+@command
+def rebuild(out: Output, volume: str) -> None:
+    """Recreate everything that lived on a lost volume (an empty directory at its path becomes its
+    replacement)."""
+    out.note(f"rebuilding what lived on {volume} (this reads every segment's fragment headers)...")
+    r = call(_alias(), "POST", "rebuild", volume=volume)
+    out.emit(r, f"rebuild {r['path']}: checked {r['checked']} segment(s), rebuilt {r['rebuilt']} fragment(s)"
+                + (f"; new volume {r['volume']} replaces {r['replaced']}" if r["replaced"] else "")
+                + (f"; {len(r['unrepaired'])} not fully repaired" if r["unrepaired"] else "")
+                + (f"; {len(r['lost'])} LOST" if r["lost"] else ""))
+
+
+@admin_group.command("drain")
+@click.option("--volume", "volume", required=True, help="The volume to empty: its path or uuid.")
+@command
+def drain(out: Output, volume: str) -> None:
+    """Move every fragment off a volume, then remove it from the server."""
+    out.note(f"draining {volume}: no new data goes there; moving its fragments to the other volumes...")
+    r = call(_alias(), "POST", "drain", volume=volume)
+    out.emit(r, f"drain {r['path']}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
+                + ("; the volume is no longer used (remove its --volume)" if r["forgotten"] else ""))
+
+
+@admin_group.command("vacuum")
+@click.option("--grace", type=click.IntRange(0), default=3600, show_default=True,
+              help="Leave files younger than this many seconds (writes in progress).")
+@command
+def vacuum(out: Output, grace: int) -> None:
+    """Remove temporary files and data no object refers to (orphans of crashes)."""
+    r = call(_alias(), "POST", "vacuum", grace=grace)
+    out.emit(r, f"removed {r['temporary_files']} temporary file(s), {r['orphans']} orphaned segment(s), "
+                f"{r['stale_queue_entries']} stale repair-queue entries")
+
+
+@admin_group.command("scrub")
+@command
+def scrub(out: Output) -> None:
+    """Run (or resume) a scrub pass now: verify every fragment, repair what is damaged."""
+    out.note("scrubbing: reading and verifying every fragment on every volume, repairing damage...")
+    r = call(_alias(), "POST", "scrub")
+    stats = r.get("last_stats", {})
+    out.emit(r, "another scrub is running" if r.get("busy") else
+             f"scrub pass {r['passes']} done: {stats.get('checked', 0)} segment(s) checked, "
+             f"{stats.get('repaired', 0)} repaired, {stats.get('lost', 0)} lost")
+
+
+@admin_group.command("heal")
+@command
+def heal(out: Output) -> None:
+    """Repair everything in the repair queue now."""
+    r = call(_alias(), "POST", "heal")
+    out.emit(r, f"healed {len(r['healed'])} queued segment(s)")
+
+
+@admin_group.command("bucket-policy")
+@click.argument("bucket")
+@click.argument("policy", required=False)
+@command
+def bucket_policy(out: Output, bucket: str, policy: str | None) -> None:
+    """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
+    r = call(_alias(), "PUT" if policy else "DELETE", "bucket-policy", bucket=bucket, policy=policy)
+    out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")

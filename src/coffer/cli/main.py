@@ -11,6 +11,7 @@ import click
 from coffer import __version__
 from coffer.cli import _aliases
 from coffer.cli._aliases import Alias
+from coffer.cli._cmd_admin import admin_group
 from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
 from coffer.cli._cmd_browse import diff, du, find, head, tree
 from coffer.cli._cmd_bulk import bulk
@@ -20,7 +21,6 @@ from coffer.cli._cmd_transfer import cp, mv, pipe
 from coffer.cli._cmd_versions import undo, version_group
 from coffer.cli._cmd_worm import legalhold_group, retention_group, tag_group
 from coffer.cli._output import Output, UsageError, command, global_options, remember_global_flags
-from coffer.cli.admin import admin_group
 from coffer.sdk._config import resolve
 
 

@@ -45,7 +45,7 @@ class Limits:
     webhook_timeout: float = 10.0  # one delivery attempt
     webhook_poll: float = 1.0  # how often an idle worker looks for due events queued elsewhere
     # Networks (CIDR) webhooks may be delivered to; empty: loopback and private ranges
-    # (service/webhook_security.py, `coffer serve --webhook-allow`).
+    # (service/events/webhook_security.py, `coffer serve --webhook-allow`).
     webhook_allow: tuple[str, ...] = ()
     # Bulk jobs (DS3): blob and chunk sizes, the cache budget of received-but-unfinished PUT chunks
     # (a chunk is handed out only while it fits), and how long an untouched job lives.

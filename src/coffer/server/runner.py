@@ -22,17 +22,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .config import Config
-from .crypto_keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
-from .data import LocalDataStore, VolumeDataStore
-from .data.volumes import VolumeError
-from .http.app import build_server
-from .http.webhooks import WebhookDelivery
-from .http.website import build_website_server
-from .meta.sqlite import SqliteMetaStore
-from .service import Service
-from .service.notifications import recover_held
-from .service.users import add_user, random_access_key, random_secret_key
+from coffer.server.config import Config
+from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
+from coffer.server.data import LocalDataStore, VolumeDataStore
+from coffer.server.data.volumes.volume import VolumeError
+from coffer.server.http.app import build_server
+from coffer.server.http.website import build_website_server
+from coffer.server.meta.sqlite.store import SqliteMetaStore
+from coffer.server.service import Service
+from coffer.server.service.access.users import add_user, random_access_key, random_secret_key
+from coffer.server.service.events.notifications import recover_held
+from coffer.server.workers.webhooks import WebhookDelivery
 
 log = logging.getLogger("coffer.server")
 ROOT_USER = "root"
@@ -164,7 +164,7 @@ def sweep_orphans(cfg: Config, started: float) -> None:
 
 
 def make_data(cfg: Config, *, register: bool = False) -> LocalDataStore | VolumeDataStore:
-    """The data store: the data folder itself, or the volumes given with --volume (data/volstore.py)."""
+    """The data store: the data folder itself, or the volumes given with --volume (data/volumes/store.py)."""
     if not cfg.volumes:
         local = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
         local.open()
@@ -175,10 +175,10 @@ def make_data(cfg: Config, *, register: bool = False) -> LocalDataStore | Volume
 
 
 def start_healer(cfg: Config) -> None:
-    """The healer/scrubber thread (data/heal.py), once per server: in the supervisor (or the only worker)."""
+    """The healer/scrubber thread (data/volumes/heal.py), once per server: in the supervisor (or the only worker)."""
     if not cfg.volumes or cfg.heal_interval <= 0:
         return
-    from .data.heal import background
+    from coffer.server.data.volumes.heal import background
 
     store = make_data(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",

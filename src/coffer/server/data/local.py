@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from coffer.protocol.checksums import Hasher
-
-from .volumes import fsync_dir
+from coffer.server.data.volumes.volume import fsync_dir
 
 
 class SegmentLike(Protocol):
@@ -131,7 +130,7 @@ class LocalDataStore:
         return self.objects_dir / ref[0:2] / ref[2:4] / ref
 
     def writer(self, hashers: dict[str, Hasher], policy: object = None) -> FileWriter:
-        return FileWriter(self, hashers)  # one folder: every segment is SINGLE (service/storage.py)
+        return FileWriter(self, hashers)  # one folder: every segment is SINGLE (service/storage/policies.py)
 
     def spans(self, segments: Sequence[SegmentLike], start: int, length: int) -> list[ReadSpan]:
         """The pieces of files that hold bytes [start, start+length) of an object."""

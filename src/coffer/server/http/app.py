@@ -14,40 +14,38 @@ from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
+# Handler modules register their endpoints in HANDLERS when imported.
+import coffer.server.http.ais.buckets
+import coffer.server.http.ais.objects
+import coffer.server.http.s3.access
+import coffer.server.http.s3.bucket_config
+import coffer.server.http.s3.buckets
+import coffer.server.http.s3.multipart
+import coffer.server.http.s3.objects
+import coffer.server.http.s3.post_object
+import coffer.server.http.s3.tagging
+import coffer.server.http.s3.versioning
+import coffer.server.http.s3.worm  # noqa: F401
 from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import http_date
-
-from ..config import Config
-from ..service import NotModified, Service
-from ..service.core import begin_request
-from . import (  # noqa: F401 - they register their handlers
-    admin_data,
-    ais_buckets,
-    ais_objects,
-    cors,
-    h_access,
-    h_bucket,
-    h_config,
-    h_multipart,
-    h_notify,
-    h_object,
-    h_oio,
-    h_post,
-    h_tagging,
-    h_versioning,
-    h_worm,
-    website,
-)
-from .admin import ADMIN_PREFIX, admin_dispatch
-from .ais_app import AisFront, wants
-from .auth import Authenticator, parse_query
-from .context import HANDLERS, Ctx
-from .ds3_front import Ds3Front, is_ds3_client
-from .ds3_front import claims as ds3_claims
-from .guard import guard
-from .ids import HOST_ID, new_request_id, stamp
-from .respond import error_response
-from .router import route
+from coffer.server.config import Config
+from coffer.server.http import website
+from coffer.server.http.admin import data as admin_data
+from coffer.server.http.admin.front import ADMIN_PREFIX, admin_dispatch
+from coffer.server.http.ais.front import AisFront, wants
+from coffer.server.http.common import cors
+from coffer.server.http.common.auth import Authenticator, parse_query
+from coffer.server.http.common.context import HANDLERS, Ctx
+from coffer.server.http.common.ids import HOST_ID, new_request_id, stamp
+from coffer.server.http.common.respond import error_response
+from coffer.server.http.ds3.front import Ds3Front, is_ds3_client
+from coffer.server.http.ds3.front import claims as ds3_claims
+from coffer.server.http.oio import handlers as h_oio
+from coffer.server.http.s3 import notifications as h_notify
+from coffer.server.http.s3.authorize import guard
+from coffer.server.http.s3.router import route
+from coffer.server.service import NotModified, Service
+from coffer.server.service.core import begin_request
 
 log = logging.getLogger("coffer.http")
 def _query_dict(raw: str) -> dict[str, str]:
@@ -95,7 +93,7 @@ class Front:
             if site is not None:  # bucket.<website domain>: a static website request, not S3
                 return await website.serve(self.service, request, site)
             query = _query_dict(raw_query)
-            if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7); volumes... (admin_data.py)
+            if raw_path.startswith(ADMIN_PREFIX):  # users, keys, quotas (issue 7); volumes... (http/admin/data.py)
                 return await admin_dispatch(self, request, raw_path, raw_query, query)
             if ds3_claims(request.method, raw_path, query, request.headers):
                 return await self.ds3.handle(request, raw_path, raw_query, query, rid)
@@ -103,7 +101,7 @@ class Front:
                 r = h_oio.ext_route(request.method, raw_path, query)
             else:
                 r = route(request.method, raw_path, query, request.headers.get("Host"), self.cfg.domains)
-            if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/cors.py)
+            if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/common/cors.py)
                 return await cors.preflight(self.service, request, r.bucket)
             if "Origin" in request.headers:
                 await cors.note_actual(self.service, request, r.bucket)

@@ -25,16 +25,15 @@ from typing import Any
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
-
-from ..config import Config
-from ..meta.model import ObjectRecord
-from ..service import Service
-from ..service.sse import read_plain
-from . import cors
-from .guard import website_readable
-from .ids import HOST_ID, new_request_id, stamp
-from .respond import apply_range, object_headers, send_range, send_stream
-from .router import decode_path
+from coffer.server.config import Config
+from coffer.server.http.common import cors
+from coffer.server.http.common.endpoint import decode_path
+from coffer.server.http.common.ids import HOST_ID, new_request_id, stamp
+from coffer.server.http.common.respond import apply_range, object_headers, send_range, send_stream
+from coffer.server.http.s3.authorize import website_readable
+from coffer.server.meta.model import ObjectRecord
+from coffer.server.service import Service
+from coffer.server.service.crypto.sse import read_plain
 
 log = logging.getLogger("coffer.website")
 REDIRECT_HEADER = "x-amz-website-redirect-location"  # stored with the object; the website answers 301

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from .model import (
+from coffer.server.meta.model import (
     AccessKey,
     Bucket,
     Expect,
@@ -308,7 +308,7 @@ class MetaStore(ABC):
         """Atomically create `dest` with a copy of every object row of `source` sharing its data
         (one more reference per data ref). Raises NoSuchBucket, BucketExists."""
 
-    def jobs(self):  # -> coffer.server.meta.jobs.JobStore (bulk jobs, issue 6)
+    def jobs(self):  # -> coffer.server.meta.bulk.JobStore (bulk jobs, issue 6)
         raise NotImplementedError("this metadata backend keeps no bulk jobs")
 
     # -- housekeeping -----------------------------------------------------------------------------

@@ -6,32 +6,32 @@ store, data store, limits, worker pool) from the composition root.
 
 from __future__ import annotations
 
-from ..config import Limits
-from ..data import LocalDataStore
-from ..meta.interface import MetaStore
-from .access import ANONYMOUS, Access
-from .access_config import AccessConfig
-from .admin import Admin
-from .ais import AisOps
-from .appends import Appends
-from .archive import Archives
-from .bucket_config import BucketConfig
-from .buckets import Buckets
-from .conditions import NotModified, ReadConditions
-from .core import Core, Integrity, Principal
-from .ibm import Ibm
-from .jobs import Jobs
-from .lifecycle import Lifecycle
-from .multiobj import MultiObjects
-from .multipart import CompletedPart, Multipart
-from .notifications import Notifier
-from .objects import Objects, PutParams
-from .oio import Oio
-from .retention import Retention
-from .tagging import Tagging
-from .tokens import Tokens
-from .users import Users
-from .versioning import Versioning
+from coffer.server.config import Limits
+from coffer.server.data import LocalDataStore
+from coffer.server.meta.interface import MetaStore
+from coffer.server.service.access.accounts import Admin
+from coffer.server.service.access.decision import ANONYMOUS, Access
+from coffer.server.service.access.settings import AccessConfig
+from coffer.server.service.access.tokens import Tokens
+from coffer.server.service.access.users import Users
+from coffer.server.service.bulk.jobs import Jobs
+from coffer.server.service.compat.ais import AisOps
+from coffer.server.service.compat.oio import Oio
+from coffer.server.service.core import Core, Integrity, Principal
+from coffer.server.service.events.notifications import Notifier
+from coffer.server.service.objects.appends import Appends
+from coffer.server.service.objects.archive import Archives
+from coffer.server.service.objects.bucket_config import BucketConfig
+from coffer.server.service.objects.buckets import Buckets
+from coffer.server.service.objects.conditions import NotModified, ReadConditions
+from coffer.server.service.objects.lifecycle import Lifecycle
+from coffer.server.service.objects.multiobj import MultiObjects
+from coffer.server.service.objects.multipart import CompletedPart, Multipart
+from coffer.server.service.objects.operations import Objects, PutParams
+from coffer.server.service.objects.tagging import Tagging
+from coffer.server.service.objects.versioning import Versioning
+from coffer.server.service.worm.ibm import Ibm
+from coffer.server.service.worm.retention import Retention
 
 
 class Service:

@@ -21,13 +21,12 @@ from typing import Any, TypeVar
 
 from coffer.protocol.checksums import Hasher
 from coffer.protocol.errors import S3Error
-
-from ..config import Limits
-from ..crypto import Encryptor
-from ..data import DataUnavailable, FileWriter, LocalDataStore
-from ..meta.interface import MetaStore
-from ..meta.model import Bucket, Segment
-from .sse import Sse
+from coffer.server.config import Limits
+from coffer.server.crypto.envelope import Encryptor
+from coffer.server.data import DataUnavailable, FileWriter, LocalDataStore
+from coffer.server.meta.interface import MetaStore
+from coffer.server.meta.model import Bucket, Segment
+from coffer.server.service.crypto.sse import Sse
 
 T = TypeVar("T")
 
@@ -175,7 +174,7 @@ class Core:
         """Stream a request body to the data store (or memory, if small); verify; return the result.
 
         On any failure the partial file is removed: nothing half-written is ever referenced.
-        With `cipher` (encryption at rest, service/sse.py) the plaintext is hashed, then sealed, and only
+        With `cipher` (encryption at rest, service/crypto/sse.py) the plaintext is hashed, then sealed, and only
         ciphertext reaches the writer (or the inline bytes); `cipher` gets the segment's ref (None inline).
         """
         hs = integrity.hashers()
@@ -228,7 +227,7 @@ class Core:
             segment = Segment(await self.run(writer.commit), writer.size)
             writer = None  # committed: from here on the file belongs to whoever references it
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
-        except DataUnavailable as exc:  # too few volumes for the policy (data/volstore.py)
+        except DataUnavailable as exc:  # too few volumes for the policy (data/volumes/store.py)
             raise S3Error("ServiceUnavailable", f"Cannot store the object now: {exc}") from None
         finally:
             if in_flight is not None:

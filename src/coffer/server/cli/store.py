@@ -1,0 +1,25 @@
+"""Running a command against a data folder's metadata store (whether or not a server runs on it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from coffer.server.config import Config
+
+
+def on_meta(data: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Open DATA's metadata store, run `fn(meta)` to completion, close the store, return the result."""
+    from coffer.server.runner import open_meta
+
+    async def go() -> Any:
+        meta = open_meta(Config(data_dir=Path(data)))
+        await meta.open()
+        try:
+            return await fn(meta)
+        finally:
+            await meta.close()
+
+    return asyncio.run(go())

@@ -1,0 +1,364 @@
+"""Self-healing over the multi-volume store: census, repair queue, scrubber, rebuild and drain.
+
+Owns the background work that keeps every segment at full redundancy, and the data-level halves of
+the `coffer admin` operations (the metadata-level halves are in service/storage/admin.py):
+
+* ``census(ref, trust)``: where a segment's fragments are and in what state (trust 1: present and
+  their headers valid; trust 2: every block read and its CRC32C checked).
+* ``heal_queue``: repairs every ref in the repair queue (reads and degraded writes fill it).
+* ``Scrubber``: walks every ref in sorted order, verifying and repairing, at a byte-rate limit; its
+  cursor is saved in ``DATA/heal/scrub.json`` at least once a second, so a restart resumes the pass
+  where it stopped instead of starting over.
+* ``rebuild_volume``: a lost disk replaced by an empty directory gets a new identity and every
+  fragment that lived on the lost one is recreated (on it, or elsewhere if it is not back).
+* ``drain_volume``: moves every fragment off a volume (no decoding: fragment files are copied as they
+  are, after verification), then forgets the volume.
+
+Repairs of one server never run concurrently (``repair_lock``, an flock shared by all processes):
+two repairs of one ref would each be correct, but racing renames and unlinks make the result hard
+to reason about, and repair is disk-bound anyway.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from coffer.server.data.volumes.bitrot import FragmentFormatError, read_header, verify_file
+from coffer.server.data.volumes.store import VolumeDataStore
+from coffer.server.data.volumes.stripes import NotEnoughFragments, ObjectNotFound, RepairResult, repair
+from coffer.server.data.volumes.volume import IDENTITY_FILE, Volume, VolumeState, format_volume, fsync_dir
+
+
+@contextmanager
+def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def repair_ref(store: VolumeDataStore, ref: str) -> RepairResult | None:
+    """Repair one ref under the server-wide repair lock; None if it has no fragment left (deleted)."""
+    with _flock(store.heal_dir / "repair.lock"):
+        try:
+            return repair(store.volumes, ref)
+        except ObjectNotFound:
+            return None
+
+
+def result_dict(res: RepairResult | None) -> dict:
+    if res is None:
+        return {"status": "gone"}
+    return {"status": "unrepaired" if res.unrepaired else ("repaired" if res.rebuilt else "healthy"),
+            "rebuilt": [asdict(f) for f in res.rebuilt], "removed": res.removed, "unrepaired": res.unrepaired,
+            "damage": [asdict(d) for d in res.damage]}
+
+
+def census(store: VolumeDataStore, ref: str, trust: int = 2) -> dict:
+    """The fragments of a ref and its redundancy: ``healthy`` (all k+m good), ``degraded`` (>= k good,
+    readable), ``lost`` (< k good) or ``missing`` (no fragment at all)."""
+    frags: list[dict] = []
+    good: set[int] = set()
+    policy = None
+    for vol, index, path in store.volumes.find_fragments(ref):
+        entry = {"index": index, "volume": vol.uuid, "volume_path": str(vol.path), "path": str(path),
+                 "size": None, "status": "ok", "bad_stripes": []}
+        try:
+            with open(path, "rb") as fh:
+                entry["size"] = os.fstat(fh.fileno()).st_size
+                if trust >= 2:
+                    header, bad = verify_file(fh.fileno())
+                else:
+                    header, bad = read_header(fh.fileno()), []
+            entry["checksum"] = "crc32c per block" + (", verified" if trust >= 2 else "")
+            policy = policy or header.policy
+            if bad:
+                entry["status"], entry["bad_stripes"] = "damaged", bad
+            elif header.ref != ref or header.index != index:
+                entry["status"] = "misplaced"
+            else:
+                good.add(index)
+        except FragmentFormatError as exc:
+            entry["status"] = f"bad header: {exc}"
+        except OSError as exc:
+            vol.fail(exc)
+            entry["status"] = f"unreadable: {exc}"
+        frags.append(entry)
+    if policy is None:
+        return {"ref": ref, "policy": None, "state": "missing", "fragments": frags, "good": 0}
+    state = "healthy" if len(good) >= policy.width else ("degraded" if len(good) >= policy.k else "lost")
+    return {"ref": ref, "policy": policy.name, "state": state, "good": len(good), "width": policy.width,
+            "fragments": frags}
+
+
+def heal_queue(store: VolumeDataStore, retry_after: float = 30.0, *, force: bool = False) -> list[dict]:
+    """Repair every queued ref; a ref that cannot be fully repaired now (no spare volume) stays
+    queued and is retried after ``retry_after`` seconds (``force``: retry them all now)."""
+    out = []
+    now = time.time()
+    for ref in store.queued():
+        qfile = store.queue_dir / ref
+        try:
+            if qfile.stat().st_mtime > now and not force:
+                continue  # failed recently: its retry time (the mtime) has not come
+        except FileNotFoundError:
+            continue
+        try:
+            res = repair_ref(store, ref)
+        except NotEnoughFragments as exc:
+            out.append({"ref": ref, "status": "lost", "error": str(exc)})
+            _mark_retry(qfile, now + retry_after)
+            continue
+        if res is not None and res.unrepaired:
+            _mark_retry(qfile, now + retry_after)
+        else:
+            store.dequeue(ref)
+        out.append({"ref": ref, **result_dict(res)})
+    return out
+
+
+def _mark_retry(qfile: Path, when: float) -> None:
+    try:
+        qfile.write_bytes(b"retry")
+        os.utime(qfile, (when, when))  # a future mtime: skipped until then
+    except OSError:
+        pass
+
+
+class Scrubber:
+    """A resumable, rate-limited pass over every ref (see module docstring)."""
+
+    def __init__(self, store: VolumeDataStore, rate: float) -> None:
+        self.store = store
+        self.rate = rate  # bytes per second read from disks; <= 0: unlimited
+        self.state_path = store.heal_dir / "scrub.json"
+
+    def state(self) -> dict:
+        try:
+            return json.loads(self.state_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {"cursor": "", "passes": 0, "finished": 0.0}
+
+    def _save(self, st: dict) -> None:
+        _write_json(self.state_path, st)
+
+    def run(self, stop: threading.Event | None = None, budget: float | None = None) -> dict:
+        """Scrub from the saved cursor until the pass ends, ``stop`` is set or ``budget`` seconds
+        pass. Returns the state (with ``busy`` if another process is scrubbing)."""
+        with _flock(self.store.heal_dir / "scrub.lock", blocking=False) as got:
+            if not got:
+                return {**self.state(), "busy": True}
+            st = self.state()
+            st.setdefault("stats", {"checked": 0, "repaired": 0, "lost": 0, "bytes": 0})
+            began = time.monotonic()
+            saved = began
+            read = 0
+            for ref in self.store.iter_refs(after=st["cursor"]):
+                if stop is not None and stop.is_set():
+                    self._save(st)
+                    return st
+                size = sum(_size(p) for _, _, p in self.store.volumes.find_fragments(ref))
+                try:
+                    res = repair_ref(self.store, ref)
+                    if res is not None and (res.rebuilt or res.unrepaired):
+                        st["stats"]["repaired"] += 1
+                    if res is None or not res.unrepaired:
+                        self.store.dequeue(ref)
+                except NotEnoughFragments:
+                    st["stats"]["lost"] += 1
+                st["stats"]["checked"] += 1
+                st["stats"]["bytes"] += size
+                st["cursor"] = ref
+                read += size
+                if self.rate > 0:  # sleep off what we read ahead of the allowed rate
+                    ahead = read / self.rate - (time.monotonic() - began)
+                    if ahead > 0:
+                        (stop.wait if stop is not None else time.sleep)(min(ahead, 5.0))
+                if time.monotonic() - saved >= 1.0:
+                    self._save(st)
+                    saved = time.monotonic()
+                if budget is not None and time.monotonic() - began >= budget:
+                    self._save(st)  # at least one ref per call: a tiny budget still makes progress
+                    return st
+            st.update(cursor="", passes=st["passes"] + 1, finished=time.time(), last_stats=st.pop("stats"))
+            self._save(st)
+            return st
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _volume(store: VolumeDataStore, which: str) -> tuple[str, str]:
+    """A volume named by uuid or path -> (uuid, path) from the registry."""
+    reg = store.read_registry()
+    for uid, path in reg.items():
+        if which in (uid, path) or os.path.abspath(which) == os.path.abspath(path):
+            return uid, path
+    raise KeyError(f"no volume {which!r} (known: {', '.join(sorted(reg.values()))})")
+
+
+def rebuild_volume(store: VolumeDataStore, which: str) -> dict:
+    """Recreate every fragment of a lost volume. An empty (or missing) directory at its path is a
+    replacement disk: it gets a new identity and replaces the lost volume in the registry."""
+    uid, path = _volume(store, which)
+    root = Path(path)
+    replaced = None
+    if not (root / IDENTITY_FILE).exists():
+        if root.is_dir() and any(root.iterdir()):
+            raise ValueError(f"{path} is not empty and has no volume identity: clear it or mount the new disk there")
+        new = format_volume(root, fsync=store.fsync)
+        reg = store.read_registry()
+        reg.pop(uid, None)
+        reg[new] = path
+        store.write_registry(reg)
+        replaced, uid = uid, new
+    store.refresh(force=True)
+    done = {"volume": uid, "path": path, "replaced": replaced, "checked": 0, "rebuilt": 0, "unrepaired": [],
+            "lost": []}
+    for ref in store.iter_refs():
+        done["checked"] += 1
+        c = census(store, ref, trust=1)
+        if c["state"] == "healthy":
+            store.dequeue(ref)
+            continue
+        try:
+            res = repair_ref(store, ref)
+        except NotEnoughFragments:
+            done["lost"].append(ref)
+            continue
+        if res is not None:
+            done["rebuilt"] += len(res.rebuilt)
+            if res.unrepaired:
+                done["unrepaired"].append(ref)
+            else:
+                store.dequeue(ref)
+    return done
+
+
+def drain_volume(store: VolumeDataStore, which: str) -> dict:
+    """Move every fragment off a volume, then forget it (see module docstring)."""
+    uid, path = _volume(store, which)
+    draining = store.draining() | {uid}
+    _write_json(store.heal_dir / "draining.json", sorted(draining))
+    store.write_registry(store.read_registry())  # bump the mtime: every process reloads and stops writing there
+    store.refresh(force=True)
+    vol = store.volumes.get(uid)
+    out = {"volume": uid, "path": path, "moved": 0, "repaired": 0, "stuck": [], "forgotten": False}
+    if vol is None:
+        return out
+    for ref in store.iter_refs():
+        for index, src in vol.fragments_of(ref):
+            try:
+                with _flock(store.heal_dir / "repair.lock"):
+                    moved = _move(store, vol, ref, index, src)
+            except OSError as exc:
+                out["stuck"].append(f"{ref}.{index}: {exc}")
+                continue
+            if moved:
+                out["moved"] += 1
+            else:  # damaged or no room: rebuild from the others elsewhere, then drop this copy
+                res = repair_ref(store, ref)
+                if res is not None and not res.unrepaired and _unlink(src):
+                    out["repaired"] += 1
+                elif src.exists():
+                    out["stuck"].append(f"{ref}.{index}")
+    if not out["stuck"]:
+        reg = store.read_registry()
+        reg.pop(uid, None)
+        store.write_registry(reg)
+        _write_json(store.heal_dir / "draining.json", sorted(store.draining() - {uid}))
+        store.refresh(force=True)
+        out["forgotten"] = True
+    return out
+
+
+def _move(store: VolumeDataStore, vol: Volume, ref: str, index: int, src: Path) -> bool:
+    """Copy one verified fragment file to the best writable volume holding no fragment of the ref."""
+    with open(src, "rb") as fh:
+        _, bad = verify_file(fh.fileno())
+    if bad:
+        return False
+    holders = {v.uuid for v, _, _ in store.volumes.find_fragments(ref)}
+    targets = [v for v in store.volumes.writable_ranked(ref) if v.uuid not in holders and v.uuid != vol.uuid]
+    if not targets:
+        return False
+    dst_vol = targets[0]
+    final = dst_vol.fragment_path(ref, index)
+    tmp = dst_vol.tmp_dir / f"{ref}.{index}.move.tmp"
+    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        if dst_vol.fsync:
+            os.fdatasync(fout.fileno())
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(tmp, final)
+    if dst_vol.fsync:
+        fsync_dir(final.parent)
+    _unlink(src)  # a crash before this leaves two good copies of one index: readers accept either
+    return True
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+
+
+def _write_json(path: Path, value: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value))
+    os.rename(tmp, path)
+
+
+def volumes_report(store: VolumeDataStore) -> list[dict]:
+    store.refresh(force=True)
+    draining = store.draining()
+    out = []
+    for vol in sorted(store.volumes, key=lambda v: str(v.path)):
+        cap = vol.capacity() if vol.state is not VolumeState.OFFLINE else None
+        out.append({"uuid": vol.uuid, "path": str(vol.path), "state": vol.state.value,
+                    "draining": vol.uuid in draining,
+                    "capacity": cap.total if cap else None, "free": cap.free if cap else None,
+                    "used": cap.used if cap else None, "errors": dict(vol.errors), "last_error": vol.last_error})
+    return out
+
+
+def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: float, scrub_interval: float,
+               heal_interval: float, log) -> None:
+    """The healer and scrubber loop (one per server, in the supervisor process): drain the repair
+    queue every ``heal_interval`` seconds; scrub in slices so queued repairs never wait long."""
+    scrubber = Scrubber(store, scrub_rate)
+    if not scrubber.state_path.exists():
+        scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass after one interval
+    while not stop.wait(heal_interval):
+        try:
+            store.refresh()
+            for item in heal_queue(store):
+                if item["status"] not in ("healthy", "gone"):
+                    log.warning("heal %s: %s", item["ref"], item["status"])
+            st = scrubber.state()
+            if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
+                scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
+        except Exception:
+            log.exception("healer pass failed")

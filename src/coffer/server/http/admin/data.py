@@ -1,0 +1,170 @@
+"""The data-administration resources of the admin API (/_coffer/admin/v1/) and data health endpoints.
+
+Owns the wire form of service/storage/admin.py. The admin API's dispatcher (http/admin/front.py: SigV4 or V2
+signatures, admin users only, JSON answers, S3 XML errors) routes these resource names here through
+``admin_route``; their parameters are in the query string:
+
+    GET  volumes                        state, capacity, usage, error counts of every volume
+    GET  locate?bucket=B&key=K          fragments of an object: volume, path, size, checksum, status
+    GET  check?bucket=B[&key=K]&trust=N metadata only (0) / fragments present (1) / read and verified (2)
+    POST repair?bucket=B&key=K          verify and rebuild an object's fragments now
+    POST rebuild?volume=V               recreate everything that lived on a lost volume
+    POST drain?volume=V                 move every fragment off a volume, then forget it
+    POST vacuum[?grace=SECONDS]         remove temporary files and unreferenced data
+    POST scrub                          run (or resume) a scrub pass to its end, unthrottled
+    POST heal                           repair everything in the repair queue now
+    PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+
+Health (no signature, nothing secret): ``/health/data`` is JSON {status: ok | degraded | failed,
+volumes: [...]} with 200 unless writes are impossible (503); ``/health/metrics`` is the Prometheus
+text format (volume states, errors, capacity, repair queue, scrub progress).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from coffer.protocol.errors import S3Error
+from coffer.server.data.volumes.store import VolumeDataStore
+from coffer.server.data.volumes.volume import VolumeState
+from coffer.server.http.admin.front import AdminRequest, admin_route
+from coffer.server.service.storage.admin import DataAdmin
+
+_GET = {"volumes", "locate", "check"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check"}
+
+
+def _json(value: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(value, indent=1, default=str) + "\n",
+                        content_type="application/json")
+
+
+def _method() -> S3Error:
+    return S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")
+
+
+def _arg(query: dict[str, str], name: str) -> str:
+    value = query.get(name)
+    if not value:
+        raise S3Error("InvalidArgument", f"missing query parameter {name!r}", ArgumentName=name)
+    return value
+
+
+def _int(query: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(query.get(name, default))
+    except ValueError:
+        raise S3Error("InvalidArgument", f"{name} must be an integer", ArgumentName=name) from None
+
+
+def _resource(name: str):
+    async def handle(r: AdminRequest) -> Any:
+        DataAdmin.require(r.who)
+        if r.parts or not ((r.method == "GET" and name in _GET) or (r.method == "POST" and name in _POST)):
+            raise _method()
+        return await _call(DataAdmin(r.svc.core), name, r.query)
+
+    return handle
+
+
+for _name in sorted(_GET | _POST):
+    admin_route(_name)(_resource(_name))
+
+
+@admin_route("bucket-policy")
+async def bucket_policy(r: AdminRequest) -> Any:
+    DataAdmin.require(r.who)
+    if r.parts or r.method not in ("PUT", "DELETE"):
+        raise _method()
+    policy = _arg(r.query, "policy") if r.method == "PUT" else None
+    return await DataAdmin(r.svc.core).bucket_policy(_arg(r.query, "bucket"), policy)
+
+
+async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
+    if name == "volumes":
+        return await admin.volumes()
+    if name == "locate":
+        return await admin.locate(_arg(q, "bucket"), _arg(q, "key"))
+    if name == "check":
+        return await admin.check(_arg(q, "bucket"), q.get("key") or None, _int(q, "trust", 1))
+    if name == "repair":
+        return await admin.repair(_arg(q, "bucket"), _arg(q, "key"))
+    if name == "rebuild":
+        return await admin.rebuild(_arg(q, "volume"))
+    if name == "drain":
+        return await admin.drain(_arg(q, "volume"))
+    if name == "vacuum":
+        return await admin.vacuum(float(_int(q, "grace", 3600)))
+    if name == "scrub":
+        return await admin.scrub()
+    return await admin.heal()
+
+
+# -- health and metrics ------------------------------------------------------------------------------
+def health(front, path: str) -> web.Response | None:
+    """``/health/data`` and ``/health/metrics``; None for any other path."""
+    if path not in ("/health/data", "/health/metrics"):
+        return None
+    data = front.service.core.data
+    vols: list[dict] = []
+    queue = 0
+    scrub: dict = {}
+    if isinstance(data, VolumeDataStore):
+        data.refresh()
+        queue = len(data.queued())
+        try:
+            scrub = json.loads((data.heal_dir / "scrub.json").read_text())
+        except (OSError, ValueError):
+            scrub = {}
+        for v in data.volumes:
+            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
+            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
+                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
+        writable = sum(1 for v in data.volumes if v.writable)
+        quorum = data.default_policy().write_quorum
+        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
+    else:
+        status = "ok"
+    if path == "/health/data":
+        body = {"status": status, "volumes": vols, "repair_queue": queue}
+        return _json(body, 503 if status == "failed" else 200)
+    return web.Response(text=_metrics(status, vols, queue, scrub), content_type="text/plain")
+
+
+def _metrics(status: str, vols: list[dict], queue: int, scrub: dict) -> str:
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    lines = [
+        "# HELP coffer_data_degraded 1 when a volume is not online or repairs are pending.",
+        "# TYPE coffer_data_degraded gauge",
+        f"coffer_data_degraded {0 if status == 'ok' else 1}",
+        "# HELP coffer_repair_queue_length Segments waiting for repair.",
+        "# TYPE coffer_repair_queue_length gauge",
+        f"coffer_repair_queue_length {queue}",
+        "# HELP coffer_volume_state 1 for the volume's current state.",
+        "# TYPE coffer_volume_state gauge",
+    ]
+    for v in vols:
+        for st in VolumeState:
+            lines.append(f'coffer_volume_state{{volume="{v["uuid"]}",path="{esc(v["path"])}",state="{st.value}"}} '
+                         f'{1 if v["state"] == st.value else 0}')
+    lines += ["# HELP coffer_volume_errors_total I/O errors seen on the volume by this process.",
+              "# TYPE coffer_volume_errors_total counter"]
+    for v in vols:
+        for err, n in sorted(v["errors"].items()):
+            lines.append(f'coffer_volume_errors_total{{volume="{v["uuid"]}",error="{esc(err)}"}} {n}')
+    lines += ["# TYPE coffer_volume_capacity_bytes gauge", "# TYPE coffer_volume_free_bytes gauge"]
+    for v in vols:
+        lines.append(f'coffer_volume_capacity_bytes{{volume="{v["uuid"]}"}} {v["capacity"]}')
+        lines.append(f'coffer_volume_free_bytes{{volume="{v["uuid"]}"}} {v["free"]}')
+    last = scrub.get("last_stats") or {}
+    lines += ["# TYPE coffer_scrub_passes_total counter", f"coffer_scrub_passes_total {scrub.get('passes', 0)}",
+              "# TYPE coffer_scrub_last_finished_seconds gauge",
+              f"coffer_scrub_last_finished_seconds {scrub.get('finished', 0)}",
+              "# TYPE coffer_scrub_last_repaired gauge", f"coffer_scrub_last_repaired {last.get('repaired', 0)}",
+              "# TYPE coffer_scrub_last_lost gauge", f"coffer_scrub_last_lost {last.get('lost', 0)}"]
+    return "\n".join(lines) + "\n"

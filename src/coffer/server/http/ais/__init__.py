@@ -1,0 +1,7 @@
+"""The AIStore front: `/v1/buckets/...` and `/v1/objects/...` for AIStore's own SDK (bearer tokens, JSON errors).
+
+Modules:
+  buckets  AIStore bucket endpoints: `/v1/buckets[/{bucket}]` with JSON action messages.
+  front    The AIStore API front: `/v1/buckets/...` and `/v1/objects/...` for AIStore's own SDK and tools.
+  objects  AIStore object endpoints: `/v1/objects/{bucket}/{object}`.
+"""

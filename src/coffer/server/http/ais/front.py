@@ -1,0 +1,192 @@
+"""The AIStore API front: `/v1/buckets/...` and `/v1/objects/...` for AIStore's own SDK and tools.
+
+Which requests are AIStore's: a path under `/v1/` that carries no S3 signature (S3-signed requests
+to a bucket named "v1" stay S3's). Path: `Front.dispatch` -> `wants()` -> `AisFront.dispatch`:
+bearer-token authentication (`service.tokens`; anonymous requests are refused), then the handler
+registered for (method, "buckets"|"objects") in `ais_buckets` / `ais_objects`. Errors are answered
+the way AIStore answers them: a JSON document whose message names the bucket or object as
+`ais://bucket[/object]`, which is what the AIStore SDK parses to raise ErrBckNotFound,
+ErrObjNotFound or ErrBckAlreadyExists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from coffer.protocol.errors import S3Error
+from coffer.server.http.common.auth import parse_query
+from coffer.server.http.common.endpoint import decode_path
+from coffer.server.http.s3 import notifications as h_notify
+from coffer.server.service import Principal, Service
+from coffer.server.service.access.tokens import TokenError
+
+log = logging.getLogger("coffer.ais")
+MAX_JSON_BODY = 64 << 20  # a list of up to a million names
+
+
+class AisError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(slots=True)
+class AisCtx:
+    request: web.BaseRequest
+    svc: Service
+    who: Principal
+    query: dict[str, str]
+    bucket: str
+    key: str | None
+    rid: str
+
+    async def action(self) -> dict:
+        """The JSON ActionMsg body ({"action", "name", "value"}), or {} when there is none."""
+        if self.request.content_length == 0 or (self.request.content_length is None and
+                                                "chunked" not in self.request.headers.get("Transfer-Encoding", "")):
+            return {}
+        raw = await self.request.content.read(MAX_JSON_BODY + 1)
+        if len(raw) > MAX_JSON_BODY:
+            raise AisError(413, "request body too large")
+        if not raw.strip():
+            return {}
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            raise AisError(400, "invalid JSON in request body") from None
+        if not isinstance(msg, dict):
+            raise AisError(400, "the request body must be a JSON object (an action message)")
+        return msg
+
+
+AisHandler = Callable[[AisCtx], Awaitable[web.StreamResponse]]
+AIS_HANDLERS: dict[tuple[str, str], AisHandler] = {}
+
+
+def ais_handles(method: str, resource: str) -> Callable[[AisHandler], AisHandler]:
+    def deco(fn: AisHandler) -> AisHandler:
+        AIS_HANDLERS[(method, resource)] = fn
+        return fn
+
+    return deco
+
+
+def wants(raw_path: str, raw_query: str, headers) -> bool:
+    """Is this an AIStore API request? (/v1/... without any S3 signature)."""
+    if not (raw_path.startswith("/v1/") or raw_path == "/v1"):
+        return False
+    auth = headers.get("Authorization", "")
+    if auth.startswith(("AWS4-", "AWS ")):
+        return False
+    return not ("X-Amz-Signature=" in raw_query or ("Signature=" in raw_query and "AWSAccessKeyId=" in raw_query))
+
+
+def _from_s3(e: S3Error, bucket: str, key: str | None) -> AisError:
+    """Our service's S3 errors in AIStore's words (the SDK classifies 404/409 by an ais:// name)."""
+    where = f"ais://{bucket}" + (f"/{key}" if key else "")
+    if e.code == "NoSuchBucket":
+        return AisError(404, f"bucket ais://{bucket} does not exist")
+    if e.code == "NoSuchKey":
+        return AisError(404, e.message if "ais://" in e.message else f"{where} does not exist")
+    if e.code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        return AisError(409, f"bucket ais://{bucket} already exists")
+    if e.code == "BucketNotEmpty":
+        return AisError(409, f"bucket ais://{bucket} is not empty")
+    if e.code == "AccessDenied":
+        return AisError(403, f"access to {where} denied")
+    return AisError(e.status, f"{e.code}: {e.message} ({where})")
+
+
+def error_response(err: AisError, request: web.BaseRequest, rid: str) -> web.Response:
+    body = {"message": err.message, "method": request.method, "url_path": request.path,
+            "remote_addr": request.remote or "", "caller": "", "node": "coffer", "status": err.status}
+    if request.method == "HEAD":
+        return web.Response(status=err.status, headers={"Ais-Error": err.message[:200]})
+    return web.Response(status=err.status, text=json.dumps(body), content_type="application/json")
+
+
+class _Failed(Exception):
+    def __init__(self, err: AisError, invited: bool) -> None:
+        super().__init__(err.message)
+        self.err = err
+        self.invited = invited
+
+
+class AisFront:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def _principal(self, request: web.BaseRequest) -> Principal:
+        auth = request.headers.get("Authorization", "")
+        if not auth:
+            raise AisError(401, "anonymous access is not allowed: send Authorization: Bearer <token> "
+                           "(issued by `coffer token create`)")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AisError(401, "unsupported Authorization scheme: expecting Bearer <token>")
+        try:
+            return await self.service.tokens.verify(token.strip())
+        except TokenError as e:
+            raise AisError(401, f"invalid token: {e}") from None
+
+    async def dispatch(self, request: web.BaseRequest, rid: str, raw_path: str, raw_query: str) -> web.StreamResponse:
+        expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
+        try:
+            return await self._dispatch(request, rid, raw_path, raw_query, expects_continue)
+        except _Failed as f:
+            resp = error_response(f.err, request, rid)
+            if expects_continue and not f.invited:
+                resp.force_close()  # the client holds its body back: this connection cannot carry another request
+            return resp
+
+    async def _dispatch(self, request: web.BaseRequest, rid: str, raw_path: str, raw_query: str,
+                        expects_continue: bool) -> web.StreamResponse:
+        bucket, key = "", None
+        invited = False
+        try:
+            parts = raw_path.split("/", 4)  # "", "v1", resource, bucket, key
+            resource = parts[2] if len(parts) > 2 else ""
+            if resource not in ("buckets", "objects", "cluster"):
+                raise AisError(501, f"/v1/{resource} is not supported by Coffer's AIStore API")
+            bucket = decode_path(parts[3]) if len(parts) > 3 else ""
+            key = decode_path(parts[4]) if len(parts) > 4 and parts[4] else None
+            query: dict[str, str] = {}
+            for k, v in parse_query(raw_query):
+                query.setdefault(k, v)
+            if query.get("provider", "ais") not in ("ais", ""):
+                raise AisError(400, f"provider {query['provider']!r} is not supported: Coffer's buckets are ais://")
+            if query.get("namespace", "") not in ("", "@#"):
+                raise AisError(400, "bucket namespaces are not supported")
+            handler = AIS_HANDLERS.get((request.method, resource))
+            if handler is None:
+                raise AisError(405, f"{request.method} /v1/{resource} is not supported")
+            if resource == "objects" and (not bucket or key is None):
+                raise AisError(400, "expecting /v1/objects/BUCKET/OBJECT")
+            who = await self._principal(request)
+            if expects_continue:  # routed and authenticated: now invite the body
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0
+                invited = True
+            ctx = AisCtx(request, self.service, who, query, bucket, key, rid)
+            # frozen snapshots refuse object writes; object writes queue bucket notification events
+            return await h_notify.around_ais(ctx, handler)
+        except AisError as e:
+            raise _Failed(e, invited) from None
+        except S3Error as e:
+            if e.status >= 500:
+                log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
+            raise _Failed(_from_s3(e, bucket, key), invited) from None
+        except (ConnectionError, OSError) as e:
+            if request.transport is None or request.transport.is_closing():
+                raise  # the client went away: nothing to answer
+            log.exception("I/O error on %s %s", request.method, raw_path)
+            raise _Failed(AisError(500, f"internal error: {e}"), invited) from None
+        except Exception:
+            log.exception("internal error on %s %s", request.method, raw_path)
+            raise _Failed(AisError(500, "internal error; please retry"), invited) from None

@@ -1,0 +1,18 @@
+"""The S3 front: the endpoint table, the access gate and one handler module per group of S3 operations.
+
+Modules:
+  access          Access-control endpoints (issue 7): Get/Put Bucket/Object Acl, Put/Get/DeleteBucketPolicy, ...
+  archive         S3 GetObject/HeadObject with `?archpath=MEMBER`: one member of a tar or zip object (a Coffer ...
+  authorize       The access gate between authentication and the endpoint handler (issue 7).
+  bucket_config   Bucket configuration endpoints of issue 7 part B: Put/Get/Delete BucketEncryption, ...
+  buckets         Bucket endpoints: ListBuckets, Create/Head/DeleteBucket, location, listings, DeleteObjects.
+  lock_integrity  Integrity headers S3 requires on Object Lock requests.
+  multipart       Multipart endpoints: Create, UploadPart(Copy), ListParts, ListMultipartUploads, Complete, Abort.
+  notifications   Bucket notification endpoints and the front's write hooks (issue 6).
+  objects         Object endpoints: Put/Get/Head/Delete/CopyObject and GetObjectAttributes.
+  post_object     POST Object: browser-based uploads with an HTML form (multipart/form-data), issue 7.
+  router          Request routing: turns an HTTP request into a typed S3 endpoint.
+  tagging         Tagging and lifecycle endpoints: object and bucket tagging, bucket lifecycle configuration.
+  versioning      Versioning endpoints: Put/GetBucketVersioning and ListObjectVersions.
+  worm            WORM endpoints: S3 Object Lock (configuration, retention, legal hold) and IBM COS immutable ...
+"""

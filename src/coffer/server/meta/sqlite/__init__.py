@@ -1,0 +1,13 @@
+"""The SQLite metadata store (`store.SqliteMetaStore`): the embedded default backend of `MetaStore`.
+
+Modules:
+  bulk      The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
+  engine    SQLite plumbing of the metadata store: connections, busy retries, group commit, read threads.
+  events    SQLite side of bucket notifications and container snapshots (issue 6, OpenIO part).
+  listing   Listing pages (ListObjects and ListMultipartUploads) over the SQLite metadata tables.
+  ops       The mutating operations of the SQLite metadata store, as functions of a connection.
+  rows      Mapping between metadata records and SQLite rows, and data-ref counting.
+  schema    Schema of the SQLite metadata database, as an ordered list of migrations.
+  store     The SQLite metadata store: `SqliteMetaStore`, the MetaStore backend for one-machine deployments.
+  versions  Object versions in the SQLite backend: noncurrent versions, delete markers, version listings.
+"""

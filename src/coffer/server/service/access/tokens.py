@@ -1,0 +1,201 @@
+"""Bearer tokens Coffer issues (for AIStore clients): signed, expiring, revocable.
+
+A token is a JWT (HS256) whose claims are `sub` (the user id), `jti` (the token id), `iat` and
+optionally `exp`. It is signed with a 256-bit key kept in `DATA/keys/token.key` (mode 0600,
+created on first use by whichever process needs it first; see `_load_key`). Only HS256 with our
+own header is accepted: a token naming another algorithm (the classic `alg: none` attack) is
+refused before any signature check.
+
+Revocation: every issued token is recorded in its user's props (`props["tokens"][jti]`), and a
+token is valid only while that record exists and is not revoked. Removing the user therefore
+revokes all their tokens. Verification is cached per worker for `CACHE_TTL` seconds, so a
+revocation takes effect everywhere within that time without a metadata read per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from coffer.server.data.volumes.volume import fsync_dir
+from coffer.server.meta.interface import MetaStore
+from coffer.server.service.core import Principal
+
+CACHE_TTL = 2.0
+_HEADER = {"alg": "HS256", "typ": "JWT"}
+KEY_FILE = "token.key"
+
+
+class TokenError(Exception):
+    """The token is malformed, forged, expired, revoked or its user is gone."""
+
+
+@dataclass(slots=True)
+class TokenInfo:
+    token_id: str
+    user_id: str
+    created: float
+    expires: float | None
+    revoked: bool = False
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        raise TokenError("malformed token") from None
+
+
+def _load_key(data_dir: Path) -> bytes:
+    """The signing key; created atomically if absent. os.link refuses to replace an existing file,
+    so two processes racing to create it end up using the same key (the loser reads the winner's)."""
+    path = data_dir / "keys" / KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{KEY_FILE}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(32).hex().encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+        fsync_dir(path.parent)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return bytes.fromhex(path.read_text().strip())
+
+
+class Tokens:
+    def __init__(self, meta: MetaStore, data_dir: Path) -> None:
+        self.meta = meta
+        self.data_dir = Path(data_dir)
+        self._key: bytes | None = None
+        # token -> (cache deadline, principal or None, refusal reason, the token's exp claim)
+        self._cache: dict[str, tuple[float, Principal | None, str, float | None]] = {}
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = _load_key(self.data_dir)
+        return self._key
+
+    def _sign(self, signing_input: str) -> str:
+        return _b64(hmac.new(self.key, signing_input.encode(), hashlib.sha256).digest())
+
+    async def issue(self, user_id: str, expires_in: float | None = None) -> tuple[str, TokenInfo]:
+        user = await self.meta.get_user(user_id)
+        if user is None:
+            raise TokenError(f"no user {user_id}")
+        now = time.time()
+        info = TokenInfo(secrets.token_hex(12), user_id, now, now + expires_in if expires_in else None)
+        claims: dict = {"sub": user_id, "jti": info.token_id, "iat": int(now)}
+        if info.expires is not None:
+            claims["exp"] = int(info.expires)
+        signing_input = _b64(json.dumps(_HEADER, separators=(",", ":")).encode()) + "." + \
+            _b64(json.dumps(claims, separators=(",", ":")).encode())
+        token = signing_input + "." + self._sign(signing_input)
+        record = {"created": now, "expires": info.expires, "revoked": False}
+        tokens = user.props.setdefault("tokens", {})
+        # records of tokens that expired over a day ago can go: such a token fails its exp check anyway
+        for jti in [j for j, r in tokens.items() if r.get("expires") and r["expires"] < now - 86400]:
+            del tokens[jti]
+        tokens[info.token_id] = record
+        await self.meta.put_user(user)
+        return token, info
+
+    def decode(self, token: str) -> dict:
+        """The claims of a well-signed token (not yet checked for expiry or revocation)."""
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise TokenError("malformed token")
+        try:
+            header = json.loads(_unb64(parts[0]))
+        except ValueError:
+            raise TokenError("malformed token") from None
+        if header != _HEADER:
+            raise TokenError("unsupported token type")
+        if not hmac.compare_digest(self._sign(parts[0] + "." + parts[1]), parts[2]):
+            raise TokenError("invalid token signature")
+        try:
+            claims = json.loads(_unb64(parts[1]))
+        except ValueError:
+            raise TokenError("malformed token") from None
+        if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) \
+                or not isinstance(claims.get("jti"), str):
+            raise TokenError("malformed token claims")
+        return claims
+
+    async def verify(self, token: str) -> Principal:
+        now = time.monotonic()
+        hit = self._cache.get(token)
+        if hit is None or hit[0] < now:
+            exp: float | None = None
+            try:
+                who: Principal | None
+                who, exp = await self._verify(token)
+                reason = ""
+            except TokenError as e:
+                who, reason = None, str(e)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            hit = (now + CACHE_TTL, who, reason, exp)
+            self._cache[token] = hit
+        if hit[1] is None:
+            raise TokenError(hit[2])
+        # expiry is checked on every use, not only when the cache entry was made
+        if hit[3] is not None and time.time() >= hit[3]:
+            raise TokenError("token expired")
+        return hit[1]
+
+    async def _verify(self, token: str) -> tuple[Principal, float | None]:
+        """The token's principal and its exp claim (None: it never expires)."""
+        claims = self.decode(token)
+        exp = claims.get("exp")
+        if exp is not None and (not isinstance(exp, int | float) or time.time() >= exp):
+            raise TokenError("token expired")
+        user = await self.meta.get_user(claims["sub"])
+        if user is None:
+            raise TokenError("the token's user no longer exists")
+        rec = user.props.get("tokens", {}).get(claims["jti"])
+        if rec is None or rec.get("revoked"):
+            raise TokenError("token revoked")
+        return Principal(user.id, user.display_name, admin=bool(user.props.get("admin"))), exp
+
+    async def list(self, user_id: str | None = None) -> list[TokenInfo]:
+        users = [u for u in await self.meta.list_users() if user_id is None or u.id == user_id]
+        out = []
+        for u in users:
+            for jti, rec in sorted(u.props.get("tokens", {}).items(), key=lambda kv: kv[1].get("created", 0)):
+                out.append(TokenInfo(jti, u.id, rec.get("created", 0.0), rec.get("expires"),
+                                     bool(rec.get("revoked"))))
+        return out
+
+    async def revoke(self, token_or_id: str) -> TokenInfo:
+        """Revoke by token id or by the token itself (its signature must be ours)."""
+        token_id = self.decode(token_or_id)["jti"] if token_or_id.count(".") == 2 else token_or_id
+        for u in await self.meta.list_users():
+            rec = u.props.get("tokens", {}).get(token_id)
+            if rec is not None:
+                rec["revoked"] = True
+                rec["revoked_at"] = time.time()
+                await self.meta.put_user(u)
+                return TokenInfo(token_id, u.id, rec.get("created", 0.0), rec.get("expires"), True)
+        raise TokenError(f"no token {token_id}")

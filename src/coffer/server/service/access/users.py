@@ -1,0 +1,82 @@
+"""Users and access keys: credential lookup for authentication, and user administration.
+
+Lookups are cached for a couple of seconds per worker: a signature check happens on every request
+and must not cost a metadata read each time, while a removed user or key still stops working
+within the TTL in every worker process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+
+from coffer.protocol.errors import S3Error
+from coffer.server.meta.model import AccessKey, User
+from coffer.server.service.core import Core, Principal
+
+CACHE_TTL = 2.0
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def random_access_key() -> str:
+    return "CF" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(18))
+
+
+def random_secret_key() -> str:
+    return secrets.token_urlsafe(30)[:40]
+
+
+class Users:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self._cache: dict[str, tuple[float, str, Principal] | tuple[float, None, None]] = {}
+
+    async def credentials(self, access_key: str) -> tuple[str, Principal]:
+        """(secret, principal) for an access key, or InvalidAccessKeyId."""
+        now = time.monotonic()
+        hit = self._cache.get(access_key)
+        if hit is None or hit[0] < now:
+            key = await self.core.meta.get_access_key(access_key)
+            user = await self.core.meta.get_user(key.user_id) if key and key.status == "active" else None
+            if key is None or user is None:
+                hit = (now + CACHE_TTL, None, None)
+            else:
+                who = Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+                hit = (now + CACHE_TTL, key.secret_key, who)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[access_key] = hit
+        if hit[1] is None:
+            raise S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                          AWSAccessKeyId=access_key)
+        return hit[1], hit[2]  # type: ignore[return-value]
+
+    def forget(self, access_key: str) -> None:
+        """Drop a cached credential (after its key changed): this worker sees the change at once."""
+        self._cache.pop(access_key, None)
+
+    async def display_name(self, user_id: str) -> str:
+        user = await self.core.meta.get_user(user_id)
+        return user.display_name if user else user_id
+
+
+async def add_user(meta, user_id: str, access_key: str, secret_key: str, *, display_name: str | None = None,
+                   email: str | None = None, admin: bool = False) -> User:
+    """Create (or update) a user with one access key; used by the CLI and the first-start bootstrap."""
+    if not user_id or not access_key or not secret_key:
+        raise ValueError("user id, access key and secret key must not be empty")
+    existing = await meta.get_access_key(access_key)
+    if existing is not None and existing.user_id != user_id:
+        raise ValueError(f"access key {access_key} already belongs to user {existing.user_id}")
+    now = time.time()
+    user = await meta.get_user(user_id) or User(id=user_id, display_name=display_name or user_id, created=now)
+    if display_name:
+        user.display_name = display_name
+    if email:
+        user.email = email
+    if admin:
+        user.props["admin"] = True
+    await meta.put_user(user)
+    await meta.put_access_key(AccessKey(access_key, secret_key, user_id, "active", now))
+    return user

@@ -1,0 +1,59 @@
+"""Where an object's bytes are: the data engine's fragment list for one object (OpenIO's locate).
+
+Owns `locate()`, the one function that turns an object record into the list of places its data is
+stored, and `check_present()`, which answers whether those places still hold it (OpenIO's
+`object_head` trust levels). Today's data store is the local one — a segment is one file holding
+bytes [0, size) — so a chunk is one segment. The erasure-coded engine (issue 5) extends this by
+answering, per segment, its fragments (volume, index, stripe layout); callers already receive a list
+of dicts and must ignore keys they do not know.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from coffer.server.data import LocalDataStore
+from coffer.server.meta.model import ObjectRecord, Segment
+
+
+def locate(data: LocalDataStore, record: ObjectRecord) -> list[dict[str, Any]]:
+    """The object's chunks in order: pos (OpenIO's chunk position), offset in the object, size,
+    url (an opaque `coffer://` locator: clients never see server paths), engine, ref, and OpenIO's
+    hash (the chunk's MD5 when known: a whole single-PUT object) and score."""
+    whole = record.etag.upper() if "-" not in record.etag else None
+    if record.inline is not None:
+        return [{"pos": "0", "offset": 0, "size": len(record.inline), "url": "coffer://inline",
+                 "engine": "inline", "ref": None, "hash": whole, "score": 100}]
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for i, seg in enumerate(record.segments):
+        out.append({"pos": str(i), "offset": offset, "size": seg.size, "url": f"coffer://local/{seg.ref}",
+                    "engine": "local", "ref": seg.ref, "hash": whole if len(record.segments) == 1 else None,
+                    "score": 100})
+        offset += seg.size
+    return out
+
+
+def check_present(data: LocalDataStore, record: ObjectRecord, trust_level: int) -> bool:
+    """Level 0: the metadata exists (nothing to check here). Level 1: enough chunks to read the
+    object; level 2: every chunk present. With one copy of each segment both mean: every segment
+    file exists and is at least as long as the part of it the object uses."""
+    if trust_level <= 0 or record.inline is not None:
+        return True
+    if record.props.get("drained"):
+        return record.size == 0
+    if getattr(data, "streams", False):  # the multi-volume store: count the fragments (issue 5)
+        from coffer.server.data.volumes.heal import census
+
+        want = ("healthy", "degraded") if trust_level == 1 else ("healthy",)
+        return all(census(data, seg.ref, trust=1)["state"] in want for seg in record.segments)  # type: ignore[arg-type]
+    return not any(segment_missing(data, seg) for seg in record.segments)
+
+
+def segment_missing(data: LocalDataStore, seg: Segment) -> bool:
+    """On the single-folder store: the segment's file is absent or shorter than the object uses."""
+    try:
+        return os.stat(data.path(seg.ref)).st_size < seg.size
+    except FileNotFoundError:
+        return True
