@@ -8,10 +8,9 @@ Names are loaded on first use (PEP 562), so ``import coffer.server`` or ``import
 does not drag the SDK and urllib3 into the server process.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -72,6 +71,11 @@ _EXPORTS: dict[str, str] = {
     "ObjectGroup": "coffer.sdk._group",
     "GroupResult": "coffer.sdk._group",
     "RequestRecord": "coffer.sdk._tracing",
+    "AsyncClient": "coffer.sdk._async._client",
+    "AsyncBucket": "coffer.sdk._async._handles",
+    "AsyncObject": "coffer.sdk._async._handles",
+    "AsyncObjectReader": "coffer.sdk._async._io",
+    "AsyncObjectWriter": "coffer.sdk._async._io",
     "ObjectVersion": "coffer.sdk._documents",
     "ObjectLockConfig": "coffer.sdk._documents",
     "Retention": "coffer.sdk._documents",
@@ -90,35 +94,105 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "AccessDenied", "Acl", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
-    "BucketNotEmpty", "BulkJob", "Client", "ClientConfig", "ClientRequestError", "CofferError",
-    "ConnectionFailed", "CorsRule", "Credentials", "DeleteResult", "DirectoryResult", "EncryptionConfig",
-    "EntityTooLarge", "EntityTooSmall", "Grant", "GroupResult", "IntegrityError", "InternalError",
-    "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName", "InvalidPart", "InvalidRange", "JobStatus",
-    "LegalHold", "LifecycleRule", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
-    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "NotificationTarget", "Object",
-    "ObjectGroup", "ObjectInfo", "ObjectLockConfig", "ObjectProps", "ObjectReader", "ObjectVersion",
-    "ObjectWriter", "PreconditionFailed", "Prefix", "ProtectionConfig", "ProtocolError", "PublicAccessBlock",
-    "PutResult", "RequestRecord", "Retention", "RetentionState", "RoutingRule", "ServerError", "ServiceUnavailable",
-    "SignatureDoesNotMatch", "SlowDown", "Subscriber", "TransferCancelled", "TransferConfig",
-    "TransferFailed", "TransferFuture", "TransferManager", "WebsiteConfig", "__version__",
+    "AccessDenied",
+    "Acl",
+    "AsyncBucket",
+    "AsyncClient",
+    "AsyncObject",
+    "AsyncObjectReader",
+    "AsyncObjectWriter",
+    "BadDigest",
+    "Bucket",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "BulkJob",
+    "Client",
+    "ClientConfig",
+    "ClientRequestError",
+    "CofferError",
+    "ConnectionFailed",
+    "CorsRule",
+    "Credentials",
+    "DeleteResult",
+    "DirectoryResult",
+    "EncryptionConfig",
+    "EntityTooLarge",
+    "EntityTooSmall",
+    "Grant",
+    "GroupResult",
+    "IntegrityError",
+    "InternalError",
+    "InvalidAccessKeyId",
+    "InvalidArgument",
+    "InvalidBucketName",
+    "InvalidPart",
+    "InvalidRange",
+    "JobStatus",
+    "LegalHold",
+    "LifecycleRule",
+    "MethodNotAllowed",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchUpload",
+    "NoSuchVersion",
+    "NotFound",
+    "NotImplementedByServer",
+    "NotModified",
+    "NotificationTarget",
+    "Object",
+    "ObjectGroup",
+    "ObjectInfo",
+    "ObjectLockConfig",
+    "ObjectProps",
+    "ObjectReader",
+    "ObjectVersion",
+    "ObjectWriter",
+    "PreconditionFailed",
+    "Prefix",
+    "ProtectionConfig",
+    "ProtocolError",
+    "PublicAccessBlock",
+    "PutResult",
+    "RequestRecord",
+    "Retention",
+    "RetentionState",
+    "RoutingRule",
+    "ServerError",
+    "ServiceUnavailable",
+    "SignatureDoesNotMatch",
+    "SlowDown",
+    "Subscriber",
+    "TransferCancelled",
+    "TransferConfig",
+    "TransferFailed",
+    "TransferFuture",
+    "TransferManager",
+    "WebsiteConfig",
+    "__version__",
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'coffer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    # The public surface (pinned by tests/sdk/test_sdk_public_names.py against docs/sdk.md) plus
+    # private names; subpackages (sdk, protocol, server, cli) stay importable but unlisted.
+    private = {n for n in globals() if n.startswith("_")}
+    return sorted(private | set(_EXPORTS))
 
 
-if TYPE_CHECKING:  # static tools see real imports
+if _TYPE_CHECKING:  # static tools see real imports
+    from coffer.sdk._async._client import AsyncClient
+    from coffer.sdk._async._handles import AsyncBucket, AsyncObject
+    from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._bulk import BulkJob, JobStatus
     from coffer.sdk._client import Client

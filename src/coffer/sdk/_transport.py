@@ -21,6 +21,7 @@ from urllib3.util import Timeout
 from coffer.protocol import sigv4
 from coffer.sdk._body import Payload, payload_hash_headers, to_payload
 from coffer.sdk._config import ClientConfig, Credentials
+from coffer.sdk._credentials import RefreshingCredentials
 from coffer.sdk._errors import (
     CofferError,
     ConnectionFailed,
@@ -127,7 +128,7 @@ class Transport:
     def __init__(
         self,
         endpoint: str,
-        credentials: Credentials | None,
+        credentials: Credentials | RefreshingCredentials | None,
         region: str,
         config: ClientConfig,
         proxy: str | None = None,
@@ -175,6 +176,7 @@ class Transport:
     def presign(self, method: str, bucket: str, key: str | None, expires: int, query: Query = None) -> str:
         if self.credentials is None:
             return self.url(bucket, key, query)
+        self.credentials.refresh_if_needed()
         extra = dict(query.items() if isinstance(query, Mapping) else query or [])
         if self.credentials.session_token:
             extra["X-Amz-Security-Token"] = self.credentials.session_token
@@ -313,6 +315,7 @@ class Transport:
         if self.credentials is None:
             out["x-amz-content-sha256"] = payload_hash
             return out
+        self.credentials.refresh_if_needed()
         if self.credentials.session_token:
             out["x-amz-security-token"] = self.credentials.session_token
         out.update(
