@@ -20,6 +20,7 @@ import click
 from coffer import Client, TransferConfig, TransferFuture, TransferManager
 from coffer.cli import _aliases
 from coffer.cli._aliases import Remote
+from coffer.cli._filters import Selector, selector, selector_options
 from coffer.cli._output import Output, UsageError, command, describe, human_size
 from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
 
@@ -64,8 +65,11 @@ def _child(dst: Remote, key: str) -> Remote:
     return Remote(dst.alias, dst.bucket, key)
 
 
-def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: bool = False) -> Iterator[Job]:
-    """The jobs of one cp; ``into_dir``: the target was written with a trailing slash."""
+def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: bool = False,
+             sel: Selector | None = None) -> Iterator[Job]:
+    """The jobs of one cp; ``into_dir``: the target was written with a trailing slash; ``sel`` filters
+    the files of a recursive copy by their name relative to the source, size and modification time."""
+    sel = sel or Selector()
     if isinstance(src, Path) and isinstance(dst, Path):
         raise UsageError("both paths are local: use cp(1)")
     if into_dir and isinstance(dst, Remote) and dst.key and not dst.key.endswith("/"):
@@ -76,6 +80,8 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
             if not recursive:
                 raise UsageError(f"{src} is a directory: add -r")
             for path, rel, size in walk_files(src):
+                if sel.active and not sel.ok("/".join(rel), size, path.stat().st_mtime):
+                    continue
                 yield Job("upload", path, _child(dst, key_for(dst.key, rel)), size)
             return
         size = src.stat().st_size  # FileNotFoundError -> exit 3 with the path
@@ -88,6 +94,8 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
         prefix = src.key if not src.key or src.key.endswith("/") else src.key + "/"
         for entry in bucket.list_objects(prefix=prefix):
             rel = entry.key[len(prefix):]
+            if sel.active and not sel.ok(rel, entry.size, entry.last_modified):
+                continue
             if isinstance(dst, Path):
                 local = local_path_for(dst, rel)
                 if local is not None:
@@ -154,6 +162,7 @@ class Runner:
     def _shutdown(self) -> None:
         for tm in self._managers.values():
             tm.shutdown()
+        self._managers.clear()  # a later run (mirror --watch) starts fresh managers
 
     def _start(self, job: Job, subs: list[Any]) -> TransferFuture:
         if job.kind == "upload":
@@ -253,9 +262,10 @@ def _to_stdout(src: Remote, version_id: str | None = None) -> None:
 @click.option("-r", "--recursive", is_flag=True, help="Copy directories / prefixes.")
 @click.option("--version-id", "--vid", "version_id", default=None, help="Copy this version of the source object.")
 @_options
+@selector_options
 @command
 def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
-       concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...]) -> None:
+       concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...], **kw: Any) -> None:
     """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
 
     \b
@@ -281,7 +291,8 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
             _to_stdout(src)
         return
     into_dir = target.endswith("/") or len(sources) > 1
-    jobs = [j for arg in sources for j in _plan_cp(_target(arg), _target(target), recursive, into_dir)]
+    sel = selector(kw)
+    jobs = [j for arg in sources for j in _plan_cp(_target(arg), _target(target), recursive, into_dir, sel)]
     runner = Runner(out, config, content_type, _metadata(attr))
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:

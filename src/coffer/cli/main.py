@@ -17,7 +17,7 @@ from coffer.cli._cmd_browse import diff, du, find, head, tree
 from coffer.cli._cmd_bulk import bulk
 from coffer.cli._cmd_quota import quota_group
 from coffer.cli._cmd_settings import cors_group, encrypt_group, event_group, ilm_group, policy_group, website_group
-from coffer.cli._cmd_sync import sync
+from coffer.cli._cmd_sync import mirror, sync
 from coffer.cli._cmd_transfer import cp, mv, pipe
 from coffer.cli._cmd_versions import undo, version_group
 from coffer.cli._cmd_worm import legalhold_group, retention_group, tag_group
@@ -99,7 +99,7 @@ def alias_rm(out: Output, name: str) -> None:
 for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk,
                  du, find, tree, diff, head, pipe, version_group, undo, tag_group, retention_group,
                  legalhold_group, policy_group, ilm_group, event_group, encrypt_group, cors_group, website_group,
-                 quota_group):
+                 quota_group, mirror):
     cli.add_command(_command)
 
 
