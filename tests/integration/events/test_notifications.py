@@ -8,93 +8,28 @@ assertion.
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
 from helpers import client, coffer_cli
+from webhook_receiver import Receiver, notification_config
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Receiver:
-    """A webhook endpoint that records every POSTed event; can answer errors first."""
-
-    def __init__(self, port: int, fail_first: int = 0) -> None:
-        self.port = port
-        self.records: list[dict] = []
-        self.posts = 0
-        self.fail_first = fail_first
-        self.lock = threading.Lock()
-        self.server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with outer.lock:
-                    outer.posts += 1
-                    failing = outer.posts <= outer.fail_first
-                    if not failing:
-                        outer.records.extend(json.loads(body)["Records"])
-                self.send_response(503 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def wait_for(self, n: int, timeout: float = 60.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.records) >= n:
-                    break
-            time.sleep(0.05)
-        with self.lock:
-            return list(self.records)
-
-
-def _config(url: str, events: list[str], prefix: str | None = None) -> dict:
-    conf: dict = {"Id": "hook-1", "QueueArn": f"arn:coffer:webhook:::{url}", "Events": events}
-    if prefix is not None:
-        conf["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
-    return {"QueueConfigurations": [conf]}
+from ports import free_port
 
 
 def test_config_round_trip_and_validation(s3, bucket):
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
-    cfg = _config("http://127.0.0.1:9/x", ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"], "logs/")
+    cfg = notification_config("http://127.0.0.1:9/x", ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"], "logs/")
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=cfg)
     got = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
     assert got == [{"Id": "hook-1", "QueueArn": "arn:coffer:webhook:::http://127.0.0.1:9/x",
                     "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"],
                     "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}]
     bad = [
-        _config("http://x/", ["s3:ObjectExploded:*"]),  # unknown event
+        notification_config("http://x/", ["s3:ObjectExploded:*"]),  # unknown event
         {"QueueConfigurations": [{"QueueArn": "arn:aws:sqs:us-east-1:123456789012:q",  # not deliverable
                                   "Events": ["s3:ObjectCreated:*"]}]},
         {"QueueConfigurations": [{"QueueArn": "arn:coffer:webhook:::ftp://x/", "Events": ["s3:ObjectCreated:*"]}]},
@@ -131,7 +66,7 @@ def test_receiver_down_then_back_gets_every_event_once_across_restart(server_fac
     receiver = Receiver(free_port())  # not started: connections to it are refused
     bucket = f"n-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
         receiver.url, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], prefix="logs/"))
     expected: list[tuple[str, str]] = []
     for i in range(20):
@@ -186,7 +121,7 @@ def test_receiver_errors_are_retried(server_factory):
     try:
         bucket = f"n-{uuid.uuid4().hex[:12]}"
         s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
             receiver.url, ["s3:ObjectCreated:Put"]))
         for i in range(3):
             s3.put_object(Bucket=bucket, Key=f"k{i}", Body=b"v")
@@ -211,7 +146,7 @@ def test_kill_9_during_delivery_loses_nothing(server_factory):
     receiver = Receiver(port)
     bucket = f"n-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
         receiver.url, ["s3:ObjectCreated:*"]))
     keys = [f"k{i}" for i in range(10)]
     for k in keys:

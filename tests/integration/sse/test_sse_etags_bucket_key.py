@@ -10,19 +10,19 @@ import uuid
 
 import pytest
 from helpers import MiB, data, multipart_etag
-from test_sse import KEY_A, c, srv, ssec  # noqa: F401  (module fixtures shared with the SSE suite)
+from sse_support import KEY_A, ssec
 
 BK = "x-amz-server-side-encryption-bucket-key-enabled"
 
 
 @pytest.fixture
-def bkt(c):  # noqa: F811
+def bkt(c):
     name = f"sse-{uuid.uuid4().hex[:16]}"
     c.create_bucket(Bucket=name)
     return name
 
 
-def _upload(c, bkt, key, parts, sse):  # noqa: F811
+def _upload(c, bkt, key, parts, sse):
     customer = {k: v for k, v in sse.items() if k.startswith("SSECustomer")}
     up = c.create_multipart_upload(Bucket=bkt, Key=key, **sse)["UploadId"]
     etags = [c.upload_part(Bucket=bkt, Key=key, UploadId=up, PartNumber=i, Body=p, **customer)["ETag"]
@@ -34,7 +34,7 @@ def _upload(c, bkt, key, parts, sse):  # noqa: F811
 
 
 @pytest.mark.parametrize("mode", ["SSE-C", "aws:kms", "AES256"])
-def test_multipart_part_etags(c, bkt, mode):  # noqa: F811
+def test_multipart_part_etags(c, bkt, mode):
     sse = ssec(KEY_A) if mode == "SSE-C" else {"ServerSideEncryption": mode}
     parts = [data(5 * MiB, 1), data(1000, 2)]
     etags, listed, whole = _upload(c, bkt, "mp", parts, sse)
@@ -50,7 +50,7 @@ def test_multipart_part_etags(c, bkt, mode):  # noqa: F811
     assert got["ETag"] == whole and got["Body"].read() == b"".join(parts)
 
 
-def test_bucket_key_header(c, bkt):  # noqa: F811
+def test_bucket_key_header(c, bkt):
     h = c.put_object(Bucket=bkt, Key="bk", Body=b"x", ServerSideEncryption="aws:kms",
                      BucketKeyEnabled=True)["ResponseMetadata"]["HTTPHeaders"]
     assert h.get(BK) == "true"

@@ -15,10 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.exceptions import ClientError
 from helpers import client
-from test_notifications import _config, free_port
+from webhook_receiver import notification_config
 
 from coffer import Client
 from coffer.server.service.events.webhook_security import verify
+from ports import free_port
 
 
 class SigReceiver:
@@ -111,7 +112,7 @@ def test_bad_secret_is_refused(endpoint):
                                  "http://no-such-host.invalid/hook"])
 def test_default_refuses_public_link_local_and_unresolvable(s3, bucket, url):
     with pytest.raises(ClientError) as e:
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
             url, ["s3:ObjectCreated:*"]))
     err = e.value.response["Error"]
     assert (err["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidArgument", 400)
@@ -122,7 +123,7 @@ def test_default_refuses_public_link_local_and_unresolvable(s3, bucket, url):
 
 def test_default_allows_private_ranges(s3, bucket):
     for url in ("http://10.1.2.3:8080/h", "http://192.168.0.10/h", "http://[fd00::1]/h", "http://localhost:9/h"):
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
             url, ["s3:ObjectCreated:*"]))
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
 
@@ -132,16 +133,16 @@ def test_webhook_allow_option_replaces_the_default(server_factory):
     s3 = client(srv.endpoint, srv.access_key, srv.secret_key)
     s3.create_bucket(Bucket="allow")
     for url in ("http://127.0.0.2:9/h", "http://203.0.113.7/h"):
-        s3.put_bucket_notification_configuration(Bucket="allow", NotificationConfiguration=_config(
+        s3.put_bucket_notification_configuration(Bucket="allow", NotificationConfiguration=notification_config(
             url, ["s3:ObjectCreated:*"]))
     for url in ("http://127.0.0.1:9/h", "http://10.0.0.1/h"):
         with pytest.raises(ClientError) as e:
-            s3.put_bucket_notification_configuration(Bucket="allow", NotificationConfiguration=_config(
+            s3.put_bucket_notification_configuration(Bucket="allow", NotificationConfiguration=notification_config(
                 url, ["s3:ObjectCreated:*"]))
         assert e.value.response["Error"]["Code"] == "InvalidArgument"
     receiver = SigReceiver("127.0.0.2")  # delivery to the allowed network works
     try:
-        s3.put_bucket_notification_configuration(Bucket="allow", NotificationConfiguration=_config(
+        s3.put_bucket_notification_configuration(Bucket="allow", NotificationConfiguration=notification_config(
             receiver.url, ["s3:ObjectCreated:*"]))
         s3.put_object(Bucket="allow", Key="k", Body=b"x")
         assert len(receiver.wait_for(1)) == 1

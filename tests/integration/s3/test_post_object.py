@@ -174,13 +174,15 @@ def test_form_encryption_fields(s3, bucket):
 
 
 def test_form_upload_sends_a_post_event(s3, bucket):
-    from test_notifications import Receiver, _config, free_port
+    from webhook_receiver import Receiver, notification_config
+
+    from ports import free_port
 
     receiver = Receiver(free_port())
     receiver.start()
     try:
         s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration=_config(receiver.url, ["s3:ObjectCreated:*"]))
+            Bucket=bucket, NotificationConfiguration=notification_config(receiver.url, ["s3:ObjectCreated:*"]))
         p = presigned(s3, bucket, "evented")
         assert post(p["url"], p["fields"], b"12345").status == 204
         records = receiver.wait_for(1)

@@ -8,10 +8,11 @@ import sys
 import uuid
 
 import pytest
-from test_notifications import Receiver, free_port
+from webhook_receiver import Receiver
 
 from coffer import Client
 from coffer.compat.oio import BadRequest, Conflict, Forbidden, NoSuchObject, ObjectStorageApi
+from ports import free_port
 
 ACCOUNT = "acct"
 

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 from helpers import client
-from test_website import SITE, free_port, get
+from website_support import SITE, get
+
+from ports import free_port
 
 
 @pytest.fixture(scope="module")

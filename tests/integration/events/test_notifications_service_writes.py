@@ -9,9 +9,10 @@ import uuid
 import pytest
 from ds3_wire import Ds3WireClient
 from helpers import coffer_cli
-from test_notifications import Receiver, free_port
+from webhook_receiver import Receiver
 
 from coffer import Client
+from ports import free_port
 
 
 def _events(records: list[dict]) -> list[tuple[str, str, str]]:

@@ -221,7 +221,9 @@ def test_bulk_put_honours_versioning_and_default_encryption(endpoint, s3):
 def test_bulk_put_raises_bucket_notifications(endpoint, s3):
     """A job's objects announce themselves like S3 writes: one ObjectCreated event per object, when
     it becomes visible (not per blob)."""
-    from test_notifications import Receiver, _config, free_port
+    from webhook_receiver import Receiver, notification_config
+
+    from ports import free_port
 
     receiver = Receiver(free_port())
     receiver.start()
@@ -229,7 +231,7 @@ def test_bulk_put_raises_bucket_notifications(endpoint, s3):
         c = Ds3WireClient(endpoint.url, endpoint.access_key, endpoint.secret_key)
         bucket = "notify-" + uuid.uuid4().hex[:8]
         c.put_bucket(bucket)
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_config(
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
             receiver.url, ["s3:ObjectCreated:*"]))
         data = {"multi": os.urandom(3000), "single": b"one"}
         job = c.put_bulk_job(bucket, [(k, len(v)) for k, v in data.items()], max_upload_size=1000)

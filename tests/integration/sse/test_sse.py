@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from helpers import MiB, client, data, s3_error
+from sse_support import KEY_A, ssec
 
-KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
 MARKER = b"PLAINTEXT-MARKER-7b:"  # repeated through every body the disk scan looks for
 
@@ -43,16 +43,6 @@ def client_of(srv):
     return client(srv.endpoint, srv.access_key, srv.secret_key)
 
 
-@pytest.fixture(scope="module")
-def srv(module_server_factory):
-    return module_server_factory(workers=1)
-
-
-@pytest.fixture(scope="module")
-def c(srv):
-    return client_of(srv)
-
-
 @pytest.fixture
 def bkt(c):
     name = f"sse-{uuid.uuid4().hex[:16]}"
@@ -68,10 +58,6 @@ def kms(srv, *args: str) -> str:
 
 def new_kms_key(srv, alias: str = "") -> dict:
     return json.loads(kms(srv, "create", "--json", *(["--alias", alias] if alias else [])))
-
-
-def ssec(key: bytes) -> dict:
-    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
 
 
 def marked(size: int, seed: int = 0) -> bytes:

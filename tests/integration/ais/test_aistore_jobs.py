@@ -12,16 +12,16 @@ import uuid
 import pytest
 
 aistore = pytest.importorskip("aistore")
+from ais_support import no_retries  # noqa: E402
 from aistore.sdk.errors import AISError  # noqa: E402
 from helpers import coffer_cli  # noqa: E402
-from test_aistore import _no_retries  # noqa: E402
 
 
 def test_only_issued_job_ids_report_finished(endpoint):
     if endpoint.server is None:
         pytest.skip("needs a local server (tokens are issued on its data folder)")
     ais = aistore.Client(endpoint.url, token=coffer_cli(endpoint.server.data, "token", "create", "--user", "root"),
-                         retry_config=_no_retries())
+                         retry_config=no_retries())
     b = ais.bucket(f"ais-j-{uuid.uuid4().hex[:12]}").create()
     try:
         b.object("a").get_writer().put_content(b"x")
@@ -46,7 +46,7 @@ def test_only_issued_job_ids_report_finished(endpoint):
                               "--secret-key", sk, "--data", str(endpoint.server.data)], capture_output=True,
                              timeout=60)
         assert out.returncode == 0, out.stderr
-        other = aistore.Client(endpoint.url, retry_config=_no_retries(),
+        other = aistore.Client(endpoint.url, retry_config=no_retries(),
                                token=coffer_cli(endpoint.server.data, "token", "create", "--user", "ais-job-other"))
         with pytest.raises(AISError) as e:
             other.job(job).status()

@@ -5,33 +5,14 @@ routing rules, encrypted objects, and the Host-header and --website-address entr
 
 from __future__ import annotations
 
-import http.client
 import json
 import uuid
 
 import pytest
 from helpers import client, s3_error
+from website_support import SITE, get
 
-SITE = {
-    "IndexDocument": {"Suffix": "index.html"},
-    "ErrorDocument": {"Key": "404.html"},
-    "RoutingRules": [
-        {"Condition": {"KeyPrefixEquals": "old/"}, "Redirect": {"ReplaceKeyPrefixWith": "new/"}},
-        {"Condition": {"KeyPrefixEquals": "docs/", "HttpErrorCodeReturnedEquals": "404"},
-         "Redirect": {"HostName": "docs.example.com", "Protocol": "https", "HttpRedirectCode": "302",
-                      "ReplaceKeyWith": "missing.html"}},
-    ],
-}
-
-
-def get(port: int, host: str, path: str, method: str = "GET", headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, headers={"Host": host, **(headers or {})})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+from ports import free_port
 
 
 def test_put_get_delete_website(s3, bucket):
@@ -58,12 +39,7 @@ def test_website_invalid(s3, bucket, cfg):
         s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=cfg)
 
 
-def free_port() -> int:
-    import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

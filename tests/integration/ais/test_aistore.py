@@ -17,21 +17,12 @@ import pytest
 import requests
 
 aistore = pytest.importorskip("aistore")
+from ais_support import no_retries  # noqa: E402
 from aistore.sdk import ArchiveConfig  # noqa: E402
 from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrObjNotFound  # noqa: E402
-from aistore.sdk.retry_config import RetryConfig  # noqa: E402
 from helpers import coffer_cli  # noqa: E402
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt  # noqa: E402
-from urllib3.util.retry import Retry  # noqa: E402
 
 from archive_builders import make_tar, make_zip  # noqa: E402
-
-
-def _no_retries() -> RetryConfig:
-    # The SDK retries a missing object (ErrObjNotFound is "retryable") for about a minute;
-    # the tests that expect a 404 want the first answer.
-    return RetryConfig(http_retry=Retry(total=0), network_retry=Retrying(
-        stop=stop_after_attempt(1), retry=retry_if_exception_type(()), reraise=True))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def token(data_dir) -> str:
 
 @pytest.fixture(scope="module")
 def ais(endpoint, token):
-    return aistore.Client(endpoint.url, token=token, retry_config=_no_retries())
+    return aistore.Client(endpoint.url, token=token, retry_config=no_retries())
 
 
 @pytest.fixture
@@ -364,7 +355,7 @@ def test_another_users_bucket_is_refused(endpoint, data_dir, bck):
 def test_tokens_and_append_handles_survive_a_restart(server_factory):
     srv = server_factory()
     tok = coffer_cli(srv.data, "token", "create", "--user", "root")
-    c1 = aistore.Client(srv.endpoint, token=tok, retry_config=_no_retries())
+    c1 = aistore.Client(srv.endpoint, token=tok, retry_config=no_retries())
     b = c1.bucket("restart-bck").create()
     w = b.object("journal").get_writer()
     w.put_content(b"base|")
@@ -372,7 +363,7 @@ def test_tokens_and_append_handles_survive_a_restart(server_factory):
     srv.stop()
     srv.start()
     # a second client (another process, say) carries on with the same token and handle
-    c2 = aistore.Client(srv.endpoint, token=tok, retry_config=_no_retries())
+    c2 = aistore.Client(srv.endpoint, token=tok, retry_config=no_retries())
     o = c2.bucket("restart-bck").object("journal")
     assert o.get_reader().read_all() == b"base|"
     h = o.get_writer().append_content(b"after", handle=h)
