@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from cli_conftest_helpers import lines
+from cli_helpers import lines
 
 
 def test_admin_info(run, bucket):

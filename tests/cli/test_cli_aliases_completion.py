@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cli_conftest_helpers import lines
+from cli_helpers import lines
 
 
 def test_import_from_mc_and_rclone(run, endpoint, bucket, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from cli_conftest_helpers import aws_json, lines
+from cli_helpers import aws_json, lines
 
 
 def _tree(tmp_path):

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli_conftest_helpers import lines
+from cli_helpers import lines
 
 
 def _keys(run, bucket, prefix=""):

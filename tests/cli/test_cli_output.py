@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from cli_conftest_helpers import lines
+from cli_helpers import lines
 
 from coffer.cli._output import human_size, parse_size
 

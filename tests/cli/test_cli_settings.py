@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from cli_conftest_helpers import aws_json, lines
+from cli_helpers import aws_json, lines
 
 
 def test_policy_get_set_anonymous(run, aws, bucket, endpoint, tmp_path):

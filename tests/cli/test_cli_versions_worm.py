@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from cli_conftest_helpers import aws_json, lines
+from cli_helpers import aws_json, lines
 
 
 def _versions(aws, bucket):
