@@ -177,10 +177,11 @@ def _sync_options(fn: Any) -> Any:
 @selector_options
 @command
 def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, size_only: bool, checksum: bool,
-         concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...], **kw: Any) -> None:
+         concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...],
+         limit_rate: int | None, **kw: Any) -> None:
     """Mirror a directory or prefix: local<->remote or remote->remote."""
     sel = selector(kw)
-    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
     if _sync_once(out, _target(source), _target(target), sel, _compare_mode(size_only, checksum), delete,
                   dry_run, runner):
         raise click.exceptions.Exit(1)
@@ -198,12 +199,12 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, siz
 @command
 def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, interval: str, dry_run: bool,
            size_only: bool, checksum: bool, concurrency: int, part_size: int, content_type: str | None,
-           attr: tuple[str, ...], **kw: Any) -> None:
+           attr: tuple[str, ...], limit_rate: int | None, **kw: Any) -> None:
     """mc's mirror: sync SOURCE to TARGET; with --watch, keep doing it as a local SOURCE changes."""
     sel = selector(kw)
     src, dst = _target(source), _target(target)
     mode = _compare_mode(size_only, checksum)
-    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
     if not watch:
         if _sync_once(out, src, dst, sel, mode, remove, dry_run, runner):
             raise click.exceptions.Exit(1)

@@ -27,8 +27,32 @@ from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
 MiB = 1024 * 1024
 
 
+class Rate(click.ParamType):
+    """A transfer rate in bytes per second: ``512K``, ``10M``, ``1.5G`` (powers of 1024, as curl's
+    --limit-rate), or plain bytes; a trailing ``B``, ``iB`` or ``/s`` is allowed (``10MiB/s``)."""
+
+    name = "rate"
+    _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("/S").removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in self._UNITS else ""
+        number = text[: len(text) - len(unit)]
+        try:
+            rate = int(float(number) * self._UNITS[unit])
+        except ValueError:
+            self.fail(f"{value!r} is not a rate (examples: 512K, 10M, 1.5G, 1048576)", param, ctx)
+        if rate <= 0:
+            self.fail(f"{value!r}: the rate must be positive", param, ctx)
+        return rate
+
+
 def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The option stack cp, mv and sync share."""
+    fn = click.option("--limit-rate", type=Rate(), default=None, metavar="RATE",
+                      help="Cap the whole command's bandwidth, bytes/s: 512K, 10M, 1G.")(fn)
     fn = click.option("--concurrency", default=10, show_default=True, help="Parallel requests.")(fn)
     fn = click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")(fn)
     fn = click.option("--content-type", default=None, help="Content type of uploaded objects.")(fn)
@@ -203,9 +227,9 @@ class _IterFile:
         return out
 
 
-def _config(concurrency: int, part_size: int) -> TransferConfig:
+def _config(concurrency: int, part_size: int, limit_rate: int | None = None) -> TransferConfig:
     return TransferConfig(multipart_threshold=part_size * MiB, multipart_chunksize=part_size * MiB,
-                          max_concurrency=concurrency)
+                          max_concurrency=concurrency, max_bandwidth=limit_rate)
 
 
 def _stdin_to(out: Output, dst: Remote, config: TransferConfig, content_type: str | None,
@@ -265,7 +289,8 @@ def _to_stdout(src: Remote, version_id: str | None = None) -> None:
 @selector_options
 @command
 def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
-       concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...], **kw: Any) -> None:
+       concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...],
+       limit_rate: int | None, **kw: Any) -> None:
     """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
 
     \b
@@ -273,7 +298,7 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
     folder) is a folder: the source's name is kept. With -r, a source folder's *contents* go
     under TARGET ("cp -r dir alias/b/p" makes p/<files of dir>), the same for "dir" and "dir/".
     """
-    config = _config(concurrency, part_size)
+    config = _config(concurrency, part_size, limit_rate)
     if version_id:
         _cp_version(out, sources, target, version_id, config)
         return
@@ -305,14 +330,15 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
 @click.option("--concurrency", default=4, show_default=True, help="Parts uploaded at once.")
 @click.option("--content-type", default=None, help="Content type of the object.")
 @click.option("--attr", multiple=True, help="Metadata KEY=VALUE (repeatable).")
+@click.option("--limit-rate", type=Rate(), default=None, metavar="RATE", help="Cap the bandwidth, bytes/s: 10M.")
 @command
 def pipe(out: Output, target: str, part_size: int, concurrency: int, content_type: str | None,
-         attr: tuple[str, ...]) -> None:
+         attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Write standard input to an object (any length: uploaded in parts as it arrives)."""
     dst = _target(target)
     if not isinstance(dst, Remote):
         raise UsageError(f"{target!r} is not ALIAS/bucket/key")
-    _stdin_to(out, dst, _config(concurrency, part_size), content_type, _metadata(attr))
+    _stdin_to(out, dst, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
 
 
 @click.command("mv")
@@ -322,10 +348,10 @@ def pipe(out: Output, target: str, part_size: int, concurrency: int, content_typ
 @_options
 @command
 def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...]) -> None:
+       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Move: copy, then remove each source that was copied."""
     jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
-    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
     if runner.run(jobs, f"{len(jobs)} files"):
         raise click.exceptions.Exit(1)  # keep every source when anything failed
     remotes: dict[tuple[str, str], list[str]] = {}
