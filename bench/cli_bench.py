@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sdk_bench import start_coffer  # noqa: E402
+from sdk_bench import start_coffer
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
