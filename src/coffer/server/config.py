@@ -83,6 +83,8 @@ class Config:
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
     heal_interval: float = 2.0  # seconds between two looks at the repair queue
+    # Shared metadata (docs/cluster.md): a postgresql:// URL selects PostgreSQL; None keeps SQLite in DATA/meta.
+    meta_url: str | None = None
 
     @property
     def meta_path(self) -> Path:

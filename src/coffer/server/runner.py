@@ -28,6 +28,7 @@ from coffer.server.data import LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
 from coffer.server.http.website import build_website_server
+from coffer.server.meta.interface import MetaStore
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
 from coffer.server.service.access.users import add_user, random_access_key, random_secret_key
@@ -38,7 +39,14 @@ log = logging.getLogger("coffer.server")
 ROOT_USER = "root"
 
 
-def open_meta(cfg: Config) -> SqliteMetaStore:
+def open_meta(cfg: Config) -> MetaStore:
+    """The metadata store: PostgreSQL when cfg.meta_url names one (--meta / COFFER_META), else SQLite in DATA."""
+    if cfg.meta_url:
+        from coffer.server.meta.postgres.store import PostgresMetaStore, is_postgres_url
+
+        if not is_postgres_url(cfg.meta_url):
+            raise ValueError(f"--meta must be a postgresql:// URL, not {cfg.meta_url!r}")
+        return PostgresMetaStore(cfg.meta_url)
     cfg.meta_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteMetaStore(cfg.meta_path)
 
@@ -186,7 +194,7 @@ def start_healer(cfg: Config) -> None:
                              "heal_interval": cfg.heal_interval, "log": log}).start()
 
 
-async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore | VolumeDataStore, refs: list[str]) -> int:
+async def _sweep_batch(meta: MetaStore, data: LocalDataStore | VolumeDataStore, refs: list[str]) -> int:
     known = await meta.referenced(refs)
     dead = [r for r in refs if r not in known]
     data.delete(dead)

@@ -44,6 +44,7 @@ from coffer.server.http.oio import handlers as h_oio
 from coffer.server.http.s3 import notifications as h_notify
 from coffer.server.http.s3.authorize import guard
 from coffer.server.http.s3.router import route
+from coffer.server.meta.interface import MetaUnavailable
 from coffer.server.service import NotModified, Service
 from coffer.server.service.core import begin_request
 
@@ -138,6 +139,13 @@ class Front:
         except NotModified as nm:
             return web.Response(status=304, headers={"ETag": f'"{nm.etag}"',
                                                      "Last-Modified": http_date(nm.last_modified)})
+        except MetaUnavailable as e:
+            # the metadata database is down or failing over: nothing was acknowledged, the client retries
+            log.warning("%s %s -> 503: %s", request.method, raw_path, e)
+            resp = error_response(S3Error("ServiceUnavailable", "Please reduce your request rate.", status=503),
+                                  rid, HOST_ID, resource, head)
+            resp.headers["Retry-After"] = "1"
+            return resp
         except (ConnectionError, OSError) as e:
             if request.transport is None or request.transport.is_closing():
                 raise  # the client went away: nothing to answer
