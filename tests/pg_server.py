@@ -23,6 +23,7 @@ SKIP_REASON = ("PostgreSQL cases need COFFER_TEST_PG: a DSN of a server the test
                "or 'start' to run initdb/pg_ctl (PostgreSQL 15 binaries) for the session")
 PG_BIN = Path(os.environ.get("COFFER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 _admin: str | None = None
+_created: list[str] = []
 
 
 def configured() -> bool:
@@ -74,12 +75,13 @@ def admin_dsn() -> str:
 
 
 def with_database(dsn: str, name: str) -> str:
-    """`dsn` pointing at database `name` instead."""
-    import psycopg.conninfo
+    """`dsn` (a postgresql:// URL) pointing at database `name` instead."""
+    from urllib.parse import urlsplit, urlunsplit
 
-    params = psycopg.conninfo.conninfo_to_dict(dsn)
-    params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("COFFER_TEST_PG must be a postgresql:// URL (or 'start')")
+    return urlunsplit(parts._replace(path="/" + name))
 
 
 def new_database(tag: str = "t") -> str:
@@ -90,7 +92,22 @@ def new_database(tag: str = "t") -> str:
     name = f"coffer_{tag}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    if not _created:
+        atexit.register(_drop_created)
+    _created.append(name)
     return with_database(admin, name)
+
+
+def _drop_created() -> None:
+    """At exit: drop what this session created and nobody dropped (servers' databases)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(admin_dsn(), autocommit=True, connect_timeout=5) as conn:
+            for name in _created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass
 
 
 def drop_database(dsn: str) -> None:

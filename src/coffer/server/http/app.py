@@ -145,6 +145,7 @@ class Front:
             resp = error_response(S3Error("ServiceUnavailable", "Please reduce your request rate.", status=503),
                                   rid, HOST_ID, resource, head)
             resp.headers["Retry-After"] = "1"
+            resp.force_close()  # the request body may be unread: this connection cannot carry another request
             return resp
         except (ConnectionError, OSError) as e:
             if request.transport is None or request.transport.is_closing():
