@@ -122,7 +122,8 @@ def test_two_gateways_share_users_buckets_and_objects(tmp_path: Path, database: 
     try:
         env = {**os.environ, "COFFER_META": database}
         out = subprocess.run([sys.executable, "-m", "coffer", "user", "add", "carol",
-                              "--access-key", "CAROLKEY00000001", "--secret-key", "carol-secret-0123456789", "--data", str(tmp_path / "elsewhere")],
+                              "--access-key", "CAROLKEY00000001", "--secret-key", "carol-secret-0123456789",
+                              "--data", str(tmp_path / "elsewhere")],
                              env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         c1 = _client(one, "CAROLKEY00000001", "carol-secret-0123456789")
