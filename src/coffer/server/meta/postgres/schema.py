@@ -20,7 +20,10 @@ Layout notes (the why):
 
 from __future__ import annotations
 
-import psycopg
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `coffer serve` on SQLite imports this module's SchemaTooNew without loading psycopg
+    import psycopg
 
 # Any fixed 64-bit number: the advisory lock that serialises migrations between gateways.
 MIGRATION_LOCK = 0x436F66666572  # "Coffer"
