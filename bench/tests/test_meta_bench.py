@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import meta_bench
+import pytest
 
 
 @pytest.mark.skipif(not (os.environ.get("COFFER_TEST_PG") or "").startswith("postgresql://"),
