@@ -16,9 +16,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers import client
 
 import pg_server
-from conftest import Endpoint, ServerProcess, free_port, make_s3
 
 pytestmark = pytest.mark.skipif(not pg_server.configured(), reason=pg_server.SKIP_REASON)
 
@@ -44,13 +44,11 @@ def snapshot(s3) -> dict:
     return out
 
 
-def test_copy_a_single_node_store_into_postgresql(tmp_path: Path) -> None:
-    srv = ServerProcess(data=tmp_path / "node" / "data", port=free_port(), meta="")  # SQLite, whatever the run
-    srv.data.parent.mkdir(parents=True)
-    srv.start()
+def test_copy_a_single_node_store_into_postgresql(tmp_path: Path, server_factory) -> None:
+    srv = server_factory(meta="")  # SQLite, whatever COFFER_TEST_META says
     dsn = pg_server.new_database("copy")
     try:
-        s3 = make_s3(Endpoint(srv.endpoint, srv.access_key, srv.secret_key), checksums=False)
+        s3 = client(srv.endpoint, srv.access_key, srv.secret_key, checksums=False)
         s3.create_bucket(Bucket="photos")
         for k in ["a", "a-b", "a.b", "a/b", "ab", "B", "Zoo", "dir/x", "dir/y"]:
             s3.put_object(Bucket="photos", Key=k, Body=k.encode() * 3)
@@ -76,13 +74,13 @@ def test_copy_a_single_node_store_into_postgresql(tmp_path: Path) -> None:
 
         srv.meta = None  # served again with --data only: the folder is bound to PostgreSQL now
         srv.start()
-        s3 = make_s3(Endpoint(srv.endpoint, srv.access_key, srv.secret_key), checksums=False)
+        s3 = client(srv.endpoint, srv.access_key, srv.secret_key, checksums=False)
         assert snapshot(s3) == before
         done = s3.complete_multipart_upload(Bucket="photos", Key="later", UploadId=up, MultipartUpload={
             "Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
         assert done["ETag"]
         assert s3.head_object(Bucket="photos", Key="later")["ContentLength"] == 5 * 1024 * 1024
-        dave = make_s3(Endpoint(srv.endpoint, "DAVEKEY000000001", "dave-secret-0123456"), checksums=False)
+        dave = client(srv.endpoint, "DAVEKEY000000001", "dave-secret-0123456", checksums=False)
         dave.create_bucket(Bucket="daves")
         s3.put_object(Bucket="photos", Key="new", Body=b"after the move")
         with psycopg.connect(dsn) as conn:  # new writes land in PostgreSQL
@@ -102,7 +100,7 @@ def test_copy_a_single_node_store_into_postgresql(tmp_path: Path) -> None:
         pg_server.drop_database(dsn)
 
 
-def test_migrate_reports_and_refuses_a_newer_schema(tmp_path: Path) -> None:
+def test_migrate_reports_and_refuses_a_newer_schema(server_factory) -> None:
     from coffer.server.meta.postgres.schema import SCHEMA_VERSION
 
     dsn = pg_server.new_database("migrate")
@@ -117,11 +115,9 @@ def test_migrate_reports_and_refuses_a_newer_schema(tmp_path: Path) -> None:
         out = coffer("meta", "migrate", "--meta", dsn)
         assert out.returncode != 0 and "newer than this Coffer supports" in out.stderr
         assert "Traceback" not in out.stderr
-        srv = ServerProcess(data=tmp_path / "gw" / "data", port=free_port(), meta=dsn)
-        srv.data.parent.mkdir(parents=True)
-        with pytest.raises(RuntimeError, match="newer than this Coffer supports"):
-            srv.start(timeout=60)
-        assert "Traceback" not in srv.log_text()
+        with pytest.raises(RuntimeError, match="newer than this Coffer supports") as failed:
+            server_factory(meta=dsn)
+        assert "Traceback" not in str(failed.value)
         out = coffer("meta", "migrate", "--meta", "mysql://nope")
         assert out.returncode != 0 and "postgresql://" in out.stderr
     finally:

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import client
 
 import pg_server
-from conftest import Endpoint, ServerProcess, free_port, make_s3
 
 pytestmark = pytest.mark.skipif(not pg_server.configured(), reason=pg_server.SKIP_REASON)
 
@@ -33,7 +33,7 @@ class Relay:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = free_port()
+        self.port = _free_port()
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -106,19 +106,18 @@ def database() -> Iterator[str]:
     pg_server.drop_database(dsn)
 
 
-def _gateway(tmp: Path, name: str, meta: str) -> ServerProcess:
-    srv = ServerProcess(data=tmp / name / "data", port=free_port(), meta=meta)
-    srv.data.parent.mkdir(parents=True)
-    srv.start()
-    return srv
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def _client(srv: ServerProcess, ak: str | None = None, sk: str | None = None):
-    return make_s3(Endpoint(srv.endpoint, ak or srv.access_key, sk or srv.secret_key), checksums=False)
+def _client(srv, ak: str | None = None, sk: str | None = None):
+    return client(srv.endpoint, ak or srv.access_key, sk or srv.secret_key, checksums=False)
 
 
-def test_two_gateways_share_users_buckets_and_objects(tmp_path: Path, database: str) -> None:
-    one, two = _gateway(tmp_path, "one", database), _gateway(tmp_path, "two", database)
+def test_two_gateways_share_users_buckets_and_objects(tmp_path: Path, database: str, server_factory) -> None:
+    one, two = server_factory(meta=database), server_factory(meta=database)
     try:
         env = {**os.environ, "COFFER_META": database}
         out = subprocess.run([sys.executable, "-m", "coffer", "user", "add", "carol",
@@ -154,12 +153,12 @@ def test_two_gateways_share_users_buckets_and_objects(tmp_path: Path, database: 
         two.stop()
 
 
-def test_database_down_answers_503_and_loses_nothing(tmp_path: Path, database: str) -> None:
+def test_database_down_answers_503_and_loses_nothing(database: str, server_factory) -> None:
     parts = urlsplit(database)
     relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
     via_relay = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}"
                                           if parts.username else f"127.0.0.1:{relay.port}"))
-    srv = _gateway(tmp_path, "gw", via_relay)
+    srv = server_factory(meta=via_relay)
     try:
         s3 = _client(srv)
         s3.create_bucket(Bucket="bkt")
