@@ -89,20 +89,24 @@ _V1 = [
         upload_id text, idx integer NOT NULL, count integer NOT NULL, etag text,
         PRIMARY KEY (job_id, name, "offset"))""",
     "CREATE INDEX job_blobs_by_chunk ON job_blobs(job_id, chunk, done)",
-    # The roll-up of a delimiter listing: the common prefix `key` rolls up into (NULL: none).
+    # The roll-up of a delimiter listing: the common prefix key `k` rolls up into (NULL: none).
+    # Both functions are one expression without FROM, so the planner inlines them into the listing
+    # query (measured: as SQL functions with a sub-select they were not inlined and cost ~0.2 ms a
+    # call, 230 ms for a page of 1,000 prefixes, against ~30 ms inlined).
     """CREATE FUNCTION coffer_rollup(k bytea, plen integer, delim bytea) RETURNS bytea
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT CASE WHEN p > 0 THEN substring(k FROM 1 FOR plen + p - 1 + length(delim)) END
-        FROM (SELECT position(delim IN substring(k FROM plen + 1)) AS p) s $$""",
+        SELECT CASE WHEN position(delim IN substring(k FROM plen + 1)) > 0
+               THEN substring(k FROM 1 FOR plen + position(delim IN substring(k FROM plen + 1)) - 1 + length(delim))
+               END $$""",
     # Where the scan goes after `k`: past every key under its common prefix (the prefix's byte
-    # successor: a common prefix ends with the delimiter, valid UTF-8, so its last byte is < 0xFF),
+    # successor: it ends with the delimiter, valid UTF-8, whose last byte is < 0xFF: that byte + 1),
     # else to the smallest key greater than k (k || 0x00).
     """CREATE FUNCTION coffer_skip(k bytea, plen integer, delim bytea) RETURNS bytea
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT CASE WHEN c IS NULL THEN k || '\\x00'::bytea
-               ELSE substring(c FROM 1 FOR length(c) - 1)
-                    || set_byte('\\x00'::bytea, 0, get_byte(c, length(c) - 1) + 1) END
-        FROM (SELECT coffer_rollup(k, plen, delim) AS c) s $$""",
+        SELECT CASE WHEN position(delim IN substring(k FROM plen + 1)) > 0
+               THEN substring(k FROM 1 FOR plen + position(delim IN substring(k FROM plen + 1)) + length(delim) - 2)
+                    || set_byte('\\x00'::bytea, 0, get_byte(delim, length(delim) - 1) + 1)
+               ELSE k || '\\x00'::bytea END $$""",
 ]
 
 # Index i takes the schema from version i to version i + 1.
