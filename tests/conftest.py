@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from ports import free_port
+
 # Property tests check behaviour, not speed: on a loaded 2-core CI machine hypothesis's default
 # 200 ms per-example deadline fails tests that are correct.
 settings.register_profile("coffer", deadline=None)
@@ -28,12 +29,6 @@ settings.load_profile("coffer")
 
 ACCESS_KEY = "COFFERTESTACCESSKEY1"
 SECRET_KEY = "coffer-test-secret-key-0123456789abcdefgh"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_worm_service import ROOT, Env, put, run
+from service_env import ROOT, Env, put, run
 
 from coffer.protocol.errors import S3Error
 from coffer.server.service import Integrity

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from coffer import CofferError
 from coffer.cli import _aliases
 from coffer.cli._output import Output, UsageError, command, human_size
 from coffer.sdk._client import Client
@@ -192,3 +193,82 @@ def bucket_policy(out: Output, bucket: str, policy: str | None) -> None:
     """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
     r = call(_alias(), "PUT" if policy else "DELETE", "bucket-policy", bucket=bucket, policy=policy)
     out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")
+
+
+@admin_group.command("info")
+@command
+def info(out: Output) -> None:
+    """The server at a glance: product and version, users, buckets, objects and bytes, volumes."""
+    client = _client(_alias())
+    try:
+        resp = client._transport.request("GET", None, retries=False)  # ListBuckets: answers with Server
+        server = resp.headers.get("Server") or resp.headers.get("server") or "?"
+        admin = client.admin
+        users = admin.list_users()
+        buckets = admin.list_buckets()
+        used_bytes = used_objects = 0
+        for u in users:
+            usage = admin.get_quota(u["id"]).get("usage", {})
+            used_bytes += int(usage.get("bytes", 0))
+            used_objects += int(usage.get("objects", 0))
+    finally:
+        client.close()
+    try:
+        vols = call(_alias(), "GET", "volumes")
+    except CofferError:
+        vols = {}
+    volumes = vols.get("volumes", [])
+    online = sum(1 for v in volumes if v.get("state") == "online")
+    record = {"endpoint": client.endpoint, "server": server, "users": len(users), "buckets": len(buckets),
+              "objects": used_objects, "bytes": used_bytes, "volumes": len(volumes), "volumes_online": online,
+              "default_policy": vols.get("default_policy"), "repair_queue": vols.get("repair_queue")}
+    lines = [f"Endpoint : {client.endpoint}", f"Server   : {server}", f"Users    : {len(users)}",
+             f"Buckets  : {len(buckets)}", f"Stored   : {human_size(used_bytes)} in {used_objects} objects"]
+    if volumes:
+        lines.append(f"Volumes  : {online}/{len(volumes)} online, policy {vols.get('default_policy')}, "
+                     f"repair queue {vols.get('repair_queue')}")
+    else:
+        lines.append("Volumes  : one data folder (no --volume)")
+    out.emit(record, "\n".join(lines))
+
+
+@admin_group.group("node")
+def node_group() -> None:
+    """Storage nodes of a cluster: list them, drain one, declare one out."""
+
+
+@node_group.command("list")
+@command
+def node_list(out: Output) -> None:
+    """Every storage node: state, zone, address, seconds since its last heartbeat, volumes."""
+    r = call(_alias(), "GET", "nodes")
+    if out.json:
+        out.emit(r)
+        return
+    out.emit({}, f"layout generation {r['generation']}, default policy {r['default_policy']}")
+    for n in r["nodes"]:
+        online = sum(1 for v in n["volumes"] if v["state"] == "online")
+        state = n["state"] + (" SUSPECT" if n["suspect"] else "")
+        out.emit({}, f"{n['id']:<20} {state:<16} zone {n['zone'] or '-':<8} {n['address']:<22} "
+                     f"seen {n['age']:.1f} s ago  volumes {online}/{len(n['volumes'])} online")
+
+
+@node_group.command("drain")
+@click.argument("node")
+@command
+def node_drain(out: Output, node: str) -> None:
+    """Stop writing to NODE and move its fragments to the other nodes (it keeps serving reads)."""
+    out.note(f"draining {node}: no new data goes there; moving its fragments to the other nodes...")
+    r = call(_alias(), "POST", "node-drain", node=node)
+    out.emit(r, f"drain {node}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
+                + ("; it holds nothing now and can be stopped" if not r["stuck"] else ""))
+
+
+@node_group.command("out")
+@click.argument("node")
+@command
+def node_out(out: Output, node: str) -> None:
+    """Declare NODE gone for good: nothing is read from it and what it held is rebuilt on the others."""
+    r = call(_alias(), "POST", "node-out", node=node)
+    out.emit(r, f"{node} is out: {r['queued']} of {r['checked']} segment(s) queued for rebuild"
+                + (f", {r['lost']} LOST" if r["lost"] else ""))

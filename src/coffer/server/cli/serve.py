@@ -37,6 +37,7 @@ from coffer.server.service.events.webhook_security import networks
 @click.option("--lifecycle-day-seconds", type=click.FloatRange(0.1, 86400 * 366), default=86400.0,
               show_default=True, help="Length of a lifecycle day in seconds (shorter for tests and demos).")
 @click.option("--website-address", default=None, help="HOST:PORT of a listener serving static websites only.")
+@click.option("--console-address", default=None, help="HOST:PORT of a listener serving only the web console.")
 @click.option("--website-domain", "website_domains", multiple=True,
               help="Host suffix of website requests (bucket.SUFFIX); repeatable. Default: s3-website.localhost.")
 @click.option("--webhook-retry-max", envvar="COFFER_WEBHOOK_RETRY_MAX", type=click.FloatRange(0.01, 86400),
@@ -52,9 +53,14 @@ from coffer.server.service.events.webhook_security import networks
               help="Seconds between the starts of two scrub passes.")
 @click.option("--heal-interval", type=click.FloatRange(0), default=2.0, show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
+@click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", default=None,
+              help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
+@click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
+              help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
               shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max,
-              webhook_allow, volumes, scrub_rate, scrub_interval, heal_interval, meta_url) -> None:
+              webhook_allow, console_address, volumes, scrub_rate, scrub_interval, heal_interval, cluster_secret=None,
+              cluster_map=None, meta_url=None) -> None:
     """Run the Coffer S3 server."""
     from coffer.server.runner import serve
 
@@ -68,7 +74,8 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--webhook-allow") from None
     web_host, web_port = parse_address(website_address) if website_address else (None, None)
-    cfg = Config(website_host=web_host, website_port=web_port,
+    con_host, con_port = parse_address(console_address) if console_address else (None, None)
+    cfg = Config(website_host=web_host, website_port=web_port, console_host=con_host, console_port=con_port,
                  website_domains=tuple(website_domains) or ("s3-website.localhost",),
                  data_dir=Path(data), host=host, port=port, region=region,
                  workers=workers or os.cpu_count() or 1, access_key=access_key, secret_key=secret_key,
@@ -77,5 +84,6 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                                webhook_retry_max=webhook_retry_max, webhook_allow=tuple(webhook_allow),
                                webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
-                 scrub_interval=scrub_interval, heal_interval=heal_interval, meta_url=meta_url or None)
+                 scrub_interval=scrub_interval, heal_interval=heal_interval, cluster_secret=cluster_secret,
+                 cluster_map=cluster_map, meta_url=meta_url or None)
     raise SystemExit(serve(cfg))

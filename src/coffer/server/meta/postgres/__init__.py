@@ -1,8 +1,9 @@
-"""The PostgreSQL metadata store (`store.PostgresMetaStore`): the shared backend of `MetaStore` for
-several gateways on several hosts.
+"""The metadata store on PostgreSQL (scale-out): `store.PostgresMetaStore`, the shared backend of
+`MetaStore` for several gateways on several hosts, and the cluster map (`cluster.PostgresClusterMap`).
 
 Modules:
   bulk      The PostgreSQL backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
+  cluster   The cluster map (nodes, volumes, layout generation) on PostgreSQL (see meta/cluster.py).
   engine    psycopg plumbing: the group-commit writer connection, the read pool, error mapping, retries.
   events    Bucket notifications (event queue, `FOR UPDATE SKIP LOCKED` claims) and bucket snapshots.
   listing   Listing pages; the delimiter roll-up runs in the database as one recursive query.
