@@ -153,6 +153,9 @@ class ClusterDataStore(VolumeDataStore):
         except ImportError as exc:
             raise PolicyError(f"{policy} needs pyeclib, which this server lacks") from exc
 
+    def node_admin(self) -> ClusterNodeAdmin:
+        return ClusterNodeAdmin(self)
+
     def wait_ready(self, timeout: float = 10.0) -> int:
         """Block until at least one volume is online (start-up); returns how many are."""
         deadline = time.monotonic() + timeout
@@ -162,3 +165,37 @@ class ClusterDataStore(VolumeDataStore):
                 return n
             time.sleep(0.2)
             self.sync(probe=True)
+
+
+class ClusterNodeAdmin:
+    """The storage-node facet (data/interface.py ``NodeAdmin``): `coffer admin node list|drain|out`."""
+
+    def __init__(self, store: ClusterDataStore) -> None:
+        self.store = store
+
+    def nodes(self) -> dict[str, Any]:
+        store = self.store
+        out = []
+        for n in store.cluster.nodes():
+            mine = sorted((v for v in store.volumes if getattr(v, "node", None) == n.id), key=lambda v: v.uuid)
+            out.append({**n.as_dict(), "suspect": n.age > store.suspect_after,
+                        "volumes": [{"uuid": v.uuid, "state": v.state.value, "last_error": v.last_error}
+                                    for v in mine]})
+        return {"nodes": out, "generation": store.cluster.generation(),
+                "default_policy": store.default_policy().name}
+
+    def set_state(self, node: str, state: str) -> int:
+        gen = int(self.store.cluster.set_node_state(node, state))  # KeyError (UnknownNode) for an unknown node
+        self.store.sync(probe=True)
+        return gen
+
+    def queue_rebuild(self) -> dict[str, Any]:
+        from coffer.server.data.volumes.heal import queue_rebuild
+
+        return queue_rebuild(self.store)
+
+    def drain(self, node: str) -> dict[str, Any]:
+        from coffer.server.data.volumes.heal import drain_volumes
+
+        uuids = {v.uuid for v in self.store.volumes if getattr(v, "node", None) == node}
+        return drain_volumes(self.store, uuids)
