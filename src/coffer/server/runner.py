@@ -211,7 +211,7 @@ def start_healer(cfg: Config) -> None:
         return
     from coffer.server.data.volumes.heal import background
 
-    store = _volume_store(cfg)
+    store = open_cluster_data(cfg) if cfg.clustered else _volume_store(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
                      kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
                              "heal_interval": cfg.heal_interval, "log": log}).start()

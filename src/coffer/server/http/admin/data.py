@@ -15,6 +15,7 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST heal                           repair everything in the repair queue now
     PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
     GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
+    POST rebalance                      move fragments to where placement wants them now (a node joined)
     POST node-drain?node=N              stop writing to a node and move its fragments to the others
     POST node-out?node=N                declare a node gone: queue the rebuild of what it held
     POST node-active?node=N             back to normal (after a drain that was cancelled)
@@ -37,7 +38,7 @@ from coffer.server.http.admin.front import AdminRequest, admin_route
 from coffer.server.service.storage.admin import DataAdmin
 
 _GET = {"volumes", "locate", "check", "nodes"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "node-drain", "node-out", "node-active"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "rebalance", "node-drain", "node-out", "node-active"}
 
 
 def _json(value: object, status: int = 200) -> web.Response:
@@ -103,6 +104,8 @@ async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
         return await admin.vacuum(float(_int(q, "grace", 3600)))
     if name == "scrub":
         return await admin.scrub()
+    if name == "rebalance":
+        return await admin.rebalance()
     if name == "nodes":
         return await admin.nodes()
     if name == "node-drain":
