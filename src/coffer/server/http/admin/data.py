@@ -38,7 +38,8 @@ from coffer.server.http.admin.front import AdminRequest, admin_route
 from coffer.server.service.storage.admin import DataAdmin
 
 _GET = {"volumes", "locate", "check", "nodes"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "rebalance", "node-drain", "node-out", "node-active"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "rebalance", "node-drain", "node-out",
+         "node-active"}
 
 
 def _json(value: object, status: int = 200) -> web.Response:
