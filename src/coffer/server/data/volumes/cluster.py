@@ -153,9 +153,6 @@ class ClusterDataStore(VolumeDataStore):
         except ImportError as exc:
             raise PolicyError(f"{policy} needs pyeclib, which this server lacks") from exc
 
-    def node_admin(self) -> ClusterNodeAdmin:
-        return ClusterNodeAdmin(self)
-
     def wait_ready(self, timeout: float = 10.0) -> int:
         """Block until at least one volume is online (start-up); returns how many are."""
         deadline = time.monotonic() + timeout
@@ -166,14 +163,17 @@ class ClusterDataStore(VolumeDataStore):
             time.sleep(0.2)
             self.sync(probe=True)
 
+    def node_admin(self) -> ClusterNodeAdmin:
+        return ClusterNodeAdmin(self)
+
 
 class ClusterNodeAdmin:
-    """The storage-node facet (data/interface.py ``NodeAdmin``): `coffer admin node list|drain|out`."""
+    """`coffer admin node list|drain|out` over this store and its cluster map (data/interface.py NodeAdmin)."""
 
     def __init__(self, store: ClusterDataStore) -> None:
         self.store = store
 
-    def nodes(self) -> dict[str, Any]:
+    def nodes(self) -> dict:
         store = self.store
         out = []
         for n in store.cluster.nodes():
@@ -185,17 +185,16 @@ class ClusterNodeAdmin:
                 "default_policy": store.default_policy().name}
 
     def set_state(self, node: str, state: str) -> int:
-        gen = int(self.store.cluster.set_node_state(node, state))  # KeyError (UnknownNode) for an unknown node
-        self.store.sync(probe=True)
+        gen = self.store.cluster.set_node_state(node, state)  # KeyError (UnknownNode) for a node not in the map
+        self.store.refresh(force=True)
         return gen
 
-    def queue_rebuild(self) -> dict[str, Any]:
+    def queue_rebuild(self) -> dict:
         from coffer.server.data.volumes.heal import queue_rebuild
 
         return queue_rebuild(self.store)
 
-    def drain(self, node: str) -> dict[str, Any]:
+    def drain(self, node: str) -> dict:
         from coffer.server.data.volumes.heal import drain_volumes
 
-        uuids = {v.uuid for v in self.store.volumes if getattr(v, "node", None) == node}
-        return drain_volumes(self.store, uuids)
+        return drain_volumes(self.store, {v.uuid for v in self.store.volumes if getattr(v, "node", None) == node})
