@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     mib = lambda r: f"{r[0] / MiB:.0f}"  # noqa: E731
     ops = lambda r: f"{r[1]:,.0f}"  # noqa: E731
     rows = [
-        [f"{args.mib} MiB, 1 stream, 1 gateway", mib(res["large"]["put"]) + " MiB/s", mib(res["large"]["get"]) + " MiB/s"],
+        [f"{args.mib} MiB, 1 stream, 1 gateway", mib(res["large"]["put"]) + " MiB/s",
+         mib(res["large"]["get"]) + " MiB/s"],
         [f"{args.mib} MiB, 1 stream, node3 killed", "-", mib(res["large, one node down"]["get"]) + " MiB/s"],
         ["4 KiB, 32 streams, 1 gateway", ops(res["small, 1 gateway"]["put"]) + " ops/s",
          ops(res["small, 1 gateway"]["get"]) + " ops/s"],
