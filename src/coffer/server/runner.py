@@ -200,7 +200,7 @@ def open_cluster_data(cfg: Config) -> VolumeDataStore:
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
-                             suspect_after=cfg.suspect_after)
+                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca)
     store.open()
     return store
 

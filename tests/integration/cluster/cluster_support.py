@@ -55,6 +55,7 @@ class NodeProcess:
     proc: subprocess.Popen | None = None
     host: str = "127.0.0.1"
     netns: str | None = None  # run inside this network namespace (`ip netns exec`)
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -67,7 +68,7 @@ class NodeProcess:
     def start(self, timeout: float = 20.0) -> None:
         cmd = [sys.executable, "-m", "coffer", "node", "serve", "--address", self.address,
                "--cluster-secret", self.secret, "--zone", self.zone, "--meta", self.meta,
-               "--node-id", self.name, "--heartbeat", "0.5"]
+               "--node-id", self.name, "--heartbeat", "0.5", *self.extra_args]
         for p in self.volume_paths:
             cmd += ["--volume", str(p)]
         if self.netns:

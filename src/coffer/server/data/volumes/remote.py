@@ -58,13 +58,19 @@ class NodeClient:
     """Signed requests to one storage node (thread-safe: urllib3's pool)."""
 
     def __init__(self, address: str, secret: str, *, connect_timeout: float = CONNECT_TIMEOUT,
-                 read_timeout: float = READ_TIMEOUT) -> None:
+                 read_timeout: float = READ_TIMEOUT, ca: str | None = None) -> None:
         host, _, port = address.rpartition(":")
         self.address = address
         self.secret = secret
-        self.pool = urllib3.HTTPConnectionPool(host.strip("[]"), int(port), maxsize=32, block=False,
-                                               timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-                                               retries=False)
+        timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self.pool: urllib3.HTTPConnectionPool
+        if ca:  # TLS: the node's certificate must chain to the CA and name the host of its address
+            self.pool = urllib3.HTTPSConnectionPool(host.strip("[]"), int(port), maxsize=32, block=False,
+                                                    timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
+                                                    ca_certs=ca)
+        else:
+            self.pool = urllib3.HTTPConnectionPool(host.strip("[]"), int(port), maxsize=32, block=False,
+                                                   timeout=timeout, retries=False)
 
     def request(self, method: str, path: str, query: dict[str, str] | None = None, *, body: Any = None,
                 headers: dict[str, str] | None = None, stream: bool = False,
