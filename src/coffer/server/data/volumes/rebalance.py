@@ -71,7 +71,8 @@ class Rebalancer:
             for ref in self.store.iter_refs(after=st["cursor"]):
                 if stop is not None and stop.is_set():
                     break
-                copied += self._ref(ref, stats)
+                with _flock(self.store.heal_dir / "repair.lock"):  # never beside a repair of this server
+                    copied += self._ref(ref, stats)
                 stats["checked"] += 1
                 st["cursor"] = ref
                 if self.rate > 0:
