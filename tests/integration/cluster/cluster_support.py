@@ -91,7 +91,10 @@ class NodeProcess:
 
     def _registered(self) -> bool:
         if self.meta.startswith("postgresql://"):
-            from coffer.server.meta.cluster import open_cluster_map
+            try:
+                from coffer.server.meta.backends import open_cluster_map
+            except ImportError:
+                from coffer.server.meta.cluster import open_cluster_map  # type: ignore[no-redef]
 
             cmap = open_cluster_map(self.meta)
             try:
