@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from coffer import Client
+from coffer.cli._output import UsageError
 from coffer.sdk._config import normalize_endpoint
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -220,3 +221,17 @@ def rclone_aliases(config_file: Path | None = None, environ: dict[str, str] | No
         out.append(Alias(name, normalize_endpoint(endpoint), sec.get("access_key_id") or None,
                          sec.get("secret_access_key") or None, region, "rclone"))
     return out
+
+
+def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:
+    """``arg`` as a remote target, or a UsageError that says what was expected."""
+    aliases = load()
+    target = parse_target(arg, aliases)
+    if not isinstance(target, Remote):
+        known = ", ".join(sorted(aliases)) or "none yet: coffer alias set NAME URL ACCESS SECRET"
+        raise UsageError(f"{arg!r} is not ALIAS/bucket[/key] (aliases: {known})")
+    if need_bucket and not target.bucket:
+        raise UsageError(f"{arg!r} names no bucket: use {target.alias.name}/BUCKET")
+    if need_key and not target.key:
+        raise UsageError(f"{arg!r} names no object: use {target.alias.name}/{target.bucket}/KEY")
+    return target

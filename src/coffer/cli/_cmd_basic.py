@@ -12,23 +12,8 @@ import click
 
 from coffer import CofferError, NoSuchBucket, NoSuchKey, ObjectInfo
 from coffer.cli import _aliases
-from coffer.cli._aliases import Remote
-from coffer.cli._output import STYLE_DIR, Output, UsageError, command, human_size, when
-
-
-def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:
-    """``arg`` as a remote target, or a UsageError that says what was expected."""
-    aliases = _aliases.load()
-    target = _aliases.parse_target(arg, aliases)
-    if not isinstance(target, Remote):
-        known = ", ".join(sorted(aliases)) or "none yet: coffer alias set NAME URL ACCESS SECRET"
-        raise UsageError(f"{arg!r} is not ALIAS/bucket[/key] (aliases: {known})")
-    if need_bucket and not target.bucket:
-        raise UsageError(f"{arg!r} names no bucket: use {target.alias.name}/BUCKET")
-    if need_key and not target.key:
-        raise UsageError(f"{arg!r} names no object: use {target.alias.name}/{target.bucket}/KEY")
-    return target
-
+from coffer.cli._aliases import Remote, remote
+from coffer.cli._output import STYLE_DIR, Output, command, human_size, when
 
 # --- buckets ----------------------------------------------------------------------------------------
 

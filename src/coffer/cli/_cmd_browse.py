@@ -16,8 +16,7 @@ import click
 
 from coffer import ObjectInfo
 from coffer.cli import _aliases
-from coffer.cli._aliases import Remote
-from coffer.cli._cmd_basic import remote
+from coffer.cli._aliases import Remote, remote
 from coffer.cli._filters import Selector, selector, selector_options
 from coffer.cli._output import STYLE_DIR, Output, UsageError, command, human_size
 from coffer.sdk._transfer._directory import walk_files

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from coffer.cli._cmd_basic import remote
+from coffer.cli._aliases import remote
 from coffer.cli._cmd_user import _quota_line
 from coffer.cli._output import Output, UsageError, command, parse_size
 from coffer.sdk._admin import Admin

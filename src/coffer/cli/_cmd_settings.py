@@ -26,8 +26,7 @@ from coffer import (
     NotificationTarget,
     WebsiteConfig,
 )
-from coffer.cli._aliases import Remote
-from coffer.cli._cmd_basic import remote
+from coffer.cli._aliases import Remote, remote
 from coffer.cli._filters import parse_age
 from coffer.cli._output import Output, UsageError, command, human_size
 

@@ -14,8 +14,7 @@ from datetime import datetime
 import click
 
 from coffer import AccessDenied, Bucket, CofferError, ObjectVersion, Prefix
-from coffer.cli._aliases import Remote
-from coffer.cli._cmd_basic import remote
+from coffer.cli._aliases import Remote, remote
 from coffer.cli._output import STYLE_DIR, STYLE_WARN, Output, UsageError, command, human_size, when
 
 

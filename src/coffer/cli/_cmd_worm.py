@@ -15,8 +15,7 @@ from urllib.parse import parse_qsl
 import click
 
 from coffer import Object, ObjectInfo
-from coffer.cli._aliases import Remote
-from coffer.cli._cmd_basic import remote
+from coffer.cli._aliases import Remote, remote
 from coffer.cli._filters import parse_age
 from coffer.cli._output import Output, UsageError, command, when
 

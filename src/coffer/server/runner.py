@@ -108,7 +108,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
     await stop.wait()
@@ -196,7 +196,7 @@ def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
 def open_cluster_data(cfg: Config) -> VolumeDataStore:
     """The gateway's store over the storage nodes of the cluster map (data/volumes/cluster.py)."""
     from coffer.server.data.volumes.cluster import ClusterDataStore
-    from coffer.server.meta.cluster import open_cluster_map
+    from coffer.server.meta.backends import open_cluster_map
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
