@@ -461,3 +461,45 @@ def test_fifth_node_rebalance_moves_data_while_reads_stay_exact(cl: NetCluster) 
     # A second pass finds nothing left to move: placement and the layout agree.
     again = admin(cl.gateways[0], "POST", "rebalance")
     assert again["moved"] == 0, again
+
+
+def test_drain_a_node_moves_everything_off_while_reads_stay_exact(cl: NetCluster) -> None:
+    a = s3(cl.gateways[0])
+    bucket = unique("drain")
+    a.create_bucket(Bucket=bucket)
+    objs = {f"r{i}": data(350_000 + 2_222 * i, seed=400 + i) for i in range(8)}
+    for k, v in objs.items():
+        a.put_object(Bucket=bucket, Key=k, Body=v)
+    victim = cl.nodes[-1].name  # the node that joined last holds a share of old and new objects
+    owners = node_of(cl)
+    held = sum(owners[f["volume"]] == victim for k in objs for f in segment(cl.gateways[0], bucket, k)["fragments"])
+    assert held > 0
+    stop = threading.Event()
+    bad: list[str] = []
+
+    def reader() -> None:
+        c = s3(cl.gateways[1])
+        for _ in range(1000):
+            if stop.is_set():
+                return
+            for k, v in objs.items():
+                if c.get_object(Bucket=bucket, Key=k)["Body"].read() != v:
+                    bad.append(k)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        r = admin(cl.gateways[0], "POST", "node-drain", node=victim)
+    finally:
+        stop.set()
+        t.join(120)
+    assert not bad, bad
+    assert r["state"] == "draining" and r["moved"] + r["repaired"] >= held and not r["stuck"], r
+    for k, v in objs.items():
+        assert_full(cl, bucket, k, v, avoid=victim)
+    # No fragment file is left on the drained node's disks.
+    node = next(n for n in cl.nodes if n.name == victim)
+    assert not [p for vol in node.volume_paths for p in (vol / "fragments").glob("*/*/*")]
+    # Draining: read-only for new writes too.
+    a.put_object(Bucket=bucket, Key="after", Body=data(200_000, seed=9))
+    assert all(node_of(cl)[f["volume"]] != victim for f in segment(cl.gateways[0], bucket, "after")["fragments"])
