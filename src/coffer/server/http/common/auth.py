@@ -155,13 +155,15 @@ class Authenticator:
         return who, plan
 
     async def _v4_query(self, method, raw_path, raw_query, headers, query) -> tuple[Principal, BodyPlan]:
+        # X-Amz-Expires <= 0, over a week or not a number: S3 answers 403 AccessDenied (as to an expired URL)
+        raw_expires = query.get("X-Amz-Expires", "1")
+        if not raw_expires.lstrip("-").isdigit() or not 1 <= int(raw_expires) <= self.limits.max_presign_expires:
+            raise S3Error("AccessDenied", "X-Amz-Expires must be between 1 and 604800 seconds (a week)",
+                          X_Amz_Expires=raw_expires)
         try:
             q = sigv4.parse_presigned(query)
         except sigv4.SigV4ParseError as e:
             raise S3Error("AuthorizationQueryParametersError", str(e)) from None
-        if q.expires > self.limits.max_presign_expires or q.expires < 1:
-            raise S3Error("AuthorizationQueryParametersError",
-                          "X-Amz-Expires must be less than a week (in seconds) that is 604800")
         await self._check_region(q.region, self._bucket, "AuthorizationQueryParametersError")
         secret, who = await self.service.users.credentials(q.access_key)
         t = parse_amz_date(q.amz_date)

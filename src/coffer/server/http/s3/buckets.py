@@ -184,7 +184,9 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
         else:
             owner = await _owner(ctx, e.owner, names) if fetch_owner else None
             pieces.append(_contents(e, url, owner))
-    body: dict = {"Name": ctx.bucket, "Prefix": _enc(prefix, url)}
+    # V2 url-encodes Prefix like the keys; V1 echoes it as sent (botocore, like S3's other clients, decodes
+    # only Delimiter, Marker, NextMarker and the keys of a V1 answer)
+    body: dict = {"Name": ctx.bucket, "Prefix": _enc(prefix, url and v2)}
     if v2:
         body["KeyCount"] = len(page.entries)
         if q.get("continuation-token") is not None:
