@@ -8,6 +8,8 @@ NewerNoncurrentVersions); AbortIncompleteMultipartUpload (DaysAfterInitiation).
 
 from __future__ import annotations
 
+import base64
+import os
 from typing import Any
 
 from aiohttp import web
@@ -96,8 +98,8 @@ def _num(el: xmlutil.Element, name: str) -> int | None:
 def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     f = xmlutil.find(rule, "Filter")
     legacy = xmlutil.child_text(rule, "Prefix")
-    if f is None:
-        return {"prefix": legacy or ""}
+    if f is None:  # the legacy rule-level <Prefix> (or none at all): rendered back the same way
+        return {"prefix": legacy or "", "form": "legacy" if legacy is not None else "none"}
     if legacy is not None:
         raise S3Error("MalformedXML", MALFORMED_XML)
     scope = xmlutil.find(f, "And")
@@ -105,7 +107,9 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     if scope is not None and several:
         raise S3Error("MalformedXML", MALFORMED_XML)
     src = scope if scope is not None else f
-    out: dict[str, Any] = {"prefix": xmlutil.child_text(src, "Prefix") or ""}
+    out: dict[str, Any] = {"prefix": xmlutil.child_text(src, "Prefix") or "",
+                           "form": "and" if scope is not None else "filter",
+                           "has_prefix": xmlutil.find(src, "Prefix") is not None}
     tags = _tag_pairs(src)
     if tags:
         out["tags"] = check_tags(tags, OBJECT_TAG_LIMIT)
@@ -116,8 +120,9 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
 
 
 def parse_rule(r: xmlutil.Element) -> dict[str, Any]:
-    rule: dict[str, Any] = {"id": xmlutil.child_text(r, "ID") or "", "status": xmlutil.child_text(r, "Status"),
-                            "filter": _filter(r)}
+    # S3 names a rule sent without an ID itself (and answers that name from then on)
+    rule: dict[str, Any] = {"id": xmlutil.child_text(r, "ID") or base64.b32encode(os.urandom(30)).decode(),
+                            "status": xmlutil.child_text(r, "Status"), "filter": _filter(r)}
     e = xmlutil.find(r, "Expiration")
     if e is not None:
         exp: dict[str, Any] = {}
@@ -155,19 +160,28 @@ def parse_rule(r: xmlutil.Element) -> dict[str, Any]:
 
 
 def render_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A stored rule as it was sent: rule-level Prefix, Filter, or Filter/And (rules stored before the form
+    was recorded come back as a Filter)."""
     f = rule.get("filter") or {}
+    form = f.get("form", "filter")
     conds: list[tuple[str, Any]] = []
-    if f.get("prefix"):
-        conds.append(("Prefix", f["prefix"]))
+    if f.get("prefix") or f.get("has_prefix"):
+        conds.append(("Prefix", f.get("prefix", "")))
     conds += [("Tag", {"Key": k, "Value": v}) for k, v in (f.get("tags") or {}).items()]
     if f.get("gt") is not None:
         conds.append(("ObjectSizeGreaterThan", f["gt"]))
     if f.get("lt") is not None:
         conds.append(("ObjectSizeLessThan", f["lt"]))
-    flt: Any = xmlutil.pairs(("And", xmlutil.pairs(*conds))) if len(conds) > 1 else xmlutil.pairs(*conds)
-    if not conds:
+    flt: Any = xmlutil.pairs(("And", xmlutil.pairs(*conds))) if len(conds) > 1 or form == "and" \
+        else xmlutil.pairs(*conds)
+    if not conds and "has_prefix" not in f:  # stored before the form was recorded
         flt = {"Prefix": ""}
-    out: list[tuple[str, Any]] = [("ID", rule.get("id") or None), ("Filter", flt), ("Status", rule["status"])]
+    where: list[tuple[str, Any]] = [("Filter", flt)]
+    if form == "legacy":
+        where = [("Prefix", f.get("prefix", ""))]
+    elif form == "none":
+        where = []
+    out: list[tuple[str, Any]] = [("ID", rule.get("id") or None), *where, ("Status", rule["status"])]
     exp = rule.get("expiration")
     if exp:
         out.append(("Expiration", {"Days": exp.get("days"), "Date": iso8601(exp["date"]) if "date" in exp else None,
