@@ -18,7 +18,7 @@ from coffer.server.http.common.sse import (
     send_encrypted,
 )
 from coffer.server.http.s3.archive import get_archived
-from coffer.server.http.s3.authorize import authorize_source
+from coffer.server.http.s3.authorize import authorize_source, hide_missing
 from coffer.server.http.s3.lock_integrity import require_for_put
 from coffer.server.http.s3.worm import bypass, lock_request, version_headers
 from coffer.server.http.website import REDIRECT_HEADER, check_redirect_location
@@ -186,8 +186,11 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-server-side-encryption") is not None:  # S3: only writes choose SSE-S3/SSE-KMS
         raise S3Error("InvalidArgument", "x-amz-server-side-encryption header is not supported for this operation.",
                       ArgumentName="x-amz-server-side-encryption")
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
-                                    version_id=ctx.query.get("versionId"))
+    try:
+        rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                        version_id=ctx.query.get("versionId"))
+    except S3Error as e:
+        raise await hide_missing(ctx, e) from None
     customer = check_read(ctx, rec)
     if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
         if rec.props.get("sse"):
@@ -249,8 +252,11 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     valid = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
     if not wanted or wanted - valid:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
-                                    version_id=ctx.query.get("versionId"))
+    try:
+        rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                        version_id=ctx.query.get("versionId"))
+    except S3Error as e:
+        raise await hide_missing(ctx, e) from None
     check_read(ctx, rec)  # SSE-C objects: the key again, as S3 asks
     body: dict = {}
     if "ETag" in wanted:

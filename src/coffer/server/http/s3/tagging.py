@@ -20,6 +20,7 @@ from coffer.protocol.timeutil import iso8601, parse_iso8601
 from coffer.server.http.common.body import read_small_body
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.respond import xml_response
+from coffer.server.http.s3.authorize import authorize_with_tags
 from coffer.server.service.objects.tagging import BUCKET_TAG_LIMIT, OBJECT_TAG_LIMIT, check_tags
 
 
@@ -49,6 +50,7 @@ def _tagging_doc(tags: dict[str, str], headers: dict | None = None) -> web.Respo
 @handles("PutObjectTagging")
 async def put_object_tagging(ctx: Ctx) -> web.StreamResponse:
     tags = await _tagset(ctx, OBJECT_TAG_LIMIT)
+    await authorize_with_tags(ctx, tags)
     rec = await ctx.svc.tagging.put_object_tags(ctx.who, ctx.bucket, ctx.key, ctx.query.get("versionId"), tags)
     return web.Response(status=200, headers={"x-amz-version-id": rec.version_id} if rec.version_id else None)
 
