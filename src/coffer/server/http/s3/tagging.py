@@ -34,6 +34,15 @@ def _tag_pairs(el: xmlutil.Element) -> list[tuple[str, str]]:
     return pairs
 
 
+def tagging_document(body: bytes | str, limit: int = OBJECT_TAG_LIMIT) -> dict[str, str]:
+    """A <Tagging><TagSet>... document (PutObjectTagging's body, a POST form's `tagging` field)."""
+    root = parse_document(body.encode() if isinstance(body, str) else body, "Tagging")
+    ts = xmlutil.find(root, "TagSet")
+    if ts is None:
+        raise S3Error("MalformedXML", MALFORMED_XML)
+    return check_tags(_tag_pairs(ts), limit)
+
+
 async def _tagset(ctx: Ctx, limit: int) -> dict[str, str]:
     root = parse_document(await read_small_body(ctx.request, ctx.plan, 64 * 1024), "Tagging")
     ts = xmlutil.find(root, "TagSet")
