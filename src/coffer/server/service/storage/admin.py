@@ -18,6 +18,7 @@ import time
 
 from coffer.protocol.errors import S3Error
 from coffer.server.data import NodeAdmin, VolumeAdmin
+from coffer.server.meta.cluster import NodeState
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service.core import Core, Principal
 
@@ -175,7 +176,7 @@ class DataAdmin:
 
     async def _set_node(self, node: str, state: str) -> int:
         try:
-            return await self.core.run(self._nodes().set_state, node, state)
+            return await self.core.run(self._nodes().set_state, node, NodeState(state))
         except KeyError:
             raise S3Error("InvalidArgument", f"no node {node!r} in the cluster map", ArgumentName="node") from None
 
