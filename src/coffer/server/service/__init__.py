@@ -16,6 +16,7 @@ from coffer.server.service.access.tokens import Tokens
 from coffer.server.service.access.users import Users
 from coffer.server.service.bulk.jobs import Jobs
 from coffer.server.service.compat.ais import AisOps
+from coffer.server.service.compat.ds3_data_policies import Ds3DataPolicies
 from coffer.server.service.compat.oio import Oio
 from coffer.server.service.core import Core, Integrity, Principal
 from coffer.server.service.events.notifications import Notifier
@@ -58,6 +59,7 @@ class Service:
         self.archives = Archives(self.core)
         self.multi = MultiObjects(self.core, self.objects, self.versioning, self.notifier)
         self.ais = AisOps(self.core, self.objects, self.buckets)
+        self.ds3_policies = Ds3DataPolicies(self.core)  # DS3 data policies users make
         # WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
         self.retention = Retention(self.core)
         self.ibm = Ibm(self.core)
