@@ -194,6 +194,13 @@ def test_expiration_header_on_put_head_get(s3, bucket):
     assert put["Expiration"] == want
     assert s3.head_object(Bucket=bucket, Key="logs/a")["Expiration"] == want
     assert s3.get_object(Bucket=bucket, Key="logs/a")["Expiration"] == want
+    copied = s3.copy_object(Bucket=bucket, Key="logs/copy", CopySource={"Bucket": bucket, "Key": "logs/a"})
+    assert copied["Expiration"].endswith('rule-id="logs-rule"')
+    up = s3.create_multipart_upload(Bucket=bucket, Key="logs/mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="logs/mp", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="logs/mp", UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert done["Expiration"].endswith('rule-id="logs-rule"')
     for key in ("other/b", "tmp/c"):  # no rule, or a disabled one
         assert "Expiration" not in s3.put_object(Bucket=bucket, Key=key, Body=b"x")
         assert "Expiration" not in s3.head_object(Bucket=bucket, Key=key)

@@ -129,6 +129,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     if rec.checksum_type:
         body["ChecksumType"] = rec.checksum_type
     hdrs.update(object_sse_headers(rec))
+    hdrs.update(expiration_headers(ctx, rec))
     return xml_response("CopyObjectResult", body, headers=hdrs)
 
 
