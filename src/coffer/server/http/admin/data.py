@@ -13,7 +13,8 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST vacuum[?grace=SECONDS]         remove temporary files and unreferenced data
     POST scrub                          run (or resume) a scrub pass to its end, unthrottled
     POST heal                           repair everything in the repair queue now
-    PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    PUT  storage-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    PUT  bucket-policy?bucket=B&policy=P   the former name of storage-policy, still answered
     GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
     POST node-drain?node=N              stop writing to a node and move its fragments to the others
     POST node-out?node=N                declare a node gone: queue the rebuild of what it held
@@ -71,13 +72,14 @@ for _name in sorted(_GET | _POST):
     admin_route(_name)(_resource(_name))
 
 
-@admin_route("bucket-policy")
-async def bucket_policy(r: AdminRequest) -> Any:
+@admin_route("bucket-policy")  # the former name (not an access policy: see service/access/bucket_policy.py)
+@admin_route("storage-policy")
+async def bucket_storage_policy(r: AdminRequest) -> Any:
     DataAdmin.require(r.who)
     if r.parts or r.method not in ("PUT", "DELETE"):
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
-    return await r.svc.data_admin.bucket_policy(_arg(r.query, "bucket"), policy)
+    return await r.svc.data_admin.bucket_storage_policy(_arg(r.query, "bucket"), policy)
 
 
 async def _call(admin: DataAdmin, name: str, r: AdminRequest) -> dict:

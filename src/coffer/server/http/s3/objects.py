@@ -159,7 +159,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     except S3Error as e:
         raise await hide_missing(ctx, e) from None
     customer = check_read(ctx, rec)
-    if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+    if ctx.query.get("archpath"):  # one member of a tar/zip object
         if rec.props.get("sse"):
             raise S3Error("InvalidRequest", "archpath is not supported on encrypted objects.")
         return await get_archived(ctx, rec, ctx.query["archpath"])
