@@ -106,7 +106,7 @@ class Ds3DataPolicies:
         if changed:  # the buckets made with it take the new default (their objects keep theirs)
             new = storage.parse(p["storage_policy"])
             for b in await self.users_buckets(who, pid):
-                await storage.set_bucket_policy(self.core, b, new)
+                await storage.set_bucket_storage_policy(self.core, b, new)
         return {"id": pid, **p}
 
     async def delete(self, who: Principal, ident: str) -> None:
