@@ -3,8 +3,9 @@
 Owns the behavioural tests every MetaStore implementation must pass: each method, its errors and
 preconditions, reference counting and `freed`, complete_upload atomicity, concurrent writers on one
 database, reopening. Tests talk to real stores on real files (no mocks); a backend joins by adding
-itself to `BACKENDS` (tests/unit/conftest.py) and `Backend.make` (meta_records.py). SQLite-only behaviour (schema migrations, several OS
-processes on one file) is at the end. Listing semantics in depth are in test_meta_listing_model.
+itself to `BACKENDS` (conftest.py) and `Backend.make` (meta_records.py). SQLite-only behaviour
+(schema migrations, several OS processes on one file) is at the end. Listing semantics in depth are
+in test_meta_listing_model.
 """
 
 from __future__ import annotations
