@@ -32,6 +32,10 @@ from coffer.server.meta.model import CommonPrefix, ObjectRecord
 from coffer.server.service import CompletedPart, Integrity, Principal, PutParams, ReadConditions, Service
 from coffer.server.service.access.policy_conditions import utc_now_context
 from coffer.server.service.core import BUCKET_HINT
+from coffer.server.service.events.notifications import EVENTS as NOTIFY_EVENTS
+from coffer.server.service.events.notifications import PROPS_KEY as NOTIFY_KEY
+from coffer.server.service.events.notifications import render_config as render_notifications
+from coffer.server.service.events.notifications import webhook_url
 from coffer.server.service.storage.admin import DataAdmin
 
 MAX_JSON = 1024 * 1024
@@ -571,12 +575,60 @@ CONFIG_ACTIONS = {"cors": "s3:PutBucketCORS", "website": "s3:PutBucketWebsite",
 
 @route("PUT", "bucket-config")
 async def put_bucket_config(r: Req) -> Any:
-    """Remove a CORS, website or default-encryption configuration (they are edited with S3 clients)."""
+    """Set (``{"doc": {...}}``) or remove (no ``doc``) a CORS, website or default-encryption
+    configuration, in the form GET settings shows it; the S3 API's checks and errors."""
     bucket, name = r.arg("bucket"), r.arg("name")
     if name not in CONFIG_ACTIONS:
         raise S3Error("InvalidArgument", "name is cors, website or encryption.", ArgumentName="name")
+    doc = (await r.json()).get("doc") if r.request.can_read_body else None
     await r.authorize(CONFIG_ACTIONS[name], bucket)
-    await r.svc.bucket_config.put(r.who, bucket, name, None)
+    if doc is None:
+        await r.svc.bucket_config.put(r.who, bucket, name, None)
+        return {name: None}
+    b = await r.svc.bucket_config.put_document(r.who, bucket, name, doc)
+    return {name: b.props.get(name)}
+
+
+def _notification_view(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for c in configs:
+        flt = dict(c.get("filter") or [])
+        out.append({"id": c["id"], "url": webhook_url(c["kind"], c["target"]), "target": c["target"],
+                    "events": c["events"], "prefix": flt.get("prefix", ""), "suffix": flt.get("suffix", "")})
+    return out
+
+
+@route("GET", "notifications")
+async def get_notifications(r: Req) -> Any:
+    bucket = r.arg("bucket")
+    b = await r.authorize("s3:GetBucketNotification", bucket)
+    if b is None:
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
+    return {"configs": _notification_view(b.props.get(NOTIFY_KEY) or []), "events": sorted(NOTIFY_EVENTS)}
+
+
+@route("PUT", "notifications")
+async def put_notifications(r: Req) -> Any:
+    """Webhook notifications from a form: ``{"configs": [{id, url, events, prefix, suffix}]}``; the same
+    document (and checks: events, destination networks, signing secrets kept) as the S3 API's."""
+    bucket = r.arg("bucket")
+    configs = (await r.json()).get("configs") or []
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise S3Error("MalformedXML", "Notifications are a JSON list of {id, url, events, prefix, suffix}.")
+    b = await r.authorize("s3:PutBucketNotification", bucket)
+    if b is None:
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
+    stored = []
+    for i, c in enumerate(configs):
+        events = c.get("events")
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise S3Error("InvalidArgument", "events is a list of event names.", ArgumentName="Event")
+        flt = [[n, str(c[n])] for n in ("prefix", "suffix") if c.get(n)]
+        stored.append({"id": str(c.get("id") or f"coffer-{i + 1}"), "kind": "Url", "target": str(c.get("url") or ""),
+                       "events": events, "filter": flt})
+    await r.svc.notifier.set_config(b, render_notifications(stored))
+    b = await r.svc.core.meta.get_bucket(bucket)
+    return {"configs": _notification_view((b.props.get(NOTIFY_KEY) if b else None) or [])}
 
 
 # -- administration ----------------------------------------------------------------------------------
@@ -626,6 +678,14 @@ async def key_status(r: Req) -> Any:
     out = await r.svc.admin.set_key_status(ak, str((await r.json()).get("status")), r.who)
     r.svc.users.forget(ak)
     return out
+
+
+@route("GET", "quota")
+async def get_quota(r: Req) -> Any:
+    user = r.arg("user")
+    if user != r.who.user_id:
+        r.require_admin()
+    return await r.svc.admin.get_quota(user)
 
 
 @route("PUT", "quota")

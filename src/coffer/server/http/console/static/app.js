@@ -1,6 +1,8 @@
 // The Coffer console: hash-routed views built with DOM calls (never innerHTML with data).
 import { ApiError, call, setCsrf, url } from "./api.js";
 import { startCharts } from "./charts.js";
+import { errText, h, size, toast } from "./dom.js";
+import { corsForm, encryptionForm, lifecycleForm, notificationsForm, quotaForm, websiteForm } from "./settings.js";
 import { uploadFile } from "./upload.js";
 
 const main = document.getElementById("main");
@@ -9,36 +11,6 @@ let viewId = 0;
 const uploadsList = h("ul", { id: "uploads", class: "uploads", "aria-live": "polite" });
 
 // -- helpers ----------------------------------------------------------------------------------------
-export function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false)
-    el.append(kid instanceof Node ? kid : String(kid));
-  return el;
-}
-
-function size(n) {
-  if (n === null || n === undefined) return "";
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : n) + " " + u[i];
-}
-
-function toast(msg, kind = "error") {
-  const t = document.getElementById("toast");
-  t.textContent = msg; t.className = kind; t.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
-}
-
-function errText(e) { return e instanceof ApiError ? `${e.code}: ${e.message}` : String(e.message || e); }
-
 async function guarded(fn) {
   try { return await fn(); } catch (e) {
     if (e instanceof ApiError && e.status === 401) { me = null; location.hash = "#/login"; render(); }
@@ -136,6 +108,22 @@ function crumbs(bucket, prefix) {
   return h("nav", { class: "crumbs", "aria-label": "Breadcrumbs" }, out);
 }
 
+// Dropped files and folders (FileSystemEntry trees) -> [{file, path}] with paths under the drop.
+async function walkEntries(entries) {
+  const out = [];
+  const readAll = (reader) => new Promise((resolve, reject) => {
+    const all = [];
+    const next = () => reader.readEntries((batch) => { if (!batch.length) resolve(all); else { all.push(...batch); next(); } }, reject);
+    next();
+  });
+  const walk = async (entry, path) => {
+    if (entry.isFile) out.push({ file: await new Promise((res, rej) => entry.file(res, rej)), path: path + entry.name });
+    else if (entry.isDirectory) for (const kid of await readAll(entry.createReader())) await walk(kid, path + entry.name + "/");
+  };
+  for (const e of entries) await walk(e, "");
+  return out;
+}
+
 async function browseView(id, q) {
   const bucket = q.get("bucket"), prefix = q.get("prefix") || "", after = q.get("after") || "";
   const search = q.get("search") || "";
@@ -163,11 +151,13 @@ async function browseView(id, q) {
   const fileInput = h("input", { type: "file", id: "file-input", multiple: true, "aria-label": "Choose files to upload" });
   const progress = uploadsList;  // kept across views: uploads go on while the user browses
   const startUploads = async (files) => {
-    for (const f of files) {
-      const key = prefix + (f.webkitRelativePath || f.name);
-      const bar = h("progress", { max: f.size || 1, value: 0, "aria-label": "Upload of " + f.name });
+    for (const item of files) {
+      const f = item instanceof File ? item : item.file;
+      const rel = item instanceof File ? (f.webkitRelativePath || f.name) : item.path;
+      const key = prefix + rel;
+      const bar = h("progress", { max: f.size || 1, value: 0, "aria-label": "Upload of " + rel });
       const label = h("span", { class: "pct" }, "0%");
-      const li = h("li", { "data-key": key }, h("span", {}, f.name + " "), bar, label);
+      const li = h("li", { "data-key": key }, h("span", {}, rel + " "), bar, label);
       progress.append(li);
       try {
         await uploadFile(bucket, key, f, (n, total) => {
@@ -180,12 +170,22 @@ async function browseView(id, q) {
     if (id === viewId) render();
   };
   fileInput.addEventListener("change", () => startUploads([...fileInput.files]));
-  const drop = h("div", { class: "drop", id: "drop", tabindex: "0" }, "Drop files here, or ",
-    h("label", { for: "file-input", class: "button" }, "choose files"), fileInput);
+  // a folder: by the directory picker (each File knows its path under the folder) or dropped
+  const dirInput = h("input", { type: "file", id: "folder-input", webkitdirectory: true, multiple: true });
+  dirInput.addEventListener("change", () => startUploads([...dirInput.files]));
+  const drop = h("div", { class: "drop", id: "drop" }, "Drop files or folders here, or ",
+    h("label", { for: "file-input", class: "button", tabindex: "0", role: "button", id: "choose-files" }, "choose files"), " ",
+    h("label", { for: "folder-input", class: "button", tabindex: "0", role: "button", id: "choose-folder" }, "choose a folder"),
+    fileInput, dirInput);
+  for (const lab of drop.querySelectorAll("label.button")) lab.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); document.getElementById(lab.htmlFor).click(); }
+  });
   drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (ev) => {
-    ev.preventDefault(); drop.classList.remove("over"); startUploads([...ev.dataTransfer.files]);
+  drop.addEventListener("drop", async (ev) => {
+    ev.preventDefault(); drop.classList.remove("over");
+    const entries = [...ev.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+    startUploads(entries.length ? await walkEntries(entries) : [...ev.dataTransfer.files]);
   });
   const folderName = h("input", { id: "folder-name", "aria-label": "New folder name", placeholder: "folder name" });
   const folderForm = h("form", { class: "row" }, folderName, h("button", { type: "submit" }, "Create folder"));
@@ -369,19 +369,12 @@ async function settingsView(id, q) {
     try { rules = text.trim() ? JSON.parse(text) : null; } catch (e) { throw new Error("Not JSON: " + e.message); }
     return call("PUT", "lifecycle", { bucket }, { rules });
   });
-  const cfg = (name, title) => {
-    const card = h("section", { class: "card" }, h("h2", {}, title), h("pre", {}, s[name] ? JSON.stringify(s[name], null, 2) : "not set"));
-    if (s[name]) {
-      const rm = h("button", { type: "button", class: "danger" }, "Remove");
-      rm.addEventListener("click", async () => {
-        if (await confirmDialog(`Remove the ${title} configuration of ${bucket}?`, "Remove"))
-          if ((await guarded(() => call("PUT", "bucket-config", { bucket, name }))) !== undefined) render();
-      });
-      card.append(rm);
-    }
-    return card;
-  };
-  const quota = h("section", { class: "card" }, h("h2", {}, "Quota of the owner"), h("pre", {}, s.quota ? JSON.stringify(s.quota, null, 2) : "none"));
+  const again = () => {};  // the forms show what was saved; a re-render would drop edits in the other forms
+  const notes = await call("GET", "notifications", { bucket }).catch(() => null);
+  const kms = me.admin ? await call("GET", "kms").catch(() => null) : null;
+  const quota = h("section", { class: "card", id: "owner-quota" }, h("h2", {}, "Quota of the owner"),
+    h("p", {}, s.quota && Object.keys(s.quota.quota || {}).length ? quotaText(s.quota) : "No quota."),
+    me.admin ? h("a", { href: link("/quota", { user: s.owner }), id: "edit-quota" }, "Edit the quota of " + s.owner) : "");
   const lock = h("section", { class: "card" }, h("h2", {}, "Protection"),
     h("p", {}, s.object_lock ? "S3 Object Lock is enabled: versions can carry retention and legal holds." : "Object Lock is off."),
     s.protection ? h("pre", {}, JSON.stringify(s.protection, null, 2)) : "");
@@ -392,8 +385,11 @@ async function settingsView(id, q) {
   });
   page("Settings of " + bucket, crumbs(bucket, ""),
     h("p", {}, `Owner ${s.owner} · ${s.objects} objects · ${size(s.bytes)} · created ${s.created}`),
-    h("div", { class: "grid" }, verForm, lock, quota, cfg("cors", "CORS"), cfg("website", "Website"), cfg("encryption", "Default encryption")),
-    policy, lifecycle, delBucket);
+    h("div", { class: "grid" }, verForm, lock, quota),
+    h("div", { class: "grid wide-cards" }, encryptionForm(bucket, s.encryption, kms?.keys, again), websiteForm(bucket, s.website, again)),
+    corsForm(bucket, s.cors, again), lifecycleForm(bucket, s.lifecycle, again),
+    notes ? notificationsForm(bucket, notes, again) : "",
+    policy, h("details", { class: "card" }, h("summary", {}, "Lifecycle rules as JSON"), lifecycle), delBucket);
 }
 
 // -- administration -----------------------------------------------------------------------------------
@@ -428,10 +424,27 @@ async function adminView(id) {
     const add = h("button", { type: "button" }, "New key");
     add.addEventListener("click", async () => { const r = await guarded(() => call("POST", "keys", {}, { user: u.id })); if (r) { await adminView(id); secretOnce(r); } });
     rows.push(h("tr", {}, h("td", {}, u.id), h("td", {}, u.display_name || ""), h("td", {}, u.admin ? "admin" : ""),
-      h("td", {}, keys, add), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none")));
+      h("td", {}, keys, add), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none", " ",
+        h("a", { href: link("/quota", { user: u.id }), "aria-label": "Edit the quota of " + u.id }, "Edit"))));
   }
   page("Users and keys", form, h("table", { id: "users" },
     h("thead", {}, h("tr", {}, ["User", "Name", "Role", "Keys", "Quota"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));
+}
+
+function quotaText(q) {
+  const lim = q.quota || {}, use = q.usage || {};
+  const part = (name, used, max, fmt) => `${name} ${fmt(used ?? 0)}${max !== undefined ? " of " + fmt(max) : " (no limit)"}`;
+  return [part("size", use.bytes, lim.max_bytes, size), part("objects", use.objects, lim.max_objects, String),
+    part("buckets", use.buckets, lim.max_buckets, String)].join(" · ");
+}
+
+async function quotaView(id, q) {
+  const user = q.get("user");
+  const data = await guarded(() => call("GET", "quota", { user }));
+  if (!data || id !== viewId) return;
+  page("Quota of " + user, h("p", { id: "quota-usage" }, "Now: " + quotaText(data)),
+    quotaForm(user, data, () => { if (id === viewId) render(); }),
+    h("p", {}, h("a", { href: "#/admin" }, "All users")));
 }
 
 async function healthView(id) {
@@ -461,7 +474,7 @@ async function render() {
   if (!me) return loginView();
   if (path === "/login") { location.hash = "#/buckets"; return; }
   const views = { "/buckets": bucketsView, "/browse": browseView, "/object": objectView, "/versions": versionsView,
-    "/settings": settingsView, "/admin": adminView, "/health": healthView };
+    "/settings": settingsView, "/admin": adminView, "/quota": quotaView, "/health": healthView };
   const view = views[path] || bucketsView;
   main.setAttribute("aria-busy", "true");
   try { await view(id, q); } finally { main.removeAttribute("aria-busy"); }
