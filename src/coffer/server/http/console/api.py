@@ -31,6 +31,7 @@ from coffer.server.http.console import session as sessions
 from coffer.server.meta.model import CommonPrefix, ObjectRecord
 from coffer.server.service import CompletedPart, Integrity, Principal, PutParams, ReadConditions, Service
 from coffer.server.service.access.policy_conditions import utc_now_context
+from coffer.server.service.access.tokens import TokenError
 from coffer.server.service.core import BUCKET_HINT
 from coffer.server.service.events.notifications import EVENTS as NOTIFY_EVENTS
 from coffer.server.service.events.notifications import PROPS_KEY as NOTIFY_KEY
@@ -692,6 +693,104 @@ async def get_quota(r: Req) -> Any:
 async def put_quota(r: Req) -> Any:
     r.require_admin()
     return await r.svc.admin.set_quota(r.arg("user"), await r.json() or None)
+
+
+# -- KMS keys, bearer tokens, bulk jobs (admins) ------------------------------------------------------
+@route("GET", "kms")
+async def kms_keys(r: Req) -> Any:
+    r.require_admin()
+    return {"keys": await r.svc.kms.list()}
+
+
+@route("POST", "kms")
+async def create_kms_key(r: Req) -> Any:
+    r.require_admin()
+    doc = await r.json()
+    description, alias = doc.get("description") or "", doc.get("alias") or ""
+    if not isinstance(description, str) or not isinstance(alias, str):
+        raise S3Error("InvalidArgument", "description and alias are strings.")
+    return await r.svc.kms.create(description.strip(), alias.strip())
+
+
+@route("PUT", "kms-state")
+async def kms_state(r: Req) -> Any:
+    r.require_admin()
+    return await r.svc.kms.set_state(r.arg("key"), str((await r.json()).get("state")))
+
+
+def _token_view(t: Any) -> dict[str, Any]:
+    return {"id": t.token_id, "user": t.user_id, "created": _ts(t.created), "expires": _ts(t.expires),
+            "revoked": t.revoked, "expired": bool(t.expires and t.expires < time.time())}
+
+
+@route("GET", "tokens")
+async def tokens(r: Req) -> Any:
+    r.require_admin()
+    out = [_token_view(t) for t in await r.svc.tokens.list(r.query.get("user") or None)]
+    return {"tokens": out[::-1]}  # newest first
+
+
+TOKEN_LIFETIMES = (3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400)
+
+
+@route("POST", "tokens")
+async def issue_token(r: Req) -> Any:
+    """A bearer token for a user (``Authorization: Bearer``); the token itself is shown once."""
+    r.require_admin()
+    doc = await r.json()
+    user, expires_in = doc.get("user"), doc.get("expires_in")
+    if not isinstance(user, str) or not user:
+        raise S3Error("InvalidArgument", "A token needs a user.", ArgumentName="user")
+    if expires_in is not None and expires_in not in TOKEN_LIFETIMES:
+        raise S3Error("InvalidArgument", "expires_in is one of " + ", ".join(map(str, TOKEN_LIFETIMES)) +
+                      " seconds, or null (no expiry).", ArgumentName="expires_in", ArgumentValue=str(expires_in))
+    try:
+        token, info = await r.svc.tokens.issue(user, expires_in=expires_in)
+    except TokenError as e:
+        raise S3Error("NoSuchEntity", str(e), status=404) from None
+    return {**_token_view(info), "token": token}
+
+
+@route("DELETE", "tokens")
+async def revoke_token(r: Req) -> Any:
+    r.require_admin()
+    try:
+        return _token_view(await r.svc.tokens.revoke(r.arg("id")))
+    except TokenError as e:
+        raise S3Error("NoSuchEntity", str(e), status=404) from None
+
+
+def _job_view(j: Any) -> dict[str, Any]:
+    return {"id": j.id, "name": j.name, "bucket": j.bucket, "owner": j.owner, "type": j.type, "status": j.status,
+            "priority": j.priority, "created": _ts(j.created), "finished": _ts(j.finished),
+            "total_bytes": j.total_bytes, "done_bytes": j.done_bytes}
+
+
+@route("GET", "jobs")
+async def jobs(r: Req) -> Any:
+    """DS3 bulk jobs: an administrator's view is every job, a user's their own (as the DS3 API)."""
+    offset = r.int_arg("offset", 0, 0, 10 ** 9)
+    page, total = await r.svc.jobs.list(r.who, r.query.get("status") or None, offset, r.int_arg("limit", 50, 1, 500))
+    return {"jobs": [_job_view(j) for j in page], "total": total, "offset": offset}
+
+
+@route("GET", "job")
+async def job(r: Req) -> Any:
+    j, chunks = await r.svc.jobs.detail(r.who, r.arg("id"))
+    out = []
+    for c in chunks:
+        done = sum(b.length for b in c.blobs if b.done)
+        out.append({"number": c.number, "id": c.id, "allocated": c.allocated, "blobs": len(c.blobs),
+                    "blobs_done": sum(1 for b in c.blobs if b.done), "bytes": sum(b.length for b in c.blobs),
+                    "done_bytes": done, "objects": sorted({b.name for b in c.blobs})[:20]})
+    return {**_job_view(j), "chunks": out}
+
+
+@route("DELETE", "job")
+async def cancel_job(r: Req) -> Any:
+    await r.svc.jobs.cancel(r.who, r.arg("id"))
+    j, _ = await r.svc.jobs.detail(r.who, r.arg("id"))
+    return _job_view(j)
 
 
 @route("GET", "health")

@@ -1,5 +1,6 @@
 // The Coffer console: hash-routed views built with DOM calls (never innerHTML with data).
 import { ApiError, call, setCsrf, url } from "./api.js";
+import { jobView, jobsView, kmsView, tokensView } from "./admin.js";
 import { startCharts } from "./charts.js";
 import { errText, h, size, toast } from "./dom.js";
 import { corsForm, encryptionForm, lifecycleForm, notificationsForm, quotaForm, websiteForm } from "./settings.js";
@@ -475,6 +476,9 @@ async function render() {
   if (path === "/login") { location.hash = "#/buckets"; return; }
   const views = { "/buckets": bucketsView, "/browse": browseView, "/object": objectView, "/versions": versionsView,
     "/settings": settingsView, "/admin": adminView, "/quota": quotaView, "/health": healthView };
+  const shell = { page, guarded, current: () => id === viewId, q };
+  for (const [p, fn] of [["/kms", kmsView], ["/tokens", tokensView], ["/jobs", jobsView], ["/job", jobView]])
+    views[p] = () => fn(shell);
   const view = views[path] || bucketsView;
   main.setAttribute("aria-busy", "true");
   try { await view(id, q); } finally { main.removeAttribute("aria-busy"); }
