@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 import pytest
-from browser_support import ApiClient
 from botocore.exceptions import ClientError
+from browser_support import ApiClient
 from ds3_wire import Ds3WireClient
 from test_console_browser import css, go, login, s3_client, toast_text, wait
 from test_console_settings import save
@@ -40,7 +40,8 @@ def test_kms_keys_are_created_disabled_and_enabled(browser, console_server):
     css(d, "#kms-alias").send_keys(alias)
     css(d, "#kms-description").send_keys("console test key")
     save(d, "kms-new", f"Key {alias} created")
-    row = wait(d, lambda d: [r for r in d.find_elements("css selector", "#kms-keys tbody tr") if alias in r.text][0])
+    row = wait(d, lambda d: next((r for r in d.find_elements("css selector", "#kms-keys tbody tr") if alias in r.text),
+                                 None))
     key_id = row.get_attribute("data-key")
     s3 = s3_client(srv)
     bucket = f"kms-{uuid.uuid4().hex[:6]}"
