@@ -38,6 +38,7 @@ from coffer.server.service.events.notifications import PROPS_KEY as NOTIFY_KEY
 from coffer.server.service.events.notifications import render_config as render_notifications
 from coffer.server.service.events.notifications import webhook_url
 from coffer.server.service.storage.admin import DataAdmin
+from coffer.server.service.storage.locate import placement
 
 MAX_JSON = 1024 * 1024
 MAX_LIST = 1000
@@ -397,7 +398,9 @@ async def object_info(r: Req) -> Any:
             "storage_policy": rec.props.get("policy") or (b.props.get("storage_policy") if b else None),
             "parts": len(rec.parts) if rec.parts else 0, "encrypted": bool(rec.props.get("sse")),
             "protection": _protection(rec),
-            "object_lock": bool(b and b.props.get("object_lock"))}
+            "object_lock": bool(b and b.props.get("object_lock")),
+            "ibm_protection": (b.props.get("protection") if b else None),
+            "placement": await placement(r.svc.core, rec, r.who.admin)}
 
 
 SAFE_INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -484,6 +487,22 @@ async def retention(r: Req) -> Any:
     return {"mode": mode, "until": _ts(until)}
 
 
+@route("POST", "ibm-hold")
+async def ibm_hold(r: Req) -> Any:
+    """IBM COS legal holds: ``{"add": ID}`` or ``{"remove": ID}`` (a protected bucket's object)."""
+    bucket, key = r.arg("bucket"), r.arg("key")
+    doc = await r.json()
+    await r.authorize("s3:PutObjectLegalHold", bucket, key)
+    if isinstance(doc.get("add"), str):
+        await r.svc.ibm.add_hold(r.who, bucket, key, doc["add"])
+    elif isinstance(doc.get("remove"), str):
+        await r.svc.ibm.remove_hold(r.who, bucket, key, doc["remove"])
+    else:
+        raise S3Error("InvalidArgument", "Give the hold to add or to remove.", ArgumentName="RetentionLegalHoldId")
+    rec = await r.svc.objects.get(r.who, bucket, key)
+    return _protection(rec)
+
+
 @route("POST", "share")
 async def share(r: Req) -> Any:
     """A presigned GET URL made with the session's own access key (its secret never leaves the server)."""
@@ -553,6 +572,24 @@ async def put_lifecycle(r: Req) -> Any:
         raise S3Error("MalformedXML", "Lifecycle rules are a JSON list of rule objects.")
     await r.svc.lifecycle.put(r.who, bucket, rules)
     return {"rules": rules}
+
+
+@route("PUT", "protection")
+async def put_protection(r: Req) -> Any:
+    """IBM COS protection configuration: retention periods in days (minimum <= default <= maximum),
+    permanent retention allowed or not; once set it only moves towards more protection."""
+    bucket = r.arg("bucket")
+    doc = await r.json()
+    days = []
+    for name in ("minimum", "default", "maximum"):
+        v = doc.get(name)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise S3Error("InvalidArgument", f"The {name} retention is a whole number of days.",
+                          ArgumentName=name, ArgumentValue=str(v))
+        days.append(v)
+    await r.authorize("s3:PutBucketProtection", bucket)
+    await r.svc.ibm.put_protection(r.who, bucket, "Retention", days[0], days[1], days[2], bool(doc.get("permanent")))
+    return {"protection": await r.svc.ibm.get_protection(r.who, bucket)}
 
 
 @route("PUT", "policy")

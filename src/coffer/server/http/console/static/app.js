@@ -2,7 +2,7 @@
 import { ApiError, call, setCsrf, url } from "./api.js";
 import { jobView, jobsView, kmsView, tokensView } from "./admin.js";
 import { startCharts } from "./charts.js";
-import { errText, h, size, toast } from "./dom.js";
+import { errText, field, formCard, h, size, toast } from "./dom.js";
 import { corsForm, encryptionForm, lifecycleForm, notificationsForm, quotaForm, websiteForm } from "./settings.js";
 import { uploadFile } from "./upload.js";
 
@@ -243,6 +243,23 @@ async function preview(bucket, key, info) {
   return box;
 }
 
+function placementCard(pl, sums, sumType) {
+  const card = h("section", { class: "card", id: "placement" }, h("h2", {}, "Storage and integrity"));
+  const rows = Object.entries(sums || {}).map(([a, v]) => h("tr", {}, h("th", { scope: "row" }, a.toUpperCase()), h("td", { class: "mono" }, v)));
+  card.append(h("h3", {}, "Checksums" + (sumType ? ` (${sumType.toLowerCase()})` : "")),
+    rows.length ? h("table", { id: "checksums" }, h("tbody", {}, rows)) : h("p", {}, "No additional checksum was stored with this object (the ETag is its MD5 or the MD5 of its parts)."));
+  if (!pl) return card;
+  if (pl.inline) { card.append(h("p", { id: "placement-summary" }, "Stored inline in the metadata (a small object): no data fragments.")); return card; }
+  card.append(h("p", { id: "placement-summary" }, `Policy ${pl.policy || "unknown"} · ${pl.segments.length} segment(s) · ${pl.state}`));
+  const body = h("tbody", {});
+  for (const seg of pl.segments) for (const f of seg.fragments) body.append(h("tr", { class: "fragment" },
+    h("td", {}, String(seg.pos)), h("td", {}, seg.policy || ""), h("td", {}, `${seg.state}${seg.width ? ` (${seg.good}/${seg.width})` : ""}`),
+    h("td", {}, String(f.index ?? 0)), h("td", { class: "mono" }, [f.node ? "node " + f.node + " · " : "", f.volume || "", f.volume_path ? ` ${f.volume_path}` : ""].join("") || (f.path ? f.path : "—")),
+    h("td", {}, f.status), h("td", { class: "num" }, size(f.size))));
+  card.append(h("table", { id: "fragments" }, h("thead", {}, h("tr", {}, ["Segment", "Policy", "State", "Fragment", "Where", "Status", "Size"].map((t) => h("th", { scope: "col" }, t)))), body));
+  return card;
+}
+
 async function objectView(id, q) {
   const bucket = q.get("bucket"), key = q.get("key");
   const info = await guarded(() => call("GET", "object", { bucket, key }));
@@ -293,6 +310,24 @@ async function objectView(id, q) {
     });
     prot.append(hold, ret);
   }
+  if (info.ibm_protection && info.protection.ibm) {
+    const holdId = h("input", { id: "ibm-hold-id", pattern: "[A-Za-z0-9!_.*()\\-]{1,64}" });
+    const holds = h("ul", { class: "plain", id: "ibm-holds" }, info.protection.ibm.holds.map((hold) => {
+      const rm = h("button", { type: "button", class: "secondary ibm-hold-remove", "data-hold": hold.id,
+        "aria-label": `Remove legal hold ${hold.id}` }, "Remove");
+      rm.addEventListener("click", async () => {
+        if (await guarded(() => call("POST", "ibm-hold", { bucket, key }, { remove: hold.id }))) { toast(`Legal hold ${hold.id} removed`, "ok"); render(); }
+      });
+      return h("li", {}, `${hold.id} (since ${hold.date}) `, rm);
+    }));
+    const addHold = h("form", { class: "row", id: "ibm-hold-form" }, field("IBM legal hold ID", holdId),
+      h("button", { type: "submit", id: "ibm-hold-add" }, "Add legal hold"));
+    addHold.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (await guarded(() => call("POST", "ibm-hold", { bucket, key }, { add: holdId.value.trim() }))) { toast(`Legal hold ${holdId.value.trim()} added`, "ok"); render(); }
+    });
+    prot.append(h("h3", {}, "IBM legal holds"), holds, addHold);
+  }
   const delBtn = h("button", { type: "button", class: "danger", id: "delete-object" }, "Delete object");
   delBtn.addEventListener("click", async () => {
     if (!await confirmDialog(`Delete ${key}?`)) return;
@@ -302,6 +337,7 @@ async function objectView(id, q) {
     h("div", { class: "row" }, h("a", { class: "button", href: url("content", { bucket, key, download: 1 }), download: "" }, "Download"),
       h("a", { class: "button", href: link("/versions", { bucket, prefix: key, exact: 1 }) }, "Version history"), delBtn),
     h("div", { class: "grid" }, h("section", { class: "card" }, h("h2", {}, "Details"), details), prot, tagForm, shareForm),
+    placementCard(info.placement, info.checksums, info.checksum_type),
     await preview(bucket, key, info));
 }
 
@@ -378,7 +414,10 @@ async function settingsView(id, q) {
     me.admin ? h("a", { href: link("/quota", { user: s.owner }), id: "edit-quota" }, "Edit the quota of " + s.owner) : "");
   const lock = h("section", { class: "card" }, h("h2", {}, "Protection"),
     h("p", {}, s.object_lock ? "S3 Object Lock is enabled: versions can carry retention and legal holds." : "Object Lock is off."),
-    s.protection ? h("pre", {}, JSON.stringify(s.protection, null, 2)) : "");
+    h("p", { id: "ibm-protection-text" }, s.protection ? `IBM protection: objects are kept ${s.protection.default} days by default ` +
+      `(at least ${s.protection.min}, at most ${s.protection.max})${s.protection.permanent ? "; permanent retention is allowed" : ""}. ` +
+      "Protected objects cannot be deleted or overwritten before their retention ends, nor while a legal hold is on them." : "No IBM protection configuration."));
+  const ibmForm = s.object_lock || s.versioning ? "" : protectionForm(bucket, s.protection);
   const delBucket = h("button", { type: "button", class: "danger", id: "delete-bucket" }, "Delete bucket");
   delBucket.addEventListener("click", async () => {
     if (!await confirmDialog(`Delete the bucket ${bucket}? It must be empty.`)) return;
@@ -386,7 +425,7 @@ async function settingsView(id, q) {
   });
   page("Settings of " + bucket, crumbs(bucket, ""),
     h("p", {}, `Owner ${s.owner} · ${s.objects} objects · ${size(s.bytes)} · created ${s.created}`),
-    h("div", { class: "grid" }, verForm, lock, quota),
+    h("div", { class: "grid" }, verForm, lock, quota), ibmForm,
     h("div", { class: "grid wide-cards" }, encryptionForm(bucket, s.encryption, kms?.keys, again), websiteForm(bucket, s.website, again)),
     corsForm(bucket, s.cors, again), lifecycleForm(bucket, s.lifecycle, again),
     notes ? notificationsForm(bucket, notes, again) : "",
@@ -430,6 +469,21 @@ async function adminView(id) {
   }
   page("Users and keys", form, h("table", { id: "users" },
     h("thead", {}, h("tr", {}, ["User", "Name", "Role", "Keys", "Quota"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));
+}
+
+function protectionForm(bucket, p) {
+  const num = (id, v) => h("input", { id, type: "number", min: 0, max: 365243, required: true, value: v ?? "" });
+  const min = num("prot-min", p?.min ?? 0), def = num("prot-default", p?.default ?? 0), max = num("prot-max", p?.max ?? 0);
+  const perm = h("input", { id: "prot-permanent", type: "checkbox", checked: !!p?.permanent });
+  return formCard("IBM protection (retention periods)", "protection", h("div", {},
+    h("p", { class: "hint" }, "Once set, the minimum and maximum can only grow and permanent retention cannot be turned off again."),
+    h("div", { class: "fields" }, field("Minimum (days)", min), field("Default (days)", def), field("Maximum (days)", max),
+      field("Allow permanent retention", perm))), async () => {
+    if (!await confirmDialog(`Set the protection of ${bucket}? It cannot be loosened afterwards.`, "Set protection")) return "Not changed";
+    await call("PUT", "protection", { bucket }, { minimum: Number(min.value), default: Number(def.value), maximum: Number(max.value), permanent: perm.checked });
+    render();
+    return "Protection saved";
+  });
 }
 
 function quotaText(q) {
