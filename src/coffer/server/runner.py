@@ -196,7 +196,7 @@ def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
 def open_cluster_data(cfg: Config) -> VolumeDataStore:
     """The gateway's store over the storage nodes of the cluster map (data/volumes/cluster.py)."""
     from coffer.server.data.volumes.cluster import ClusterDataStore
-    from coffer.server.meta.cluster import open_cluster_map
+    from coffer.server.meta.backends import open_cluster_map
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
