@@ -104,3 +104,21 @@ def test_bulk_job_shows_its_chunks_progress(browser, console_server):
     toast_text(d, "Job canceled")
     wait(d, lambda d: "CANCELED" in d.find_element("css selector", "#job-details").text)
     assert ds3.get_job(job_id)["Status"] == "CANCELED"
+
+
+def test_login_with_an_api_key_made_on_the_users_page(browser, console_server):
+    d, srv = browser, console_server
+    uid = f"ibm{uuid.uuid4().hex[:6]}"
+    api = ApiClient(srv.endpoint)
+    api.login(srv.access_key, srv.secret_key)
+    assert api.request("POST", "users", {"id": uid})[0] == 200
+    login(d, srv)
+    go(d, srv, "#/admin", "#users")
+    css(d, f"button.new-api-key[data-user='{uid}']").click()
+    api_key = css(d, "#secret-once").text.split("API key: ")[1].split()[0]
+    css(d, "#logout").click()
+    css(d, "#how-apikey").click()
+    css(d, "#apikey").send_keys(api_key)
+    css(d, "#login-button").click()
+    css(d, "#buckets")
+    assert f"{uid} (APIKEY" in css(d, "#who").text

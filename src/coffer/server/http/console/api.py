@@ -163,13 +163,26 @@ def _me(s: sessions.Session) -> dict[str, Any]:
 
 @route("POST", "login")
 async def login(r: Req) -> Any:
+    """``{"access_key", "secret_key"}`` or ``{"api_key"}`` (IBM style); failures are rate limited
+    per remote address (session.LoginLimiter: 429 with Retry-After)."""
     if not r.request.headers.get("Content-Type", "").startswith("application/json"):
         raise S3Error("InvalidRequest", "Log in with a JSON body.")
     doc = await r.json()
-    ak, sk = doc.get("access_key"), doc.get("secret_key")
-    if not isinstance(ak, str) or not isinstance(sk, str) or not ak or not sk:
-        raise S3Error("InvalidArgument", "Give an access key and a secret key.")
-    s = await sessions.login(r.svc, ak.strip(), sk)
+    ak, sk, apikey = doc.get("access_key"), doc.get("secret_key"), doc.get("api_key")
+    by_api_key = isinstance(apikey, str) and bool(apikey.strip())
+    if not by_api_key and (not isinstance(ak, str) or not isinstance(sk, str) or not ak or not sk):
+        raise S3Error("InvalidArgument", "Give an access key and a secret key, or an API key.")
+    limiter = sessions.LoginLimiter(r.cfg.data_dir / "run" / "console-logins")
+    address = r.request.remote or "unknown"
+    limiter.check(address)
+    try:
+        s = await (sessions.login_api_key(r.svc, apikey.strip()) if by_api_key
+                   else sessions.login(r.svc, ak.strip(), sk))
+    except S3Error as e:
+        if e.code == "AccessDenied":
+            limiter.failed(address)
+        raise
+    limiter.succeeded(address)
     resp = as_json(_me(s))
     sessions.set_cookie(resp, s, r.request.secure)
     return resp
@@ -694,10 +707,13 @@ async def add_user(r: Req) -> Any:
 @route("POST", "keys")
 async def create_key(r: Req) -> Any:
     r.require_admin()
-    user = (await r.json()).get("user")
+    doc = await r.json()
+    user, kind = doc.get("user"), doc.get("type") or "s3"
     if not isinstance(user, str) or not user:
         raise S3Error("InvalidArgument", "A key needs a user.")
-    return await r.svc.admin.create_key(user)
+    if kind not in ("s3", "apikey"):
+        raise S3Error("InvalidArgument", "A key's type is s3 or apikey.", ArgumentName="type", ArgumentValue=str(kind))
+    return await r.svc.admin.create_key(user, kind)
 
 
 @route("POST", "rotate")

@@ -54,15 +54,27 @@ function showSession() {
 
 function loginView() {
   const err = h("p", { class: "error", id: "login-error", role: "alert" });
-  const form = h("form", { class: "card narrow", id: "login-form" },
-    h("label", { for: "ak" }, "Access key"), h("input", { id: "ak", name: "ak", autocomplete: "username", required: true }),
+  const byKey = h("input", { type: "radio", name: "how", id: "how-keys", value: "keys", checked: true });
+  const byApi = h("input", { type: "radio", name: "how", id: "how-apikey", value: "apikey" });
+  const keys = h("div", { class: "narrow" },
+    h("label", { for: "ak" }, "Access key"), h("input", { id: "ak", name: "ak", autocomplete: "username" }),
     h("label", { for: "sk" }, "Secret key"),
-    h("input", { id: "sk", name: "sk", type: "password", autocomplete: "current-password", required: true }),
-    err, h("button", { type: "submit", id: "login-button" }, "Log in"));
+    h("input", { id: "sk", name: "sk", type: "password", autocomplete: "current-password" }));
+  const api = h("div", { class: "narrow", hidden: true },
+    h("label", { for: "apikey" }, "API key"),
+    h("input", { id: "apikey", name: "apikey", type: "password", autocomplete: "current-password" }));
+  const form = h("form", { class: "card narrow", id: "login-form" },
+    h("fieldset", { class: "inline" }, h("legend", {}, "Log in with"),
+      h("label", { for: "how-keys" }, byKey, " access key and secret"), h("label", { for: "how-apikey" }, byApi, " an API key (IBM style)")),
+    keys, api, err, h("button", { type: "submit", id: "login-button" }, "Log in"));
+  const show = () => { keys.hidden = !byKey.checked; api.hidden = byKey.checked; };
+  byKey.addEventListener("change", show); byApi.addEventListener("change", show);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    err.textContent = "";
+    const body = byKey.checked ? { access_key: form.ak.value, secret_key: form.sk.value } : { api_key: form.apikey.value };
     try {
-      me = await call("POST", "login", {}, { access_key: form.ak.value, secret_key: form.sk.value });
+      me = await call("POST", "login", {}, body);
       setCsrf(me.csrf); showSession(); location.hash = "#/buckets"; render();
     } catch (e) { err.textContent = errText(e); }
   });
@@ -436,7 +448,8 @@ async function settingsView(id, q) {
 function secretOnce(doc) {
   const box = h("div", { class: "card secret", role: "status", id: "secret-once" },
     h("p", {}, "Copy the secret now: it is shown only once."),
-    h("p", { class: "mono" }, `Access key: ${doc.access_key}`), h("p", { class: "mono" }, `Secret key: ${doc.secret_key}`));
+    doc.api_key ? h("p", { class: "mono" }, `API key: ${doc.api_key}`)
+      : [h("p", { class: "mono" }, `Access key: ${doc.access_key}`), h("p", { class: "mono" }, `Secret key: ${doc.secret_key}`)]);
   main.prepend(box);
 }
 
@@ -461,10 +474,12 @@ async function adminView(id) {
       dis.addEventListener("click", async () => { if (await guarded(() => call("PUT", "key-status", { key: k.access_key }, { status: k.status === "active" ? "disabled" : "active" }))) adminView(id); });
       keys.append(h("li", {}, h("span", { class: "mono" }, k.access_key), ` (${k.status}) `, rot, dis));
     }
-    const add = h("button", { type: "button" }, "New key");
+    const add = h("button", { type: "button", "aria-label": "New S3 key for " + u.id }, "New key");
     add.addEventListener("click", async () => { const r = await guarded(() => call("POST", "keys", {}, { user: u.id })); if (r) { await adminView(id); secretOnce(r); } });
+    const addApi = h("button", { type: "button", class: "secondary new-api-key", "data-user": u.id, "aria-label": "New API key for " + u.id }, "New API key");
+    addApi.addEventListener("click", async () => { const r = await guarded(() => call("POST", "keys", {}, { user: u.id, type: "apikey" })); if (r) { await adminView(id); secretOnce(r); } });
     rows.push(h("tr", {}, h("td", {}, u.id), h("td", {}, u.display_name || ""), h("td", {}, u.admin ? "admin" : ""),
-      h("td", {}, keys, add), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none", " ",
+      h("td", {}, keys, add, " ", addApi), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none", " ",
         h("a", { href: link("/quota", { user: u.id }), "aria-label": "Edit the quota of " + u.id }, "Edit"))));
   }
   page("Users and keys", form, h("table", { id: "users" },
