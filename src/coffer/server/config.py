@@ -81,7 +81,7 @@ class Config:
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
     lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)
     limits: Limits = field(default_factory=Limits)
-    # Multi-volume data (issue 5): none -> the data folder holds the data as before (data/local.py).
+    # Multi-volume data: none -> the data folder holds the data as before (data/local.py).
     volumes: tuple[Path, ...] = ()
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes

@@ -108,7 +108,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
     await stop.wait()

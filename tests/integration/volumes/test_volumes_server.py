@@ -1,4 +1,4 @@
-"""The multi-volume server (issue 5) through S3 clients: storage policies per bucket and per object,
+"""The multi-volume server through S3 clients: storage policies per bucket and per object,
 placement on distinct volumes, range reads, multipart, copies, volume identity, the admin API and
 the `coffer admin` CLI. Fault injection is in test_volumes_faults.py."""
 

@@ -1,4 +1,4 @@
-"""Data administration (issue 5): the operations behind `coffer admin` (volumes, fragments, repairs).
+"""Data administration: the operations behind `coffer admin` (volumes, fragments, repairs).
 
 Owns the metadata side of locate / check / repair / rebuild / drain / vacuum / volumes / scrub:
 objects are named by bucket and key, resolved to their segments through the metadata store, and
