@@ -88,7 +88,7 @@ def test_ibm_protection_and_legal_holds(browser, console_server):
     css(d, "#protection-save").click()
     css(d, "#confirm-ok").click()
     toast_text(d, "Protection saved")
-    assert "kept 10 days by default" in css(d, "#ibm-protection-text").text
+    wait(d, lambda d: "kept 10 days by default" in d.find_element("css selector", "#ibm-protection-text").text)
     api = ApiClient(srv.endpoint)
     api.login(srv.access_key, srv.secret_key)
     assert api.request("GET", "settings", query=f"bucket={bucket}")[1]["protection"]["max"] == 30
