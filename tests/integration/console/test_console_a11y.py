@@ -62,10 +62,12 @@ def pages(console_server) -> list[str]:
     s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     s3.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"hello")
     s3.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"hello again")
+    s3.put_object(Bucket=bucket, Key="docs/scan.bin", Body=os.urandom(300_000), ChecksumAlgorithm="SHA256")
     ds3 = Ds3WireClient(srv.endpoint, srv.access_key, srv.secret_key)
     job = ds3.put_bulk_job(bucket, [("bulk.bin", 10)])["JobId"]
     ds3.put_object(bucket, "bulk.bin", 10, io.BytesIO(b"0123456789"), job=job, offset=0)
     return ["#/buckets", f"#/browse?bucket={bucket}&prefix=docs/", f"#/object?bucket={bucket}&key=docs/readme.txt",
+            f"#/object?bucket={bucket}&key=docs/scan.bin",
             f"#/versions?bucket={bucket}&prefix=docs/readme.txt&exact=1", f"#/settings?bucket={bucket}",
             "#/admin", "#/quota?user=root", "#/kms", "#/tokens", "#/jobs", f"#/job?id={job}", "#/health"]
 
@@ -129,7 +131,7 @@ def test_narrow_screen(console_server, pages, tmp_path: Path):
         if shots:
             go(d, srv, pages[1], "#objects")
             d.save_screenshot(str(Path(shots) / "narrow.png"))
-            go(d, srv, pages[4], "#lc-rules-form")
+            go(d, srv, pages[5], "#lc-rules-form")
             css(d, "#lc-rules-add").click()
             d.execute_script("document.getElementById('lc-rules-form').scrollIntoView()")
             d.save_screenshot(str(Path(shots) / "narrow-settings.png"))
