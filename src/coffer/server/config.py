@@ -86,6 +86,8 @@ class Config:
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
     heal_interval: float = 2.0  # seconds between two looks at the repair queue
+    # Shared metadata (docs/cluster.md): a postgresql:// URL selects PostgreSQL; None keeps SQLite in DATA/meta.
+    meta_url: str | None = None
     # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
     # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
     cluster_secret: str | None = None

@@ -29,6 +29,9 @@ from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
 from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
+from coffer.server.meta.interface import MetaStore, MetaUnavailable
+from coffer.server.meta.postgres.schema import SchemaTooNew as PgSchemaTooNew
+from coffer.server.meta.sqlite.schema import SchemaTooNew
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
 from coffer.server.service.access.users import add_user, random_access_key, random_secret_key
@@ -39,7 +42,36 @@ log = logging.getLogger("coffer.server")
 ROOT_USER = "root"
 
 
-def open_meta(cfg: Config) -> SqliteMetaStore:
+def meta_url_file(cfg: Config) -> Path:
+    """Where a data folder served with --meta records its metadata URL (mode 0600: it may hold a password),
+    so that commands given only --data (`coffer user add --data DIR`) reach the same metadata."""
+    return cfg.data_dir / "meta" / "metadata.url"
+
+
+def record_meta_url(cfg: Config) -> None:
+    if not cfg.meta_url:
+        return
+    path = meta_url_file(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(cfg.meta_url + "\n")
+    os.replace(tmp, path)
+
+
+def open_meta(cfg: Config) -> MetaStore:
+    """The metadata store: PostgreSQL when cfg.meta_url names one (--meta / COFFER_META) or the data folder
+    recorded one (record_meta_url), else SQLite in DATA/meta."""
+    url = cfg.meta_url
+    if not url and meta_url_file(cfg).exists():
+        url = meta_url_file(cfg).read_text().strip()
+    if url:
+        from coffer.server.meta.postgres.store import PostgresMetaStore, is_postgres_url
+
+        if not is_postgres_url(url):
+            raise ValueError(f"--meta must be a postgresql:// URL, not {url!r}")
+        return PostgresMetaStore(url)
     cfg.meta_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteMetaStore(cfg.meta_path)
 
@@ -217,7 +249,7 @@ def start_healer(cfg: Config) -> None:
                              "heal_interval": cfg.heal_interval, "log": log}).start()
 
 
-async def _sweep_batch(meta: SqliteMetaStore, data: DataStore, refs: list[str]) -> int:
+async def _sweep_batch(meta: MetaStore, data: DataStore, refs: list[str]) -> int:
     known = await meta.referenced(refs)
     dead = [r for r in refs if r not in known]
     data.delete(dead)
@@ -236,7 +268,12 @@ def serve(cfg: Config) -> int:
     n = data.sweep_tmp()
     if n:
         log.info("removed %d temporary files left by an earlier run", n)
-    asyncio.run(bootstrap(cfg))
+    record_meta_url(cfg)
+    try:
+        asyncio.run(bootstrap(cfg))
+    except (MetaUnavailable, SchemaTooNew, PgSchemaTooNew) as exc:  # clear words, not a traceback
+        log.error("cannot open the metadata store: %s", exc)
+        return 2
     if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
         # A master key given by env/file is checked now: a typo must stop the start, not fail every
         # encrypted request later. (Without one, DATA/keys/master.key is created on first use.)

@@ -18,6 +18,8 @@ from coffer.server.service.events.webhook_security import networks
 @click.command("serve")
 @click.option("--data", "data", envvar="COFFER_DATA", default="./coffer-data", show_default=True,
               help="Data folder (metadata and object data).")
+@click.option("--meta", "meta_url", envvar="COFFER_META", default=None, metavar="URL",
+              help="Metadata database: postgresql://USER@HOST:PORT/DB (shared by gateways). Default: SQLite in DATA.")
 @click.option("--address", envvar="COFFER_ADDRESS", default="127.0.0.1:9000", show_default=True,
               help="HOST:PORT to listen on.")
 @click.option("--access-key", envvar="COFFER_ACCESS_KEY", default=None, help="Root access key.")
@@ -58,13 +60,15 @@ from coffer.server.service.events.webhook_security import networks
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
               shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max,
               webhook_allow, console_address, volumes, scrub_rate, scrub_interval, heal_interval, cluster_secret=None,
-              cluster_map=None) -> None:
+              cluster_map=None, meta_url=None) -> None:
     """Run the Coffer S3 server."""
     from coffer.server.runner import serve
 
     if bool(access_key) != bool(secret_key):
         raise click.UsageError("give both --access-key and --secret-key, or neither")
     host, port = parse_address(address)
+    if meta_url and not meta_url.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter("a postgresql://USER@HOST:PORT/DB URL", param_hint="--meta")
     try:
         networks(webhook_allow)
     except ValueError as e:
@@ -81,5 +85,5 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                                webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
                  scrub_interval=scrub_interval, heal_interval=heal_interval, cluster_secret=cluster_secret,
-                 cluster_map=cluster_map)
+                 cluster_map=cluster_map, meta_url=meta_url or None)
     raise SystemExit(serve(cfg))
