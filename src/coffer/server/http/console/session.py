@@ -120,6 +120,14 @@ class LoginLimiter:
         now = time.time()
         with self._locked(address) as fd:
             self._write(fd, [*self._recent(fd, now), now][-self.max_failures:])
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Drop the files of addresses whose last failure left the window (the folder stays small)."""
+        for entry in os.scandir(self.folder):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > self.window:
+                    os.unlink(entry.path)
 
     def succeeded(self, address: str) -> None:
         with contextlib.suppress(FileNotFoundError):

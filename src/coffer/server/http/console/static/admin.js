@@ -107,6 +107,17 @@ export async function jobView({ page, guarded, current, q }) {
   cancel.addEventListener("click", async () => {
     if (await guarded(() => call("DELETE", "job", { id }))) { toast("Job canceled", "ok"); jobView({ page, guarded, current, q }); }
   });
+  if (j.status === "IN_PROGRESS") {  // live progress: the page is redrawn when the job moved
+    const shown = JSON.stringify(j);
+    const poll = async () => {
+      if (!current()) return;
+      const now = await call("GET", "job", { id }).catch(() => null);
+      if (!current()) return;
+      if (now && JSON.stringify(now) !== shown) jobView({ page, guarded, current, q });
+      else setTimeout(poll, 3000);
+    };
+    setTimeout(poll, 3000);
+  }
   page("Job " + j.name, h("p", {}, h("a", { href: "#/jobs" }, "All bulk jobs")),
     h("dl", { class: "details", id: "job-details" }, [["Id", j.id], ["Type", j.type], ["Bucket", j.bucket], ["Owner", j.owner],
       ["Status", j.status], ["Priority", j.priority], ["Created", j.created], ["Finished", j.finished || "—"]]

@@ -14,10 +14,15 @@ const uploadsList = h("ul", { id: "uploads", class: "uploads", "aria-live": "pol
 // -- helpers ----------------------------------------------------------------------------------------
 async function guarded(fn) {
   try { return await fn(); } catch (e) {
-    if (e instanceof ApiError && e.status === 401) { me = null; location.hash = "#/login"; render(); }
+    if (e instanceof ApiError && e.status === 401) { me = null; toLogin(); }
     toast(errText(e));
     return undefined;
   }
+}
+
+// One render of the login page: a changed hash renders through its hashchange event, else render now.
+function toLogin() {
+  if (location.hash === "#/login") render(); else location.hash = "#/login";
 }
 
 function confirmDialog(text, okLabel = "Delete") {
@@ -75,7 +80,7 @@ function loginView() {
     const body = byKey.checked ? { access_key: form.ak.value, secret_key: form.sk.value } : { api_key: form.apikey.value };
     try {
       me = await call("POST", "login", {}, body);
-      setCsrf(me.csrf); showSession(); location.hash = "#/buckets"; render();
+      setCsrf(me.csrf); showSession(); if (location.hash === "#/buckets") render(); else location.hash = "#/buckets";
     } catch (e) { err.textContent = errText(e); }
   });
   page("Log in", form);
@@ -556,7 +561,7 @@ async function render() {
 
 document.getElementById("logout").addEventListener("click", async () => {
   await guarded(() => call("POST", "logout"));
-  me = null; setCsrf(""); location.hash = "#/login"; render();
+  me = null; setCsrf(""); toLogin();
 });
 window.addEventListener("hashchange", render);
 render();
