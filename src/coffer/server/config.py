@@ -92,6 +92,7 @@ class Config:
     # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
     cluster_secret: str | None = None
     cluster_map: str | None = None
+    cluster_ca: str | None = None  # CA bundle: reach the nodes over TLS (docs/cluster.md)
     suspect_after: float = 10.0  # seconds without a heartbeat before a node is suspect
 
     @property
