@@ -48,7 +48,7 @@ def chunk_method(policy_name: str | None) -> str:
     return f"ec/algo={EC_ALGORITHM},k={k},m={m}"
 
 
-def placement(data: Any, rec: ObjectRecord, chunk_info: bool = False) -> tuple[str | None, list[dict[str, Any]]]:
+def oio_chunks(data: Any, rec: ObjectRecord, chunk_info: bool = False) -> tuple[str | None, list[dict[str, Any]]]:
     """(the policy the object's data is stored under, every fragment or copy holding it), read from the
     fragments' headers (worker thread). A chunk is OpenIO's `{url, pos, size, hash, score}`: pos is the
     segment's number for a copy, `segment.index` for an EC fragment; url names the volume holding it.
@@ -293,7 +293,7 @@ class Oio:
 
     async def object_show(self, who: Principal, bucket: str, key: str, version: str | None = None) -> dict[str, Any]:
         rec = await self.get(who, bucket, key, version)
-        policy, _ = await self.core.run(placement, self.core.data, rec)
+        policy, _ = await self.core.run(oio_chunks, self.core.data, rec)
         return self.describe(rec, policy)
 
     async def object_set_properties(self, who: Principal, bucket: str, key: str, set_: dict | None,
@@ -324,7 +324,7 @@ class Oio:
     async def object_locate(self, who: Principal, bucket: str, key: str, version: str | None = None,
                             chunk_info: bool = False) -> tuple[dict, list[dict]]:
         rec = await self.get(who, bucket, key, version)
-        policy, chunks = await self.core.run(placement, self.core.data, rec, chunk_info)
+        policy, chunks = await self.core.run(oio_chunks, self.core.data, rec, chunk_info)
         return self.describe(rec, policy), chunks
 
     async def object_truncate(self, who: Principal, bucket: str, key: str, size: int, request_id: str,
