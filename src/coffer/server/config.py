@@ -83,6 +83,13 @@ class Config:
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
     heal_interval: float = 2.0  # seconds between two looks at the repair queue
+    # HTTPS (server/tls.py): certificate chain and key (PEM); None: plain HTTP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # SSE-C keys and bearer tokens over plain HTTP from a non-loopback client: refused unless True.
+    allow_insecure_secrets: bool = False
+    log_level: str = "info"  # debug | info | warning | error
+    log_format: str = "text"  # text | json
 
     @property
     def meta_path(self) -> Path:

@@ -11,6 +11,7 @@ period and close the store cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -30,12 +31,11 @@ from coffer.server.http.app import build_server
 from coffer.server.http.website import build_website_server
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
-from coffer.server.service.access.users import add_user, random_access_key, random_secret_key
 from coffer.server.service.events.notifications import recover_held
+from coffer.server.startup import DataLock, StartError, create_root, preflight, prepare_folder
 from coffer.server.workers.webhooks import WebhookDelivery
 
 log = logging.getLogger("coffer.server")
-ROOT_USER = "root"
 
 
 def open_meta(cfg: Config) -> SqliteMetaStore:
@@ -44,19 +44,10 @@ def open_meta(cfg: Config) -> SqliteMetaStore:
 
 
 async def bootstrap(cfg: Config) -> None:
-    """First start: create the root user (printing generated keys once); later starts: keep them."""
+    """Before the workers start: hand back what stopped or killed processes left behind."""
     meta = open_meta(cfg)
     await meta.open()
     try:
-        if cfg.access_key and cfg.secret_key:
-            existing = await meta.get_access_key(cfg.access_key)
-            if existing is None or existing.secret_key != cfg.secret_key:
-                await add_user(meta, ROOT_USER, cfg.access_key, cfg.secret_key, display_name=ROOT_USER, admin=True)
-        elif await meta.get_user(ROOT_USER) is None:
-            ak, sk = random_access_key(), random_secret_key()
-            await add_user(meta, ROOT_USER, ak, sk, display_name=ROOT_USER, admin=True)
-            print("Coffer created the root user. Keep these keys; they are not shown again:", flush=True)
-            print(f"  access key: {ak}\n  secret key: {sk}", flush=True)
         # No worker runs yet: leases on notification events were left by a stopped or killed
         # process; release them so delivery resumes at once instead of after they expire.
         await meta.release_events()
@@ -72,9 +63,14 @@ _website_sock: socket.socket | None = None
 def listen(cfg: Config, host: str | None = None, port: int | None = None) -> socket.socket:
     host = host or cfg.host
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    port = cfg.port if port is None else port
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, cfg.port if port is None else port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise StartError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -99,8 +95,17 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
         await web.SockSite(web_runner, _website_sock).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_stop(signum: int) -> None:
+        if _alone:  # no supervisor speaks for this process: say what the signal does
+            if stop.is_set():
+                print("coffer: second signal: stopping at once", file=sys.stderr, flush=True)
+                os._exit(1)  # crash-safe like kill -9: acknowledged writes are already durable
+            print(_stop_message(signum, cfg), file=sys.stderr, flush=True)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_stop, sig)
     # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
@@ -194,39 +199,71 @@ async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore | VolumeDataS
 
 
 def serve(cfg: Config) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    """Run the server; a start that cannot succeed ends in one line on stderr and exit status 1."""
+    logging.basicConfig(level=cfg.log_level.upper(),
+                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    lock = DataLock(cfg.data_dir)
+    try:
+        sock, started = _start(cfg, lock)
+    except StartError as e:
+        print(f"coffer: {e}", file=sys.stderr, flush=True)
+        return 1
+    if cfg.workers <= 1:
+        global _alone
+        _alone = True
+        _worker_main(cfg, sock)
+        print("coffer: stopped", file=sys.stderr, flush=True)
+        return 0
+    return _supervise(cfg, sock, started)
+
+
+def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
+    """Everything before the workers run, in the order that changes nothing when a step fails."""
     started = time.time()
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_folder(cfg)
+    lock.acquire()
     try:
         data = make_data(cfg, register=True)
     except (OSError, ValueError, VolumeError) as exc:  # wrong disk, foreign volume, unusable path
-        log.error("cannot open the data volumes: %s", exc)
-        return 2
-    n = data.sweep_tmp()
-    if n:
-        log.info("removed %d temporary files left by an earlier run", n)
-    asyncio.run(bootstrap(cfg))
+        raise StartError(f"cannot open the data volumes: {exc}") from None
+    plan = asyncio.run(preflight(cfg))
     if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
         # A master key given by env/file is checked now: a typo must stop the start, not fail every
         # encrypted request later. (Without one, DATA/keys/master.key is created on first use.)
         try:
             load_master_key(cfg.data_dir)
         except (OSError, ValueError) as e:
-            print(f"coffer: bad master key: {e}", file=sys.stderr, flush=True)
-            return 2
+            raise StartError(f"bad master key: {e}") from None
     sock = listen(cfg)
     if cfg.website_port is not None:
         global _website_sock
         _website_sock = listen(cfg, cfg.website_host, cfg.website_port)
+    # Listening: from here on the start cannot fail for a reason the operator gave, so the data
+    # folder may change (temporary files swept, the root user created on a new folder).
+    n = data.sweep_tmp()
+    if n:
+        log.info("removed %d temporary files left by an earlier run", n)
+    asyncio.run(create_root(cfg, plan))
+    asyncio.run(bootstrap(cfg))
+    if cfg.website_port is not None:
         print(f"Coffer serving static websites on http://{cfg.website_host}:{cfg.website_port}", flush=True)
     print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
-          f"workers: {cfg.workers}, region: {cfg.region})", flush=True)
+          f"workers: {cfg.workers}, region: {cfg.region}, pid: {os.getpid()})", flush=True)
     if cfg.workers <= 1:
         start_healer(cfg)
         threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
-        _worker_main(cfg, sock)
-        return 0
-    return _supervise(cfg, sock, started)
+    return sock, started
+
+
+def _stop_message(signum: int, cfg: Config) -> str:
+    name = signal.Signals(signum).name
+    return (f"coffer: {name} received: no new connections; in-flight requests get up to "
+            f"{cfg.limits.shutdown_grace_seconds:g} s to finish, then the store is closed "
+            f"(send it again to stop at once)")
+
+
+# One worker and no supervisor (--workers 1): the worker itself announces how it stops.
+_alone = False
 
 
 def _spawn(cfg: Config, sock: socket.socket) -> int:
@@ -266,6 +303,13 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
 
     def on_signal(signum, _frame) -> None:
         nonlocal stopping
+        if stopping:
+            print("coffer: second signal: stopping the workers at once", file=sys.stderr, flush=True)
+            for pid in list(children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            return
+        print(_stop_message(signum, cfg), file=sys.stderr, flush=True)
         stopping = True
         for pid in list(children):
             try:
@@ -295,4 +339,5 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
         if not stopping:
             log.warning("worker %d exited (%s); starting a new one", pid, status)
             children.add(_spawn(cfg, sock))
+    print("coffer: stopped", file=sys.stderr, flush=True)
     return 0
