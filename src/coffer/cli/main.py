@@ -6,6 +6,8 @@ with ``python -m coffer.cli.main``. Paths are ``ALIAS/bucket/key`` (see ``coffer
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from coffer import __version__
@@ -20,8 +22,19 @@ from coffer.cli._output import Output, UsageError, command
 from coffer.sdk._config import resolve
 
 
+def _tls_option(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """--ca-bundle / --insecure: handed to every client through the environment (_aliases.tls_config)."""
+    if value:
+        os.environ["COFFER_CA_BUNDLE" if param.name == "ca_bundle" else "COFFER_INSECURE"] = str(value)
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coffer")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), callback=_tls_option,
+              expose_value=False, help="PEM file of the CA(s) that signed the server's certificate.")
+@click.option("--insecure", is_flag=True, callback=_tls_option, expose_value=False,
+              help="Do not verify the server's HTTPS certificate (test set-ups only).")
 def cli() -> None:
     """Coffer: an S3-compatible object store, and a client for any S3 service.
 

@@ -33,6 +33,8 @@ from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
 from coffer.server.service.events.notifications import recover_held
 from coffer.server.startup import DataLock, StartError, create_root, preflight, prepare_folder
+from coffer.server.tls import TlsError, server_context
+from coffer.server.tls import reload as reload_tls
 from coffer.server.workers.webhooks import WebhookDelivery
 
 log = logging.getLogger("coffer.server")
@@ -86,15 +88,20 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     delivery.start()
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
+    tls = server_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
+    site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds, ssl_context=tls)
     await site.start()
     web_runner = None
     if _website_sock is not None:
         web_runner = web.ServerRunner(build_website_server(service, cfg), handle_signals=False)
         await web_runner.setup()
-        await web.SockSite(web_runner, _website_sock).start()
+        await web.SockSite(web_runner, _website_sock, ssl_context=tls).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if tls is not None and cfg.tls_cert and cfg.tls_key:
+        loop.add_signal_handler(signal.SIGHUP, reload_tls, tls, cfg.tls_cert, cfg.tls_key)
+    else:
+        loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP: no TLS certificate to reload")
 
     def on_stop(signum: int) -> None:
         if _alone:  # no supervisor speaks for this process: say what the signal does
@@ -234,6 +241,11 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
             load_master_key(cfg.data_dir)
         except (OSError, ValueError) as e:
             raise StartError(f"bad master key: {e}") from None
+    if cfg.tls_cert and cfg.tls_key:
+        try:
+            server_context(cfg.tls_cert, cfg.tls_key)
+        except TlsError as e:
+            raise StartError(str(e)) from None
     sock = listen(cfg)
     if cfg.website_port is not None:
         global _website_sock
@@ -245,9 +257,10 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
         log.info("removed %d temporary files left by an earlier run", n)
     asyncio.run(create_root(cfg, plan))
     asyncio.run(bootstrap(cfg))
+    scheme = "https" if cfg.tls_cert else "http"
     if cfg.website_port is not None:
-        print(f"Coffer serving static websites on http://{cfg.website_host}:{cfg.website_port}", flush=True)
-    print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
+        print(f"Coffer serving static websites on {scheme}://{cfg.website_host}:{cfg.website_port}", flush=True)
+    print(f"Coffer serving S3 on {scheme}://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
           f"workers: {cfg.workers}, region: {cfg.region}, pid: {os.getpid()})", flush=True)
     if cfg.workers <= 1:
         start_healer(cfg)
@@ -274,6 +287,7 @@ def _spawn(cfg: Config, sock: socket.socket) -> int:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's loop handles it
             _worker_main(cfg, sock)
         except Exception:
             log.exception("worker failed")
@@ -317,8 +331,14 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
             except ProcessLookupError:
                 pass
 
+    def on_hangup(_signum, _frame) -> None:  # each worker reloads its own TLS context
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
     start_healer(cfg)  # after the first fork: a worker must not inherit a thread's held locks
     deadline: float | None = None

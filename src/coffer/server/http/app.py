@@ -60,7 +60,7 @@ class Front:
         self.service = service
         self.cfg = cfg
         self.auth = Authenticator(service, cfg.limits, cfg.region)
-        self.ais = AisFront(service)  # AIStore's /v1 API (issue 6)
+        self.ais = AisFront(service, allow_insecure_secrets=cfg.allow_insecure_secrets)  # AIStore's /v1 API
         self.ds3 = Ds3Front(service, cfg, self.auth)  # Spectra DS3 bulk jobs (issue 6)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero

@@ -21,6 +21,7 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.http.common.auth import parse_query
 from coffer.server.http.common.endpoint import decode_path
+from coffer.server.http.common.secure import secrets_allowed
 from coffer.server.http.s3 import notifications as h_notify
 from coffer.server.service import Principal, Service
 from coffer.server.service.access.tokens import TokenError
@@ -119,8 +120,9 @@ class _Failed(Exception):
 
 
 class AisFront:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, allow_insecure_secrets: bool = False) -> None:
         self.service = service
+        self.allow_insecure_secrets = allow_insecure_secrets
 
     async def _principal(self, request: web.BaseRequest) -> Principal:
         auth = request.headers.get("Authorization", "")
@@ -130,6 +132,9 @@ class AisFront:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AisError(401, "unsupported Authorization scheme: expecting Bearer <token>")
+        if not secrets_allowed(request, self.allow_insecure_secrets):
+            raise AisError(403, "bearer tokens are refused over plain HTTP from another host: use HTTPS "
+                           "(or start the server with --allow-insecure-secrets behind a TLS proxy)")
         try:
             return await self.service.tokens.verify(token.strip())
         except TokenError as e:

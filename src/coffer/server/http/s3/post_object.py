@@ -22,6 +22,7 @@ from coffer.protocol.errors import S3Error
 from coffer.server.crypto.envelope import sse_request
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.respond import quoted, xml_response
+from coffer.server.http.common.sse import secure
 from coffer.server.http.s3.authorize import request_context
 from coffer.server.http.s3.notifications import guarded
 from coffer.server.http.s3.objects import put_result_headers
@@ -162,7 +163,7 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         headers={_STORED[k]: v for k, v in fields.items() if k in _STORED},
         user_meta={k[11:]: v for k, v in fields.items() if k.startswith("x-amz-meta-")},
         storage_class=fields.get("x-amz-storage-class", "STANDARD"), owner=owner, props=props,
-        sse=sse_request(sse_fields, secure=True) if sse_fields else None,
+        sse=sse_request(sse_fields, secure=secure(ctx)) if sse_fields else None,
     )
 
     async def store() -> web.StreamResponse:
