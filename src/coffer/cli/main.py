@@ -14,6 +14,7 @@ from coffer import __version__
 from coffer.cli import _aliases
 from coffer.cli._aliases import Alias
 from coffer.cli._cmd_admin import admin_group
+from coffer.cli._cmd_backup import backup, restore
 from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
 from coffer.cli._cmd_bulk import bulk
 from coffer.cli._cmd_sync import sync
@@ -101,6 +102,8 @@ def alias_rm(out: Output, name: str) -> None:
     out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
 
 
+admin_group.add_command(backup)
+admin_group.add_command(restore)
 for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk):
     cli.add_command(_command)
 

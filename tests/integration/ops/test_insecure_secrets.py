@@ -46,11 +46,13 @@ CLIENT = textwrap.dedent("""
     except ClientError as e:
         print("create:", e)
     try:
-        s3.put_object(Bucket="netns-bucket", Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=os.urandom(32))
+        s3.put_object(Bucket="netns-bucket", Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
+                      SSECustomerKey=os.urandom(32))
         print("ssec: stored")
     except ClientError as e:
         print("ssec:", e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
-    req = urllib.request.Request(url + "/v1/buckets/netns-bucket?provider=ais", headers={"Authorization": "Bearer abc.def.ghi"})
+    req = urllib.request.Request(url + "/v1/buckets/netns-bucket?provider=ais",
+                                 headers={"Authorization": "Bearer abc.def.ghi"})
     try:
         urllib.request.urlopen(req, timeout=10)
         print("bearer: 200")

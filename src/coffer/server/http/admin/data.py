@@ -14,6 +14,7 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST scrub                          run (or resume) a scrub pass to its end, unthrottled
     POST heal                           repair everything in the repair queue now
     PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    GET  backup                         a consistent snapshot of the metadata database (SQLite file)
 
 Health (no signature, nothing secret): ``/health/data`` is JSON {status: ok | degraded | failed,
 volumes: [...]} with 200 unless writes are impossible (503); ``/health/metrics`` is the Prometheus
@@ -22,7 +23,11 @@ text format (volume states, errors, capacity, repair queue, scrub progress).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -81,6 +86,35 @@ async def bucket_policy(r: AdminRequest) -> Any:
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
     return await DataAdmin(r.svc.core).bucket_policy(_arg(r.query, "bucket"), policy)
+
+
+@admin_route("backup")
+async def backup(r: AdminRequest) -> web.StreamResponse:
+    """The metadata database as of one commit, streamed as an SQLite file (`coffer admin backup`)."""
+    DataAdmin.require(r.who)
+    if r.parts or r.method != "GET":
+        raise _method()
+    folder = Path(getattr(r.svc.core.meta, "path", Path(tempfile.gettempdir()))).parent
+    fd, name = tempfile.mkstemp(prefix=".backup-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        await DataAdmin(r.svc.core).backup(tmp)
+        f = open(tmp, "rb")  # noqa: SIM115 - closed below, after the last chunk went out
+    finally:
+        tmp.unlink(missing_ok=True)  # the open file stays readable; nothing is left behind
+    loop = asyncio.get_running_loop()
+    try:
+        size = os.fstat(f.fileno()).st_size
+        resp = web.StreamResponse(headers={"Content-Type": "application/vnd.sqlite3"})
+        resp.content_length = size
+        await resp.prepare(r.request)
+        while chunk := await loop.run_in_executor(None, f.read, 1 << 20):
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+    finally:
+        f.close()
 
 
 async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:

@@ -89,6 +89,8 @@ async def admin_dispatch(front: Front, request: web.BaseRequest, raw_path: str, 
     result = await handler(AdminRequest(request, who, plan, front.service, request.method, segments[1:], query))
     if result is None:
         return web.Response(status=204)
+    if isinstance(result, web.StreamResponse):  # a resource that streams its own answer (backup)
+        return result
     return web.Response(body=json.dumps(result, indent=1).encode(), content_type="application/json")
 
 

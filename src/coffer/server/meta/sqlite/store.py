@@ -119,6 +119,27 @@ class SqliteMetaStore(MetaStore):
             self._inline.close()
             self._inline = None
 
+    async def backup(self, dest: Path) -> None:
+        """A consistent copy of the database in `dest`, taken while the server runs.
+
+        SQLite's online backup API in one step (pages=-1) on a connection of its own: it reads one
+        snapshot (WAL readers never block the writer), so the copy is the database as of one commit.
+        """
+
+        def run() -> None:
+            src = self._connect()
+            try:
+                dst = sqlite3.connect(str(dest))
+                try:
+                    src.backup(dst)
+                    dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+
+        await asyncio.to_thread(run)
+
     @property
     def commits(self) -> int:
         """Write transactions committed by this instance (fewer than writes when batching)."""
