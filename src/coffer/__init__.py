@@ -8,10 +8,9 @@ Names are loaded on first use (PEP 562), so ``import coffer.server`` or ``import
 does not drag the SDK and urllib3 into the server process.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -71,40 +70,150 @@ _EXPORTS: dict[str, str] = {
     "DirectoryResult": "coffer.sdk._transfer",
     "ObjectGroup": "coffer.sdk._group",
     "GroupResult": "coffer.sdk._group",
+    "RequestRecord": "coffer.sdk._tracing",
+    "AsyncClient": "coffer.sdk._async._client",
+    "AsyncBucket": "coffer.sdk._async._handles",
+    "AsyncObject": "coffer.sdk._async._handles",
+    "AsyncObjectReader": "coffer.sdk._async._io",
+    "AsyncObjectWriter": "coffer.sdk._async._io",
+    "ObjectVersion": "coffer.sdk._documents",
+    "ObjectLockConfig": "coffer.sdk._documents",
+    "Retention": "coffer.sdk._documents",
+    "ProtectionConfig": "coffer.sdk._documents",
+    "LegalHold": "coffer.sdk._documents",
+    "RetentionState": "coffer.sdk._documents",
+    "LifecycleRule": "coffer.sdk._documents",
+    "CorsRule": "coffer.sdk._documents",
+    "RoutingRule": "coffer.sdk._documents",
+    "WebsiteConfig": "coffer.sdk._documents",
+    "EncryptionConfig": "coffer.sdk._documents",
+    "NotificationTarget": "coffer.sdk._documents",
+    "Grant": "coffer.sdk._documents",
+    "Acl": "coffer.sdk._documents",
+    "PublicAccessBlock": "coffer.sdk._documents",
 }
 
 __all__ = [
-    "AccessDenied", "BadDigest", "Bucket", "BucketAlreadyExists", "BucketAlreadyOwnedByYou",
-    "BucketNotEmpty", "BulkJob", "Client", "ClientConfig", "ClientRequestError", "CofferError", "ConnectionFailed",
-    "Credentials", "DeleteResult", "DirectoryResult", "EntityTooLarge", "EntityTooSmall", "GroupResult",
-    "IntegrityError", "InternalError", "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName",
-    "InvalidPart", "InvalidRange", "JobStatus", "MethodNotAllowed", "NoSuchBucket", "NoSuchKey", "NoSuchUpload",
-    "NoSuchVersion", "NotFound", "NotImplementedByServer", "NotModified", "Object", "ObjectGroup", "ObjectInfo",
-    "ObjectProps", "ObjectReader", "ObjectWriter", "PreconditionFailed", "Prefix", "ProtocolError",
-    "PutResult", "ServerError", "ServiceUnavailable", "SignatureDoesNotMatch", "SlowDown", "Subscriber",
-    "TransferCancelled", "TransferConfig", "TransferFailed", "TransferFuture", "TransferManager",
+    "AccessDenied",
+    "Acl",
+    "AsyncBucket",
+    "AsyncClient",
+    "AsyncObject",
+    "AsyncObjectReader",
+    "AsyncObjectWriter",
+    "BadDigest",
+    "Bucket",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "BulkJob",
+    "Client",
+    "ClientConfig",
+    "ClientRequestError",
+    "CofferError",
+    "ConnectionFailed",
+    "CorsRule",
+    "Credentials",
+    "DeleteResult",
+    "DirectoryResult",
+    "EncryptionConfig",
+    "EntityTooLarge",
+    "EntityTooSmall",
+    "Grant",
+    "GroupResult",
+    "IntegrityError",
+    "InternalError",
+    "InvalidAccessKeyId",
+    "InvalidArgument",
+    "InvalidBucketName",
+    "InvalidPart",
+    "InvalidRange",
+    "JobStatus",
+    "LegalHold",
+    "LifecycleRule",
+    "MethodNotAllowed",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchUpload",
+    "NoSuchVersion",
+    "NotFound",
+    "NotImplementedByServer",
+    "NotModified",
+    "NotificationTarget",
+    "Object",
+    "ObjectGroup",
+    "ObjectInfo",
+    "ObjectLockConfig",
+    "ObjectProps",
+    "ObjectReader",
+    "ObjectVersion",
+    "ObjectWriter",
+    "PreconditionFailed",
+    "Prefix",
+    "ProtectionConfig",
+    "ProtocolError",
+    "PublicAccessBlock",
+    "PutResult",
+    "RequestRecord",
+    "Retention",
+    "RetentionState",
+    "RoutingRule",
+    "ServerError",
+    "ServiceUnavailable",
+    "SignatureDoesNotMatch",
+    "SlowDown",
+    "Subscriber",
+    "TransferCancelled",
+    "TransferConfig",
+    "TransferFailed",
+    "TransferFuture",
+    "TransferManager",
+    "WebsiteConfig",
     "__version__",
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'coffer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    # The public surface (pinned by tests/sdk/test_sdk_public_names.py against docs/sdk.md) plus
+    # private names; subpackages (sdk, protocol, server, cli) stay importable but unlisted.
+    private = {n for n in globals() if n.startswith("_")}
+    return sorted(private | set(_EXPORTS))
 
 
-if TYPE_CHECKING:  # static tools see real imports
+if _TYPE_CHECKING:  # static tools see real imports
+    from coffer.sdk._async._client import AsyncClient
+    from coffer.sdk._async._handles import AsyncBucket, AsyncObject
+    from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._bulk import BulkJob, JobStatus
     from coffer.sdk._client import Client
     from coffer.sdk._config import ClientConfig, Credentials, TransferConfig
+    from coffer.sdk._documents import (
+        Acl,
+        CorsRule,
+        EncryptionConfig,
+        Grant,
+        LegalHold,
+        LifecycleRule,
+        NotificationTarget,
+        ObjectLockConfig,
+        ObjectVersion,
+        ProtectionConfig,
+        PublicAccessBlock,
+        Retention,
+        RetentionState,
+        RoutingRule,
+        WebsiteConfig,
+    )
     from coffer.sdk._errors import (
         AccessDenied,
         BadDigest,
@@ -142,6 +251,7 @@ if TYPE_CHECKING:  # static tools see real imports
     )
     from coffer.sdk._object import Object
     from coffer.sdk._reader import ObjectReader
+    from coffer.sdk._tracing import RequestRecord
     from coffer.sdk._transfer import DirectoryResult, Subscriber, TransferFuture, TransferManager
     from coffer.sdk._types import DeleteResult, ObjectInfo, ObjectProps, Prefix, PutResult
     from coffer.sdk._writer import ObjectWriter

@@ -87,7 +87,7 @@ def _plan(src: Path | Remote, dst: Path | Remote) -> tuple[list[Job], list[Path 
 @_options
 @command
 def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, concurrency: int,
-         part_size: int, content_type: str | None, attr: tuple[str, ...]) -> None:
+         part_size: int, content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Mirror a directory or prefix: local<->remote or remote->remote."""
     src, dst = _target(source), _target(target)
     jobs, extra = _plan(src, dst)
@@ -98,7 +98,7 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, con
         for item in extra if delete else []:
             out.emit({"action": "delete", "target": str(item), "dry_run": True}, f"would delete: {item}")
         return
-    failed = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr)).run(
+    failed = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr)).run(
         jobs, f"sync {len(jobs)} files") if jobs else 0
     for job in jobs:  # downloads take the object's time, so the next sync sees them as current
         if job.kind == "download" and isinstance(job.dst, Path) and job.dst.exists():

@@ -25,8 +25,32 @@ from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
 MiB = 1024 * 1024
 
 
+class Rate(click.ParamType):
+    """A transfer rate in bytes per second: ``512K``, ``10M``, ``1.5G`` (powers of 1024, as curl's
+    --limit-rate), or plain bytes; a trailing ``B``, ``iB`` or ``/s`` is allowed (``10MiB/s``)."""
+
+    name = "rate"
+    _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("/S").removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in self._UNITS else ""
+        number = text[: len(text) - len(unit)]
+        try:
+            rate = int(float(number) * self._UNITS[unit])
+        except ValueError:
+            self.fail(f"{value!r} is not a rate (examples: 512K, 10M, 1.5G, 1048576)", param, ctx)
+        if rate <= 0:
+            self.fail(f"{value!r}: the rate must be positive", param, ctx)
+        return rate
+
+
 def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The option stack cp, mv and sync share."""
+    fn = click.option("--limit-rate", type=Rate(), default=None, metavar="RATE",
+                      help="Cap the whole command's bandwidth, bytes/s: 512K, 10M, 1G.")(fn)
     fn = click.option("--concurrency", default=10, show_default=True, help="Parallel requests.")(fn)
     fn = click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")(fn)
     fn = click.option("--content-type", default=None, help="Content type of uploaded objects.")(fn)
@@ -182,9 +206,9 @@ class _IterFile:
         return out
 
 
-def _config(concurrency: int, part_size: int) -> TransferConfig:
+def _config(concurrency: int, part_size: int, limit_rate: int | None = None) -> TransferConfig:
     return TransferConfig(multipart_threshold=part_size * MiB, multipart_chunksize=part_size * MiB,
-                          max_concurrency=concurrency)
+                          max_concurrency=concurrency, max_bandwidth=limit_rate)
 
 
 @click.command("cp")
@@ -194,10 +218,10 @@ def _config(concurrency: int, part_size: int) -> TransferConfig:
 @_options
 @command
 def cp(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...]) -> None:
+       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Copy local->remote, remote->local or remote->remote."""
     jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
-    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:
         raise click.exceptions.Exit(1)
@@ -210,10 +234,10 @@ def cp(out: Output, source: str, target: str, recursive: bool, concurrency: int,
 @_options
 @command
 def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...]) -> None:
+       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Move: copy, then remove each source that was copied."""
     jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
-    runner = Runner(out, _config(concurrency, part_size), content_type, _metadata(attr))
+    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
     if runner.run(jobs, f"{len(jobs)} files"):
         raise click.exceptions.Exit(1)  # keep every source when anything failed
     remotes: dict[tuple[str, str], list[str]] = {}

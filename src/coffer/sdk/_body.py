@@ -229,7 +229,7 @@ def with_crc32c(body: Any, headers: dict[str, str]) -> dict[str, str]:
     if isinstance(body, str):
         h.update(body.encode())
     elif isinstance(body, bytes | bytearray | memoryview):
-        h.update(body)
+        h.update(memoryview(body))
     elif isinstance(body, FilePayload):
         for chunk in body.chunks():
             h.update(chunk)

@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coffer.protocol import xmlutil
 from coffer.sdk import _multipart as mp
-from coffer.sdk._errors import BucketAlreadyOwnedByYou, NoSuchBucket, NotFound
+from coffer.sdk import _operations as ops
+from coffer.sdk._documents import (
+    Acl,
+    CorsRule,
+    EncryptionConfig,
+    LifecycleRule,
+    NotificationTarget,
+    ObjectLockConfig,
+    ObjectVersion,
+    ProtectionConfig,
+    PublicAccessBlock,
+    WebsiteConfig,
+    parse_versions,
+)
+from coffer.sdk._errors import BucketAlreadyOwnedByYou, ClientRequestError, NoSuchBucket, NotFound
 from coffer.sdk._types import DeleteResult, ObjectInfo, Prefix, parse_delete_result, parse_list_v2
 
 if TYPE_CHECKING:
@@ -52,14 +66,23 @@ class Bucket:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    def create(self, exist_ok: bool = False, region: str | None = None) -> Bucket:
-        """Create the bucket; with ``exist_ok`` an existing bucket of ours is not an error."""
+    def create(self, exist_ok: bool = False, region: str | None = None, *, object_lock: bool = False,
+               acl: str | None = None) -> Bucket:
+        """Create the bucket; with ``exist_ok`` an existing bucket of ours is not an error.
+
+        ``object_lock`` creates it with S3 Object Lock enabled (and versioning on); ``acl`` is a
+        canned ACL (``private``, ``public-read``, ...)."""
         body = None
+        headers: dict[str, str] = {}
+        if object_lock:
+            headers["x-amz-bucket-object-lock-enabled"] = "true"
+        if acl:
+            headers["x-amz-acl"] = acl
         region = region or self.client.region
         if region and region != "us-east-1":
             body = xmlutil.to_xml("CreateBucketConfiguration", {"LocationConstraint": region})
         try:
-            self._t.request("PUT", self.name, body=body)
+            self._t.request("PUT", self.name, body=body, headers=headers)
         except BucketAlreadyOwnedByYou as exc:
             # After a retry the "already yours" may be our own first attempt that did go through.
             if not exist_ok and exc.attempts == 1:
@@ -78,7 +101,7 @@ class Bucket:
         """Delete the bucket; ``force`` first deletes every object and aborts pending uploads."""
         if force:
             self.abort_uploads()
-            batch: list[str] = []
+            batch: list[str | tuple[str, str]] = []
             for entry in self.list_objects():
                 batch.append(entry.key)
                 if len(batch) == DELETE_BATCH:
@@ -86,6 +109,16 @@ class Bucket:
                     batch = []
             if batch:
                 self._delete_batch(batch, check=True)
+            if self._versioned():  # versions and delete markers stay after the keys go
+                batch = []
+                for v in self.list_versions():
+                    if isinstance(v, ObjectVersion):
+                        batch.append((v.key, v.version_id))
+                    if len(batch) == DELETE_BATCH:
+                        self._delete_batch(batch, check=True)
+                        batch = []
+                if batch:
+                    self._delete_batch(batch, check=True)
         self._t.request("DELETE", self.name, not_found=NoSuchBucket)
 
     @property
@@ -142,29 +175,38 @@ class Bucket:
                 return
             token = page.next_token
 
-    def delete_objects(self, keys: Iterable[str]) -> list[DeleteResult]:
-        """Delete ``keys`` in batches of 1000; one :class:`DeleteResult` per key (errors included)."""
+    def delete_objects(self, keys: Iterable[str | tuple[str, str]], *,
+                       bypass_governance: bool = False) -> list[DeleteResult]:
+        """Delete ``keys`` (names, or ``(key, version_id)`` pairs) in batches of 1000; one
+        :class:`DeleteResult` per key (errors included)."""
         results: list[DeleteResult] = []
-        batch: list[str] = []
+        batch: list[str | tuple[str, str]] = []
         for key in keys:
             batch.append(key)
             if len(batch) == DELETE_BATCH:
-                results += self._delete_batch(batch)
+                results += self._delete_batch(batch, bypass=bypass_governance)
                 batch = []
         if batch:
-            results += self._delete_batch(batch)
+            results += self._delete_batch(batch, bypass=bypass_governance)
         return results
 
-    def _delete_batch(self, keys: list[str], check: bool = False) -> list[DeleteResult]:
-        body = xmlutil.to_xml("Delete", {"Quiet": False, "Object": [{"Key": k} for k in keys]})
+    def _delete_batch(self, keys: list[str | tuple[str, str]], check: bool = False,
+                      bypass: bool = False) -> list[DeleteResult]:
+        items = [{"Key": k} if isinstance(k, str) else {"Key": k[0], "VersionId": k[1]} for k in keys]
+        body = xmlutil.to_xml("Delete", {"Quiet": False, "Object": items})
         md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
-        resp = self._t.request("POST", self.name, query={"delete": ""}, body=body,
-                               headers={"Content-MD5": md5, "Content-Type": "application/xml"},
+        headers = {"Content-MD5": md5, "Content-Type": "application/xml"}
+        if bypass:
+            headers["x-amz-bypass-governance-retention"] = "true"
+        resp = self._t.request("POST", self.name, query={"delete": ""}, body=body, headers=headers,
                                not_found=NoSuchBucket)
         results = parse_delete_result(resp.data or b"")
-        seen = {r.key for r in results}
+        seen = {(r.key, r.version_id) for r in results} | {(r.key, None) for r in results}
         # Quiet servers (or Quiet-by-default ones) only report failures; the rest were deleted.
-        results += [DeleteResult(k, True) for k in keys if k not in seen]
+        for k in keys:
+            key, vid = (k, None) if isinstance(k, str) else k
+            if (key, vid) not in seen:
+                results.append(DeleteResult(key, True, vid))
         if check:
             failed = [r for r in results if not r.deleted]
             if failed:
@@ -187,3 +229,162 @@ class Bucket:
         for up in uploads:
             mp.abort(self._t, self.name, up.key, up.upload_id)
         return len(uploads)
+
+    # --- versioning --------------------------------------------------------------------------------
+
+    def _versioned(self) -> bool:
+        try:
+            return self.get_versioning() is not None
+        except ClientRequestError:  # a server without versioning (NotImplemented)
+            return False
+
+    def get_versioning(self) -> str | None:
+        """``"Enabled"``, ``"Suspended"``, or None when versioning was never enabled."""
+        return self._t.run(ops.get_versioning(), self.name)
+
+    def enable_versioning(self) -> None:
+        self._t.run(ops.put_versioning("Enabled"), self.name)
+
+    def suspend_versioning(self) -> None:
+        self._t.run(ops.put_versioning("Suspended"), self.name)
+
+    def list_versions(
+        self, prefix: str = "", delimiter: str | None = None, *, key_marker: str | None = None,
+        version_id_marker: str | None = None, page_size: int = 1000,
+    ) -> Iterator[ObjectVersion | Prefix]:
+        """Lazily yield every version and delete marker (newest first per key), and common prefixes."""
+        if not 1 <= page_size <= 1000:
+            raise ValueError("page_size must be between 1 and 1000")
+        while True:
+            query = ops.list_versions_page(prefix, delimiter, key_marker, version_id_marker, page_size)
+            resp = self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
+            page = parse_versions(self.name, resp.data or b"")
+            yield from page.entries
+            if page.next_key_marker is None or (page.next_key_marker, page.next_version_id_marker) == \
+                    (key_marker, version_id_marker):
+                return
+            key_marker, version_id_marker = page.next_key_marker, page.next_version_id_marker
+
+    # --- tagging -----------------------------------------------------------------------------------
+
+    def get_tags(self) -> dict[str, str]:
+        """The bucket's tags ({} when it has none)."""
+        return self._t.run(ops.get_tags(), self.name)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Replace the bucket's tags."""
+        self._t.run(ops.put_tags(tags), self.name)
+
+    def delete_tags(self) -> None:
+        self._t.run(ops.delete_tags(), self.name)
+
+    # --- S3 Object Lock and IBM protection ---------------------------------------------------------
+
+    def get_object_lock(self) -> ObjectLockConfig | None:
+        """The Object Lock configuration, or None when the bucket has no Object Lock."""
+        return self._t.run(ops.get_object_lock(), self.name)
+
+    def set_object_lock(self, mode: str | None = None, *, days: int | None = None, years: int | None = None) -> None:
+        """Enable Object Lock (if the bucket allows) and set (mode + days/years) or clear the default
+        retention of new versions."""
+        self._t.run(ops.put_object_lock(ObjectLockConfig(True, mode, days, years)), self.name)
+
+    def get_protection(self) -> ProtectionConfig:
+        """IBM COS bucket protection (``status`` "Disabled" when never set)."""
+        return self._t.run(ops.get_protection(), self.name)
+
+    def set_protection(self, min_days: int, default_days: int, max_days: int, *, permanent: bool = False,
+                       status: str = "Retention") -> None:
+        """IBM COS immutable storage: retention bounds (days) for every object of the bucket."""
+        self._t.run(ops.put_protection(ProtectionConfig(status, min_days, default_days, max_days, permanent)),
+                    self.name)
+
+    # --- policy and access control -----------------------------------------------------------------
+
+    def get_policy(self) -> dict[str, Any] | None:
+        """The bucket policy (parsed JSON), or None when there is none."""
+        return self._t.run(ops.get_policy(), self.name)
+
+    def set_policy(self, policy: Mapping[str, Any] | str) -> None:
+        self._t.run(ops.put_policy(policy), self.name)
+
+    def delete_policy(self) -> None:
+        self._t.run(ops.delete_policy(), self.name)
+
+    def is_public(self) -> bool:
+        """GetBucketPolicyStatus: whether the bucket policy makes the bucket public."""
+        return self._t.run(ops.get_policy_status(), self.name)
+
+    def get_acl(self) -> Acl:
+        return self._t.run(ops.get_acl(), self.name)
+
+    def set_acl(self, acl: Acl | None = None, *, canned: str | None = None) -> None:
+        """Replace the bucket's ACL by a full :class:`Acl` or a canned one (``canned="public-read"``)."""
+        self._t.run(ops.put_acl(acl, canned), self.name)
+
+    def get_ownership(self) -> str | None:
+        """Object ownership (BucketOwnerEnforced, BucketOwnerPreferred, ObjectWriter) or None."""
+        return self._t.run(ops.get_ownership(), self.name)
+
+    def set_ownership(self, mode: str) -> None:
+        self._t.run(ops.put_ownership(mode), self.name)
+
+    def delete_ownership(self) -> None:
+        self._t.run(ops.delete_ownership(), self.name)
+
+    def get_public_access_block(self) -> PublicAccessBlock | None:
+        return self._t.run(ops.get_public_access_block(), self.name)
+
+    def set_public_access_block(self, cfg: PublicAccessBlock) -> None:
+        self._t.run(ops.put_public_access_block(cfg), self.name)
+
+    def delete_public_access_block(self) -> None:
+        self._t.run(ops.delete_public_access_block(), self.name)
+
+    # --- lifecycle, CORS, website, default encryption, notifications -------------------------------
+
+    def get_lifecycle(self) -> list[LifecycleRule]:
+        """The lifecycle rules ([] when none)."""
+        return self._t.run(ops.get_lifecycle(), self.name)
+
+    def set_lifecycle(self, rules: list[LifecycleRule]) -> None:
+        self._t.run(ops.put_lifecycle(rules), self.name)
+
+    def delete_lifecycle(self) -> None:
+        self._t.run(ops.delete_sub("lifecycle"), self.name)
+
+    def get_cors(self) -> list[CorsRule]:
+        """The CORS rules ([] when none)."""
+        return self._t.run(ops.get_cors(), self.name)
+
+    def set_cors(self, rules: list[CorsRule]) -> None:
+        self._t.run(ops.put_cors(rules), self.name)
+
+    def delete_cors(self) -> None:
+        self._t.run(ops.delete_sub("cors"), self.name)
+
+    def get_website(self) -> WebsiteConfig | None:
+        return self._t.run(ops.get_website(), self.name)
+
+    def set_website(self, cfg: WebsiteConfig) -> None:
+        self._t.run(ops.put_website(cfg), self.name)
+
+    def delete_website(self) -> None:
+        self._t.run(ops.delete_sub("website"), self.name)
+
+    def get_encryption(self) -> EncryptionConfig | None:
+        """Default encryption of new objects, or None when the bucket has none."""
+        return self._t.run(ops.get_encryption(), self.name)
+
+    def set_encryption(self, cfg: EncryptionConfig) -> None:
+        self._t.run(ops.put_encryption(cfg), self.name)
+
+    def delete_encryption(self) -> None:
+        self._t.run(ops.delete_sub("encryption"), self.name)
+
+    def get_notifications(self) -> list[NotificationTarget]:
+        return self._t.run(ops.get_notifications(), self.name)
+
+    def set_notifications(self, targets: list[NotificationTarget]) -> None:
+        """Replace the notification configuration ([] removes every target)."""
+        self._t.run(ops.put_notifications(targets), self.name)

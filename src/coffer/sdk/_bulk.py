@@ -23,6 +23,7 @@ from coffer.protocol import xmlutil
 
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
+    from coffer.sdk._transport import Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ class BulkJob:
     def __repr__(self) -> str:
         return f"BulkJob({self.id!r}, {self.request_type}, bucket={self.bucket!r})"
 
-    def _req(self, method: str, kind: str, ident: str | None = None, **kw: Any):
+    def _req(self, method: str, kind: str, ident: str | None = None, **kw: Any) -> Response:
         key = kind if ident is None else f"{kind}/{ident}"
         return self._client._transport.request(method, "_rest_", key, **kw)
 
@@ -143,7 +144,7 @@ class BulkJob:
             raise CofferError(f"blob {name}@{offset} is {len(data)} bytes, not {length}", code="BlobLengthMismatch")
         return data
 
-    def get_blob_stream(self, name: str, offset: int):
+    def get_blob_stream(self, name: str, offset: int) -> Response:
         """The blob as an unread response (``iter_raw(n)``; call ``release()`` when done)."""
         return self._client._transport.request("GET", self.bucket, name, query={"job": self.id, "offset": str(offset)},
                                                stream=True)
@@ -208,7 +209,7 @@ def list_jobs(client: Client, state: str | None = None) -> list[JobStatus]:
         st = {"active_job": "IN_PROGRESS", "completed_job": "COMPLETED", "canceled_job": "CANCELED"}[path]
         root = xmlutil.parse(client._transport.request("GET", "_rest_", path).data or b"<Data/>", 1 << 28)
         for el in xmlutil.children(root, element):
-            def t(n: str, el=el) -> str:
+            def t(n: str, el: xmlutil.Element = el) -> str:
                 return xmlutil.child_text(el, n) or ""
             out.append(JobStatus(t("Id"), st, t("RequestType"), t("BucketId"), t("Name"), t("Priority"),
                                  int(t("OriginalSizeInBytes") or 0), int(t("CompletedSizeInBytes") or 0)))

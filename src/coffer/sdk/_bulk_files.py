@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coffer.sdk._body import FilePayload
 from coffer.sdk._bulk import Blob, BulkJob, bulk_get, bulk_put
@@ -33,7 +33,7 @@ def _local_files(paths_or_dir: str | os.PathLike | Iterable[str | os.PathLike], 
     return {prefix + Path(p).name: Path(p) for p in items}
 
 
-def _drive(job: BulkJob, move, workers: int) -> BulkJob:
+def _drive(job: BulkJob, move: Callable[[Blob], None], workers: int) -> BulkJob:
     sent: set[tuple[str, int]] = set()
 
     def owed(b: Blob) -> bool:  # not moved by this run, nor (PUT) already in the server's cache
@@ -59,7 +59,7 @@ def _drive(job: BulkJob, move, workers: int) -> BulkJob:
             job.refresh()
 
 
-def bulk_put_files(client: Client, bucket: str, paths_or_dir, prefix: str = "", *, workers: int = 8,
+def bulk_put_files(client: Client, bucket: str, paths_or_dir: Any, prefix: str = "", *, workers: int = 8,
                    job: BulkJob | None = None, blob_size: int | None = None, name: str | None = None) -> BulkJob:
     """Upload files (a directory, recursively, or a list of paths) as objects named ``prefix`` +
     relative path, in one bulk PUT job; returns the completed job."""

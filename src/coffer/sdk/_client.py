@@ -89,6 +89,7 @@ class Client:
             config=config,
         )
         client.sources = found.sources
+        client._transport.credentials = creds  # keeps a credential_process's refresh
         return client
 
     # --- properties --------------------------------------------------------------------------------

@@ -24,12 +24,19 @@ from __future__ import annotations
 import configparser
 import os
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from coffer.sdk._credentials import (
+    RefreshingCredentials,
+    check_env_supported,
+    check_pair,
+    check_profile_supported,
+)
 from coffer.sdk._errors import CofferError
+from coffer.sdk._tracing import RequestRecord
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -69,6 +76,8 @@ class ClientConfig:
     verify_tls: bool | str = True  # False: no certificate check (--insecure); a path: that CA file
     ca_bundle: str | None = None  # PEM file of the CAs to trust instead of the system's (--ca-bundle)
     user_agent: str = "coffer-sdk/0.1"
+    # Called with a RequestRecord after every HTTP attempt (see _tracing.py); never sees secrets.
+    on_request: Callable[[RequestRecord], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -155,13 +164,16 @@ class Credentials:
     def __repr__(self) -> str:  # never print a secret by accident
         return f"Credentials(access_key={self.access_key!r}, secret_key='***')"
 
+    def refresh_if_needed(self) -> None:
+        """Static keys never expire (see RefreshingCredentials for those that do)."""
+
 
 @dataclass(frozen=True)
 class Resolved:
     """What the chain found; ``sources`` names where each piece came from (for `coffer alias` output)."""
 
     endpoint: str
-    credentials: Credentials | None
+    credentials: Credentials | RefreshingCredentials | None
     region: str
     sources: dict[str, str]
 
@@ -244,23 +256,11 @@ def resolve(
         )
     sources["endpoint"] = found_endpoint[0]
 
-    key_chain = [
-        ("argument", access_key, secret_key, None),
-        ("COFFER_ACCESS_KEY", env.get("COFFER_ACCESS_KEY"), env.get("COFFER_SECRET_KEY"), None),
-        ("AWS_ACCESS_KEY_ID", env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"),
-         env.get("AWS_SESSION_TOKEN")),
-        ("aws profile", profile.get("aws_access_key_id"), profile.get("aws_secret_access_key"),
-         profile.get("aws_session_token")),
-        ("DS3_ACCESS_KEY", env.get("DS3_ACCESS_KEY"), env.get("DS3_SECRET_KEY"), None),
-    ]
-    creds: Credentials | None = None
-    for src, ak, sk, token in key_chain:
-        if ak and sk:
-            creds = Credentials(ak, sk, token or None)
-            sources["credentials"] = src
-            break
-        if (ak or sk) and src == "argument":
-            raise CofferError("give both access_key and secret_key, or neither", code="ConfigError")
+    pname = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    found_creds = _find_credentials(env, profile, pname, access_key, secret_key)
+    creds: Credentials | RefreshingCredentials | None = None
+    if found_creds is not None:
+        sources["credentials"], creds = found_creds
 
     region_chain = [
         ("argument", region),
@@ -276,6 +276,39 @@ def resolve(
     except ValueError as exc:
         raise CofferError(f"{found_endpoint[0]}: {exc}", code="ConfigError") from exc
     return Resolved(url, creds, found_region[1] or DEFAULT_REGION, sources)
+
+
+def _find_credentials(
+    env: Mapping[str, str], profile: Mapping[str, str], pname: str, access_key: str | None, secret_key: str | None,
+) -> tuple[str, Credentials | RefreshingCredentials] | None:
+    """The first source that gives a key pair; a half pair or an unusable source is a ConfigError."""
+    if access_key or secret_key:
+        if not (access_key and secret_key):
+            raise CofferError("give both access_key and secret_key, or neither", code="ConfigError")
+        return "argument", Credentials(access_key, secret_key)
+    pairs = [
+        ("COFFER_ACCESS_KEY", "COFFER_ACCESS_KEY", "COFFER_SECRET_KEY", None),
+        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    ]
+    for src, ak_name, sk_name, token_name in pairs:
+        ak, sk = env.get(ak_name), env.get(sk_name)
+        check_pair("environment", ak, sk, (ak_name, sk_name))
+        if ak and sk:
+            return src, Credentials(ak, sk, (env.get(token_name) if token_name else None) or None)
+    check_env_supported(env)
+    ak, sk = profile.get("aws_access_key_id"), profile.get("aws_secret_access_key")
+    check_pair(f"AWS profile {pname!r}", ak, sk, ("aws_access_key_id", "aws_secret_access_key"))
+    if ak and sk:
+        return "aws profile", Credentials(ak, sk, profile.get("aws_session_token") or None)
+    if profile.get("credential_process"):
+        where = f"AWS profile {pname!r} credential_process"
+        return "aws profile credential_process", RefreshingCredentials(profile["credential_process"], where)
+    check_profile_supported(pname, profile)
+    ak, sk = env.get("DS3_ACCESS_KEY"), env.get("DS3_SECRET_KEY")
+    check_pair("environment", ak, sk, ("DS3_ACCESS_KEY", "DS3_SECRET_KEY"))
+    if ak and sk:
+        return "DS3_ACCESS_KEY", Credentials(ak, sk)
+    return None
 
 
 def proxy_for(endpoint: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -305,4 +338,5 @@ def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
     # urllib's matcher handles suffixes, leading dots and host:port entries; it reads the
     # environment itself, so hand it ours through a scoped dict rather than touching os.environ.
     netloc = f"{host}:{port}" if port else host
-    return bool(urllib.request.proxy_bypass_environment(netloc, {"no": no_proxy}))
+    bypass = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009 - not in typeshed
+    return bool(bypass(netloc, {"no": no_proxy}))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import urllib3
 from urllib3.exceptions import HTTPError as _Urllib3Error
@@ -21,14 +21,20 @@ from urllib3.util import Timeout
 from coffer.protocol import sigv4
 from coffer.sdk._body import Payload, payload_hash_headers, to_payload
 from coffer.sdk._config import ClientConfig, Credentials
+from coffer.sdk._credentials import RefreshingCredentials
 from coffer.sdk._errors import (
     CofferError,
     ConnectionFailed,
+    NoSuchBucket,
+    NoSuchKey,
     NotFound,
     error_from_response,
     is_retryable,
 )
+from coffer.sdk._operations import Answer, Call
+from coffer.sdk._tracing import RequestRecord, emit, redact_target
 
+T = TypeVar("T")
 Query = Mapping[str, str | int | None] | Iterable[tuple[str, str]] | None
 
 
@@ -122,7 +128,7 @@ class Transport:
     def __init__(
         self,
         endpoint: str,
-        credentials: Credentials | None,
+        credentials: Credentials | RefreshingCredentials | None,
         region: str,
         config: ClientConfig,
         proxy: str | None = None,
@@ -172,6 +178,7 @@ class Transport:
     def presign(self, method: str, bucket: str, key: str | None, expires: int, query: Query = None) -> str:
         if self.credentials is None:
             return self.url(bucket, key, query)
+        self.credentials.refresh_if_needed()
         extra = dict(query.items() if isinstance(query, Mapping) else query or [])
         if self.credentials.session_token:
             extra["X-Amz-Security-Token"] = self.credentials.session_token
@@ -216,6 +223,9 @@ class Transport:
         payload_hash = payload_hash_headers(payload, self.secure, self.config.signed_payload_limit, base)
         resource = path if key is None else f"{bucket}/{key}"
         attempts = self.config.max_attempts if retries else 1
+        hook = self.config.on_request
+        shown = redact_target(target)
+        sent = payload.length if payload is not None else None
         attempt = 0
         while True:
             attempt += 1
@@ -226,6 +236,7 @@ class Transport:
                 send_body = payload.stream()
             else:
                 send_body = payload.whole()
+            started = time.monotonic()
             try:
                 raw = self._urlopen(method, url, target, send_body, send_headers)
             except (_Urllib3Error, OSError, ValueError) as exc:
@@ -234,30 +245,45 @@ class Transport:
                 err: CofferError = ConnectionFailed(f"{method} {resource}: {exc}", resource=resource)
                 err.attempts = attempt
                 can_retry = payload is None or payload.rewindable
-                if attempt >= attempts or not can_retry:
+                retry = attempt < attempts and can_retry
+                delay = self._delay(attempt, None) if retry else 0.0
+                emit(hook, RequestRecord(method, shown, 0, None, attempt, attempts, time.monotonic() - started,
+                                         "ConnectionFailed", str(exc), retry, delay, sent))
+                if not retry:
                     raise err from exc
-                self._backoff(attempt, None)
+                time.sleep(delay)
                 if payload is not None:
                     payload.rewind()
                 continue
+            elapsed = time.monotonic() - started
             server = raw.headers.get("server")
             if server:
                 self.server_header = server
+            rid = raw.headers.get("x-amz-request-id")
             if raw.status < 300 or (raw.status == 304 and method in ("GET", "HEAD")):
                 if stream:
+                    emit(hook, RequestRecord(method, shown, raw.status, rid, attempt, attempts, elapsed,
+                                             bytes_sent=sent))
                     return Response(raw.status, raw.headers, None, raw)
                 try:
                     data = raw.read()
                 except (_Urllib3Error, OSError) as exc:
                     raw.close()
                     raw.release_conn()
-                    if attempt >= attempts or (payload is not None and not payload.rewindable):
+                    retry = attempt < attempts and (payload is None or payload.rewindable)
+                    delay = self._delay(attempt, None) if retry else 0.0
+                    emit(hook, RequestRecord(method, shown, raw.status, rid, attempt, attempts,
+                                             time.monotonic() - started, "ConnectionFailed", str(exc), retry,
+                                             delay, sent))
+                    if not retry:
                         raise ConnectionFailed(f"{method} {resource}: {exc}", resource=resource) from exc
-                    self._backoff(attempt, None)
+                    time.sleep(delay)
                     if payload is not None:
                         payload.rewind()
                     continue
                 raw.release_conn()
+                emit(hook, RequestRecord(method, shown, raw.status, rid, attempt, attempts, elapsed,
+                                         bytes_sent=sent))
                 return Response(raw.status, raw.headers, data, None)
             # Read even a HEAD's empty body: http.client refuses the next request on a connection
             # whose previous response was never read to its end.
@@ -265,17 +291,33 @@ class Transport:
             raw.release_conn()
             err = error_from_response(raw.status, err_body, raw.headers, resource=resource, not_found=not_found)
             err.attempts = attempt
-            if attempt >= attempts or not is_retryable(err) or (payload is not None and not payload.rewindable):
+            retry = attempt < attempts and is_retryable(err) and (payload is None or payload.rewindable)
+            delay = self._delay(attempt, raw.headers.get("retry-after"), slow=err.code == "SlowDown") if retry else 0.0
+            emit(hook, RequestRecord(method, shown, raw.status, err.request_id, attempt, attempts, elapsed,
+                                     err.code, None, retry, delay, sent))
+            if not retry:
                 raise err
-            self._backoff(attempt, raw.headers.get("retry-after"), slow=err.code == "SlowDown")
+            time.sleep(delay)
             if payload is not None:
                 payload.rewind()
+
+    def run(self, call: Call[T], bucket: str, key: str | None = None) -> T:
+        """Run a configuration operation (see :mod:`._operations`) on a bucket or an object."""
+        try:
+            resp = self.request(call.method, bucket, key, query=call.query, headers=call.headers,
+                                body=call.body, not_found=NoSuchKey if key is not None else NoSuchBucket)
+        except CofferError as exc:
+            if exc.code in call.missing:
+                return cast(T, call.default)
+            raise
+        return call.parse(Answer(resp.status, resp.headers, resp.data or b""))
 
     def _sign(self, method: str, url: str, headers: dict[str, str], payload_hash: str) -> dict[str, str]:
         out = dict(headers)
         if self.credentials is None:
             out["x-amz-content-sha256"] = payload_hash
             return out
+        self.credentials.refresh_if_needed()
         if self.credentials.session_token:
             out["x-amz-security-token"] = self.credentials.session_token
         out.update(
@@ -300,12 +342,17 @@ class Transport:
             return self._pool.urlopen(method, target, **kw)
         return self._manager.urlopen(method, url, **kw)
 
-    def _backoff(self, attempt: int, retry_after: str | None, slow: bool = False) -> None:
-        cap = min(self.config.backoff_max, self.config.backoff_base * (2 ** (attempt - 1)) * (4 if slow else 1))
-        delay = random.uniform(cap / 2 if slow else 0.0, cap)
-        if retry_after and retry_after.isdigit():
-            delay = max(delay, min(float(retry_after), self.config.backoff_max))
-        time.sleep(delay)
+    def _delay(self, attempt: int, retry_after: str | None, slow: bool = False) -> float:
+        return backoff_delay(self.config, attempt, retry_after, slow)
+
+
+def backoff_delay(config: ClientConfig, attempt: int, retry_after: str | None, slow: bool = False) -> float:
+    """Full-jitter exponential backoff; SlowDown waits 4x longer and honours Retry-After (capped)."""
+    cap = min(config.backoff_max, config.backoff_base * (2 ** (attempt - 1)) * (4 if slow else 1))
+    delay = random.uniform(cap / 2 if slow else 0.0, cap)
+    if retry_after and retry_after.isdigit():
+        delay = max(delay, min(float(retry_after), config.backoff_max))
+    return delay
 
 
 def _read_quietly(raw: Any) -> bytes:

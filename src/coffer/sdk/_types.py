@@ -227,13 +227,15 @@ class DeleteResult:
     version_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    delete_marker: bool = False  # the delete made (or removed) a delete marker
 
 
 def parse_delete_result(body: bytes) -> list[DeleteResult]:
     root = xmlutil.parse(body, max_bytes=64 << 20)
     out: list[DeleteResult] = []
     for el in xmlutil.children(root, "Deleted"):
-        out.append(DeleteResult(xmlutil.child_text(el, "Key") or "", True, xmlutil.child_text(el, "VersionId")))
+        out.append(DeleteResult(xmlutil.child_text(el, "Key") or "", True, xmlutil.child_text(el, "VersionId"),
+                                delete_marker=(xmlutil.child_text(el, "DeleteMarker") or "").lower() == "true"))
     for el in xmlutil.children(root, "Error"):
         out.append(DeleteResult(
             xmlutil.child_text(el, "Key") or "", False, xmlutil.child_text(el, "VersionId"),

@@ -1,0 +1,211 @@
+"""Async readers and writers: streaming GETs and whole-object / multipart PUTs on aiohttp.
+
+Reads stream the body chunk by chunk (``async for``) and check it ends where Content-Length said.
+Writes send bytes in one PutObject with a CRC32C; files and streams bigger than one part go as a
+multipart upload with up to ``max_concurrency`` parts in flight (memory: that many parts), and a
+failed upload is aborted so nothing half-written stays behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+from collections.abc import AsyncIterable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from coffer.protocol import xmlutil
+from coffer.sdk._body import with_crc32c
+from coffer.sdk._config import MiB
+from coffer.sdk._errors import IntegrityError, NoSuchKey, NoSuchUpload, error_from_response
+from coffer.sdk._reader import ByteRange, parse_byte_range, range_header
+from coffer.sdk._types import ObjectProps, PutResult, props_from_headers, put_result, unquote_etag
+from coffer.sdk._writer import condition_headers, write_headers
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from coffer.sdk._async._handles import AsyncObject
+    from coffer.sdk._async._transport import AsyncTransport
+
+PART_SIZE = 8 * MiB
+
+
+class AsyncObjectReader:
+    """Reads one object (or one byte range of it); each read makes a fresh request."""
+
+    def __init__(self, obj: AsyncObject, byte_range: ByteRange = None, *, version_id: str | None = None,
+                 chunk_size: int = 1 << 20) -> None:
+        self.object = obj
+        self.first, self.last = parse_byte_range(byte_range)
+        self.version_id = version_id
+        self.chunk_size = chunk_size
+        self.props: ObjectProps | None = None
+
+    @property
+    def _t(self) -> AsyncTransport:
+        return self.object.bucket.client._transport
+
+    async def head(self) -> ObjectProps:
+        self.props = await self.object.head(self.version_id)
+        return self.props
+
+    async def read_all(self) -> bytes:
+        buf = bytearray()
+        async for chunk in self.iter_content():
+            buf += chunk
+        return bytes(buf)
+
+    async def iter_content(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Yield the bytes as they arrive, in chunks of at most ``chunk_size``."""
+        headers = {"x-amz-checksum-mode": "ENABLED"}
+        rng = range_header(self.first, self.last)
+        if rng:
+            headers["Range"] = rng
+        resp = await self._t.request("GET", self.object.bucket.name, self.object.key, headers=headers,
+                                     query={"versionId": self.version_id} if self.version_id else None,
+                                     stream=True, not_found=NoSuchKey)
+        self.props = props_from_headers(resp.headers)
+        expected = int(resp.headers.get("content-length") or -1)
+        got = 0
+        try:
+            async for chunk in resp.iter_raw(chunk_size or self.chunk_size):
+                got += len(chunk)
+                yield chunk
+        except BaseException:
+            resp.discard()
+            raise
+        resp.release()
+        if expected >= 0 and got != expected:
+            raise IntegrityError(f"GET {self.object.bucket.name}/{self.object.key}: got {got} bytes of {expected}")
+
+    async def read_into_file(self, fileobj: BinaryIO) -> int:
+        """Stream into an open binary file; returns the number of bytes written."""
+        n = 0
+        async for chunk in self.iter_content():
+            fileobj.write(chunk)
+            n += len(chunk)
+        return n
+
+
+class AsyncObjectWriter:
+    """Writes to one object; every coroutine is a complete operation."""
+
+    def __init__(self, obj: AsyncObject) -> None:
+        self.object = obj
+
+    @property
+    def _t(self) -> AsyncTransport:
+        return self.object.bucket.client._transport
+
+    async def put_content(
+        self,
+        content: bytes | bytearray | memoryview | str | BinaryIO | AsyncIterable[bytes],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_length: int | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        part_size: int = PART_SIZE,
+        max_concurrency: int = 4,
+    ) -> PutResult:
+        """Store ``content`` (bytes/str, a binary file, or an async iterable of bytes) as the object.
+
+        An async iterable with ``content_length`` is streamed in one PUT (not retried); without it,
+        it is read part by part and becomes a multipart upload once it passes ``part_size``."""
+        extra = {**condition_headers(if_match, if_none_match), **(headers or {})}
+        hdrs = write_headers(content_type, metadata, extra)
+        b, k = self.object.bucket.name, self.object.key
+        if isinstance(content, bytes | bytearray | memoryview | str):
+            resp = await self._t.request("PUT", b, k, body=content, headers=with_crc32c(content, hdrs))
+            return put_result(resp.headers)
+        if isinstance(content, AsyncIterable):
+            if content_length is not None:
+                resp = await self._t.request("PUT", b, k, body=content, content_length=content_length, headers=hdrs)
+                return put_result(resp.headers)
+            return await self._upload_parts(_aiter_parts(content, part_size), hdrs, 1)
+        return await self._upload_parts(_file_parts(content, part_size), hdrs, max_concurrency)
+
+    async def put_file(self, path: str | os.PathLike[str], *, content_type: str | None = None,
+                       metadata: Mapping[str, str] | None = None, part_size: int = PART_SIZE,
+                       max_concurrency: int = 4) -> PutResult:
+        """Upload a local file; above ``part_size`` as a multipart upload, parts in parallel."""
+        path = os.fspath(path)
+        content_type = content_type or mimetypes.guess_type(path)[0] or "application/octet-stream"
+        with open(path, "rb") as f:
+            return await self.put_content(f, content_type=content_type, metadata=metadata, part_size=part_size,
+                                          max_concurrency=max_concurrency)
+
+    async def _upload_parts(self, parts: AsyncIterator[bytes], headers: dict[str, str],
+                            concurrency: int) -> PutResult:
+        b, k = self.object.bucket.name, self.object.key
+        first = await anext(parts, b"")
+        second = await anext(parts, None)
+        if second is None:  # fits in one part: one PutObject
+            resp = await self._t.request("PUT", b, k, body=first, headers=with_crc32c(first, headers))
+            return put_result(resp.headers)
+        resp = await self._t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+        upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
+        etags: dict[int, str] = {}
+        slots = asyncio.Semaphore(max(1, concurrency))
+        tasks: list[asyncio.Task[None]] = []
+
+        async def send(number: int, data: bytes) -> None:
+            try:
+                r = await self._t.request("PUT", b, k, query={"partNumber": str(number), "uploadId": upload_id},
+                                          body=data, headers=with_crc32c(data, {}), not_found=NoSuchUpload)
+                etags[number] = unquote_etag(r.headers.get("etag"))
+            finally:
+                slots.release()
+
+        try:
+            number = 0
+            for data in (first, second):
+                number += 1
+                await slots.acquire()
+                tasks.append(asyncio.create_task(send(number, data)))
+            async for data in parts:
+                number += 1
+                await slots.acquire()
+                if any(t.done() and t.exception() for t in tasks):
+                    break
+                tasks.append(asyncio.create_task(send(number, data)))
+            await asyncio.gather(*tasks)
+            rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
+            body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+            resp = await self._t.request("POST", b, k, query={"uploadId": upload_id}, body=body,
+                                         not_found=NoSuchUpload)
+            root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
+            if xmlutil.local_name(root) == "Error":
+                raise error_from_response(500, resp.data or b"", resp.headers)
+            return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            try:
+                await self._t.request("DELETE", b, k, query={"uploadId": upload_id}, not_found=NoSuchUpload)
+            except Exception:
+                pass
+            raise
+
+
+async def _aiter_parts(source: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+    buf = bytearray()
+    async for chunk in source:
+        buf += chunk
+        while len(buf) >= size:
+            yield bytes(buf[:size])
+            del buf[:size]
+    if buf:
+        yield bytes(buf)
+
+
+async def _file_parts(f: Any, size: int) -> AsyncIterator[bytes]:
+    while True:
+        data = await asyncio.to_thread(f.read, size)
+        if not data:
+            return
+        yield bytes(data)
