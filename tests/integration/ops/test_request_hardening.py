@@ -70,3 +70,31 @@ def test_transfer_encoding_other_than_chunked_is_refused(endpoint, s3, bucket, k
     resp = exchange(endpoint.url, req.with_header("Transfer-Encoding", te).to_bytes())
     assert resp is not None and resp.status in (400, 501), resp.describe() if resp else None
     assert missing(s3, bucket, key)
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize("body", [b"[" * 30_000 + b"]" * 30_000, nested(40)], ids=["recursion", "depth-40"])
+def test_deeply_nested_json_is_a_clear_400(endpoint, body):
+    signer = Signer(endpoint.url, endpoint.access_key, endpoint.secret_key)
+    for target in ("/_coffer/oio/v1/account-props", "/_coffer/admin/v1/users/deep"):
+        method = "POST" if "oio" in target else "PUT"
+        resp = exchange(endpoint.url, signer.sign(method, target, body=body).to_bytes(), timeout=30)
+        resp.assert_error(400, "MalformedJSON")
+        assert b"nested more than" in resp.body
+
+
+def test_deeply_nested_json_on_the_aistore_api(endpoint, tmp_path):
+    from helpers import coffer_cli, skip_if_external
+
+    skip_if_external(endpoint)
+    token = coffer_cli(endpoint.server.data, "token", "create", "--user", "root").strip()
+    for body in (b"[" * 30_000 + b"]" * 30_000, nested(40)):
+        req = build("POST", "/v1/buckets/deepjson", [("Host", "x"), ("Authorization", f"Bearer {token}"),
+                                                     ("Content-Type", "application/json"),
+                                                     ("Content-Length", str(len(body)))], body)
+        resp = exchange(endpoint.url, req, timeout=30)
+        assert resp.status == 400, resp.describe()
+        assert b"nested more than" in resp.body

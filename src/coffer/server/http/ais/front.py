@@ -20,6 +20,7 @@ from aiohttp import web
 
 from coffer.protocol.errors import S3Error
 from coffer.server.http.common.auth import parse_query
+from coffer.server.http.common.body import JsonTooDeep, parse_json
 from coffer.server.http.common.endpoint import decode_path
 from coffer.server.http.common.secure import secrets_allowed
 from coffer.server.http.s3 import notifications as h_notify
@@ -58,7 +59,9 @@ class AisCtx:
         if not raw.strip():
             return {}
         try:
-            msg = json.loads(raw)
+            msg = parse_json(raw)
+        except JsonTooDeep as e:
+            raise AisError(400, str(e)) from None
         except ValueError:
             raise AisError(400, "invalid JSON in request body") from None
         if not isinstance(msg, dict):
