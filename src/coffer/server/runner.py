@@ -116,8 +116,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
+    prober = asyncio.ensure_future(probe_volumes(data, stop)) if isinstance(data, VolumeDataStore) else None
     await stop.wait()
     lifecycle.cancel()  # a pass is idempotent: cut short, the next start redoes it
+    if prober is not None:
+        prober.cancel()
     try:
         await lifecycle
     except asyncio.CancelledError:
@@ -135,6 +138,21 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await delivery.stop()
     await meta.close()
     service.close()
+
+
+VOLUME_PROBE_SECONDS = 3.0
+
+
+async def probe_volumes(data: VolumeDataStore, stop: asyncio.Event) -> None:
+    """Look at every volume every few seconds (identity file, a real write), so /health/data tells
+    a lost or read-only disk on an idle server, not only once a request has touched it."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(data.refresh, force=True)
+        except Exception:
+            log.exception("volume probe failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), VOLUME_PROBE_SECONDS)
 
 
 def _worker_main(cfg: Config, sock: socket.socket) -> None:

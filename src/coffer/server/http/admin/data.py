@@ -16,7 +16,8 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
     GET  backup                         a consistent snapshot of the metadata database (SQLite file)
 
-Health (no signature, nothing secret): ``/health/data`` is JSON {status: ok | degraded | failed,
+Health (no signature, nothing secret: volumes by uuid, never by path; each worker probes its volumes
+every few seconds in the background, runner.probe_volumes): ``/health/data`` is JSON {status: ok | degraded | failed,
 volumes: [...]} with 200 unless writes are impossible (503); ``/health/metrics`` is the Prometheus
 text format (volume states, errors, capacity, repair queue, scrub progress).
 """
@@ -155,7 +156,8 @@ def health(front, path: str) -> web.Response | None:
             scrub = {}
         for v in data.volumes:
             cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
-            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
+            # no path: these endpoints answer anyone (paths are for admins: `coffer admin volumes`)
+            vols.append({"uuid": v.uuid, "state": v.state.value, "errors": dict(v.errors),
                          "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
         writable = sum(1 for v in data.volumes if v.writable)
         quorum = data.default_policy().write_quorum
@@ -184,7 +186,7 @@ def _metrics(status: str, vols: list[dict], queue: int, scrub: dict) -> str:
     ]
     for v in vols:
         for st in VolumeState:
-            lines.append(f'coffer_volume_state{{volume="{v["uuid"]}",path="{esc(v["path"])}",state="{st.value}"}} '
+            lines.append(f'coffer_volume_state{{volume="{v["uuid"]}",state="{st.value}"}} '
                          f'{1 if v["state"] == st.value else 0}')
     lines += ["# HELP coffer_volume_errors_total I/O errors seen on the volume by this process.",
               "# TYPE coffer_volume_errors_total counter"]
