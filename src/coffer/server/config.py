@@ -39,6 +39,10 @@ class Limits:
     max_presign_expires: int = 7 * 24 * 3600
     io_chunk: int = 1 * MiB  # unit of hand-off from the event loop to the hashing/writing thread
     shutdown_grace_seconds: float = 20.0  # SIGTERM: how long in-flight requests may finish
+    # Full disks (meta/space.py): new data is refused (507) while the data folder's filesystem has less
+    # than min_free_bytes free; meta_reserve_bytes are held in DATA/meta/reserve for deletes to commit.
+    min_free_bytes: int = 64 * MiB
+    meta_reserve_bytes: int = 8 * MiB
     # Bucket notifications: a failed webhook delivery is retried after min, doubling up to max seconds.
     webhook_retry_min: float = 0.5
     webhook_retry_max: float = 60.0

@@ -29,6 +29,7 @@ from coffer.server.data import LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
 from coffer.server.http.website import build_website_server
+from coffer.server.meta.space import make_reserve
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
 from coffer.server.service.events.notifications import recover_held
@@ -270,6 +271,7 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
         _website_sock = listen(cfg, cfg.website_host, cfg.website_port)
     # Listening: from here on the start cannot fail for a reason the operator gave, so the data
     # folder may change (temporary files swept, the root user created on a new folder).
+    make_reserve(cfg.meta_path.parent, cfg.limits.meta_reserve_bytes)  # deletes can commit on a full disk
     n = data.sweep_tmp()
     if n:
         log.info("removed %d temporary files left by an earlier run", n)

@@ -135,6 +135,9 @@ def _env(name: str) -> str:
 @click.option("--heal-interval", envvar="COFFER_HEAL_INTERVAL", type=click.FloatRange(0), default=2.0,
               show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
+@click.option("--min-free", envvar="COFFER_MIN_FREE", type=click.FloatRange(0),
+              default=Limits().min_free_bytes / 2**20, show_default=True,
+              help="MiB the data folder's disk keeps free: below it new data is refused (507), deletes still work.")
 @click.option("--master-key-file", envvar="COFFER_MASTER_KEY_FILE", type=click.Path(dir_okay=False), default=None,
               help="File holding the SSE master key (keep it outside the data folder; docs/operations.md).")
 @click.option("--tls-cert", envvar="COFFER_TLS_CERT", type=click.Path(dir_okay=False), default=None,
@@ -185,7 +188,10 @@ def build_config(opts: dict[str, Any]) -> Config:
                   lifecycle_day_seconds=opts["lifecycle_day_seconds"],
                   limits=Limits(inline_threshold=opts["inline_max"], shutdown_grace_seconds=opts["shutdown_grace"],
                                 webhook_retry_max=retry_max, webhook_allow=tuple(opts["webhook_allow"]),
-                                webhook_retry_min=min(Limits().webhook_retry_min, retry_max)),
+                                webhook_retry_min=min(Limits().webhook_retry_min, retry_max),
+                                min_free_bytes=int(opts["min_free"] * 2**20),
+                                meta_reserve_bytes=min(Limits().meta_reserve_bytes,
+                                                       int(opts["min_free"] * 2**20) // 4)),
                   volumes=tuple(Path(v) for v in opts["volumes"]), scrub_rate=opts["scrub_rate"] * 1024 * 1024,
                   scrub_interval=opts["scrub_interval"], heal_interval=opts["heal_interval"],
                   tls_cert=Path(cert) if cert else None, tls_key=Path(key) if key else None,

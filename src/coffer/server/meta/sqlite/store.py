@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket
+from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket, StorageFull
 from coffer.server.meta.model import (
     AccessKey,
     Bucket,
@@ -39,6 +39,7 @@ from coffer.server.meta.model import (
     VersionEntry,
     VersionPage,
 )
+from coffer.server.meta.space import is_disk_full, release_reserve
 from coffer.server.meta.sqlite import events as sqlite_events
 from coffer.server.meta.sqlite import listing as sqlite_listing
 from coffer.server.meta.sqlite import ops as sqlite_ops
@@ -148,7 +149,21 @@ class SqliteMetaStore(MetaStore):
     async def _write(self, fn: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
         if self._writer is None:
             raise RuntimeError("metadata store is not open")
-        return await self._writer.write(fn, durable)
+        try:
+            return await self._writer.write(fn, durable)
+        except sqlite3.OperationalError as e:
+            # A full disk: free the reserve (meta/space.py) and try once more, so that deletes,
+            # which free space, still commit. A second failure is the caller's StorageFull.
+            if not is_disk_full(e):
+                raise
+            if not release_reserve(self.path.parent):
+                raise StorageFull(str(e)) from None
+        try:
+            return await self._writer.write(fn, durable)
+        except sqlite3.OperationalError as e:
+            if is_disk_full(e):
+                raise StorageFull(str(e)) from None
+            raise
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._readers is None:
