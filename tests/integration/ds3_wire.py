@@ -8,7 +8,7 @@ body `Content-Type: application/octet-stream`; extra request headers other than 
 the checksum headers travel as `x-amz-meta-<name>`; `Authorization: AWS <id>:<sig>` where sig is the
 base64 HMAC-SHA1 of "VERB\\nCHECKSUM\\nCONTENT-TYPE\\nDATE\\n[meta lines]RESOURCE" (checksum,
 content type and meta lines only when there is a body; RESOURCE the quoted path plus only
-?delete/?versioning/?uploads). Responses are turned into the same dictionaries the SDK's
+?delete/?versioning/?versions/?uploads). Responses are turned into the same dictionaries the SDK's
 `parseModel` builds (attributes and child elements by name, repeated children as `<Name>List`).
 """
 
@@ -97,6 +97,8 @@ class Ds3WireClient:
             resource += "?delete"
         if "versioning" in q:
             resource += "?versioning=" + str(q["versioning"])
+        if "versions" in q:
+            resource += "?versions=" + str(q["versions"])
         if "uploads" in q:
             resource += "?uploads" + ("=" + str(q["uploads"]) if q["uploads"] is not None else "")
         meta: dict[str, str] = {}

@@ -224,6 +224,9 @@ async def test_shared_put_needs_live_refs(store: MetaStore) -> None:
         (True, Expect(if_match="e1"), True),
         (True, Expect(if_match="other"), False),
         (False, Expect(if_match="e1"), False),
+        (True, Expect(if_none_match="e1"), False),
+        (True, Expect(if_none_match="other"), True),
+        (False, Expect(if_none_match="e1"), True),
         (True, None, True),
     ],
 )

@@ -193,3 +193,45 @@ def bucket_policy(out: Output, bucket: str, policy: str | None) -> None:
     """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
     r = call(_alias(), "PUT" if policy else "DELETE", "bucket-policy", bucket=bucket, policy=policy)
     out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")
+
+
+@admin_group.group("node")
+def node_group() -> None:
+    """Storage nodes of a cluster: list them, drain one, declare one out."""
+
+
+@node_group.command("list")
+@command
+def node_list(out: Output) -> None:
+    """Every storage node: state, zone, address, seconds since its last heartbeat, volumes."""
+    r = call(_alias(), "GET", "nodes")
+    if out.json:
+        out.emit(r)
+        return
+    out.emit({}, f"layout generation {r['generation']}, default policy {r['default_policy']}")
+    for n in r["nodes"]:
+        online = sum(1 for v in n["volumes"] if v["state"] == "online")
+        state = n["state"] + (" SUSPECT" if n["suspect"] else "")
+        out.emit({}, f"{n['id']:<20} {state:<16} zone {n['zone'] or '-':<8} {n['address']:<22} "
+                     f"seen {n['age']:.1f} s ago  volumes {online}/{len(n['volumes'])} online")
+
+
+@node_group.command("drain")
+@click.argument("node")
+@command
+def node_drain(out: Output, node: str) -> None:
+    """Stop writing to NODE and move its fragments to the other nodes (it keeps serving reads)."""
+    out.note(f"draining {node}: no new data goes there; moving its fragments to the other nodes...")
+    r = call(_alias(), "POST", "node-drain", node=node)
+    out.emit(r, f"drain {node}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
+                + ("; it holds nothing now and can be stopped" if not r["stuck"] else ""))
+
+
+@node_group.command("out")
+@click.argument("node")
+@command
+def node_out(out: Output, node: str) -> None:
+    """Declare NODE gone for good: nothing is read from it and what it held is rebuilt on the others."""
+    r = call(_alias(), "POST", "node-out", node=node)
+    out.emit(r, f"{node} is out: {r['queued']} of {r['checked']} segment(s) queued for rebuild"
+                + (f", {r['lost']} LOST" if r["lost"] else ""))

@@ -45,11 +45,17 @@ def key_list(out: Output, alias: str, user_id: str | None) -> None:
 @key_group.command("create")
 @click.argument("alias")
 @click.argument("user_id")
+@click.option("--type", "key_type", type=click.Choice(["s3", "apikey"]), default="s3", show_default=True,
+              help="s3: an access key and secret; apikey: an IBM API key for ibm_boto3 (ibm_api_key_id).")
 @command
-def key_create(out: Output, alias: str, user_id: str) -> None:
-    """Create a new access key for USER_ID; prints the secret once."""
-    k = _admin(alias).create_key(user_id)
-    out.emit(k, _key_line(k))
+def key_create(out: Output, alias: str, user_id: str, key_type: str) -> None:
+    """Create a new key for USER_ID; prints the secret (or API key) once."""
+    k = _admin(alias).create_key(user_id, key_type)
+    if key_type == "apikey":
+        out.emit(k, f"api key {k['api_key']}  user {k['user']}  service instance {k['service_instance_id']}"
+                    f"  (id {k['access_key']}; shown once)")
+    else:
+        out.emit(k, _key_line(k))
 
 
 def _key_change(name: str, help_text: str) -> None:

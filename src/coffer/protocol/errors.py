@@ -113,7 +113,7 @@ ERRORS: dict[str, ErrorSpec] = _specs(
         400,
         "The list of parts was not in ascending order. Parts must be ordered by part number.",
     ),
-    ("InvalidPartNumber", 416, "The requested partnumber is not satisfiable"),
+    ("InvalidPartNumber", 400, "The requested partnumber is not satisfiable"),
     ("InvalidPayer", 403, "All access to this object has been disabled."),
     ("InvalidPolicyDocument", 400, "The content of the form does not meet the conditions of the policy."),
     ("InvalidRange", 416, "The requested range is not satisfiable"),

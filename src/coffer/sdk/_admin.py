@@ -50,8 +50,11 @@ class Admin:
     def list_keys(self, user_id: str | None = None) -> list[dict[str, Any]]:
         return self._call("GET", "keys", query={"user": user_id} if user_id else None)["keys"]
 
-    def create_key(self, user_id: str) -> dict[str, Any]:
-        return self._call("POST", "keys", {"user": user_id})
+    def create_key(self, user_id: str, key_type: str = "s3") -> dict[str, Any]:
+        """A new key: an S3 key pair, or with key_type="apikey" an IBM API key (for ibm_boto3's
+        ibm_api_key_id); the secret or API key is in the answer only this once."""
+        body = {"user": user_id} if key_type == "s3" else {"user": user_id, "type": key_type}
+        return self._call("POST", "keys", body)
 
     def rotate_key(self, access_key: str) -> dict[str, Any]:
         """A new secret for the key; the old one stops working."""

@@ -210,7 +210,7 @@ class Appender:
         return state
 
     def _headers_of_base(self, to_existing: bool, base: Any = None) -> dict[str, str]:
-        from coffer.sdk._object import KEPT_HEADERS, meta_headers
+        from coffer.sdk._headers import KEPT_HEADERS, meta_headers
 
         if not to_existing or base is None:
             return {}

@@ -15,6 +15,7 @@ from coffer.sdk import _operations as ops
 from coffer.sdk._config import MAX_SINGLE_COPY
 from coffer.sdk._documents import Acl, Retention, RetentionState
 from coffer.sdk._errors import ClientRequestError, NoSuchKey, NotFound, error_from_response
+from coffer.sdk._headers import KEPT_HEADERS, meta_headers
 from coffer.sdk._transport import object_path
 from coffer.sdk._types import DeleteResult, ObjectProps, PutResult, props_from_headers, put_result
 
@@ -26,24 +27,6 @@ if TYPE_CHECKING:
     from coffer.sdk._writer import ObjectWriter
 
 # Standard headers that REPLACE would drop unless sent again (set_custom_props keeps them).
-KEPT_HEADERS = ("content-type", "content-encoding", "content-disposition", "content-language",
-                "cache-control", "expires")
-
-
-def meta_headers(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """User metadata as x-amz-meta-* headers; names are case-insensitive on the wire, so lower them."""
-    out: dict[str, str] = {}
-    for k, v in (metadata or {}).items():
-        name = str(k).strip().lower()
-        if not name or any(c in name for c in " :\r\n"):
-            raise ValueError(f"invalid metadata name: {k!r}")
-        value = str(v)
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"metadata value for {k!r} must be one line")
-        out["x-amz-meta-" + name] = value
-    return out
-
-
 class Object:
     """An object (existing or not yet) at ``bucket/key``."""
 

@@ -20,7 +20,7 @@ from coffer.sdk._append import Appender
 from coffer.sdk._body import FilePayload, with_crc32c
 from coffer.sdk._config import MAX_SINGLE_COPY, MiB, TransferConfig
 from coffer.sdk._errors import NoSuchKey
-from coffer.sdk._object import meta_headers
+from coffer.sdk._headers import meta_headers
 from coffer.sdk._types import PutResult, put_result
 
 if TYPE_CHECKING:

@@ -78,6 +78,9 @@ class Config:
     website_domains: tuple[str, ...] = ("s3-website.localhost",)
     website_host: str | None = None
     website_port: int | None = None
+    # The web console on a listener of its own (--console-address); it is on the S3 listener anyway.
+    console_host: str | None = None
+    console_port: int | None = None
     fsync: bool = True  # only tests of the durability machinery itself would ever turn this off
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
     lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)
@@ -94,6 +97,19 @@ class Config:
     allow_insecure_secrets: bool = False
     log_level: str = "info"  # debug | info | warning | error
     log_format: str = "text"  # text | json
+    # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
+    # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
+    cluster_secret: str | None = None
+    cluster_map: str | None = None
+    suspect_after: float = 10.0  # seconds without a heartbeat before a node is suspect
+
+    @property
+    def cluster_map_url(self) -> str:
+        return self.cluster_map or str(self.data_dir / "meta" / "cluster.sqlite3")
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.cluster_secret) and not self.volumes
 
     @property
     def meta_path(self) -> Path:

@@ -25,9 +25,10 @@ from aiohttp import web
 
 from coffer.server.config import Config
 from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
-from coffer.server.data import LocalDataStore, VolumeDataStore
+from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
+from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
 from coffer.server.meta.space import make_reserve
 from coffer.server.meta.sqlite.store import SqliteMetaStore
@@ -61,6 +62,7 @@ async def bootstrap(cfg: Config) -> None:
 
 # The --website-address socket, bound by `serve` before the workers fork (they inherit it).
 _website_sock: socket.socket | None = None
+_console_sock: socket.socket | None = None  # --console-address, likewise
 
 
 def listen(cfg: Config, host: str | None = None, port: int | None = None) -> socket.socket:
@@ -97,6 +99,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
         web_runner = web.ServerRunner(build_website_server(service, cfg), handle_signals=False)
         await web_runner.setup()
         await web.SockSite(web_runner, _website_sock, ssl_context=tls).start()
+    console_runner = None
+    if _console_sock is not None:
+        console_runner = web.ServerRunner(build_console_server(service, cfg), handle_signals=False)
+        await console_runner.setup()
+        await web.SockSite(console_runner, _console_sock, ssl_context=tls).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     if tls is not None and cfg.tls_cert and cfg.tls_key:
@@ -132,6 +139,8 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await site.stop()
     if web_runner is not None:
         await web_runner.cleanup()
+    if console_runner is not None:
+        await console_runner.cleanup()
     deadline = loop.time() + cfg.limits.shutdown_grace_seconds
     while front.inflight and loop.time() < deadline:
         await asyncio.sleep(0.05)
@@ -167,6 +176,10 @@ def _worker_main(cfg: Config, sock: socket.socket) -> None:
 
 def sweep_orphans(cfg: Config, started: float) -> None:
     """Delete segment files that no metadata refers to and that predate this start."""
+    if cfg.clustered:
+        # Other gateways write to the same nodes: what this one's metadata does not know may be
+        # their in-flight upload. Cluster-wide garbage is collected from the metadata (docs/cluster.md).
+        return
 
     async def go() -> int:
         data = make_data(cfg)
@@ -194,30 +207,48 @@ def sweep_orphans(cfg: Config, started: float) -> None:
         log.exception("orphan sweep failed")
 
 
-def make_data(cfg: Config, *, register: bool = False) -> LocalDataStore | VolumeDataStore:
+def make_data(cfg: Config, *, register: bool = False) -> DataStore:
     """The data store: the data folder itself, or the volumes given with --volume (data/volumes/store.py)."""
+    if cfg.clustered:
+        return open_cluster_data(cfg)
     if not cfg.volumes:
         local = LocalDataStore(cfg.data_dir, fsync=cfg.fsync)
         local.open()
         return local
+    return _volume_store(cfg, register=register)
+
+
+def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
     store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync)
     store.open(register=register)
     return store
 
 
+def open_cluster_data(cfg: Config) -> VolumeDataStore:
+    """The gateway's store over the storage nodes of the cluster map (data/volumes/cluster.py)."""
+    from coffer.server.data.volumes.cluster import ClusterDataStore
+    from coffer.server.meta.cluster import open_cluster_map
+
+    assert cfg.cluster_secret
+    store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
+                             suspect_after=cfg.suspect_after)
+    store.open()
+    return store
+
+
 def start_healer(cfg: Config) -> None:
     """The healer/scrubber thread (data/volumes/heal.py), once per server: in the supervisor (or the only worker)."""
-    if not cfg.volumes or cfg.heal_interval <= 0:
+    if not (cfg.volumes or cfg.clustered) or cfg.heal_interval <= 0:
         return
     from coffer.server.data.volumes.heal import background
 
-    store = make_data(cfg)
+    store = _volume_store(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
                      kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
                              "heal_interval": cfg.heal_interval, "log": log}).start()
 
 
-async def _sweep_batch(meta: SqliteMetaStore, data: LocalDataStore | VolumeDataStore, refs: list[str]) -> int:
+async def _sweep_batch(meta: SqliteMetaStore, data: DataStore, refs: list[str]) -> int:
     known = await meta.referenced(refs)
     dead = [r for r in refs if r not in known]
     data.delete(dead)
@@ -269,6 +300,9 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
     if cfg.website_port is not None:
         global _website_sock
         _website_sock = listen(cfg, cfg.website_host, cfg.website_port)
+    if cfg.console_port is not None:
+        global _console_sock
+        _console_sock = listen(cfg, cfg.console_host, cfg.console_port)
     # Listening: from here on the start cannot fail for a reason the operator gave, so the data
     # folder may change (temporary files swept, the root user created on a new folder).
     make_reserve(cfg.meta_path.parent, cfg.limits.meta_reserve_bytes)  # deletes can commit on a full disk
@@ -280,6 +314,9 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
     scheme = "https" if cfg.tls_cert else "http"
     if cfg.website_port is not None:
         print(f"Coffer serving static websites on {scheme}://{cfg.website_host}:{cfg.website_port}", flush=True)
+    if cfg.console_port is not None:
+        print(f"Coffer serving the web console on {scheme}://{cfg.console_host}:{cfg.console_port}/_coffer/console/",
+              flush=True)
     print(f"Coffer serving S3 on {scheme}://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
           f"workers: {cfg.workers}, region: {cfg.region}, pid: {os.getpid()})", flush=True)
     if cfg.workers <= 1:

@@ -38,7 +38,7 @@ from coffer.sdk._errors import (
     NotFound,
     error_from_response,
 )
-from coffer.sdk._object import meta_headers
+from coffer.sdk._headers import meta_headers
 from coffer.sdk._transport import object_path
 from coffer.sdk._types import (
     DeleteResult,
@@ -453,7 +453,7 @@ class AsyncObject:
                       if_match: str | None = None, version_id: str | None = None,
                       headers: Mapping[str, str] | None = None) -> PutResult:
         """Server-side CopyObject (up to 5 GiB); ``metadata``/``content_type`` given: REPLACE."""
-        from coffer.sdk._object import KEPT_HEADERS
+        from coffer.sdk._headers import KEPT_HEADERS
 
         dest_bucket = bucket if isinstance(bucket, str) else bucket.name
         source = object_path(self.bucket.name, self.key)[1:]

@@ -29,7 +29,7 @@ from coffer.sdk import _multipart as mp
 from coffer.sdk._body import BytesPayload, FilePayload
 from coffer.sdk._config import MIN_PART_SIZE, TransferConfig
 from coffer.sdk._errors import CofferError, NoSuchUpload, TransferCancelled
-from coffer.sdk._object import KEPT_HEADERS, meta_headers
+from coffer.sdk._headers import KEPT_HEADERS, meta_headers
 from coffer.sdk._transfer._future import Scheduler, TransferFuture, run_parts
 from coffer.sdk._types import PutResult, put_result
 

@@ -26,7 +26,7 @@ from click.core import ParameterSource
 from coffer.server.config import Config, Limits, parse_address
 from coffer.server.service.events.webhook_security import networks
 
-SECRET_OPTIONS = frozenset({"secret_key"})
+SECRET_OPTIONS = frozenset({"secret_key", "cluster_secret"})
 # Not configuration: never read from the file, never printed.
 _NOT_SETTINGS = frozenset({"config", "print_config"})
 
@@ -119,6 +119,8 @@ def _env(name: str) -> str:
               help="Length of a lifecycle day in seconds (shorter for tests and demos).")
 @click.option("--website-address", envvar="COFFER_WEBSITE_ADDRESS", default=None, callback=_address,
               help="HOST:PORT of a listener serving static websites only.")
+@click.option("--console-address", envvar="COFFER_CONSOLE_ADDRESS", default=None, callback=_address,
+              help="HOST:PORT of a listener serving only the web console.")
 @click.option("--website-domain", "website_domains", envvar="COFFER_WEBSITE_DOMAIN", multiple=True,
               help="Host suffix of website requests (bucket.SUFFIX); repeatable. Default: s3-website.localhost.")
 @click.option("--webhook-retry-max", envvar="COFFER_WEBHOOK_RETRY_MAX", type=click.FloatRange(0.01, 86400),
@@ -135,6 +137,10 @@ def _env(name: str) -> str:
 @click.option("--heal-interval", envvar="COFFER_HEAL_INTERVAL", type=click.FloatRange(0), default=2.0,
               show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
+@click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", default=None,
+              help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
+@click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
+              help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
 @click.option("--min-free", envvar="COFFER_MIN_FREE", type=click.FloatRange(0),
               default=Limits().min_free_bytes / 2**20, show_default=True,
               help="MiB the data folder's disk keeps free: below it new data is refused (507), deletes still work.")
@@ -175,12 +181,14 @@ def serve_cmd(ctx: click.Context, print_config: bool, **opts: Any) -> None:
 def build_config(opts: dict[str, Any]) -> Config:
     host, port = parse_address(opts["address"])
     web_host, web_port = parse_address(opts["website_address"]) if opts["website_address"] else (None, None)
+    con_host, con_port = parse_address(opts["console_address"]) if opts["console_address"] else (None, None)
     data = Path(opts["data"])
     cert, key = opts["tls_cert"], opts["tls_key"]
     if not cert and (data / "certs" / "public.crt").exists():  # MinIO's layout
         cert, key = data / "certs" / "public.crt", data / "certs" / "private.key"
     retry_max = opts["webhook_retry_max"]
-    return Config(website_host=web_host, website_port=web_port,
+    return Config(website_host=web_host, website_port=web_port, console_host=con_host, console_port=con_port,
+                  cluster_secret=opts["cluster_secret"], cluster_map=opts["cluster_map"],
                   website_domains=tuple(opts["website_domains"]) or ("s3-website.localhost",),
                   data_dir=data, host=host, port=port, region=opts["region"],
                   workers=opts["workers"] or os.cpu_count() or 1, access_key=opts["access_key"],

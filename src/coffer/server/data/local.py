@@ -20,19 +20,15 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from coffer.protocol.checksums import Hasher
+from coffer.server.data.interface import DataShort, DataStore, ReadSpan, SegmentLike
+from coffer.server.data.volumes.storage_policy import Policy
 from coffer.server.data.volumes.volume import fsync_dir
 
-
-class SegmentLike(Protocol):
-    """What the data store needs of a metadata segment (it never imports the metadata layer)."""
-
-    ref: str
-    size: int
+READ_BATCH = 4 << 20  # bytes per batch of `FileReader`
 
 
 def plan_range(segments: Sequence[SegmentLike], start: int, length: int) -> list[tuple[str, int, int]]:
@@ -51,15 +47,6 @@ def plan_range(segments: Sequence[SegmentLike], start: int, length: int) -> list
 
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-
-
-@dataclass(slots=True)
-class ReadSpan:
-    """A byte range of one segment file: what a response sends with sendfile."""
-
-    path: str
-    offset: int
-    length: int
 
 
 class FileWriter:
@@ -115,7 +102,51 @@ class FileWriter:
             pass
 
 
-class LocalDataStore:
+class FileReader:
+    """Bytes of a range of segment files in batches (the `reader` of the single-folder store)."""
+
+    def __init__(self, spans: list[ReadSpan]) -> None:
+        self._spans = spans
+
+    def next_batch(self) -> list[memoryview]:
+        out: list[memoryview] = []
+        n = 0
+        while self._spans and n < READ_BATCH:
+            span = self._spans[0]
+            want = min(span.length, READ_BATCH - n)
+            got = _pread_exact(span.path, span.offset, want)
+            out.append(memoryview(got))
+            n += want
+            if want == span.length:
+                self._spans.pop(0)
+            else:
+                self._spans[0] = ReadSpan(span.path, span.offset + want, span.length - want)
+        return out
+
+    def close(self) -> None:
+        self._spans.clear()
+
+
+def _pread_exact(path: str, offset: int, length: int) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise DataShort("object data is shorter than its metadata says") from None
+    try:
+        out = bytearray()
+        while len(out) < length:
+            data = os.pread(fd, length - len(out), offset + len(out))
+            if not data:
+                raise DataShort("object data is shorter than its metadata says")
+            out += data
+        return bytes(out)
+    finally:
+        os.close(fd)
+
+
+class LocalDataStore(DataStore):
+    """Object data as files in one data folder (see module docstring); every segment is SINGLE."""
+
     def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self.root = Path(root)
         self.objects_dir = self.root / "objects"
@@ -129,12 +160,35 @@ class LocalDataStore:
     def path(self, ref: str) -> Path:
         return self.objects_dir / ref[0:2] / ref[2:4] / ref
 
-    def writer(self, hashers: dict[str, Hasher], policy: object = None) -> FileWriter:
+    def default_policy(self) -> Policy | None:
+        return None  # one folder, one layout: storage policies do not apply
+
+    def writer(self, hashers: dict[str, Hasher], policy: Policy | None = None) -> FileWriter:
         return FileWriter(self, hashers)  # one folder: every segment is SINGLE (service/storage/policies.py)
 
     def spans(self, segments: Sequence[SegmentLike], start: int, length: int) -> list[ReadSpan]:
         """The pieces of files that hold bytes [start, start+length) of an object."""
         return [ReadSpan(str(self.path(ref)), lo, n) for ref, lo, n in plan_range(segments, start, length)]
+
+    def reader(self, segments: Sequence[SegmentLike], start: int, length: int) -> FileReader:
+        return FileReader(self.spans(segments, start, length))
+
+    def read(self, segments: Sequence[SegmentLike], start: int, length: int) -> bytes:
+        return b"".join(_pread_exact(s.path, s.offset, s.length) for s in self.spans(segments, start, length))
+
+    def fragments(self, segment: SegmentLike, trust: int = 2) -> dict[str, Any]:
+        """One file per segment: present (and as long as the object uses) or missing. There is no
+        checksum to verify per block, so every trust level means the same."""
+        path = self.path(segment.ref)
+        try:
+            size: int | None = os.stat(path).st_size
+        except FileNotFoundError:
+            size = None
+        good = size is not None and size >= segment.size
+        status = "ok" if good else ("missing" if size is None else "short")
+        frag = {"index": 0, "path": str(path), "size": size, "status": status}
+        return {"ref": segment.ref, "policy": "SINGLE", "state": "healthy" if good else "missing",
+                "good": int(good), "width": 1, "fragments": [frag]}
 
     def delete(self, refs: list[str]) -> None:
         for ref in refs:

@@ -20,6 +20,7 @@ import coffer.server.http.ais.objects
 import coffer.server.http.s3.access
 import coffer.server.http.s3.bucket_config
 import coffer.server.http.s3.buckets
+import coffer.server.http.s3.identity
 import coffer.server.http.s3.multipart
 import coffer.server.http.s3.objects
 import coffer.server.http.s3.post_object
@@ -29,11 +30,11 @@ import coffer.server.http.s3.worm  # noqa: F401
 from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import http_date
 from coffer.server.config import Config
-from coffer.server.http import website
+from coffer.server.http import console, website
 from coffer.server.http.admin import data as admin_data
 from coffer.server.http.admin.front import ADMIN_PREFIX, admin_dispatch
 from coffer.server.http.ais.front import AisFront, wants
-from coffer.server.http.common import cors
+from coffer.server.http.common import cors, stats
 from coffer.server.http.common.auth import Authenticator, parse_query
 from coffer.server.http.common.context import HANDLERS, Ctx
 from coffer.server.http.common.ids import HOST_ID, new_request_id, stamp
@@ -62,6 +63,7 @@ class Front:
         self.auth = Authenticator(service, cfg.limits, cfg.region)
         self.ais = AisFront(service, allow_insecure_secrets=cfg.allow_insecure_secrets)  # AIStore's /v1 API
         self.ds3 = Ds3Front(service, cfg, self.auth)  # Spectra DS3 bulk jobs (issue 6)
+        self.console = console.ConsoleFront(service, cfg)  # the web console (http/console/)
         self.ready = True
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
@@ -71,6 +73,7 @@ class Front:
             resp = await self._dispatch(request)
             if not resp.prepared:
                 stamp(request, resp)
+            stats.count(resp.status, request.content_length, resp.content_length or resp.body_length)
             return resp
         finally:
             self.inflight -= 1
@@ -83,6 +86,8 @@ class Front:
         raw_path, _, raw_query = raw.partition("?")
         if raw_path.startswith("/health/") and request.method in ("GET", "HEAD"):
             return self._health(raw_path)
+        if console.claims(raw_path) or console.wants_redirect(request.method, raw_path, request.headers):
+            return await self.console.handle(request, raw_path, raw_query, rid)
         if wants(raw_path, raw_query, request.headers):
             return await self.ais.dispatch(request, rid, raw_path, raw_query)
         head = request.method == "HEAD"

@@ -175,7 +175,13 @@ class Expect:
 
     if_match: the current object must exist with this etag (no quotes), or "*" for "must exist".
     if_none_match_any: the key must not exist (If-None-Match: *).
+    if_none_match: the current object, if any, must not have this etag (If-None-Match: etag).
     """
 
     if_match: str | None = None
     if_none_match_any: bool = False
+    if_none_match: str | None = None
+
+    def failed(self) -> str:
+        """The header to name in a 412 answer."""
+        return "If-Match" if self.if_match is not None else "If-None-Match"

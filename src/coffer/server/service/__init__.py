@@ -7,7 +7,7 @@ store, data store, limits, worker pool) from the composition root.
 from __future__ import annotations
 
 from coffer.server.config import Limits
-from coffer.server.data import LocalDataStore
+from coffer.server.data import DataStore
 from coffer.server.meta.interface import MetaStore
 from coffer.server.service.access.accounts import Admin
 from coffer.server.service.access.decision import ANONYMOUS, Access
@@ -30,39 +30,43 @@ from coffer.server.service.objects.multipart import CompletedPart, Multipart
 from coffer.server.service.objects.operations import Objects, PutParams
 from coffer.server.service.objects.tagging import Tagging
 from coffer.server.service.objects.versioning import Versioning
+from coffer.server.service.storage.admin import DataAdmin
 from coffer.server.service.worm.ibm import Ibm
 from coffer.server.service.worm.retention import Retention
 
 
 class Service:
-    def __init__(self, meta: MetaStore, data: LocalDataStore, limits: Limits, region: str) -> None:
+    def __init__(self, meta: MetaStore, data: DataStore, limits: Limits, region: str) -> None:
+        # Every service is built once, here, and gets what it uses through its constructor (no
+        # attribute is set afterwards and no service builds another per call); the order is the
+        # dependency order.
         self.core = Core(meta, data, limits, region)
+        self.notifier = Notifier(self.core)  # bucket notifications: events of the writes below
+        self.versioning = Versioning(self.core)
         self.buckets = Buckets(self.core)
-        self.objects = Objects(self.core)
+        self.objects = Objects(self.core, self.versioning)
         self.multipart = Multipart(self.core, self.objects)
         self.users = Users(self.core)
         self.appends = Appends(self.core, self.multipart)
-        self.access = Access(self.core)  # issue 7: authorization, ACLs, policies, quotas
+        self.access = Access(self.core)  # authorization, ACLs, policies, quotas
         self.access_config = AccessConfig(self.core, self.access)
         self.admin = Admin(self.core, self.users)
-        self.jobs = Jobs(self.core, self.objects, self.multipart)
-        # issue 6 (AIStore API): bearer tokens, archive members, multi-object operations
+        self.data_admin = DataAdmin(self.core)  # volumes, fragments, repairs (`coffer admin`)
+        self.jobs = Jobs(self.core, self.objects, self.multipart, self.notifier)
+        # AIStore API: bearer tokens, archive members, multi-object operations
         self.tokens = Tokens(meta, data.root)
         self.archives = Archives(self.core)
-        self.multi = MultiObjects(self.core, self.objects)
+        self.multi = MultiObjects(self.core, self.objects, self.versioning, self.notifier)
         self.ais = AisOps(self.core, self.objects, self.buckets)
-        # issue 4: versioning, WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
-        self.versioning = Versioning(self.core)
+        # WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
         self.retention = Retention(self.core)
         self.ibm = Ibm(self.core)
         self.tagging = Tagging(self.core)
-        self.lifecycle = Lifecycle(self.core, self.versioning)
-        # issue 7: bucket encryption, CORS, website configuration
+        self.lifecycle = Lifecycle(self.core, self.versioning, self.notifier)
+        # bucket encryption, CORS, website configuration
         self.bucket_config = BucketConfig(self.core)
-        # issue 6 (OpenIO API, bucket notifications)
-        self.notifier = Notifier(self.core)
+        # OpenIO API
         self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
-        self.multi.notifier = self.lifecycle.notifier = self.jobs.notifier = self.notifier  # events of those writes
 
     @property
     def limits(self) -> Limits:

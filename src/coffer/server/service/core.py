@@ -23,7 +23,7 @@ from coffer.protocol.checksums import Hasher
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Limits
 from coffer.server.crypto.envelope import Encryptor
-from coffer.server.data import DataUnavailable, FileWriter, LocalDataStore
+from coffer.server.data import DataStore, DataUnavailable, SegmentWriter
 from coffer.server.meta.interface import MetaStore, StorageFull
 from coffer.server.meta.model import Bucket, Segment
 from coffer.server.meta.space import is_disk_full, make_reserve
@@ -132,7 +132,7 @@ class Received:
 class Core:
     """Shared machinery handed to every service by the composition root."""
 
-    def __init__(self, meta: MetaStore, data: LocalDataStore, limits: Limits, region: str) -> None:
+    def __init__(self, meta: MetaStore, data: DataStore, limits: Limits, region: str) -> None:
         self.meta = meta
         self.data = data
         self.limits = limits
@@ -186,7 +186,7 @@ class Core:
         pending: list[bytes] = []
         pending_len = 0
         size = 0
-        writer: FileWriter | None = None
+        writer: SegmentWriter | None = None
         in_flight: asyncio.Future | None = None
         enc: Encryptor | None = None
         try:
@@ -266,7 +266,7 @@ class Core:
             await self.run(self.data.delete, refs)
 
 
-def _write_all(writer: FileWriter, pieces: list[bytes], hs: dict[str, Hasher], enc: Encryptor | None) -> None:
+def _write_all(writer: SegmentWriter, pieces: list[bytes], hs: dict[str, Hasher], enc: Encryptor | None) -> None:
     if enc is None:  # the writer hashes what it writes
         for p in pieces:
             writer.write(p)

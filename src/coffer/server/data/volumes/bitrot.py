@@ -36,10 +36,11 @@ from __future__ import annotations
 import os
 import secrets
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from awscrt.checksums import crc32c
 
@@ -156,20 +157,61 @@ class FragmentHeader:
         return header
 
 
+class FragmentFile(Protocol):
+    """A fragment opened for reading somewhere else than a local file descriptor (a storage node)."""
+
+    def pread(self, size: int, offset: int) -> bytes: ...
+
+    def preadv(self, buffers: list[bytearray], offset: int) -> int: ...
+
+    def size(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+# What the engine reads a fragment through: a local file descriptor (the fast path, unchanged) or a
+# FragmentFile of a remote volume.
+Handle = int | FragmentFile
+
+
+def pread(src: Handle, size: int, offset: int) -> bytes:
+    return os.pread(src, size, offset) if isinstance(src, int) else src.pread(size, offset)
+
+
+def handle_size(src: Handle) -> int:
+    return os.fstat(src).st_size if isinstance(src, int) else src.size()
+
+
+def close_handle(src: Handle) -> None:
+    if isinstance(src, int):
+        os.close(src)
+    else:
+        src.close()
+
+
 @dataclass(eq=False, slots=True)
 class OpenFragment:
-    """One fragment file opened for reading, its header checked."""
+    """One fragment file opened for reading, its header checked (``fd``: -1 once closed)."""
 
     volume: Volume
     index: int
     path: Path
-    fd: int
+    fd: Handle
     header: FragmentHeader
     dead: bool = False
 
+    @property
+    def is_open(self) -> bool:
+        return not (isinstance(self.fd, int) and self.fd < 0)
 
-def read_header(fd: int) -> FragmentHeader:
-    return FragmentHeader.unpack(os.pread(fd, HEADER_SIZE, 0))
+    def close(self) -> None:
+        if self.is_open:
+            close_handle(self.fd)
+            self.fd = -1
+
+
+def read_header(fd: Handle) -> FragmentHeader:
+    return FragmentHeader.unpack(pread(fd, HEADER_SIZE, 0))
 
 
 def write_header(fd: int, header: FragmentHeader) -> None:
@@ -184,7 +226,7 @@ def encode_record(stripe: int, payload: bytes | bytearray | memoryview) -> list[
     return [_CRC.pack(block_checksum(stripe, payload)), payload]
 
 
-def read_record(fd: int, header: FragmentHeader, stripe: int) -> bytearray | None:
+def read_record(fd: Handle, header: FragmentHeader, stripe: int) -> bytearray | None:
     """A stripe's payload from a fragment file, or None when it fails its checksum or is cut short.
 
     One preadv into two buffers: the payload lands in its own buffer, with no copy to strip the CRC.
@@ -192,18 +234,20 @@ def read_record(fd: int, header: FragmentHeader, stripe: int) -> bytearray | Non
     """
     size = header.payload_size(stripe)
     crc, payload = bytearray(CRC_SIZE), bytearray(size)
-    if os.preadv(fd, [crc, payload], header.record_offset(stripe)) != CRC_SIZE + size:
+    got = (os.preadv(fd, [crc, payload], header.record_offset(stripe)) if isinstance(fd, int)
+           else fd.preadv([crc, payload], header.record_offset(stripe)))
+    if got != CRC_SIZE + size:
         return None
     if _CRC.unpack(crc)[0] != block_checksum(stripe, payload):
         return None
     return payload
 
 
-def verify_file(fd: int) -> tuple[FragmentHeader, list[int]]:
+def verify_file(fd: Handle) -> tuple[FragmentHeader, list[int]]:
     """Check a whole fragment file: its header and the stripes whose record is bad (scrub, repair)."""
     header = read_header(fd)
     bad = [s for s in range(header.block_count) if read_record(fd, header, s) is None]
-    if os.fstat(fd).st_size != header.file_size:
+    if handle_size(fd) != header.file_size:
         # Trailing garbage is harmless for reads but means the file is not what we wrote.
         bad = sorted(set(bad) | {header.block_count - 1}) if header.block_count else bad
     return header, bad
@@ -221,13 +265,19 @@ class FragmentSink:
         os.lseek(self.fd, HEADER_SIZE, os.SEEK_SET)  # the header is written last, at commit
 
     def append(self, stripe: int, payload: bytes) -> None:
+        self.append_raw(encode_record(stripe, payload))
+
+    def append_raw(self, pieces: list[bytes | bytearray | memoryview]) -> None:
+        """Bytes that are already records (a fragment copied as it is, or received from a gateway)."""
         assert self.fd is not None
-        pieces = encode_record(stripe, payload)
         done = os.writev(self.fd, pieces)
         rest = memoryview(b"".join(pieces))[done:] if done < sum(len(p) for p in pieces) else None
         # A short write happens when the disk fills mid-record; writing the rest then raises ENOSPC.
         while rest:
             rest = rest[os.write(self.fd, rest):]
+
+    def seal(self, header: FragmentHeader) -> None:
+        """First half of ``finish`` for sinks that can overlap it (remote ones); nothing here."""
 
     def finish(self, header: FragmentHeader) -> Path:
         fd = self.fd
@@ -261,17 +311,43 @@ class FragmentSink:
             pass
 
 
-def open_sinks(targets: Sequence[tuple[int, Volume]], spares: Sequence[Volume], ref: str) -> dict[int, FragmentSink]:
-    """Open a temp file per fragment; a volume that fails now is replaced by the next spare."""
-    sinks: dict[int, FragmentSink] = {}
+class Sink(Protocol):
+    """A fragment being written on one volume: ``FragmentSink`` (local) or a remote volume's."""
+
+    volume: Volume
+    index: int
+
+    def append(self, stripe: int, payload: bytes) -> None: ...
+
+    def append_raw(self, pieces: list[bytes | bytearray | memoryview]) -> None: ...
+
+    def seal(self, header: FragmentHeader) -> None: ...
+
+    def finish(self, header: FragmentHeader) -> Path: ...
+
+    def discard(self) -> None: ...
+
+
+def open_sinks(targets: Sequence[tuple[int, Volume]], spares: Sequence[Volume], ref: str, *,
+               cap: int | None = None) -> dict[int, Sink]:
+    """Open a temp file per fragment; a volume that fails now is replaced by the next spare (one
+    whose failure domain holds fewer than ``cap`` of the fragments, when a cap is given)."""
+    sinks: dict[int, Sink] = {}
     spares = list(spares)
+    per_domain: Counter[str] = Counter(vol.domain for _, vol in targets)
     for index, vol in targets:
         candidate: Volume | None = vol
         while candidate is not None:
             try:
-                sinks[index] = FragmentSink(candidate, ref, index)
+                sinks[index] = candidate.open_sink(ref, index)
                 break
             except OSError as exc:
                 candidate.fail(exc)
-                candidate = spares.pop(0) if spares else None
+                per_domain[candidate.domain] -= 1
+                candidate = None
+                while spares and candidate is None:
+                    spare = spares.pop(0)
+                    if cap is None or per_domain[spare.domain] < cap:
+                        candidate = spare
+                        per_domain[spare.domain] += 1
     return sinks

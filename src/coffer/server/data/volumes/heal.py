@@ -21,21 +21,30 @@ to reason about, and repair is disk-bound anyway.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
-import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from coffer.server.data.volumes.bitrot import FragmentFormatError, read_header, verify_file
+from coffer.server.data.volumes.bitrot import (
+    HEADER_SIZE,
+    FragmentFormatError,
+    close_handle,
+    handle_size,
+    pread,
+    read_header,
+    verify_file,
+)
 from coffer.server.data.volumes.store import VolumeDataStore
 from coffer.server.data.volumes.stripes import NotEnoughFragments, ObjectNotFound, RepairResult, repair
-from coffer.server.data.volumes.volume import IDENTITY_FILE, Volume, VolumeState, format_volume, fsync_dir
+from coffer.server.data.volumes.volume import IDENTITY_FILE, Volume, VolumeState, format_volume
 
 
 @contextmanager
@@ -79,12 +88,15 @@ def census(store: VolumeDataStore, ref: str, trust: int = 2) -> dict:
         entry = {"index": index, "volume": vol.uuid, "volume_path": str(vol.path), "path": str(path),
                  "size": None, "status": "ok", "bad_stripes": []}
         try:
-            with open(path, "rb") as fh:
-                entry["size"] = os.fstat(fh.fileno()).st_size
+            fh = vol.open_fragment(path)
+            try:
+                entry["size"] = handle_size(fh)
                 if trust >= 2:
-                    header, bad = verify_file(fh.fileno())
+                    header, bad = verify_file(fh)
                 else:
-                    header, bad = read_header(fh.fileno()), []
+                    header, bad = read_header(fh), []
+            finally:
+                close_handle(fh)
             entry["checksum"] = "crc32c per block" + (", verified" if trust >= 2 else "")
             policy = policy or header.policy
             if bad:
@@ -172,7 +184,7 @@ class Scrubber:
                 if stop is not None and stop.is_set():
                     self._save(st)
                     return st
-                size = sum(_size(p) for _, _, p in self.store.volumes.find_fragments(ref))
+                size = sum(v.fragment_size(p) for v, _, p in self.store.volumes.find_fragments(ref))
                 try:
                     res = repair_ref(self.store, ref)
                     if res is not None and (res.rebuilt or res.unrepaired):
@@ -198,13 +210,6 @@ class Scrubber:
             st.update(cursor="", passes=st["passes"] + 1, finished=time.time(), last_stats=st.pop("stats"))
             self._save(st)
             return st
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _volume(store: VolumeDataStore, which: str) -> tuple[str, str]:
@@ -277,9 +282,9 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
                 out["moved"] += 1
             else:  # damaged or no room: rebuild from the others elsewhere, then drop this copy
                 res = repair_ref(store, ref)
-                if res is not None and not res.unrepaired and _unlink(src):
+                if res is not None and not res.unrepaired and _unlink_on(vol, src):
                     out["repaired"] += 1
-                elif src.exists():
+                elif any(i == index for i, _ in vol.fragments_of(ref)):
                     out["stuck"].append(f"{ref}.{index}")
     if not out["stuck"]:
         reg = store.read_registry()
@@ -292,35 +297,45 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
 
 
 def _move(store: VolumeDataStore, vol: Volume, ref: str, index: int, src: Path) -> bool:
-    """Copy one verified fragment file to the best writable volume holding no fragment of the ref."""
-    with open(src, "rb") as fh:
-        _, bad = verify_file(fh.fileno())
-    if bad:
-        return False
-    holders = {v.uuid for v, _, _ in store.volumes.find_fragments(ref)}
-    targets = [v for v in store.volumes.writable_ranked(ref) if v.uuid not in holders and v.uuid != vol.uuid]
-    if not targets:
-        return False
-    dst_vol = targets[0]
-    final = dst_vol.fragment_path(ref, index)
-    tmp = dst_vol.tmp_dir / f"{ref}.{index}.move.tmp"
-    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        if dst_vol.fsync:
-            os.fdatasync(fout.fileno())
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(tmp, final)
-    if dst_vol.fsync:
-        fsync_dir(final.parent)
-    _unlink(src)  # a crash before this leaves two good copies of one index: readers accept either
+    """Copy one verified fragment to the best writable volume holding no fragment of the ref (its
+    failure domain under the policy's cap), with the crash-safe write protocol of any fragment."""
+    fh = vol.open_fragment(src)
+    try:
+        header, bad = verify_file(fh)
+        if bad:
+            return False
+        found = store.volumes.find_fragments(ref)
+        holders = {v.uuid for v, _, _ in found}
+        cap = store.volumes.domain_cap(header.policy.m)
+        per_domain = Counter(v.domain for v, i, _ in found if v.uuid != vol.uuid)
+        targets = [v for v in store.volumes.writable_ranked(ref) if v.uuid not in holders and v.uuid != vol.uuid
+                   and (cap is None or per_domain[v.domain] < cap)]
+        if not targets:
+            return False
+        sink = targets[0].open_sink(ref, index)
+        try:
+            size, pos = handle_size(fh), HEADER_SIZE
+            while pos < size:
+                chunk = pread(fh, min(1 << 20, size - pos), pos)
+                if not chunk:
+                    raise OSError(f"{src}: short read")
+                sink.append_raw([chunk])
+                pos += len(chunk)
+            sink.finish(header)
+        except BaseException:
+            sink.discard()
+            raise
+    finally:
+        close_handle(fh)
+    # A crash before this leaves two good copies of one index: readers accept either.
+    with contextlib.suppress(OSError):
+        vol.unlink_fragment(src)
     return True
 
 
-def _unlink(path: Path) -> bool:
+def _unlink_on(vol: Volume, path: Path) -> bool:
     try:
-        os.unlink(path)
-        return True
+        return vol.unlink_fragment(path)
     except OSError:
         return False
 
@@ -362,3 +377,115 @@ def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: flo
                 scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
         except Exception:
             log.exception("healer pass failed")
+
+
+class VolumeAdmin:
+    """The volume-administration facet of the multi-volume store (data/interface.py `VolumeAdmin`):
+    what `coffer admin` and the data health endpoints ask, as plain dicts."""
+
+    def __init__(self, store: VolumeDataStore) -> None:
+        self.store = store
+
+    def report(self) -> dict:
+        vols = volumes_report(self.store)
+        return {"volumes": vols, "default_policy": self.store.default_policy().name,
+                "repair_queue": len(self.store.queued()), "scrub": Scrubber(self.store, 0).state()}
+
+    def health(self) -> dict:
+        """status ok (every volume writable, nothing queued), degraded (writes still meet the default
+        policy's quorum) or failed; the volumes, the repair queue's length, the scrubber's state."""
+        store = self.store
+        store.refresh()
+        queue = len(store.queued())
+        try:
+            scrub = json.loads((store.heal_dir / "scrub.json").read_text())
+        except (OSError, ValueError):
+            scrub = {}
+        vols: list[dict] = []
+        for v in store.volumes:
+            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
+            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
+                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
+        writable = sum(1 for v in store.volumes if v.writable)
+        quorum = store.default_policy().write_quorum
+        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
+        return {"status": status, "volumes": vols, "repair_queue": queue, "scrub": scrub}
+
+    def enqueue(self, ref: str) -> None:
+        self.store.enqueue(ref)
+
+    def repair(self, ref: str) -> dict:
+        try:
+            res = repair_ref(self.store, ref)
+        except NotEnoughFragments as exc:
+            return {"ref": ref, "status": "lost", "error": str(exc)}
+        if res is not None and not res.unrepaired:
+            self.store.dequeue(ref)
+        return {"ref": ref, **result_dict(res)}
+
+    def rebuild(self, volume: str) -> dict:
+        return rebuild_volume(self.store, volume)
+
+    def drain(self, volume: str) -> dict:
+        return drain_volume(self.store, volume)
+
+    def scrub(self) -> dict:
+        return Scrubber(self.store, 0).run()
+
+    def heal(self) -> list[dict]:
+        self.store.refresh(force=True)
+        return heal_queue(self.store, force=True)
+
+    def drop_stale_queue(self) -> int:
+        dropped = 0
+        for ref in self.store.queued():
+            if not self.store.volumes.find_fragments(ref):
+                self.store.dequeue(ref)
+                dropped += 1
+        return dropped
+
+
+# -- storage nodes (the cluster's `coffer admin node out|drain`) ---------------------------------------
+def queue_rebuild(store: VolumeDataStore) -> dict:
+    """After a node is declared out: queue every ref below full redundancy on the remaining volumes
+    (trust 1: fragments present with valid headers); the healer rebuilds them in the background."""
+    store.refresh(force=True)
+    out = {"checked": 0, "queued": 0, "lost": 0}
+    for ref in store.iter_refs():
+        out["checked"] += 1
+        state = census(store, ref, trust=1)["state"]
+        if state in ("degraded", "lost"):
+            store.enqueue(ref)
+            out["queued"] += 1
+            out["lost"] += state == "lost"
+    return out
+
+
+def drain_volumes(store: VolumeDataStore, uuids: set[str]) -> dict:
+    """Move every fragment off these volumes (they must already take no new fragments: a draining
+    node), each to the best writable volume of another failure domain slot; damaged copies are
+    rebuilt from the others instead."""
+    store.refresh(force=True)
+    out: dict = {"volumes": sorted(uuids), "moved": 0, "repaired": 0, "stuck": []}
+    for uid in sorted(uuids):
+        vol = store.volumes.get(uid)
+        if vol is None or not vol.readable:
+            out["stuck"].append(f"{uid}: not readable")
+            continue
+        for ref, _ in list(vol.iter_refs()):
+            for index, src in vol.fragments_of(ref):
+                try:
+                    with _flock(store.heal_dir / "repair.lock"):
+                        moved = _move(store, vol, ref, index, src)
+                except OSError as exc:
+                    out["stuck"].append(f"{ref}.{index}: {exc}")
+                    continue
+                if moved:
+                    out["moved"] += 1
+                    continue
+                res = repair_ref(store, ref)
+                if res is not None and not res.unrepaired and _unlink_on(vol, src):
+                    out["repaired"] += 1
+                else:
+                    out["stuck"].append(f"{ref}.{index}")
+    return out

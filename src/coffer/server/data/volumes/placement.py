@@ -52,6 +52,30 @@ def rank(ref: str, volume_ids: Iterable[str], weights: Mapping[str, float] | Non
     return sorted(ids, key=lambda v: (score(ref, v, weights.get(v, 1.0)), v), reverse=True)
 
 
+def rank_hierarchical(ref: str, domains: Mapping[str, str],
+                      weights: Mapping[str, float] | None = None) -> list[str]:
+    """All volumes for this ref, spread over failure domains: domains are ranked by their own
+    rendezvous score, each domain's volumes by theirs, and the result takes the best remaining
+    volume of each domain in domain order, round after round. So the first ``n`` volumes hold
+    ``ceil(n / domains)`` at most per domain, and losing a domain touches only its share.
+    With every volume its own domain this is exactly ``rank``."""
+    by_domain: dict[str, list[str]] = {}
+    for vol in rank(ref, domains, weights):
+        by_domain.setdefault(domains[vol], []).append(vol)
+    if len(by_domain) == len(domains):
+        return [v for vols in by_domain.values() for v in vols]  # flat: rank's order
+    order = rank(ref, by_domain)
+    out: list[str] = []
+    depth = 0
+    while len(out) < len(domains):
+        for dom in order:
+            vols = by_domain[dom]
+            if depth < len(vols):
+                out.append(vols[depth])
+        depth += 1
+    return out
+
+
 def choose(ref: str, volume_ids: Sequence[str], n: int, weights: Mapping[str, float] | None = None) -> list[str]:
     """The ``n`` volumes fragments ``0..n-1`` of the ref go to (fewer if there are fewer volumes)."""
     return rank(ref, volume_ids, weights)[:n]

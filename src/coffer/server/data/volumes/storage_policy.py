@@ -155,6 +155,26 @@ def default_policy(volumes: int) -> Policy:
     return Policy.ec(width - m, m)
 
 
+def cluster_default_policy(domains: int, volumes: int) -> Policy:
+    """The default over storage nodes: a policy that survives the loss of a whole failure domain
+    (node, or zone) with at most M fragments per domain. 1 domain: as on one host; 2 -> REPLICA-2;
+    3 -> EC-2+1; 4+ -> EC-2+2 below 8 volumes, EC-4+2 from 8 volumes on 4 domains, EC-6+3 from 9
+    volumes on 6 domains, EC-8+4 from 12 volumes on 8 domains (2 fragments per domain at most)."""
+    if domains <= 1:
+        return default_policy(volumes)
+    if domains == 2:
+        return Policy.replica(2)
+    if domains == 3:
+        return Policy.ec(2, 1)
+    if domains >= 8 and volumes >= 12:
+        return Policy.ec(8, 4)
+    if domains >= 6 and volumes >= 9:
+        return Policy.ec(6, 3)
+    if volumes >= 8:
+        return Policy.ec(4, 2)
+    return Policy.ec(2, 2)
+
+
 def usable(policy: Policy, volumes: int) -> bool:
     """Whether a set of this many writable volumes can take new objects under the policy."""
     return volumes >= policy.write_quorum

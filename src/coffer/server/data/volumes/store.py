@@ -1,8 +1,9 @@
 """The multi-volume data store: the erasure-coded engine behind the data-store interface.
 
-Owns what the service layer sees with `coffer serve --volume DIR ...`: the calls of `LocalDataStore`
-(``writer``, ``delete``, ``sweep_tmp``, ``iter_refs``) plus ``reader``/``read`` (no sendfile: every
-block is verified, CRC32C, on its way out). Fragments are found on any volume by the segment's ref,
+Owns what the service layer sees with `coffer serve --volume DIR ...`: the `DataStore` interface
+(data/interface.py) over volumes. ``spans`` is None (no sendfile: every block is verified, CRC32C,
+on its way out through ``reader``/``read``); ``volume_admin()`` is the administration facet
+(heal.VolumeAdmin). Fragments are found on any volume by the segment's ref,
 so the metadata keeps only the ref (no fragment table to keep in step).
 
 Also owns the volume registry ``DATA/volumes.json`` ({uuid: path}): which directories are this
@@ -20,15 +21,18 @@ queued the same way.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from coffer.protocol.checksums import Hasher
-from coffer.server.data.local import SegmentLike, plan_range
+from coffer.server.data.interface import DataStore, DataUnavailable, ReadSpan, SegmentLike
+from coffer.server.data.local import plan_range
 from coffer.server.data.volumes.storage_policy import Policy, PolicyError, codec_for, default_policy
 from coffer.server.data.volumes.stripes import (
     DEFAULT_BLOCK_SIZE,
@@ -49,6 +53,9 @@ from coffer.server.data.volumes.volume import (
     read_identity,
 )
 
+if TYPE_CHECKING:
+    from coffer.server.data.volumes.heal import VolumeAdmin
+
 REGISTRY = "volumes.json"
 READ_BATCH = 4 << 20  # object bytes per hop to a worker thread on GET
 
@@ -65,10 +72,6 @@ def tune_allocator() -> None:
         libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: keep up to 512 MiB of freed heap for reuse
     except (OSError, AttributeError):
         pass
-
-
-class DataUnavailable(Exception):
-    """The data cannot be written or read right now (too few volumes / fragments): a 503, not a 500."""
 
 
 class VolumeWriter:
@@ -111,7 +114,7 @@ class VolumeWriter:
 class RangeReader:
     """Bytes [start, start+length) of an object's segments, verified, in batches of views."""
 
-    def __init__(self, store: VolumeDataStore, segments: list[SegmentLike], start: int, length: int) -> None:
+    def __init__(self, store: VolumeDataStore, segments: Sequence[SegmentLike], start: int, length: int) -> None:
         self._store = store
         self._plan = plan_range(segments, start, length)
         self._reader: ObjectReader | None = None
@@ -156,10 +159,8 @@ class RangeReader:
         self._plan.clear()
 
 
-class VolumeDataStore:
+class VolumeDataStore(DataStore):
     """Object data over several volumes (see module docstring)."""
-
-    streams = True  # GET reads through `reader` (verified), never sendfile
 
     def __init__(self, root: Path, volume_paths: list[Path], *, fsync: bool = True,
                  block_size: int = DEFAULT_BLOCK_SIZE) -> None:
@@ -279,6 +280,9 @@ class VolumeDataStore:
     def default_policy(self) -> Policy:
         return default_policy(len(self.volumes))
 
+    def volume_count(self) -> int:
+        return len(self.volumes) or 1
+
     def check_policy(self, policy: Policy) -> None:
         """Refuse a policy this set of volumes can never satisfy (a 400, before any byte is read)."""
         if policy.write_quorum > len(self.volumes):
@@ -294,11 +298,14 @@ class VolumeDataStore:
         self.refresh()
         return VolumeWriter(self, hashers, policy or self.default_policy())
 
-    def reader(self, segments: list[SegmentLike], start: int, length: int) -> RangeReader:
+    def spans(self, segments: Sequence[SegmentLike], start: int, length: int) -> list[ReadSpan] | None:
+        return None  # fragments are no plain files: GET streams verified bytes through `reader`
+
+    def reader(self, segments: Sequence[SegmentLike], start: int, length: int) -> RangeReader:
         self.refresh()
         return RangeReader(self, list(segments), start, length)
 
-    def read(self, segments: list[SegmentLike], start: int, length: int) -> bytes:
+    def read(self, segments: Sequence[SegmentLike], start: int, length: int) -> bytes:
         """A verified byte range as one bytes (small synchronous readers, e.g. archive members)."""
         reader = self.reader(segments, start, length)
         try:
@@ -310,6 +317,16 @@ class VolumeDataStore:
         finally:
             reader.close()
 
+    def fragments(self, segment: SegmentLike, trust: int = 2) -> dict[str, Any]:
+        from coffer.server.data.volumes.heal import census
+
+        return census(self, segment.ref, trust)
+
+    def volume_admin(self) -> VolumeAdmin:
+        from coffer.server.data.volumes.heal import VolumeAdmin
+
+        return VolumeAdmin(self)
+
     def delete(self, refs: list[str]) -> None:
         for ref in refs:
             for vol in self.volumes.ranked(ref):
@@ -317,9 +334,7 @@ class VolumeDataStore:
                     continue
                 for _, path in vol.fragments_of(ref):
                     try:
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        continue
+                        vol.unlink_fragment(path)
                     except OSError as exc:
                         vol.fail(exc)
             self.dequeue(ref)
@@ -344,54 +359,20 @@ class VolumeDataStore:
 
     # -- housekeeping -------------------------------------------------------------------------------
     def sweep_tmp(self, older_than: float = 0.0) -> int:
-        removed = 0
         cutoff = time.time() - older_than
-        for vol in self.volumes:
-            if not vol.readable:
-                continue
-            try:
-                entries = list(os.scandir(vol.tmp_dir))
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    if entry.name.endswith(".tmp") and entry.stat().st_mtime <= cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-                except OSError:
-                    pass
-        return removed
+        return sum(vol.sweep_tmp(cutoff) for vol in self.volumes if vol.readable)
 
     def iter_refs(self, before: float = float("inf"), after: str = "") -> Iterator[str]:
         """Every ref with a fragment on some readable volume, in sorted order (scrub cursor order),
         greater than ``after``, whose newest fragment was written before ``before``."""
-        vols = [v for v in self.volumes if v.readable]
-        for d1 in _hex_dirs(vols, ()):
-            if d1 < after[:2]:
-                continue
-            for d2 in _hex_dirs(vols, (d1,)):
-                if d1 + d2 < after[:4]:
-                    continue
-                newest: dict[str, float] = {}
-                for vol in vols:
-                    try:
-                        entries = list(os.scandir(vol.fragments_dir / d1 / d2))
-                    except OSError:
-                        continue
-                    for f in entries:
-                        ref = f.name.split(".", 1)[0]
-                        try:
-                            newest[ref] = max(newest.get(ref, 0.0), f.stat().st_mtime)
-                        except FileNotFoundError:
-                            pass
-                yield from (r for r in sorted(newest) if newest[r] <= before and r > after)
-
-
-def _hex_dirs(vols: list[Volume], parents: tuple[str, ...]) -> list[str]:
-    names: set[str] = set()
-    for vol in vols:
-        try:
-            names.update(n for n in os.listdir(vol.fragments_dir.joinpath(*parents)) if len(n) == 2)
-        except OSError:
-            pass
-    return sorted(names)
+        streams = [vol.iter_refs(after) for vol in self.volumes if vol.readable]
+        current, newest = None, 0.0
+        for ref, mtime in heapq.merge(*streams):
+            if ref != current:
+                if current is not None and newest <= before:
+                    yield current
+                current, newest = ref, mtime
+            else:
+                newest = max(newest, mtime)
+        if current is not None and newest <= before:
+            yield current

@@ -21,9 +21,9 @@ dropped; the write goes on while the policy's write quorum holds (else ``PolicyU
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +34,7 @@ from coffer.server.data.volumes.bitrot import (
     FragmentHeader,
     FragmentLocation,
     OpenFragment,
+    close_handle,
     open_sinks,
     read_header,
     read_record,
@@ -102,12 +103,14 @@ class StripeWriter:
         self._stripes = 0
         self._record_size = 0
         self._last_record_size = 0
-        ranked = volumes.writable_ranked(self.ref)
+        cap = volumes.domain_cap(policy.m)
+        ranked = volumes.writable_ranked(self.ref, cap)
         if len(ranked) < policy.write_quorum:
             raise PolicyUnavailable(
-                f"{policy} needs {policy.write_quorum} writable volumes, {len(ranked)} available")
+                f"{policy} needs {policy.write_quorum} writable volumes"
+                + (f" (at most {cap} per failure domain)" if cap else "") + f", {len(ranked)} available")
         width = policy.width
-        self._sinks = open_sinks(list(enumerate(ranked[:width])), ranked[width:], self.ref)
+        self._sinks = open_sinks(list(enumerate(ranked[:width])), ranked[width:], self.ref, cap=cap)
         self._check_quorum()
 
     def _check_quorum(self) -> None:
@@ -120,6 +123,11 @@ class StripeWriter:
         sink = self._sinks.pop(index)
         sink.volume.fail(exc)
         sink.discard()
+
+    @property
+    def fragments(self) -> list[tuple[int, str]]:
+        """(index, volume uuid) of the fragments still being written."""
+        return [(i, s.volume.uuid) for i, s in sorted(self._sinks.items())]
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
@@ -149,20 +157,27 @@ class StripeWriter:
         if self._buf:
             self._flush()
         done: list[FragmentLocation] = []
+        vols: dict[int, Volume] = {}
+        headers = {index: FragmentHeader(self.ref, self.policy, index, self.block_size, self.size,
+                                         self._record_size, self._last_record_size) for index in self._sinks}
+        for index in sorted(self._sinks):
+            try:
+                self._sinks[index].seal(headers[index])  # remote sinks: every node syncs at once
+            except OSError as exc:
+                self._drop(index, exc)
         for index in sorted(self._sinks):
             sink = self._sinks[index]
-            header = FragmentHeader(self.ref, self.policy, index, self.block_size, self.size,
-                                    self._record_size, self._last_record_size)
             try:
-                path = sink.finish(header)
+                path = sink.finish(headers[index])
             except OSError as exc:
                 self._drop(index, exc)
                 continue
             done.append(FragmentLocation(index, sink.volume.uuid, str(path)))
+            vols[index] = sink.volume
         if len(done) < self.policy.write_quorum:
             self.abort()
             for loc in done:  # never acknowledged: remove them (what remains is the orphan sweep's job)
-                _unlink(loc.path)
+                _unlink_on(vols[loc.index], loc.path)
             raise PolicyUnavailable(f"{self.policy}: only {len(done)} fragments made durable")
         self._sinks.clear()
         got = {f.index for f in done}
@@ -200,15 +215,14 @@ class ObjectReader:
             self._open(volumes, candidates)
         except BaseException:
             for src in candidates:
-                if src.fd >= 0:
-                    os.close(src.fd)
+                src.close()
             raise
 
     def _open(self, volumes: VolumeSet, candidates: list[OpenFragment]) -> None:
         ref = self.ref
         for vol, index, path in volumes.find_fragments(ref):
             try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                fd = vol.open_fragment(path)
             except FileNotFoundError:
                 continue  # deleted between the listing and now (a concurrent repair): not damage
             except OSError as exc:
@@ -220,7 +234,7 @@ class ObjectReader:
                 if header.ref != ref or header.index != index:
                     raise FragmentFormatError(f"header names {header.ref}.{header.index}")
             except (OSError, FragmentFormatError) as exc:
-                os.close(fd)
+                close_handle(fd)
                 if isinstance(exc, OSError):
                     vol.fail(exc)
                 self.damage.append(Damage(ref, index, vol.uuid, None, f"header: {exc}"))
@@ -238,8 +252,7 @@ class ObjectReader:
             if src.header.same_object(self.header):
                 self.sources.setdefault(src.index, []).append(src)
             else:
-                os.close(src.fd)
-                src.fd = -1
+                src.close()
                 self.damage.append(Damage(ref, src.index, src.volume.uuid, None, "header of another write"))
         self.policy = self.header.policy
         self.size = self.header.total_length
@@ -257,9 +270,7 @@ class ObjectReader:
     def close(self) -> None:
         for sources in self.sources.values():
             for src in sources:
-                if src.fd >= 0:
-                    os.close(src.fd)
-                    src.fd = -1
+                src.close()
         self.sources.clear()
 
     def _payload(self, src: OpenFragment, stripe: int) -> bytearray | None:
@@ -354,13 +365,17 @@ def repair(volumes: VolumeSet, ref: str) -> RepairResult:
         if not todo:
             return result
         used = {src.volume.uuid for src in healthy.values()}
+        cap = volumes.domain_cap(reader.policy.m)
+        per_domain = Counter(src.volume.domain for src in healthy.values())
         targets: dict[int, Volume] = {}
         for index in todo:
             prefer = [s.volume for s in damaged.get(index, ()) if s.volume.writable and s.volume.uuid not in used]
-            spare = prefer + [v for v in volumes.writable_ranked(ref) if v.uuid not in used]
+            spare = [v for v in prefer + volumes.writable_ranked(ref)
+                     if v.uuid not in used and (cap is None or per_domain[v.domain] < cap)]
             if spare:
                 targets[index] = spare[0]
                 used.add(spare[0].uuid)
+                per_domain[spare[0].domain] += 1
             else:
                 result.unrepaired.append(index)
         sinks = open_sinks(sorted(targets.items()), [], ref)
@@ -386,7 +401,7 @@ def repair(volumes: VolumeSet, ref: str) -> RepairResult:
                     continue
                 result.rebuilt.append(FragmentLocation(index, sink.volume.uuid, str(path)))
                 for old in damaged.get(index, ()):
-                    if old.path != path and _unlink(old.path):
+                    if str(old.path) != str(path) and _unlink_on(old.volume, old.path):
                         result.removed.append(str(old.path))
         finally:
             for sink in sinks.values():
@@ -395,9 +410,8 @@ def repair(volumes: VolumeSet, ref: str) -> RepairResult:
     return result
 
 
-def _unlink(path: str | Path) -> bool:
+def _unlink_on(volume: Volume, path: str | Path) -> bool:
     try:
-        os.unlink(path)
-        return True
+        return volume.unlink_fragment(path)
     except OSError:
         return False

@@ -38,8 +38,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coffer.server.data.volumes import placement
+
+if TYPE_CHECKING:
+    from coffer.server.data.volumes.bitrot import FragmentSink
 
 IDENTITY_FILE = "coffer-volume.json"
 VOLUME_FORMAT = 1
@@ -133,6 +137,14 @@ class Volume:
     last_error: str = ""
     fsync: bool = True
     full_free: int | None = None  # free bytes when it last filled up: it stays read-only until more is free
+    zone: str = ""  # failure domain when given (cluster volumes: the node's zone or host)
+
+    remote = False
+
+    @property
+    def domain(self) -> str:
+        """The failure domain placement spreads fragments over: on one host, each volume is its own."""
+        return self.zone or self.uuid
 
     @classmethod
     def open(cls, path: Path | str, expected_uuid: str | None = None, *, create: bool = False,
@@ -192,6 +204,67 @@ class Volume:
             if name.startswith(prefix) and name[len(prefix):].isdigit():
                 out.append((int(name[len(prefix):]), self.fragment_dir(ref) / name))
         return sorted(out)
+
+    # -- fragment I/O (what a remote volume does over HTTP) ------------------------------------------
+    def open_sink(self, ref: str, index: int) -> FragmentSink:
+        from coffer.server.data.volumes.bitrot import FragmentSink
+
+        return FragmentSink(self, ref, index)
+
+    def open_fragment(self, path: Path) -> int:
+        """A read-only descriptor of one of this volume's fragment files (the caller closes it)."""
+        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+
+    def unlink_fragment(self, path: Path | str) -> bool:
+        """Remove a fragment file; False if it was not there. Other errors are raised."""
+        try:
+            os.unlink(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def fragment_size(self, path: Path | str) -> int:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return 0
+
+    def sweep_tmp(self, cutoff: float) -> int:
+        """Remove temporary fragment files last modified before ``cutoff`` (epoch seconds)."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.tmp_dir))
+        except OSError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.name.endswith(".tmp") and entry.stat().st_mtime <= cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                pass
+        return removed
+
+    def iter_refs(self, after: str = "") -> Iterator[tuple[str, float]]:
+        """(ref, newest fragment mtime) of every ref with a fragment here, sorted, greater than ``after``."""
+        for d1 in _hex_names(self.fragments_dir):
+            if d1 < after[:2]:
+                continue
+            for d2 in _hex_names(self.fragments_dir / d1):
+                if d1 + d2 < after[:4]:
+                    continue
+                newest: dict[str, float] = {}
+                try:
+                    entries = list(os.scandir(self.fragments_dir / d1 / d2))
+                except OSError:
+                    continue
+                for f in entries:
+                    ref = f.name.split(".", 1)[0]
+                    try:
+                        newest[ref] = max(newest.get(ref, 0.0), f.stat().st_mtime)
+                    except FileNotFoundError:
+                        pass
+                yield from ((r, newest[r]) for r in sorted(newest) if r > after)
 
     # -- state --------------------------------------------------------------------------------------
     @property
@@ -262,6 +335,13 @@ class Volume:
         return Capacity(st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
 
 
+def _hex_names(path: Path) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(path) if len(n) == 2)
+    except OSError:
+        return []
+
+
 class VolumeSet:
     """The volumes of a server, by uuid; placement and failover decisions over them."""
 
@@ -286,16 +366,46 @@ class VolumeSet:
         return self.volumes.get(volume_id)
 
     def ranked(self, ref: str) -> list[Volume]:
-        """Every volume, in the ref's placement order (offline ones included: callers filter)."""
-        return [self.volumes[v] for v in placement.rank(ref, self.volumes)]
+        """Every volume, in the ref's placement order (offline ones included: callers filter).
 
-    def writable_ranked(self, ref: str) -> list[Volume]:
-        return [v for v in self.ranked(ref) if v.writable]
+        Hierarchical when volumes have failure domains (cluster nodes): domains ranked first, then
+        the volumes of each, taken round-robin across domains; on one host every volume is its own
+        domain and this is the flat ranking."""
+        domains = {uid: vol.domain for uid, vol in self.volumes.items()}
+        return [self.volumes[v] for v in placement.rank_hierarchical(ref, domains)]
+
+    def writable_ranked(self, ref: str, cap: int | None = None) -> list[Volume]:
+        """Writable volumes in placement order; with ``cap``, only the first ``cap`` of each failure domain."""
+        ranked = [v for v in self.ranked(ref) if v.writable]
+        if cap is None:
+            return ranked
+        out, seen = [], Counter[str]()
+        for vol in ranked:
+            if seen[vol.domain] < cap:
+                out.append(vol)
+            seen[vol.domain] += 1
+        return out
+
+    def domain_cap(self, policy_m: int) -> int | None:
+        """At most M fragments of an EC-K+M stripe per failure domain, when there are several domains
+        (on one host each volume is its own domain and holds one fragment anyway)."""
+        n = len(self.domains())
+        return max(1, policy_m) if 1 < n < len(self.volumes) else None
+
+    def domains(self) -> set[str]:
+        return {v.domain for v in self.volumes.values()}
 
     def find_fragments(self, ref: str) -> list[tuple[Volume, int, Path]]:
-        """Every fragment file of the ref on a readable volume, in placement order."""
+        """Every fragment file of the ref on a readable volume, in placement order (remote volumes
+        are asked in parallel: one round trip of wall time, not one per volume)."""
+        vols = [v for v in self.ranked(ref) if v.readable]
+        if any(v.remote for v in vols):
+            from coffer.server.data.volumes.remote import list_in_parallel
+
+            listed = list_in_parallel(vols, ref)
+        else:
+            listed = [vol.fragments_of(ref) for vol in vols]
         out = []
-        for vol in self.ranked(ref):
-            if vol.readable:
-                out.extend((vol, index, path) for index, path in vol.fragments_of(ref))
+        for vol, found in zip(vols, listed, strict=True):
+            out.extend((vol, index, path) for index, path in found)
         return out

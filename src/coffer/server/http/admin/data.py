@@ -15,6 +15,10 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST heal                           repair everything in the repair queue now
     PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
     GET  backup                         a consistent snapshot of the metadata database (SQLite file)
+    GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
+    POST node-drain?node=N              stop writing to a node and move its fragments to the others
+    POST node-out?node=N                declare a node gone: queue the rebuild of what it held
+    POST node-active?node=N             back to normal (after a drain that was cancelled)
 
 Health (no signature, nothing secret: volumes by uuid, never by path; each worker probes its volumes
 every few seconds in the background, runner.probe_volumes): ``/health/data`` is JSON {status: ok | degraded | failed,
@@ -34,13 +38,12 @@ from typing import Any
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
-from coffer.server.data.volumes.store import VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeState
 from coffer.server.http.admin.front import AdminRequest, admin_route
 from coffer.server.service.storage.admin import DataAdmin
 
-_GET = {"volumes", "locate", "check"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check"}
+_GET = {"volumes", "locate", "check", "nodes"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "node-drain", "node-out", "node-active"}
 
 
 def _json(value: object, status: int = 200) -> web.Response:
@@ -71,7 +74,7 @@ def _resource(name: str):
         DataAdmin.require(r.who)
         if r.parts or not ((r.method == "GET" and name in _GET) or (r.method == "POST" and name in _POST)):
             raise _method()
-        return await _call(DataAdmin(r.svc.core), name, r.query)
+        return await _call(r.svc.data_admin, name, r.query)
 
     return handle
 
@@ -86,7 +89,7 @@ async def bucket_policy(r: AdminRequest) -> Any:
     if r.parts or r.method not in ("PUT", "DELETE"):
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
-    return await DataAdmin(r.svc.core).bucket_policy(_arg(r.query, "bucket"), policy)
+    return await r.svc.data_admin.bucket_policy(_arg(r.query, "bucket"), policy)
 
 
 @admin_route("backup")
@@ -135,6 +138,14 @@ async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
         return await admin.vacuum(float(_int(q, "grace", 3600)))
     if name == "scrub":
         return await admin.scrub()
+    if name == "nodes":
+        return await admin.nodes()
+    if name == "node-drain":
+        return await admin.node_drain(_arg(q, "node"))
+    if name == "node-out":
+        return await admin.node_out(_arg(q, "node"))
+    if name == "node-active":
+        return await admin.node_active(_arg(q, "node"))
     return await admin.heal()
 
 
@@ -143,27 +154,11 @@ def health(front, path: str) -> web.Response | None:
     """``/health/data`` and ``/health/metrics``; None for any other path."""
     if path not in ("/health/data", "/health/metrics"):
         return None
-    data = front.service.core.data
-    vols: list[dict] = []
-    queue = 0
-    scrub: dict = {}
-    if isinstance(data, VolumeDataStore):
-        data.refresh()
-        queue = len(data.queued())
-        try:
-            scrub = json.loads((data.heal_dir / "scrub.json").read_text())
-        except (OSError, ValueError):
-            scrub = {}
-        for v in data.volumes:
-            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
-            # no path: these endpoints answer anyone (paths are for admins: `coffer admin volumes`)
-            vols.append({"uuid": v.uuid, "state": v.state.value, "errors": dict(v.errors),
-                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
-        writable = sum(1 for v in data.volumes if v.writable)
-        quorum = data.default_policy().write_quorum
-        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
-    else:
-        status = "ok"
+    admin = front.service.core.data.volume_admin()
+    h = admin.health() if admin is not None else {"status": "ok", "volumes": [], "repair_queue": 0, "scrub": {}}
+    status, vols, queue, scrub = h["status"], h["volumes"], h["repair_queue"], h["scrub"]
+    # no paths: these endpoints answer anyone (paths are for admins: `coffer admin volumes`)
+    vols = [{k: v for k, v in vol.items() if k != "path"} for vol in vols]
     if path == "/health/data":
         body = {"status": status, "volumes": vols, "repair_queue": queue}
         return _json(body, 503 if status == "failed" else 200)

@@ -10,7 +10,8 @@ errors as S3 XML so every client reads them the same way) and the users, keys an
   PUT    users/<id>            create {display_name?, email?, admin?, access_key?, secret_key?} -> with secret
   DELETE users/<id>            remove (refused while the user owns buckets)
   GET    keys[?user=<id>]      list keys
-  POST   keys                  create {user} -> {access_key, secret_key}
+  POST   keys                  create {user[, type: s3|apikey]} -> {access_key, secret_key} or
+                                {access_key, api_key, service_instance_id} (an IBM API key, shown once)
   POST   keys/<ak>/rotate      new secret for the key
   PUT    keys/<ak>             {status: active|disabled}
   DELETE keys/<ak>
@@ -121,10 +122,11 @@ async def keys(r: AdminRequest) -> Any:
         if r.method == "GET":
             return {"keys": await a.list_keys(r.query.get("user") or None)}
         if r.method == "POST":
-            user = (await r.json()).get("user")
+            doc = await r.json()
+            user = doc.get("user")
             if not isinstance(user, str) or not user:
                 raise S3Error("InvalidArgument", "A key needs a user: {\"user\": \"<id>\"}")
-            return await a.create_key(user)
+            return await a.create_key(user, str(doc.get("type") or "s3"))
         raise _method()
     ak = r.parts[0]
     if len(r.parts) == 2 and r.parts[1] == "rotate" and r.method == "POST":

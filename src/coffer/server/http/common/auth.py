@@ -19,6 +19,7 @@ from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import parse_amz_date, parse_http_date
 from coffer.server.config import Limits
 from coffer.server.service import ANONYMOUS, Principal, Service
+from coffer.server.service.access.tokens import TokenError
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 STREAMING_MODES = frozenset({
@@ -44,6 +45,7 @@ class BodyPlan:
         return self.mode in STREAMING_MODES
 
 
+IAM_TOKEN_PATH = "/identity/token"  # IBM IAM's token path, served on the S3 address (http/s3/identity.py)
 parse_query = sigv4.parse_query  # raw query -> decoded pairs, '+' kept literally (as signed)
 
 
@@ -112,6 +114,10 @@ class Authenticator:
                 return await self._v4_header(method, raw_path, raw_query, headers, auth)
             if auth.startswith("AWS "):
                 return await self._v2(method, raw_path, query, headers, auth), self._plain_plan(headers)
+            if auth.startswith("Bearer "):  # IBM IAM-style tokens from POST /identity/token (ibm_boto3 oauth)
+                return await self._bearer(auth[7:].strip()), self._plain_plan(headers)
+            if auth.startswith("Basic ") and raw_path == IAM_TOKEN_PATH and method == "POST":
+                return ANONYMOUS, self._plain_plan(headers)  # IAM clients send a fixed Basic header; the form decides
             raise S3Error("InvalidArgument", "Unsupported Authorization Type", ArgumentName="Authorization",
                           ArgumentValue=auth[:40])
         if "X-Amz-Algorithm" in query or "X-Amz-Signature" in query:
@@ -120,6 +126,12 @@ class Authenticator:
             return await self._v2_query(method, raw_path, query, headers), self._plain_plan(headers)
         # Unsigned: an anonymous request, which only a bucket policy or ACL can allow (service.access).
         return ANONYMOUS, self._plain_plan(headers)
+
+    async def _bearer(self, token: str) -> Principal:
+        try:
+            return await self.service.tokens.verify(token)
+        except TokenError as e:
+            raise S3Error("AccessDenied", f"The bearer token was refused: {e}") from None
 
     # -- SigV4 -------------------------------------------------------------------------------------
     def _check_time(self, amz_date: str) -> float:

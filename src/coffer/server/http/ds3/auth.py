@@ -10,7 +10,7 @@ The header looks like S3's SigV2, but the DS3 SDKs sign a different string:
   Content-Type.
 - The header lines are the request's `x-amz-meta-*` headers as sent, `name:value`, sorted.
 - RESOURCE is the percent-encoded path exactly as sent, plus only the subresources DS3 signs:
-  `?delete`, `?versioning=V`, `?uploads[=V]` (S3's V2 would sign many more, e.g. ?versions).
+  `?delete`, `?versioning=V`, `?versions=V`, `?uploads[=V]` (S3's V2 would sign many more).
 
 Requests signed with SigV4 (Coffer's own SDK) go through the ordinary authenticator instead.
 """
@@ -34,6 +34,8 @@ def canonical_resource(raw_path: str, query: dict[str, str]) -> str:
         path += "?delete"
     if "versioning" in query:
         path += "?versioning=" + query["versioning"]
+    if "versions" in query:
+        path += "?versions=" + query["versions"]
     if "uploads" in query:
         path += "?uploads" + ("=" + query["uploads"] if query["uploads"] else "")
     return path

@@ -18,6 +18,7 @@ from coffer.server.http.common.body import body_stream, integrity_for
 from coffer.server.http.common.respond import send_spans
 from coffer.server.http.common.sse import object_sse_headers, send_encrypted
 from coffer.server.http.ds3 import documents as ds3_xml
+from coffer.server.http.ds3 import management
 from coffer.server.http.ds3.front import Ds3Request
 from coffer.server.http.s3 import notifications as h_notify
 from coffer.server.http.s3.objects import put_params
@@ -83,6 +84,9 @@ async def bucket_op(r: Ds3Request, bucket: str) -> web.StreamResponse:
             wanted.append(Wanted(o["Name"], off, length))
         job, chunks = await jobs.create_get(r.who, bucket, wanted, r.query.get("name"), r.query.get("priority"),
                                             verify=op == "start_bulk_verify")
+    elif op == "get_physical_placement":
+        return await management.physical_placement(r, bucket, [o["Name"] for o in ds3_xml.parse_objects(
+            body, len(body) + 1)])
     else:
         raise S3Error("NotImplemented", f"operation={op} is not implemented by Coffer.", status=501)
     host, port = r.host_port()
@@ -107,13 +111,6 @@ async def get_bucket_info(r: Ds3Request, bucket: str) -> web.StreamResponse:
     doc = (f"{ds3_xml.DECL}<Data><CreationDate>{iso8601(b.created)}</CreationDate><DataPolicyId>coffer-default"
            f"</DataPolicyId><Empty/><Id>{_esc(b.name)}</Id><LastPreferredChunkSizeInBytes/><LogicalUsedCapacity/>"
            f"<Name>{_esc(b.name)}</Name><UserId>{_esc(b.owner)}</UserId></Data>")
-    return _xml(doc.encode())
-
-
-async def get_data_policy(r: Ds3Request, ident: str) -> web.StreamResponse:
-    doc = (f"{ds3_xml.DECL}<Data><BlobbingEnabled>true</BlobbingEnabled><ChecksumType>MD5</ChecksumType>"
-           f"<DefaultBlobSize>{r.cfg.limits.bulk_blob_size}</DefaultBlobSize><EndToEndCrcRequired>false"
-           f"</EndToEndCrcRequired><Id>{_esc(ident)}</Id><Name>{_esc(ident)}</Name><Versioning>NONE</Versioning></Data>")
     return _xml(doc.encode())
 
 
@@ -280,7 +277,14 @@ async def list_bucket(r: Ds3Request, bucket: str) -> web.StreamResponse:
 _ROUTES = {
     ("PUT", "bucket", True): bucket_op,
     ("GET", "bucket", True): get_bucket_info,
-    ("GET", "data_policy", True): get_data_policy,
+    ("GET", "data_policy", True): management.get_data_policy,
+    ("GET", "data_policy", False): management.list_data_policies,
+    ("PUT", "bucket", False): management.put_bucket,
+    ("DELETE", "bucket", True): management.delete_bucket,
+    ("GET", "object", True): management.object_details,
+    ("GET", "system_information", False): management.system_information,
+    ("GET", "system_health", False): management.system_health,
+    ("GET", "capacity_summary", False): management.capacity_summary,
     ("GET", "job_chunk", False): chunks_ready,
     ("GET", "job_chunk", True): get_chunk,
     ("PUT", "job_chunk", True): allocate_chunk,

@@ -4,7 +4,7 @@
 bucket/object (service.access), checks the bucket owner's quota before a write is accepted, and
 keeps the bucket row it looked up on the context for the handler. The policy condition context
 (source IP, TLS, headers, s3:prefix, ...) is built only when a bucket policy is there to read it.
-Two endpoints decide per item in their handler: DeleteObjects (each key) and PostObject (the form's
+Three endpoints decide in their handler: DeleteObjects (each key), IamToken (the API key) and PostObject (the form's
 own signature names the caller).
 """
 
@@ -21,7 +21,7 @@ from coffer.server.service import ANONYMOUS, Service
 from coffer.server.service.access.policy_conditions import utc_now_context
 from coffer.server.service.core import BUCKET_HINT
 
-DEFERRED = frozenset({"DeleteObjects", "PostObject"})
+DEFERRED = frozenset({"DeleteObjects", "PostObject", "IamToken"})  # IamToken: the form's API key decides
 WRITES = frozenset({"PutObject", "UploadPart", "AppendObject", "CompleteMultipartUpload"})
 _HEADER_KEYS = (
     "x-amz-acl", "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",

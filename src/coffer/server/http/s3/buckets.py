@@ -19,6 +19,7 @@ from coffer.server.http.common.sse import key_protect_headers, key_protect_props
 from coffer.server.http.s3.access import lower_headers
 from coffer.server.http.s3.authorize import allowed_keys
 from coffer.server.meta.model import CommonPrefix, ObjectEntry
+from coffer.server.service import Principal
 from coffer.server.service.storage import policies as storage
 
 
@@ -28,15 +29,50 @@ async def _owner(ctx: Ctx, user_id: str, cache: dict[str, str]) -> dict:
     return {"ID": user_id, "DisplayName": cache[user_id]}
 
 
+async def instance_account(ctx: Ctx) -> Principal:
+    """The account an IBM `ibm-service-instance-id` header names (ibm_boto3 sends it on CreateBucket
+    and ListBuckets): a user's service instance id is their user id. Absent or the caller's own: the
+    caller; an admin may name another user's account and act for it; anything else is refused."""
+    instance = ctx.header("ibm-service-instance-id")
+    if instance is None or instance == ctx.who.user_id:
+        return ctx.who
+    user = await ctx.svc.core.meta.get_user(instance) if ctx.who.admin else None
+    if user is None:
+        raise S3Error("AccessDenied", "The ibm-service-instance-id does not name an account you may act for.")
+    return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+
+
 @handles("ListBuckets")
 async def list_buckets(ctx: Ctx) -> web.StreamResponse:
-    buckets = await ctx.svc.buckets.list(ctx.who)
-    return xml_response("ListAllMyBucketsResult", {
-        "Owner": {"ID": ctx.who.user_id, "DisplayName": ctx.who.display_name},
+    who = await instance_account(ctx)
+    buckets = await ctx.svc.buckets.list(who)
+    prefix = ctx.query.get("prefix", "")
+    if prefix:
+        buckets = [b for b in buckets if b.name.startswith(prefix)]
+    token = ctx.query.get("continuation-token")
+    if token is not None:  # the token is the last name of the previous page (base64)
+        try:
+            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                          ArgumentName="continuation-token") from None
+        buckets = [b for b in buckets if b.name > after]
+    limit = ctx.int_arg("max-buckets", 10000, lo=1, hi=10000) if "max-buckets" in ctx.query else None
+    next_token = None
+    if limit is not None and len(buckets) > limit:
+        buckets = buckets[:limit]
+        next_token = base64.urlsafe_b64encode(buckets[-1].name.encode()).decode()
+    body: dict = {
+        "Owner": {"ID": who.user_id, "DisplayName": who.display_name},
         "Buckets": {"Bucket": [
             {"Name": b.name, "CreationDate": iso(b.created), "BucketRegion": b.region} for b in buckets
         ]},
-    })
+    }
+    if next_token:
+        body["ContinuationToken"] = next_token
+    if "prefix" in ctx.query:
+        body["Prefix"] = prefix
+    return xml_response("ListAllMyBucketsResult", body)
 
 
 @handles("CreateBucket")
@@ -61,8 +97,15 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
-    await ctx.svc.buckets.create(ctx.who, ctx.bucket, location, props)
+    await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props,
+                                 ds3_names=_ds3_signed(ctx))
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
+
+
+def _ds3_signed(ctx: Ctx) -> bool:
+    """A Spectra DS3 SDK's request (its `AWS id:sig` without a User-Agent, as the DS3 front tells them):
+    DS3's bucket naming rules and its multi-object delete without Content-MD5 apply."""
+    return ctx.request.headers.get("Authorization", "").startswith("AWS ") and "User-Agent" not in ctx.request.headers
 
 
 def _region_like(s: str) -> bool:
@@ -192,7 +235,7 @@ def _contents(o: ObjectEntry, url: bool, owner: dict | None) -> str:
 
 @handles("DeleteObjects")
 async def delete_objects(ctx: Ctx) -> web.StreamResponse:
-    if ctx.header("Content-MD5") is None and not any(
+    if ctx.header("Content-MD5") is None and not _ds3_signed(ctx) and not any(
         k.lower().startswith("x-amz-checksum-") or k.lower() in ("x-amz-sdk-checksum-algorithm", "x-amz-trailer")
         for k in ctx.request.headers
     ):
@@ -234,4 +277,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     # for bucket notification events (h_notify.guarded): each key deleted, and whether as a marker
     ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in zip(asked, results, strict=True)
                                      if key and not isinstance(res, S3Error)]
+    if _ds3_signed(ctx):  # the DS3 SDK's parser finds children by plain tag name: no namespace
+        return web.Response(body=xmlutil.to_xml("DeleteResult", {"Deleted": deleted, "Error": errors}, ns=None),
+                            content_type="application/xml")
     return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

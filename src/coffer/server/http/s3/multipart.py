@@ -15,9 +15,8 @@ from coffer.server.http.common.respond import iso, quoted, xml_response
 from coffer.server.http.common.sse import copy_source_customer, request_customer, request_sse, response_headers
 from coffer.server.http.s3.authorize import authorize_source
 from coffer.server.http.s3.lock_integrity import has_integrity_header, require_for_put
-from coffer.server.http.s3.objects import parse_copy_source_version, put_params, read_conditions
+from coffer.server.http.s3.objects import parse_copy_source_version, put_params, read_conditions, write_expect
 from coffer.server.http.s3.worm import lock_request
-from coffer.server.meta.model import Expect
 from coffer.server.service import CompletedPart
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -180,10 +179,7 @@ async def complete(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
                       "published schema") from None
     h = ctx.request.headers
-    expect = None
-    if "If-None-Match" in h or "If-Match" in h:
-        im = h.get("If-Match")
-        expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any="If-None-Match" in h)
+    expect = write_expect(ctx)
     full = {}
     for a in ck.ALGORITHMS:
         v = h.get("x-amz-checksum-" + a.lower())

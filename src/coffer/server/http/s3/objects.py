@@ -46,19 +46,25 @@ def put_params(ctx: Ctx) -> PutParams:
         else:
             del headers["Content-Encoding"]
     user_meta = {k[11:].lower(): v for k, v in h.items() if k.lower().startswith("x-amz-meta-")}
-    expect = None
-    if "If-None-Match" in h or "If-Match" in h:
-        inm = h.get("If-None-Match")
-        if inm is not None and inm.strip() != "*":
-            raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
-                          Header="If-None-Match")
-        im = h.get("If-Match")
-        expect = Expect(if_match=im.strip().strip('"') if im else None, if_none_match_any=inm is not None)
+    expect = write_expect(ctx)
     tagging = h.get("x-amz-tagging")
     return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
                      storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect,
                      tags=parse_tagging_header(tagging) if tagging is not None else None, lock=lock_request(ctx),
                      storage_policy=h.get("x-coffer-storage-policy"))
+
+
+def write_expect(ctx: Ctx) -> Expect | None:
+    """S3's conditional writes (PutObject, CopyObject, CompleteMultipartUpload): If-None-Match `*` (no
+    current object) or an ETag (the current object, if any, has another), If-Match an ETag or `*`;
+    checked in the metadata transaction that commits the write."""
+    h = ctx.request.headers
+    inm, im = h.get("If-None-Match"), h.get("If-Match")
+    if inm is None and im is None:
+        return None
+    inm = inm.strip().strip('"') if inm is not None else None
+    return Expect(if_match=im.strip().strip('"') if im is not None else None,
+                  if_none_match_any=inm == "*", if_none_match=inm if inm not in (None, "*") else None)
 
 
 def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
@@ -135,7 +141,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         replace=replace, storage_class=ctx.header("x-amz-storage-class"), src_version=src_version,
         tags=tags, lock=lock, copy_retention=retention_directive == "COPY" and (lock is None or not lock.any_ibm()),
         sse=request_sse(ctx), src_customer=copy_source_customer(ctx),
-        owner=owner, props=props,
+        owner=owner, props=props, expect=write_expect(ctx),
     )
     hdrs = {"x-amz-version-id": rec.version_id} if rec.version_id else {}
     if src.version_id is not None:

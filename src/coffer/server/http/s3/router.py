@@ -25,8 +25,9 @@ KNOWN_SUBRESOURCES = frozenset({
     "ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
     "requestPayment", "restore", "retention", "select", "tagging", "torrent", "uploadId", "uploads",
     "versioning", "versions", "website", "append", "protection", "legalHold", "extendRetention",
-    "session", "metadataTable", "renameObject",
+    "session", "metadataTable", "renameObject", "faspConnectionInfo",
 })
+IAM_TOKEN = Endpoint("IamToken", "iam:Token")  # POST /identity/token (http/s3/identity.py): no signature
 
 # (method, level, selector) -> endpoint; level is "service", "bucket" or "object"; the selector is
 # the subresource that decides (None: plain request).
@@ -127,6 +128,12 @@ def split_host(host: str | None, domains: tuple[str, ...]) -> str | None:
 def route(method: str, raw_path: str, query: dict[str, str], host: str | None, domains: tuple[str, ...]) -> Route:
     path = decode_path(raw_path)
     vbucket = split_host(host, domains)
+    if method == "POST" and vbucket is None and raw_path == "/identity/token":
+        return Route(IAM_TOKEN, None, None)
+    if "faspConnectionInfo" in query:
+        raise S3Error("NotImplemented", "Aspera high-speed transfer (faspConnectionInfo) is not available on this "
+                      "server; use ordinary S3 transfers.",
+                      Method=method, ResourceType="faspConnectionInfo")
     if vbucket is not None:
         bucket: str | None = vbucket
         key = path[1:] if path.startswith("/") else path

@@ -139,6 +139,15 @@ def parse_rule(r: xmlutil.Element) -> dict[str, Any]:
     a = xmlutil.find(r, "AbortIncompleteMultipartUpload")
     if a is not None:
         rule["abort_mpu"] = _num(a, "DaysAfterInitiation") or 0
+    for t in xmlutil.children(r, "Transition"):  # a bad transition is the client's error before our 501
+        date = xmlutil.child_text(t, "Date")
+        ts = parse_iso8601(date) if date is not None else None
+        if date is not None and (ts is None or ts % 86400):
+            raise S3Error("InvalidArgument", "'Date' must be at midnight GMT", ArgumentName="Date")
+        days = xmlutil.child_text(t, "Days")
+        if days is not None and (not days.strip().isdigit()):
+            raise S3Error("InvalidArgument", "'Days' for Transition action must be a non-negative integer",
+                          ArgumentName="Days")
     for unsupported in ("Transition", "NoncurrentVersionTransition"):
         if xmlutil.find(r, unsupported) is not None:
             raise S3Error("NotImplemented", f"{unsupported} is not implemented (Coffer has one storage tier).")

@@ -29,25 +29,6 @@ _PENDING_SQL = ("SELECT coalesce(sum(b.length), 0) FROM jobs j "
                 "WHERE j.status = ? AND j.type = 'PUT'")
 
 
-def jobs_tables(conn: sqlite3.Connection) -> None:
-    """Migration: the bulk jobs tables (Spectra DS3 bulk PUT/GET/VERIFY)."""
-    conn.execute("""CREATE TABLE jobs (
-        id TEXT PRIMARY KEY, bucket TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL,
-        status TEXT NOT NULL, name TEXT NOT NULL, priority TEXT NOT NULL, created REAL NOT NULL,
-        touched REAL NOT NULL, finished REAL, total_bytes INTEGER NOT NULL, done_bytes INTEGER NOT NULL,
-        props TEXT NOT NULL DEFAULT '{}')""")
-    conn.execute("CREATE INDEX jobs_by_status ON jobs(status, touched)")
-    conn.execute("""CREATE TABLE job_chunks (
-        job_id TEXT NOT NULL REFERENCES jobs(id), number INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
-        allocated INTEGER NOT NULL, PRIMARY KEY (job_id, number)) WITHOUT ROWID""")
-    conn.execute("""CREATE TABLE job_blobs (
-        job_id TEXT NOT NULL REFERENCES jobs(id), chunk INTEGER NOT NULL, name BLOB NOT NULL,
-        offset INTEGER NOT NULL, length INTEGER NOT NULL, id TEXT NOT NULL, done INTEGER NOT NULL,
-        upload_id TEXT, idx INTEGER NOT NULL, count INTEGER NOT NULL, etag TEXT,
-        PRIMARY KEY (job_id, name, offset)) WITHOUT ROWID""")
-    conn.execute("CREATE INDEX job_blobs_by_chunk ON job_blobs(job_id, chunk, done)")
-
-
 def _job(row: tuple) -> Job:
     return Job(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
                json.loads(row[12]))

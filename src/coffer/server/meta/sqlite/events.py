@@ -2,7 +2,7 @@
 
 Owns two things the SQLite backend keeps for the OpenIO/notification features:
 
-- The **event queue** (`event_queue` table, added by `migrate_event_queue`): notification events
+- The **event queue** (`event_queue` table, created by the migration `_event_queue` in schema.py): notification events
   waiting to be delivered to a webhook. A row is written in its own committed transaction before the
   S3 request that caused it is answered, so a restart (or a crash after the answer) never loses one.
   Delivery *claims* due rows with a lease (`claimed_until`): several worker processes share one
@@ -26,25 +26,7 @@ from dataclasses import dataclass
 
 from coffer.server.meta.interface import BucketExists, NoSuchBucket
 from coffer.server.meta.model import Bucket
-from coffer.server.meta.sqlite.rows import BUCKET_COLUMNS, bucket_values, incref, segment_refs
-
-
-def migrate_event_queue(conn: sqlite3.Connection) -> None:
-    """The notification event queue (issue 6)."""
-    conn.execute(
-        """CREATE TABLE event_queue (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            created REAL NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_at REAL NOT NULL,
-            claimed_until REAL NOT NULL DEFAULT 0,
-            last_error TEXT
-        )"""
-    )
-    # Delivery scans due rows in order: this index makes that scan O(due rows).
-    conn.execute("CREATE INDEX event_queue_due ON event_queue(next_at, id)")
+from coffer.server.meta.sqlite.rows import BUCKET_COLUMNS, OBJECT_SELECT, bucket_values, incref, segment_refs
 
 
 @dataclass(slots=True)
@@ -134,8 +116,7 @@ def snapshot_bucket(conn: sqlite3.Connection, source: str, dest: Bucket) -> int:
     if row is not None:
         raise BucketExists(row[0])
     conn.execute(f"INSERT INTO buckets ({BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)", bucket_values(dest))
-    columns = [r[1] for r in conn.execute("PRAGMA table_info(objects)") if r[1] != "bucket"]
-    cols = ", ".join(columns)
+    cols = OBJECT_SELECT  # every column but the bucket
     n = conn.execute(
         f"INSERT INTO objects (bucket, {cols}) SELECT ?, {cols} FROM objects WHERE bucket = ?",
         (dest.name, source),

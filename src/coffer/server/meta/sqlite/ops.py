@@ -60,6 +60,8 @@ def _check_expect(current_etag: str | None, expect: Expect | None) -> None:
         return
     if expect.if_none_match_any and current_etag is not None:
         raise PreconditionFailed("the key exists (If-None-Match: *)")
+    if expect.if_none_match is not None and current_etag == expect.if_none_match:
+        raise PreconditionFailed("the object's etag matches (If-None-Match)")
     if expect.if_match is not None:
         if current_etag is None:
             raise PreconditionFailed("the key does not exist (If-Match)")

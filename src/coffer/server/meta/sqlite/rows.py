@@ -27,6 +27,7 @@ from coffer.server.meta.model import (
     Segment,
     User,
 )
+from coffer.server.meta.sqlite.schema import RECORD_COLUMNS, RECORD_IDENTITY, VERSION_COLUMNS
 
 
 def dumps(value: Any) -> str:
@@ -71,18 +72,24 @@ def bucket_from_row(row: tuple) -> Bucket:
 
 # -- objects -------------------------------------------------------------------------------------
 
-# `inline` must stay last (see sqlite_schema: overflow pages are read only up to the last column
-# a query asks for); listings select OBJECT_ENTRY_SELECT, which leaves it out.
-_OBJECT_DATA_COLUMNS = (
-    "size, etag, last_modified, owner, content_type, headers, user_meta, checksums, checksum_type, "
-    "storage_class, version_id, segments, parts, props"
-)
-OBJECT_COLUMNS = f"bucket, key, {_OBJECT_DATA_COLUMNS}, inline"
-OBJECT_SELECT = f"key, {_OBJECT_DATA_COLUMNS}, inline"
+# Every column list of `objects` and `versions` comes from schema.RECORD_COLUMNS (one list for both
+# tables); object_values / object_from_row follow its order. `inline` stays last (see schema.py:
+# overflow pages are read only up to the last column a query asks for); listings select
+# OBJECT_ENTRY_SELECT, which leaves it out.
+_RECORD = [name for name, _decl in RECORD_COLUMNS]
+assert _RECORD[-1] == "inline", "inline must stay the last column"
+OBJECT_COLUMNS = ", ".join([name for name, _decl in RECORD_IDENTITY] + _RECORD)  # bucket, key, record
+OBJECT_SELECT = ", ".join(["key", *_RECORD])  # a record of a known bucket
+# The same record without its inline bytes (version listings: NULL in its place, same positions).
+OBJECT_SELECT_NO_INLINE = ", ".join(["key", *_RECORD[:-1], "NULL"])
+_VERSION_EXTRA = ", ".join(name for name, _decl in VERSION_COLUMNS)  # seq, marker, noncurrent_since
+VERSION_COLUMNS_LIST = f"{_VERSION_EXTRA}, {OBJECT_COLUMNS}"  # every column of `versions`
+VERSION_SELECT = f"{_VERSION_EXTRA}, {OBJECT_SELECT}"
+VERSION_SELECT_NO_INLINE = f"{_VERSION_EXTRA}, {OBJECT_SELECT_NO_INLINE}"
 # What a listing entry shows (ListObjects: key, size, etag, mtime, owner, checksum, class):
 # decoding only these columns halves a 1000-key page's cost.
 OBJECT_ENTRY_SELECT = "key, size, etag, last_modified, owner, checksums, checksum_type, storage_class"
-OBJECT_PLACEHOLDERS = ", ".join("?" * 17)
+OBJECT_PLACEHOLDERS = ", ".join("?" * (len(RECORD_IDENTITY) + len(RECORD_COLUMNS)))
 # The columns update_object rewrites: everything but identity and the data (size, segments,
 # parts, inline), whose refs are counted and which only a data write may change.
 OBJECT_META_ASSIGN = (

@@ -1,6 +1,7 @@
 """Object versions in the SQLite backend: noncurrent versions, delete markers, version listings.
 
-Owns the `versions` table and every operation that moves a row between it and `objects`.
+Owns the queries on the `versions` table (its DDL, built from the column list it shares with
+`objects`, is in schema.py) and every operation that moves a row between it and `objects`.
 
 Layout (the why): `objects` stays the table of *current* versions, exactly as for an unversioned
 bucket, so ListObjects, GET and HEAD of unversioned and versioned buckets cost what they cost before
@@ -32,6 +33,10 @@ from coffer.server.meta.sqlite.rows import (
     OBJECT_COLUMNS,
     OBJECT_PLACEHOLDERS,
     OBJECT_SELECT,
+    OBJECT_SELECT_NO_INLINE,
+    VERSION_COLUMNS_LIST,
+    VERSION_SELECT,
+    VERSION_SELECT_NO_INLINE,
     decref,
     enc,
     object_from_row,
@@ -40,38 +45,6 @@ from coffer.server.meta.sqlite.rows import (
 
 PropsFn = Callable[[ObjectRecord], dict]  # given the version, returns its new props
 
-_SELECT_NO_INLINE = OBJECT_SELECT[: -len("inline")] + "NULL"
-VERSION_SELECT = f"seq, marker, noncurrent_since, {OBJECT_SELECT}"
-_VERSION_SELECT_LIST = f"seq, marker, noncurrent_since, {_SELECT_NO_INLINE}"
-
-
-def create_table(conn: sqlite3.Connection) -> None:
-    """Migration: the versions table (noncurrent versions and delete markers)."""
-    conn.execute(
-        """CREATE TABLE versions (
-            bucket TEXT NOT NULL REFERENCES buckets(name),
-            key BLOB NOT NULL,
-            seq INTEGER NOT NULL,
-            marker INTEGER NOT NULL,
-            noncurrent_since REAL NOT NULL,
-            size INTEGER NOT NULL,
-            etag TEXT NOT NULL,
-            last_modified REAL NOT NULL,
-            owner TEXT NOT NULL,
-            content_type TEXT,
-            headers TEXT NOT NULL,
-            user_meta TEXT NOT NULL,
-            checksums TEXT NOT NULL,
-            checksum_type TEXT,
-            storage_class TEXT NOT NULL,
-            version_id TEXT,
-            segments TEXT NOT NULL,
-            parts TEXT,
-            props TEXT NOT NULL,
-            inline BLOB,
-            PRIMARY KEY (bucket, key, seq)
-        ) WITHOUT ROWID"""
-    )
 
 
 def _vid(version_id: str | None) -> str | None:
@@ -103,7 +76,7 @@ def _move_current(conn: sqlite3.Connection, bucket: str, kb: bytes, now: float) 
     """The current version (if any) becomes the newest noncurrent one; its refs move with it."""
     seq = _next_seq(conn, bucket, kb)
     moved = conn.execute(
-        f"INSERT INTO versions (seq, marker, noncurrent_since, {OBJECT_COLUMNS}) "
+        f"INSERT INTO versions ({VERSION_COLUMNS_LIST}) "
         f"SELECT ?, 0, ?, {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?",
         (seq, now, bucket, kb),
     ).rowcount
@@ -179,7 +152,7 @@ def add_marker(
         raise NoSuchBucket(marker.bucket)
     freed = make_room(conn, marker.bucket, kb, versioning, guard, marker.last_modified)
     conn.execute(
-        f"INSERT INTO versions (seq, marker, noncurrent_since, {OBJECT_COLUMNS}) "
+        f"INSERT INTO versions ({VERSION_COLUMNS_LIST}) "
         f"VALUES (?, 1, 0, {OBJECT_PLACEHOLDERS})",
         (_next_seq(conn, marker.bucket, kb), *_marker_values(marker)),
     )
@@ -286,11 +259,13 @@ def has_versions(conn: sqlite3.Connection, bucket: str) -> bool:
 
 def _key_versions(conn: sqlite3.Connection, bucket: str, kb: bytes) -> list[VersionEntry]:
     out: list[VersionEntry] = []
-    row = conn.execute(f"SELECT {_SELECT_NO_INLINE} FROM objects WHERE bucket = ? AND key = ?", (bucket, kb)).fetchone()
+    row = conn.execute(
+        f"SELECT {OBJECT_SELECT_NO_INLINE} FROM objects WHERE bucket = ? AND key = ?", (bucket, kb)
+    ).fetchone()
     if row is not None:
         out.append(VersionEntry(object_from_row(bucket, row), True, None))
     for vrow in conn.execute(
-        f"SELECT {_VERSION_SELECT_LIST} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC", (bucket, kb)
+        f"SELECT {VERSION_SELECT_NO_INLINE} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC", (bucket, kb)
     ):
         rec, since = _record(bucket, vrow)
         out.append(VersionEntry(rec, not out, since or None))

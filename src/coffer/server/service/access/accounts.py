@@ -18,7 +18,14 @@ from coffer.protocol.errors import S3Error
 from coffer.server.meta import interface as mi
 from coffer.server.meta.model import AccessKey, Bucket, User
 from coffer.server.service.access.decision import patch
-from coffer.server.service.access.users import Users, add_user, random_access_key, random_secret_key
+from coffer.server.service.access.users import (
+    Users,
+    add_user,
+    api_key_id,
+    new_api_key,
+    random_access_key,
+    random_secret_key,
+)
 from coffer.server.service.core import Core, Principal
 
 QUOTA_FIELDS = ("max_bytes", "max_objects", "max_buckets")
@@ -101,12 +108,21 @@ class Admin:
     async def list_keys(self, user_id: str | None) -> list[dict[str, Any]]:
         return [key_view(k) for k in await self.core.meta.list_access_keys(user_id)]
 
-    async def create_key(self, user_id: str) -> dict[str, Any]:
+    async def create_key(self, user_id: str, kind: str = "s3") -> dict[str, Any]:
+        """A new key for `user_id`: an S3 key pair (kind "s3"), or an IBM API key (kind "apikey") that
+        ibm_boto3 trades for bearer tokens at /identity/token; either secret is returned only here."""
+        if kind not in ("s3", "apikey"):
+            raise _bad("A key's type is s3 or apikey")
         if await self.core.meta.get_user(user_id) is None:
             raise _no_user(user_id)
-        key = AccessKey(random_access_key(), random_secret_key(), user_id, "active", time.time())
+        api_key = new_api_key() if kind == "apikey" else None
+        key = AccessKey(api_key_id(api_key) if api_key else random_access_key(), random_secret_key(), user_id,
+                        "active", time.time())
         await self.core.meta.put_access_key(key)
-        return key_view(key, with_secret=True)
+        if api_key is None:
+            return key_view(key, with_secret=True)
+        # the service instance id ibm_boto3 sends (ibm-service-instance-id) is the user's id
+        return {**key_view(key), "type": "apikey", "api_key": api_key, "service_instance_id": user_id}
 
     async def _key(self, access_key: str) -> AccessKey:
         k = await self.core.meta.get_access_key(access_key)

@@ -6,6 +6,9 @@ created on first use by whichever process needs it first; see `_load_key`). Only
 own header is accepted: a token naming another algorithm (the classic `alg: none` attack) is
 refused before any signature check.
 
+A token may name its use (`use` claim): IBM IAM refresh tokens (`use: refresh`, from the
+`/identity/token` endpoint) only buy new tokens and are never accepted as a bearer on a request.
+
 Revocation: every issued token is recorded in its user's props (`props["tokens"][jti]`), and a
 token is valid only while that record exists and is not revoked. Removing the user therefore
 revokes all their tokens. Verification is cached per worker for `CACHE_TTL` seconds, so a
@@ -100,7 +103,9 @@ class Tokens:
     def _sign(self, signing_input: str) -> str:
         return _b64(hmac.new(self.key, signing_input.encode(), hashlib.sha256).digest())
 
-    async def issue(self, user_id: str, expires_in: float | None = None) -> tuple[str, TokenInfo]:
+    async def issue(self, user_id: str, expires_in: float | None = None, use: str | None = None,
+                    ) -> tuple[str, TokenInfo]:
+        """A new token for `user_id`; `use` ("refresh") restricts what it may do."""
         user = await self.meta.get_user(user_id)
         if user is None:
             raise TokenError(f"no user {user_id}")
@@ -109,10 +114,12 @@ class Tokens:
         claims: dict = {"sub": user_id, "jti": info.token_id, "iat": int(now)}
         if info.expires is not None:
             claims["exp"] = int(info.expires)
+        if use is not None:
+            claims["use"] = use
         signing_input = _b64(json.dumps(_HEADER, separators=(",", ":")).encode()) + "." + \
             _b64(json.dumps(claims, separators=(",", ":")).encode())
         token = signing_input + "." + self._sign(signing_input)
-        record = {"created": now, "expires": info.expires, "revoked": False}
+        record = {"created": now, "expires": info.expires, "revoked": False, **({"use": use} if use else {})}
         tokens = user.props.setdefault("tokens", {})
         # records of tokens that expired over a day ago can go: such a token fails its exp check anyway
         for jti in [j for j, r in tokens.items() if r.get("expires") and r["expires"] < now - 86400]:
@@ -165,9 +172,16 @@ class Tokens:
             raise TokenError("token expired")
         return hit[1]
 
-    async def _verify(self, token: str) -> tuple[Principal, float | None]:
-        """The token's principal and its exp claim (None: it never expires)."""
+    async def refresh(self, token: str) -> Principal:
+        """The principal of a refresh token (an IAM refresh grant); access tokens are refused here."""
+        return (await self._verify(token, use="refresh"))[0]
+
+    async def _verify(self, token: str, use: str | None = None) -> tuple[Principal, float | None]:
+        """The token's principal and its exp claim (None: it never expires); the token's `use`
+        claim must be `use` (None: an access token)."""
         claims = self.decode(token)
+        if claims.get("use") != use:
+            raise TokenError("a refresh token is not an access token" if use is None else "not a refresh token")
         exp = claims.get("exp")
         if exp is not None and (not isinstance(exp, int | float) or time.time() >= exp):
             raise TokenError("token expired")

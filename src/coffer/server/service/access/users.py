@@ -7,6 +7,7 @@ within the TTL in every worker process.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import time
@@ -25,6 +26,20 @@ def random_access_key() -> str:
 
 def random_secret_key() -> str:
     return secrets.token_urlsafe(30)[:40]
+
+
+API_KEY_PREFIX = "APIKEY"
+
+
+def new_api_key() -> str:
+    """An IBM-style API key: 44 URL-safe characters, shown once; only its hash is kept."""
+    return secrets.token_urlsafe(33)
+
+
+def api_key_id(api_key: str) -> str:
+    """The access-key record of an API key: its id is derived from the key's SHA-256, so the key
+    itself is never stored; the record's secret is random and never shown, so the id cannot sign."""
+    return API_KEY_PREFIX + hashlib.sha256(api_key.encode()).hexdigest()[:26].upper()
 
 
 class Users:
@@ -51,6 +66,14 @@ class Users:
             raise S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
                           AWSAccessKeyId=access_key)
         return hit[1], hit[2]  # type: ignore[return-value]
+
+    async def api_key(self, api_key: str) -> Principal:
+        """The user an IBM API key belongs to (an active key of an existing user), else AccessDenied."""
+        try:
+            _secret, who = await self.credentials(api_key_id(api_key))
+        except S3Error:
+            raise S3Error("AccessDenied", "Provided API key could not be found.") from None
+        return who
 
     def forget(self, access_key: str) -> None:
         """Drop a cached credential (after its key changed): this worker sees the change at once."""

@@ -68,11 +68,11 @@ class Wanted:
 
 
 class Jobs:
-    def __init__(self, core: Core, objects: Objects, multipart: Multipart) -> None:
+    def __init__(self, core: Core, objects: Objects, multipart: Multipart, notifier: Notifier | None) -> None:
         self.core = core
         self.objects = objects
         self.multipart = multipart
-        self.notifier: Notifier | None = None  # bucket notifications (set by the service container)
+        self.notifier = notifier  # bucket notifications of the jobs' deletes
         self._store: JobStore | None = None
 
     @property

@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from coffer.protocol.errors import S3Error
+from coffer.server.data import DataStore
 from coffer.server.meta import interface as mi
 from coffer.server.meta.model import Expect, ObjectRecord, Segment
 from coffer.server.service.compat.oio import Oio
@@ -32,7 +33,6 @@ from coffer.server.service.events.announce import Announce
 from coffer.server.service.events.notifications import ObjectEvent
 from coffer.server.service.objects.frozen import check_readable, check_writable
 from coffer.server.service.storage import policies as storage
-from coffer.server.service.storage.locate import segment_missing
 from coffer.server.service.worm import rule as worm
 
 STATS = "oio_stats"
@@ -42,18 +42,15 @@ _PAGE = 500
 
 
 def missing_chunks(oio: Oio, rec: ObjectRecord) -> int:
-    """Segments of `rec` whose file is absent or shorter than the object uses (worker thread)."""
+    """Chunks of `rec` missing (worker thread): fragments short of each segment's policy width (one
+    folder: a segment whose file is absent or shorter than the object uses counts one)."""
     if rec.inline is not None or rec.props.get("drained"):
         return 0
-    if getattr(oio.core.data, "streams", False):  # the multi-volume store: fragments short of the policy's width
-        from coffer.server.data.volumes.heal import census
-
-        missing = 0
-        for seg in rec.segments:
-            c = census(oio.core.data, seg.ref, trust=1)  # type: ignore[arg-type]
-            missing += c["width"] - c["good"] if c["policy"] else 1
-        return missing
-    return sum(segment_missing(oio.core.data, seg) for seg in rec.segments)
+    missing = 0
+    for seg in rec.segments:
+        c = oio.core.data.fragments(seg, trust=1)
+        missing += c["width"] - c["good"] if c["policy"] else 1
+    return missing
 
 
 async def object_touch(oio: Oio, who: Principal, bucket: str, key: str, version: str | None,
@@ -128,14 +125,10 @@ async def container_purge(oio: Oio, who: Principal, name: str, maxvers: int | No
     return {"deleted": deleted, "protected": protected}
 
 
-def segment_policies(data: Any, rec: ObjectRecord) -> list[str | None]:
+def segment_policies(data: DataStore, rec: ObjectRecord) -> list[str | None]:
     """The policy each segment of `rec` is stored under (worker thread): read from the fragments'
     headers on the multi-volume store; always SINGLE on the single-folder store."""
-    if not getattr(data, "streams", False):
-        return ["SINGLE"] * len(rec.segments)
-    from coffer.server.data.volumes.heal import census
-
-    return [census(data, seg.ref, trust=1)["policy"] for seg in rec.segments]
+    return [data.fragments(seg, trust=1)["policy"] for seg in rec.segments]
 
 
 async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, policy_name: str,
@@ -157,7 +150,6 @@ async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, 
     current = await core.run(segment_policies, core.data, rec)
     if all(p == policy.name for p in current):
         raise S3Error("Conflict", f"The object already uses the storage policy {policy.name}.", status=409)
-    target = policy if getattr(core.data, "streams", False) else None
     segments: list[Segment] = []
     new_refs: list[str] = []
     try:
@@ -167,7 +159,7 @@ async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, 
                 continue
             piece = replace(rec, segments=[seg], size=seg.size, inline=None, props={})
             got = await core.receive(oio.objects.read_range(piece, 0, seg.size), Integrity(), allow_inline=False,
-                                     max_size=seg.size, policy=target)
+                                     max_size=seg.size, policy=policy)
             assert got.segment is not None and got.size == seg.size
             new_refs.append(got.segment.ref)
             segments.append(Segment(got.segment.ref, seg.size))

@@ -29,7 +29,7 @@ from coffer.protocol.errors import S3Error
 from coffer.server.crypto import envelope as crypto
 from coffer.server.crypto.envelope import CustomerKey, Encryptor, SseRequest
 from coffer.server.crypto.keys import KmsKey, KmsStore, load_master_key, sse_s3_key_id
-from coffer.server.data import DataUnavailable
+from coffer.server.data import DataShort, DataStore, DataUnavailable
 from coffer.server.meta.model import ObjectRecord, Segment
 
 if TYPE_CHECKING:
@@ -244,16 +244,15 @@ def _runs(core: Core, rec: ObjectRecord, data_key: bytes, start: int, end: int) 
             break
 
 
-def _read_open(data, seg: Segment, offset: int, length: int, plan: crypto.RangePlan, plain_size: int,
+def _read_open(data: DataStore, seg: Segment, offset: int, length: int, plan: crypto.RangePlan, plain_size: int,
                key: bytes, stream_id: int) -> bytes:
-    if getattr(data, "streams", False):  # the multi-volume store: no file path, verified fragments
-        try:
-            stored = data.read([seg], offset, length)
-        except DataUnavailable as e:
-            raise S3Error("ServiceUnavailable", f"Cannot read the object now: {e}") from None
-        return _open(stored, plan, plain_size, key, stream_id)
-    (span,) = data.spans([seg], offset, length)
-    return _open(_pread_all(span.path, span.offset, span.length), plan, plain_size, key, stream_id)
+    try:
+        stored = data.read([seg], offset, length)  # a file piece, or verified fragments with --volume
+    except DataUnavailable as e:
+        raise S3Error("ServiceUnavailable", f"Cannot read the object now: {e}") from None
+    except DataShort:
+        raise S3Error("InternalError", "Object data is shorter than its metadata says.") from None
+    return _open(stored, plan, plain_size, key, stream_id)
 
 
 def _open(stored: bytes, plan: crypto.RangePlan, plain_size: int, key: bytes, stream_id: int) -> bytes:
@@ -263,17 +262,3 @@ def _open(stored: bytes, plan: crypto.RangePlan, plain_size: int, key: bytes, st
         raise S3Error("InternalError", f"Stored data failed authentication ({e}).") from None
 
 
-def _pread_all(path: str, offset: int, length: int) -> bytes:
-    import os
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        out = bytearray()
-        while len(out) < length:
-            data = os.pread(fd, length - len(out), offset + len(out))
-            if not data:
-                raise S3Error("InternalError", "Object data is shorter than its metadata says.")
-            out += data
-        return bytes(out)
-    finally:
-        os.close(fd)

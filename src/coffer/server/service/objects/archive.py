@@ -68,10 +68,11 @@ class ObjectFile(io.RawIOBase):
     def pread(self, start: int, length: int) -> bytes:
         if self.record.inline is not None:
             return self.record.inline[start : start + length]
-        if getattr(self.core.data, "streams", False):  # the multi-volume store: no files to pread
+        spans = self.core.data.spans(self.record.segments, start, length)
+        if spans is None:  # no plain files to pread (volumes): verified bytes from the store
             return self.core.data.read(self.record.segments, start, length)
         out = bytearray()
-        for span in self.core.data.spans(self.record.segments, start, length):
+        for span in spans:
             fd = self._fds.get(span.path)
             if fd is None:
                 fd = self._fds[span.path] = os.open(span.path, os.O_RDONLY)

@@ -61,6 +61,8 @@ def check_rules(rules: list[dict[str, Any]]) -> None:
     if not rules or len(rules) > MAX_RULES:
         raise S3Error("MalformedXML", MALFORMED_XML)
     ids = [r.get("id") for r in rules if r.get("id")]
+    if any(len(i) > 255 for i in ids):
+        raise S3Error("InvalidArgument", "ID length should not exceed allowed limit of 255", ArgumentName="ID")
     if len(ids) != len(set(ids)):
         raise S3Error("InvalidArgument", "Rule ID must be unique. Found same ID for more than one rule",
                       ArgumentName="ID")
@@ -106,8 +108,8 @@ def matches(f: dict[str, Any], key: str, size: int | None, tags: dict[str, str])
 
 
 class Lifecycle:
-    def __init__(self, core: Core, versioning: Versioning) -> None:
-        self.notifier: Notifier | None = None  # bucket notifications (set by the service container)
+    def __init__(self, core: Core, versioning: Versioning, notifier: Notifier | None) -> None:
+        self.notifier = notifier  # bucket notifications of expirations
         self.core = core
         self.versioning = versioning
         self.passes = 0

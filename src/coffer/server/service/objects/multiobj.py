@@ -64,10 +64,11 @@ class Outcome:
 
 
 class MultiObjects:
-    def __init__(self, core: Core, objects: Objects, notifier: Notifier | None = None) -> None:
+    def __init__(self, core: Core, objects: Objects, versioning: ver.Versioning, notifier: Notifier | None) -> None:
         self.core = core
         self.objects = objects
-        self.notifier = notifier  # bucket notifications (set by the service container)
+        self.versioning = versioning
+        self.notifier = notifier  # bucket notifications of these writes
 
     async def delete(self, who: Principal, bucket: str, sel: Selection, continue_on_error: bool = True,
                      request_id: str = "") -> Outcome:
@@ -99,7 +100,7 @@ class MultiObjects:
     async def _delete_versioned(self, who: Principal, b: Bucket, batch: list[str]) -> list[tuple[str, bool, bool]]:
         """(name, existed, became a delete marker) per name; a protected object stays (not counted)."""
         present = [n for n in batch if await self.core.meta.get_object(b.name, n) is not None]
-        results = await ver.Versioning(self.core).delete_many(who, b.name, [(n, None) for n in present])
+        results = await self.versioning.delete_many(who, b.name, [(n, None) for n in present])
         done = {n: r.delete_marker for n, r in zip(present, results, strict=True) if not isinstance(r, S3Error)}
         return [(n, n in done, done.get(n, False)) for n in batch]
 

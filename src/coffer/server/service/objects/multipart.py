@@ -28,6 +28,7 @@ from coffer.server.service.storage.policies import part_policy, upload_policy
 from coffer.server.service.worm import rule as worm
 from coffer.server.service.worm.retention import LockRequest, initial_props
 
+COMPLETED_UPLOAD = "upload_id"  # object prop: the multipart upload that made this object (retried completes)
 CRC_ALGOS = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
 
 
@@ -185,9 +186,18 @@ class Multipart:
         expect: Expect | None, full_object_checksum: dict[str, str] | None = None,
         lock: LockRequest | None = None,
     ) -> ObjectRecord:
-        """lock: IBM retention headers sent with the completion (S3's come from the create)."""
-        upload = await self._upload(who, bucket, key, upload_id)
+        """lock: IBM retention headers sent with the completion (S3's come from the create).
+
+        A retried completion of an upload that already completed with the same parts answers the
+        object it made (S3 does: a client retries a completion whose answer it lost)."""
+        try:
+            upload = await self._upload(who, bucket, key, upload_id)
+        except S3Error as e:
+            if e.code != "NoSuchUpload" or (done := await self._completed(who, bucket, key, upload_id, wanted)) is None:
+                raise
+            return done
         b = await self.core.bucket_for(who, bucket)
+        await self.objects.require_current(bucket, key, expect)
         if not wanted:
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
                           "against our published schema")
@@ -243,6 +253,7 @@ class Multipart:
         if upload.props.get("tags"):
             base["tags"] = upload.props["tags"]
         record.props = initial_props(b, req, record.last_modified, base or None)
+        record.props[COMPLETED_UPLOAD] = upload_id
         if upload.props.get("sse"):
             record.props["sse"] = upload.props["sse"]
         try:
@@ -252,9 +263,22 @@ class Multipart:
             raise S3Error("NoSuchUpload", "The specified upload does not exist.", UploadId=upload_id) from None
         except mi.PreconditionFailed:
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
-                          Condition="If-None-Match" if expect and expect.if_none_match_any else "If-Match") from None
+                          Condition=expect.failed() if expect else None) from None
         await self.core.free(freed)
         return record
+
+    async def _completed(
+        self, who: Principal, bucket: str, key: str, upload_id: str, wanted: list[CompletedPart],
+    ) -> ObjectRecord | None:
+        """The current object of `key` if upload `upload_id` made it from exactly the `wanted` parts."""
+        try:
+            rec = await self.objects.get(who, bucket, key)
+        except S3Error:
+            return None
+        if rec.props.get(COMPLETED_UPLOAD) != upload_id or \
+                [(p.number, p.etag) for p in rec.parts] != [(w.number, w.etag.strip('"')) for w in wanted]:
+            return None
+        return rec
 
     @staticmethod
     def _object_checksums(upload: MultipartUpload, parts: list[Part]) -> tuple[dict[str, str], str | None]:

@@ -21,8 +21,18 @@ def bucket_name_ok(name: str) -> bool:
     return not (name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES))
 
 
-def check_bucket_name(name: str) -> None:
-    if not bucket_name_ok(name):
+_DS3_BUCKET_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$")
+
+
+def ds3_bucket_name_ok(name: str) -> bool:
+    """Spectra DS3's rules, used for buckets created through a DS3 SDK: letters of either case, digits,
+    `_`, `-`, `.`, up to 63 characters (the SDK's README makes `TestBucket`, its samples
+    `put_test_bucket`). Such buckets are reachable over S3 path-style requests."""
+    return bool(_DS3_BUCKET_RE.match(name)) and ".." not in name
+
+
+def check_bucket_name(name: str, ds3: bool = False) -> None:
+    if not (ds3_bucket_name_ok(name) if ds3 else bucket_name_ok(name)):
         raise S3Error("InvalidBucketName", "The specified bucket is not valid.", BucketName=name)
 
 

@@ -64,8 +64,9 @@ def check_put_params(p: PutParams, limits_meta_bytes: int) -> None:
 
 
 class Objects:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, versioning: ver.Versioning) -> None:
         self.core = core
+        self.versioning = versioning
 
     async def put(
         self, who: Principal, bucket: str, key: str, body: AsyncIterable[bytes], params: PutParams,
@@ -76,8 +77,7 @@ class Objects:
         check_put_params(params, lim.max_user_meta_bytes)
         b = await self.core.bucket_for(who, bucket)
         policy = resolve_policy(self.core.data, b, params.storage_class, params.storage_policy)
-        if params.expect and params.expect.if_match and await self.core.meta.get_object(bucket, key) is None:
-            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+        await self.require_current(bucket, key, params.expect)
         now = time.time()
         base = {**params.props, **({"tags": params.tags} if params.tags else {})}  # ACL (issue 7), tags
         props = initial_props(b, params.lock, now, base or None)
@@ -102,6 +102,12 @@ class Objects:
             record.version_id = "null"  # stored as the null version (None); answered as "null"
         return record
 
+    async def require_current(self, bucket: str, key: str, expect: Expect | None) -> None:
+        """If-Match on a key with no current object: 404 NoSuchKey (S3), before any data is taken in;
+        a race with a delete after this check still fails in the commit's transaction (412)."""
+        if expect and expect.if_match and await self.core.meta.get_object(bucket, key) is None:
+            raise S3Error("NoSuchKey", "The specified key does not exist.", Key=key)
+
     async def _commit(
         self, record: ObjectRecord, expect: Expect | None, new_refs: list[str], shared: bool = False,
         versioning: str | None = None,
@@ -115,7 +121,7 @@ class Objects:
         except mi.PreconditionFailed:
             await self.core.free(new_refs)
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
-                          Condition="If-Match" if expect and expect.if_match else "If-None-Match") from None
+                          Condition=expect.failed() if expect else None) from None
         except mi.ConditionalConflict:
             await self.core.free(new_refs)
             raise S3Error("ConditionalRequestConflict",
@@ -131,11 +137,11 @@ class Objects:
     ) -> ObjectRecord:
         b = await self.core.bucket_for(who, bucket)
         if version_id is not None:
-            record: ObjectRecord | None = await ver.Versioning(self.core).get_version(bucket, key, version_id)
+            record: ObjectRecord | None = await self.versioning.get_version(bucket, key, version_id)
         else:
             record = await self.core.meta.get_object(bucket, key)
         if record is None:
-            raise await ver.Versioning(self.core).no_such_key(b, key)
+            raise await self.versioning.no_such_key(b, key)
         if record.version_id is None and ver.mode(b) is not None:
             record.version_id = "null"  # S3 names the null version in versioned buckets' answers
         if cond:
@@ -144,14 +150,10 @@ class Objects:
 
     def spans(self, record: ObjectRecord, start: int, length: int) -> list[ReadSpan]:
         check_readable(record)
-        if self.streams:  # multi-volume store: one span of verified bytes (respond.send_spans streams it)
+        spans = self.core.data.spans(record.segments, start, length)
+        if spans is None:  # no plain files (volumes): one span of verified bytes (respond.send_spans streams it)
             return [stream_span(self.core, record.segments, start, length)]
-        return self.core.data.spans(record.segments, start, length)
-
-    @property
-    def streams(self) -> bool:
-        """Whether GET must stream verified bytes (multi-volume store) rather than sendfile spans."""
-        return bool(getattr(self.core.data, "streams", False))
+        return spans
 
     async def read_range(self, record: ObjectRecord, start: int, length: int) -> AsyncIterable[bytes]:
         """Bytes of an object as an async stream (for copies and non-sendfile transports)."""
@@ -159,12 +161,13 @@ class Objects:
         if record.inline is not None:
             yield record.inline[start : start + length]
             return
-        if self.streams:
+        spans = self.core.data.spans(record.segments, start, length)
+        if spans is None:  # no plain files (volumes): verified bytes from the store's reader
             async for view in verified_stream(self.core, record.segments, start, length):
                 yield view  # type: ignore[misc]
             return
         piece = self.core.limits.io_chunk
-        for span in self.spans(record, start, length):
+        for span in spans:
             with open(span.path, "rb", buffering=0) as f:
                 pos, end = span.offset, span.offset + span.length
                 while pos < end:
@@ -179,7 +182,7 @@ class Objects:
     ) -> ver.DeleteOutcome:
         """DeleteObject: versioning and WORM aware (service/objects/versioning.py, service/worm/rule.py)."""
         b = await self.core.bucket_for(who, bucket)
-        return await ver.Versioning(self.core).delete(b, who, key, version_id, bypass_governance)
+        return await self.versioning.delete(b, who, key, version_id, bypass_governance)
 
     async def delete_many(self, who: Principal, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
         """Delete current objects of an unversioned bucket in one transaction; a protected key
@@ -203,6 +206,7 @@ class Objects:
         owner: str | None = None, props: dict | None = None,
         src_version: str | None = None, tags: dict[str, str] | None = None, lock: LockRequest | None = None,
         copy_retention: bool = False, sse: SseRequest | None = None, src_customer: CustomerKey | None = None,
+        expect: Expect | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord]:
         """CopyObject: returns (new record, source record). Data is shared, never copied, unless the
         copy moves between plaintext and encrypted (then it is streamed through the cipher); between
@@ -214,6 +218,7 @@ class Objects:
         evaluate(cond, src.etag, src.last_modified, copy_source=True)
         check_readable(src)
         b = await self.core.bucket_for(who, bucket)
+        await self.require_current(bucket, key, expect)
         src_doc = src.props.get("sse")
         self.core.sse.check_access(src_doc, src_customer)
         same = (src_bucket, src_key) == (bucket, key) and src_version is None
@@ -270,7 +275,7 @@ class Objects:
                 record.props["sse"] = sealing.doc
             new_refs, shared = ([got.segment.ref] if got.segment else []), False
         try:
-            await self._commit(record, None, new_refs, shared=shared, versioning=ver.mode(b))
+            await self._commit(record, expect, new_refs, shared=shared, versioning=ver.mode(b))
         except S3Error as e:
             if e.code != "ConditionalRequestConflict":
                 raise

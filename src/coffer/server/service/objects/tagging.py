@@ -23,7 +23,7 @@ _TAG_CHARS = re.compile(r"^[\w\s+\-=._:/@]*$", re.UNICODE)
 def check_tags(pairs: list[tuple[str, str]], limit: int) -> dict[str, str]:
     """Validate a tag set (in request order); returns it as a dict."""
     if len(pairs) > limit:
-        raise S3Error("BadRequest" if limit == OBJECT_TAG_LIMIT else "InvalidTag",
+        raise S3Error("InvalidTag",
                       f"Object tags cannot be greater than {limit}" if limit == OBJECT_TAG_LIMIT
                       else f"Bucket tags cannot be greater than {limit}", status=400)
     out: dict[str, str] = {}

@@ -2,7 +2,8 @@
 
 Owns the metadata side of locate / check / repair / rebuild / drain / vacuum / volumes / scrub:
 objects are named by bucket and key, resolved to their segments through the metadata store, and
-the data-level work is done by data/volumes/heal.py in the service's worker threads. Every answer is a
+the data-level work is done by the data store's volume-administration facet (`data.volume_admin()`,
+data/volumes/heal.py on the multi-volume store) in the service's worker threads. Every answer is a
 plain dict (the HTTP layer sends it as JSON). Callers must be admins (the admin dispatcher checks, and
 `DataAdmin.require` again in every handler of http/admin/data.py).
 
@@ -17,11 +18,9 @@ import time
 from pathlib import Path
 
 from coffer.protocol.errors import S3Error
-from coffer.server.data.volumes import heal
-from coffer.server.data.volumes.store import VolumeDataStore
+from coffer.server.data import NodeAdmin, VolumeAdmin
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service.core import Core, Principal
-from coffer.server.service.storage.policies import checked, set_bucket_policy
 
 VACUUM_GRACE = 3600.0  # a temporary or unreferenced file younger than this may belong to a write in progress
 
@@ -30,12 +29,12 @@ class DataAdmin:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def _store(self) -> VolumeDataStore:
-        data = self.core.data
-        if not isinstance(data, VolumeDataStore):
+    def _store(self) -> VolumeAdmin:
+        admin = self.core.data.volume_admin()
+        if admin is None:
             raise S3Error("InvalidRequest", "This server keeps data in one folder: start it with --volume DIR "
                           "(one per disk) to use volume administration.")
-        return data
+        return admin
 
     @staticmethod
     def require(who: Principal) -> None:
@@ -61,26 +60,23 @@ class DataAdmin:
         await backup(dest)
 
     async def volumes(self) -> dict:
-        store = self._store()
-        vols = await self.core.run(heal.volumes_report, store)
-        return {"volumes": vols, "default_policy": store.default_policy().name,
-                "repair_queue": len(store.queued()), "scrub": heal.Scrubber(store, 0).state()}
+        return await self.core.run(self._store().report)
 
     async def locate(self, bucket: str, key: str) -> dict:
         rec = await self._record(bucket, key)
         out = {"bucket": bucket, "key": key, "size": rec.size, "etag": rec.etag,
                "inline": rec.inline is not None, "segments": []}
         if rec.inline is None:
-            store = self._store()
+            self._store()
             for seg in rec.segments:
-                c = await self.core.run(heal.census, store, seg.ref, 2)
+                c = await self.core.run(self.core.data.fragments, seg, 2)
                 out["segments"].append({"size": seg.size, **c})
         return out
 
     async def check(self, bucket: str, key: str | None, trust: int) -> dict:
         if trust not in (0, 1, 2):
             raise S3Error("InvalidArgument", "trust must be 0, 1 or 2", ArgumentName="trust")
-        store = self.core.data if isinstance(self.core.data, VolumeDataStore) else None
+        store = self.core.data.volume_admin()
         if trust > 0 and store is None:
             self._store()
         if key is not None:
@@ -112,7 +108,7 @@ class DataAdmin:
                 return out
             after = page.next_marker or page.entries[-1].key
 
-    async def _check_one(self, store: VolumeDataStore | None, rec: ObjectRecord, trust: int) -> tuple[str, list]:
+    async def _check_one(self, store: VolumeAdmin | None, rec: ObjectRecord, trust: int) -> tuple[str, list]:
         if rec.inline is not None:
             ok = len(rec.inline) == rec.size
             return ("healthy" if ok else "lost"), ([] if ok else ["inline size mismatch"])
@@ -122,7 +118,7 @@ class DataAdmin:
             return "healthy", []
         worst, detail = "healthy", []
         for seg in rec.segments:
-            c = await self.core.run(heal.census, store, seg.ref, trust)
+            c = await self.core.run(self.core.data.fragments, seg, trust)
             state = {"missing": "lost"}.get(c["state"], c["state"])
             if state != "healthy":
                 detail.append({"ref": seg.ref, "state": c["state"], "good": c["good"], "width": c.get("width")})
@@ -138,35 +134,26 @@ class DataAdmin:
         store = self._store()
         out = {"bucket": bucket, "key": key, "segments": []}
         for seg in rec.segments:
-            try:
-                res = await self.core.run(heal.repair_ref, store, seg.ref)
-                out["segments"].append({"ref": seg.ref, **heal.result_dict(res)})
-                if res is not None and not res.unrepaired:
-                    store.dequeue(seg.ref)
-            except heal.NotEnoughFragments as exc:
-                out["segments"].append({"ref": seg.ref, "status": "lost", "error": str(exc)})
+            out["segments"].append(await self.core.run(store.repair, seg.ref))
         return out
 
     async def rebuild(self, volume: str) -> dict:
         try:
-            return await self.core.run(heal.rebuild_volume, self._store(), volume)
+            return await self.core.run(self._store().rebuild, volume)
         except (KeyError, ValueError) as exc:
             raise S3Error("InvalidArgument", str(exc).strip("'\""), ArgumentName="volume") from None
 
     async def drain(self, volume: str) -> dict:
         try:
-            return await self.core.run(heal.drain_volume, self._store(), volume)
+            return await self.core.run(self._store().drain, volume)
         except KeyError as exc:
             raise S3Error("InvalidArgument", str(exc).strip("'\""), ArgumentName="volume") from None
 
     async def scrub(self) -> dict:
-        store = self._store()
-        return await self.core.run(heal.Scrubber(store, 0).run)
+        return await self.core.run(self._store().scrub)
 
     async def heal(self) -> dict:
-        store = self._store()
-        await self.core.run(lambda: store.refresh(force=True))
-        return {"healed": await self.core.run(lambda: heal.heal_queue(store, force=True))}
+        return {"healed": await self.core.run(self._store().heal)}
 
     async def vacuum(self, grace: float = VACUUM_GRACE) -> dict:
         """Temporary files and unreferenced data older than ``grace`` seconds."""
@@ -180,19 +167,38 @@ class DataAdmin:
             dead = [r for r in batch if r not in known]
             await self.core.run(data.delete, dead)
             removed += len(dead)
-        dropped = await self.core.run(_drop_stale_queue, data) if isinstance(data, VolumeDataStore) else 0
+        admin = data.volume_admin()
+        dropped = await self.core.run(admin.drop_stale_queue) if admin is not None else 0
         return {"temporary_files": tmp, "orphans": removed, "stale_queue_entries": dropped}
 
-    async def bucket_policy(self, bucket: str, policy: str | None) -> dict:
-        await set_bucket_policy(self.core, bucket, checked(self.core.data, policy) if policy else None)
-        return {"bucket": bucket, "storage_policy": policy.upper() if policy else None}
+    # -- storage nodes -----------------------------------------------------------------------------
+    def _nodes(self) -> NodeAdmin:
+        admin = self.core.data.node_admin()
+        if admin is None:
+            raise S3Error("InvalidRequest", "This server has no storage nodes: start it with --cluster-secret "
+                          "(and no --volume) to use node administration.")
+        return admin
 
+    async def nodes(self) -> dict:
+        return await self.core.run(self._nodes().nodes)
 
-def _drop_stale_queue(store: VolumeDataStore) -> int:
-    """Forget queued repairs of refs with no fragment left (deleted since): disk work, so off the loop."""
-    dropped = 0
-    for ref in store.queued():
-        if not store.volumes.find_fragments(ref):
-            store.dequeue(ref)
-            dropped += 1
-    return dropped
+    async def _set_node(self, node: str, state: str) -> int:
+        try:
+            return await self.core.run(self._nodes().set_state, node, state)
+        except KeyError:
+            raise S3Error("InvalidArgument", f"no node {node!r} in the cluster map", ArgumentName="node") from None
+
+    async def node_out(self, node: str) -> dict:
+        """Declare a node gone for good: nothing is read from it; what it held is rebuilt elsewhere."""
+        gen = await self._set_node(node, "out")
+        queued = await self.core.run(self._nodes().queue_rebuild)
+        return {"node": node, "state": "out", "generation": gen, **queued}
+
+    async def node_drain(self, node: str) -> dict:
+        """Stop writing to a node and move its fragments to the others (it keeps serving reads meanwhile)."""
+        gen = await self._set_node(node, "draining")
+        moved = await self.core.run(self._nodes().drain, node)
+        return {"node": node, "state": "draining", "generation": gen, **moved}
+
+    async def node_active(self, node: str) -> dict:
+        return {"node": node, "state": "active", "generation": await self._set_node(node, "active")}

@@ -10,14 +10,13 @@ of dicts and must ignore keys they do not know.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from coffer.server.data import LocalDataStore
-from coffer.server.meta.model import ObjectRecord, Segment
+from coffer.server.data import DataStore
+from coffer.server.meta.model import ObjectRecord
 
 
-def locate(data: LocalDataStore, record: ObjectRecord) -> list[dict[str, Any]]:
+def locate(data: DataStore, record: ObjectRecord) -> list[dict[str, Any]]:
     """The object's chunks in order: pos (OpenIO's chunk position), offset in the object, size,
     url (an opaque `coffer://` locator: clients never see server paths), engine, ref, and OpenIO's
     hash (the chunk's MD5 when known: a whole single-PUT object) and score."""
@@ -35,25 +34,14 @@ def locate(data: LocalDataStore, record: ObjectRecord) -> list[dict[str, Any]]:
     return out
 
 
-def check_present(data: LocalDataStore, record: ObjectRecord, trust_level: int) -> bool:
+def check_present(data: DataStore, record: ObjectRecord, trust_level: int) -> bool:
     """Level 0: the metadata exists (nothing to check here). Level 1: enough chunks to read the
-    object; level 2: every chunk present. With one copy of each segment both mean: every segment
-    file exists and is at least as long as the part of it the object uses."""
+    object; level 2: every chunk present. The store counts each segment's fragments (its headers
+    only: `fragments(trust=1)`); with one copy of each segment (one folder) both levels mean: every
+    segment file exists and is at least as long as the part of it the object uses."""
     if trust_level <= 0 or record.inline is not None:
         return True
     if record.props.get("drained"):
         return record.size == 0
-    if getattr(data, "streams", False):  # the multi-volume store: count the fragments (issue 5)
-        from coffer.server.data.volumes.heal import census
-
-        want = ("healthy", "degraded") if trust_level == 1 else ("healthy",)
-        return all(census(data, seg.ref, trust=1)["state"] in want for seg in record.segments)  # type: ignore[arg-type]
-    return not any(segment_missing(data, seg) for seg in record.segments)
-
-
-def segment_missing(data: LocalDataStore, seg: Segment) -> bool:
-    """On the single-folder store: the segment's file is absent or shorter than the object uses."""
-    try:
-        return os.stat(data.path(seg.ref)).st_size < seg.size
-    except FileNotFoundError:
-        return True
+    want = ("healthy", "degraded") if trust_level == 1 else ("healthy",)
+    return all(data.fragments(seg, trust=1)["state"] in want for seg in record.segments)

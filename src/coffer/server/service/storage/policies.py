@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from coffer.protocol.errors import S3Error
-from coffer.server.data import DataUnavailable, ReadSpan
+from coffer.server.data import DataStore, DataUnavailable, ReadSpan
 from coffer.server.data.volumes.storage_policy import Policy, PolicyError
 from coffer.server.meta.model import Bucket, MultipartUpload, Segment
 from coffer.server.service.core import Core
@@ -42,45 +42,39 @@ def parse(text: str, argument: str = HEADER) -> Policy:
                       ArgumentValue=text[:64]) from None
 
 
-def volume_count(data: object) -> int:
-    return len(getattr(data, "volumes", ())) or 1
-
-
-def check(data: object, policy: Policy) -> None:
+def check(data: DataStore, policy: Policy) -> None:
     """A policy this server can never satisfy is the client's error (400), said before the body moves."""
-    checker = getattr(data, "check_policy", None)
-    if checker is None:
+    if data.default_policy() is None:  # one folder, one layout
         if policy != Policy.single():
             raise S3Error("InvalidStorageClass", f"The storage policy {policy} needs several volumes; this server "
                           "stores data in one folder (start it with --volume DIR ...)",
                           StorageClassRequested=str(policy))
         return
     try:
-        checker(policy)
+        data.check_policy(policy)
     except PolicyError as exc:
         raise S3Error("InvalidStorageClass", f"The storage policy cannot be satisfied: {exc}",
                       StorageClassRequested=str(policy)) from None
 
 
-def resolve(data: object, bucket: Bucket, storage_class: str | None, explicit: str | None) -> Policy | None:
+def resolve(data: DataStore, bucket: Bucket, storage_class: str | None, explicit: str | None) -> Policy | None:
     """The policy for a new segment, or None for the single-folder store (which has only SINGLE)."""
     policy: Policy | None = None
     if explicit:
         policy = parse(explicit)
     elif storage_class in STORAGE_CLASS_POLICIES:
         policy = Policy.parse(STORAGE_CLASS_POLICIES[storage_class])
-        if volume_count(data) < policy.write_quorum:
+        if data.volume_count() < policy.write_quorum:
             policy = Policy.single()
     elif bucket.props.get(BUCKET_PROP):
         policy = Policy.parse(bucket.props[BUCKET_PROP])
     if policy is None:
-        default = getattr(data, "default_policy", None)
-        return default() if default is not None else None
+        return data.default_policy()
     check(data, policy)
-    return policy if hasattr(data, "check_policy") else None
+    return policy if data.default_policy() is not None else None
 
 
-def upload_policy(data: object, bucket: Bucket, params: object) -> dict[str, str]:
+def upload_policy(data: DataStore, bucket: Bucket, params: object) -> dict[str, str]:
     """CreateMultipartUpload: resolve once, keep it in the upload's props for every part."""
     policy = resolve(data, bucket, getattr(params, "storage_class", None), getattr(params, "storage_policy", None))
     return {BUCKET_PROP: policy.name} if policy is not None else {}
@@ -96,7 +90,7 @@ async def verified_stream(core: Core, segments: list[Segment], start: int, lengt
 
     Each batch holds fresh buffers (the reader never reuses them), so reading the next batch while
     the previous one is being sent is safe."""
-    reader = await core.run(core.data.reader, segments, start, length)  # type: ignore[attr-defined]
+    reader = await core.run(core.data.reader, segments, start, length)
     nxt: asyncio.Future | None = None
     try:
         nxt = asyncio.ensure_future(core.run(reader.next_batch))
@@ -121,7 +115,7 @@ async def verified_stream(core: Core, segments: list[Segment], start: int, lengt
         await core.run(reader.close)
 
 
-def checked(data: object, text: str | None) -> Policy | None:
+def checked(data: DataStore, text: str | None) -> Policy | None:
     """A bucket default from a header (None when absent), refused if this server cannot honour it."""
     if not text:
         return None

@@ -1,0 +1,36 @@
+"""`coffer node serve`: run a storage node (server/node/; docs/cluster.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("node")
+def node_group() -> None:
+    """Storage nodes: lend this machine's volumes to a Coffer cluster."""
+
+
+@node_group.command("serve")
+@click.option("--volume", "volumes", envvar="COFFER_VOLUME", multiple=True, required=True,
+              type=click.Path(file_okay=False), help="A data volume directory (one per disk); repeatable.")
+@click.option("--address", envvar="COFFER_ADDRESS", required=True, help="HOST:PORT the gateways reach this node at.")
+@click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", required=True,
+              help="The cluster's shared secret (every request is signed with it).")
+@click.option("--zone", envvar="COFFER_ZONE", default="", help="Failure domain (default: the host).")
+@click.option("--meta", envvar="COFFER_META", default=None,
+              help="The cluster map: postgresql://... or the SQLite file of a single-host cluster.")
+@click.option("--node-id", envvar="COFFER_NODE_ID", default=None,
+              help="Node name in the cluster map (default: --address).")
+@click.option("--host", "host_name", envvar="COFFER_NODE_HOST", default=None,
+              help="Host name recorded in the cluster map (default: this machine's).")
+@click.option("--heartbeat", envvar="COFFER_HEARTBEAT", type=click.FloatRange(0.1, 60), default=2.0, show_default=True,
+              help="Seconds between two heartbeats.")
+def node_serve_cmd(volumes, address, cluster_secret, zone, meta, node_id, host_name, heartbeat) -> None:
+    """Serve this node's volumes to the cluster's gateways."""
+    from coffer.server.node.serve import NodeConfig, serve_node
+
+    raise SystemExit(serve_node(NodeConfig(volumes=tuple(Path(v) for v in volumes), address=address,
+                                           secret=cluster_secret, zone=zone, meta=meta, node_id=node_id,
+                                           host=host_name, heartbeat=heartbeat)))

@@ -1,0 +1,134 @@
+"""The console front: claims ``/_coffer/console/``, serves the page's files and its JSON API.
+
+  GET  /_coffer/console/                 the page (index.html); every other non-API path too
+  GET  /_coffer/console/static/<file>    the page's ES modules, CSS and icons (package data)
+  *    /_coffer/console/api/<name>       JSON API (api.py), session cookie + CSRF (session.py)
+
+Every answer carries a strict Content-Security-Policy: the page loads only its own files and
+talks only to its own origin, and object bytes are served sandboxed (they never run as the page).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from coffer.protocol.errors import S3Error
+from coffer.server.config import Config
+from coffer.server.http.common import stats
+from coffer.server.http.common.ids import new_request_id, stamp
+from coffer.server.http.console import api
+from coffer.server.http.console import session as sessions
+from coffer.server.service import Service
+from coffer.server.service.core import begin_request
+
+log = logging.getLogger("coffer.console")
+
+PREFIX = "/_coffer/console/"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+       "connect-src 'self'; frame-src 'self' blob:; object-src 'self'; media-src 'self' blob:; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Cache-Control": "no-store",
+}
+TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml",
+         ".png": "image/png", ".ico": "image/x-icon"}
+
+
+def claims(raw_path: str) -> bool:
+    return raw_path.startswith(PREFIX) or raw_path == PREFIX.rstrip("/")
+
+
+def wants_redirect(method: str, raw_path: str, headers: Any) -> bool:
+    """``GET /`` from a browser (it asks for HTML and signs nothing) goes to the console."""
+    return (method == "GET" and raw_path == "/" and "Authorization" not in headers
+            and "text/html" in headers.get("Accept", ""))
+
+
+def redirect() -> web.Response:
+    return web.Response(status=302, headers={"Location": PREFIX, "Cache-Control": "no-store"})
+
+
+def _static(name: str) -> web.Response:
+    if "/" in name or name.startswith(".") or not name:
+        raise S3Error("NoSuchKey", "No such console file.", status=404)
+    ext = name[name.rfind("."):] if "." in name else ""
+    ctype = TYPES.get(ext)
+    res = resources.files("coffer.server.http.console").joinpath("static", name)
+    if ctype is None or not res.is_file():
+        raise S3Error("NoSuchKey", "No such console file.", status=404)
+    return web.Response(body=res.read_bytes(), headers={**SECURITY_HEADERS, "Content-Type": ctype,
+                                                         "Cache-Control": "no-cache"})
+
+
+def error_json(e: S3Error, rid: str) -> web.Response:
+    body = {"error": {"code": e.code, "message": e.message, "status": e.status, "request_id": rid}}
+    return web.Response(status=e.status, body=json.dumps(body).encode(),
+                        headers={**SECURITY_HEADERS, "Content-Type": "application/json"})
+
+
+class ConsoleFront:
+    def __init__(self, service: Service, cfg: Config, s3_port: int | None = None) -> None:
+        self.service = service
+        self.cfg = cfg
+        self.s3_port = s3_port  # set on the console's own listener: share links point at the S3 port
+        stats.share(cfg.data_dir / "run" / "request-stats")  # the charts sum every worker's counters
+
+    async def handle(self, request: web.BaseRequest, raw_path: str, raw_query: str, rid: str) -> web.StreamResponse:
+        try:
+            rest = raw_path[len(PREFIX):] if raw_path.startswith(PREFIX) else ""
+            if rest.startswith("api/"):
+                resp = await api.dispatch(self.service, self.cfg, request, rest[4:], raw_query, self.s3_port)
+            elif rest.startswith("static/") and request.method in ("GET", "HEAD"):
+                resp = _static(rest[7:])
+            elif request.method in ("GET", "HEAD"):
+                if not raw_path.startswith(PREFIX):
+                    return redirect()
+                resp = _static("index.html")
+            else:
+                raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")
+        except S3Error as e:
+            if e.status >= 500:
+                log.warning("console %s %s -> %s %s", request.method, raw_path, e.code, e.message)
+            return error_json(e, rid)
+        except Exception:
+            log.exception("console internal error on %s %s", request.method, raw_path)
+            return error_json(S3Error("InternalError", "We encountered an internal error. Please try again."), rid)
+        for k, v in SECURITY_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        return resp
+
+
+def build_console_server(service: Service, cfg: Config) -> web.Server:
+    """The server of the --console-address listener: the console only (``/`` leads to it)."""
+    front = ConsoleFront(service, cfg, s3_port=cfg.port)
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        begin_request()
+        rid = new_request_id()
+        request["rid"] = rid
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        if claims(raw_path):
+            resp = await front.handle(request, raw_path, raw_query, rid)
+        elif raw_path == "/" and request.method in ("GET", "HEAD"):
+            resp = redirect()
+        else:
+            resp = error_json(S3Error("NoSuchResource", "This listener serves the web console only.", status=404),
+                              rid)
+        if not resp.prepared:
+            stamp(request, resp)
+        stats.count(resp.status, request.content_length, resp.content_length or resp.body_length)
+        return resp
+
+    return web.Server(handle, auto_decompress=False, access_log=None)
+
+
+__all__ = ["PREFIX", "ConsoleFront", "claims", "redirect", "sessions", "wants_redirect"]

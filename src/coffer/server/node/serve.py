@@ -1,0 +1,101 @@
+"""Running a storage node: volumes, registration in the cluster map, heartbeat, the HTTP API.
+
+`serve_node` opens every --volume (a directory given for the first time, empty or absent, is
+formatted; a non-empty directory without identity is refused: it may be an unmounted disk's mount
+point), removes the temporary files an earlier run left, registers the node and its volumes in the
+cluster map (when --meta is given) and then heartbeats ``last_seen`` every ``heartbeat`` seconds from a
+thread, re-probing its volumes at the same pace (a repaired disk comes back without a restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from coffer.server.config import parse_address
+from coffer.server.data.volumes.volume import IDENTITY_FILE, Volume, VolumeError, VolumeIdentityError
+from coffer.server.node.app import Node, build_app
+
+log = logging.getLogger("coffer.node")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    volumes: tuple[Path, ...]
+    address: str
+    secret: str
+    zone: str = ""
+    meta: str | None = None
+    node_id: str | None = None
+    host: str | None = None
+    heartbeat: float = 2.0
+    fsync: bool = True
+
+
+def open_volumes(paths: tuple[Path, ...], *, fsync: bool = True) -> list[Volume]:
+    vols = []
+    for path in paths:
+        path = path.absolute()
+        if not (path / IDENTITY_FILE).exists() and path.is_dir() and any(path.iterdir()):
+            raise VolumeIdentityError(f"{path}: not empty and not a Coffer volume; refusing to format it")
+        vols.append(Volume.open(path, create=not (path / IDENTITY_FILE).exists(), fsync=fsync))
+    if len({v.uuid for v in vols}) != len(vols):
+        raise VolumeIdentityError("the same volume is given twice")
+    return vols
+
+
+def _heartbeat(cfg: NodeConfig, node: Node, stop: threading.Event) -> None:
+    from coffer.server.meta.cluster import UnknownNode, open_cluster_map
+
+    cluster = None
+    registered = False
+    while True:
+        for vol in node.volumes.values():
+            vol.probe()
+        if cfg.meta:
+            try:
+                if cluster is None:
+                    cluster = open_cluster_map(cfg.meta)
+                if registered:
+                    cluster.heartbeat(node.node_id)
+                else:
+                    gen = cluster.register_node(node.node_id, zone=cfg.zone, host=cfg.host or socket.gethostname(),
+                                                address=cfg.address, volumes=[(u, 1.0) for u in node.volumes])
+                    registered = True
+                    log.info("node %s registered (layout generation %d)", node.node_id, gen)
+            except UnknownNode:
+                registered = False  # removed from the map meanwhile: register again
+            except Exception as exc:  # database down: keep serving, retry at the next beat
+                log.warning("cluster map unreachable: %s", exc)
+                cluster = None
+        if stop.wait(cfg.heartbeat):
+            return
+
+
+def serve_node(cfg: NodeConfig) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    try:
+        vols = open_volumes(cfg.volumes, fsync=cfg.fsync)
+    except (OSError, VolumeError) as exc:
+        log.error("cannot open the volumes: %s", exc)
+        return 2
+    removed = sum(v.sweep_tmp(time.time()) for v in vols if v.readable)  # this node's in-flight writes died with it
+    if removed:
+        log.info("removed %d temporary fragment files left by an earlier run", removed)
+    node = Node(cfg.node_id or cfg.address, cfg.secret, vols)
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(cfg, node, stop), daemon=True, name="heartbeat").start()
+    host, port = parse_address(cfg.address)
+    print(f"Coffer storage node {node.node_id} serving {len(vols)} volumes on http://{host}:{port}"
+          + (f" (zone {cfg.zone})" if cfg.zone else ""), flush=True)
+    try:
+        web.run_app(build_app(node), host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)
+    finally:
+        stop.set()
+    return 0
