@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from coffer.server import logs
 from coffer.server.config import Config
 from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
@@ -257,8 +258,7 @@ async def _sweep_batch(meta: SqliteMetaStore, data: DataStore, refs: list[str]) 
 
 def serve(cfg: Config) -> int:
     """Run the server; a start that cannot succeed ends in one line on stderr and exit status 1."""
-    logging.basicConfig(level=cfg.log_level.upper(),
-                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logs.setup(cfg.log_level, cfg.log_format)
     lock = DataLock(cfg.data_dir)
     try:
         sock, started = _start(cfg, lock)
@@ -278,7 +278,7 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
     """Everything before the workers run, in the order that changes nothing when a step fails."""
     started = time.time()
     prepare_folder(cfg)
-    lock.acquire()
+    lock.acquire(shared=cfg.clustered)
     try:
         data = make_data(cfg, register=True)
     except (OSError, ValueError, VolumeError) as exc:  # wrong disk, foreign volume, unusable path

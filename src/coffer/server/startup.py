@@ -45,13 +45,15 @@ class DataLock:
         self.path = data_dir / LOCK_NAME
         self.fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, *, shared: bool = False) -> None:
+        """Exclusive: the one server of this folder. Shared: cluster gateways, which share the folder's
+        metadata by design (docs/cluster.md), exclude a stand-alone server but not each other."""
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise StartError(f"cannot open the data folder {self.path.parent}: {e.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError as e:
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 os.close(fd)
@@ -60,33 +62,15 @@ class DataLock:
             os.close(fd)
             raise StartError(f"the data folder {self.path.parent.resolve()} is in use by another Coffer server "
                              f"(pid {holder}); stop it first or give another --data") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if not shared:
+            os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".ljust(16).encode(), 0)
         self.fd = fd
 
     def release(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-def holder_pid(data_dir: Path) -> int | None:
-    """The pid of the server holding DATA's lock, or None when no server runs on it."""
-    path = data_dir / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            text = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
