@@ -162,3 +162,44 @@ class ClusterDataStore(VolumeDataStore):
                 return n
             time.sleep(0.2)
             self.sync(probe=True)
+
+    def node_admin(self) -> ClusterNodeAdmin:
+        return ClusterNodeAdmin(self)
+
+
+class ClusterNodeAdmin:
+    """`coffer admin node list|drain|out` over this store and its cluster map (data/interface.py NodeAdmin)."""
+
+    def __init__(self, store: ClusterDataStore) -> None:
+        self.store = store
+
+    def nodes(self) -> dict:
+        store = self.store
+        out = []
+        for n in store.cluster.nodes():
+            mine = sorted((v for v in store.volumes if getattr(v, "node", None) == n.id), key=lambda v: v.uuid)
+            out.append({**n.as_dict(), "suspect": n.age > store.suspect_after,
+                        "volumes": [{"uuid": v.uuid, "state": v.state.value, "last_error": v.last_error}
+                                    for v in mine]})
+        return {"nodes": out, "generation": store.cluster.generation(),
+                "default_policy": store.default_policy().name}
+
+    def set_state(self, node: str, state: str) -> int:
+        from coffer.server.meta.cluster import NodeState, UnknownNode
+
+        try:
+            gen = self.store.cluster.set_node_state(node, NodeState(state))
+        except UnknownNode:
+            raise KeyError(node) from None
+        self.store.refresh(force=True)
+        return gen
+
+    def queue_rebuild(self) -> dict:
+        from coffer.server.data.volumes.heal import queue_rebuild
+
+        return queue_rebuild(self.store)
+
+    def drain(self, node: str) -> dict:
+        from coffer.server.data.volumes.heal import drain_volumes
+
+        return drain_volumes(self.store, {v.uuid for v in self.store.volumes if getattr(v, "node", None) == node})

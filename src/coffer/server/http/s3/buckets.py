@@ -98,7 +98,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
     await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props,
-                                 ds3_names=_ds3_signed(ctx))
+                                 ds3_names=_ds3_signed(ctx), us_east_1_recreate=True)
     return web.Response(status=200, headers={"Location": "/" + ctx.bucket})
 
 

@@ -16,8 +16,10 @@ class Buckets:
         self.core = core
 
     async def create(self, who: Principal, name: str, location: str | None, props: dict | None = None,
-                     ds3_names: bool = False) -> Bucket:
-        """ds3_names: DS3's bucket naming rules (a DS3 SDK's PutBucket) instead of S3's."""
+                     ds3_names: bool = False, us_east_1_recreate: bool = False) -> Bucket:
+        """ds3_names: DS3's bucket naming rules (a DS3 SDK's PutBucket) instead of S3's.
+        us_east_1_recreate: S3's legacy rule, re-creating your own us-east-1 bucket answers the bucket
+        (CreateBucket only; other APIs keep answering that it exists)."""
         check_bucket_name(name, ds3=ds3_names)
         region = location or self.core.region
         bucket = Bucket(name=name, owner=who.user_id, created=time.time(), region=region, props=dict(props or {}))
@@ -26,7 +28,7 @@ class Buckets:
         except mi.BucketExists as e:
             if e.owner == who.user_id:
                 existing = await self.core.meta.get_bucket(name)
-                if region == "us-east-1" and existing is not None and existing.region == "us-east-1":
+                if us_east_1_recreate and region == "us-east-1" and existing is not None and existing.region == "us-east-1":
                     return existing  # S3's legacy rule: re-creating your own us-east-1 bucket answers 200
                 raise S3Error(
                     "BucketAlreadyOwnedByYou",
