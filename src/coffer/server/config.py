@@ -42,6 +42,11 @@ class Limits:
     # Full disks (meta/space.py): new data is refused (507) while the data folder's filesystem has less
     # than min_free_bytes free; meta_reserve_bytes are held in DATA/meta/reserve for deletes to commit.
     min_free_bytes: int = 64 * MiB
+    # Connections (http/common/connections.py): seconds a connection may sit idle or take to send a
+    # request head; seconds without a body byte while a request waits for its body; per worker.
+    idle_timeout: float = 60.0
+    body_timeout: float = 60.0
+    max_connections: int = 4096
     meta_reserve_bytes: int = 8 * MiB
     # Bucket notifications: a failed webhook delivery is retried after min, doubling up to max seconds.
     webhook_retry_min: float = 0.5

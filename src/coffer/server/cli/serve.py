@@ -141,6 +141,15 @@ def _env(name: str) -> str:
               help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
 @click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
               help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
+@click.option("--idle-timeout", envvar="COFFER_IDLE_TIMEOUT", type=click.FloatRange(1, 86400),
+              default=Limits().idle_timeout, show_default=True,
+              help="Seconds a connection may stay idle, or take to send a request's head, before it is closed.")
+@click.option("--body-timeout", envvar="COFFER_BODY_TIMEOUT", type=click.FloatRange(1, 86400),
+              default=Limits().body_timeout, show_default=True,
+              help="Seconds a request may wait for the next bytes of its body before the connection is closed.")
+@click.option("--max-connections", envvar="COFFER_MAX_CONNECTIONS", type=click.IntRange(1),
+              default=Limits().max_connections, show_default=True,
+              help="Open connections per worker; more are closed at once.")
 @click.option("--min-free", envvar="COFFER_MIN_FREE", type=click.FloatRange(0),
               default=Limits().min_free_bytes / 2**20, show_default=True,
               help="MiB the data folder's disk keeps free: below it new data is refused (507), deletes still work.")
@@ -198,6 +207,8 @@ def build_config(opts: dict[str, Any]) -> Config:
                                 webhook_retry_max=retry_max, webhook_allow=tuple(opts["webhook_allow"]),
                                 webhook_retry_min=min(Limits().webhook_retry_min, retry_max),
                                 min_free_bytes=int(opts["min_free"] * 2**20),
+                                idle_timeout=opts["idle_timeout"], body_timeout=opts["body_timeout"],
+                                max_connections=opts["max_connections"],
                                 meta_reserve_bytes=min(Limits().meta_reserve_bytes,
                                                        int(opts["min_free"] * 2**20) // 4)),
                   volumes=tuple(Path(v) for v in opts["volumes"]), scrub_rate=opts["scrub_rate"] * 1024 * 1024,

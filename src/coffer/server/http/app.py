@@ -36,6 +36,8 @@ from coffer.server.http.admin.front import ADMIN_PREFIX, admin_dispatch
 from coffer.server.http.ais.front import AisFront, wants
 from coffer.server.http.common import cors, stats
 from coffer.server.http.common.auth import Authenticator, parse_query
+from coffer.server.http.common.connections import GuardedRequestHandler
+from coffer.server.http.common.connections import configure as configure_connections
 from coffer.server.http.common.context import HANDLERS, Ctx
 from coffer.server.http.common.ids import HOST_ID, new_request_id, stamp
 from coffer.server.http.common.respond import error_response
@@ -162,7 +164,7 @@ class Front:
         return admin_data.health(self, path) or web.Response(status=404)
 
 
-class S3RequestHandler(RequestHandler):
+class S3RequestHandler(GuardedRequestHandler):
     """aiohttp's connection handler, answering its own parse failures as S3 XML errors.
 
     aiohttp rejects a request it cannot parse (header line too long, too many headers, bad request
@@ -199,5 +201,7 @@ def build_server(service: Service, cfg: Config) -> tuple[S3Server, Front]:
         max_line_size=cfg.limits.max_header_bytes,
         max_headers=cfg.limits.max_headers,
         access_log=None,
+        keepalive_timeout=cfg.limits.idle_timeout,  # also bounds the wait for a request head
     )
+    configure_connections(cfg.limits.body_timeout, cfg.limits.max_connections)
     return server, front
