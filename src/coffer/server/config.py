@@ -102,6 +102,7 @@ class Config:
     allow_insecure_secrets: bool = False
     log_level: str = "info"  # debug | info | warning | error
     log_format: str = "text"  # text | json
+    metrics_token: str | None = None  # GET /metrics wants `Authorization: Bearer <token>`; None: public
     # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
     # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
     cluster_secret: str | None = None

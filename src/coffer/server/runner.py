@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from coffer.server import logs
+from coffer.server import logs, metrics
 from coffer.server.config import Config
 from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
@@ -32,6 +32,7 @@ from coffer.server.http.app import build_server
 from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
 from coffer.server.meta.space import make_reserve
+from coffer.server.meta.sqlite import engine
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
 from coffer.server.service.events.notifications import recover_held
@@ -83,6 +84,7 @@ def listen(cfg: Config, host: str | None = None, port: int | None = None) -> soc
 
 
 async def run_worker(cfg: Config, sock: socket.socket) -> None:
+    engine.commit_observer = metrics.observe_commit
     meta = open_meta(cfg)
     await meta.open()
     data = make_data(cfg)
@@ -413,6 +415,7 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
             time.sleep(0.1)
             continue
         children.discard(pid)
+        metrics.worker_exited(pid)
         if not stopping:
             log.warning("worker %d exited (%s); starting a new one", pid, status)
             children.add(_spawn(cfg, sock))

@@ -26,7 +26,7 @@ from click.core import ParameterSource
 from coffer.server.config import Config, Limits, parse_address
 from coffer.server.service.events.webhook_security import networks
 
-SECRET_OPTIONS = frozenset({"secret_key", "cluster_secret"})
+SECRET_OPTIONS = frozenset({"secret_key", "cluster_secret", "metrics_token"})
 # Not configuration: never read from the file, never printed.
 _NOT_SETTINGS = frozenset({"config", "print_config"})
 
@@ -150,6 +150,8 @@ def _env(name: str) -> str:
 @click.option("--max-connections", envvar="COFFER_MAX_CONNECTIONS", type=click.IntRange(1),
               default=Limits().max_connections, show_default=True,
               help="Open connections per worker; more are closed at once.")
+@click.option("--metrics-token", envvar="COFFER_METRICS_TOKEN", default=None,
+              help="Bearer token GET /metrics requires (Authorization: Bearer TOKEN); unset: /metrics is public.")
 @click.option("--min-free", envvar="COFFER_MIN_FREE", type=click.FloatRange(0),
               default=Limits().min_free_bytes / 2**20, show_default=True,
               help="MiB the data folder's disk keeps free: below it new data is refused (507), deletes still work.")
@@ -182,9 +184,16 @@ def serve_cmd(ctx: click.Context, print_config: bool, **opts: Any) -> None:
     if opts["master_key_file"]:
         # crypto/keys.py reads the variable, in every worker (they inherit the environment)
         os.environ["COFFER_MASTER_KEY_FILE"] = str(Path(opts["master_key_file"]).resolve())
+    from coffer.server.metrics import cleanup_multiprocess, prepare_multiprocess
+
+    prepare_multiprocess()  # before anything imports prometheus_client (server/metrics.py)
     from coffer.server.runner import serve
 
-    raise SystemExit(serve(build_config(opts)))
+    try:
+        code = serve(build_config(opts))
+    finally:
+        cleanup_multiprocess()
+    raise SystemExit(code)
 
 
 def build_config(opts: dict[str, Any]) -> Config:
@@ -215,7 +224,8 @@ def build_config(opts: dict[str, Any]) -> Config:
                   scrub_interval=opts["scrub_interval"], heal_interval=opts["heal_interval"],
                   tls_cert=Path(cert) if cert else None, tls_key=Path(key) if key else None,
                   allow_insecure_secrets=opts["allow_insecure_secrets"],
-                  log_level=opts["log_level"].lower(), log_format=opts["log_format"])
+                  log_level=opts["log_level"].lower(), log_format=opts["log_format"],
+                  metrics_token=opts["metrics_token"])
 
 
 _SOURCES = {ParameterSource.COMMANDLINE: "command line", ParameterSource.ENVIRONMENT: "environment",

@@ -29,6 +29,7 @@ text format (volume states, errors, capacity, repair queue, scrub progress).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import tempfile
@@ -40,6 +41,7 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.data.volumes.volume import VolumeState
 from coffer.server.http.admin.front import AdminRequest, admin_route
+from coffer.server.metrics import render as render_metrics
 from coffer.server.service.storage.admin import DataAdmin
 
 _GET = {"volumes", "locate", "check", "nodes"}
@@ -199,3 +201,38 @@ def _metrics(status: str, vols: list[dict], queue: int, scrub: dict) -> str:
               "# TYPE coffer_scrub_last_repaired gauge", f"coffer_scrub_last_repaired {last.get('repaired', 0)}",
               "# TYPE coffer_scrub_last_lost gauge", f"coffer_scrub_last_lost {last.get('lost', 0)}"]
     return "\n".join(lines) + "\n"
+
+
+# -- /metrics (Prometheus, every worker's counters: server/metrics.py) ---------------------------------
+async def scrape_state(service) -> dict[str, Any]:
+    """What /metrics reads at scrape time: queue depths, volume health, free space."""
+    core = service.core
+    state: dict[str, Any] = {}
+    depth = getattr(core.meta, "event_queue_depth", None)
+    if depth is not None:
+        state["events"] = await depth()
+    admin = core.data.volume_admin()
+    if admin is not None:
+        h = await core.run(admin.health)
+        state.update(repairs=h["repair_queue"], status=h["status"], volumes=h["volumes"])
+    meta_path = getattr(core.meta, "path", None)
+    if meta_path is not None:
+        state["lifecycle"] = int((Path(meta_path).parent / "lifecycle.json").exists())
+    try:
+        st = os.statvfs(Path(getattr(core.data, "root", ".")))
+        state["disk_free"] = st.f_bavail * st.f_frsize
+    except OSError:
+        pass
+    return state
+
+
+async def metrics_response(service, cfg, request: web.BaseRequest) -> web.Response:
+    """GET /metrics: the Prometheus text format; with --metrics-token, only for `Bearer <token>`."""
+    if cfg.metrics_token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                     f"Bearer {cfg.metrics_token}".encode()):
+        return web.Response(status=401, text="GET /metrics needs Authorization: Bearer <metrics token>\n",
+                            headers={"WWW-Authenticate": 'Bearer realm="coffer-metrics"'})
+    body, content_type = render_metrics(await scrape_state(service))
+    resp = web.Response(body=body)
+    resp.headers["Content-Type"] = content_type
+    return resp

@@ -420,6 +420,11 @@ class SqliteMetaStore(MetaStore):
     async def release_events(self) -> None:
         await self._write(sqlite_events.release_all)
 
+    async def event_queue_depth(self) -> int:
+        """Notification events not yet delivered (held intents excluded): a metrics gauge."""
+        return await self._read(lambda c: int(c.execute(
+            "SELECT count(*) FROM event_queue WHERE target != ?", (sqlite_events.HELD,)).fetchone()[0]))
+
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
 
