@@ -121,7 +121,7 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_postgres_cluster_map(pg_url: str) -> None:
-    from coffer.server.meta.cluster import open_cluster_map
+    from coffer.server.meta.backends import open_cluster_map
 
     cm = open_cluster_map(pg_url)
     other = open_cluster_map(pg_url)  # a second process's view: same rows, same generation

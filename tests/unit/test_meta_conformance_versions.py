@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_meta_conformance are parameters here)
-"""Conformance suite, versions part: the MetaStore contract of issue 4 (noncurrent versions, the null
+"""Conformance suite, versions part: the MetaStore contract of versioning (noncurrent versions, the null
 version, delete markers, the WORM guard, version listings, lifecycle scans), backend by backend.
 
 Uses the `store` / `backend` fixtures of test_meta_conformance, so a backend added to its `BACKENDS`

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from coffer import CofferError
 from coffer.cli import _aliases
 from coffer.cli._aliases import tls_config
 from coffer.cli._output import Output, UsageError, command, human_size
@@ -185,14 +186,56 @@ def heal(out: Output) -> None:
     out.emit(r, f"healed {len(r['healed'])} queued segment(s)")
 
 
-@admin_group.command("bucket-policy")
+@admin_group.command("storage-policy")
 @click.argument("bucket")
 @click.argument("policy", required=False)
 @command
-def bucket_policy(out: Output, bucket: str, policy: str | None) -> None:
+def storage_policy(out: Output, bucket: str, policy: str | None) -> None:
     """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
-    r = call(_alias(), "PUT" if policy else "DELETE", "bucket-policy", bucket=bucket, policy=policy)
+    r = call(_alias(), "PUT" if policy else "DELETE", "storage-policy", bucket=bucket, policy=policy)
     out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")
+
+
+# the former name of storage-policy (it sets a storage policy, not an access policy), kept for scripts
+admin_group.add_command(click.Command("bucket-policy", params=storage_policy.params, callback=storage_policy.callback,
+                                      help=storage_policy.help, hidden=True))
+
+
+@admin_group.command("info")
+@command
+def info(out: Output) -> None:
+    """The server at a glance: product and version, users, buckets, objects and bytes, volumes."""
+    client = _client(_alias())
+    try:
+        resp = client._transport.request("GET", None, retries=False)  # ListBuckets: answers with Server
+        server = resp.headers.get("Server") or resp.headers.get("server") or "?"
+        admin = client.admin
+        users = admin.list_users()
+        buckets = admin.list_buckets()
+        used_bytes = used_objects = 0
+        for u in users:
+            usage = admin.get_quota(u["id"]).get("usage", {})
+            used_bytes += int(usage.get("bytes", 0))
+            used_objects += int(usage.get("objects", 0))
+    finally:
+        client.close()
+    try:
+        vols = call(_alias(), "GET", "volumes")
+    except CofferError:
+        vols = {}
+    volumes = vols.get("volumes", [])
+    online = sum(1 for v in volumes if v.get("state") == "online")
+    record = {"endpoint": client.endpoint, "server": server, "users": len(users), "buckets": len(buckets),
+              "objects": used_objects, "bytes": used_bytes, "volumes": len(volumes), "volumes_online": online,
+              "default_policy": vols.get("default_policy"), "repair_queue": vols.get("repair_queue")}
+    lines = [f"Endpoint : {client.endpoint}", f"Server   : {server}", f"Users    : {len(users)}",
+             f"Buckets  : {len(buckets)}", f"Stored   : {human_size(used_bytes)} in {used_objects} objects"]
+    if volumes:
+        lines.append(f"Volumes  : {online}/{len(volumes)} online, policy {vols.get('default_policy')}, "
+                     f"repair queue {vols.get('repair_queue')}")
+    else:
+        lines.append("Volumes  : one data folder (no --volume)")
+    out.emit(record, "\n".join(lines))
 
 
 @admin_group.group("node")

@@ -12,23 +12,8 @@ import click
 
 from coffer import CofferError, NoSuchBucket, NoSuchKey, ObjectInfo
 from coffer.cli import _aliases
-from coffer.cli._aliases import Remote
-from coffer.cli._output import Output, UsageError, command, human_size, when
-
-
-def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote:
-    """``arg`` as a remote target, or a UsageError that says what was expected."""
-    aliases = _aliases.load()
-    target = _aliases.parse_target(arg, aliases)
-    if not isinstance(target, Remote):
-        known = ", ".join(sorted(aliases)) or "none yet: coffer alias set NAME URL ACCESS SECRET"
-        raise UsageError(f"{arg!r} is not ALIAS/bucket[/key] (aliases: {known})")
-    if need_bucket and not target.bucket:
-        raise UsageError(f"{arg!r} names no bucket: use {target.alias.name}/BUCKET")
-    if need_key and not target.key:
-        raise UsageError(f"{arg!r} names no object: use {target.alias.name}/{target.bucket}/KEY")
-    return target
-
+from coffer.cli._aliases import Remote, remote
+from coffer.cli._output import STYLE_DIR, Output, command, human_size, when
 
 # --- buckets ----------------------------------------------------------------------------------------
 
@@ -36,9 +21,19 @@ def remote(arg: str, need_bucket: bool = True, need_key: bool = False) -> Remote
 @click.command("ls")
 @click.argument("target", required=False)
 @click.option("-r", "--recursive", is_flag=True, help="List every key under the prefix, not one level.")
+@click.option("-I", "--incomplete", is_flag=True, help="List unfinished multipart uploads instead.")
+@click.option("--versions", is_flag=True, help="Every version and delete marker, with version ids.")
 @command
-def ls(out: Output, target: str | None, recursive: bool) -> None:
+def ls(out: Output, target: str | None, recursive: bool, incomplete: bool, versions: bool) -> None:
     """List aliases, buckets (ALIAS), or objects (ALIAS/bucket[/prefix])."""
+    if versions:
+        from coffer.cli._cmd_versions import ls_versions
+
+        ls_versions(out, remote(target or ""), recursive)
+        return
+    if incomplete:
+        _ls_incomplete(out, remote(target or "", need_bucket=True))
+        return
     if target is None:
         for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
             out.emit(entry.public(), f"{entry.name}/  {entry.url}")
@@ -47,7 +42,8 @@ def ls(out: Output, target: str | None, recursive: bool) -> None:
     client = t.alias.client()
     if not t.bucket:
         for b in client.list_buckets():
-            out.emit({"bucket": b.name, "created": b.creation_date}, f"[{when(b.creation_date)}]        {b.name}/")
+            out.emit({"bucket": b.name, "created": b.creation_date},
+                     f"[{when(b.creation_date)}] {'':>9} {'':<8} {b.name}/", STYLE_DIR)
         return
     bucket = client.bucket(t.bucket)
     base = t.key.rsplit("/", 1)[0] + "/" if "/" in t.key else ""
@@ -57,11 +53,19 @@ def ls(out: Output, target: str | None, recursive: bool) -> None:
         name = entry.key[len(base):]
         if isinstance(entry, ObjectInfo):
             out.emit({"bucket": t.bucket, **entry.to_dict()},
-                     f"[{when(entry.last_modified)}] {human_size(entry.size):>9} {name}")
+                     f"[{when(entry.last_modified)}] {human_size(entry.size):>9} "
+                     f"{entry.storage_class or 'STANDARD':<8} {name}")
         else:
-            out.emit({"bucket": t.bucket, **entry.to_dict()}, f"{'':21} {'PRE':>9} {name}")
+            out.emit({"bucket": t.bucket, **entry.to_dict()}, f"{'':25} {'PRE':>9} {'':<8} {name}", STYLE_DIR)
     if count == 0 and not bucket.exists():
         raise NoSuchBucket("The specified bucket does not exist", status=404, resource=t.bucket)
+
+
+def _ls_incomplete(out: Output, t: Remote) -> None:
+    bucket = t.alias.client().bucket(t.bucket or "")
+    for up in bucket.list_uploads(prefix=t.key):
+        out.emit({"bucket": t.bucket, "key": up.key, "upload_id": up.upload_id, "initiated": up.initiated},
+                 f"[{when(up.initiated)}] {'':>9} {'UPLOAD':<8} {up.key}  ({up.upload_id})")
 
 
 @click.command("mb")
@@ -79,13 +83,19 @@ def mb(out: Output, targets: tuple[str, ...], ignore_existing: bool, region: str
 
 @click.command("rb")
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--force", is_flag=True, help="Delete every object (and pending upload) first.")
+@click.option("--force", is_flag=True,
+              help="Delete every object, version, delete marker and pending upload first.")
+@click.option("--bypass", is_flag=True, help="With --force: also delete versions under GOVERNANCE retention.")
 @command
-def rb(out: Output, targets: tuple[str, ...], force: bool) -> None:
+def rb(out: Output, targets: tuple[str, ...], force: bool, bypass: bool) -> None:
     """Remove buckets (they must be empty unless --force)."""
+    from coffer.cli._cmd_versions import empty_bucket
+
     for arg in targets:
         t = remote(arg)
-        t.alias.client().bucket(t.bucket or "").delete(force=force)
+        if force:
+            empty_bucket(out, t, bypass)
+        t.alias.client().bucket(t.bucket or "").delete()
         out.emit({"bucket": t.bucket, "removed": True}, f"Bucket removed: {t}")
 
 
@@ -96,9 +106,26 @@ def rb(out: Output, targets: tuple[str, ...], force: bool) -> None:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-r", "--recursive", is_flag=True, help="Remove every object under the prefix.")
 @click.option("--force", is_flag=True, help="No error for objects that do not exist.")
+@click.option("-I", "--incomplete", is_flag=True, help="Abort unfinished multipart uploads instead.")
+@click.option("--version-id", "--vid", "version_id", default=None, help="Remove this version for good.")
+@click.option("--versions", is_flag=True, help="Remove every version and delete marker (for good).")
+@click.option("--bypass", is_flag=True, help="Also what is under GOVERNANCE retention (needs the permission).")
 @command
-def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool) -> None:
-    """Remove objects (ALIAS/bucket/key), or whole prefixes with -r."""
+def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool, incomplete: bool,
+       version_id: str | None, versions: bool, bypass: bool) -> None:
+    """Remove objects (ALIAS/bucket/key), or whole prefixes with -r.
+
+    In a versioned bucket a plain rm leaves a delete marker (older versions stay: see coffer undo);
+    --version-id V removes one version, --versions all of them.
+    """
+    if incomplete:
+        for arg in targets:
+            _rm_incomplete(out, remote(arg, need_key=not recursive), recursive)
+        return
+    if version_id or versions:
+        for arg in targets:
+            _rm_versions(out, remote(arg, need_key=not recursive), version_id, recursive, bypass)
+        return
     for arg in targets:
         t = remote(arg, need_key=not recursive)
         bucket = t.alias.client().bucket(t.bucket or "")
@@ -118,20 +145,66 @@ def rm(out: Output, targets: tuple[str, ...], recursive: bool, force: bool) -> N
         obj = bucket.object(t.key)
         if not force and not obj.exists():
             raise NoSuchKey("The specified key does not exist.", code="NoSuchKey", status=404, resource=str(t))
-        obj.delete()
-        out.emit({"key": t.key, "removed": True}, f"Removed {t}")
+        res = obj.delete(bypass_governance=bypass)
+        marker = f" (delete marker {res.version_id})" if res.delete_marker and res.version_id else ""
+        out.emit({"key": t.key, "removed": True, "delete_marker": res.delete_marker, "version_id": res.version_id},
+                 f"Removed {t}{marker}")
+
+
+def _rm_versions(out: Output, t: Remote, version_id: str | None, recursive: bool, bypass: bool) -> None:
+    from coffer import ObjectVersion
+
+    bucket = t.alias.client().bucket(t.bucket or "")
+    if version_id:
+        res = bucket.object(t.key).delete(version_id, bypass_governance=bypass)
+        out.emit({"key": t.key, "version_id": version_id, "removed": True, "delete_marker": res.delete_marker},
+                 f"Removed {t} version {version_id}")
+        return
+    items = [(v.key, v.version_id) for v in bucket.list_versions(prefix=t.key)
+             if isinstance(v, ObjectVersion) and (recursive or v.key == t.key)]
+    failed = 0
+    for res in bucket.delete_objects(items, bypass_governance=bypass):
+        path = f"{t.alias.name}/{t.bucket}/{res.key}"
+        if res.deleted:
+            out.emit({"key": res.key, "version_id": res.version_id, "removed": True},
+                     f"Removed {path} version {res.version_id}")
+        else:
+            failed += 1
+            out.fail({"key": res.key, "version_id": res.version_id, "error": res.error_code,
+                      "message": res.error_message},
+                     f"coffer: {path} version {res.version_id}: {res.error_code}: {res.error_message}")
+    if failed:
+        raise CofferError(f"{failed} versions could not be removed (retention or legal hold?)", code="DeleteFailed")
+
+
+def _rm_incomplete(out: Output, t: Remote, recursive: bool) -> None:
+    """Abort the pending uploads of key t.key (or of every key under it with -r)."""
+    from coffer.sdk import _multipart as mp
+
+    bucket = t.alias.client().bucket(t.bucket or "")
+    aborted = 0
+    for up in list(bucket.list_uploads(prefix=t.key)):
+        if not recursive and up.key != t.key:
+            continue
+        mp.abort(bucket.client._transport, bucket.name, up.key, up.upload_id)
+        aborted += 1
+        out.emit({"bucket": t.bucket, "key": up.key, "upload_id": up.upload_id, "aborted": True},
+                 f"Removed incomplete upload {t.alias.name}/{t.bucket}/{up.key} ({up.upload_id})")
+    if not aborted:
+        out.note(f"No incomplete uploads under {t}")
 
 
 @click.command("cat")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--range", "byte_range", default=None, help="Only these bytes, e.g. 0-99 or -100.")
+@click.option("--version-id", "--vid", "version_id", default=None, help="This version, not the current one.")
 @command
-def cat(out: Output, targets: tuple[str, ...], byte_range: str | None) -> None:
+def cat(out: Output, targets: tuple[str, ...], byte_range: str | None, version_id: str | None) -> None:
     """Write objects to stdout."""
     sink = sys.stdout.buffer
     for arg in targets:
         t = remote(arg, need_key=True)
-        reader = t.alias.client().bucket(t.bucket or "").object(t.key).get_reader(byte_range)
+        reader = t.alias.client().bucket(t.bucket or "").object(t.key).get_reader(byte_range, version_id=version_id)
         for chunk in reader.iter_content():
             sink.write(chunk)
     sink.flush()
@@ -139,24 +212,42 @@ def cat(out: Output, targets: tuple[str, ...], byte_range: str | None) -> None:
 
 @click.command("stat")
 @click.argument("targets", nargs=-1, required=True)
+@click.option("--version-id", "--vid", "version_id", default=None, help="This version, not the current one.")
 @command
-def stat(out: Output, targets: tuple[str, ...]) -> None:
-    """Show an object's properties (size, ETag, type, dates, metadata, checksums), or a bucket's."""
+def stat(out: Output, targets: tuple[str, ...], version_id: str | None) -> None:
+    """Show an object's properties (size, ETag, type, dates, metadata, checksums, version, lock), or
+    a bucket's settings (versioning, Object Lock, policy, encryption, usage)."""
+    from coffer.cli._cmd_settings import bucket_summary
+
     for arg in targets:
         t = remote(arg)
         bucket = t.alias.client().bucket(t.bucket or "")
         if not t.key:
-            if not bucket.exists():
-                raise NoSuchBucket("The specified bucket does not exist", status=404, resource=t.bucket)
-            out.emit({"bucket": t.bucket, "exists": True}, f"Bucket   : {t}")
+            record, lines = bucket_summary(t)
+            out.emit(record, "\n".join(lines))
             continue
-        props = bucket.object(t.key).head()
-        lines = [f"Name     : {t}", f"Size     : {human_size(props.size)} ({props.size} bytes)",
-                 f"ETag     : {props.etag}", f"Type     : {props.content_type or '-'}",
-                 f"Modified : {when(props.last_modified)}"]
-        lines += [f"Meta     : {k}={v}" for k, v in sorted(props.custom.items())]
-        lines += [f"Checksum : {a} {v}" for a, v in sorted(props.checksums.items())]
-        out.emit({"key": t.key, "bucket": t.bucket, **props.to_dict()}, "\n".join(lines))
+        obj = bucket.object(t.key)
+        props = obj.head(version_id)
+        lines = [f"Name      : {t}", f"Size      : {human_size(props.size)} ({props.size} bytes)",
+                 f"ETag      : {props.etag}", f"Type      : {props.content_type or '-'}",
+                 f"Modified  : {when(props.last_modified)}", f"Class     : {props.storage_class or 'STANDARD'}"]
+        if props.version_id:
+            lines.append(f"VersionID : {props.version_id}")
+        lock = {k: props.headers.get(h) for k, h in (("mode", "x-amz-object-lock-mode"),
+                                                     ("retain_until", "x-amz-object-lock-retain-until-date"),
+                                                     ("legal_hold", "x-amz-object-lock-legal-hold"))
+                if props.headers.get(h)}
+        if lock.get("mode"):
+            lines.append(f"Retention : {lock['mode']} until {lock.get('retain_until', '-')}")
+        if lock.get("legal_hold"):
+            lines.append(f"LegalHold : {lock['legal_hold']}")
+        if props.headers.get("x-amz-server-side-encryption"):
+            lines.append(f"Encrypted : {props.headers['x-amz-server-side-encryption']}")
+        if props.headers.get("x-amz-tagging-count"):
+            lines.append(f"Tags      : {props.headers['x-amz-tagging-count']}")
+        lines += [f"Meta      : {k}={v}" for k, v in sorted(props.custom.items())]
+        lines += [f"Checksum  : {a} {v}" for a, v in sorted(props.checksums.items())]
+        out.emit({"key": t.key, "bucket": t.bucket, **props.to_dict(), "lock": lock}, "\n".join(lines))
 
 
 @click.command("presign")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from coffer import Client
-from coffer.cli._cmd_basic import remote
+from coffer.cli._aliases import remote
 from coffer.cli._output import Output, UsageError, command, human_size
 
 

@@ -9,6 +9,7 @@ copy is server-side; between different endpoints the data streams through this p
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ import click
 from coffer import Client, TransferConfig, TransferFuture, TransferManager
 from coffer.cli import _aliases
 from coffer.cli._aliases import Remote
-from coffer.cli._output import Output, UsageError, command, human_size
+from coffer.cli._filters import Selector, selector, selector_options
+from coffer.cli._output import Output, UsageError, command, describe, human_size
 from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
 
 MiB = 1024 * 1024
@@ -87,16 +89,23 @@ def _child(dst: Remote, key: str) -> Remote:
     return Remote(dst.alias, dst.bucket, key)
 
 
-def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: bool = False) -> Iterator[Job]:
-    """The jobs of one cp; ``into_dir``: the target was written with a trailing slash."""
+def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: bool = False,
+             sel: Selector | None = None) -> Iterator[Job]:
+    """The jobs of one cp; ``into_dir``: the target was written with a trailing slash; ``sel`` filters
+    the files of a recursive copy by their name relative to the source, size and modification time."""
+    sel = sel or Selector()
     if isinstance(src, Path) and isinstance(dst, Path):
         raise UsageError("both paths are local: use cp(1)")
+    if into_dir and isinstance(dst, Remote) and dst.key and not dst.key.endswith("/"):
+        dst = _child(dst, dst.key + "/")
     if isinstance(src, Path):
         assert isinstance(dst, Remote)
         if src.is_dir():
             if not recursive:
                 raise UsageError(f"{src} is a directory: add -r")
             for path, rel, size in walk_files(src):
+                if sel.active and not sel.ok("/".join(rel), size, path.stat().st_mtime):
+                    continue
                 yield Job("upload", path, _child(dst, key_for(dst.key, rel)), size)
             return
         size = src.stat().st_size  # FileNotFoundError -> exit 3 with the path
@@ -109,6 +118,8 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
         prefix = src.key if not src.key or src.key.endswith("/") else src.key + "/"
         for entry in bucket.list_objects(prefix=prefix):
             rel = entry.key[len(prefix):]
+            if sel.active and not sel.ok(rel, entry.size, entry.last_modified):
+                continue
             if isinstance(dst, Path):
                 local = local_path_for(dst, rel)
                 if local is not None:
@@ -156,16 +167,26 @@ class Runner:
             for job, fut in futures:
                 exc = fut.exception()
                 if exc is None:
+                    resumed = getattr(fut, "bytes_resumed", 0) or 0
+                    note = f", resumed: {human_size(resumed)} were already uploaded" if resumed else ""
                     self.out.emit({"action": job.kind, "source": str(job.src), "target": str(job.dst),
-                                   "size": job.size}, f"{job.src} -> {job.dst} ({human_size(job.size)})")
+                                   "size": job.size, "resumed_bytes": resumed},
+                                  f"{job.src} -> {job.dst} ({human_size(job.size)}{note})")
+                elif len(jobs) == 1:
+                    self._shutdown()
+                    raise exc  # the command's one error, reported once by the caller
                 else:
                     failures += 1
-                    self.out.err.print(f"coffer: {job.src}: {exc}", markup=False)
-                    if len(jobs) == 1:
-                        raise exc
+                    record, text = describe(exc)
+                    self.out.fail({"action": job.kind, "source": str(job.src), "target": str(job.dst),
+                                   **record}, f"coffer: {job.src}: {text}")
+        self._shutdown()
+        return failures
+
+    def _shutdown(self) -> None:
         for tm in self._managers.values():
             tm.shutdown()
-        return failures
+        self._managers.clear()  # a later run (mirror --watch) starts fresh managers
 
     def _start(self, job: Job, subs: list[Any]) -> TransferFuture:
         if job.kind == "upload":
@@ -211,20 +232,113 @@ def _config(concurrency: int, part_size: int, limit_rate: int | None = None) -> 
                           max_concurrency=concurrency, max_bandwidth=limit_rate)
 
 
+def _stdin_to(out: Output, dst: Remote, config: TransferConfig, content_type: str | None,
+              metadata: dict[str, str] | None) -> None:
+    """Upload standard input to one object (multipart as it comes, one part in memory per slot)."""
+    if not dst.key or dst.key.endswith("/"):
+        raise UsageError(f"{dst}: name the object to write standard input to (ALIAS/bucket/key)")
+    with dst.alias.client() as client, client.transfer(config) as tm, out.bars() as bars:
+        fut = tm.upload(sys.stdin.buffer, dst.bucket or "", dst.key, bars.subscriber("stdin"),
+                        content_type=content_type, metadata=metadata)
+        fut.result()
+    out.emit({"action": "upload", "source": "-", "target": str(dst), "size": fut.bytes_transferred},
+             f"- -> {dst} ({human_size(fut.bytes_transferred or 0)})")
+
+
+def _cp_version(out: Output, sources: tuple[str, ...], target: str, version_id: str,
+                config: TransferConfig) -> None:
+    """One version of one object, to a file, stdout or another key (server-side on the same endpoint)."""
+    src = _target(sources[0]) if len(sources) == 1 else None
+    if not isinstance(src, Remote) or not src.key or src.key.endswith("/"):
+        raise UsageError("--version-id copies one object: cp --version-id V ALIAS/bucket/key TARGET")
+    if target == "-":
+        _to_stdout(src, version_id)
+        return
+    dst = _target(target)
+    base = src.key.rsplit("/", 1)[-1]
+    if isinstance(dst, Path):
+        local = dst / base if (dst.is_dir() or target.endswith("/")) else dst
+        with src.alias.client() as client, client.transfer(config) as tm:
+            props = tm.download(src.bucket or "", src.key, local, version_id=version_id).result()
+        out.emit({"action": "download", "source": str(src), "version_id": version_id, "target": str(local),
+                  "size": props.size}, f"{src} ({version_id}) -> {local} ({human_size(props.size)})")
+        return
+    key = dst.key + base if (not dst.key or dst.key.endswith("/")) else dst.key
+    if dst.alias.url != src.alias.url:
+        raise UsageError("--version-id between two endpoints: download the version first")
+    res = src.alias.client().bucket(src.bucket or "").object(src.key).copy_to(dst.bucket or "", key,
+                                                                              version_id=version_id)
+    out.emit({"action": "copy", "source": str(src), "version_id": version_id, "target": f"{_child(dst, key)}",
+              "new_version_id": res.version_id}, f"{src} ({version_id}) -> {_child(dst, key)}")
+
+
+def _to_stdout(src: Remote, version_id: str | None = None) -> None:
+    sink = sys.stdout.buffer
+    reader = src.alias.client().bucket(src.bucket or "").object(src.key).get_reader(version_id=version_id)
+    for chunk in reader.iter_content():
+        sink.write(chunk)
+    sink.flush()
+
+
 @click.command("cp")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True)
 @click.argument("target")
 @click.option("-r", "--recursive", is_flag=True, help="Copy directories / prefixes.")
+@click.option("--version-id", "--vid", "version_id", default=None, help="Copy this version of the source object.")
 @_options
+@selector_options
 @command
-def cp(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
-    """Copy local->remote, remote->local or remote->remote."""
-    jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
-    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
+def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
+       concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...],
+       limit_rate: int | None, **kw: Any) -> None:
+    """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
+
+    \b
+    Several SOURCES go into TARGET as a folder. A TARGET ending in "/" (or an existing local
+    folder) is a folder: the source's name is kept. With -r, a source folder's *contents* go
+    under TARGET ("cp -r dir alias/b/p" makes p/<files of dir>), the same for "dir" and "dir/".
+    """
+    config = _config(concurrency, part_size, limit_rate)
+    if version_id:
+        _cp_version(out, sources, target, version_id, config)
+        return
+    if sources == ("-",):
+        dst = _target(target)
+        if not isinstance(dst, Remote):
+            raise UsageError("cp - TARGET: TARGET must be ALIAS/bucket/key")
+        _stdin_to(out, dst, config, content_type, _metadata(attr))
+        return
+    if target == "-":
+        for arg in sources:
+            src = _target(arg)
+            if not isinstance(src, Remote) or not src.key:
+                raise UsageError(f"cp SOURCE -: {arg!r} must be ALIAS/bucket/key")
+            _to_stdout(src)
+        return
+    into_dir = target.endswith("/") or len(sources) > 1
+    sel = selector(kw)
+    jobs = [j for arg in sources for j in _plan_cp(_target(arg), _target(target), recursive, into_dir, sel)]
+    runner = Runner(out, config, content_type, _metadata(attr))
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@click.command("pipe")
+@click.argument("target")
+@click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")
+@click.option("--concurrency", default=4, show_default=True, help="Parts uploaded at once.")
+@click.option("--content-type", default=None, help="Content type of the object.")
+@click.option("--attr", multiple=True, help="Metadata KEY=VALUE (repeatable).")
+@click.option("--limit-rate", type=Rate(), default=None, metavar="RATE", help="Cap the bandwidth, bytes/s: 10M.")
+@command
+def pipe(out: Output, target: str, part_size: int, concurrency: int, content_type: str | None,
+         attr: tuple[str, ...], limit_rate: int | None) -> None:
+    """Write standard input to an object (any length: uploaded in parts as it arrives)."""
+    dst = _target(target)
+    if not isinstance(dst, Remote):
+        raise UsageError(f"{target!r} is not ALIAS/bucket/key")
+    _stdin_to(out, dst, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
 
 
 @click.command("mv")

@@ -7,6 +7,7 @@ with ``python -m coffer.cli.main``. Paths are ``ALIAS/bucket/key`` (see ``coffer
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -16,10 +17,16 @@ from coffer.cli._aliases import Alias
 from coffer.cli._cmd_admin import admin_group
 from coffer.cli._cmd_backup import backup, restore
 from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
+from coffer.cli._cmd_browse import diff, du, find, head, tree
 from coffer.cli._cmd_bulk import bulk
-from coffer.cli._cmd_sync import sync
-from coffer.cli._cmd_transfer import cp, mv
-from coffer.cli._output import Output, UsageError, command
+from coffer.cli._cmd_quota import quota_group
+from coffer.cli._cmd_settings import cors_group, encrypt_group, event_group, ilm_group, policy_group, website_group
+from coffer.cli._cmd_sync import mirror, sync
+from coffer.cli._cmd_transfer import cp, mv, pipe
+from coffer.cli._cmd_versions import undo, version_group
+from coffer.cli._cmd_worm import legalhold_group, retention_group, tag_group
+from coffer.cli._complete import attach_completion
+from coffer.cli._output import Output, UsageError, command, global_options, remember_global_flags
 from coffer.sdk._config import resolve
 
 
@@ -36,7 +43,9 @@ def _tls_option(ctx: click.Context, param: click.Parameter, value: object) -> ob
               expose_value=False, help="PEM file of the CA(s) that signed the server's certificate.")
 @click.option("--insecure", is_flag=True, callback=_tls_option, expose_value=False,
               help="Do not verify the server's HTTPS certificate (test set-ups only).")
-def cli() -> None:
+@global_options
+@click.pass_context
+def cli(ctx: click.Context, json_mode: bool, quiet: bool, no_color: bool) -> None:
     """Coffer: an S3-compatible object store, and a client for any S3 service.
 
     \b
@@ -47,9 +56,10 @@ def cli() -> None:
       coffer ls -r local/photos
       coffer sync local/photos/2024 ./restore --delete
 
-    Every command takes --json (JSON lines for scripts) and --quiet. Exit codes: 0 ok, 1 failed,
-    2 usage, 3 not found, 4 access denied, 130 interrupted.
+    Every command takes --json (JSON lines for scripts), --quiet and --no-color, before or after
+    the subcommand. Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 access denied, 130 interrupted.
     """
+    remember_global_flags(ctx, json_mode, quiet, no_color)
 
 
 # --- alias ------------------------------------------------------------------------------------------
@@ -102,10 +112,49 @@ def alias_rm(out: Output, name: str) -> None:
     out.emit({"alias": name, "removed": True}, f"Removed alias {name}")
 
 
+@alias_group.command("import")
+@click.argument("source", type=click.Choice(["mc", "rclone"]))
+@click.option("--file", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="mc's config.json or rclone.conf (default: where the tool keeps it).")
+@click.option("--overwrite", is_flag=True, help="Replace aliases that already exist.")
+@command
+def alias_import(out: Output, source: str, config_file: Path | None, overwrite: bool) -> None:
+    """Copy mc's aliases (~/.mc/config.json and MC_HOST_*) or rclone's s3 remotes into Coffer's file."""
+    found = _aliases.mc_aliases(config_file) if source == "mc" else _aliases.rclone_aliases(config_file)
+    have = _aliases.load()
+    if not found:
+        out.note(f"no {source} aliases found")
+    for entry in found:
+        if entry.name in have and have[entry.name].source == "file" and not overwrite:
+            out.emit({"alias": entry.name, "imported": False, "reason": "exists"},
+                     f"Skipped {entry.name}: exists (use --overwrite)")
+            continue
+        _aliases.save(entry)
+        out.emit({"alias": entry.name, "imported": True, "from": entry.source, "url": entry.url},
+                 f"Imported {entry.name} -> {entry.url} (from {entry.source})")
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: eval "$(coffer completion bash)" (aliases, buckets, keys)."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(cli, {}, "coffer", "_COFFER_COMPLETE").source())
+
+
 admin_group.add_command(backup)
 admin_group.add_command(restore)
-for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk):
+for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk,
+                 du, find, tree, diff, head, pipe, version_group, undo, tag_group, retention_group,
+                 legalhold_group, policy_group, ilm_group, event_group, encrypt_group, cors_group, website_group,
+                 quota_group, mirror):
     cli.add_command(_command)
+
+
+attach_completion(cli)
 
 
 def main() -> None:

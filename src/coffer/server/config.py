@@ -90,7 +90,7 @@ class Config:
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
     lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)
     limits: Limits = field(default_factory=Limits)
-    # Multi-volume data (issue 5): none -> the data folder holds the data as before (data/local.py).
+    # Multi-volume data: none -> the data folder holds the data as before (data/local.py).
     volumes: tuple[Path, ...] = ()
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
@@ -102,6 +102,7 @@ class Config:
     allow_insecure_secrets: bool = False
     log_level: str = "info"  # debug | info | warning | error
     log_format: str = "text"  # text | json
+    access_log: bool = True  # one INFO line per request (http/common/access_log.py)
     metrics_token: str | None = None  # GET /metrics wants `Authorization: Bearer <token>`; None: public
     # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
     # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).

@@ -29,6 +29,7 @@ from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
+from coffer.server.http.common import access_log
 from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
 from coffer.server.meta.space import make_reserve
@@ -85,6 +86,7 @@ def listen(cfg: Config, host: str | None = None, port: int | None = None) -> soc
 
 async def run_worker(cfg: Config, sock: socket.socket) -> None:
     engine.commit_observer = metrics.observe_commit
+    access_log.enabled = cfg.access_log
     meta = open_meta(cfg)
     await meta.open()
     data = make_data(cfg)
@@ -124,7 +126,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop, sig)
-    # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
     prober = asyncio.ensure_future(probe_volumes(data, stop)) if isinstance(data, VolumeDataStore) else None
@@ -230,7 +232,7 @@ def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
 def open_cluster_data(cfg: Config) -> VolumeDataStore:
     """The gateway's store over the storage nodes of the cluster map (data/volumes/cluster.py)."""
     from coffer.server.data.volumes.cluster import ClusterDataStore
-    from coffer.server.meta.cluster import open_cluster_map
+    from coffer.server.meta.backends import open_cluster_map
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,

@@ -165,6 +165,8 @@ def _env(name: str) -> str:
               help="Accept SSE-C keys and bearer tokens over plain HTTP from non-loopback clients.")
 @click.option("--log-level", envvar="COFFER_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option("--access-log/--no-access-log", envvar="COFFER_ACCESS_LOG", default=True, show_default=True,
+              help="One INFO line per request on the coffer.access logger.")
 @click.option("--log-format", envvar="COFFER_LOG_FORMAT", default="text", show_default=True,
               type=click.Choice(["text", "json"]), help="Log lines as text or as one JSON object each.")
 @click.pass_context
@@ -225,7 +227,7 @@ def build_config(opts: dict[str, Any]) -> Config:
                   tls_cert=Path(cert) if cert else None, tls_key=Path(key) if key else None,
                   allow_insecure_secrets=opts["allow_insecure_secrets"],
                   log_level=opts["log_level"].lower(), log_format=opts["log_format"],
-                  metrics_token=opts["metrics_token"])
+                  metrics_token=opts["metrics_token"], access_log=opts["access_log"])
 
 
 _SOURCES = {ParameterSource.COMMANDLINE: "command line", ParameterSource.ENVIRONMENT: "environment",

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from coffer.protocol.errors import S3Error
 from coffer.server.crypto.envelope import KEY_SIZE, key_fingerprint, new_data_key, unwrap_key, wrap_key
-from coffer.server.data.volumes.volume import fsync_dir
+from coffer.server.data.durable import fsync_dir
 
 MASTER_KEY_ENV = "COFFER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "COFFER_MASTER_KEY_FILE"

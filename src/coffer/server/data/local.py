@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from coffer.protocol.checksums import Hasher
+from coffer.server.data.durable import fsync_dir
 from coffer.server.data.interface import DataShort, DataStore, ReadSpan, SegmentLike
 from coffer.server.data.volumes.storage_policy import Policy
-from coffer.server.data.volumes.volume import fsync_dir
 
 READ_BATCH = 4 << 20  # bytes per batch of `FileReader`
 

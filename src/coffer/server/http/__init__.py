@@ -1,1 +1,16 @@
-"""The HTTP front: S3 protocol over aiohttp (routing, authentication, handlers, responses)."""
+"""The HTTP side of the server: one serve loop, several fronts (one package per API).
+
+`app.py` holds `FRONTS`, the ordered list of fronts the serve loop (`common.pipeline`) asks in turn
+whether they claim a request, and the aiohttp server built around it. Fronts never import each
+other (an import-linter independence contract): what they share is in `common/`.
+
+Modules and packages:
+  app      FRONTS (health, website Host, AIStore, admin, DS3, OpenIO, S3), the main listener's server.
+  common   What every front shares: the serve loop, the front interface, auth, gate, write hook, bodies ...
+  s3       The S3 front: the endpoint table, the handlers of every S3 operation (the fallback front).
+  ds3      The DS3 (Spectra S3) front: bulk jobs, blob transfers, DS3 signatures and error documents.
+  ais      The AIStore front: `/v1/buckets/...`, `/v1/objects/...` (bearer tokens, JSON errors).
+  oio      The OpenIO front: `/_coffer/oio/v1/<operation>` extension endpoints (JSON).
+  admin    The admin front: `/_coffer/admin/v1/...` (users, keys, quotas, data administration), data health.
+  website  Static website hosting (Host names under --website-domain, and the --website-address listener).
+"""

@@ -12,7 +12,7 @@ is an HTML 403 page, like every website error).
 Where: on the main listener for Host names under ``--website-domain`` (default
 ``s3-website.localhost``), and on every request of the optional ``--website-address`` listener.
 Access: a website is public by nature: it serves an object (or error document) only when anonymous
-callers may read it through the bucket policy or ACLs (issue 7; else 403 AccessDenied), and SSE-C
+callers may read it through the bucket policy or ACLs (else 403 AccessDenied), and SSE-C
 objects never (their key cannot be given here).
 """
 
@@ -28,21 +28,17 @@ from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
 from coffer.server.http.common import cors
 from coffer.server.http.common.endpoint import decode_path
-from coffer.server.http.common.ids import HOST_ID, new_request_id, stamp
+from coffer.server.http.common.front import Exchange, Front, FrontError
+from coffer.server.http.common.gate import website_readable
+from coffer.server.http.common.ids import HOST_ID
+from coffer.server.http.common.pipeline import Pipeline
 from coffer.server.http.common.respond import apply_range, object_headers, send_range, send_stream
-from coffer.server.http.s3.authorize import website_readable
+from coffer.server.http.common.write_headers import REDIRECT_HEADER
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service import Service
 from coffer.server.service.crypto.sse import read_plain
 
 log = logging.getLogger("coffer.website")
-REDIRECT_HEADER = "x-amz-website-redirect-location"  # stored with the object; the website answers 301
-
-
-def check_redirect_location(value: str | None) -> None:
-    if value is not None and (not value.startswith(("/", "http://", "https://")) or len(value) > 2048):
-        raise S3Error("InvalidArgument", "The website redirect location must have a prefix of 'http://' or "
-                      "'https://' or '/'.", ArgumentName=REDIRECT_HEADER, ArgumentValue=value[:256])
 
 
 def bucket_for_host(host: str | None, domains: tuple[str, ...]) -> str | None:
@@ -56,7 +52,9 @@ def bucket_for_host(host: str | None, domains: tuple[str, ...]) -> str | None:
     return None
 
 
-class WebsiteError(Exception):
+class WebsiteError(FrontError):
+    """A website answer that is an HTML error page."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -112,20 +110,6 @@ async def _send(service: Service, request: web.BaseRequest, rec: ObjectRecord, s
     return await send_range(request, service, rec, status, headers, start, length)
 
 
-async def serve(service: Service, request: web.BaseRequest, bucket_name: str) -> web.StreamResponse:
-    """Answer one website request for `bucket_name` (errors are HTML pages, as S3's website endpoint)."""
-    head = request.method == "HEAD"
-    try:
-        if request.method == "OPTIONS":  # a browser's CORS preflight: the bucket's CORS rules decide
-            return await cors.preflight(service, request, bucket_name)
-        await cors.note_actual(service, request, bucket_name)  # the bucket's CORS rules apply here too
-        return await _serve(service, request, bucket_name, head)
-    except WebsiteError as e:
-        return _page(request, e.status, e.code, e.message, head)
-    except S3Error as e:
-        return _page(request, e.status, e.code, e.message, head)
-
-
 async def _serve(service: Service, request: web.BaseRequest, bucket_name: str, head: bool) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD"):
         raise WebsiteError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
@@ -167,21 +151,43 @@ async def _serve(service: Service, request: web.BaseRequest, bucket_name: str, h
     raise WebsiteError(404, "NoSuchKey", "The specified key does not exist.")
 
 
+class WebsiteFront(Front):
+    """Website requests: on the main listener those whose Host names a bucket under a website
+    domain; on the --website-address listener (`any_host`) every request, the whole host name
+    naming the bucket when it is not under a website domain (a CNAME, as S3 does)."""
+
+    log = log
+    invites_body = False  # GET, HEAD and OPTIONS only: a body is never read
+
+    def __init__(self, service: Service, cfg: Config, *, any_host: bool = False) -> None:
+        self.service = service
+        self.domains = cfg.website_domains
+        self.any_host = any_host
+
+    def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
+        return self.any_host or bucket_for_host(request.headers.get("Host"), self.domains) is not None
+
+    async def prepare(self, ex: Exchange) -> str:
+        host = ex.request.headers.get("Host", "")
+        return bucket_for_host(host, self.domains) or host.rsplit(":", 1)[0].lower()
+
+    async def handle(self, ex: Exchange, bucket_name: str) -> web.StreamResponse:
+        request = ex.request
+        if request.method == "OPTIONS":  # a browser's CORS preflight: the bucket's CORS rules decide
+            return await cors.preflight(self.service, request, bucket_name)
+        await cors.note_actual(self.service, request, bucket_name)  # the bucket's CORS rules apply here too
+        return await _serve(self.service, request, bucket_name, ex.head)
+
+    def render_error(self, err: Exception, ex: Exchange) -> web.StreamResponse:
+        assert isinstance(err, (WebsiteError, S3Error))
+        return _page(ex.request, err.status, err.code, err.message, ex.head)
+
+    def internal_error(self, io_error: OSError | None) -> Exception:
+        return WebsiteError(500, "InternalError", "We encountered an internal error.")
+
+
 def build_website_server(service: Service, cfg: Config) -> web.Server:
     """The server of the --website-address listener: every request is a website request."""
-
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        request["rid"] = new_request_id()
-        host = request.headers.get("Host", "")
-        name = bucket_for_host(host, cfg.website_domains) or host.rsplit(":", 1)[0].lower()
-        try:
-            resp = await serve(service, request, name)
-        except Exception:
-            log.exception("website error on %s %s", request.method, request.raw_path)
-            resp = _page(request, 500, "InternalError", "We encountered an internal error.", False)
-        if not resp.prepared:
-            stamp(request, resp)
-        return resp
-
-    return web.Server(handle, access_log=None, max_field_size=cfg.limits.max_header_bytes,
+    pipeline = Pipeline([WebsiteFront(service, cfg, any_host=True)])
+    return web.Server(pipeline.serve, access_log=None, max_field_size=cfg.limits.max_header_bytes,
                       max_line_size=cfg.limits.max_header_bytes)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Protocol
 
 
@@ -78,15 +77,3 @@ class ClusterMap(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def open_cluster_map(url: str) -> ClusterMap:
-    """``postgresql://...`` -> PostgreSQL; ``sqlite:///PATH`` or a plain path -> SQLite."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from coffer.server.meta.postgres.cluster import PostgresClusterMap
-
-        return PostgresClusterMap(url)
-    from coffer.server.meta.sqlite.cluster import SqliteClusterMap
-
-    path = url[len("sqlite://"):] if url.startswith("sqlite://") else url
-    return SqliteClusterMap(Path(path))

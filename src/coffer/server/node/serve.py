@@ -51,7 +51,8 @@ def open_volumes(paths: tuple[Path, ...], *, fsync: bool = True) -> list[Volume]
 
 
 def _heartbeat(cfg: NodeConfig, node: Node, stop: threading.Event) -> None:
-    from coffer.server.meta.cluster import UnknownNode, open_cluster_map
+    from coffer.server.meta.backends import open_cluster_map
+    from coffer.server.meta.cluster import UnknownNode
 
     cluster = None
     registered = False

@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from awscrt.checksums import crc32c
 
+from coffer.server.data.durable import fsync_dir
 from coffer.server.data.volumes.storage_policy import Policy, PolicyError
-from coffer.server.data.volumes.volume import fsync_dir
 
 if TYPE_CHECKING:
     from coffer.server.data.volumes.volume import Volume

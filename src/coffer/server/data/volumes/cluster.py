@@ -185,12 +185,7 @@ class ClusterNodeAdmin:
                 "default_policy": store.default_policy().name}
 
     def set_state(self, node: str, state: str) -> int:
-        from coffer.server.meta.cluster import NodeState, UnknownNode
-
-        try:
-            gen = self.store.cluster.set_node_state(node, NodeState(state))
-        except UnknownNode:
-            raise KeyError(node) from None
+        gen = self.store.cluster.set_node_state(node, state)  # KeyError (UnknownNode) for a node not in the map
         self.store.refresh(force=True)
         return gen
 

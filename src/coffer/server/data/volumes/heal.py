@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coffer.server.data.volumes.bitrot import (
     HEADER_SIZE,
@@ -42,9 +43,11 @@ from coffer.server.data.volumes.bitrot import (
     read_header,
     verify_file,
 )
-from coffer.server.data.volumes.store import VolumeDataStore
 from coffer.server.data.volumes.stripes import NotEnoughFragments, ObjectNotFound, RepairResult, repair
 from coffer.server.data.volumes.volume import IDENTITY_FILE, Volume, VolumeState, format_volume
+
+if TYPE_CHECKING:
+    from coffer.server.data.volumes.store import VolumeDataStore
 
 
 @contextmanager

@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
@@ -376,8 +376,3 @@ class RemoteVolume:
                 return
             after = page[-1][0]
 
-
-def list_in_parallel(vols: Sequence[Any], ref: str) -> list[list[tuple[int, Any]]]:
-    """``fragments_of(ref)`` on every volume at once (remote ones cost a round trip each)."""
-    futures = [_pool.submit(v.fragments_of, ref) if v.remote else None for v in vols]
-    return [f.result() if f is not None else v.fragments_of(ref) for v, f in zip(vols, futures, strict=True)]

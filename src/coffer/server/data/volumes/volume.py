@@ -34,12 +34,14 @@ import os
 import time
 import uuid as uuidlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from coffer.server.data.durable import fsync_dir
 from coffer.server.data.volumes import placement
 
 if TYPE_CHECKING:
@@ -73,14 +75,6 @@ class Capacity:
     @property
     def used(self) -> int:
         return self.total - self.free
-
-
-def fsync_dir(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def format_volume(path: Path | str, *, fsync: bool = True) -> str:
@@ -399,13 +393,17 @@ class VolumeSet:
         """Every fragment file of the ref on a readable volume, in placement order (remote volumes
         are asked in parallel: one round trip of wall time, not one per volume)."""
         vols = [v for v in self.ranked(ref) if v.readable]
-        if any(v.remote for v in vols):
-            from coffer.server.data.volumes.remote import list_in_parallel
-
-            listed = list_in_parallel(vols, ref)
-        else:
-            listed = [vol.fragments_of(ref) for vol in vols]
+        listed = list_in_parallel(vols, ref)
         out = []
         for vol, found in zip(vols, listed, strict=True):
             out.extend((vol, index, path) for index, path in found)
         return out
+
+
+_listers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="coffer-list")
+
+
+def list_in_parallel(vols: Sequence[Any], ref: str) -> list[list[tuple[int, Any]]]:
+    """``fragments_of(ref)`` on every volume at once (remote ones cost a round trip each)."""
+    futures = [_listers.submit(v.fragments_of, ref) if v.remote else None for v in vols]
+    return [f.result() if f is not None else v.fragments_of(ref) for v, f in zip(vols, futures, strict=True)]

@@ -1,6 +1,6 @@
 """The data-administration resources of the admin API (/_coffer/admin/v1/) and data health endpoints.
 
-Owns the wire form of service/storage/admin.py. The admin API's dispatcher (http/admin/front.py: SigV4 or V2
+Owns the wire form of service/storage/admin.py. The admin API's front (http/admin/front.py, AdminFront: SigV4 or V2
 signatures, admin users only, JSON answers, S3 XML errors) routes these resource names here through
 ``admin_route``; their parameters are in the query string:
 
@@ -13,7 +13,8 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST vacuum[?grace=SECONDS]         remove temporary files and unreferenced data
     POST scrub                          run (or resume) a scrub pass to its end, unthrottled
     POST heal                           repair everything in the repair queue now
-    PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    PUT  storage-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    PUT  bucket-policy?bucket=B&policy=P   the former name of storage-policy, still answered
     GET  backup                         a consistent snapshot of the metadata database (SQLite file)
     GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
     POST node-drain?node=N              stop writing to a node and move its fragments to the others
@@ -42,6 +43,7 @@ from coffer.protocol.errors import S3Error
 from coffer.server.data.volumes.volume import VolumeState
 from coffer.server.http.admin.front import AdminRequest, admin_route
 from coffer.server.metrics import render as render_metrics
+from coffer.server.service import Service
 from coffer.server.service.storage.admin import DataAdmin
 
 _GET = {"volumes", "locate", "check", "nodes"}
@@ -64,19 +66,12 @@ def _arg(query: dict[str, str], name: str) -> str:
     return value
 
 
-def _int(query: dict[str, str], name: str, default: int) -> int:
-    try:
-        return int(query.get(name, default))
-    except ValueError:
-        raise S3Error("InvalidArgument", f"{name} must be an integer", ArgumentName=name) from None
-
-
 def _resource(name: str):
     async def handle(r: AdminRequest) -> Any:
         DataAdmin.require(r.who)
         if r.parts or not ((r.method == "GET" and name in _GET) or (r.method == "POST" and name in _POST)):
             raise _method()
-        return await _call(r.svc.data_admin, name, r.query)
+        return await _call(r.svc.data_admin, name, r)
 
     return handle
 
@@ -85,13 +80,14 @@ for _name in sorted(_GET | _POST):
     admin_route(_name)(_resource(_name))
 
 
-@admin_route("bucket-policy")
-async def bucket_policy(r: AdminRequest) -> Any:
+@admin_route("bucket-policy")  # the former name (not an access policy: see service/access/bucket_policy.py)
+@admin_route("storage-policy")
+async def bucket_storage_policy(r: AdminRequest) -> Any:
     DataAdmin.require(r.who)
     if r.parts or r.method not in ("PUT", "DELETE"):
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
-    return await r.svc.data_admin.bucket_policy(_arg(r.query, "bucket"), policy)
+    return await r.svc.data_admin.bucket_storage_policy(_arg(r.query, "bucket"), policy)
 
 
 @admin_route("backup")
@@ -123,13 +119,14 @@ async def backup(r: AdminRequest) -> web.StreamResponse:
         f.close()
 
 
-async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
+async def _call(admin: DataAdmin, name: str, r: AdminRequest) -> dict:
+    q = r.query
     if name == "volumes":
         return await admin.volumes()
     if name == "locate":
         return await admin.locate(_arg(q, "bucket"), _arg(q, "key"))
     if name == "check":
-        return await admin.check(_arg(q, "bucket"), q.get("key") or None, _int(q, "trust", 1))
+        return await admin.check(_arg(q, "bucket"), q.get("key") or None, r.int_arg("trust", 1, lo=None))
     if name == "repair":
         return await admin.repair(_arg(q, "bucket"), _arg(q, "key"))
     if name == "rebuild":
@@ -137,7 +134,7 @@ async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
     if name == "drain":
         return await admin.drain(_arg(q, "volume"))
     if name == "vacuum":
-        return await admin.vacuum(float(_int(q, "grace", 3600)))
+        return await admin.vacuum(float(r.int_arg("grace", 3600, lo=None)))
     if name == "scrub":
         return await admin.scrub()
     if name == "nodes":
@@ -152,11 +149,11 @@ async def _call(admin: DataAdmin, name: str, q: dict[str, str]) -> dict:
 
 
 # -- health and metrics ------------------------------------------------------------------------------
-def health(front, path: str) -> web.Response | None:
+def health(service: Service, path: str) -> web.Response | None:
     """``/health/data`` and ``/health/metrics``; None for any other path."""
     if path not in ("/health/data", "/health/metrics"):
         return None
-    admin = front.service.core.data.volume_admin()
+    admin = service.core.data.volume_admin()
     h = admin.health() if admin is not None else {"status": "ok", "volumes": [], "repair_queue": 0, "scrub": {}}
     status, vols, queue, scrub = h["status"], h["volumes"], h["repair_queue"], h["scrub"]
     # no paths: these endpoints answer anyone (paths are for admins: `coffer admin volumes`)

@@ -1,9 +1,9 @@
 """The admin API: ``/_coffer/admin/v1/<resource>/...``, JSON in and out, SigV4-signed by an admin.
 
 An admin is the bootstrap root user or any user whose props say ``admin``. Resources register with
-:func:`admin_route`; this module owns the dispatch (authentication, the admin check, JSON bodies,
-errors as S3 XML so every client reads them the same way) and the users, keys and quotas resources
-(issue 7), plus bucket ownership. The rules behind them are in service.admin.
+:func:`admin_route`; this module owns the front (`AdminFront`: authentication, the admin check,
+JSON bodies, errors as S3 XML so every client reads them the same way) and the users, keys and quotas
+resources, plus bucket ownership. The rules behind them are in service.admin.
 
   GET    users                 list users (with their access keys, never secrets)
   GET    users/<id>            one user
@@ -27,25 +27,24 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
-from coffer.server.http.common.auth import BodyPlan
+from coffer.server.http.common.auth import Authenticator, BodyPlan
 from coffer.server.http.common.body import read_json_object
+from coffer.server.http.common.context import RequestContext
+from coffer.server.http.common.front import Exchange, Front
 from coffer.server.service import Principal, Service
-
-if TYPE_CHECKING:
-    from coffer.server.http.app import Front
 
 ADMIN_PREFIX = "/_coffer/admin/v1/"
 MAX_ADMIN_BODY = 64 * 1024
 
 
 @dataclass(slots=True)
-class AdminRequest:
+class AdminRequest(RequestContext):
     request: web.BaseRequest
     who: Principal
     plan: BodyPlan
@@ -54,8 +53,13 @@ class AdminRequest:
     parts: list[str]  # the path after the resource name, decoded
     query: dict[str, str]
 
+    BLANK_IS_DEFAULT = False  # `?trust=` is not a number
+
     async def json(self) -> dict[str, Any]:
         return await read_json_object(self.request, self.plan, MAX_ADMIN_BODY)
+
+    def _not_an_integer(self, name: str, raw: str) -> Exception:
+        return S3Error("InvalidArgument", f"{name} must be an integer", ArgumentName=name)
 
 
 AdminHandler = Callable[[AdminRequest], Awaitable[Any]]
@@ -78,21 +82,36 @@ def _method() -> S3Error:
     return S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")
 
 
-async def admin_dispatch(front: Front, request: web.BaseRequest, raw_path: str, raw_query: str,
-                         query: dict[str, str]) -> web.StreamResponse:
-    who, plan = await front.auth.authenticate(request.method, raw_path, raw_query, request.headers, query, None)
-    if not who.admin:
-        raise S3Error("AccessDenied", "Access Denied")
-    segments = [unquote(p) for p in raw_path[len(ADMIN_PREFIX):].split("/") if p]
-    handler = ADMIN_ROUTES.get(segments[0]) if segments else None
-    if handler is None:
-        raise _not_found()
-    result = await handler(AdminRequest(request, who, plan, front.service, request.method, segments[1:], query))
-    if result is None:
-        return web.Response(status=204)
-    if isinstance(result, web.StreamResponse):  # a resource that streams its own answer (backup)
-        return result
-    return web.Response(body=json.dumps(result, indent=1).encode(), content_type="application/json")
+class AdminFront(Front):
+    """Claims everything under ADMIN_PREFIX; errors are S3 XML (the base front's rendering)."""
+
+    def __init__(self, service: Service, auth: Authenticator) -> None:
+        self.service = service
+        self.auth = auth
+
+    def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
+        return raw_path.startswith(ADMIN_PREFIX)
+
+    async def prepare(self, ex: Exchange) -> tuple[AdminHandler, AdminRequest]:
+        request = ex.request
+        who, plan = await self.auth.authenticate(request.method, ex.raw_path, ex.raw_query, request.headers,
+                                                 ex.query, None)
+        if not who.admin:
+            raise S3Error("AccessDenied", "Access Denied")
+        segments = [unquote(p) for p in ex.raw_path[len(ADMIN_PREFIX):].split("/") if p]
+        handler = ADMIN_ROUTES.get(segments[0]) if segments else None
+        if handler is None:
+            raise _not_found()
+        return handler, AdminRequest(request, who, plan, self.service, request.method, segments[1:], ex.query)
+
+    async def handle(self, ex: Exchange, prepared: tuple[AdminHandler, AdminRequest]) -> web.StreamResponse:
+        handler, r = prepared
+        result = await handler(r)
+        if result is None:
+            return web.Response(status=204)
+        if isinstance(result, web.StreamResponse):  # a resource that streams its own answer (backup)
+            return result
+        return web.Response(body=json.dumps(result, indent=1).encode(), content_type="application/json")
 
 
 @admin_route("users")

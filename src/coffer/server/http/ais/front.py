@@ -1,9 +1,10 @@
 """The AIStore API front: `/v1/buckets/...` and `/v1/objects/...` for AIStore's own SDK and tools.
 
 Which requests are AIStore's: a path under `/v1/` that carries no S3 signature (S3-signed requests
-to a bucket named "v1" stay S3's). Path: `Front.dispatch` -> `wants()` -> `AisFront.dispatch`:
-bearer-token authentication (`service.tokens`; anonymous requests are refused), then the handler
-registered for (method, "buckets"|"objects") in `ais_buckets` / `ais_objects`. Errors are answered
+to a bucket named "v1" stay S3's). Path: the serve loop (`common.pipeline`) -> `AisFront.claims`
+(`wants()`) -> `AisFront.prepare`: bearer-token authentication (`service.tokens`; anonymous requests
+are refused) -> `handle`: the handler registered for (method, "buckets"|"objects"|"cluster") in
+`buckets` / `objects`, object writes through the write hook (`common.hooks`). Errors are answered
 the way AIStore answers them: a JSON document whose message names the bucket or object as
 `ais://bucket[/object]`, which is what the AIStore SDK parses to raise ErrBckNotFound,
 ErrObjNotFound or ErrBckAlreadyExists.
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
-from coffer.server.http.common.auth import parse_query
 from coffer.server.http.common.body import JsonTooDeep, parse_json
+from coffer.server.http.common.context import RequestContext
 from coffer.server.http.common.endpoint import decode_path
+from coffer.server.http.common.front import Exchange, Front, FrontError
+from coffer.server.http.common.hooks import around_write
 from coffer.server.http.common.secure import secrets_allowed
-from coffer.server.http.s3 import notifications as h_notify
 from coffer.server.service import Principal, Service
 from coffer.server.service.access.tokens import TokenError
 
@@ -31,7 +33,9 @@ log = logging.getLogger("coffer.ais")
 MAX_JSON_BODY = 64 << 20  # a list of up to a million names
 
 
-class AisError(Exception):
+class AisError(FrontError):
+    """An error in AIStore's words: its status, and a message naming the bucket or object."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -39,7 +43,7 @@ class AisError(Exception):
 
 
 @dataclass(slots=True)
-class AisCtx:
+class AisCtx(RequestContext):
     request: web.BaseRequest
     svc: Service
     who: Principal
@@ -69,6 +73,8 @@ class AisCtx:
         return msg
 
 
+RESOURCES = ("buckets", "objects", "cluster")  # /v1/<resource>/...: the AIStore API's routing table is
+# (method, resource) -> handler, registered with `ais_handles` by `buckets` and `objects`
 AisHandler = Callable[[AisCtx], Awaitable[web.StreamResponse]]
 AIS_HANDLERS: dict[tuple[str, str], AisHandler] = {}
 
@@ -115,17 +121,15 @@ def error_response(err: AisError, request: web.BaseRequest, rid: str) -> web.Res
     return web.Response(status=err.status, text=json.dumps(body), content_type="application/json")
 
 
-class _Failed(Exception):
-    def __init__(self, err: AisError, invited: bool) -> None:
-        super().__init__(err.message)
-        self.err = err
-        self.invited = invited
+class AisFront(Front):
+    log = log
 
-
-class AisFront:
     def __init__(self, service: Service, *, allow_insecure_secrets: bool = False) -> None:
         self.service = service
         self.allow_insecure_secrets = allow_insecure_secrets
+
+    def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
+        return wants(raw_path, request.raw_path.partition("?")[2], request.headers)
 
     async def _principal(self, request: web.BaseRequest) -> Principal:
         auth = request.headers.get("Authorization", "")
@@ -143,58 +147,55 @@ class AisFront:
         except TokenError as e:
             raise AisError(401, f"invalid token: {e}") from None
 
-    async def dispatch(self, request: web.BaseRequest, rid: str, raw_path: str, raw_query: str) -> web.StreamResponse:
-        expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
-        try:
-            return await self._dispatch(request, rid, raw_path, raw_query, expects_continue)
-        except _Failed as f:
-            resp = error_response(f.err, request, rid)
-            if expects_continue and not f.invited:
-                resp.force_close()  # the client holds its body back: this connection cannot carry another request
-            return resp
+    async def prepare(self, ex: Exchange) -> tuple[AisCtx, AisHandler]:
+        request, query = ex.request, ex.query
+        ex.bucket = ""
+        parts = ex.raw_path.split("/", 4)  # "", "v1", resource, bucket, key
+        resource = parts[2] if len(parts) > 2 else ""
+        if resource not in RESOURCES:
+            raise AisError(501, f"/v1/{resource} is not supported by Coffer's AIStore API")
+        ex.bucket = decode_path(parts[3]) if len(parts) > 3 else ""
+        ex.key = decode_path(parts[4]) if len(parts) > 4 and parts[4] else None
+        if query.get("provider", "ais") not in ("ais", ""):
+            raise AisError(400, f"provider {query['provider']!r} is not supported: Coffer's buckets are ais://")
+        if query.get("namespace", "") not in ("", "@#"):
+            raise AisError(400, "bucket namespaces are not supported")
+        handler = AIS_HANDLERS.get((request.method, resource))
+        if handler is None:
+            raise AisError(405, f"{request.method} /v1/{resource} is not supported")
+        if resource == "objects" and (not ex.bucket or ex.key is None):
+            raise AisError(400, "expecting /v1/objects/BUCKET/OBJECT")
+        who = await self._principal(request)
+        return AisCtx(request, self.service, who, query, ex.bucket, ex.key, ex.rid), handler
 
-    async def _dispatch(self, request: web.BaseRequest, rid: str, raw_path: str, raw_query: str,
-                        expects_continue: bool) -> web.StreamResponse:
-        bucket, key = "", None
-        invited = False
-        try:
-            parts = raw_path.split("/", 4)  # "", "v1", resource, bucket, key
-            resource = parts[2] if len(parts) > 2 else ""
-            if resource not in ("buckets", "objects", "cluster"):
-                raise AisError(501, f"/v1/{resource} is not supported by Coffer's AIStore API")
-            bucket = decode_path(parts[3]) if len(parts) > 3 else ""
-            key = decode_path(parts[4]) if len(parts) > 4 and parts[4] else None
-            query: dict[str, str] = {}
-            for k, v in parse_query(raw_query):
-                query.setdefault(k, v)
-            if query.get("provider", "ais") not in ("ais", ""):
-                raise AisError(400, f"provider {query['provider']!r} is not supported: Coffer's buckets are ais://")
-            if query.get("namespace", "") not in ("", "@#"):
-                raise AisError(400, "bucket namespaces are not supported")
-            handler = AIS_HANDLERS.get((request.method, resource))
-            if handler is None:
-                raise AisError(405, f"{request.method} /v1/{resource} is not supported")
-            if resource == "objects" and (not bucket or key is None):
-                raise AisError(400, "expecting /v1/objects/BUCKET/OBJECT")
-            who = await self._principal(request)
-            if expects_continue:  # routed and authenticated: now invite the body
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                request.writer.output_size = 0
-                invited = True
-            ctx = AisCtx(request, self.service, who, query, bucket, key, rid)
-            # frozen snapshots refuse object writes; object writes queue bucket notification events
-            return await h_notify.around_ais(ctx, handler)
-        except AisError as e:
-            raise _Failed(e, invited) from None
-        except S3Error as e:
-            if e.status >= 500:
-                log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            raise _Failed(_from_s3(e, bucket, key), invited) from None
-        except (ConnectionError, OSError) as e:
-            if request.transport is None or request.transport.is_closing():
-                raise  # the client went away: nothing to answer
-            log.exception("I/O error on %s %s", request.method, raw_path)
-            raise _Failed(AisError(500, f"internal error: {e}"), invited) from None
-        except Exception:
-            log.exception("internal error on %s %s", request.method, raw_path)
-            raise _Failed(AisError(500, "internal error; please retry"), invited) from None
+    async def handle(self, ex: Exchange, prepared: tuple[AisCtx, AisHandler]) -> web.StreamResponse:
+        ctx, handler = prepared
+        # frozen snapshots refuse object writes; object writes queue bucket notification events
+        return await _around(ctx, handler)
+
+    def render_error(self, err: Exception, ex: Exchange) -> web.StreamResponse:
+        if isinstance(err, S3Error):
+            err = _from_s3(err, ex.bucket or "", ex.key)
+        assert isinstance(err, AisError)
+        return error_response(err, ex.request, ex.rid)
+
+    def internal_error(self, io_error: OSError | None) -> Exception:
+        if io_error is not None:
+            return AisError(500, f"internal error: {io_error}")
+        return AisError(500, "internal error; please retry")
+
+
+async def _around(ctx: AisCtx, handler: AisHandler) -> web.StreamResponse:
+    """AIStore's object writes through the one write hook: PUT (a plain put or an append flush:
+    ObjectCreated:Put; an append piece: no event) and DELETE (ObjectRemoved:Delete). Server-side
+    copies (`object_to`) are hooked by their handler on the destination; bucket-level multi-object
+    operations by `service.multiobj` (through `service.announce`)."""
+    method = ctx.request.method
+    if ctx.key is None or method not in ("PUT", "DELETE") or "object_to" in ctx.query:
+        return await handler(ctx)
+    if method == "DELETE":
+        event: str | None = "s3:ObjectRemoved:Delete"
+    else:
+        event = None if ctx.query.get("append_type") == "append" else "s3:ObjectCreated:Put"
+    return await around_write(ctx.svc, ctx.bucket, ctx.key, event, ctx.who.user_id, ctx.rid, ctx.request,
+                              lambda: handler(ctx))

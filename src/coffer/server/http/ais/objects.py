@@ -21,9 +21,9 @@ from coffer.protocol.timeutil import http_date
 from coffer.server.http.ais.front import AisCtx, AisError, ais_handles
 from coffer.server.http.common.auth import BodyPlan
 from coffer.server.http.common.body import body_stream, integrity_for
+from coffer.server.http.common.hooks import around_write
 from coffer.server.http.common.respond import apply_range, send_member, send_range
 from coffer.server.http.common.sse import send_encrypted
-from coffer.server.http.s3 import notifications as h_notify
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service import PutParams, ReadConditions
 
@@ -115,8 +115,8 @@ async def _copy(ctx: AisCtx, dest: str) -> web.StreamResponse:
         return web.Response(status=200)
 
     # the destination is what is written: a frozen destination refuses, its notifications get the Copy
-    return await h_notify.guarded(ctx.svc, parts[2], parts[3], "s3:ObjectCreated:Copy", ctx.who.user_id, ctx.rid,
-                                  ctx.request, call)
+    return await around_write(ctx.svc, parts[2], parts[3], "s3:ObjectCreated:Copy", ctx.who.user_id, ctx.rid,
+                              ctx.request, call)
 
 
 @ais_handles("GET", "objects")

@@ -20,11 +20,11 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
 from coffer.server.http.common import stats
-from coffer.server.http.common.ids import new_request_id, stamp
+from coffer.server.http.common.front import Exchange, Front
+from coffer.server.http.common.pipeline import Pipeline
 from coffer.server.http.console import api
 from coffer.server.http.console import session as sessions
 from coffer.server.service import Service
-from coffer.server.service.core import begin_request
 
 log = logging.getLogger("coffer.console")
 
@@ -75,33 +75,51 @@ def error_json(e: S3Error, rid: str) -> web.Response:
                         headers={**SECURITY_HEADERS, "Content-Type": "application/json"})
 
 
-class ConsoleFront:
-    def __init__(self, service: Service, cfg: Config, s3_port: int | None = None) -> None:
+class ConsoleFront(Front):
+    """The console as a front of the serve loop (http/common/pipeline.py): on the main listener it
+    claims ``/_coffer/console/`` and a browser's ``GET /``; on its own listener (``own_listener``) it
+    takes every request."""
+
+    log = logging.getLogger("coffer.console")
+
+    def __init__(self, service: Service, cfg: Config, s3_port: int | None = None, *,
+                 own_listener: bool = False) -> None:
         self.service = service
         self.cfg = cfg
         self.s3_port = s3_port  # set on the console's own listener: share links point at the S3 port
+        self.own_listener = own_listener
         stats.share(cfg.data_dir / "run" / "request-stats")  # the charts sum every worker's counters
 
-    async def handle(self, request: web.BaseRequest, raw_path: str, raw_query: str, rid: str) -> web.StreamResponse:
-        try:
-            rest = raw_path[len(PREFIX):] if raw_path.startswith(PREFIX) else ""
-            if rest.startswith("api/"):
-                resp = await api.dispatch(self.service, self.cfg, request, rest[4:], raw_query, self.s3_port)
-            elif rest.startswith("static/") and request.method in ("GET", "HEAD"):
-                resp = _static(rest[7:])
-            elif request.method in ("GET", "HEAD"):
-                if not raw_path.startswith(PREFIX):
-                    return redirect()
-                resp = _static("index.html")
-            else:
-                raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")
-        except S3Error as e:
-            if e.status >= 500:
-                log.warning("console %s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            return error_json(e, rid)
-        except Exception:
-            log.exception("console internal error on %s %s", request.method, raw_path)
-            return error_json(S3Error("InternalError", "We encountered an internal error. Please try again."), rid)
+    def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
+        return claims(raw_path) or wants_redirect(request.method, raw_path, request.headers)
+
+    async def prepare(self, ex: Exchange) -> None:
+        return None
+
+    async def handle(self, ex: Exchange, prepared: None) -> web.StreamResponse:
+        request, raw_path = ex.request, ex.raw_path
+        rest = raw_path[len(PREFIX):] if raw_path.startswith(PREFIX) else ""
+        if self.own_listener and not claims(raw_path):
+            if raw_path == "/" and request.method in ("GET", "HEAD"):
+                return redirect()
+            raise S3Error("NoSuchResource", "This listener serves the web console only.", status=404)
+        if rest.startswith("api/"):
+            resp = await api.dispatch(self.service, self.cfg, request, rest[4:], ex.raw_query, self.s3_port)
+        elif rest.startswith("static/") and request.method in ("GET", "HEAD"):
+            resp = _static(rest[7:])
+        elif request.method in ("GET", "HEAD"):
+            if not raw_path.startswith(PREFIX):
+                return redirect()
+            resp = _static("index.html")
+        else:
+            raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")
+        for k, v in SECURITY_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        return resp
+
+    def render_error(self, err: Exception, ex: Exchange) -> web.StreamResponse:
+        assert isinstance(err, S3Error)
+        resp = error_json(err, ex.rid)
         for k, v in SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
         return resp
@@ -109,26 +127,9 @@ class ConsoleFront:
 
 def build_console_server(service: Service, cfg: Config) -> web.Server:
     """The server of the --console-address listener: the console only (``/`` leads to it)."""
-    front = ConsoleFront(service, cfg, s3_port=cfg.port)
-
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        begin_request()
-        rid = new_request_id()
-        request["rid"] = rid
-        raw_path, _, raw_query = request.raw_path.partition("?")
-        if claims(raw_path):
-            resp = await front.handle(request, raw_path, raw_query, rid)
-        elif raw_path == "/" and request.method in ("GET", "HEAD"):
-            resp = redirect()
-        else:
-            resp = error_json(S3Error("NoSuchResource", "This listener serves the web console only.", status=404),
-                              rid)
-        if not resp.prepared:
-            stamp(request, resp)
-        stats.count(resp.status, request.content_length, resp.content_length or resp.body_length)
-        return resp
-
-    return web.Server(handle, auto_decompress=False, access_log=None)
+    pipeline = Pipeline([ConsoleFront(service, cfg, s3_port=cfg.port, own_listener=True)])
+    return web.Server(pipeline.serve, auto_decompress=False, access_log=None,
+                      max_field_size=cfg.limits.max_header_bytes, max_line_size=cfg.limits.max_header_bytes)
 
 
-__all__ = ["PREFIX", "ConsoleFront", "claims", "redirect", "sessions", "wants_redirect"]
+__all__ = ["PREFIX", "ConsoleFront", "build_console_server", "claims", "redirect", "sessions", "wants_redirect"]

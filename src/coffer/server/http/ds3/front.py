@@ -5,7 +5,9 @@
 (`versions=` with a value, `max_keys`). Everything else a DS3 SDK sends (PutBucket, GetService,
 DeleteObject...) is plain S3 and takes the ordinary path. A claimed request is authenticated here
 (DS3's own `AWS id:sig`, or SigV4 through the ordinary authenticator for Coffer's SDK), routed by
-`ds3_routes`, and its errors are answered as DS3 error documents (Code, HttpErrorCode, Message).
+`handlers.dispatch`, and its errors are answered as DS3 error documents (Code, HttpErrorCode, Message).
+`Ds3Front` is also the DS3 *dialect* (`common.front.ClientDialect`) app.py hands the S3-signed
+fronts: a DS3 SDK's plain S3 requests are authenticated and answered the DS3 way.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
 from coffer.server.http.common.auth import Authenticator, BodyPlan
 from coffer.server.http.common.endpoint import decode_path
+from coffer.server.http.common.front import Exchange, Front
 from coffer.server.http.common.ids import HOST_ID
 from coffer.server.http.ds3 import auth as ds3_auth
 from coffer.server.http.ds3 import documents as ds3_xml
+from coffer.server.http.ds3 import handlers
+from coffer.server.http.ds3.request import Ds3Request
 from coffer.server.service import NotModified, Principal, Service
 
 log = logging.getLogger("coffer.ds3")
@@ -55,75 +60,40 @@ def claims(method: str, raw_path: str, query: dict[str, str], headers=None) -> b
     return False
 
 
-class Ds3Request:
-    """What a DS3 handler gets: the request, who sent it, the decoded path pieces and the query."""
+class Ds3Front(Front):
+    log = log
 
-    def __init__(self, request: web.BaseRequest, who: Principal, plan: BodyPlan, svc: Service, cfg: Config,
-                 query: dict[str, str], path: str) -> None:
-        self.request = request
-        self.who = who
-        self.plan = plan
-        self.svc = svc
-        self.cfg = cfg
-        self.query = query
-        self.path = path  # decoded, without the leading "/"
-
-    def int_arg(self, name: str, default: int | None, lo: int = 0) -> int | None:
-        raw = self.query.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            v = int(raw)
-        except ValueError:
-            raise S3Error("InvalidArgument", f"{name} must be an integer, not '{raw}'.", status=400) from None
-        if v < lo:
-            raise S3Error("InvalidArgument", f"{name} must be at least {lo}.", status=400)
-        return v
-
-    def host_port(self) -> tuple[str, int | None]:
-        host = self.request.host or "localhost"
-        name, _, port = host.rpartition(":")
-        if name and port.isdigit():
-            return name, int(port)
-        return host, None
-
-
-class Ds3Front:
     def __init__(self, service: Service, cfg: Config, auth: Authenticator) -> None:
         self.service = service
         self.cfg = cfg
         self.auth = auth
 
-    async def handle(self, request: web.BaseRequest, raw_path: str, raw_query: str, query: dict[str, str],
-                     rid: str) -> web.StreamResponse:
-        from coffer.server.http.ds3 import handlers as ds3_routes
+    def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
+        return claims(request.method, raw_path, query, request.headers)
 
-        head = request.method == "HEAD"
-        expects_continue = request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue"
-        try:
-            who, plan = await self._authenticate(request, raw_path, raw_query, query)
-            path = decode_path(raw_path)[1:]
-            if expects_continue:
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                request.writer.output_size = 0
-                expects_continue = False
-            return await ds3_routes.dispatch(Ds3Request(request, who, plan, self.service, self.cfg, query, path))
-        except S3Error as e:
-            if e.status >= 500:
-                log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
-            return self.error(e, raw_path, rid, head, expects_continue)
-        except NotModified:
-            return web.Response(status=304)
-        except (ConnectionError, OSError):
-            if request.transport is None or request.transport.is_closing():
-                raise
-            log.exception("I/O error on %s %s", request.method, raw_path)
-            return self.error(S3Error("InternalError", "We encountered an internal error."), raw_path, rid, head,
-                               expects_continue)
-        except Exception:
-            log.exception("internal error on %s %s", request.method, raw_path)
-            return self.error(S3Error("InternalError", "We encountered an internal error. Please try again."),
-                               raw_path, rid, head, expects_continue)
+    async def prepare(self, ex: Exchange) -> Ds3Request:
+        who, plan = await self._authenticate(ex.request, ex.raw_path, ex.raw_query, ex.query)
+        path = decode_path(ex.raw_path)[1:]
+        return Ds3Request(ex.request, who, plan, self.service, self.cfg, ex.query, path)
+
+    async def handle(self, ex: Exchange, prepared: Ds3Request) -> web.StreamResponse:
+        return await handlers.dispatch(prepared)
+
+    def render_error(self, err: Exception, ex: Exchange) -> web.StreamResponse:
+        assert isinstance(err, S3Error)
+        return self.error(err, ex.raw_path, ex.rid, ex.head, False)
+
+    def internal_error(self, io_error: OSError | None) -> Exception:
+        if io_error is not None:
+            return S3Error("InternalError", "We encountered an internal error.")
+        return S3Error("InternalError", "We encountered an internal error. Please try again.")
+
+    def not_modified(self, nm: NotModified, ex: Exchange) -> web.StreamResponse:
+        return web.Response(status=304)
+
+    # -- the dialect: a DS3 SDK's plain S3 requests (common.front.ClientDialect) --------------------
+    def speaks(self, headers) -> bool:
+        return is_ds3_client(headers)
 
     def error(self, e: S3Error, resource: str, rid: str, head: bool, close: bool) -> web.Response:
         """A DS3 error document (also for DS3 clients' plain S3 requests, see is_ds3_client)."""
@@ -139,16 +109,17 @@ class Ds3Front:
             resp.force_close()
         return resp
 
-    async def authenticate_s3(self, request: web.BaseRequest, raw_path: str, raw_query: str,
-                              query: dict[str, str], bucket: str | None) -> tuple[Principal, BodyPlan]:
+    async def authenticate_s3(self, ex: Exchange) -> tuple[Principal, BodyPlan]:
         """A DS3 SDK's plain S3 request (PutObject with DS3 checksum or metadata headers, ...): its
         signature is DS3's; a SigV2 client without a User-Agent still passes through S3's check."""
+        request = ex.request
         try:
-            who, _plan = await self._authenticate(request, raw_path, raw_query, query)
+            who, _plan = await self._authenticate(request, ex.raw_path, ex.raw_query, ex.query)
         except S3Error as e:
             if e.code != "SignatureDoesNotMatch":
                 raise
-            return await self.auth.authenticate(request.method, raw_path, raw_query, request.headers, query, bucket)
+            return await self.auth.authenticate(request.method, ex.raw_path, ex.raw_query, request.headers, ex.query,
+                                                ex.bucket)
         return who, self.auth._plain_plan(request.headers)
 
     async def _authenticate(self, request: web.BaseRequest, raw_path: str, raw_query: str,

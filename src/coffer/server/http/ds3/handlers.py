@@ -1,7 +1,7 @@
 """DS3 (Spectra S3) endpoint handlers: bulk jobs, job chunks, blobs, job lists, folders.
 
 Routing is by (method, first path segment under `/_rest_/`); each handler turns the request into a
-`service.jobs` call and the answer into the DS3 XML of `ds3_xml`. Blob transfers are
+`service.bulk.jobs` call and the answer into the DS3 XML of `documents`. Blob transfers are
 `PUT|GET /{bucket}/{key}?job=ID&offset=N`; a blob GET is counted as served when its answer starts
 (the client may re-read a blob whose transfer broke; the job does not stop it).
 """
@@ -15,13 +15,13 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import iso8601
 from coffer.server.http.common.body import body_stream, integrity_for
+from coffer.server.http.common.hooks import around_write
 from coffer.server.http.common.respond import send_spans
 from coffer.server.http.common.sse import object_sse_headers, send_encrypted
+from coffer.server.http.common.write_headers import put_params
 from coffer.server.http.ds3 import documents as ds3_xml
 from coffer.server.http.ds3 import management
-from coffer.server.http.ds3.front import Ds3Request
-from coffer.server.http.s3 import notifications as h_notify
-from coffer.server.http.s3.objects import put_params
+from coffer.server.http.ds3.request import Ds3Request
 from coffer.server.meta.bulk import CANCELED, COMPLETED, IN_PROGRESS
 from coffer.server.service.bulk.jobs import Wanted
 
@@ -51,7 +51,7 @@ async def dispatch(r: Ds3Request) -> web.StreamResponse:
         return await get_blob(r, bucket, key)
     rest = r.path[len("_rest_"):].strip("/")
     kind, _, ident = rest.partition("/")
-    handler = _ROUTES.get((m, kind, bool(ident)))
+    handler = ROUTES.get((m, kind, bool(ident)))
     if handler is None:
         raise S3Error("NotImplemented", f"{m} /_rest_/{kind} is not implemented by Coffer.", status=501)
     return await handler(r, ident)
@@ -210,7 +210,7 @@ async def put_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
         value = r.request.headers.get(header)
         if value:
             integ.expected[algo] = value
-    params = put_params_for(r)
+    params = put_params(r)
 
     async def call() -> web.StreamResponse:
         etag = await r.svc.jobs.put_blob(r.who, bucket, key, job_id, offset, body_stream(r.request, r.plan, integ),
@@ -227,15 +227,7 @@ async def put_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
     elif blob is not None:
         missing = [b for b in await r.svc.jobs.store.object_blobs(job_id, key) if not b.done and b.offset != offset]
         event = None if missing else "s3:ObjectCreated:CompleteMultipartUpload"
-    return await h_notify.guarded(r.svc, bucket, key, event, r.who.user_id, r.request.get("rid", ""), r.request,
-                                  call)
-
-
-def put_params_for(r: Ds3Request):
-    class _Shim:  # h_object.put_params reads ctx.request only
-        request = r.request
-
-    return put_params(_Shim)  # type: ignore[arg-type]
+    return await around_write(r.svc, bucket, key, event, r.who.user_id, r.request.get("rid", ""), r.request, call)
 
 
 async def get_blob(r: Ds3Request, bucket: str, key: str) -> web.StreamResponse:
@@ -274,7 +266,9 @@ async def list_bucket(r: Ds3Request, bucket: str) -> web.StreamResponse:
                                     delimiter, versions))
 
 
-_ROUTES = {
+# The DS3 routing table under /_rest_/: (method, resource, with an id) -> handler(r, id). Blob transfers and
+# listings outside /_rest_/ are routed by `dispatch` from the path alone.
+ROUTES = {
     ("PUT", "bucket", True): bucket_op,
     ("GET", "bucket", True): get_bucket_info,
     ("GET", "data_policy", True): management.get_data_policy,

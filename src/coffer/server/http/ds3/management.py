@@ -21,7 +21,7 @@ import coffer
 from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import iso8601
 from coffer.server.http.ds3 import documents as ds3_xml
-from coffer.server.http.ds3.front import Ds3Request
+from coffer.server.http.ds3.request import Ds3Request
 from coffer.server.meta.model import Bucket
 from coffer.server.service.storage import policies as storage
 

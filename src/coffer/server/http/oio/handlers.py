@@ -86,10 +86,6 @@ def version(ctx: Ctx) -> str | None:
     return ctx.query.get("versionId") or None
 
 
-def _flag(ctx: Ctx, name: str) -> bool:
-    return ctx.query.get(name, "").lower() in ("1", "true", "yes")
-
-
 def _props_args(doc: dict[str, Any]) -> tuple[dict | None, list | None, bool]:
     set_, delete = doc.get("set"), doc.get("delete")
     if (set_ is not None and not isinstance(set_, dict)) or (delete is not None and not isinstance(delete, list)):
@@ -153,8 +149,8 @@ async def object_list(ctx: Ctx) -> web.StreamResponse:
     q = ctx.query
     limit = ctx.int_arg("limit", 1000, lo=0, hi=ctx.cfg.limits.max_list_keys)
     return _json(await ctx.svc.oio.object_list(ctx.who, container, q.get("prefix", ""), q.get("delimiter"),
-                                               q.get("marker"), limit, _flag(ctx, "properties"),
-                                               _flag(ctx, "versions"), _flag(ctx, "deleted")))
+                                               q.get("marker"), limit, ctx.bool_arg("properties"),
+                                               ctx.bool_arg("versions"), ctx.bool_arg("deleted")))
 
 
 @handles("OioObjectShow")
@@ -223,7 +219,7 @@ async def object_policy(ctx: Ctx) -> web.StreamResponse:
 @handles("OioContainerRefresh")
 async def container_refresh(ctx: Ctx) -> web.StreamResponse:
     (container,) = _need(ctx, "container")
-    return _json(await oio_maintenance.container_refresh(ctx.svc.oio, ctx.who, container, _flag(ctx, "recompute")))
+    return _json(await oio_maintenance.container_refresh(ctx.svc.oio, ctx.who, container, ctx.bool_arg("recompute")))
 
 
 @handles("OioContainerPurge")

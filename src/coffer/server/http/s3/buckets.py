@@ -32,14 +32,18 @@ async def _owner(ctx: Ctx, user_id: str, cache: dict[str, str]) -> dict:
 async def instance_account(ctx: Ctx) -> Principal:
     """The account an IBM `ibm-service-instance-id` header names (ibm_boto3 sends it on CreateBucket
     and ListBuckets): a user's service instance id is their user id. Absent or the caller's own: the
-    caller; an admin may name another user's account and act for it; anything else is refused."""
+    caller; an admin may name another user's account and act for it. A request signed with HMAC keys
+    is the keys' account whatever instance it names (as IBM COS treats HMAC credentials: code written
+    for IBM passes its resource CRN here); a bearer token (IBM API key) naming another account is refused."""
     instance = ctx.header("ibm-service-instance-id")
     if instance is None or instance == ctx.who.user_id:
         return ctx.who
     user = await ctx.svc.core.meta.get_user(instance) if ctx.who.admin else None
-    if user is None:
-        raise S3Error("AccessDenied", "The ibm-service-instance-id does not name an account you may act for.")
-    return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+    if user is not None:
+        return Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
+    if not (ctx.header("Authorization") or "").startswith("Bearer "):
+        return ctx.who
+    raise S3Error("AccessDenied", "The ibm-service-instance-id does not name an account you may act for.")
 
 
 @handles("ListBuckets")
@@ -90,11 +94,11 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
     lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
-    # a bucket created with object lock is versioned from its first write (issue 4)
+    # a bucket created with object lock is versioned from its first write
     props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
     props.update(await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx)))  # ACL, ownership
-    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
-    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
+    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket
+    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
     await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props,
@@ -257,7 +261,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     from coffer.server.http.s3.worm import bypass
 
     pairs = list(zip(keys, versions, strict=True))
-    ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key (issue 7)
+    ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key
     asked = [(k, v) for k, v in pairs if not k or k in ok]
     if (intend := ctx.request.get("coffer.intend")) is not None and asked:  # notifications' crash window
         await intend([k for k, _v in asked if k])
@@ -274,7 +278,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             deleted.append(d)
     errors += [{"Key": k, "VersionId": v, "Code": "AccessDenied", "Message": "Access Denied"}
                for k, v in pairs if k and k not in ok]
-    # for bucket notification events (h_notify.guarded): each key deleted, and whether as a marker
+    # for bucket notification events (common.hooks.around_write): each key deleted, and whether as a marker
     ctx.request["coffer.deleted"] = [(key, res.delete_marker) for (key, _v), res in zip(asked, results, strict=True)
                                      if key and not isinstance(res, S3Error)]
     if _ds3_signed(ctx):  # the DS3 SDK's parser finds children by plain tag name: no namespace

@@ -13,10 +13,10 @@ from coffer.server.http.common.body import body_stream, integrity_for, read_smal
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.respond import iso, quoted, xml_response
 from coffer.server.http.common.sse import copy_source_customer, request_customer, request_sse, response_headers
+from coffer.server.http.common.write_headers import lock_request, put_params, write_expect
 from coffer.server.http.s3.authorize import authorize_source
 from coffer.server.http.s3.lock_integrity import has_integrity_header, require_for_put
-from coffer.server.http.s3.objects import parse_copy_source_version, put_params, read_conditions, write_expect
-from coffer.server.http.s3.worm import lock_request
+from coffer.server.http.s3.objects import parse_copy_source_version, read_conditions
 from coffer.server.service import CompletedPart
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")

@@ -17,54 +17,20 @@ from coffer.server.http.common.sse import (
     request_sse,
     send_encrypted,
 )
+from coffer.server.http.common.write_headers import lock_request, put_params, write_expect
 from coffer.server.http.s3.archive import get_archived
 from coffer.server.http.s3.authorize import authorize_source
 from coffer.server.http.s3.lock_integrity import require_for_put
-from coffer.server.http.s3.worm import bypass, lock_request, version_headers
-from coffer.server.http.website import REDIRECT_HEADER, check_redirect_location
-from coffer.server.meta.model import Expect, ObjectRecord
-from coffer.server.service import PutParams, ReadConditions
+from coffer.server.http.s3.worm import bypass, version_headers
+from coffer.server.meta.model import ObjectRecord
+from coffer.server.service import ReadConditions
 from coffer.server.service.objects.tagging import parse_tagging_header
 
-_STORED_HEADERS = ("Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
-                   REDIRECT_HEADER)
 _OVERRIDES = {
     "response-content-type": "Content-Type", "response-content-language": "Content-Language",
     "response-expires": "Expires", "response-cache-control": "Cache-Control",
     "response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding",
 }
-
-
-def put_params(ctx: Ctx) -> PutParams:
-    h = ctx.request.headers
-    headers = {n: h[n] for n in _STORED_HEADERS if n in h}
-    check_redirect_location(headers.get(REDIRECT_HEADER))
-    if "Content-Encoding" in headers:  # aws-chunked is transfer framing, not part of the object
-        enc = ",".join(e.strip() for e in headers["Content-Encoding"].split(",") if e.strip() != "aws-chunked")
-        if enc:
-            headers["Content-Encoding"] = enc
-        else:
-            del headers["Content-Encoding"]
-    user_meta = {k[11:].lower(): v for k, v in h.items() if k.lower().startswith("x-amz-meta-")}
-    expect = write_expect(ctx)
-    tagging = h.get("x-amz-tagging")
-    return PutParams(content_type=h.get("Content-Type"), headers=headers, user_meta=user_meta,
-                     storage_class=h.get("x-amz-storage-class", "STANDARD"), expect=expect,
-                     tags=parse_tagging_header(tagging) if tagging is not None else None, lock=lock_request(ctx),
-                     storage_policy=h.get("x-coffer-storage-policy"))
-
-
-def write_expect(ctx: Ctx) -> Expect | None:
-    """S3's conditional writes (PutObject, CopyObject, CompleteMultipartUpload): If-None-Match `*` (no
-    current object) or an ETag (the current object, if any, has another), If-Match an ETag or `*`;
-    checked in the metadata transaction that commits the write."""
-    h = ctx.request.headers
-    inm, im = h.get("If-None-Match"), h.get("If-Match")
-    if inm is None and im is None:
-        return None
-    inm = inm.strip().strip('"') if inm is not None else None
-    return Expect(if_match=im.strip().strip('"') if im is not None else None,
-                  if_none_match_any=inm == "*", if_none_match=inm if inm not in (None, "*") else None)
 
 
 def read_conditions(ctx: Ctx, prefix: str = "") -> ReadConditions:
@@ -175,7 +141,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
                                     version_id=ctx.query.get("versionId"))
     customer = check_read(ctx, rec)
-    if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+    if ctx.query.get("archpath"):  # one member of a tar/zip object
         if rec.props.get("sse"):
             raise S3Error("InvalidRequest", "archpath is not supported on encrypted objects.")
         return await get_archived(ctx, rec, ctx.query["archpath"])

@@ -1,4 +1,4 @@
-"""POST Object: browser-based uploads with an HTML form (multipart/form-data), issue 7.
+"""POST Object: browser-based uploads with an HTML form (multipart/form-data).
 
 The form's fields come first, the ``file`` part last; fields after the file are ignored, as in S3.
 The caller is named by the form's own signature over its policy document (SigV4 or SigV2 fields),
@@ -21,10 +21,10 @@ from coffer.protocol import post_policy, sigv4
 from coffer.protocol.errors import S3Error
 from coffer.server.crypto.envelope import sse_request
 from coffer.server.http.common.context import Ctx, handles
+from coffer.server.http.common.gate import request_context
+from coffer.server.http.common.hooks import around_write
 from coffer.server.http.common.respond import quoted, xml_response
 from coffer.server.http.common.sse import secure
-from coffer.server.http.s3.authorize import request_context
-from coffer.server.http.s3.notifications import guarded
 from coffer.server.http.s3.objects import put_result_headers
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service import ANONYMOUS, Integrity, Principal, PutParams
@@ -172,8 +172,8 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         return _answer(ctx, fields, key, rec)
 
     # frozen buckets refuse it; bucket notifications get an s3:ObjectCreated:Post event
-    return await guarded(ctx.svc, ctx.bucket, key, "s3:ObjectCreated:Post", who.user_id, ctx.request_id,
-                         ctx.request, store)
+    return await around_write(ctx.svc, ctx.bucket, key, "s3:ObjectCreated:Post", who.user_id, ctx.request_id,
+                              ctx.request, store)
 
 
 def _answer(ctx: Ctx, fields: dict[str, str], key: str, rec: ObjectRecord) -> web.StreamResponse:

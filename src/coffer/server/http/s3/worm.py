@@ -1,6 +1,7 @@
 """WORM endpoints: S3 Object Lock (configuration, retention, legal hold) and IBM COS immutable
-storage (bucket protection, named legal holds, retention extension); and the request/response
-headers both dialects put on ordinary object requests (`lock_request`, `version_headers`).
+storage (bucket protection, named legal holds, retention extension); and the response headers both
+dialects put on ordinary object answers (`version_headers`; the request side, `lock_request`, is in
+http/common/write_headers.py).
 
 The wire formats: S3's from the S3 API reference; IBM's from the ibm-cos-sdk service model
 (`ibm_botocore/data/s3/*/service-2.json`): ProtectionConfiguration documents, `Retention-*` headers,
@@ -13,53 +14,15 @@ from aiohttp import web
 
 from coffer.protocol import xmlutil
 from coffer.protocol.errors import MALFORMED_XML, S3Error, parse_document
-from coffer.protocol.timeutil import iso8601, parse_http_date, parse_iso8601
+from coffer.protocol.timeutil import iso8601
 from coffer.server.http.common.body import read_small_body
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.respond import xml_response
+from coffer.server.http.common.write_headers import header_date as _date
+from coffer.server.http.common.write_headers import header_int as _int
 from coffer.server.http.s3.lock_integrity import require_for_config
 from coffer.server.meta.model import ObjectRecord
-from coffer.server.service.worm.retention import LockRequest
 from coffer.server.service.worm.rule import lock_headers
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise S3Error("InvalidArgument", f"{name} must be an integer.", ArgumentName=name, ArgumentValue=value) \
-            from None
-
-
-def _date(value: str | None, name: str) -> float | None:
-    if value is None:
-        return None
-    ts = parse_iso8601(value)
-    if ts is None:
-        ts = parse_http_date(value)
-    if ts is None:
-        raise S3Error("InvalidArgument", f"{name} is not a valid date.", ArgumentName=name, ArgumentValue=value)
-    return ts
-
-
-def lock_request(ctx: Ctx) -> LockRequest | None:
-    """Object lock (S3) and retention (IBM) headers of a PUT, copy or multipart request."""
-    h = ctx.request.headers
-    hold = h.get("x-amz-object-lock-legal-hold")
-    if hold is not None and hold not in ("ON", "OFF"):
-        raise S3Error("InvalidArgument", "Legal Hold must be either of 'ON' or 'OFF'",
-                      ArgumentName="x-amz-object-lock-legal-hold", ArgumentValue=hold)
-    req = LockRequest(
-        mode=h.get("x-amz-object-lock-mode"),
-        until=_date(h.get("x-amz-object-lock-retain-until-date"), "x-amz-object-lock-retain-until-date"),
-        legal_hold=None if hold is None else hold == "ON",
-        ibm_period=_int(h.get("Retention-Period"), "Retention-Period"),
-        ibm_until=_date(h.get("Retention-Expiration-Date"), "Retention-Expiration-Date"),
-        ibm_hold=h.get("Retention-Legal-Hold-ID"),
-    )
-    return req if req.any_s3() or req.any_ibm() else None
 
 
 def version_headers(rec: ObjectRecord) -> dict[str, str]:

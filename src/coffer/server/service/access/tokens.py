@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coffer.server.data.volumes.volume import fsync_dir
+from coffer.server.data.durable import fsync_dir
 from coffer.server.meta.interface import MetaStore
 from coffer.server.service.core import Principal
 

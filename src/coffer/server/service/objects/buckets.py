@@ -28,7 +28,8 @@ class Buckets:
         except mi.BucketExists as e:
             if e.owner == who.user_id:
                 existing = await self.core.meta.get_bucket(name)
-                if us_east_1_recreate and region == "us-east-1" and existing is not None and existing.region == "us-east-1":
+                legacy = us_east_1_recreate and region == "us-east-1"
+                if legacy and existing is not None and existing.region == "us-east-1":
                     return existing  # S3's legacy rule: re-creating your own us-east-1 bucket answers 200
                 raise S3Error(
                     "BucketAlreadyOwnedByYou",
