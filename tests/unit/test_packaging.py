@@ -83,3 +83,15 @@ def test_operations_doc_lists_every_serve_setting():
             assert f"`{param.opts[0]}`" in doc, param.opts[0]
             if param.envvar:
                 assert f"`{param.envvar}`" in doc, param.envvar
+
+
+def test_grafana_dashboard_uses_metrics_the_server_exports():
+    import json
+
+    dash = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    source = (ROOT / "src" / "coffer" / "server" / "metrics.py").read_text()
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert exprs
+    for name in {n for e in exprs for n in re.findall(r"coffer_[a-z_]+", e)}:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        assert f'"{base}"' in source, name
