@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from ports import free_port
+
 
 def closed_within(sock: socket.socket, seconds: float) -> float | None:
     """Seconds until the server closed `sock` (recv returns b"" or resets), None if still open."""
@@ -25,16 +27,20 @@ def closed_within(sock: socket.socket, seconds: float) -> float | None:
         return None
 
 
+WEB_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def srv(module_server_factory):
     return module_server_factory(extra_args=["--idle-timeout", "2", "--body-timeout", "2",
-                                             "--max-connections", "4"])
+                                             "--max-connections", "4", "--website-address", f"127.0.0.1:{WEB_PORT}"])
 
 
 def test_idle_connection_is_closed(srv):
-    sock = socket.create_connection(("127.0.0.1", srv.port))
-    assert closed_within(sock, 15) is not None
-    sock.close()
+    for port in (srv.port, WEB_PORT):  # the S3 listener and the website listener
+        sock = socket.create_connection(("127.0.0.1", port))
+        assert closed_within(sock, 15) is not None
+        sock.close()
 
 
 def test_slow_request_head_is_closed(srv):

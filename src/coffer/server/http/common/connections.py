@@ -22,6 +22,7 @@ import logging
 import time
 from typing import Any
 
+from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("coffer.server.http.connections")
@@ -88,3 +89,11 @@ class GuardedRequestHandler(RequestHandler):
             return
         if self.transport is not None and not self.transport.is_closing():
             self._body_timer = self._loop.call_later(_body_timeout / 4, self._check_body)
+
+
+class GuardedServer(web.Server):
+    """aiohttp's low-level server with the guarded connection handler (the website and console
+    listeners; the S3 listener's S3Server subclasses the handler itself)."""
+
+    def __call__(self) -> RequestHandler:
+        return GuardedRequestHandler(self, loop=self._loop, **self._kwargs)
