@@ -43,6 +43,14 @@ class ServerProcess:
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     log: Path | None = None
+    # COFFER_TEST_META=postgresql: each server gets a fresh PostgreSQL database (kept across restarts)
+    meta: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.meta is None and os.environ.get("COFFER_TEST_META") == "postgresql":
+            import pg_server
+
+            self.meta = pg_server.new_database("srv")
 
     @property
     def endpoint(self) -> str:
@@ -57,6 +65,7 @@ class ServerProcess:
             "--access-key", self.access_key,
             "--secret-key", self.secret_key,
             "--workers", str(self.workers),
+            *(["--meta", self.meta] if self.meta else []),
             *self.extra_args,
         ]
         with open(self.log, "ab") as log:

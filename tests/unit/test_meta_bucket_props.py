@@ -9,14 +9,20 @@ from pathlib import Path
 
 import pytest
 
+import pg_server
 from coffer.server.meta.interface import NoSuchBucket
 from coffer.server.meta.model import Bucket
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service.access.decision import patch
 
 
-async def _run(tmp: Path) -> dict:
-    stores = [SqliteMetaStore(tmp / "meta.db") for _ in range(3)]
+async def _run(tmp: Path, dsn: str = "") -> dict:
+    if dsn:
+        from coffer.server.meta.postgres.store import PostgresMetaStore
+
+        stores: list = [PostgresMetaStore(dsn) for _ in range(3)]
+    else:
+        stores = [SqliteMetaStore(tmp / "meta.db") for _ in range(3)]
     for s in stores:
         await s.open()
     try:
@@ -32,6 +38,12 @@ async def _run(tmp: Path) -> dict:
             await s.close()
 
 
-def test_concurrent_patches_are_all_kept(tmp_path: Path) -> None:
-    props = asyncio.run(_run(tmp_path))
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_concurrent_patches_are_all_kept(tmp_path: Path, engine: str) -> None:
+    dsn = ""
+    if engine == "postgresql":
+        if not pg_server.configured():
+            pytest.skip(pg_server.SKIP_REASON)
+        dsn = pg_server.new_database("props")
+    props = asyncio.run(_run(tmp_path, dsn))
     assert props == {f"k{i}": i for i in range(1, 30)}

@@ -16,10 +16,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import pg_server
 from coffer.server.meta.interface import (
     BucketExists,
     BucketNotEmpty,
@@ -45,24 +47,40 @@ from coffer.server.meta.model import (
 from coffer.server.meta.sqlite.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 
 
 class Backend:
-    """Makes store instances that share one database (same file: like separate processes)."""
+    """Makes store instances that share one database (same file or same PostgreSQL database: like
+    separate processes). PostgreSQL runs when COFFER_TEST_PG is set (tests/pg_server.py), else skips."""
 
     def __init__(self, kind: str, tmp: Path) -> None:
         self.kind, self.path = kind, tmp / "meta.db"
+        self.dsn = ""
+        if kind == "postgresql":
+            if not pg_server.configured():
+                pytest.skip(pg_server.SKIP_REASON)
+            self.dsn = pg_server.new_database("meta")
 
     def make(self) -> MetaStore:
         if self.kind == "sqlite":
             return SqliteMetaStore(self.path)
+        if self.kind == "postgresql":
+            from coffer.server.meta.postgres.store import PostgresMetaStore
+
+            return PostgresMetaStore(self.dsn)
         raise AssertionError(f"unknown backend {self.kind}")
+
+    def cleanup(self) -> None:
+        if self.dsn:
+            pg_server.drop_database(self.dsn)
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return Backend(request.param, tmp_path)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(request.param, tmp_path)
+    yield b
+    b.cleanup()
 
 
 @pytest.fixture
@@ -568,3 +586,78 @@ async def test_sqlite_an_operation_failing_midway_rolls_back_only_itself(tmp_pat
         assert await s.get_object("b", "bad") is None and await s.count_objects("b") == (2, 20)
     finally:
         await s.close()
+
+
+# -- PostgreSQL specifics --------------------------------------------------------------------------
+
+
+@asynctest
+async def test_listing_is_in_byte_order_on_a_locale_collated_database(backend: Backend) -> None:
+    """The test server is initialised with an ICU en-US default collation on purpose: there the text
+    order of these keys is `a a-b a.b a/b ab B Zoo`, while S3 lists by UTF-8 bytes."""
+    s = backend.make()
+    await s.open()
+    try:
+        await with_bucket(s)
+        keys = ["a", "a-b", "a.b", "a/b", "ab", "B", "Zoo", "é", "z"]
+        for k in keys:
+            await s.put_object(obj(k))
+        want = ["B", "Zoo", "a", "a-b", "a.b", "a/b", "ab", "z", "é"]
+        assert names(await s.list_objects("b")) == want
+        assert names(await s.list_objects("b", limit=3)) == want[:3]
+        assert names(await s.list_objects("b", after="a")) == want[3:]
+        assert names(await s.list_objects("b", delimiter="/")) == ["B", "Zoo", "a", "a-b", "a.b", "a/", "ab", "z", "é"]
+        assert names(await s.list_objects("b", prefix="a", delimiter=".")) == ["a", "a-b", "a.", "a/b", "ab"]
+        for k in ("a/b", "a-b", "B"):
+            await s.create_upload(upload(f"up-{k}", key=k))
+        page = await s.list_uploads("b")
+        assert [u.key for u in page.uploads] == ["B", "a-b", "a/b"]
+    finally:
+        await s.close()
+
+
+@asynctest
+async def test_postgres_refuses_a_newer_schema(backend: Backend) -> None:
+    if backend.kind != "postgresql":
+        pytest.skip("PostgreSQL schema versioning")
+    import psycopg
+
+    from coffer.server.meta.postgres.schema import SCHEMA_VERSION as PG_VERSION
+    from coffer.server.meta.postgres.schema import SchemaTooNew as PgSchemaTooNew
+
+    s = backend.make()
+    await s.open()
+    await s.close()
+    with psycopg.connect(backend.dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == PG_VERSION
+        conn.execute("UPDATE schema_version SET version = %s", (PG_VERSION + 1,))
+    s = backend.make()
+    with pytest.raises(PgSchemaTooNew, match="newer than this Coffer supports"):
+        await s.open()
+
+
+@asynctest
+async def test_postgres_concurrent_conditional_creates_one_winner(backend: Backend) -> None:
+    """Three stores (three gateways) race If-None-Match: * creates of the same keys: exactly one
+    wins per key and no data ref leaks (the losers' refs are not referenced)."""
+    stores = [backend.make() for _ in range(3)]
+    for s in stores:
+        await s.open()
+    try:
+        await with_bucket(stores[0])
+
+        async def attempt(i: int, k: int) -> bool:
+            try:
+                await stores[i].put_object(obj(f"k{k}", (f"r{i}-{k}",)), Expect(if_none_match_any=True))
+                return True
+            except PreconditionFailed:
+                return False
+
+        results = await asyncio.gather(*(attempt(i, k) for k in range(20) for i in range(3)))
+        assert sum(results) == 20
+        refs = [f"r{i}-{k}" for k in range(20) for i in range(3)]
+        assert len(await stores[1].referenced(refs)) == 20
+        assert (await stores[2].count_objects("b"))[0] == 20
+    finally:
+        for s in stores:
+            await s.close()

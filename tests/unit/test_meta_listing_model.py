@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pg_server
 from coffer.server.meta.model import Bucket, CommonPrefix, MultipartUpload, ObjectRecord
 from coffer.server.meta.sqlite.listing import successor
 from coffer.server.meta.sqlite.store import SqliteMetaStore
@@ -34,13 +35,24 @@ def b(s: str) -> bytes:
     return s.encode("utf-8")
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
-    # synchronous=OFF: these tests are about listing logic, not durability; keeps examples fast.
-    s = SqliteMetaStore(tmp_path_factory.mktemp("listing") / "meta.db", synchronous="OFF")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    dsn = ""
+    if request.param == "sqlite":
+        # synchronous=OFF: these tests are about listing logic, not durability; keeps examples fast.
+        s = SqliteMetaStore(tmp_path_factory.mktemp("listing") / "meta.db", synchronous="OFF")
+    else:
+        if not pg_server.configured():
+            pytest.skip(pg_server.SKIP_REASON)
+        from coffer.server.meta.postgres.store import PostgresMetaStore
+
+        dsn = pg_server.new_database("listing")
+        s = PostgresMetaStore(dsn)
     asyncio.run(s.open())
     yield s
     asyncio.run(s.close())
+    if dsn:
+        pg_server.drop_database(dsn)
 
 
 def rolled(key: str, prefix: str, delimiter: str | None) -> str | None:

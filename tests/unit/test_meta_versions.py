@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coffer.server.meta.interface import BucketNotEmpty
+import pg_server
+from coffer.server.meta.interface import BucketNotEmpty, MetaStore
 from coffer.server.meta.model import Bucket, CommonPrefix, ObjectRecord, Segment
 from coffer.server.meta.sqlite.schema import SCHEMA_VERSION, migrate
 from coffer.server.meta.sqlite.store import SqliteMetaStore
@@ -28,8 +29,26 @@ def rec(key: str, vid: str | None, ref: str | None = None, props: dict | None = 
                         version_id=vid, segments=[Segment(ref, 1)] if ref else [], props=props or {})
 
 
-async def opened(path: Path) -> SqliteMetaStore:
-    m = SqliteMetaStore(path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def place(request: pytest.FixtureRequest, tmp_path: Path):
+    """Where a test's store lives: a SQLite file, or a fresh PostgreSQL database (COFFER_TEST_PG)."""
+    if request.param == "sqlite":
+        yield tmp_path / "m.db"
+        return
+    if not pg_server.configured():
+        pytest.skip(pg_server.SKIP_REASON)
+    dsn = pg_server.new_database("versions")
+    yield dsn
+    pg_server.drop_database(dsn)
+
+
+async def opened(place: Path | str) -> MetaStore:
+    if isinstance(place, str):
+        from coffer.server.meta.postgres.store import PostgresMetaStore
+
+        m: MetaStore = PostgresMetaStore(place)
+    else:
+        m = SqliteMetaStore(place)
     await m.open()
     await m.create_bucket(Bucket("b", "o", 0.0, "r"))
     return m
@@ -44,9 +63,9 @@ def refuse(props: dict) -> None:
         raise Refused()
 
 
-def test_noncurrent_versions_keep_their_data(tmp_path):
+def test_noncurrent_versions_keep_their_data(place):
     async def go():
-        m = await opened(tmp_path / "m.db")
+        m = await opened(place)
         try:
             assert await m.put_object(rec("k", "v1", "r1"), versioning="Enabled") == []
             assert await m.put_object(rec("k", "v2", "r2"), versioning="Enabled") == []
@@ -62,9 +81,9 @@ def test_noncurrent_versions_keep_their_data(tmp_path):
     run(go())
 
 
-def test_suspended_replaces_null_only(tmp_path):
+def test_suspended_replaces_null_only(place):
     async def go():
-        m = await opened(tmp_path / "m.db")
+        m = await opened(place)
         try:
             await m.put_object(rec("k", None, "n1"))  # null version from before versioning
             await m.put_object(rec("k", "v1", "r1"), versioning="Enabled")
@@ -77,9 +96,9 @@ def test_suspended_replaces_null_only(tmp_path):
     run(go())
 
 
-def test_guard_rolls_everything_back(tmp_path):
+def test_guard_rolls_everything_back(place):
     async def go():
-        m = await opened(tmp_path / "m.db")
+        m = await opened(place)
         try:
             await m.put_object(rec("a", None, "ra"))
             await m.put_object(rec("k", None, "rk", {"locked": True}))
@@ -109,9 +128,9 @@ def test_guard_rolls_everything_back(tmp_path):
     run(go())
 
 
-def test_marker_promotion(tmp_path):
+def test_marker_promotion(place):
     async def go():
-        m = await opened(tmp_path / "m.db")
+        m = await opened(place)
         try:
             await m.put_object(rec("k", "v1", "r1"), versioning="Enabled")
             marker = rec("k", "m1")

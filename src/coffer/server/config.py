@@ -104,10 +104,13 @@ class Config:
     log_format: str = "text"  # text | json
     access_log: bool = True  # one INFO line per request (http/common/access_log.py)
     metrics_token: str | None = None  # GET /metrics wants `Authorization: Bearer <token>`; None: public
+    # Shared metadata (docs/cluster.md): a postgresql:// URL selects PostgreSQL; None keeps SQLite in DATA/meta.
+    meta_url: str | None = None
     # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
     # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
     cluster_secret: str | None = None
     cluster_map: str | None = None
+    cluster_ca: str | None = None  # CA bundle: reach the nodes over TLS (docs/cluster.md)
     suspect_after: float = 10.0  # seconds without a heartbeat before a node is suspect
 
     @property

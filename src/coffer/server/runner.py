@@ -32,8 +32,11 @@ from coffer.server.http.app import build_server
 from coffer.server.http.common import access_log
 from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
+from coffer.server.meta.interface import MetaStore, MetaUnavailable
+from coffer.server.meta.postgres.schema import SchemaTooNew as PgSchemaTooNew
 from coffer.server.meta.space import make_reserve
 from coffer.server.meta.sqlite import engine
+from coffer.server.meta.sqlite.schema import SchemaTooNew
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
 from coffer.server.service.events.notifications import recover_held
@@ -45,7 +48,36 @@ from coffer.server.workers.webhooks import WebhookDelivery
 log = logging.getLogger("coffer.server")
 
 
-def open_meta(cfg: Config) -> SqliteMetaStore:
+def meta_url_file(cfg: Config) -> Path:
+    """Where a data folder served with --meta records its metadata URL (mode 0600: it may hold a password),
+    so that commands given only --data (`coffer user add --data DIR`) reach the same metadata."""
+    return cfg.data_dir / "meta" / "metadata.url"
+
+
+def record_meta_url(cfg: Config) -> None:
+    if not cfg.meta_url:
+        return
+    path = meta_url_file(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(cfg.meta_url + "\n")
+    os.replace(tmp, path)
+
+
+def open_meta(cfg: Config) -> MetaStore:
+    """The metadata store: PostgreSQL when cfg.meta_url names one (--meta / COFFER_META) or the data folder
+    recorded one (record_meta_url), else SQLite in DATA/meta."""
+    url = cfg.meta_url
+    if not url and meta_url_file(cfg).exists():
+        url = meta_url_file(cfg).read_text().strip()
+    if url:
+        from coffer.server.meta.postgres.store import PostgresMetaStore, is_postgres_url
+
+        if not is_postgres_url(url):
+            raise ValueError(f"--meta must be a postgresql:// URL, not {url!r}")
+        return PostgresMetaStore(url)
     cfg.meta_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteMetaStore(cfg.meta_path)
 
@@ -236,7 +268,7 @@ def open_cluster_data(cfg: Config) -> VolumeDataStore:
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
-                             suspect_after=cfg.suspect_after)
+                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca)
     store.open()
     return store
 
@@ -247,13 +279,13 @@ def start_healer(cfg: Config) -> None:
         return
     from coffer.server.data.volumes.heal import background
 
-    store = _volume_store(cfg)
+    store = open_cluster_data(cfg) if cfg.clustered else _volume_store(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
                      kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
                              "heal_interval": cfg.heal_interval, "log": log}).start()
 
 
-async def _sweep_batch(meta: SqliteMetaStore, data: DataStore, refs: list[str]) -> int:
+async def _sweep_batch(meta: MetaStore, data: DataStore, refs: list[str]) -> int:
     known = await meta.referenced(refs)
     dead = [r for r in refs if r not in known]
     data.delete(dead)
@@ -287,7 +319,10 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
         data = make_data(cfg, register=True)
     except (OSError, ValueError, VolumeError) as exc:  # wrong disk, foreign volume, unusable path
         raise StartError(f"cannot open the data volumes: {exc}") from None
-    plan = asyncio.run(preflight(cfg))
+    try:
+        plan = asyncio.run(preflight(cfg, open_meta))
+    except (MetaUnavailable, SchemaTooNew, PgSchemaTooNew, ValueError) as exc:  # clear words, not a traceback
+        raise StartError(f"cannot open the metadata store: {exc}") from None
     if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
         # A master key given by env/file is checked now: a typo must stop the start, not fail every
         # encrypted request later. (Without one, DATA/keys/master.key is created on first use.)
@@ -309,11 +344,12 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
         _console_sock = listen(cfg, cfg.console_host, cfg.console_port)
     # Listening: from here on the start cannot fail for a reason the operator gave, so the data
     # folder may change (temporary files swept, the root user created on a new folder).
+    record_meta_url(cfg)
     make_reserve(cfg.meta_path.parent, cfg.limits.meta_reserve_bytes)  # deletes can commit on a full disk
     n = data.sweep_tmp()
     if n:
         log.info("removed %d temporary files left by an earlier run", n)
-    asyncio.run(create_root(cfg, plan))
+    asyncio.run(create_root(cfg, plan, open_meta))
     asyncio.run(bootstrap(cfg))
     scheme = "https" if cfg.tls_cert else "http"
     if cfg.website_port is not None:

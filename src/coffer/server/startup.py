@@ -18,12 +18,13 @@ import errno
 import fcntl
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from coffer.server.config import Config
+from coffer.server.meta.interface import MetaStore
 from coffer.server.meta.sqlite.schema import SchemaTooNew
-from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service.access.users import add_user, random_access_key, random_secret_key
 
 ROOT_USER = "root"
@@ -97,9 +98,9 @@ def prepare_folder(cfg: Config) -> None:
         raise StartError(f"the data folder {data} is not readable and writable by this user")
 
 
-async def preflight(cfg: Config) -> RootPlan:
-    """Open (and migrate) the metadata database and decide the root user's fate, changing no keys."""
-    meta = SqliteMetaStore(cfg.meta_path)
+async def preflight(cfg: Config, opener: Callable[[Config], MetaStore]) -> RootPlan:
+    """Open (and migrate) the metadata store and decide the root user's fate, changing no keys."""
+    meta = opener(cfg)
     try:
         await meta.open()
     except SchemaTooNew as e:
@@ -131,11 +132,11 @@ async def preflight(cfg: Config) -> RootPlan:
         await meta.close()
 
 
-async def create_root(cfg: Config, plan: RootPlan) -> None:
+async def create_root(cfg: Config, plan: RootPlan, opener: Callable[[Config], MetaStore]) -> None:
     """Create the root user decided by `preflight` (called once the server is listening)."""
     if not plan.create or not plan.access_key or not plan.secret_key:
         return
-    meta = SqliteMetaStore(cfg.meta_path)
+    meta = opener(cfg)
     await meta.open()
     try:
         await add_user(meta, ROOT_USER, plan.access_key, plan.secret_key, display_name=ROOT_USER, admin=True)

@@ -26,7 +26,7 @@ from click.core import ParameterSource
 from coffer.server.config import Config, Limits, parse_address
 from coffer.server.service.events.webhook_security import networks
 
-SECRET_OPTIONS = frozenset({"secret_key", "cluster_secret", "metrics_token"})
+SECRET_OPTIONS = frozenset({"secret_key", "cluster_secret", "metrics_token", "meta_url"})  # a URL may hold a password
 # Not configuration: never read from the file, never printed.
 _NOT_SETTINGS = frozenset({"config", "print_config"})
 
@@ -96,6 +96,10 @@ def _env(name: str) -> str:
 @click.option("--print-config", is_flag=True, help="Print the effective configuration (secrets masked) and exit.")
 @click.option("--data", "data", envvar="COFFER_DATA", default="./coffer-data", show_default=True,
               help="Data folder (metadata and object data).")
+@click.option("--meta", "meta_url", envvar="COFFER_META", default=None, metavar="URL",
+              help="Metadata database: postgresql://USER@HOST:PORT/DB (shared by gateways). Default: SQLite in DATA.")
+@click.option("--meta", "meta_url", envvar="COFFER_META", default=None, metavar="URL",
+              help="Metadata database: postgresql://USER@HOST:PORT/DB (shared by gateways). Default: SQLite in DATA.")
 @click.option("--address", envvar="COFFER_ADDRESS", default="127.0.0.1:9000", show_default=True,
               callback=_address, help="HOST:PORT to listen on.")
 @click.option("--access-key", envvar="COFFER_ACCESS_KEY", default=None,
@@ -141,6 +145,8 @@ def _env(name: str) -> str:
               help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
 @click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
               help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
+@click.option("--cluster-ca", envvar="COFFER_CLUSTER_CA", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Reach the storage nodes over TLS, verifying their certificates with this CA bundle (PEM).")
 @click.option("--idle-timeout", envvar="COFFER_IDLE_TIMEOUT", type=click.FloatRange(1, 86400),
               default=Limits().idle_timeout, show_default=True,
               help="Seconds a connection may stay idle, or take to send a request's head, before it is closed.")
@@ -177,6 +183,8 @@ def serve_cmd(ctx: click.Context, print_config: bool, **opts: Any) -> None:
         return
     if bool(opts["access_key"]) != bool(opts["secret_key"]):
         raise click.UsageError("give both --access-key and --secret-key, or neither")
+    if opts["meta_url"] and not opts["meta_url"].startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter("a postgresql://USER@HOST:PORT/DB URL", param_hint="--meta")
     try:
         networks(opts["webhook_allow"])
     except ValueError as e:
@@ -209,6 +217,7 @@ def build_config(opts: dict[str, Any]) -> Config:
     retry_max = opts["webhook_retry_max"]
     return Config(website_host=web_host, website_port=web_port, console_host=con_host, console_port=con_port,
                   cluster_secret=opts["cluster_secret"], cluster_map=opts["cluster_map"],
+                  meta_url=opts["meta_url"] or None, cluster_ca=opts["cluster_ca"],
                   website_domains=tuple(opts["website_domains"]) or ("s3-website.localhost",),
                   data_dir=data, host=host, port=port, region=opts["region"],
                   workers=opts["workers"] or os.cpu_count() or 1, access_key=opts["access_key"],

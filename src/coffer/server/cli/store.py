@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ def on_meta(data: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
     from coffer.server.runner import open_meta
 
     async def go() -> Any:
-        meta = open_meta(Config(data_dir=Path(data)))
+        # COFFER_META: the shared PostgreSQL metadata of a cluster (users and keys live there)
+        meta = open_meta(Config(data_dir=Path(data), meta_url=os.environ.get("COFFER_META") or None))
         await meta.open()
         try:
             return await fn(meta)

@@ -73,6 +73,11 @@ class PreconditionFailed(MetaError):
     pass
 
 
+class MetaUnavailable(MetaError):
+    """The metadata database cannot be reached now (down, restarting, failing over); S3: 503.
+    A write that raised this was not acknowledged; retrying it is safe for the client."""
+
+
 class ConditionalConflict(MetaError):
     """The object changed between the caller's read and its conditional write (S3: 409)."""
 

@@ -23,6 +23,7 @@ import time
 import aiohttp
 
 from coffer.server.config import Limits
+from coffer.server.meta.interface import MetaUnavailable
 from coffer.server.service import Service
 from coffer.server.service.events.notifications import PROPS_KEY, recover_held
 from coffer.server.service.events.webhook_security import (
@@ -77,12 +78,17 @@ class WebhookDelivery:
                 next_sweep = loop.time() + INTENT_GRACE / 10
                 try:
                     await recover_held(self.service.core.meta, self.service.core.region, INTENT_GRACE)
+                except MetaUnavailable as exc:
+                    log.warning("resolving old notification intents postponed: %s", exc)
                 except Exception:
                     log.exception("resolving old notification intents failed")
             try:
                 sent = await self.deliver_once()
             except asyncio.CancelledError:
                 raise
+            except MetaUnavailable as exc:  # the database is away: try again at the next poll
+                log.warning("webhook delivery pass postponed: %s", exc)
+                sent = 0
             except Exception:
                 log.exception("webhook delivery pass failed")
                 sent = 0

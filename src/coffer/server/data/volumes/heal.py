@@ -315,25 +315,32 @@ def _move(store: VolumeDataStore, vol: Volume, ref: str, index: int, src: Path) 
                    and (cap is None or per_domain[v.domain] < cap)]
         if not targets:
             return False
-        sink = targets[0].open_sink(ref, index)
-        try:
-            size, pos = handle_size(fh), HEADER_SIZE
-            while pos < size:
-                chunk = pread(fh, min(1 << 20, size - pos), pos)
-                if not chunk:
-                    raise OSError(f"{src}: short read")
-                sink.append_raw([chunk])
-                pos += len(chunk)
-            sink.finish(header)
-        except BaseException:
-            sink.discard()
-            raise
+        copy_fragment(fh, header, targets[0], ref, index)
     finally:
         close_handle(fh)
     # A crash before this leaves two good copies of one index: readers accept either.
     with contextlib.suppress(OSError):
         vol.unlink_fragment(src)
     return True
+
+
+def copy_fragment(fh, header, target, ref: str, index: int) -> int:
+    """Stream an open, verified fragment's records to ``target`` under the same name (the target
+    writes tmp -> verify -> fsync -> rename, so a crash leaves nothing half-made); bytes copied."""
+    sink = target.open_sink(ref, index)
+    try:
+        size, pos = handle_size(fh), HEADER_SIZE
+        while pos < size:
+            chunk = pread(fh, min(4 << 20, size - pos), pos)
+            if not chunk:
+                raise OSError(f"{ref}.{index}: short read")
+            sink.append_raw([chunk])
+            pos += len(chunk)
+        sink.finish(header)
+    except BaseException:
+        sink.discard()
+        raise
+    return pos
 
 
 def _unlink_on(vol: Volume, path: Path) -> bool:
@@ -367,6 +374,9 @@ def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: flo
     """The healer and scrubber loop (one per server, in the supervisor process): drain the repair
     queue every ``heal_interval`` seconds; scrub in slices so queued repairs never wait long."""
     scrubber = Scrubber(store, scrub_rate)
+    from coffer.server.data.volumes.rebalance import Rebalancer
+
+    rebalancer = Rebalancer(store, scrub_rate)  # the same disk budget as the scrubber
     if not scrubber.state_path.exists():
         scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass after one interval
     while not stop.wait(heal_interval):
@@ -378,6 +388,10 @@ def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: flo
             st = scrubber.state()
             if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
                 scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
+            if getattr(store, "generation", None) is not None and rebalancer.due():
+                st = rebalancer.run(stop, budget=max(1.0, 4 * heal_interval))  # a node joined: move its share
+                if st.get("moved"):
+                    log.info("rebalance: %s", {k: st[k] for k in ("checked", "moved", "done") if k in st})
         except Exception:
             log.exception("healer pass failed")
 
@@ -434,6 +448,11 @@ class VolumeAdmin:
 
     def scrub(self) -> dict:
         return Scrubber(self.store, 0).run()
+
+    def rebalance(self) -> dict:
+        from coffer.server.data.volumes.rebalance import Rebalancer
+
+        return Rebalancer(self.store).run()
 
     def heal(self) -> list[dict]:
         self.store.refresh(force=True)

@@ -17,6 +17,7 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     PUT  bucket-policy?bucket=B&policy=P   the former name of storage-policy, still answered
     GET  backup                         a consistent snapshot of the metadata database (SQLite file)
     GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
+    POST rebalance                      move fragments to where placement wants them now (a node joined)
     POST node-drain?node=N              stop writing to a node and move its fragments to the others
     POST node-out?node=N                declare a node gone: queue the rebuild of what it held
     POST node-active?node=N             back to normal (after a drain that was cancelled)
@@ -47,7 +48,8 @@ from coffer.server.service import Service
 from coffer.server.service.storage.admin import DataAdmin
 
 _GET = {"volumes", "locate", "check", "nodes"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "node-drain", "node-out", "node-active"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "rebalance", "node-drain", "node-out",
+         "node-active"}
 
 
 def _json(value: object, status: int = 200) -> web.Response:
@@ -137,6 +139,8 @@ async def _call(admin: DataAdmin, name: str, r: AdminRequest) -> dict:
         return await admin.vacuum(float(r.int_arg("grace", 3600, lo=None)))
     if name == "scrub":
         return await admin.scrub()
+    if name == "rebalance":
+        return await admin.rebalance()
     if name == "nodes":
         return await admin.nodes()
     if name == "node-drain":

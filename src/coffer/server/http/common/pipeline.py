@@ -10,7 +10,8 @@
    send (possibly gigabytes of) body;
 4. `front.handle` runs the endpoint;
 5. the error ladder: an S3Error or the front's own FrontError -> `front.render_error` (5xx logged);
-   NotModified -> 304; the client gone -> no answer; any other OSError or exception -> logged, and
+   NotModified -> 304; the metadata database unreachable (MetaUnavailable) -> 503 ServiceUnavailable
+   with Retry-After, connection closed; the client gone -> no answer; any other OSError or exception -> logged, and
    answered 500 in the front's format. An error answered while the client still holds its body back
    closes the connection (it cannot carry another request);
 6. `stamp`: x-amz-request-id, x-amz-id-2, Server and the CORS headers on every response not yet sent.
@@ -29,6 +30,7 @@ from coffer.server.http.common import access_log, stats
 from coffer.server.http.common.auth import parse_query
 from coffer.server.http.common.front import Exchange, Front, FrontError
 from coffer.server.http.common.ids import new_request_id, stamp
+from coffer.server.meta.interface import MetaUnavailable
 from coffer.server.service import NotModified
 from coffer.server.service.core import begin_request
 
@@ -101,6 +103,14 @@ class Pipeline:
             return self._refuse(front, e, ex)
         except NotModified as nm:
             return front.not_modified(nm, ex)
+        except MetaUnavailable as e:
+            # the metadata database is down or failing over: nothing was acknowledged, the client retries
+            front.log.warning("%s %s -> 503: %s", request.method, raw_path, e)
+            resp = self._refuse(front, S3Error("ServiceUnavailable", "Please reduce your request rate.", status=503),
+                                ex)
+            resp.headers["Retry-After"] = "1"
+            resp.force_close()  # the request body may be unread: this connection cannot carry another request
+            return resp
         except (ConnectionError, OSError) as e:
             # the socket to the client broke (sendfile sees EPIPE/ECONNRESET before aiohttp marks the transport)
             if (request.transport is None or request.transport.is_closing()

@@ -154,6 +154,9 @@ class DataAdmin:
     async def scrub(self) -> dict:
         return await self.core.run(self._store().scrub)
 
+    async def rebalance(self) -> dict:
+        return await self.core.run(self._store().rebalance)
+
     async def heal(self) -> dict:
         return {"healed": await self.core.run(self._store().heal)}
 

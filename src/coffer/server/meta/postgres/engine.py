@@ -1,0 +1,283 @@
+"""psycopg plumbing of the PostgreSQL metadata store: group commit, the read pool, errors, retries.
+
+Owns how the PostgreSQL backend talks to the server, independent of what it stores:
+
+- `GroupCommitWriter`: one connection per worker process for writes, on one thread. Callers queue a
+  function of the connection; the thread takes everything queued, runs each function in its own
+  SAVEPOINT of one transaction, commits once, then resolves every caller's future (8 upserts in
+  one transaction cost about one: the commit's WAL flush dominates). An operation that raises rolls
+  back only its savepoint. A deadlock or serialization failure (two gateways locking the same keys
+  in different batches) aborts the whole transaction: the batch is run again from the start, so
+  every caller still gets exactly one answer from one committed transaction.
+- `ReadPool`: a few threads, each with its own read-only REPEATABLE READ connection: one transaction
+  per call, so every query of a listing page sees one snapshot.
+- `MetaUnavailable`: PostgreSQL cannot be reached (down, restarting, failing over). The HTTP layer
+  answers 503 ServiceUnavailable; a write whose commit never returned was never acknowledged.
+  The writer reconnects for the next batch; a reader thread reconnects on its next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from coffer.server.meta.interface import MetaUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger("coffer.meta.postgres")
+
+MAX_BATCH = 512  # operations per transaction at most (see the SQLite writer)
+RETRIES = 8  # deadlock / serialization retries of one batch
+CONNECT_TIMEOUT = 5  # seconds: how long a request waits for an unreachable server before 503
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, _RETRYABLE)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The server is gone or refusing work (not an answer about our data)."""
+    if isinstance(exc, (pg_errors.AdminShutdown, pg_errors.CannotConnectNow,
+                        pg_errors.TooManyConnections, pg_errors.ReadOnlySqlTransaction)):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and not is_retryable(exc)
+
+
+def unavailable(exc: BaseException) -> MetaUnavailable:
+    return MetaUnavailable(f"metadata database unavailable: {type(exc).__name__}: {str(exc).strip()[:200]}")
+
+
+def connect(dsn: str, **kwargs: Any) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise unavailable(exc) from exc
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, fut: asyncio.Future, ok: bool, value: Any) -> None:
+    def settle() -> None:
+        if fut.done():
+            return
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
+
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
+        loop.call_soon_threadsafe(settle)
+
+
+class _Op:
+    __slots__ = ("durable", "fn", "fut", "loop")
+
+    def __init__(self, fn: Callable[[psycopg.Connection], Any], loop: asyncio.AbstractEventLoop,
+                 fut: asyncio.Future, durable: bool) -> None:
+        self.fn, self.loop, self.fut, self.durable = fn, loop, fut, durable
+
+
+class GroupCommitWriter:
+    """The process's one writer connection: batches queued operations into shared transactions."""
+
+    def __init__(self, dsn: str, conn: psycopg.Connection, name: str = "coffer-pg-writer") -> None:
+        self._dsn = dsn
+        self._conn: psycopg.Connection | None = conn
+        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._closed = False
+        self.commits = 0
+        self.retries = 0  # batches run again after a deadlock / serialization failure
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    async def write(self, fn: Callable[[psycopg.Connection], T], durable: bool = True) -> T:
+        if self._closed:
+            raise RuntimeError("metadata store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        self._queue.put(_Op(fn, loop, fut, durable))
+        return await fut
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+        while True:
+            try:
+                op = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if op is not None:
+                _deliver(op.loop, op.fut, False, RuntimeError("metadata store is closed"))
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_batch(batch)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = None
+            self._conn = connect(self._dsn)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+    def _run_batch(self, batch: list[_Op]) -> None:
+        delay = 0.005
+        for attempt in range(RETRIES):
+            try:
+                outcomes = self._attempt(batch)
+            except BaseException as exc:
+                if is_retryable(exc) and attempt < RETRIES - 1:
+                    self.retries += 1
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                if is_unavailable(exc) or isinstance(exc, MetaUnavailable):
+                    self._drop_connection()
+                    err: BaseException = exc if isinstance(exc, MetaUnavailable) else unavailable(exc)
+                else:
+                    log.exception("metadata transaction failed")
+                    err = exc
+                for op in batch:
+                    _deliver(op.loop, op.fut, False, err)
+                return
+            for op, (ok, value) in zip(batch, outcomes, strict=True):
+                _deliver(op.loop, op.fut, ok, value)
+            return
+
+    def _attempt(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
+        conn = self._connection()
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN")
+            if not any(op.durable for op in batch):
+                # bookkeeping whose loss in a crash is harmless: commit without waiting for the flush
+                conn.execute("SET LOCAL synchronous_commit = off")
+            for op in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = op.fn(conn)
+                except Exception as exc:
+                    if is_retryable(exc) or is_unavailable(exc):
+                        raise  # the transaction itself is lost: retry or fail the batch
+                    conn.execute("ROLLBACK TO SAVEPOINT op")
+                    conn.execute("RELEASE SAVEPOINT op")
+                    outcomes.append((False, exc))
+                else:
+                    conn.execute("RELEASE SAVEPOINT op")
+                    outcomes.append((True, value))
+            conn.execute("COMMIT")
+            self.commits += 1
+            return outcomes
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+
+class ReadPool:
+    """A few reader threads, each with its own read-only REPEATABLE READ connection, one transaction per call.
+
+    Not psycopg_pool: with PostgreSQL unreachable a pool makes each caller wait its whole timeout for
+    a connection (5 s per request, measured with the cut-link test), while a thread that owns its
+    connection retries the connect once and answers 503 at once on "connection refused"; and a pool
+    adds nothing when every thread holds exactly one connection anyway.
+    """
+
+    def __init__(self, dsn: str, threads: int) -> None:
+        self._dsn = dsn
+        self._executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="coffer-pg-read")
+        self._local = threading.local()
+        self._conns: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def open(self) -> None:
+        pass  # connections are made by each reader thread on its first call
+
+    async def read(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        if self._closed:
+            raise RuntimeError("metadata store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _conn(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self._dsn, connect_timeout=CONNECT_TIMEOUT)
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True  # a read path must never write by accident
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _forget(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _call(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        # a connection broken since its last use (server restart, failover) gets one fresh attempt
+        for attempt in range(2):
+            try:
+                conn = self._conn()
+                try:
+                    return fn(conn)
+                finally:
+                    if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        conn.rollback()
+            except Exception as exc:
+                if is_retryable(exc) and attempt == 0:
+                    continue
+                if is_unavailable(exc):
+                    self._forget()
+                    if attempt == 0:
+                        continue
+                    raise unavailable(exc) from exc
+                raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._closed = True
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._conns.clear()
