@@ -98,8 +98,6 @@ def _env(name: str) -> str:
               help="Data folder (metadata and object data).")
 @click.option("--meta", "meta_url", envvar="COFFER_META", default=None, metavar="URL",
               help="Metadata database: postgresql://USER@HOST:PORT/DB (shared by gateways). Default: SQLite in DATA.")
-@click.option("--meta", "meta_url", envvar="COFFER_META", default=None, metavar="URL",
-              help="Metadata database: postgresql://USER@HOST:PORT/DB (shared by gateways). Default: SQLite in DATA.")
 @click.option("--address", envvar="COFFER_ADDRESS", default="127.0.0.1:9000", show_default=True,
               callback=_address, help="HOST:PORT to listen on.")
 @click.option("--access-key", envvar="COFFER_ACCESS_KEY", default=None,
