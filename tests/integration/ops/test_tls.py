@@ -215,6 +215,17 @@ def test_sdk_and_cli_verify_certificates(tls_server, pki, tmp_path):
     assert ok.bucket("sdk-tls").object("o").read() == b"sdk"
     names = [b.name for b in ok.list_buckets()]
     assert "sdk-tls" in names
+
+    import asyncio
+
+    from coffer import AsyncClient
+
+    async def list_async() -> list[str]:
+        async with AsyncClient(tls_server.endpoint, tls_server.access_key, tls_server.secret_key,
+                               config=ClientConfig(ca_bundle=str(pki.ca))) as aclient:
+            return [b.name for b in await aclient.list_buckets()]
+
+    assert "sdk-tls" in asyncio.run(list_async())
     strict = Client(tls_server.endpoint, tls_server.access_key, tls_server.secret_key,
                     config=ClientConfig(max_attempts=1))
     with pytest.raises(Exception, match=r"(?i)certificate|ssl"):
