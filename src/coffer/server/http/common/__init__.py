@@ -3,6 +3,7 @@ context, authentication, the access gate, the write hook, request bodies, respon
 SSE headers. No module here imports a front (import-linter checks it).
 
 Modules:
+  access_log     The access-log line and the per-request metrics, written once per request by the serve loop.
   auth           Authentication: which user signed this request, and how its body must be verified.
   body           Request bodies: from the socket to the service as verified, decoded byte pieces.
   connections    Connection hygiene: idle, request-head and body timeouts, the per-worker connection limit.

@@ -14,7 +14,10 @@
    with Retry-After, connection closed; the client gone -> no answer; any other OSError or exception -> logged, and
    answered 500 in the front's format. An error answered while the client still holds its body back
    closes the connection (it cannot carry another request);
-6. `stamp`: x-amz-request-id, x-amz-id-2, Server and the CORS headers on every response not yet sent.
+6. `stamp`: x-amz-request-id, x-amz-id-2, Server and the CORS headers on every response not yet sent;
+7. `access_log.finish`: the access-log line and the request's metrics (operation, status, bytes, time).
+   A client that went away is one INFO line and status 499 (no traceback); the request id is on every
+   log line written meanwhile (`logs.request_id`).
 """
 
 from __future__ import annotations
