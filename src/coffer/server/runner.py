@@ -277,7 +277,7 @@ def start_healer(cfg: Config) -> None:
     """The healer/scrubber thread (data/volumes/heal.py), once per server: in the supervisor (or the only worker)."""
     if not (cfg.volumes or cfg.clustered) or cfg.heal_interval <= 0:
         return
-    from coffer.server.data.volumes.heal import background
+    from coffer.server.data.volumes.upkeep import background
 
     store = open_cluster_data(cfg) if cfg.clustered else _volume_store(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",

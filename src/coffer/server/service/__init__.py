@@ -18,6 +18,7 @@ from coffer.server.service.bulk.jobs import Jobs
 from coffer.server.service.compat.ais import AisOps
 from coffer.server.service.compat.oio import Oio
 from coffer.server.service.core import Core, Integrity, Principal
+from coffer.server.service.crypto.kms import KmsKeys
 from coffer.server.service.events.notifications import Notifier
 from coffer.server.service.objects.appends import Appends
 from coffer.server.service.objects.archive import Archives
@@ -65,6 +66,7 @@ class Service:
         self.lifecycle = Lifecycle(self.core, self.versioning, self.notifier)
         # bucket encryption, CORS, website configuration
         self.bucket_config = BucketConfig(self.core)
+        self.kms = KmsKeys(self.core)  # KMS key administration (the console's KMS page)
         # OpenIO API
         self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
 

@@ -28,11 +28,14 @@ import json
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coffer.server.data.durable import flock, write_json
 from coffer.server.data.volumes.bitrot import FragmentFormatError, close_handle, read_header, verify_file
-from coffer.server.data.volumes.heal import _flock, _write_json, copy_fragment
-from coffer.server.data.volumes.store import VolumeDataStore
+from coffer.server.data.volumes.heal import copy_fragment
+
+if TYPE_CHECKING:
+    from coffer.server.data.volumes.store import VolumeDataStore
 
 
 class Rebalancer:
@@ -58,7 +61,7 @@ class Rebalancer:
         return bool(st.get("cursor")) or st.get("generation") != self.generation()
 
     def run(self, stop: threading.Event | None = None, budget: float | None = None) -> dict[str, Any]:
-        with _flock(self.store.heal_dir / "rebalance.lock", blocking=False) as got:
+        with flock(self.store.heal_dir / "rebalance.lock", blocking=False) as got:
             if not got:
                 return {**self.state(), "busy": True}
             self.store.refresh(force=True)
@@ -71,7 +74,7 @@ class Rebalancer:
             for ref in self.store.iter_refs(after=st["cursor"]):
                 if stop is not None and stop.is_set():
                     break
-                with _flock(self.store.heal_dir / "repair.lock"):  # never beside a repair of this server
+                with flock(self.store.heal_dir / "repair.lock"):  # never beside a repair of this server
                     copied += self._ref(ref, stats)
                 stats["checked"] += 1
                 st["cursor"] = ref
@@ -80,16 +83,16 @@ class Rebalancer:
                     if ahead > 0:
                         (stop.wait if stop is not None else time.sleep)(min(ahead, 5.0))
                 if time.monotonic() - saved >= 1.0:
-                    _write_json(self.state_path, st)
+                    write_json(self.state_path, st)
                     saved = time.monotonic()
                 if budget is not None and time.monotonic() - began >= budget:
                     break
             else:
                 st.update(cursor="", passes=st.get("passes", 0) + 1, finished=time.time(),
                           generation=st.pop("generation_started", self.generation()), last_stats=st.pop("stats"))
-                _write_json(self.state_path, st)
+                write_json(self.state_path, st)
                 return {**st["last_stats"], "done": True, "generation": st["generation"]}
-            _write_json(self.state_path, st)
+            write_json(self.state_path, st)
             return {**stats, "done": False, "cursor": st["cursor"]}
 
     # -- one ref -------------------------------------------------------------------------------------

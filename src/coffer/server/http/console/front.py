@@ -72,8 +72,10 @@ def _static(name: str) -> web.Response:
 
 def error_json(e: S3Error, rid: str) -> web.Response:
     body = {"error": {"code": e.code, "message": e.message, "status": e.status, "request_id": rid}}
-    return web.Response(status=e.status, body=json.dumps(body).encode(),
-                        headers={**SECURITY_HEADERS, "Content-Type": "application/json"})
+    headers = {**SECURITY_HEADERS, "Content-Type": "application/json"}
+    if isinstance(e, sessions.TooManyAttempts):
+        headers["Retry-After"] = str(e.retry_after)
+    return web.Response(status=e.status, body=json.dumps(body).encode(), headers=headers)
 
 
 class ConsoleFront(Front):
