@@ -16,6 +16,7 @@ import click
 
 from coffer import CofferError
 from coffer.cli import _aliases
+from coffer.cli._aliases import tls_config
 from coffer.cli._output import Output, UsageError, command, human_size
 from coffer.sdk._client import Client
 from coffer.sdk._config import ClientConfig
@@ -32,8 +33,8 @@ def _client(alias: str | None) -> Client:
         found = _aliases.load().get(alias)
         if found is None:
             raise UsageError(f"no alias {alias!r} (see coffer alias ls)")
-        return Client(found.url, found.access_key, found.secret_key, found.region, config=_SLOW)
-    return Client.from_env(config=_SLOW)
+        return Client(found.url, found.access_key, found.secret_key, found.region, config=tls_config(_SLOW))
+    return Client.from_env(config=tls_config(_SLOW))
 
 
 def call(alias: str | None, method: str, name: str, **query: Any) -> dict:

@@ -25,6 +25,7 @@ from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.gate import request_context
 from coffer.server.http.common.hooks import around_write
 from coffer.server.http.common.respond import quoted, xml_response
+from coffer.server.http.common.sse import secure
 from coffer.server.http.s3.objects import put_result_headers
 from coffer.server.http.s3.tagging import tagging_document
 from coffer.server.meta.model import ObjectRecord
@@ -164,7 +165,7 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         headers={_STORED[k]: v for k, v in fields.items() if k in _STORED},
         user_meta={k[11:]: v for k, v in fields.items() if k.startswith("x-amz-meta-")},
         storage_class=fields.get("x-amz-storage-class", "STANDARD"), owner=owner, props=props,
-        sse=sse_request(sse_fields, secure=True) if sse_fields else None,
+        sse=sse_request(sse_fields, secure=secure(ctx)) if sse_fields else None,
         tags=tagging_document(fields["tagging"]) if "tagging" in fields else None,
     )
     integrity = _form_integrity(fields)
