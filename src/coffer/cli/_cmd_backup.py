@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from coffer.cli._cmd_admin import PREFIX, _alias, _client
+from coffer.cli._cmd_admin import PREFIX, admin_alias_name, admin_client
 from coffer.cli._output import Output, UsageError, command
 
 META = Path("meta") / "coffer.sqlite3"
@@ -77,7 +77,7 @@ def _local_backup(data: Path, tmp: Path) -> None:
 
 
 def _remote_backup(tmp: Path) -> None:
-    client = _client(_alias())
+    client = admin_client(admin_alias_name())
     try:
         resp = client._transport.request("GET", "_coffer", PREFIX + "backup", stream=True, retries=False)
         try:
