@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`python bench/ec_server_bench.py`: the erasure-coded server against SINGLE, over HTTP (issue 5).
+"""`python bench/ec_server_bench.py`: the erasure-coded server against SINGLE, over HTTP.
 
 Starts Coffer servers on loopback with fresh folders and drives them with the benchmark's async client
 (harness.s3client): 64 MiB PUTs and GETs against

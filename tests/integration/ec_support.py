@@ -1,4 +1,4 @@
-"""Shared pieces of the multi-volume (issue 5) integration tests: a server over N volume directories,
+"""Shared pieces of the multi-volume integration tests: a server over N volume directories,
 the admin API through the SDK's signed transport, fragment paths from `locate`, byte flipping.
 """
 

@@ -1,4 +1,4 @@
-"""Unit and property tests of the issue 7 part B documents: the CORS pattern matcher and rule choice,
+"""Unit and property tests of the bucket configuration documents: the CORS pattern matcher and rule choice,
 the XML parsers of BucketEncryption/BucketCors/BucketWebsite (with S3's errors), the Key Protect header
 mapping, the website Host-header parser and the per-part stream keys of encrypted multipart uploads.
 """

@@ -1,4 +1,4 @@
-"""Access control's bucket-settings patches through modify_bucket_props (issue 7): settings changed at
+"""Access control's bucket-settings patches through modify_bucket_props: settings changed at
 the same time by different store instances on one database (as by different worker processes) are all
 kept, and None removes a setting."""
 

@@ -1,4 +1,4 @@
-"""The metadata store's versions (issue 4), at the MetaStore level: data references of noncurrent
+"""The metadata store's versions, at the MetaStore level: data references of noncurrent
 versions, the guard rolling a whole operation back, DeleteBucket with versions, migration of an
 old database, and ListObjectVersions paging (hypothesis: pages joined == one full listing).
 """

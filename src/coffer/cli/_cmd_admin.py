@@ -185,14 +185,19 @@ def heal(out: Output) -> None:
     out.emit(r, f"healed {len(r['healed'])} queued segment(s)")
 
 
-@admin_group.command("bucket-policy")
+@admin_group.command("storage-policy")
 @click.argument("bucket")
 @click.argument("policy", required=False)
 @command
-def bucket_policy(out: Output, bucket: str, policy: str | None) -> None:
+def storage_policy(out: Output, bucket: str, policy: str | None) -> None:
     """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
-    r = call(_alias(), "PUT" if policy else "DELETE", "bucket-policy", bucket=bucket, policy=policy)
+    r = call(_alias(), "PUT" if policy else "DELETE", "storage-policy", bucket=bucket, policy=policy)
     out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")
+
+
+# the former name of storage-policy (it sets a storage policy, not an access policy), kept for scripts
+admin_group.add_command(click.Command("bucket-policy", params=storage_policy.params, callback=storage_policy.callback,
+                                      help=storage_policy.help, hidden=True))
 
 
 @admin_group.command("info")

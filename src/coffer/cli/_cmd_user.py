@@ -1,5 +1,5 @@
 """``coffer user create|ls|delete|key|quota|buckets|chown``: users, keys, quotas and bucket ownership
-on a running server, through its admin API (issue 7), with an alias holding an admin's keys.
+on a running server, through its admin API, with an alias holding an admin's keys.
 
 These are client commands (the SDK's :class:`~coffer.sdk._admin.Admin`, never the server package);
 ``coffer.entry`` attaches them to the server's ``coffer user`` group, whose add/list/remove work on a

@@ -1,4 +1,4 @@
-"""Coffer's admin API from Python: users, access keys and quotas of a running server (issue 7).
+"""Coffer's admin API from Python: users, access keys and quotas of a running server.
 
 ``Client(...).admin`` returns an :class:`Admin`; the credentials must be an admin's (the server's
 root user, or a user created with ``admin=True``). Requests go through the client's transport, so

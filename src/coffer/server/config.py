@@ -81,7 +81,7 @@ class Config:
     loop: str = "asyncio"  # asyncio | uvloop (see bench/: asyncio keeps sendfile, uvloop does not)
     lifecycle_day_seconds: float = 86400.0  # length of a lifecycle "day" (tests shrink it)
     limits: Limits = field(default_factory=Limits)
-    # Multi-volume data (issue 5): none -> the data folder holds the data as before (data/local.py).
+    # Multi-volume data: none -> the data folder holds the data as before (data/local.py).
     volumes: tuple[Path, ...] = ()
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
@@ -92,6 +92,7 @@ class Config:
     # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
     cluster_secret: str | None = None
     cluster_map: str | None = None
+    cluster_ca: str | None = None  # CA bundle: reach the nodes over TLS (docs/cluster.md)
     suspect_after: float = 10.0  # seconds without a heartbeat before a node is suspect
 
     @property

@@ -140,7 +140,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # lifecycle rules (issue 4): one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
     await stop.wait()
@@ -232,7 +232,7 @@ def open_cluster_data(cfg: Config) -> VolumeDataStore:
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
-                             suspect_after=cfg.suspect_after)
+                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca)
     store.open()
     return store
 
@@ -241,9 +241,9 @@ def start_healer(cfg: Config) -> None:
     """The healer/scrubber thread (data/volumes/heal.py), once per server: in the supervisor (or the only worker)."""
     if not (cfg.volumes or cfg.clustered) or cfg.heal_interval <= 0:
         return
-    from coffer.server.data.volumes.heal import background
+    from coffer.server.data.volumes.upkeep import background
 
-    store = _volume_store(cfg)
+    store = open_cluster_data(cfg) if cfg.clustered else _volume_store(cfg)
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
                      kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
                              "heal_interval": cfg.heal_interval, "log": log}).start()

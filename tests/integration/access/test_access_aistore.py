@@ -1,5 +1,5 @@
-"""The AIStore API (bearer tokens, issue 6) keeps the ownership rule now that S3 requests are decided
-by bucket policies and ACLs (issue 7): a token of another user can neither read nor write a bucket it
+"""The AIStore API (bearer tokens) keeps the ownership rule now that S3 requests are decided
+by bucket policies and ACLs: a token of another user can neither read nor write a bucket it
 does not own, whatever the bucket's S3 policy says."""
 
 from __future__ import annotations

@@ -53,10 +53,13 @@ class NodeProcess:
     volumes: int = 2
     secret: str = CLUSTER_SECRET
     proc: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+    netns: str | None = None  # run inside this network namespace (`ip netns exec`)
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def volume_paths(self) -> list[Path]:
@@ -65,9 +68,11 @@ class NodeProcess:
     def start(self, timeout: float = 20.0) -> None:
         cmd = [sys.executable, "-m", "coffer", "node", "serve", "--address", self.address,
                "--cluster-secret", self.secret, "--zone", self.zone, "--meta", self.meta,
-               "--node-id", self.name, "--heartbeat", "0.5"]
+               "--node-id", self.name, "--heartbeat", "0.5", *self.extra_args]
         for p in self.volume_paths:
             cmd += ["--volume", str(p)]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns, *cmd]
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "node.log", "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -76,7 +81,7 @@ class NodeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node exited with {self.proc.returncode}: {self.log_text()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
                 if self._registered():
                     return
             except OSError:
@@ -85,6 +90,17 @@ class NodeProcess:
         raise RuntimeError(f"node {self.name} did not start: {self.log_text()}")
 
     def _registered(self) -> bool:
+        if self.meta.startswith("postgresql://"):
+            try:
+                from coffer.server.meta.backends import open_cluster_map
+            except ImportError:
+                from coffer.server.meta.cluster import open_cluster_map  # type: ignore[no-redef]
+
+            cmap = open_cluster_map(self.meta)
+            try:
+                return sum(1 for v in cmap.volumes() if v.node == self.name) == self.volumes
+            finally:
+                cmap.close()
         path = self.meta
         if not Path(path).exists():
             return False

@@ -144,7 +144,7 @@ def test_touch_sends_created_event_and_refresh_counts(api, endpoint):
 
 
 def test_change_policy_rewrites_the_data_keeping_metadata(server_factory, tmp_path):
-    """On a multi-volume server (issue 5): the data moves to the new policy, the metadata stays."""
+    """On a multi-volume server: the data moves to the new policy, the metadata stays."""
     from ec_support import start
 
     srv, _vols = start(server_factory, tmp_path, n=3)

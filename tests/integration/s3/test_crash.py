@@ -1,6 +1,6 @@
 """Crash safety: kill -9 at the worst moments never loses acknowledged data or leaves partial objects.
 
-Owns the durability promises of issue 2, tested on a real `coffer serve` process with its own data
+Owns the durability promises, tested on a real `coffer serve` process with its own data
 folder (server_factory, one worker so that SIGKILL of the process kills the server):
 
 * kill -9 in the middle of a large PUT body: after restart the key holds its previous version,

@@ -1,4 +1,4 @@
-"""Fault injection on a real multi-volume server (issue 5): every time, GET returns the exact bytes
+"""Fault injection on a real multi-volume server: every time, GET returns the exact bytes
 (or a clear error once more is lost than the policy tolerates), health says degraded, and repair /
 rebuild / heal restore full redundancy (checked with `check --trust 2`).
 

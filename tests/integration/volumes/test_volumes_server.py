@@ -1,4 +1,4 @@
-"""The multi-volume server (issue 5) through S3 clients: storage policies per bucket and per object,
+"""The multi-volume server through S3 clients: storage policies per bucket and per object,
 placement on distinct volumes, range reads, multipart, copies, volume identity, the admin API and
 the `coffer admin` CLI. Fault injection is in test_volumes_faults.py."""
 
@@ -89,8 +89,10 @@ def test_bucket_default_policy_from_create_header_and_admin(ec6):
     body = data(400_000, seed=3)
     s3.put_object(Bucket="single", Key="k", Body=body)
     assert admin(srv, "GET", "locate", bucket="single", key="k")["segments"][0]["policy"] == "SINGLE"
-    r = admin(srv, "PUT", "bucket-policy", bucket="single", policy="ec-3+2")
+    r = admin(srv, "PUT", "storage-policy", bucket="single", policy="ec-3+2")
     assert r["storage_policy"] == "EC-3+2"
+    # the resource's former name still answers (scripts written before it was renamed)
+    assert admin(srv, "PUT", "bucket-policy", bucket="single", policy="ec-3+2")["storage_policy"] == "EC-3+2"
     s3.put_object(Bucket="single", Key="k2", Body=body)
     assert admin(srv, "GET", "locate", bucket="single", key="k2")["segments"][0]["policy"] == "EC-3+2"
     # the object header beats the bucket default; multipart keeps the policy of its creation

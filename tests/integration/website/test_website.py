@@ -56,7 +56,7 @@ def site(site_server):
     name = f"site-{uuid.uuid4().hex[:10]}"
     c.create_bucket(Bucket=name)
     c.put_bucket_website(Bucket=name, WebsiteConfiguration=SITE)
-    # a website serves what anonymous callers may read (issue 7): public, except hidden/
+    # a website serves what anonymous callers may read: public, except hidden/
     c.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"},
         {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/hidden/*"},

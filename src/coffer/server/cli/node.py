@@ -27,10 +27,16 @@ def node_group() -> None:
               help="Host name recorded in the cluster map (default: this machine's).")
 @click.option("--heartbeat", envvar="COFFER_HEARTBEAT", type=click.FloatRange(0.1, 60), default=2.0, show_default=True,
               help="Seconds between two heartbeats.")
-def node_serve_cmd(volumes, address, cluster_secret, zone, meta, node_id, host_name, heartbeat) -> None:
+@click.option("--tls-cert", envvar="COFFER_NODE_TLS_CERT", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Serve the internal API over TLS with this certificate (PEM; its SAN must name --address's host).")
+@click.option("--tls-key", envvar="COFFER_NODE_TLS_KEY", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="The certificate's private key (PEM; default: in the --tls-cert file).")
+def node_serve_cmd(volumes, address, cluster_secret, zone, meta, node_id, host_name, heartbeat, tls_cert=None,
+                   tls_key=None) -> None:
     """Serve this node's volumes to the cluster's gateways."""
     from coffer.server.node.serve import NodeConfig, serve_node
 
     raise SystemExit(serve_node(NodeConfig(volumes=tuple(Path(v) for v in volumes), address=address,
                                            secret=cluster_secret, zone=zone, meta=meta, node_id=node_id,
-                                           host=host_name, heartbeat=heartbeat)))
+                                           host=host_name, heartbeat=heartbeat, tls_cert=tls_cert,
+                                           tls_key=tls_key)))

@@ -57,10 +57,12 @@ from coffer.server.service.events.webhook_security import networks
               help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
 @click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
               help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
+@click.option("--cluster-ca", envvar="COFFER_CLUSTER_CA", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Reach the storage nodes over TLS, verifying their certificates with this CA bundle (PEM).")
 def serve_cmd(data, address, access_key, secret_key, workers, region, domains, loop, inline_max,
               shutdown_grace, lifecycle_day_seconds, website_address, website_domains, webhook_retry_max,
               webhook_allow, console_address, volumes, scrub_rate, scrub_interval, heal_interval, cluster_secret=None,
-              cluster_map=None, meta_url=None) -> None:
+              cluster_map=None, meta_url=None, cluster_ca=None) -> None:
     """Run the Coffer S3 server."""
     from coffer.server.runner import serve
 
@@ -85,5 +87,5 @@ def serve_cmd(data, address, access_key, secret_key, workers, region, domains, l
                                webhook_retry_min=min(Limits().webhook_retry_min, webhook_retry_max)),
                  volumes=tuple(Path(v) for v in volumes), scrub_rate=scrub_rate * 1024 * 1024,
                  scrub_interval=scrub_interval, heal_interval=heal_interval, cluster_secret=cluster_secret,
-                 cluster_map=cluster_map, meta_url=meta_url or None)
+                 cluster_map=cluster_map, meta_url=meta_url or None, cluster_ca=cluster_ca)
     raise SystemExit(serve(cfg))

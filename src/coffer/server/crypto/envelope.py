@@ -3,7 +3,7 @@
 This module owns the byte formats of encrypted data (see docs/encryption.md, the byte-for-byte
 reference): how an object's plaintext becomes its stored ciphertext, how the per-object data key is
 wrapped, and the validation of SSE-S3/SSE-KMS/SSE-C request headers with S3's error codes.  The
-master key and the local KMS key store (files in the data folder) are in :mod:`crypto_keys`.
+master key and the local KMS key store (files in the data folder) are in :mod:`coffer.server.crypto.keys`.
 Wiring all this into PUT/GET is the service's job.
 
 Why blocks: each 64 KiB plaintext block is sealed on its own, with a nonce derived from (stream id,

@@ -119,6 +119,11 @@ class VolumeAdmin(Protocol):
         """Run (or resume) a scrub pass to its end, unthrottled."""
         ...
 
+    def rebalance(self) -> dict[str, Any]:
+        """Move fragments to where placement wants them now (a node joined), to the pass's end:
+        {checked, moved, duplicates, bytes, stuck, done}."""
+        ...
+
     def heal(self) -> list[dict[str, Any]]:
         """Re-probe the volumes and repair everything in the repair queue now."""
         ...

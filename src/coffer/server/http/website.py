@@ -12,7 +12,7 @@ is an HTML 403 page, like every website error).
 Where: on the main listener for Host names under ``--website-domain`` (default
 ``s3-website.localhost``), and on every request of the optional ``--website-address`` listener.
 Access: a website is public by nature: it serves an object (or error document) only when anonymous
-callers may read it through the bucket policy or ACLs (issue 7; else 403 AccessDenied), and SSE-C
+callers may read it through the bucket policy or ACLs (else 403 AccessDenied), and SSE-C
 objects never (their key cannot be given here).
 """
 

@@ -32,7 +32,7 @@ from coffer.server.meta.model import (
     VersionPage,
 )
 
-# WORM (issue 4): the service passes a guard to every call that may destroy an object version; the
+# WORM: the service passes a guard to every call that may destroy an object version; the
 # backend calls it, inside the transaction, with the props of each version it is about to delete or
 # overwrite, and lets whatever it raises propagate after rolling everything back.
 Guard = Callable[[dict[str, Any]], None]
@@ -127,7 +127,7 @@ class MetaStore(ABC):
 
     async def modify_bucket_props(self, name: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         """Atomically replace the bucket's props by fn(props); fn may raise to refuse (nothing
-        changes). Returns the new props. Raises NoSuchBucket. (Issue 4; this default is not atomic,
+        changes). Returns the new props. Raises NoSuchBucket. (This default is not atomic,
         backends override it.)"""
         bucket = await self.get_bucket(name)
         if bucket is None:
@@ -173,7 +173,7 @@ class MetaStore(ABC):
         """Remove many keys in one transaction; result aligned with `keys`. A guard raising for
         any of them rolls the whole batch back."""
 
-    # -- versions (issue 4) -------------------------------------------------------------------------
+    # -- versions -------------------------------------------------------------------------
     async def get_version(self, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
         """One version by id ("null": the null version); delete markers have delete_marker set."""
         raise NotImplementedError
@@ -280,7 +280,7 @@ class MetaStore(ABC):
     async def abort_upload(self, upload_id: str) -> list[str]:
         """Delete the upload and its parts; returns their freed refs. Raises NoSuchUpload."""
 
-    # -- notifications and snapshots (issue 6; see sqlite_events) ---------------------------------
+    # -- notifications and snapshots (see sqlite/events.py) ---------------------------------
     @abstractmethod
     async def enqueue_events(self, items: list[tuple[str, dict]], replaces: int | None = None,
                              durable: bool = True, only_if_held: bool = False) -> list[int]:
@@ -313,7 +313,7 @@ class MetaStore(ABC):
         """Atomically create `dest` with a copy of every object row of `source` sharing its data
         (one more reference per data ref). Raises NoSuchBucket, BucketExists."""
 
-    def jobs(self):  # -> coffer.server.meta.bulk.JobStore (bulk jobs, issue 6)
+    def jobs(self):  # -> coffer.server.meta.bulk.JobStore (bulk jobs)
         raise NotImplementedError("this metadata backend keeps no bulk jobs")
 
     # -- housekeeping -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ class User:
     display_name: str
     email: str | None = None
     created: float = 0.0
-    props: dict[str, Any] = field(default_factory=dict)  # quotas, flags (issue 7)
+    props: dict[str, Any] = field(default_factory=dict)  # quotas, flags
 
 
 @dataclass(slots=True)

@@ -217,6 +217,8 @@ async def put_fragment(request: web.Request) -> web.Response:
         await asyncio.to_thread(sink.finish, header)
         committed = True
         return web.json_response({"path": str(sink.final)}, status=201)
+    except ConnectionError:
+        raise  # the gateway went away mid-body (killed, link cut): its write is dropped, the disk is fine
     except OSError as exc:
         vol.fail(exc)
         raise

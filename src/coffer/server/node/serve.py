@@ -36,6 +36,8 @@ class NodeConfig:
     host: str | None = None
     heartbeat: float = 2.0
     fsync: bool = True
+    tls_cert: str | None = None  # PEM certificate: serve HTTPS (gateways verify it with --cluster-ca)
+    tls_key: str | None = None
 
 
 def open_volumes(paths: tuple[Path, ...], *, fsync: bool = True) -> list[Volume]:
@@ -89,14 +91,26 @@ def serve_node(cfg: NodeConfig) -> int:
     removed = sum(v.sweep_tmp(time.time()) for v in vols if v.readable)  # this node's in-flight writes died with it
     if removed:
         log.info("removed %d temporary fragment files left by an earlier run", removed)
+    ssl_context = None
+    if cfg.tls_cert:
+        import ssl
+
+        try:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            log.error("cannot load the TLS certificate: %s", exc)
+            return 2
     node = Node(cfg.node_id or cfg.address, cfg.secret, vols)
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(cfg, node, stop), daemon=True, name="heartbeat").start()
     host, port = parse_address(cfg.address)
-    print(f"Coffer storage node {node.node_id} serving {len(vols)} volumes on http://{host}:{port}"
+    print(f"Coffer storage node {node.node_id} serving {len(vols)} volumes on "
+          f"{'https' if ssl_context else 'http'}://{host}:{port}"
           + (f" (zone {cfg.zone})" if cfg.zone else ""), flush=True)
     try:
-        web.run_app(build_app(node), host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)
+        web.run_app(build_app(node), host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0,
+                    ssl_context=ssl_context)
     finally:
         stop.set()
     return 0

@@ -31,7 +31,7 @@ from coffer.server.service.crypto.sse import Sse
 T = TypeVar("T")
 
 DEFAULT_CHECKSUM = "CRC64NVME"  # what S3 itself computes when a client sends none
-# Per-request access state (issue 7), reset by begin_request() when the HTTP front takes a request:
+# Per-request access state, reset by begin_request() when the HTTP front takes a request:
 # BUCKET_HINT is the bucket row the gate just read and authorized (bucket_for reuses it instead of a
 # second lookup); GRANTED names the buckets service.access allowed this request to act on. A request
 # that did not go through service.access (another front, a background job) gets the ownership check.

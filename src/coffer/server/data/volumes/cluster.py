@@ -37,10 +37,11 @@ class ClusterDataStore(VolumeDataStore):
     """Object data on the storage nodes of the cluster map (see module docstring)."""
 
     def __init__(self, root: Path, cluster: Any, secret: str, *, suspect_after: float = 10.0,
-                 refresh_every: float = 2.0, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+                 refresh_every: float = 2.0, block_size: int = DEFAULT_BLOCK_SIZE, ca: str | None = None) -> None:
         super().__init__(root, [], block_size=block_size)
         self.cluster = cluster
         self.secret = secret
+        self.ca = ca  # with a CA bundle, every node is reached over verified TLS
         self.suspect_after = suspect_after
         self.refresh_every = refresh_every
         self.generation = -1
@@ -83,7 +84,7 @@ class ClusterDataStore(VolumeDataStore):
                     continue
                 client = self._clients.get(node.address)
                 if client is None:
-                    client = self._clients[node.address] = NodeClient(node.address, self.secret)
+                    client = self._clients[node.address] = NodeClient(node.address, self.secret, ca=self.ca)
                 vol = self._remote.get(rec.uuid)
                 if vol is None or vol.client is not client:
                     vol = self._remote[rec.uuid] = RemoteVolume(client, rec.uuid, node=node.id,

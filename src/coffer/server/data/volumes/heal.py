@@ -22,18 +22,16 @@ to reason about, and repair is disk-bound anyway.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coffer.server.data.durable import flock, write_json
 from coffer.server.data.volumes.bitrot import (
     HEADER_SIZE,
     FragmentFormatError,
@@ -50,23 +48,9 @@ if TYPE_CHECKING:
     from coffer.server.data.volumes.store import VolumeDataStore
 
 
-@contextmanager
-def _flock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def repair_ref(store: VolumeDataStore, ref: str) -> RepairResult | None:
     """Repair one ref under the server-wide repair lock; None if it has no fragment left (deleted)."""
-    with _flock(store.heal_dir / "repair.lock"):
+    with flock(store.heal_dir / "repair.lock"):
         try:
             return repair(store.volumes, ref)
         except ObjectNotFound:
@@ -170,12 +154,12 @@ class Scrubber:
             return {"cursor": "", "passes": 0, "finished": 0.0}
 
     def _save(self, st: dict) -> None:
-        _write_json(self.state_path, st)
+        write_json(self.state_path, st)
 
     def run(self, stop: threading.Event | None = None, budget: float | None = None) -> dict:
         """Scrub from the saved cursor until the pass ends, ``stop`` is set or ``budget`` seconds
         pass. Returns the state (with ``busy`` if another process is scrubbing)."""
-        with _flock(self.store.heal_dir / "scrub.lock", blocking=False) as got:
+        with flock(self.store.heal_dir / "scrub.lock", blocking=False) as got:
             if not got:
                 return {**self.state(), "busy": True}
             st = self.state()
@@ -266,7 +250,7 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
     """Move every fragment off a volume, then forget it (see module docstring)."""
     uid, path = _volume(store, which)
     draining = store.draining() | {uid}
-    _write_json(store.heal_dir / "draining.json", sorted(draining))
+    write_json(store.heal_dir / "draining.json", sorted(draining))
     store.write_registry(store.read_registry())  # bump the mtime: every process reloads and stops writing there
     store.refresh(force=True)
     vol = store.volumes.get(uid)
@@ -276,7 +260,7 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
     for ref in store.iter_refs():
         for index, src in vol.fragments_of(ref):
             try:
-                with _flock(store.heal_dir / "repair.lock"):
+                with flock(store.heal_dir / "repair.lock"):
                     moved = _move(store, vol, ref, index, src)
             except OSError as exc:
                 out["stuck"].append(f"{ref}.{index}: {exc}")
@@ -293,7 +277,7 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
         reg = store.read_registry()
         reg.pop(uid, None)
         store.write_registry(reg)
-        _write_json(store.heal_dir / "draining.json", sorted(store.draining() - {uid}))
+        write_json(store.heal_dir / "draining.json", sorted(store.draining() - {uid}))
         store.refresh(force=True)
         out["forgotten"] = True
     return out
@@ -315,19 +299,7 @@ def _move(store: VolumeDataStore, vol: Volume, ref: str, index: int, src: Path) 
                    and (cap is None or per_domain[v.domain] < cap)]
         if not targets:
             return False
-        sink = targets[0].open_sink(ref, index)
-        try:
-            size, pos = handle_size(fh), HEADER_SIZE
-            while pos < size:
-                chunk = pread(fh, min(1 << 20, size - pos), pos)
-                if not chunk:
-                    raise OSError(f"{src}: short read")
-                sink.append_raw([chunk])
-                pos += len(chunk)
-            sink.finish(header)
-        except BaseException:
-            sink.discard()
-            raise
+        copy_fragment(fh, header, targets[0], ref, index)
     finally:
         close_handle(fh)
     # A crash before this leaves two good copies of one index: readers accept either.
@@ -336,17 +308,30 @@ def _move(store: VolumeDataStore, vol: Volume, ref: str, index: int, src: Path) 
     return True
 
 
+def copy_fragment(fh, header, target, ref: str, index: int) -> int:
+    """Stream an open, verified fragment's records to ``target`` under the same name (the target
+    writes tmp -> verify -> fsync -> rename, so a crash leaves nothing half-made); bytes copied."""
+    sink = target.open_sink(ref, index)
+    try:
+        size, pos = handle_size(fh), HEADER_SIZE
+        while pos < size:
+            chunk = pread(fh, min(4 << 20, size - pos), pos)
+            if not chunk:
+                raise OSError(f"{ref}.{index}: short read")
+            sink.append_raw([chunk])
+            pos += len(chunk)
+        sink.finish(header)
+    except BaseException:
+        sink.discard()
+        raise
+    return pos
+
+
 def _unlink_on(vol: Volume, path: Path) -> bool:
     try:
         return vol.unlink_fragment(path)
     except OSError:
         return False
-
-
-def _write_json(path: Path, value: object) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value))
-    os.rename(tmp, path)
 
 
 def volumes_report(store: VolumeDataStore) -> list[dict]:
@@ -362,93 +347,6 @@ def volumes_report(store: VolumeDataStore) -> list[dict]:
     return out
 
 
-def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: float, scrub_interval: float,
-               heal_interval: float, log) -> None:
-    """The healer and scrubber loop (one per server, in the supervisor process): drain the repair
-    queue every ``heal_interval`` seconds; scrub in slices so queued repairs never wait long."""
-    scrubber = Scrubber(store, scrub_rate)
-    if not scrubber.state_path.exists():
-        scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass after one interval
-    while not stop.wait(heal_interval):
-        try:
-            store.refresh()
-            for item in heal_queue(store):
-                if item["status"] not in ("healthy", "gone"):
-                    log.warning("heal %s: %s", item["ref"], item["status"])
-            st = scrubber.state()
-            if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
-                scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
-        except Exception:
-            log.exception("healer pass failed")
-
-
-class VolumeAdmin:
-    """The volume-administration facet of the multi-volume store (data/interface.py `VolumeAdmin`):
-    what `coffer admin` and the data health endpoints ask, as plain dicts."""
-
-    def __init__(self, store: VolumeDataStore) -> None:
-        self.store = store
-
-    def report(self) -> dict:
-        vols = volumes_report(self.store)
-        return {"volumes": vols, "default_policy": self.store.default_policy().name,
-                "repair_queue": len(self.store.queued()), "scrub": Scrubber(self.store, 0).state()}
-
-    def health(self) -> dict:
-        """status ok (every volume writable, nothing queued), degraded (writes still meet the default
-        policy's quorum) or failed; the volumes, the repair queue's length, the scrubber's state."""
-        store = self.store
-        store.refresh()
-        queue = len(store.queued())
-        try:
-            scrub = json.loads((store.heal_dir / "scrub.json").read_text())
-        except (OSError, ValueError):
-            scrub = {}
-        vols: list[dict] = []
-        for v in store.volumes:
-            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
-            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
-                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
-        writable = sum(1 for v in store.volumes if v.writable)
-        quorum = store.default_policy().write_quorum
-        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
-        return {"status": status, "volumes": vols, "repair_queue": queue, "scrub": scrub}
-
-    def enqueue(self, ref: str) -> None:
-        self.store.enqueue(ref)
-
-    def repair(self, ref: str) -> dict:
-        try:
-            res = repair_ref(self.store, ref)
-        except NotEnoughFragments as exc:
-            return {"ref": ref, "status": "lost", "error": str(exc)}
-        if res is not None and not res.unrepaired:
-            self.store.dequeue(ref)
-        return {"ref": ref, **result_dict(res)}
-
-    def rebuild(self, volume: str) -> dict:
-        return rebuild_volume(self.store, volume)
-
-    def drain(self, volume: str) -> dict:
-        return drain_volume(self.store, volume)
-
-    def scrub(self) -> dict:
-        return Scrubber(self.store, 0).run()
-
-    def heal(self) -> list[dict]:
-        self.store.refresh(force=True)
-        return heal_queue(self.store, force=True)
-
-    def drop_stale_queue(self) -> int:
-        dropped = 0
-        for ref in self.store.queued():
-            if not self.store.volumes.find_fragments(ref):
-                self.store.dequeue(ref)
-                dropped += 1
-        return dropped
-
-
-# -- storage nodes (the cluster's `coffer admin node out|drain`) ---------------------------------------
 def queue_rebuild(store: VolumeDataStore) -> dict:
     """After a node is declared out: queue every ref below full redundancy on the remaining volumes
     (trust 1: fragments present with valid headers); the healer rebuilds them in the background."""
@@ -478,7 +376,7 @@ def drain_volumes(store: VolumeDataStore, uuids: set[str]) -> dict:
         for ref, _ in list(vol.iter_refs()):
             for index, src in vol.fragments_of(ref):
                 try:
-                    with _flock(store.heal_dir / "repair.lock"):
+                    with flock(store.heal_dir / "repair.lock"):
                         moved = _move(store, vol, ref, index, src)
                 except OSError as exc:
                     out["stuck"].append(f"{ref}.{index}: {exc}")

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlencode
@@ -58,13 +58,19 @@ class NodeClient:
     """Signed requests to one storage node (thread-safe: urllib3's pool)."""
 
     def __init__(self, address: str, secret: str, *, connect_timeout: float = CONNECT_TIMEOUT,
-                 read_timeout: float = READ_TIMEOUT) -> None:
+                 read_timeout: float = READ_TIMEOUT, ca: str | None = None) -> None:
         host, _, port = address.rpartition(":")
         self.address = address
         self.secret = secret
-        self.pool = urllib3.HTTPConnectionPool(host.strip("[]"), int(port), maxsize=32, block=False,
-                                               timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-                                               retries=False)
+        timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self.pool: urllib3.HTTPConnectionPool
+        if ca:  # TLS: the node's certificate must chain to the CA and name the host of its address
+            self.pool = urllib3.HTTPSConnectionPool(host.strip("[]"), int(port), maxsize=32, block=False,
+                                                    timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
+                                                    ca_certs=ca)
+        else:
+            self.pool = urllib3.HTTPConnectionPool(host.strip("[]"), int(port), maxsize=32, block=False,
+                                                   timeout=timeout, retries=False)
 
     def request(self, method: str, path: str, query: dict[str, str] | None = None, *, body: Any = None,
                 headers: dict[str, str] | None = None, stream: bool = False,
@@ -113,7 +119,13 @@ class NodeClient:
 
 
 class RemoteFragmentFile:
-    """A fragment on a node, read through a read-ahead window (see module docstring)."""
+    """A fragment on a node, read through a read-ahead window that is prefetched (module docstring).
+
+    Reads of a fragment go forward, so when a window arrives the next one is requested at once from
+    a pool thread: while the decoder works through this window, every fragment's next window is on
+    its way from its own node in parallel. ``prefetch(offset)`` starts the first window early
+    (the reader calls it for the fragments it will read first, so even the first windows of the K
+    fragments travel in parallel instead of one after another)."""
 
     def __init__(self, client: NodeClient, path: str, size: int, head: bytes) -> None:
         self.client = client
@@ -121,18 +133,32 @@ class RemoteFragmentFile:
         self._size = size
         self._start = 0
         self._window = head  # the header came with the listing
+        self._next: tuple[int, int, Future[bytes]] | None = None  # (start, length, the fetch)
 
     def size(self) -> int:
         return self._size
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        return self.client.request("GET", self.path, headers={"Range": f"bytes={offset}-{offset + length - 1}"}).data
+
+    def prefetch(self, offset: int, length: int = READ_AHEAD) -> None:
+        length = min(self._size, offset + length) - offset
+        if length <= 0 or (self._next is not None and self._next[0] == offset):
+            return
+        self._next = (offset, length, _pool.submit(self._fetch, offset, length))
 
     def pread(self, size: int, offset: int) -> bytes:
         end = min(offset + size, self._size)
         if offset >= end:
             return b""
         if not (self._start <= offset and end <= self._start + len(self._window)):
-            want = min(self._size, offset + max(size, READ_AHEAD)) - offset
-            resp = self.client.request("GET", self.path, headers={"Range": f"bytes={offset}-{offset + want - 1}"})
-            self._start, self._window = offset, resp.data
+            nxt, self._next = self._next, None
+            if nxt is not None and nxt[0] <= offset and end <= nxt[0] + nxt[1]:
+                self._start, self._window = nxt[0], nxt[2].result()  # raises the fetch's NodeError
+            else:
+                want = min(self._size, offset + max(size, READ_AHEAD)) - offset
+                self._start, self._window = offset, self._fetch(offset, want)
+            self.prefetch(self._start + len(self._window))
         lo = offset - self._start
         return self._window[lo:lo + (end - offset)]
 
@@ -147,6 +173,9 @@ class RemoteFragmentFile:
 
     def close(self) -> None:
         self._window = b""
+        if self._next is not None:
+            self._next[2].cancel()  # a fetch already running finishes and is dropped
+            self._next = None
 
 
 class RemoteSink:

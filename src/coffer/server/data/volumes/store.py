@@ -3,7 +3,7 @@
 Owns what the service layer sees with `coffer serve --volume DIR ...`: the `DataStore` interface
 (data/interface.py) over volumes. ``spans`` is None (no sendfile: every block is verified, CRC32C,
 on its way out through ``reader``/``read``); ``volume_admin()`` is the administration facet
-(heal.VolumeAdmin). Fragments are found on any volume by the segment's ref,
+(upkeep.VolumeAdmin). Fragments are found on any volume by the segment's ref,
 so the metadata keeps only the ref (no fragment table to keep in step).
 
 Also owns the volume registry ``DATA/volumes.json`` ({uuid: path}): which directories are this
@@ -54,7 +54,7 @@ from coffer.server.data.volumes.volume import (
 )
 
 if TYPE_CHECKING:
-    from coffer.server.data.volumes.heal import VolumeAdmin
+    from coffer.server.data.volumes.upkeep import VolumeAdmin
 
 REGISTRY = "volumes.json"
 READ_BATCH = 4 << 20  # object bytes per hop to a worker thread on GET
@@ -323,7 +323,7 @@ class VolumeDataStore(DataStore):
         return census(self, segment.ref, trust)
 
     def volume_admin(self) -> VolumeAdmin:
-        from coffer.server.data.volumes.heal import VolumeAdmin
+        from coffer.server.data.volumes.upkeep import VolumeAdmin
 
         return VolumeAdmin(self)
 

@@ -13,8 +13,10 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST vacuum[?grace=SECONDS]         remove temporary files and unreferenced data
     POST scrub                          run (or resume) a scrub pass to its end, unthrottled
     POST heal                           repair everything in the repair queue now
-    PUT  bucket-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    PUT  storage-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
+    PUT  bucket-policy?bucket=B&policy=P   the former name of storage-policy, still answered
     GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
+    POST rebalance                      move fragments to where placement wants them now (a node joined)
     POST node-drain?node=N              stop writing to a node and move its fragments to the others
     POST node-out?node=N                declare a node gone: queue the rebuild of what it held
     POST node-active?node=N             back to normal (after a drain that was cancelled)
@@ -38,7 +40,8 @@ from coffer.server.service import Service
 from coffer.server.service.storage.admin import DataAdmin
 
 _GET = {"volumes", "locate", "check", "nodes"}
-_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "node-drain", "node-out", "node-active"}
+_POST = {"repair", "rebuild", "drain", "vacuum", "scrub", "heal", "check", "rebalance", "node-drain", "node-out",
+         "node-active"}
 
 
 def _json(value: object, status: int = 200) -> web.Response:
@@ -71,13 +74,14 @@ for _name in sorted(_GET | _POST):
     admin_route(_name)(_resource(_name))
 
 
-@admin_route("bucket-policy")
-async def bucket_policy(r: AdminRequest) -> Any:
+@admin_route("bucket-policy")  # the former name (not an access policy: see service/access/bucket_policy.py)
+@admin_route("storage-policy")
+async def bucket_storage_policy(r: AdminRequest) -> Any:
     DataAdmin.require(r.who)
     if r.parts or r.method not in ("PUT", "DELETE"):
         raise _method()
     policy = _arg(r.query, "policy") if r.method == "PUT" else None
-    return await r.svc.data_admin.bucket_policy(_arg(r.query, "bucket"), policy)
+    return await r.svc.data_admin.bucket_storage_policy(_arg(r.query, "bucket"), policy)
 
 
 async def _call(admin: DataAdmin, name: str, r: AdminRequest) -> dict:
@@ -98,6 +102,8 @@ async def _call(admin: DataAdmin, name: str, r: AdminRequest) -> dict:
         return await admin.vacuum(float(r.int_arg("grace", 3600, lo=None)))
     if name == "scrub":
         return await admin.scrub()
+    if name == "rebalance":
+        return await admin.rebalance()
     if name == "nodes":
         return await admin.nodes()
     if name == "node-drain":

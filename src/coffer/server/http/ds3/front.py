@@ -26,7 +26,7 @@ from coffer.server.http.common.front import Exchange, Front
 from coffer.server.http.common.ids import HOST_ID
 from coffer.server.http.ds3 import auth as ds3_auth
 from coffer.server.http.ds3 import documents as ds3_xml
-from coffer.server.http.ds3 import handlers as ds3_routes
+from coffer.server.http.ds3 import handlers
 from coffer.server.http.ds3.request import Ds3Request
 from coffer.server.service import NotModified, Principal, Service
 
@@ -77,7 +77,7 @@ class Ds3Front(Front):
         return Ds3Request(ex.request, who, plan, self.service, self.cfg, ex.query, path)
 
     async def handle(self, ex: Exchange, prepared: Ds3Request) -> web.StreamResponse:
-        return await ds3_routes.dispatch(prepared)
+        return await handlers.dispatch(prepared)
 
     def render_error(self, err: Exception, ex: Exchange) -> web.StreamResponse:
         assert isinstance(err, S3Error)

@@ -1,7 +1,7 @@
 """DS3 (Spectra S3) endpoint handlers: bulk jobs, job chunks, blobs, job lists, folders.
 
 Routing is by (method, first path segment under `/_rest_/`); each handler turns the request into a
-`service.jobs` call and the answer into the DS3 XML of `ds3_xml`. Blob transfers are
+`service.bulk.jobs` call and the answer into the DS3 XML of `documents`. Blob transfers are
 `PUT|GET /{bucket}/{key}?job=ID&offset=N`; a blob GET is counted as served when its answer starts
 (the client may re-read a blob whose transfer broke; the job does not stop it).
 """

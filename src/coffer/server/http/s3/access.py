@@ -1,4 +1,4 @@
-"""Access-control endpoints (issue 7): Get/Put Bucket/Object Acl, Put/Get/DeleteBucketPolicy,
+"""Access-control endpoints: Get/Put Bucket/Object Acl, Put/Get/DeleteBucketPolicy,
 GetBucketPolicyStatus, Get/Put/DeleteBucketOwnershipControls, Get/Put/DeletePublicAccessBlock. The
 rules are in service.access_config; this module only turns XML/JSON bodies and headers into calls and
 answers (CreateBucket's ACL and ownership headers: service.access_config.new_bucket_props).

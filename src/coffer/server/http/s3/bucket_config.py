@@ -1,4 +1,4 @@
-"""Bucket configuration endpoints of issue 7 part B: Put/Get/Delete BucketEncryption, BucketCors,
+"""Bucket configuration endpoints: Put/Get/Delete BucketEncryption, BucketCors,
 BucketWebsite.
 
 Owns the XML <-> dictionary mapping of the three documents and S3's validation errors for them; the

@@ -94,11 +94,11 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
                       LocationConstraint=location)
     lock = (ctx.header("x-amz-bucket-object-lock-enabled") or "").lower() == "true"
-    # a bucket created with object lock is versioned from its first write (issue 4)
+    # a bucket created with object lock is versioned from its first write
     props = {"versioning": "Enabled", "object_lock": {"enabled": True}} if lock else {}
     props.update(await ctx.svc.access_config.new_bucket_props(ctx.who, lower_headers(ctx)))  # ACL, ownership
-    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket (issue 7)
-    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy (issue 5)
+    props.update(key_protect_props(ctx) or {})  # IBM Key Protect-style bucket
+    policy = storage.checked(ctx.svc.core.data, ctx.header(storage.HEADER))  # default storage policy
     if policy is not None:
         props[storage.BUCKET_PROP] = policy.name
     await ctx.svc.buckets.create(await instance_account(ctx), ctx.bucket, location, props,
@@ -261,7 +261,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     from coffer.server.http.s3.worm import bypass
 
     pairs = list(zip(keys, versions, strict=True))
-    ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key (issue 7)
+    ok = await allowed_keys(ctx, "s3:DeleteObject", [k for k in keys if k])  # decided per key
     asked = [(k, v) for k, v in pairs if not k or k in ok]
     if (intend := ctx.request.get("coffer.intend")) is not None and asked:  # notifications' crash window
         await intend([k for k, _v in asked if k])

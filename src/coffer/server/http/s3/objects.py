@@ -141,7 +141,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
                                     version_id=ctx.query.get("versionId"))
     customer = check_read(ctx, rec)
-    if ctx.query.get("archpath"):  # one member of a tar/zip object (issue 6)
+    if ctx.query.get("archpath"):  # one member of a tar/zip object
         if rec.props.get("sse"):
             raise S3Error("InvalidRequest", "archpath is not supported on encrypted objects.")
         return await get_archived(ctx, rec, ctx.query["archpath"])

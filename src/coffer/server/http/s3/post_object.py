@@ -1,4 +1,4 @@
-"""POST Object: browser-based uploads with an HTML form (multipart/form-data), issue 7.
+"""POST Object: browser-based uploads with an HTML form (multipart/form-data).
 
 The form's fields come first, the ``file`` part last; fields after the file are ignored, as in S3.
 The caller is named by the form's own signature over its policy document (SigV4 or SigV2 fields),

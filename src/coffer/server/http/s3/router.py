@@ -1,7 +1,7 @@
 """Request routing: turns an HTTP request into a typed S3 endpoint.
 
 Every S3 operation is one `Endpoint` (Garage's habit): a name, and the permission it needs
-(used by access control in issue 7). `route()` is pure: it takes the method, the raw path, the
+(used by access control). `route()` is pure: it takes the method, the raw path, the
 query and the Host header, and answers which endpoint, bucket and key the request addresses —
 path-style (`/bucket/key`) or virtual-host-style (`bucket.domain/key`).
 """
@@ -41,7 +41,7 @@ TABLE: dict[tuple[str, str, str | None], Endpoint] = {
     ("GET", "bucket", "uploads"): _ep("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
     ("GET", "bucket", "versioning"): _ep("GetBucketVersioning"),
     ("GET", "bucket", "acl"): _ep("GetBucketAcl"),
-    # access control (issue 7)
+    # access control
     ("PUT", "bucket", "acl"): _ep("PutBucketAcl"),
     ("PUT", "object", "acl"): _ep("PutObjectAcl"),
     ("GET", "bucket", "policy"): _ep("GetBucketPolicy"),
@@ -59,7 +59,7 @@ TABLE: dict[tuple[str, str, str | None], Endpoint] = {
     ("GET", "bucket", "notification"): _ep("GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
     ("PUT", "bucket", "notification"): _ep("PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
     ("POST", "bucket", "delete"): _ep("DeleteObjects", "s3:DeleteObject"),
-    # issue 7 part B: bucket configuration documents (http/s3/bucket_config.py)
+    # bucket configuration documents (http/s3/bucket_config.py)
     ("PUT", "bucket", "encryption"): _ep("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
     ("GET", "bucket", "encryption"): _ep("GetBucketEncryption", "s3:GetEncryptionConfiguration"),
     ("DELETE", "bucket", "encryption"): _ep("DeleteBucketEncryption", "s3:PutEncryptionConfiguration"),

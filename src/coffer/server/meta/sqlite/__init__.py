@@ -3,7 +3,7 @@
 Modules:
   bulk      The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
   engine    SQLite plumbing of the metadata store: connections, busy retries, group commit, read threads.
-  events    SQLite side of bucket notifications and container snapshots (issue 6, OpenIO part).
+  events    SQLite side of bucket notifications and container snapshots (OpenIO).
   listing   Listing pages (ListObjects and ListMultipartUploads) over the SQLite metadata tables.
   ops       The mutating operations of the SQLite metadata store, as functions of a connection.
   rows      Mapping between metadata records and SQLite rows, and data-ref counting.

@@ -1,7 +1,7 @@
 """The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
 
 Owns the `jobs`, `job_chunks` and `job_blobs` tables (created by the migration `_jobs_tables` in
-sqlite_schema) and every query on them. Writes go through the metadata store's group-commit writer,
+schema.py) and every query on them. Writes go through the metadata store's group-commit writer,
 so a blob marked done is durable when the call returns, like any other metadata; reads use its read
 threads. Blob names are stored as UTF-8 BLOBs, like object keys, so they order like S3 keys.
 """

@@ -13,18 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from coffer.server.meta.cluster import NodeRecord, NodeState, UnknownNode, VolumeRecord
+from coffer.server.meta.sqlite.schema import CLUSTER_MAP_SCHEMA
 
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (
-  id TEXT PRIMARY KEY, zone TEXT NOT NULL DEFAULT '', host TEXT NOT NULL, address TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'active', last_seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS volumes (
-  uuid TEXT PRIMARY KEY, node TEXT NOT NULL REFERENCES nodes(id), weight REAL NOT NULL DEFAULT 1.0,
-  state TEXT NOT NULL DEFAULT 'active');
-CREATE TABLE IF NOT EXISTS cluster_layout (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);
-INSERT OR IGNORE INTO cluster_layout VALUES (1, 0);
-"""
 
 
 class SqliteClusterMap:
@@ -35,7 +26,7 @@ class SqliteClusterMap:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(CLUSTER_MAP_SCHEMA)
 
     def _tx(self, fn):  # one immediate transaction; the caller's function returns whether to bump
         with self._lock:

@@ -1,4 +1,4 @@
-"""SQLite side of bucket notifications and container snapshots (issue 6, OpenIO part).
+"""SQLite side of bucket notifications and container snapshots (OpenIO).
 
 Owns two things the SQLite backend keeps for the OpenIO/notification features:
 

@@ -2,10 +2,10 @@
 
 Owns the SQL and the invariants of every write that touches data references: bucket deletion,
 object put/update/delete, and the multipart lifecycle. Each function runs inside the writer's
-transaction (in its own SAVEPOINT, see sqlite_engine.GroupCommitWriter), so it may raise a
+transaction (in its own SAVEPOINT, see engine.GroupCommitWriter), so it may raise a
 MetaError at any point and everything it did is rolled back; it never commits itself.
 
-Reference-count discipline (see sqlite_rows.decref): a function increments the refs of what it
+Reference-count discipline (see rows.decref): a function increments the refs of what it
 writes before decrementing the refs of what it replaces or deletes, and returns, as `freed`, the
 refs whose count reached zero, for the caller to delete *after* the call returns.
 """

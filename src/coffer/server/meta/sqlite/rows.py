@@ -1,10 +1,10 @@
 """Mapping between metadata records and SQLite rows, and data-ref counting.
 
 Owns the column lists and the record <-> row conversion for every table of the SQLite backend
-(so the SQL in sqlite_ops / sqlite_listing / sqlite never spells a column order twice), and the
+(so the SQL in ops.py / listing.py / store.py never spells a column order twice), and the
 `data_refs` reference counting every mutating operation goes through.
 
-Keys are stored as their UTF-8 bytes (see sqlite_schema); dict/list fields as compact JSON. JSON
+Keys are stored as their UTF-8 bytes (see schema.py); dict/list fields as compact JSON. JSON
 is written with ASCII escapes so that any Python str (even one SQLite's UTF-8 TEXT could not hold)
 round-trips unchanged.
 """

@@ -238,3 +238,17 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+# The cluster map's own database (DATA/meta/cluster.sqlite3, or a file the nodes share): created as a
+# whole, idempotently, by meta/sqlite/cluster.py.
+CLUSTER_MAP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+  id TEXT PRIMARY KEY, zone TEXT NOT NULL DEFAULT '', host TEXT NOT NULL, address TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active', last_seen REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS volumes (
+  uuid TEXT PRIMARY KEY, node TEXT NOT NULL REFERENCES nodes(id), weight REAL NOT NULL DEFAULT 1.0,
+  state TEXT NOT NULL DEFAULT 'active');
+CREATE TABLE IF NOT EXISTS cluster_layout (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);
+INSERT OR IGNORE INTO cluster_layout VALUES (1, 0);
+"""

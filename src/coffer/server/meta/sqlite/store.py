@@ -261,7 +261,7 @@ class SqliteMetaStore(MetaStore):
         keys = list(keys)
         return await self._write(lambda c: sqlite_ops.delete_objects(c, bucket, keys, guard))
 
-    # -- versions (issue 4; the SQL lives in sqlite_versions) -----------------------------------------
+    # -- versions (the SQL lives in versions.py) -----------------------------------------
     async def get_version(self, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
         return await self._read(lambda c: sqlite_versions.get_version(c, bucket, key, version_id))
 
@@ -387,7 +387,7 @@ class SqliteMetaStore(MetaStore):
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
 
-    def jobs(self):  # the bulk-jobs store on the same database (issue 6)
+    def jobs(self):  # the bulk-jobs store on the same database
         from coffer.server.meta.sqlite.bulk import SqliteJobStore
 
         return SqliteJobStore(self)

@@ -16,7 +16,7 @@ change), a delete without a version id moves it and adds a marker, and removing 
 promotes the next one back into `objects` unless that one is a marker. The null version (suspended
 or never-versioned writes) has version_id NULL in either table; the API spells it "null".
 
-Every function runs inside the writer's transaction (see sqlite_ops); a `guard` raising refuses the
+Every function runs inside the writer's transaction (see ops.py); a `guard` raising refuses the
 destruction of a version (WORM) and rolls the whole operation back.
 """
 

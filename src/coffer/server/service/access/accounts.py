@@ -1,4 +1,4 @@
-"""User administration and quotas (issue 7): what the admin API does, without HTTP.
+"""User administration and quotas: what the admin API does, without HTTP.
 
 Owns users (add, list, remove), their access keys (create, rotate, disable/enable, delete), bucket
 ownership (list by owner, give a bucket to another user) and

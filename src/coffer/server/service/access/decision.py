@@ -1,4 +1,4 @@
-"""Authorization: may this caller do this action on this bucket or object? (issue 7)
+"""Authorization: may this caller do this action on this bucket or object?
 
 This module owns the decision for one request and where its inputs live: a bucket's policy
 (``props["policy"]``, the document as sent), ACL (``props["acl"]``, :func:`acl.acl_to_json` form),

@@ -1,5 +1,5 @@
 """Access-control settings of buckets and objects: ACLs, bucket policy, ownership controls, public
-access block (issue 7).
+access block.
 
 Owns the Get/Put/Delete operations and their S3 rules: a policy is validated (MalformedPolicy)
 before it is stored; BlockPublicPolicy and BlockPublicAcls refuse public documents with AccessDenied;

@@ -13,7 +13,7 @@ the two stay independent:
   Deletes go through the WORM guard: a protected version stays and is counted in `protected`.
 - `account_delete`: deletes the caller's user, refused while it owns a container, as OpenIO
   refuses a non-empty account.
-- `object_change_policy`: rewrites the object's data under another storage policy (issue 5's
+- `object_change_policy`: rewrites the object's data under another storage policy (the erasure-coded
   engine), keeping its metadata.
 """
 

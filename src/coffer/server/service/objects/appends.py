@@ -114,7 +114,7 @@ class Appends:
         # a flush writes a new version: the bucket's default retention / protection applies to it
         record.props = initial_props(b, None, record.last_modified)
         try:
-            # the WORM guard refuses a flush that would replace a protected object (issue 4)
+            # the WORM guard refuses a flush that would replace a protected object
             freed = await self.core.meta.complete_upload(handle, record, [p.number for p in parts],
                                                          versioning=ver.mode(b), guard=worm.guard())
         except (mi.ConditionalConflict, mi.PreconditionFailed):

@@ -1,4 +1,4 @@
-"""Bucket configuration documents of issue 7 part B: default encryption, CORS rules, website.
+"""Bucket configuration documents: default encryption, CORS rules, website.
 
 Each lives in the bucket's JSON ``props`` (docs/data-format.md) under ``encryption``, ``cors`` and
 ``website``, as the validated dictionaries the HTTP layer parsed from S3's XML. This module owns the

@@ -68,7 +68,7 @@ class Multipart:
             checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
             props={**props, "sse": self.core.sse.seal(want).doc} if want else props,
         )
-        if params.owner or params.props:  # the completed object's owner and ACL (issue 7)
+        if params.owner or params.props:  # the completed object's owner and ACL
             upload.props["object"] = {"owner": params.owner, "props": params.props}
         if params.tags:
             upload.props["tags"] = params.tags
@@ -249,7 +249,7 @@ class Multipart:
         req = LockRequest(mode=saved.get("mode"), until=saved.get("until"), legal_hold=saved.get("legal_hold"))
         if lock is not None:
             req.ibm_period, req.ibm_until, req.ibm_hold = lock.ibm_period, lock.ibm_until, lock.ibm_hold
-        base = dict(upload.props.get("object", {}).get("props") or {})  # the object's ACL (issue 7)
+        base = dict(upload.props.get("object", {}).get("props") or {})  # the object's ACL
         if upload.props.get("tags"):
             base["tags"] = upload.props["tags"]
         record.props = initial_props(b, req, record.last_modified, base or None)

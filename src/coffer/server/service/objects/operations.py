@@ -36,8 +36,8 @@ class PutParams:
     expect: Expect | None = None
     owner: str | None = None  # None: the writer (see service.access.new_object)
     props: dict = field(default_factory=dict)  # the object's own ACL, ...
-    tags: dict[str, str] | None = None  # x-amz-tagging (issue 4)
-    lock: LockRequest | None = None  # object lock / IBM retention headers (issue 4)
+    tags: dict[str, str] | None = None  # x-amz-tagging
+    lock: LockRequest | None = None  # object lock / IBM retention headers
     sse: SseRequest | None = None  # x-amz-server-side-encryption* headers (encryption at rest)
     storage_policy: str | None = None  # x-coffer-storage-policy (service/storage/policies.py)
 
@@ -79,7 +79,7 @@ class Objects:
         policy = resolve_policy(self.core.data, b, params.storage_class, params.storage_policy)
         await self.require_current(bucket, key, params.expect)
         now = time.time()
-        base = {**params.props, **({"tags": params.tags} if params.tags else {})}  # ACL (issue 7), tags
+        base = {**params.props, **({"tags": params.tags} if params.tags else {})}  # ACL, tags
         props = initial_props(b, params.lock, now, base or None)
         want = self.core.sse.wanted(params.sse, b.props)
         sealing = self.core.sse.seal(want) if want else None
@@ -245,7 +245,7 @@ class Objects:
             version_id=ver.new_version_id(b),
         )
         base = {"tags": src.props["tags"]} if tags is None and src.props.get("tags") else {}
-        base.update(props or {})  # the copy's own ACL (issue 7)
+        base.update(props or {})  # the copy's own ACL
         if tags:
             base["tags"] = tags
         if copy_retention and "ibm" in src.props and (lock is None or not lock.any_ibm()):

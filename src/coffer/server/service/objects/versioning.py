@@ -134,7 +134,7 @@ class Versioning:
     ) -> list[DeleteOutcome | S3Error]:
         """DeleteObjects: (key, version id) pairs; per item an outcome or the S3 error for it (a
         protected version is refused alone, the others are deleted). An unversioned bucket whose
-        objects carry no protection is deleted in one metadata transaction, as before issue 4."""
+        objects carry no protection is deleted in one metadata transaction, as before versioning existed."""
         b = await self.core.bucket_for(who, bucket)
         out: list[DeleteOutcome | S3Error | None] = [None] * len(items)
         plain = mode(b) is None and not any(v for _k, v in items)

@@ -2,7 +2,7 @@
 behind `coffer admin` (volumes, repairs, drains).
 
 Modules:
-  admin     Data administration (issue 5): the operations behind `coffer admin` (volumes, fragments, repairs).
+  admin     Data administration: the operations behind `coffer admin` (volumes, fragments, repairs).
   locate    Where an object's bytes are: the data engine's fragment list for one object (OpenIO's locate).
   policies  Storage policies as the S3 surface sees them: which policy a new object's data is written under.
 """

@@ -1,4 +1,4 @@
-"""Data administration (issue 5): the operations behind `coffer admin` (volumes, fragments, repairs).
+"""Data administration: the operations behind `coffer admin` (volumes, fragments, repairs).
 
 Owns the metadata side of locate / check / repair / rebuild / drain / vacuum / volumes / scrub:
 objects are named by bucket and key, resolved to their segments through the metadata store, and
@@ -21,6 +21,7 @@ from coffer.server.data import NodeAdmin, VolumeAdmin
 from coffer.server.meta.cluster import NodeState
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service.core import Core, Principal
+from coffer.server.service.storage.policies import checked, set_bucket_storage_policy
 
 VACUUM_GRACE = 3600.0  # a temporary or unreferenced file younger than this may belong to a write in progress
 
@@ -144,6 +145,9 @@ class DataAdmin:
     async def scrub(self) -> dict:
         return await self.core.run(self._store().scrub)
 
+    async def rebalance(self) -> dict:
+        return await self.core.run(self._store().rebalance)
+
     async def heal(self) -> dict:
         return {"healed": await self.core.run(self._store().heal)}
 
@@ -194,3 +198,8 @@ class DataAdmin:
 
     async def node_active(self, node: str) -> dict:
         return {"node": node, "state": "active", "generation": await self._set_node(node, "active")}
+
+    async def bucket_storage_policy(self, bucket: str, policy: str | None) -> dict:
+        """Set (or clear, with None) a bucket's default storage policy."""
+        await set_bucket_storage_policy(self.core, bucket, checked(self.core.data, policy) if policy else None)
+        return {"bucket": bucket, "storage_policy": policy.upper() if policy else None}

@@ -3,7 +3,7 @@
 Owns `locate()`, the one function that turns an object record into the list of places its data is
 stored, and `check_present()`, which answers whether those places still hold it (OpenIO's
 `object_head` trust levels). Today's data store is the local one — a segment is one file holding
-bytes [0, size) — so a chunk is one segment. The erasure-coded engine (issue 5) extends this by
+bytes [0, size) — so a chunk is one segment. The erasure-coded engine extends this by
 answering, per segment, its fragments (volume, index, stripe layout); callers already receive a list
 of dicts and must ignore keys they do not know.
 """

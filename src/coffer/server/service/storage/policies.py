@@ -6,7 +6,7 @@ Owns the resolution order and the S3 errors for bad policy requests:
 2. its ``x-amz-storage-class``, through ``STORAGE_CLASS_POLICIES`` (only REDUCED_REDUNDANCY maps to
    something of its own; every other class means "the bucket's default");
 3. the bucket's default (``props["storage_policy"]``, set with the ``x-coffer-storage-policy`` header
-   on CreateBucket or ``coffer admin bucket-policy``);
+   on CreateBucket or ``coffer admin storage-policy``);
 4. the data store's default for its number of volumes (policy.default_policy).
 
 Small inline objects (<= the inline threshold) live in the metadata row whatever the policy: the
@@ -124,7 +124,7 @@ def checked(data: DataStore, text: str | None) -> Policy | None:
     return policy
 
 
-async def set_bucket_policy(core: Core, bucket: str, policy: Policy | None) -> None:
+async def set_bucket_storage_policy(core: Core, bucket: str, policy: Policy | None) -> None:
     """Set (or with None, clear) a bucket's default policy; existing objects keep theirs."""
     b = await core.meta.get_bucket(bucket)
     if b is None:

@@ -1,0 +1,126 @@
+"""The multi-volume store's upkeep: the background healer loop (repair queue, scrubber, rebalance) and
+the volume-administration facet (`VolumeAdmin`) that `coffer admin` and the health endpoints use.
+
+Kept apart from heal.py (repairs, census, rebuild, drain) and rebalance.py so that neither of those
+imports the other through here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from coffer.server.data.volumes.heal import (
+    NotEnoughFragments,
+    Scrubber,
+    drain_volume,
+    heal_queue,
+    rebuild_volume,
+    repair_ref,
+    result_dict,
+    volumes_report,
+)
+from coffer.server.data.volumes.rebalance import Rebalancer
+from coffer.server.data.volumes.volume import VolumeState
+
+if TYPE_CHECKING:
+    from coffer.server.data.volumes.store import VolumeDataStore
+
+
+def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: float, scrub_interval: float,
+               heal_interval: float, log) -> None:
+    """The healer and scrubber loop (one per server, in the supervisor process): drain the repair
+    queue every ``heal_interval`` seconds; scrub in slices so queued repairs never wait long."""
+    scrubber = Scrubber(store, scrub_rate)
+    rebalancer = Rebalancer(store, scrub_rate)  # the same disk budget as the scrubber
+    if not scrubber.state_path.exists():
+        scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass after one interval
+    while not stop.wait(heal_interval):
+        try:
+            store.refresh()
+            for item in heal_queue(store):
+                if item["status"] not in ("healthy", "gone"):
+                    log.warning("heal %s: %s", item["ref"], item["status"])
+            st = scrubber.state()
+            if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
+                scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
+            if getattr(store, "generation", None) is not None and rebalancer.due():
+                st = rebalancer.run(stop, budget=max(1.0, 4 * heal_interval))  # a node joined: move its share
+                if st.get("moved"):
+                    log.info("rebalance: %s", {k: st[k] for k in ("checked", "moved", "done") if k in st})
+        except Exception:
+            log.exception("healer pass failed")
+
+
+class VolumeAdmin:
+    """The volume-administration facet of the multi-volume store (data/interface.py `VolumeAdmin`):
+    what `coffer admin` and the data health endpoints ask, as plain dicts."""
+
+    def __init__(self, store: VolumeDataStore) -> None:
+        self.store = store
+
+    def report(self) -> dict:
+        vols = volumes_report(self.store)
+        return {"volumes": vols, "default_policy": self.store.default_policy().name,
+                "repair_queue": len(self.store.queued()), "scrub": Scrubber(self.store, 0).state()}
+
+    def health(self) -> dict:
+        """status ok (every volume writable, nothing queued), degraded (writes still meet the default
+        policy's quorum) or failed; the volumes, the repair queue's length, the scrubber's state."""
+        store = self.store
+        store.refresh()
+        queue = len(store.queued())
+        try:
+            scrub = json.loads((store.heal_dir / "scrub.json").read_text())
+        except (OSError, ValueError):
+            scrub = {}
+        vols: list[dict] = []
+        for v in store.volumes:
+            cap = v.capacity() if v.state is not VolumeState.OFFLINE else None
+            vols.append({"uuid": v.uuid, "path": str(v.path), "state": v.state.value, "errors": dict(v.errors),
+                         "capacity": cap.total if cap else 0, "free": cap.free if cap else 0})
+        writable = sum(1 for v in store.volumes if v.writable)
+        quorum = store.default_policy().write_quorum
+        status = "ok" if writable == len(vols) and not queue else ("degraded" if writable >= quorum else "failed")
+        return {"status": status, "volumes": vols, "repair_queue": queue, "scrub": scrub}
+
+    def enqueue(self, ref: str) -> None:
+        self.store.enqueue(ref)
+
+    def repair(self, ref: str) -> dict:
+        try:
+            res = repair_ref(self.store, ref)
+        except NotEnoughFragments as exc:
+            return {"ref": ref, "status": "lost", "error": str(exc)}
+        if res is not None and not res.unrepaired:
+            self.store.dequeue(ref)
+        return {"ref": ref, **result_dict(res)}
+
+    def rebuild(self, volume: str) -> dict:
+        return rebuild_volume(self.store, volume)
+
+    def drain(self, volume: str) -> dict:
+        return drain_volume(self.store, volume)
+
+    def scrub(self) -> dict:
+        return Scrubber(self.store, 0).run()
+
+    def rebalance(self) -> dict:
+        return Rebalancer(self.store).run()
+
+    def heal(self) -> list[dict]:
+        self.store.refresh(force=True)
+        return heal_queue(self.store, force=True)
+
+    def drop_stale_queue(self) -> int:
+        dropped = 0
+        for ref in self.store.queued():
+            if not self.store.volumes.find_fragments(ref):
+                self.store.dequeue(ref)
+                dropped += 1
+        return dropped
+
+
+# -- storage nodes (the cluster's `coffer admin node out|drain`) ---------------------------------------
