@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from browser_support import make_driver
+from console_pages import css, go, login, s3_client
 from ds3_wire import Ds3WireClient
-from test_console_browser import css, go, login, s3_client
 
 pytestmark = pytest.mark.slow
 

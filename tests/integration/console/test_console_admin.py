@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from browser_support import ApiClient
+from console_pages import css, go, login, s3_client, save, toast_text, wait
 from ds3_wire import Ds3WireClient
-from test_console_browser import css, go, login, s3_client, toast_text, wait
-from test_console_settings import save
 
 pytestmark = pytest.mark.slow
 

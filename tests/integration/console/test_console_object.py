@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from browser_support import ApiClient
+from console_pages import css, go, login, s3_client, toast_text, wait
 from ec_support import start
-from test_console_browser import css, go, login, s3_client, toast_text, wait
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from browser_support import ApiClient
-from test_console_browser import css, go, login, s3_client, toast_text, wait
+from console_pages import css, go, login, s3_client, save, wait
 
 pytestmark = pytest.mark.slow
 
@@ -23,13 +23,6 @@ def select(el: Any, text: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     Select(el).select_by_visible_text(text)
-
-
-def save(d: Any, form: str, needle: str) -> str:
-    """Submit a settings form and wait for its own notice (an earlier one is cleared first)."""
-    d.execute_script("const t = document.getElementById('toast'); t.textContent = ''; t.hidden = true;")
-    css(d, f"#{form}-save").click()
-    return toast_text(d, needle)
 
 
 def reopen(d: Any, srv: Any, hash_: str, ready: str) -> Any:
