@@ -19,5 +19,6 @@ Modules:
   secure         SSE-C keys and bearer tokens travel only over TLS (or loopback, or --allow-insecure-secrets).
   signed         `SignedFront`: the request path of the S3-signed fronts (S3, OpenIO): CORS, signature, gate.
   sse            Encryption at rest on the HTTP side: SSE request headers in, x-amz-server-side-encryption* out, and ...
+  stats          Request counters: requests, errors, bytes in and out (for the console's live charts).
   write_headers  What an object write's request headers ask for: stored headers, metadata, tags, object lock.
 """
