@@ -51,6 +51,7 @@ def shot(d, out: Path | None, name: str) -> None:
     if out is None:
         return
     time.sleep(0.3)
+    d.execute_script("const t = document.getElementById('toast'); if (t) t.hidden = true;")  # a notice of a page before
     d.save_screenshot(str(out / f"{name}.png"))
 
 
@@ -136,9 +137,32 @@ def main() -> None:
         until(d, lambda d: d.find_element(By.CSS_SELECTOR, "#policy-error").text)
         d.execute_script("document.getElementById('policy').scrollIntoView()")
         shot(d, a.shots, "settings-policy-error")
+        d.get(base + "#/settings?bucket=photos")
+        el(d, "#lc-rules-add").click()
+        el(d, "#lc-rules-items .lc-prefix").send_keys("2024/")
+        el(d, "#lc-rules-items .lc-nc-days").send_keys("30")
+        el(d, "#cors-add").click()
+        el(d, "#cors-items .cors-origins").send_keys("https://photos.example")
+        el(d, "#cors-items .cors-method[value=GET]").click()
+        d.execute_script("document.getElementById('website-form').scrollIntoView()")
+        shot(d, a.shots, "settings-forms")
+        s3.put_object(Bucket="photos", Key="2024/scan.tif", Body=os.urandom(300_000), ChecksumAlgorithm="SHA256")
+        d.get(base + "#/object?bucket=photos&key=2024/scan.tif")
+        el(d, "#fragments")
+        d.execute_script("document.getElementById('placement').scrollIntoView()")
+        shot(d, a.shots, "object-placement")
         d.get(base + "#/admin")
         el(d, "#users")
         shot(d, a.shots, "users")
+        d.get(base + "#/kms")
+        el(d, "#kms-alias").send_keys("photos-root")
+        el(d, "#kms-new-save").click()
+        el(d, "#kms-keys button.kms-toggle")
+        shot(d, a.shots, "kms")
+        d.get(base + "#/tokens")
+        el(d, "#token-new-save").click()
+        el(d, "#token-once")
+        shot(d, a.shots, "tokens")
         d.get(base + "#/health")
         el(d, "#chart-requests")
         for _ in range(80):
@@ -146,11 +170,13 @@ def main() -> None:
             s3.get_object(Bucket="photos", Key="2024/beach.png")["Body"].read()
             time.sleep(0.1)
         shot(d, a.shots, "health")
-        d.set_window_size(400, 760)
+        # a phone's viewport (375 px): emulated, a desktop window has a minimum width
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                          {"width": 375, "height": 760, "deviceScaleFactor": 1, "mobile": True})
         d.get(base + "#/browse?bucket=photos&prefix=2024/")
         el(d, "#objects")
         shot(d, a.shots, "narrow")
-        d.set_window_size(1100, 760)
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
         if a.big_mib:
             big = tmp / "big.bin"

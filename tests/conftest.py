@@ -31,6 +31,9 @@ ACCESS_KEY = "COFFERTESTACCESSKEY1"
 SECRET_KEY = "coffer-test-secret-key-0123456789abcdefgh"
 
 
+_PG_DATABASES: dict[str, str] = {}  # data folder -> its PostgreSQL database (COFFER_TEST_META=postgresql)
+
+
 @dataclass
 class ServerProcess:
     """A `coffer serve` child process; restartable so crash tests can kill -9 and start again."""
@@ -43,14 +46,18 @@ class ServerProcess:
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     log: Path | None = None
-    # COFFER_TEST_META=postgresql: each server gets a fresh PostgreSQL database (kept across restarts)
+    # COFFER_TEST_META=postgresql: each data folder gets a fresh PostgreSQL database (kept across restarts,
+    # shared by servers on one folder as they would share its SQLite file)
     meta: str | None = None
 
     def __post_init__(self) -> None:
         if self.meta is None and os.environ.get("COFFER_TEST_META") == "postgresql":
             import pg_server
 
-            self.meta = pg_server.new_database("srv")
+            key = str(Path(self.data).resolve())
+            if key not in _PG_DATABASES:
+                _PG_DATABASES[key] = pg_server.new_database("srv")
+            self.meta = _PG_DATABASES[key]
 
     @property
     def endpoint(self) -> str:

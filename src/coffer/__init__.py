@@ -6,6 +6,15 @@
 
 Names are loaded on first use (PEP 562), so ``import coffer.server`` or ``import coffer.protocol``
 does not drag the SDK and urllib3 into the server process.
+
+Modules and packages:
+  __main__  `python -m coffer`: the same entry point as the `coffer` console script.
+  cli       Coffer's client command line (``coffer ls/cp/sync/...``): the CLI for people, on top of the SDK.
+  compat    Compatibility layers: other object stores' Python APIs served by Coffer through its SDK.
+  entry     The `coffer` command: the composition root that joins the client CLI and the server commands.
+  protocol  coffer.protocol: the pure S3 wire layer shared by the server (verifying) and the SDK (signing).
+  sdk       Coffer's Python SDK internals. The public surface is the top-level ``coffer`` package.
+  server    The server (`coffer serve`, `coffer node serve`): never imported by the SDK, CLI or compat layers.
 """
 
 import importlib as _importlib

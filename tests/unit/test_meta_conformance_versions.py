@@ -1,15 +1,14 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_meta_conformance are parameters here)
 """Conformance suite, versions part: the MetaStore contract of versioning (noncurrent versions, the null
 version, delete markers, the WORM guard, version listings, lifecycle scans), backend by backend.
 
-Uses the `store` / `backend` fixtures of test_meta_conformance, so a backend added to its `BACKENDS`
+Uses the `store` / `backend` fixtures of tests/unit/conftest.py, so a backend added to its `BACKENDS`
 must pass these too. Real stores on real files; no mocks.
 """
 
 from __future__ import annotations
 
 import pytest
-from test_meta_conformance import asynctest, backend, store, with_bucket  # noqa: F401  (fixtures)
+from meta_records import asynctest, with_bucket
 
 from coffer.server.meta.interface import MetaStore
 from coffer.server.meta.model import CommonPrefix, ObjectRecord, Segment, VersionEntry

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from coffer import Client
 from coffer.cli._output import UsageError
-from coffer.sdk._config import normalize_endpoint
+from coffer.sdk._config import ClientConfig, normalize_endpoint
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ENV_PREFIX = "COFFER_HOST_"
@@ -37,12 +37,22 @@ class Alias:
     source: str = "file"
 
     def client(self) -> Client:
-        return Client(self.url, self.access_key, self.secret_key, self.region)
+        return Client(self.url, self.access_key, self.secret_key, self.region, config=tls_config())
 
     def public(self) -> dict[str, str | None]:
         """What `alias ls` shows: never the secret."""
         return {"name": self.name, "url": self.url, "access_key": self.access_key, "region": self.region,
                 "source": self.source}
+
+
+def tls_config(base: ClientConfig | None = None) -> ClientConfig:
+    """HTTPS certificate checks from `coffer --ca-bundle FILE` / `--insecure` (or COFFER_CA_BUNDLE /
+    COFFER_INSECURE=1): a private CA's file to trust, or no check at all (never the default)."""
+    base = base or ClientConfig()
+    if os.environ.get("COFFER_INSECURE", "").lower() in ("1", "true", "yes"):
+        return base.with_(verify_tls=False)
+    bundle = os.environ.get("COFFER_CA_BUNDLE")
+    return base.with_(ca_bundle=bundle) if bundle else base
 
 
 def config_dir() -> Path:

@@ -16,6 +16,7 @@ import click
 
 from coffer import CofferError
 from coffer.cli import _aliases
+from coffer.cli._aliases import tls_config
 from coffer.cli._output import Output, UsageError, command, human_size
 from coffer.sdk._client import Client
 from coffer.sdk._config import ClientConfig
@@ -27,18 +28,18 @@ PREFIX = "admin/v1/"
 _SLOW = ClientConfig(read_timeout=24 * 3600.0, max_attempts=1)
 
 
-def _client(alias: str | None) -> Client:
+def admin_client(alias: str | None) -> Client:
     if alias:
         found = _aliases.load().get(alias)
         if found is None:
             raise UsageError(f"no alias {alias!r} (see coffer alias ls)")
-        return Client(found.url, found.access_key, found.secret_key, found.region, config=_SLOW)
-    return Client.from_env(config=_SLOW)
+        return Client(found.url, found.access_key, found.secret_key, found.region, config=tls_config(_SLOW))
+    return Client.from_env(config=tls_config(_SLOW))
 
 
 def call(alias: str | None, method: str, name: str, **query: Any) -> dict:
     """One admin request; the JSON answer as a dict (errors raise the SDK's typed errors)."""
-    client = _client(alias)
+    client = admin_client(alias)
     try:
         q = {k: str(v) for k, v in query.items() if v is not None}
         resp = client._transport.request(method, "_coffer", PREFIX + name, query=q or None, retries=False)
@@ -56,7 +57,7 @@ def admin_group(ctx: click.Context, alias: str | None) -> None:
     ctx.obj = alias
 
 
-def _alias() -> str | None:
+def admin_alias_name() -> str | None:
     return click.get_current_context().obj
 
 
@@ -64,7 +65,7 @@ def _alias() -> str | None:
 @command
 def volumes(out: Output) -> None:
     """Show every volume: state, capacity, usage, error counts."""
-    r = call(_alias(), "GET", "volumes")
+    r = call(admin_alias_name(), "GET", "volumes")
     if out.json:
         out.emit(r)
         return
@@ -84,7 +85,7 @@ def volumes(out: Output) -> None:
 @command
 def locate(out: Output, bucket: str, key: str) -> None:
     """Where an object's fragments are: volume, path, size, checksum, status (every block verified)."""
-    r = call(_alias(), "GET", "locate", bucket=bucket, key=key)
+    r = call(admin_alias_name(), "GET", "locate", bucket=bucket, key=key)
     if out.json or r["inline"]:
         out.emit(r, f"{bucket}/{key}: {r['size']} bytes, inline in the metadata (no fragments)")
         return
@@ -105,7 +106,7 @@ def check(out: Output, bucket: str, key: str | None, trust: int) -> None:
     """Check a bucket (or one object) at a trust level; degraded objects are queued for repair."""
     what = ("metadata only", "fragments present, headers valid", "every fragment read and its blocks verified")
     out.note(f"checking {bucket}/{key or '*'}: {what[trust]}...")
-    r = call(_alias(), "POST", "check", bucket=bucket, key=key, trust=trust)
+    r = call(admin_alias_name(), "POST", "check", bucket=bucket, key=key, trust=trust)
     out.emit(r, f"checked {r['objects']} object(s) in {bucket} at trust {trust}: {r['healthy']} healthy, "
                 f"{r['degraded']} degraded (queued for repair), {r['lost']} lost")
     if not out.json:
@@ -122,7 +123,7 @@ def check(out: Output, bucket: str, key: str | None, trust: int) -> None:
 def repair(out: Output, bucket: str, key: str) -> None:
     """Verify every fragment of an object and rebuild the missing or damaged ones now."""
     out.note(f"repairing {bucket}/{key}: verifying every fragment, rebuilding what is missing or damaged...")
-    r = call(_alias(), "POST", "repair", bucket=bucket, key=key)
+    r = call(admin_alias_name(), "POST", "repair", bucket=bucket, key=key)
     for seg in r["segments"]:
         out.emit({"bucket": bucket, "key": key, **seg},
                  f"{seg['ref']}: {seg['status']}; rebuilt {len(seg.get('rebuilt', []))} fragment(s)"
@@ -136,7 +137,7 @@ def rebuild(out: Output, volume: str) -> None:
     """Recreate everything that lived on a lost volume (an empty directory at its path becomes its
     replacement)."""
     out.note(f"rebuilding what lived on {volume} (this reads every segment's fragment headers)...")
-    r = call(_alias(), "POST", "rebuild", volume=volume)
+    r = call(admin_alias_name(), "POST", "rebuild", volume=volume)
     out.emit(r, f"rebuild {r['path']}: checked {r['checked']} segment(s), rebuilt {r['rebuilt']} fragment(s)"
                 + (f"; new volume {r['volume']} replaces {r['replaced']}" if r["replaced"] else "")
                 + (f"; {len(r['unrepaired'])} not fully repaired" if r["unrepaired"] else "")
@@ -149,7 +150,7 @@ def rebuild(out: Output, volume: str) -> None:
 def drain(out: Output, volume: str) -> None:
     """Move every fragment off a volume, then remove it from the server."""
     out.note(f"draining {volume}: no new data goes there; moving its fragments to the other volumes...")
-    r = call(_alias(), "POST", "drain", volume=volume)
+    r = call(admin_alias_name(), "POST", "drain", volume=volume)
     out.emit(r, f"drain {r['path']}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
                 + ("; the volume is no longer used (remove its --volume)" if r["forgotten"] else ""))
 
@@ -160,7 +161,7 @@ def drain(out: Output, volume: str) -> None:
 @command
 def vacuum(out: Output, grace: int) -> None:
     """Remove temporary files and data no object refers to (orphans of crashes)."""
-    r = call(_alias(), "POST", "vacuum", grace=grace)
+    r = call(admin_alias_name(), "POST", "vacuum", grace=grace)
     out.emit(r, f"removed {r['temporary_files']} temporary file(s), {r['orphans']} orphaned segment(s), "
                 f"{r['stale_queue_entries']} stale repair-queue entries")
 
@@ -170,7 +171,7 @@ def vacuum(out: Output, grace: int) -> None:
 def scrub(out: Output) -> None:
     """Run (or resume) a scrub pass now: verify every fragment, repair what is damaged."""
     out.note("scrubbing: reading and verifying every fragment on every volume, repairing damage...")
-    r = call(_alias(), "POST", "scrub")
+    r = call(admin_alias_name(), "POST", "scrub")
     stats = r.get("last_stats", {})
     out.emit(r, "another scrub is running" if r.get("busy") else
              f"scrub pass {r['passes']} done: {stats.get('checked', 0)} segment(s) checked, "
@@ -181,7 +182,7 @@ def scrub(out: Output) -> None:
 @command
 def heal(out: Output) -> None:
     """Repair everything in the repair queue now."""
-    r = call(_alias(), "POST", "heal")
+    r = call(admin_alias_name(), "POST", "heal")
     out.emit(r, f"healed {len(r['healed'])} queued segment(s)")
 
 
@@ -191,7 +192,7 @@ def heal(out: Output) -> None:
 @command
 def storage_policy(out: Output, bucket: str, policy: str | None) -> None:
     """Set a bucket's default storage policy (SINGLE, REPLICA-N, EC-K+M); no POLICY clears it."""
-    r = call(_alias(), "PUT" if policy else "DELETE", "storage-policy", bucket=bucket, policy=policy)
+    r = call(admin_alias_name(), "PUT" if policy else "DELETE", "storage-policy", bucket=bucket, policy=policy)
     out.emit(r, f"{bucket}: default storage policy {r['storage_policy'] or 'cleared (server default)'}")
 
 
@@ -204,7 +205,7 @@ admin_group.add_command(click.Command("bucket-policy", params=storage_policy.par
 @command
 def info(out: Output) -> None:
     """The server at a glance: product and version, users, buckets, objects and bytes, volumes."""
-    client = _client(_alias())
+    client = admin_client(admin_alias_name())
     try:
         resp = client._transport.request("GET", None, retries=False)  # ListBuckets: answers with Server
         server = resp.headers.get("Server") or resp.headers.get("server") or "?"
@@ -219,7 +220,7 @@ def info(out: Output) -> None:
     finally:
         client.close()
     try:
-        vols = call(_alias(), "GET", "volumes")
+        vols = call(admin_alias_name(), "GET", "volumes")
     except CofferError:
         vols = {}
     volumes = vols.get("volumes", [])
@@ -246,7 +247,7 @@ def node_group() -> None:
 @command
 def node_list(out: Output) -> None:
     """Every storage node: state, zone, address, seconds since its last heartbeat, volumes."""
-    r = call(_alias(), "GET", "nodes")
+    r = call(admin_alias_name(), "GET", "nodes")
     if out.json:
         out.emit(r)
         return
@@ -264,7 +265,7 @@ def node_list(out: Output) -> None:
 def node_drain(out: Output, node: str) -> None:
     """Stop writing to NODE and move its fragments to the other nodes (it keeps serving reads)."""
     out.note(f"draining {node}: no new data goes there; moving its fragments to the other nodes...")
-    r = call(_alias(), "POST", "node-drain", node=node)
+    r = call(admin_alias_name(), "POST", "node-drain", node=node)
     out.emit(r, f"drain {node}: moved {r['moved']}, rebuilt elsewhere {r['repaired']}, stuck {len(r['stuck'])}"
                 + ("; it holds nothing now and can be stopped" if not r["stuck"] else ""))
 
@@ -274,6 +275,6 @@ def node_drain(out: Output, node: str) -> None:
 @command
 def node_out(out: Output, node: str) -> None:
     """Declare NODE gone for good: nothing is read from it and what it held is rebuilt on the others."""
-    r = call(_alias(), "POST", "node-out", node=node)
+    r = call(admin_alias_name(), "POST", "node-out", node=node)
     out.emit(r, f"{node} is out: {r['queued']} of {r['checked']} segment(s) queued for rebuild"
                 + (f", {r['lost']} LOST" if r["lost"] else ""))

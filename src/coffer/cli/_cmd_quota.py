@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from coffer.cli._aliases import remote
-from coffer.cli._cmd_user import _quota_line
+from coffer.cli._cmd_user import quota_line
 from coffer.cli._output import Output, UsageError, command, parse_size
 from coffer.sdk._admin import Admin
 
@@ -41,7 +41,7 @@ def quota_info(out: Output, target: str, user: str | None) -> None:
     """Quota and usage."""
     admin, uid = _subject(target, user)
     q = admin.get_quota(uid)
-    out.emit(q, _quota_line(q))
+    out.emit(q, quota_line(q))
 
 
 @quota_group.command("set")
@@ -58,7 +58,7 @@ def quota_set(out: Output, target: str, user: str | None, size: str | None, obje
         raise UsageError("give at least one of --size, --objects, --buckets (or use quota clear)")
     admin, uid = _subject(target, user)
     q = admin.set_quota(uid, max_bytes=parse_size(size) if size else None, max_objects=objects, max_buckets=buckets)
-    out.emit(q, _quota_line(q))
+    out.emit(q, quota_line(q))
 
 
 @quota_group.command("clear")
@@ -69,4 +69,4 @@ def quota_clear(out: Output, target: str, user: str | None) -> None:
     """Remove the quota."""
     admin, uid = _subject(target, user)
     q = admin.clear_quota(uid)
-    out.emit(q, _quota_line(q))
+    out.emit(q, quota_line(q))

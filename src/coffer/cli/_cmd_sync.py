@@ -26,7 +26,15 @@ from typing import Any
 import click
 
 from coffer.cli._aliases import Remote
-from coffer.cli._cmd_transfer import Job, Runner, _child, _config, _metadata, _options, _target
+from coffer.cli._cmd_transfer import (
+    Job,
+    Runner,
+    child_of,
+    local_or_remote,
+    metadata_args,
+    transfer_config,
+    transfer_options,
+)
 from coffer.cli._filters import Selector, parse_age, selector, selector_options
 from coffer.cli._output import Output, UsageError, command
 from coffer.protocol import checksums
@@ -97,8 +105,8 @@ def _plan(src: Path | Remote, dst: Path | Remote, sel: Selector, mode: str = "ti
             if have is None or _differs(size, have.size, bool(
                     have.last_modified and mtime > have.last_modified.timestamp() + SLACK), mode,
                     lambda p=path, n=name, h=have: _same_content(p, dst, prefix + n, h)):
-                jobs.append(Job("upload", path, _child(dst, key_for(prefix, rel)), size))
-        extra = [_child(dst, prefix + name) for name in remote if name not in seen]
+                jobs.append(Job("upload", path, child_of(dst, key_for(prefix, rel)), size))
+        extra = [child_of(dst, prefix + name) for name in remote if name not in seen]
     elif isinstance(src, Remote) and isinstance(dst, Path):
         prefix, remote = _remote_index(src, sel)
         wanted = set()
@@ -116,7 +124,7 @@ def _plan(src: Path | Remote, dst: Path | Remote, sel: Selector, mode: str = "ti
             if st is None or _differs(st.st_size, info.size, bool(
                     info.last_modified and info.last_modified.timestamp() > st.st_mtime + SLACK), mode,
                     lambda p=local, n=name, i=info: _same_content(p, src, prefix + n, i)):
-                jobs.append(Job("download", _child(src, prefix + name), local, info.size))
+                jobs.append(Job("download", child_of(src, prefix + name), local, info.size))
         if dst.is_dir():
             extra = [p for p, rel, _s in walk_files(dst) if p not in wanted and sel.name_ok("/".join(rel))]
     elif isinstance(src, Remote) and isinstance(dst, Remote):
@@ -127,8 +135,8 @@ def _plan(src: Path | Remote, dst: Path | Remote, sel: Selector, mode: str = "ti
                 continue
             other = have_dst.get(name)
             if other is None or other.size != info.size or (mode != "size" and other.etag != info.etag):
-                jobs.append(Job("copy", _child(src, sprefix + name), _child(dst, dprefix + name), info.size))
-        extra = [_child(dst, dprefix + n) for n in have_dst if n not in have_src]
+                jobs.append(Job("copy", child_of(src, sprefix + name), child_of(dst, dprefix + name), info.size))
+        extra = [child_of(dst, dprefix + n) for n in have_dst if n not in have_src]
     else:
         raise UsageError("both paths are local: use rsync(1)")
     return jobs, extra
@@ -173,7 +181,7 @@ def _sync_options(fn: Any) -> Any:
 @click.argument("target")
 @click.option("--delete", is_flag=True, help="Remove what exists only at the destination.")
 @_sync_options
-@_options
+@transfer_options
 @selector_options
 @command
 def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, size_only: bool, checksum: bool,
@@ -181,9 +189,9 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, siz
          limit_rate: int | None, **kw: Any) -> None:
     """Mirror a directory or prefix: local<->remote or remote->remote."""
     sel = selector(kw)
-    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
-    if _sync_once(out, _target(source), _target(target), sel, _compare_mode(size_only, checksum), delete,
-                  dry_run, runner):
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
+    src, dst = local_or_remote(source), local_or_remote(target)
+    if _sync_once(out, src, dst, sel, _compare_mode(size_only, checksum), delete, dry_run, runner):
         raise click.exceptions.Exit(1)
 
 
@@ -194,7 +202,7 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, siz
 @click.option("-w", "--watch", is_flag=True, help="Keep mirroring a local folder as it changes.")
 @click.option("--interval", default="2s", show_default=True, help="With --watch: how often to look.")
 @_sync_options
-@_options
+@transfer_options
 @selector_options
 @command
 def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, interval: str, dry_run: bool,
@@ -202,9 +210,9 @@ def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, int
            attr: tuple[str, ...], limit_rate: int | None, **kw: Any) -> None:
     """mc's mirror: sync SOURCE to TARGET; with --watch, keep doing it as a local SOURCE changes."""
     sel = selector(kw)
-    src, dst = _target(source), _target(target)
+    src, dst = local_or_remote(source), local_or_remote(target)
     mode = _compare_mode(size_only, checksum)
-    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
     if not watch:
         if _sync_once(out, src, dst, sel, mode, remove, dry_run, runner):
             raise click.exceptions.Exit(1)

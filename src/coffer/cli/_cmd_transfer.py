@@ -49,7 +49,7 @@ class Rate(click.ParamType):
         return rate
 
 
-def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def transfer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The option stack cp, mv and sync share."""
     fn = click.option("--limit-rate", type=Rate(), default=None, metavar="RATE",
                       help="Cap the whole command's bandwidth, bytes/s: 512K, 10M, 1G.")(fn)
@@ -68,14 +68,14 @@ class Job:
     size: int
 
 
-def _target(arg: str) -> Path | Remote:
+def local_or_remote(arg: str) -> Path | Remote:
     target = _aliases.parse_target(arg, _aliases.load())
     if isinstance(target, Remote) and not target.bucket:
         raise UsageError(f"{arg!r} names no bucket")
     return target
 
 
-def _metadata(attrs: tuple[str, ...]) -> dict[str, str] | None:
+def metadata_args(attrs: tuple[str, ...]) -> dict[str, str] | None:
     out = {}
     for a in attrs:
         k, sep, v = a.partition("=")
@@ -85,7 +85,7 @@ def _metadata(attrs: tuple[str, ...]) -> dict[str, str] | None:
     return out or None
 
 
-def _child(dst: Remote, key: str) -> Remote:
+def child_of(dst: Remote, key: str) -> Remote:
     return Remote(dst.alias, dst.bucket, key)
 
 
@@ -97,7 +97,7 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
     if isinstance(src, Path) and isinstance(dst, Path):
         raise UsageError("both paths are local: use cp(1)")
     if into_dir and isinstance(dst, Remote) and dst.key and not dst.key.endswith("/"):
-        dst = _child(dst, dst.key + "/")
+        dst = child_of(dst, dst.key + "/")
     if isinstance(src, Path):
         assert isinstance(dst, Remote)
         if src.is_dir():
@@ -106,11 +106,11 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
             for path, rel, size in walk_files(src):
                 if sel.active and not sel.ok("/".join(rel), size, path.stat().st_mtime):
                     continue
-                yield Job("upload", path, _child(dst, key_for(dst.key, rel)), size)
+                yield Job("upload", path, child_of(dst, key_for(dst.key, rel)), size)
             return
         size = src.stat().st_size  # FileNotFoundError -> exit 3 with the path
         key = dst.key + src.name if (not dst.key or dst.key.endswith("/")) else dst.key
-        yield Job("upload", src, _child(dst, key), size)
+        yield Job("upload", src, child_of(dst, key), size)
         return
     client = src.alias.client()
     bucket = client.bucket(src.bucket or "")
@@ -123,9 +123,9 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
             if isinstance(dst, Path):
                 local = local_path_for(dst, rel)
                 if local is not None:
-                    yield Job("download", _child(src, entry.key), local, entry.size)
+                    yield Job("download", child_of(src, entry.key), local, entry.size)
             else:
-                yield Job("copy", _child(src, entry.key), _child(dst, key_for(dst.key, (rel,))), entry.size)
+                yield Job("copy", child_of(src, entry.key), child_of(dst, key_for(dst.key, (rel,))), entry.size)
         return
     if not src.key:
         raise UsageError(f"{src} is a bucket: add -r to copy what is in it")
@@ -136,7 +136,7 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
         yield Job("download", src, local, props.size)
     else:
         key = dst.key + base if (not dst.key or dst.key.endswith("/")) else dst.key
-        yield Job("copy", src, _child(dst, key), props.size)
+        yield Job("copy", src, child_of(dst, key), props.size)
 
 
 class Runner:
@@ -227,7 +227,7 @@ class _IterFile:
         return out
 
 
-def _config(concurrency: int, part_size: int, limit_rate: int | None = None) -> TransferConfig:
+def transfer_config(concurrency: int, part_size: int, limit_rate: int | None = None) -> TransferConfig:
     return TransferConfig(multipart_threshold=part_size * MiB, multipart_chunksize=part_size * MiB,
                           max_concurrency=concurrency, max_bandwidth=limit_rate)
 
@@ -248,13 +248,13 @@ def _stdin_to(out: Output, dst: Remote, config: TransferConfig, content_type: st
 def _cp_version(out: Output, sources: tuple[str, ...], target: str, version_id: str,
                 config: TransferConfig) -> None:
     """One version of one object, to a file, stdout or another key (server-side on the same endpoint)."""
-    src = _target(sources[0]) if len(sources) == 1 else None
+    src = local_or_remote(sources[0]) if len(sources) == 1 else None
     if not isinstance(src, Remote) or not src.key or src.key.endswith("/"):
         raise UsageError("--version-id copies one object: cp --version-id V ALIAS/bucket/key TARGET")
     if target == "-":
         _to_stdout(src, version_id)
         return
-    dst = _target(target)
+    dst = local_or_remote(target)
     base = src.key.rsplit("/", 1)[-1]
     if isinstance(dst, Path):
         local = dst / base if (dst.is_dir() or target.endswith("/")) else dst
@@ -268,8 +268,8 @@ def _cp_version(out: Output, sources: tuple[str, ...], target: str, version_id: 
         raise UsageError("--version-id between two endpoints: download the version first")
     res = src.alias.client().bucket(src.bucket or "").object(src.key).copy_to(dst.bucket or "", key,
                                                                               version_id=version_id)
-    out.emit({"action": "copy", "source": str(src), "version_id": version_id, "target": f"{_child(dst, key)}",
-              "new_version_id": res.version_id}, f"{src} ({version_id}) -> {_child(dst, key)}")
+    out.emit({"action": "copy", "source": str(src), "version_id": version_id, "target": f"{child_of(dst, key)}",
+              "new_version_id": res.version_id}, f"{src} ({version_id}) -> {child_of(dst, key)}")
 
 
 def _to_stdout(src: Remote, version_id: str | None = None) -> None:
@@ -285,7 +285,7 @@ def _to_stdout(src: Remote, version_id: str | None = None) -> None:
 @click.argument("target")
 @click.option("-r", "--recursive", is_flag=True, help="Copy directories / prefixes.")
 @click.option("--version-id", "--vid", "version_id", default=None, help="Copy this version of the source object.")
-@_options
+@transfer_options
 @selector_options
 @command
 def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
@@ -298,27 +298,28 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
     folder) is a folder: the source's name is kept. With -r, a source folder's *contents* go
     under TARGET ("cp -r dir alias/b/p" makes p/<files of dir>), the same for "dir" and "dir/".
     """
-    config = _config(concurrency, part_size, limit_rate)
+    config = transfer_config(concurrency, part_size, limit_rate)
     if version_id:
         _cp_version(out, sources, target, version_id, config)
         return
     if sources == ("-",):
-        dst = _target(target)
+        dst = local_or_remote(target)
         if not isinstance(dst, Remote):
             raise UsageError("cp - TARGET: TARGET must be ALIAS/bucket/key")
-        _stdin_to(out, dst, config, content_type, _metadata(attr))
+        _stdin_to(out, dst, config, content_type, metadata_args(attr))
         return
     if target == "-":
         for arg in sources:
-            src = _target(arg)
+            src = local_or_remote(arg)
             if not isinstance(src, Remote) or not src.key:
                 raise UsageError(f"cp SOURCE -: {arg!r} must be ALIAS/bucket/key")
             _to_stdout(src)
         return
     into_dir = target.endswith("/") or len(sources) > 1
     sel = selector(kw)
-    jobs = [j for arg in sources for j in _plan_cp(_target(arg), _target(target), recursive, into_dir, sel)]
-    runner = Runner(out, config, content_type, _metadata(attr))
+    dst = local_or_remote(target)
+    jobs = [j for arg in sources for j in _plan_cp(local_or_remote(arg), dst, recursive, into_dir, sel)]
+    runner = Runner(out, config, content_type, metadata_args(attr))
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:
         raise click.exceptions.Exit(1)
@@ -335,23 +336,23 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
 def pipe(out: Output, target: str, part_size: int, concurrency: int, content_type: str | None,
          attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Write standard input to an object (any length: uploaded in parts as it arrives)."""
-    dst = _target(target)
+    dst = local_or_remote(target)
     if not isinstance(dst, Remote):
         raise UsageError(f"{target!r} is not ALIAS/bucket/key")
-    _stdin_to(out, dst, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
+    _stdin_to(out, dst, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
 
 
 @click.command("mv")
 @click.argument("source")
 @click.argument("target")
 @click.option("-r", "--recursive", is_flag=True, help="Move directories / prefixes.")
-@_options
+@transfer_options
 @command
 def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
        content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
     """Move: copy, then remove each source that was copied."""
-    jobs = list(_plan_cp(_target(source), _target(target), recursive, target.endswith("/")))
-    runner = Runner(out, _config(concurrency, part_size, limit_rate), content_type, _metadata(attr))
+    jobs = list(_plan_cp(local_or_remote(source), local_or_remote(target), recursive, target.endswith("/")))
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
     if runner.run(jobs, f"{len(jobs)} files"):
         raise click.exceptions.Exit(1)  # keep every source when anything failed
     remotes: dict[tuple[str, str], list[str]] = {}
@@ -363,7 +364,7 @@ def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int,
     aliases = _aliases.load()
     for (name, bucket), keys in remotes.items():
         aliases[name].client().bucket(bucket).delete_objects(keys)
-    src = _target(source)
+    src = local_or_remote(source)
     if isinstance(src, Path) and src.is_dir():
         for dirpath, _dirs, _files in sorted(os.walk(src), reverse=True):
             if not os.listdir(dirpath):

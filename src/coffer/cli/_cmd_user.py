@@ -90,7 +90,7 @@ def quota_group() -> None:
     """Per-user quotas on a running server: ALIAS must hold an admin's keys."""
 
 
-def _quota_line(q: dict) -> str:
+def quota_line(q: dict) -> str:
     limits = q["quota"]
     use = q["usage"]
 
@@ -108,7 +108,7 @@ def _quota_line(q: dict) -> str:
 def quota_get(out: Output, alias: str, user_id: str) -> None:
     """Show USER_ID's quota and usage."""
     q = _admin(alias).get_quota(user_id)
-    out.emit(q, _quota_line(q))
+    out.emit(q, quota_line(q))
 
 
 @quota_group.command("set")
@@ -124,7 +124,7 @@ def quota_set(out: Output, alias: str, user_id: str, max_bytes: int | None, max_
     if max_bytes is None and max_objects is None and max_buckets is None:
         raise UsageError("give at least one of --max-bytes, --max-objects, --max-buckets (or use quota clear)")
     q = _admin(alias).set_quota(user_id, max_bytes=max_bytes, max_objects=max_objects, max_buckets=max_buckets)
-    out.emit(q, _quota_line(q))
+    out.emit(q, quota_line(q))
 
 
 @quota_group.command("clear")
@@ -134,7 +134,7 @@ def quota_set(out: Output, alias: str, user_id: str, max_bytes: int | None, max_
 def quota_clear(out: Output, alias: str, user_id: str) -> None:
     """Remove USER_ID's quota."""
     q = _admin(alias).clear_quota(user_id)
-    out.emit(q, _quota_line(q))
+    out.emit(q, quota_line(q))
 
 
 @click.command("create")

@@ -6,6 +6,7 @@ with ``python -m coffer.cli.main``. Paths are ``ALIAS/bucket/key`` (see ``coffer
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from coffer import __version__
 from coffer.cli import _aliases
 from coffer.cli._aliases import Alias
 from coffer.cli._cmd_admin import admin_group
+from coffer.cli._cmd_backup import backup, restore
 from coffer.cli._cmd_basic import append, cat, ls, mb, presign, rb, rm, stat
 from coffer.cli._cmd_browse import diff, du, find, head, tree
 from coffer.cli._cmd_bulk import bulk
@@ -28,8 +30,19 @@ from coffer.cli._output import Output, UsageError, command, global_options, reme
 from coffer.sdk._config import resolve
 
 
+def _tls_option(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """--ca-bundle / --insecure: handed to every client through the environment (_aliases.tls_config)."""
+    if value:
+        os.environ["COFFER_CA_BUNDLE" if param.name == "ca_bundle" else "COFFER_INSECURE"] = str(value)
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coffer")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), callback=_tls_option,
+              expose_value=False, help="PEM file of the CA(s) that signed the server's certificate.")
+@click.option("--insecure", is_flag=True, callback=_tls_option, expose_value=False,
+              help="Do not verify the server's HTTPS certificate (test set-ups only).")
 @global_options
 @click.pass_context
 def cli(ctx: click.Context, json_mode: bool, quiet: bool, no_color: bool) -> None:
@@ -132,6 +145,8 @@ def completion(shell: str) -> None:
     click.echo(cls(cli, {}, "coffer", "_COFFER_COMPLETE").source())
 
 
+admin_group.add_command(backup)
+admin_group.add_command(restore)
 for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk,
                  du, find, tree, diff, head, pipe, version_group, undo, tag_group, retention_group,
                  legalhold_group, policy_group, ilm_group, event_group, encrypt_group, cors_group, website_group,

@@ -9,6 +9,19 @@ No I/O, no aiohttp, no imports from coffer.server/sdk/cli (import-linter enforce
 * :mod:`.xmlutil` - safe XML parsing and fast response serialisation
 * :mod:`.errors` - the S3 error catalogue and S3Error
 * :mod:`.timeutil` - x-amz-date, HTTP-date and ISO 8601 formats
+
+Modules and packages:
+  checksums    S3 payload checksums: the x-amz-checksum-* algorithms, Content-MD5, and multipart combination.
+  chunked      aws-chunked request bodies (the STREAMING-* x-amz-content-sha256 modes): incremental, bounded decoding.
+  errors       The S3 error catalogue and the S3Error exception, shared by the server (to answer) and the SDK (to ...
+  msgpack      A MessagePack encoder for the few shapes the AIStore API answers in (object listings).
+  node_auth    Request signatures between Coffer's gateways and storage nodes (the cluster secret).
+  post_policy  Browser-based uploads (POST Object): the policy document, its signature and its conditions.
+  sigv2        AWS Signature Version 2 for S3 (HMAC-SHA1), still used by older clients and tools.
+  sigv4        AWS Signature Version 4 for S3: canonical forms, keys, header/presigned parsing, and client signing.
+  template     Object-name templates: bash-style brace expansion, as AIStore's multi-object operations take them.
+  timeutil     Timestamp formats on the S3 wire: x-amz-date, HTTP dates, and ISO 8601 as S3 writes it in XML.
+  xmlutil      S3 XML: safe parsing of request bodies and a fast builder for response bodies.
 """
 
 from coffer.protocol.checksums import (

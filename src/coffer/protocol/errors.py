@@ -180,6 +180,8 @@ ERRORS: dict[str, ErrorSpec] = _specs(
     ("NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration"),
     ("NotDeviceOwnerError", 400, "The device that generated the token is not yours."),
     ("NotImplemented", 501, "A header you provided implies functionality that is not implemented."),
+    # Coffer's (MinIO answers XMinioStorageFull, also 507): the disk is full; deletes still work.
+    ("InsufficientStorage", 507, "The server's disk is full: delete objects to free space, or add capacity."),
     ("NotModified", 304, "Not Modified"),
     ("NotSignedUp", 403, "Your account is not signed up for the Amazon S3 service."),
     ("ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"),

@@ -73,7 +73,8 @@ class ClientConfig:
     max_pool_connections: int = 64
     signed_payload_limit: int = 1 * MiB
     append_mode: str = "auto"
-    verify_tls: bool | str = True
+    verify_tls: bool | str = True  # False: no certificate check (--insecure); a path: that CA file
+    ca_bundle: str | None = None  # PEM file of the CAs to trust instead of the system's (--ca-bundle)
     user_agent: str = "coffer-sdk/0.1"
     # Called with a RequestRecord after every HTTP attempt (see _tracing.py); never sees secrets.
     on_request: Callable[[RequestRecord], None] | None = field(default=None, compare=False)

@@ -151,6 +151,8 @@ class Transport:
         if self.secure:
             if isinstance(config.verify_tls, str):
                 common["ca_certs"] = config.verify_tls
+            elif config.ca_bundle and config.verify_tls:
+                common["ca_certs"] = config.ca_bundle
             common["cert_reqs"] = "CERT_REQUIRED" if config.verify_tls else "CERT_NONE"
         if proxy:
             self._manager: urllib3.PoolManager = urllib3.ProxyManager(proxy, num_pools=4, **common)

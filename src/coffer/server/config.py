@@ -39,6 +39,15 @@ class Limits:
     max_presign_expires: int = 7 * 24 * 3600
     io_chunk: int = 1 * MiB  # unit of hand-off from the event loop to the hashing/writing thread
     shutdown_grace_seconds: float = 20.0  # SIGTERM: how long in-flight requests may finish
+    # Full disks (meta/space.py): new data is refused (507) while the data folder's filesystem has less
+    # than min_free_bytes free; meta_reserve_bytes are held in DATA/meta/reserve for deletes to commit.
+    min_free_bytes: int = 64 * MiB
+    # Connections (http/common/connections.py): seconds a connection may sit idle or take to send a
+    # request head; seconds without a body byte while a request waits for its body; per worker.
+    idle_timeout: float = 60.0
+    body_timeout: float = 60.0
+    max_connections: int = 4096
+    meta_reserve_bytes: int = 8 * MiB
     # Bucket notifications: a failed webhook delivery is retried after min, doubling up to max seconds.
     webhook_retry_min: float = 0.5
     webhook_retry_max: float = 60.0
@@ -86,6 +95,15 @@ class Config:
     scrub_rate: float = 64 * MiB  # bytes/s the scrubber may read
     scrub_interval: float = 7 * 24 * 3600.0  # seconds between the starts of two scrub passes
     heal_interval: float = 2.0  # seconds between two looks at the repair queue
+    # HTTPS (server/tls.py): certificate chain and key (PEM); None: plain HTTP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # SSE-C keys and bearer tokens over plain HTTP from a non-loopback client: refused unless True.
+    allow_insecure_secrets: bool = False
+    log_level: str = "info"  # debug | info | warning | error
+    log_format: str = "text"  # text | json
+    access_log: bool = True  # one INFO line per request (http/common/access_log.py)
+    metrics_token: str | None = None  # GET /metrics wants `Authorization: Bearer <token>`; None: public
     # Shared metadata (docs/cluster.md): a postgresql:// URL selects PostgreSQL; None keeps SQLite in DATA/meta.
     meta_url: str | None = None
     # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes

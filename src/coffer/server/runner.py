@@ -11,6 +11,7 @@ period and close the store cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -22,24 +23,29 @@ from pathlib import Path
 
 from aiohttp import web
 
+from coffer.server import logs, metrics
 from coffer.server.config import Config
 from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
+from coffer.server.http.common import access_log
 from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
 from coffer.server.meta.interface import MetaStore, MetaUnavailable
 from coffer.server.meta.postgres.schema import SchemaTooNew as PgSchemaTooNew
+from coffer.server.meta.space import make_reserve
+from coffer.server.meta.sqlite import engine
 from coffer.server.meta.sqlite.schema import SchemaTooNew
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
-from coffer.server.service.access.users import add_user, random_access_key, random_secret_key
 from coffer.server.service.events.notifications import recover_held
+from coffer.server.startup import DataLock, StartError, create_root, preflight, prepare_folder
+from coffer.server.tls import TlsError, server_context
+from coffer.server.tls import reload as reload_tls
 from coffer.server.workers.webhooks import WebhookDelivery
 
 log = logging.getLogger("coffer.server")
-ROOT_USER = "root"
 
 
 def meta_url_file(cfg: Config) -> Path:
@@ -77,19 +83,10 @@ def open_meta(cfg: Config) -> MetaStore:
 
 
 async def bootstrap(cfg: Config) -> None:
-    """First start: create the root user (printing generated keys once); later starts: keep them."""
+    """Before the workers start: hand back what stopped or killed processes left behind."""
     meta = open_meta(cfg)
     await meta.open()
     try:
-        if cfg.access_key and cfg.secret_key:
-            existing = await meta.get_access_key(cfg.access_key)
-            if existing is None or existing.secret_key != cfg.secret_key:
-                await add_user(meta, ROOT_USER, cfg.access_key, cfg.secret_key, display_name=ROOT_USER, admin=True)
-        elif await meta.get_user(ROOT_USER) is None:
-            ak, sk = random_access_key(), random_secret_key()
-            await add_user(meta, ROOT_USER, ak, sk, display_name=ROOT_USER, admin=True)
-            print("Coffer created the root user. Keep these keys; they are not shown again:", flush=True)
-            print(f"  access key: {ak}\n  secret key: {sk}", flush=True)
         # No worker runs yet: leases on notification events were left by a stopped or killed
         # process; release them so delivery resumes at once instead of after they expire.
         await meta.release_events()
@@ -106,15 +103,22 @@ _console_sock: socket.socket | None = None  # --console-address, likewise
 def listen(cfg: Config, host: str | None = None, port: int | None = None) -> socket.socket:
     host = host or cfg.host
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    port = cfg.port if port is None else port
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, cfg.port if port is None else port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise StartError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     sock.listen(1024)
     sock.setblocking(False)
     return sock
 
 
 async def run_worker(cfg: Config, sock: socket.socket) -> None:
+    engine.commit_observer = metrics.observe_commit
+    access_log.enabled = cfg.access_log
     meta = open_meta(cfg)
     await meta.open()
     data = make_data(cfg)
@@ -124,27 +128,44 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     delivery.start()
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
+    tls = server_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
+    site = web.SockSite(runner, sock, shutdown_timeout=cfg.limits.shutdown_grace_seconds, ssl_context=tls)
     await site.start()
     web_runner = None
     if _website_sock is not None:
         web_runner = web.ServerRunner(build_website_server(service, cfg), handle_signals=False)
         await web_runner.setup()
-        await web.SockSite(web_runner, _website_sock).start()
+        await web.SockSite(web_runner, _website_sock, ssl_context=tls).start()
     console_runner = None
     if _console_sock is not None:
         console_runner = web.ServerRunner(build_console_server(service, cfg), handle_signals=False)
         await console_runner.setup()
-        await web.SockSite(console_runner, _console_sock).start()
+        await web.SockSite(console_runner, _console_sock, ssl_context=tls).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if tls is not None and cfg.tls_cert and cfg.tls_key:
+        loop.add_signal_handler(signal.SIGHUP, reload_tls, tls, cfg.tls_cert, cfg.tls_key)
+    else:
+        loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP: no TLS certificate to reload")
+
+    def on_stop(signum: int) -> None:
+        if _alone:  # no supervisor speaks for this process: say what the signal does
+            if stop.is_set():
+                print("coffer: second signal: stopping at once", file=sys.stderr, flush=True)
+                os._exit(1)  # crash-safe like kill -9: acknowledged writes are already durable
+            print(_stop_message(signum, cfg), file=sys.stderr, flush=True)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_stop, sig)
     # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
         cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
+    prober = asyncio.ensure_future(probe_volumes(data, stop)) if isinstance(data, VolumeDataStore) else None
     await stop.wait()
     lifecycle.cancel()  # a pass is idempotent: cut short, the next start redoes it
+    if prober is not None:
+        prober.cancel()
     try:
         await lifecycle
     except asyncio.CancelledError:
@@ -164,6 +185,21 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await delivery.stop()
     await meta.close()
     service.close()
+
+
+VOLUME_PROBE_SECONDS = 3.0
+
+
+async def probe_volumes(data: VolumeDataStore, stop: asyncio.Event) -> None:
+    """Look at every volume every few seconds (identity file, a real write), so /health/data tells
+    a lost or read-only disk on an idle server, not only once a request has touched it."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(data.refresh, force=True)
+        except Exception:
+            log.exception("volume probe failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), VOLUME_PROBE_SECONDS)
 
 
 def _worker_main(cfg: Config, sock: socket.socket) -> None:
@@ -257,49 +293,87 @@ async def _sweep_batch(meta: MetaStore, data: DataStore, refs: list[str]) -> int
 
 
 def serve(cfg: Config) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    """Run the server; a start that cannot succeed ends in one line on stderr and exit status 1."""
+    logs.setup(cfg.log_level, cfg.log_format)
+    lock = DataLock(cfg.data_dir)
+    try:
+        sock, started = _start(cfg, lock)
+    except StartError as e:
+        print(f"coffer: {e}", file=sys.stderr, flush=True)
+        return 1
+    if cfg.workers <= 1:
+        global _alone
+        _alone = True
+        _worker_main(cfg, sock)
+        print("coffer: stopped", file=sys.stderr, flush=True)
+        return 0
+    return _supervise(cfg, sock, started)
+
+
+def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
+    """Everything before the workers run, in the order that changes nothing when a step fails."""
     started = time.time()
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_folder(cfg)
+    lock.acquire(shared=cfg.clustered)
     try:
         data = make_data(cfg, register=True)
     except (OSError, ValueError, VolumeError) as exc:  # wrong disk, foreign volume, unusable path
-        log.error("cannot open the data volumes: %s", exc)
-        return 2
-    n = data.sweep_tmp()
-    if n:
-        log.info("removed %d temporary files left by an earlier run", n)
-    record_meta_url(cfg)
+        raise StartError(f"cannot open the data volumes: {exc}") from None
     try:
-        asyncio.run(bootstrap(cfg))
-    except (MetaUnavailable, SchemaTooNew, PgSchemaTooNew) as exc:  # clear words, not a traceback
-        log.error("cannot open the metadata store: %s", exc)
-        return 2
+        plan = asyncio.run(preflight(cfg, open_meta))
+    except (MetaUnavailable, SchemaTooNew, PgSchemaTooNew, ValueError) as exc:  # clear words, not a traceback
+        raise StartError(f"cannot open the metadata store: {exc}") from None
     if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
         # A master key given by env/file is checked now: a typo must stop the start, not fail every
         # encrypted request later. (Without one, DATA/keys/master.key is created on first use.)
         try:
             load_master_key(cfg.data_dir)
         except (OSError, ValueError) as e:
-            print(f"coffer: bad master key: {e}", file=sys.stderr, flush=True)
-            return 2
+            raise StartError(f"bad master key: {e}") from None
+    if cfg.tls_cert and cfg.tls_key:
+        try:
+            server_context(cfg.tls_cert, cfg.tls_key)
+        except TlsError as e:
+            raise StartError(str(e)) from None
     sock = listen(cfg)
     if cfg.website_port is not None:
         global _website_sock
         _website_sock = listen(cfg, cfg.website_host, cfg.website_port)
-        print(f"Coffer serving static websites on http://{cfg.website_host}:{cfg.website_port}", flush=True)
     if cfg.console_port is not None:
         global _console_sock
         _console_sock = listen(cfg, cfg.console_host, cfg.console_port)
-        print(f"Coffer serving the web console on http://{cfg.console_host}:{cfg.console_port}/_coffer/console/",
+    # Listening: from here on the start cannot fail for a reason the operator gave, so the data
+    # folder may change (temporary files swept, the root user created on a new folder).
+    record_meta_url(cfg)
+    make_reserve(cfg.meta_path.parent, cfg.limits.meta_reserve_bytes)  # deletes can commit on a full disk
+    n = data.sweep_tmp()
+    if n:
+        log.info("removed %d temporary files left by an earlier run", n)
+    asyncio.run(create_root(cfg, plan, open_meta))
+    asyncio.run(bootstrap(cfg))
+    scheme = "https" if cfg.tls_cert else "http"
+    if cfg.website_port is not None:
+        print(f"Coffer serving static websites on {scheme}://{cfg.website_host}:{cfg.website_port}", flush=True)
+    if cfg.console_port is not None:
+        print(f"Coffer serving the web console on {scheme}://{cfg.console_host}:{cfg.console_port}/_coffer/console/",
               flush=True)
-    print(f"Coffer serving S3 on http://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
-          f"workers: {cfg.workers}, region: {cfg.region})", flush=True)
+    print(f"Coffer serving S3 on {scheme}://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
+          f"workers: {cfg.workers}, region: {cfg.region}, pid: {os.getpid()})", flush=True)
     if cfg.workers <= 1:
         start_healer(cfg)
         threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
-        _worker_main(cfg, sock)
-        return 0
-    return _supervise(cfg, sock, started)
+    return sock, started
+
+
+def _stop_message(signum: int, cfg: Config) -> str:
+    name = signal.Signals(signum).name
+    return (f"coffer: {name} received: no new connections; in-flight requests get up to "
+            f"{cfg.limits.shutdown_grace_seconds:g} s to finish, then the store is closed "
+            f"(send it again to stop at once)")
+
+
+# One worker and no supervisor (--workers 1): the worker itself announces how it stops.
+_alone = False
 
 
 def _spawn(cfg: Config, sock: socket.socket) -> int:
@@ -310,6 +384,7 @@ def _spawn(cfg: Config, sock: socket.socket) -> int:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's loop handles it
             _worker_main(cfg, sock)
         except Exception:
             log.exception("worker failed")
@@ -339,6 +414,13 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
 
     def on_signal(signum, _frame) -> None:
         nonlocal stopping
+        if stopping:
+            print("coffer: second signal: stopping the workers at once", file=sys.stderr, flush=True)
+            for pid in list(children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            return
+        print(_stop_message(signum, cfg), file=sys.stderr, flush=True)
         stopping = True
         for pid in list(children):
             try:
@@ -346,8 +428,14 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
             except ProcessLookupError:
                 pass
 
+    def on_hangup(_signum, _frame) -> None:  # each worker reloads its own TLS context
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
     start_healer(cfg)  # after the first fork: a worker must not inherit a thread's held locks
     deadline: float | None = None
@@ -365,7 +453,9 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
             time.sleep(0.1)
             continue
         children.discard(pid)
+        metrics.worker_exited(pid)
         if not stopping:
             log.warning("worker %d exited (%s); starting a new one", pid, status)
             children.add(_spawn(cfg, sock))
+    print("coffer: stopped", file=sys.stderr, flush=True)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from browser_support import ApiClient
@@ -34,7 +35,6 @@ def test_state_changes_need_the_csrf_token(console_server):
 
 
 def test_login_needs_a_json_body(console_server):
-    import urllib.error
     import urllib.request
 
     req = urllib.request.Request(console_server.endpoint + "/_coffer/console/api/login", method="POST",
@@ -151,3 +151,40 @@ def test_console_on_its_own_listener(module_server_factory):
         assert r.read() == b"hello"
     status, doc = ApiClient(console).request("GET", "buckets")
     assert status == 401
+
+
+def test_login_with_an_api_key_and_rate_limited_failures(server_factory):
+    """An IBM-style API key logs in; failed logins from one address are limited (429, Retry-After),
+    on every worker, and the limit holds even for the right secret until the window passes."""
+    import urllib.request
+
+    srv = server_factory(workers=2)
+    admin = ApiClient(srv.endpoint)
+    admin.login(srv.access_key, srv.secret_key)
+    uid = f"ibm{uuid.uuid4().hex[:6]}"
+    assert admin.request("POST", "users", {"id": uid})[0] == 200
+    status, made = admin.request("POST", "keys", {"user": uid, "type": "apikey"})  # the Users page's "New API key"
+    assert status == 200, made
+    api_key = made["api_key"]
+    user = ApiClient(srv.endpoint)
+    status, me = user.request("POST", "login", {"api_key": api_key})
+    assert status == 200 and me["user"] == uid and me["access_key"].startswith("APIKEY")
+    user.csrf = me["csrf"]
+    assert user.request("GET", "buckets")[0] == 200
+    bucket = f"k{uuid.uuid4().hex[:8]}"
+    assert user.request("POST", "buckets", {"name": bucket})[0] == 200
+    # five failures (spread over both workers), then 429 even with the right key
+    codes = [ApiClient(srv.endpoint).request("POST", "login", {"api_key": "wrong-" + str(i)})[0] for i in range(5)]
+    assert codes == [403] * 5
+    req = urllib.request.Request(srv.endpoint + "/_coffer/console/api/login", method="POST",
+                                 data=json.dumps({"api_key": api_key}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    for _ in range(4):  # whichever worker answers
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError("a login went through after five failures")
+        except urllib.error.HTTPError as e:
+            assert e.code == 429
+            body = json.loads(e.read())
+            assert body["error"]["code"] == "TooManyLoginAttempts"
+            assert 1 <= int(e.headers["Retry-After"]) <= 60

@@ -191,3 +191,76 @@ def test_form_upload_sends_a_post_event(s3, bucket):
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     assert [(r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"].get("size")) for r in records] == [
         ("ObjectCreated:Post", "evented", 5)]
+
+
+def _signed_policy_form(s3, bucket: str, doc: dict, secret: str) -> tuple[str, dict]:
+    """A SigV4 form whose policy document is written here (boto3 only writes well-formed ones)."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    p = presigned(s3, bucket, "x")
+    fields = dict(p["fields"])
+    pol = base64.b64encode(json.dumps(doc).encode()).decode()
+
+    def h(k: bytes, m: str) -> bytes:
+        return hmac.new(k, m.encode(), hashlib.sha256).digest()
+
+    key = h(h(h(h(("AWS4" + secret).encode(), fields["x-amz-date"][:8]), "us-east-1"), "s3"), "aws4_request")
+    fields.update(policy=pol, **{"x-amz-signature": hmac.new(key, pol.encode(), hashlib.sha256).hexdigest()})
+    return p["url"], fields
+
+
+@pytest.mark.parametrize("expiration", ["not-a-date", "2030-13-45T00:00:00Z", "2030/01/01", 12345])
+def test_malformed_expiration_is_400(endpoint, s3, bucket, expiration):
+    url, fields = _signed_policy_form(s3, bucket, {"expiration": expiration, "conditions": [
+        {"bucket": bucket}, ["starts-with", "$key", ""]]}, endpoint.secret_key)
+    r = post(url, fields)
+    assert (r.status, code(r)) == (400, "InvalidPolicyDocument")
+    with s3_error("404", 404):
+        s3.head_object(Bucket=bucket, Key="x")
+
+
+def test_form_checksum_fields(s3, bucket):
+    import base64
+    import zlib
+
+    crc = base64.b64encode(zlib.crc32(b"hello").to_bytes(4, "big")).decode()
+    f = {"x-amz-checksum-crc32": crc}
+    p = presigned(s3, bucket, "ck", f, [f])
+    assert post(p["url"], p["fields"], b"hello").status == 204
+    head = s3.head_object(Bucket=bucket, Key="ck", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == crc and head["ChecksumType"] == "FULL_OBJECT"
+    f = {"x-amz-checksum-crc32": base64.b64encode(b"\0\0\0\0").decode()}
+    p = presigned(s3, bucket, "ck-bad", f, [f])
+    r = post(p["url"], p["fields"], b"hello")
+    assert (r.status, code(r)) == (400, "BadDigest")
+    with s3_error("404", 404):
+        s3.head_object(Bucket=bucket, Key="ck-bad")
+    f = {"x-amz-checksum-algorithm": "SHA256"}
+    p = presigned(s3, bucket, "ck-alg", f, [f])
+    assert post(p["url"], p["fields"], b"hello").status == 204
+    want = base64.b64encode(__import__("hashlib").sha256(b"hello").digest()).decode()
+    assert s3.head_object(Bucket=bucket, Key="ck-alg", ChecksumMode="ENABLED")["ChecksumSHA256"] == want
+
+
+def test_form_tagging_field(s3, bucket):
+    t = ("<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>b</Key><Value></Value></Tag>"
+         "</TagSet></Tagging>")
+    p = presigned(s3, bucket, "tagged", {"tagging": t}, [{"tagging": t}])
+    assert post(p["url"], p["fields"]).status == 204
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [{"Key": "a", "Value": "1"},
+                                                                             {"Key": "b", "Value": ""}]
+    p = presigned(s3, bucket, "badtag", {"tagging": "<Tagging>"}, [{"tagging": "<Tagging>"}])
+    r = post(p["url"], p["fields"])
+    assert (r.status, code(r)) == (400, "MalformedXML")
+
+
+def test_bucket_default_encryption_applies_to_forms(s3, bucket):
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    p = presigned(s3, bucket, "defenc")
+    assert post(p["url"], p["fields"], b"sealed by default").status == 204
+    assert s3.head_object(Bucket=bucket, Key="defenc")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="defenc")["Body"].read() == b"sealed by default"

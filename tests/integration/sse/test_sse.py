@@ -118,7 +118,7 @@ def test_sse_c_requires_the_key_on_every_read(c, bkt):
     assert got["Body"].read() == body[70000:80001]
     with s3_error("InvalidRequest", 400):
         c.get_object(Bucket=bkt, Key="c")
-    with s3_error("AccessDenied", 403):
+    with s3_error("InvalidRequest", 400):
         c.get_object(Bucket=bkt, Key="c", **ssec(KEY_B))
     with s3_error("400", 400):
         c.head_object(Bucket=bkt, Key="c")
@@ -270,7 +270,7 @@ def test_multipart_sse_c_part_without_key_refused(c, bkt):
     up = c.create_multipart_upload(Bucket=bkt, Key="m", **ssec(KEY_A))
     with s3_error("InvalidRequest", 400):
         c.upload_part(Bucket=bkt, Key="m", UploadId=up["UploadId"], PartNumber=1, Body=b"x")
-    with s3_error("AccessDenied", 403):
+    with s3_error("InvalidRequest", 400):
         c.upload_part(Bucket=bkt, Key="m", UploadId=up["UploadId"], PartNumber=1, Body=b"x", **ssec(KEY_B))
     c.abort_multipart_upload(Bucket=bkt, Key="m", UploadId=up["UploadId"])
 

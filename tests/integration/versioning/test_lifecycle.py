@@ -160,3 +160,65 @@ def test_lifecycle_never_touches_locked_versions(fast):
     assert ("b-held", held) in versions
     for i in locked:
         assert fast.get_object(Bucket=b, Key="a-locked", VersionId=i)["Body"].read() == b"x"
+
+
+def test_rules_come_back_as_sent(s3, bucket):
+    rules = [
+        {"ID": "legacy", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 3}},
+        {"ID": "filtered", "Filter": {"Prefix": "x/"}, "Status": "Enabled", "Expiration": {"Days": 5}},
+        {"ID": "and-one", "Filter": {"And": {"Prefix": "y/", "Tags": [{"Key": "a", "Value": "1"}]}},
+         "Status": "Disabled", "Expiration": {"Days": 7}},
+        {"ID": "empty", "Filter": {}, "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 2}},
+        {"ID": "blank-prefix", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 9}},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == rules
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"Filter": {"Prefix": "z/"}, "Status": "Enabled", "Expiration": {"Days": 1}}]})
+    named = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["ID"]
+    assert named  # S3 names a rule sent without an ID, and keeps that name
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["ID"] == named
+
+
+def test_expiration_header_on_put_head_get(s3, bucket):
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        _rule(ID="logs-rule", Filter={"Prefix": "logs/"}, Expiration={"Days": 3}),
+        _rule(ID="later", Filter={"Prefix": "logs/"}, Expiration={"Days": 30}),
+        _rule(ID="off", Status="Disabled", Filter={"Prefix": "tmp/"}, Expiration={"Days": 1})]})
+    put = s3.put_object(Bucket=bucket, Key="logs/a", Body=b"x")
+    written = s3.head_object(Bucket=bucket, Key="logs/a")["LastModified"]
+    day = (written + dt.timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if written.hour or written.minute or written.second or written.microsecond:
+        day += dt.timedelta(days=1)  # S3 rounds up to the next midnight UTC
+    want = f'expiry-date="{day.strftime("%a, %d %b %Y %H:%M:%S GMT")}", rule-id="logs-rule"'
+    assert put["Expiration"] == want
+    assert s3.head_object(Bucket=bucket, Key="logs/a")["Expiration"] == want
+    assert s3.get_object(Bucket=bucket, Key="logs/a")["Expiration"] == want
+    copied = s3.copy_object(Bucket=bucket, Key="logs/copy", CopySource={"Bucket": bucket, "Key": "logs/a"})
+    assert copied["Expiration"].endswith('rule-id="logs-rule"')
+    up = s3.create_multipart_upload(Bucket=bucket, Key="logs/mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="logs/mp", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="logs/mp", UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert done["Expiration"].endswith('rule-id="logs-rule"')
+    for key in ("other/b", "tmp/c"):  # no rule, or a disabled one
+        assert "Expiration" not in s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        assert "Expiration" not in s3.head_object(Bucket=bucket, Key=key)
+
+
+def test_lifecycle_delete_markers_are_markers(fast):
+    b = _new_bucket(fast, versioned=True)
+    v = fast.put_object(Bucket=b, Key="exp/k", Body=b"x")["VersionId"]
+    fast.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        _rule(Filter={"Prefix": "exp/"}, Expiration={"Days": 1})]})
+    wait_for(lambda: fast.list_object_versions(Bucket=b).get("DeleteMarkers"))
+    listing = fast.list_object_versions(Bucket=b)
+    [marker] = listing["DeleteMarkers"]
+    assert marker["Key"] == "exp/k" and marker["IsLatest"] and marker["VersionId"] not in (v, "null")
+    assert [x["VersionId"] for x in listing["Versions"]] == [v]
+    with s3_error("NoSuchKey", 404) as ei:
+        fast.get_object(Bucket=b, Key="exp/k")
+    headers = ei.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amz-delete-marker"] == "true" and headers["x-amz-version-id"] == marker["VersionId"]
+    gone = fast.delete_object(Bucket=b, Key="exp/k", VersionId=marker["VersionId"])
+    assert gone["DeleteMarker"] is True and gone["VersionId"] == marker["VersionId"]

@@ -69,9 +69,10 @@ def test_bad_default_retention(s3, lbucket):
         s3.put_object_lock_configuration(Bucket=lbucket, ObjectLockConfiguration={
             "ObjectLockEnabled": "Enabled",
             "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1, "Years": 1}}})
-    with s3_error("InvalidArgument", 400):
-        s3.put_object_lock_configuration(Bucket=lbucket, ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 0}}})
+    for period in ({"Days": 0}, {"Days": -3}, {"Years": 0}, {"Years": -1}):
+        with s3_error("InvalidRetentionPeriod", 400):
+            s3.put_object_lock_configuration(Bucket=lbucket, ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", **period}}})
 
 
 def test_governance_blocks_delete_unless_bypassed(s3, lbucket):
@@ -98,7 +99,11 @@ def test_governance_can_become_compliance(s3, lbucket):
     with s3_error("AccessDenied", 403):  # earlier date: shortening, even when switching to COMPLIANCE
         s3.put_object_retention(Bucket=lbucket, Key="g", VersionId=v,
                                 Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until - dt.timedelta(minutes=1)})
-    s3.put_object_retention(Bucket=lbucket, Key="g", VersionId=v,
+    with s3_error("AccessDenied", 403):  # same date, another mode: S3 asks for the governance bypass
+        s3.put_object_retention(Bucket=lbucket, Key="g", VersionId=v,
+                                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+    assert s3.get_object_retention(Bucket=lbucket, Key="g", VersionId=v)["Retention"]["Mode"] == "GOVERNANCE"
+    s3.put_object_retention(Bucket=lbucket, Key="g", VersionId=v, BypassGovernanceRetention=True,
                             Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
     assert s3.get_object_retention(Bucket=lbucket, Key="g", VersionId=v)["Retention"]["Mode"] == "COMPLIANCE"
 

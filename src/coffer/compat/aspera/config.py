@@ -40,7 +40,7 @@ class CancelledError(TransferCancelled):
     """``result()`` of a cancelled transfer (IBM: ``ibm_s3transfer.exceptions.CancelledError``)."""
 
 
-def _unsupported(name: str, why: str) -> UnsupportedAsperaSetting:
+def unsupported(name: str, why: str) -> UnsupportedAsperaSetting:
     return UnsupportedAsperaSetting(f"{name} is not supported by coffer.compat.aspera: {why}")
 
 
@@ -90,13 +90,13 @@ class AsperaConfig:
                 self._dict[key] = value * 1000
         if min_rate_mbps is not None or min_rate_cap_mbps is not None:
             name = "min_rate_mbps" if min_rate_mbps is not None else "min_rate_cap_mbps"
-            raise _unsupported(name, "transfers run over TCP, which cannot reserve a minimum rate; "
+            raise unsupported(name, "transfers run over TCP, which cannot reserve a minimum rate; "
                                      "remove it (target_rate_mbps caps the rate)")
         if rate_policy is not None:
             if rate_policy not in ("fixed", "high", "fair", "low"):
                 raise ValueError("rate_policy can be ['fixed', 'high', 'fair', 'low']")
             if rate_policy != "fair":
-                raise _unsupported(f"rate_policy={rate_policy!r}", "TCP streams share the network fairly "
+                raise unsupported(f"rate_policy={rate_policy!r}", "TCP streams share the network fairly "
                                    "with other traffic, which is rate_policy='fair' (the default); "
                                    "'fixed', 'high' and 'low' cannot be honoured over TCP")
             self._dict["rate_policy"] = rate_policy
@@ -107,7 +107,7 @@ class AsperaConfig:
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} should be value of type (bool)")
             if not flag:
-                raise _unsupported(f"{name}=False", "a transfer's rate settings cannot be changed while it "
+                raise unsupported(f"{name}=False", "a transfer's rate settings cannot be changed while it "
                                    "runs, so they are always locked (True)")
             self._dict[name] = flag
         if multi_session is not None:
@@ -118,7 +118,7 @@ class AsperaConfig:
                 _check_int("multi_session", multi_session, 0)
             self._dict["multi_session"] = multi_session
         if destination_root is not None:
-            raise _unsupported("destination_root", "give each transfer its full key or local path instead")
+            raise unsupported("destination_root", "give each transfer its full key or local path instead")
 
     @property
     def dict(self) -> dict[str, Any]:
@@ -177,10 +177,10 @@ class AsperaManagerConfig:
         self.max_submission_queue_size = _check_int("max_submission_queue_size", max_submission_queue_size, 1)
         self.ascp_max_concurrent = _check_int("ascp_max_concurrent", ascp_max_concurrent, 1)
         if ascp_log_path is not None:
-            raise _unsupported("ascp_log_path", "no ascp process runs; use logging "
+            raise unsupported("ascp_log_path", "no ascp process runs; use logging "
                                "(logger 'coffer.transfer') for transfer logs")
         if max_fasp_cache_size != 1000:
-            raise _unsupported("max_fasp_cache_size", "there is no Aspera node metadata to cache")
+            raise unsupported("max_fasp_cache_size", "there is no Aspera node metadata to cache")
         self.ascp_log_path = None
         self.max_fasp_cache_size = max_fasp_cache_size
         self.verify_ssl = verify_ssl

@@ -34,7 +34,7 @@ class AsperaBaseSubscriber:
         pass
 
 
-class _Relay:
+class Relay:
     """A Coffer subscriber that calls Aspera subscribers: progress as a running, rising total."""
 
     def __init__(self, future: AsperaTransferFuture, subscribers: Iterable[Any]) -> None:
@@ -123,7 +123,7 @@ class AsperaTransferFuture:
         self._meta = meta
         meta._future = self
         self.coffer_future: TransferFuture | None = None
-        self._relay: _Relay | None = None
+        self._relay: Relay | None = None
 
     @property
     def meta(self) -> TransferMeta:

@@ -15,9 +15,9 @@ from coffer.compat.aspera.config import (
     AsperaConfig,
     AsperaManagerConfig,
     AsperaTransferQueueError,
-    _unsupported,
+    unsupported,
 )
-from coffer.compat.aspera.futures import AsperaTransferFuture, CallArgs, TransferMeta, _Relay
+from coffer.compat.aspera.futures import AsperaTransferFuture, CallArgs, Relay, TransferMeta
 from coffer.sdk._client import Client
 from coffer.sdk._config import ClientConfig, TransferConfig
 from coffer.sdk._transfer import TransferManager
@@ -73,7 +73,7 @@ class AsperaTransferManager:
         if transfer_config is not None and not isinstance(transfer_config, AsperaConfig):
             raise TypeError("transfer_config must be an AsperaConfig")
         if delegated_token_manager is not None:
-            raise _unsupported("delegated_token_manager", "Coffer has no Aspera node tokens; requests are "
+            raise unsupported("delegated_token_manager", "Coffer has no Aspera node tokens; requests are "
                                "signed with the client's HMAC keys")
         self._config = config or AsperaManagerConfig()
         self._transfer_config = transfer_config
@@ -148,7 +148,7 @@ class AsperaTransferManager:
     def set_log_details(aspera_log_path: str | None = None, sdk_log_level: int = logging.NOTSET) -> None:
         """``sdk_log_level`` sets the level of the transfer loggers; ``aspera_log_path`` is refused."""
         if aspera_log_path:
-            raise _unsupported("aspera_log_path", "no ascp process runs; configure logging instead")
+            raise unsupported("aspera_log_path", "no ascp process runs; configure logging instead")
         if sdk_log_level != logging.NOTSET:
             for name in ("coffer.compat.aspera", "coffer.transfer"):
                 logging.getLogger(name).setLevel(sdk_log_level)
@@ -188,7 +188,7 @@ class AsperaTransferManager:
         tm = self._manager(transfer_config)
         args = CallArgs(bucket, key, os.fspath(fileobj), direction, directory, transfer_config, subs)
         fut = AsperaTransferFuture(TransferMeta(args, str(uuid.uuid4())))
-        relay = _Relay(fut, subs)
+        relay = Relay(fut, subs)
         fut._relay = relay
         fut.coffer_future = start(tm, [relay])
         with self._lock:

@@ -14,13 +14,18 @@ error it came from (`.cause`). Never imports the server.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
+import time
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from coffer.compat.oio.errors import (
     BadRequest,
     Conflict,
+    EtagMismatch,
     Forbidden,
     NoSuchAccount,
     NoSuchContainer,
@@ -31,13 +36,14 @@ from coffer.compat.oio.errors import (
     translate,
 )
 from coffer.compat.oio.maintenance import MaintenanceMethods
+from coffer.compat.oio.policies import to_coffer, to_openio
 from coffer.sdk import _ext
 from coffer.sdk._client import Client
 from coffer.sdk._errors import CofferError
 
 _OIO = "oio/v1/"
-__all__ = ["BadRequest", "Conflict", "Forbidden", "NoSuchAccount", "NoSuchContainer", "NoSuchObject", "NotFound",
-           "ObjectStorageApi", "OioException"]
+__all__ = ["BadRequest", "Conflict", "EtagMismatch", "Forbidden", "NoSuchAccount", "NoSuchContainer", "NoSuchObject",
+           "NotFound", "ObjectStorageApi", "OioException"]
 
 
 class ObjectStorageApi(MaintenanceMethods):
@@ -48,6 +54,7 @@ class ObjectStorageApi(MaintenanceMethods):
                  region: str | None = None, client: Client | None = None, **kwargs: Any) -> None:
         self.namespace = namespace
         self.logger = logger
+        self.perfdata = perfdata  # a dict OpenIO code reads timings from (see _perf)
         if client is None:
             if endpoint is None:
                 client = Client.from_env(region=region)
@@ -57,6 +64,21 @@ class ObjectStorageApi(MaintenanceMethods):
 
     def _ext(self, method: str, op: str, query: dict[str, Any] | None = None, body: dict | None = None) -> Any:
         return _ext.call(self.client, method, _OIO + op, query, body)
+
+    @contextlib.contextmanager
+    def _perf(self, kwargs: dict[str, Any], section: str, step: str) -> Iterator[dict[str, Any] | None]:
+        """Fill OpenIO's `perfdata` dict (the call's `perfdata=` or the constructor's), as OpenIO does:
+        seconds per step under "meta2" (metadata calls) or "rawx" (data transfer), and "total"."""
+        perf = kwargs.get("perfdata", self.perfdata)
+        start = time.monotonic()
+        try:
+            yield perf if isinstance(perf, dict) else None
+        finally:
+            if isinstance(perf, dict):
+                took = time.monotonic() - start
+                steps = perf.setdefault(section, {})
+                steps[step] = steps.get(step, 0.0) + took
+                perf["total"] = perf.get("total", 0.0) + took
 
     # -- accounts ----------------------------------------------------------------------------------
     @translate
@@ -99,6 +121,10 @@ class ObjectStorageApi(MaintenanceMethods):
     def container_create(self, account: str | None, container: str, properties: dict | None = None,
                          **kwargs: Any) -> bool:
         bucket = self.client.bucket(container)
+        # S3 answers a re-create of one's own us-east-1 bucket with 200, so ask first: OpenIO says False
+        # for a container that exists (a create racing this one still gets BucketAlreadyOwnedByYou below).
+        if bucket.exists():
+            return False
         try:
             bucket.create()
         except CofferError as e:
@@ -169,33 +195,51 @@ class ObjectStorageApi(MaintenanceMethods):
             raise BadRequest("obj_name is required when file_or_path is not a path")
         writer = self.client.bucket(container).object(name).get_writer()
         source = file_or_path if file_or_path is not None else _data(data)
-        start = source.tell() if hasattr(source, "seek") and source.seekable() else None
+        headers: dict[str, str] = {}
+        if policy:  # OpenIO's names (THREECOPIES, EC, ECISAL42D1, ...) or Coffer's
+            headers["x-coffer-storage-policy"] = to_coffer(policy)
+        if etag:  # checked by the server against the data (Content-MD5): a mismatch stores nothing
+            try:
+                headers["Content-MD5"] = base64.b64encode(bytes.fromhex(etag)).decode()
+            except ValueError:
+                raise BadRequest(f"etag {etag!r} is not an MD5 in hex") from None
+            if not isinstance(source, bytes | str | os.PathLike) and not _seekable(source):
+                source = _read_all(source)  # Content-MD5 needs one request: a stream is read first
+        start = source.tell() if _seekable(source) else None
         replayable = isinstance(source, bytes | str | os.PathLike) or start is not None
 
         def write() -> None:
             if append:
                 writer.append_content(_read_all(source), "", flush=True, append_to_existing=True)
-            elif isinstance(source, str | os.PathLike):
+            elif isinstance(source, str | os.PathLike) and not headers:
                 writer.put_file(source, content_type=mime_type)
+            elif isinstance(source, str | os.PathLike):
+                with open(source, "rb") as f:  # one PUT: the headers apply to the whole object
+                    writer.put_content(f, content_type=mime_type, headers=headers)
             else:
-                writer.put_content(source, content_type=mime_type)
+                writer.put_content(source, content_type=mime_type, headers=headers)
 
         autocreate = kwargs.get("autocreate", True)
+        container_props = kwargs.get("container_properties")
         if autocreate and not replayable:
-            self.container_create(account, container)  # a stream cannot be sent twice: make sure first
-        try:
-            write()
-        except CofferError as e:
-            if e.code != "NoSuchBucket" or not autocreate or not replayable:
-                raise
-            self.container_create(account, container)
-            if start is not None:
-                source.seek(start)
-            write()
+            self.container_create(account, container, container_props)  # a stream cannot be sent twice
+        with self._perf(kwargs, "rawx", "upload") as perf:
+            try:
+                write()
+            except CofferError as e:
+                if e.code != "NoSuchBucket" or not autocreate or not replayable:
+                    raise
+                self.container_create(account, container, container_props)
+                if start is not None:
+                    source.seek(start)
+                write()
         props = dict(properties or metadata or {})
-        if props:
-            self.object_set_properties(account, container, name, props)
-        meta, chunks = self.object_locate(account, container, name)
+        with self._perf(kwargs, "meta2", "content_create"):
+            if props:
+                self.object_set_properties(account, container, name, props)
+            meta, chunks = self.object_locate(account, container, name)
+        if perf is not None:
+            perf["data_size"] = meta["length"]
         return chunks, meta["length"], meta["hash"], meta
 
     def object_create(self, account: str | None, container: str, *args: Any,
@@ -208,7 +252,8 @@ class ObjectStorageApi(MaintenanceMethods):
                      ranges: list[tuple[int, int]] | None = None, key_file: Any = None, properties: bool = True,
                      **kwargs: Any) -> tuple[dict, Iterator[bytes]]:
         """(metadata, stream): the stream yields the object, or each (first, last) range in turn."""
-        meta = self.object_get_properties(account, container, obj, version=version)
+        with self._perf(kwargs, "meta2", "content_show"):
+            meta = self.object_get_properties(account, container, obj, version=version)
         o = self.client.bucket(container).object(obj)
         for first, last in ranges or []:
             if first < 0 or last < first:
@@ -218,7 +263,9 @@ class ObjectStorageApi(MaintenanceMethods):
     @translate
     def object_get_properties(self, account: str | None, container: str, obj: str, version: str | None = None,
                               **kwargs: Any) -> dict[str, Any]:
-        return self._ext("GET", "object", {"container": container, "obj": obj, "versionId": version})
+        meta = self._ext("GET", "object", {"container": container, "obj": obj, "versionId": version})
+        meta["policy"] = to_openio(meta.get("policy"))
+        return meta
 
     object_show = object_get_properties
 
@@ -238,7 +285,10 @@ class ObjectStorageApi(MaintenanceMethods):
     @translate
     def object_delete(self, account: str | None, container: str, obj: str, version: str | None = None,
                       **kwargs: Any) -> bool:
-        self.client.bucket(container).object(obj).delete(version)
+        # OpenIO says when there was nothing to delete (S3's DeleteObject does not): NoSuchObject
+        with self._perf(kwargs, "meta2", "content_delete"):
+            self.object_get_properties(account, container, obj, version=version)
+            self.client.bucket(container).object(obj).delete(version)
         return True
 
     @translate
@@ -256,7 +306,12 @@ class ObjectStorageApi(MaintenanceMethods):
     @translate
     def object_locate(self, account: str | None, container: str, obj: str, version: str | None = None,
                       chunk_info: bool = False, properties: bool = True, **kwargs: Any) -> tuple[dict, list[dict]]:
-        answer = self._ext("GET", "object-locate", {"container": container, "obj": obj, "versionId": version})
+        """(meta, chunks): every copy or EC fragment of the data (url naming its volume, pos, size, hash,
+        score); `chunk_info=True` also hashes EC fragments (read from disk)."""
+        with self._perf(kwargs, "meta2", "content_locate"):
+            answer = self._ext("GET", "object-locate", {"container": container, "obj": obj, "versionId": version,
+                                                        "chunk_info": bool(chunk_info) or None})
+        answer["meta"]["policy"] = to_openio(answer["meta"].get("policy"))
         return answer["meta"], answer["chunks"]
 
     @translate
@@ -295,6 +350,42 @@ class ObjectStorageApi(MaintenanceMethods):
         if end_marker is not None:
             out["objects"] = [o for o in out["objects"] if o["name"] < end_marker]
         return out
+
+    # -- deprecated aliases OpenIO still ships (each warns, as OpenIO's do) ------------------------
+    def container_update(self, account: str | None, container: str, metadata: dict | None = None,
+                         clear: bool = False, **kwargs: Any) -> None:
+        """Deprecated: use `container_set_properties`."""
+        _deprecated("container_update", "container_set_properties")
+        self.container_set_properties(account, container, metadata, clear=clear, **kwargs)
+
+    def object_update(self, account: str | None, container: str, obj: str, metadata: dict,
+                      version: str | None = None, clear: bool = False, **kwargs: Any) -> None:
+        """Deprecated: use `object_set_properties`."""
+        _deprecated("object_update", "object_set_properties")
+        self.object_set_properties(account, container, obj, metadata, version=version, clear=clear, **kwargs)
+
+    def object_analyze(self, *args: Any, **kwargs: Any) -> tuple[dict, list[dict]]:
+        """Deprecated: use `object_locate`."""
+        _deprecated("object_analyze", "object_locate")
+        return self.object_locate(*args, **kwargs)
+
+    def object_fastcopy(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Deprecated: use `object_link`."""
+        _deprecated("object_fastcopy", "object_link")
+        return self.object_link(*args, **kwargs)
+
+    def all_accounts_refresh(self, **kwargs: Any) -> None:
+        """Deprecated: use `account_refresh` (every account the credentials see: their own)."""
+        _deprecated("all_accounts_refresh", "account_refresh")
+        self.account_refresh(None, **kwargs)
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated, use {new}", DeprecationWarning, stacklevel=3)
+
+
+def _seekable(source: Any) -> bool:
+    return hasattr(source, "seek") and hasattr(source, "seekable") and source.seekable()
 
 
 def _data(data: Any) -> Any:

@@ -50,6 +50,10 @@ class BadRequest(OioException):
     pass
 
 
+class EtagMismatch(OioException):
+    """`object_create(etag=...)` with data whose MD5 is another (nothing was stored)."""
+
+
 _BY_CODE: dict[str, type[OioException]] = {
     "NoSuchBucket": NoSuchContainer, "NoSuchKey": NoSuchObject, "NoSuchVersion": NoSuchObject,
     "BucketAlreadyExists": Conflict, "BucketAlreadyOwnedByYou": Conflict, "BucketNotEmpty": Conflict,
@@ -58,6 +62,7 @@ _BY_CODE: dict[str, type[OioException]] = {
     "SignatureDoesNotMatch": Forbidden,
     "Conflict": Conflict, "InvalidArgument": BadRequest, "InvalidStorageClass": BadRequest,
     "InvalidRequest": BadRequest, "InvalidBucketName": BadRequest, "InvalidRange": BadRequest,
+    "BadDigest": EtagMismatch,
 }
 
 

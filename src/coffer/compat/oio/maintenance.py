@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from coffer.compat.oio.errors import translate
+from coffer.compat.oio.policies import to_coffer, to_openio
 
 
 class MaintenanceMethods:
@@ -56,10 +57,13 @@ class MaintenanceMethods:
     @translate
     def object_change_policy(self, account: str | None, container: str, obj: str, policy: str,
                              **kwargs: Any) -> tuple[list[dict], int, str, dict]:
-        """Store the object's data under `policy`, keeping its metadata. Returns (chunks, size, hash,
-        meta) as `object_create_ext` does; `Conflict` when it already uses that policy."""
-        query = {"container": container, "obj": obj, "policy": policy, "versionId": kwargs.get("version")}
+        """Store the object's data under `policy` (OpenIO's name or Coffer's), keeping its metadata.
+        Returns (chunks, size, hash, meta) as `object_create_ext` does; `Conflict` when it already uses
+        that policy."""
+        query = {"container": container, "obj": obj, "policy": to_coffer(policy),
+                 "versionId": kwargs.get("version")}
         self._ext("POST", "object-policy", query)
         answer = self._ext("GET", "object-locate", {"container": container, "obj": obj})
         meta = answer["meta"]
+        meta["policy"] = to_openio(meta.get("policy"))
         return answer["chunks"], meta["length"], meta["hash"], meta

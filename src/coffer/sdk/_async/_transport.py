@@ -89,10 +89,11 @@ class AsyncTransport:
         if self._session is None or self._session.closed:
             ssl: Any = None
             if self.secure:
-                if isinstance(self.config.verify_tls, str):
+                cafile = self.config.verify_tls if isinstance(self.config.verify_tls, str) else self.config.ca_bundle
+                if cafile and self.config.verify_tls:
                     import ssl as _ssl
 
-                    ssl = _ssl.create_default_context(cafile=self.config.verify_tls)
+                    ssl = _ssl.create_default_context(cafile=cafile)
                 elif not self.config.verify_tls:
                     ssl = False
             connector = aiohttp.TCPConnector(limit=self.config.max_pool_connections, ssl=ssl)

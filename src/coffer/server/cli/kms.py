@@ -38,13 +38,15 @@ _REGION = click.option("--region", default="us-east-1", show_default=True)
 @key_group.command("create")
 @click.option("--description", default="", help="Free text shown by list.")
 @click.option("--alias", default="", help="A unique name; requests may use alias/NAME (the root key name).")
+@click.option("--id", "key_id", default="", help="The key's id (default: a new UUID), e.g. the name it had in "
+              "another KMS; requests may use it or its ARN.")
 @_DATA
 @_REGION
 @click.option("--json", "as_json", is_flag=True)
-def key_create(description, alias, data, region, as_json) -> None:
+def key_create(description, alias, key_id, data, region, as_json) -> None:
     """Create a KMS key (32 random bytes, stored wrapped by the master key) and print its id."""
     try:
-        k = _store(data, region).create(description, alias)
+        k = _store(data, region).create(description, alias, key_id)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     if as_json:

@@ -254,7 +254,8 @@ MESSAGES = {
         "The object was stored using a form of Server Side Encryption. The correct parameters must be provided "
         "to retrieve the object.",
     ),
-    "wrong-key": ("AccessDenied", "Access Denied"),
+    # another key than the object's: 400, as S3's conformance suites expect (not 403: the caller may read it)
+    "wrong-key": ("InvalidRequest", "The provided encryption parameters did not match the ones used originally."),
 }
 
 

@@ -150,10 +150,14 @@ class KmsStore:
         doc = {"format": "coffer-kms-v1", "keys": [asdict(k) for k in keys]}
         _write_private(self.path, (json.dumps(doc, indent=1) + "\n").encode())
 
-    def create(self, description: str = "", alias: str = "") -> KmsKey:
+    def create(self, description: str = "", alias: str = "", key_id: str = "") -> KmsKey:
+        """A new key; `key_id` chosen by the operator (as RGW's static key map and Vault's named keys allow,
+        so a migration keeps its key names) or a UUID."""
         if alias and (not _ALIAS.fullmatch(alias) or alias.startswith("aws/")):
             raise ValueError("alias: 1-250 of A-Z a-z 0-9 / _ -, not starting with aws/")
-        key_id = str(uuid.uuid4())
+        if key_id and (not _ALIAS.fullmatch(key_id) or key_id.startswith(("alias/", "arn"))):
+            raise ValueError("id: 1-250 of A-Z a-z 0-9 / _ -, not starting with alias/ or arn")
+        key_id = key_id or str(uuid.uuid4())
         wrapped = wrap_key(new_data_key(), self.master, "kms:" + key_id)
         key = KmsKey(
             id=key_id,
@@ -168,6 +172,8 @@ class KmsStore:
             keys = self._load()
             if alias and any(k.alias == alias for k in keys):
                 raise ValueError(f"alias {alias!r} already names a key")
+            if any(k.id == key_id for k in keys):
+                raise ValueError(f"a key with id {key_id!r} exists")
             self._save([*keys, key])
         return key
 

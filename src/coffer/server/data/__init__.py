@@ -1,6 +1,7 @@
 """The data store: where object bytes live, behind one interface.
 
 Modules:
+  durable    Durability helpers shared by every store and key file: making a rename or a new file survive a crash.
   interface  The `DataStore` contract every store implements (writer -> SegmentWriter, spans, reader,
              read, fragments, delete, sweep_tmp, iter_refs, open/close, policies) and the optional
              `VolumeAdmin` facet (`volume_admin()`, None without volumes). The service layer sees

@@ -5,12 +5,13 @@ whether they claim a request, and the aiohttp server built around it. Fronts nev
 other (an import-linter independence contract): what they share is in `common/`.
 
 Modules and packages:
+  admin    The admin front: `/_coffer/admin/v1/...` (users, keys, quotas, data administration), data health.
+  ais      The AIStore front: `/v1/buckets/...`, `/v1/objects/...` (bearer tokens, JSON errors).
   app      FRONTS (health, website Host, AIStore, admin, DS3, OpenIO, S3), the main listener's server.
   common   What every front shares: the serve loop, the front interface, auth, gate, write hook, bodies ...
-  s3       The S3 front: the endpoint table, the handlers of every S3 operation (the fallback front).
+  console  The web console: a browser UI served by ``coffer serve`` at ``/_coffer/console/``.
   ds3      The DS3 (Spectra S3) front: bulk jobs, blob transfers, DS3 signatures and error documents.
-  ais      The AIStore front: `/v1/buckets/...`, `/v1/objects/...` (bearer tokens, JSON errors).
   oio      The OpenIO front: `/_coffer/oio/v1/<operation>` extension endpoints (JSON).
-  admin    The admin front: `/_coffer/admin/v1/...` (users, keys, quotas, data administration), data health.
+  s3       The S3 front: the endpoint table, the handlers of every S3 operation (the fallback front).
   website  Static website hosting (Host names under --website-domain, and the --website-address listener).
 """

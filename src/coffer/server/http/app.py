@@ -22,6 +22,7 @@ import coffer.server.http.ais.objects
 import coffer.server.http.s3.access
 import coffer.server.http.s3.bucket_config
 import coffer.server.http.s3.buckets
+import coffer.server.http.s3.identity
 import coffer.server.http.s3.multipart
 import coffer.server.http.s3.objects
 import coffer.server.http.s3.post_object
@@ -34,6 +35,8 @@ from coffer.server.http.admin import data as admin_data
 from coffer.server.http.admin.front import AdminFront
 from coffer.server.http.ais.front import AisFront
 from coffer.server.http.common.auth import Authenticator
+from coffer.server.http.common.connections import GuardedRequestHandler
+from coffer.server.http.common.connections import configure as configure_connections
 from coffer.server.http.common.front import Exchange
 from coffer.server.http.common.front import Front as FrontBase
 from coffer.server.http.common.ids import HOST_ID, new_request_id, stamp
@@ -48,8 +51,8 @@ from coffer.server.service import Service
 
 
 class HealthFront(FrontBase):
-    """GET/HEAD /health/*: liveness, readiness (503 once SIGTERM arrived), data health and metrics.
-    No signature, nothing secret."""
+    """GET/HEAD /health/*: liveness, readiness (503 once SIGTERM arrived), data health and metrics;
+    GET /metrics (Prometheus; a bearer token when --metrics-token is set). No signature, nothing secret."""
 
     invites_body = False
 
@@ -57,7 +60,7 @@ class HealthFront(FrontBase):
         self.app = app
 
     def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
-        return raw_path.startswith("/health/") and request.method in ("GET", "HEAD")
+        return (raw_path.startswith("/health/") or raw_path == "/metrics") and request.method in ("GET", "HEAD")
 
     async def prepare(self, ex: Exchange) -> None:
         return None
@@ -68,6 +71,8 @@ class HealthFront(FrontBase):
             return web.Response(text="ok\n")
         if path == "/health/ready":
             return web.Response(text="ready\n") if self.app.ready else web.Response(status=503, text="not ready\n")
+        if path == "/metrics":  # Prometheus, every worker's counters (server/metrics.py)
+            return await admin_data.metrics_response(self.app.service, self.app.cfg, ex.request)
         return admin_data.health(self.app.service, path) or web.Response(status=404)
 
 
@@ -76,7 +81,8 @@ class HealthFront(FrontBase):
 FRONTS: list[Callable[[Front], FrontBase]] = [
     HealthFront,
     lambda app: WebsiteFront(app.service, app.cfg),  # Host: <bucket>.<website domain>
-    lambda app: AisFront(app.service),  # /v1/... without an S3 signature
+    # /v1/... without an S3 signature
+    lambda app: AisFront(app.service, allow_insecure_secrets=app.cfg.allow_insecure_secrets),
     lambda app: AdminFront(app.service, app.auth),  # /_coffer/admin/v1/
     lambda app: ConsoleFront(app.service, app.cfg),  # /_coffer/console/, a browser's GET /
     lambda app: app.ds3,  # /_rest_/, blob transfers, DS3 listings
@@ -98,7 +104,7 @@ class Front(Pipeline):
         super().__init__([make(self) for make in FRONTS])
 
 
-class S3RequestHandler(RequestHandler):
+class S3RequestHandler(GuardedRequestHandler):
     """aiohttp's connection handler, answering its own parse failures as S3 XML errors.
 
     aiohttp rejects a request it cannot parse (header line too long, too many headers, bad request
@@ -135,5 +141,7 @@ def build_server(service: Service, cfg: Config) -> tuple[S3Server, Front]:
         max_line_size=cfg.limits.max_header_bytes,
         max_headers=cfg.limits.max_headers,
         access_log=None,
+        keepalive_timeout=cfg.limits.idle_timeout,  # also bounds the wait for a request head
     )
+    configure_connections(cfg.limits.body_timeout, cfg.limits.max_connections)
     return server, front

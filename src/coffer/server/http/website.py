@@ -27,6 +27,7 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
 from coffer.server.http.common import cors
+from coffer.server.http.common.connections import GuardedServer
 from coffer.server.http.common.endpoint import decode_path
 from coffer.server.http.common.front import Exchange, Front, FrontError
 from coffer.server.http.common.gate import website_readable
@@ -189,5 +190,5 @@ class WebsiteFront(Front):
 def build_website_server(service: Service, cfg: Config) -> web.Server:
     """The server of the --website-address listener: every request is a website request."""
     pipeline = Pipeline([WebsiteFront(service, cfg, any_host=True)])
-    return web.Server(pipeline.serve, access_log=None, max_field_size=cfg.limits.max_header_bytes,
-                      max_line_size=cfg.limits.max_header_bytes)
+    return GuardedServer(pipeline.serve, access_log=None, max_field_size=cfg.limits.max_header_bytes,
+                         max_line_size=cfg.limits.max_header_bytes, keepalive_timeout=cfg.limits.idle_timeout)

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from coffer.protocol.errors import S3Error
 from coffer.server.meta.model import (
     AccessKey,
     Bucket,
@@ -54,6 +55,14 @@ class BucketNotEmpty(MetaError):
 
 class NoSuchBucket(MetaError):
     pass
+
+
+class StorageFull(S3Error):
+    """A commit failed on a full disk after the reserve was spent (meta/space.py): S3-style 507."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("InsufficientStorage")
+        self.detail = detail
 
 
 class NoSuchUpload(MetaError):

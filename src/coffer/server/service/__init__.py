@@ -1,7 +1,19 @@
-"""The service layer: buckets, objects, multipart uploads — S3 semantics with no HTTP in them.
+"""The service layer: S3's and the seed systems' semantics, by domain, with no HTTP in them.
 
-`Service` is the facade the HTTP front talks to; each part takes the shared `Core` (metadata
-store, data store, limits, worker pool) from the composition root.
+`Service` is the facade the HTTP fronts talk to: it builds every domain service once, in dependency
+order, each getting what it needs through its constructor (the shared `Core`: metadata store, data
+store, limits, worker pool; and the other services it calls).
+
+Modules and packages:
+  access   Who may do what: users and keys, bearer tokens, quotas, the authorization decision, bucket policies, ...
+  bulk     DS3 (Spectra) bulk jobs: planning many objects into chunks of blobs, chunk readiness, completion.
+  compat   The seed systems' semantics S3 lacks: OpenIO (accounts, containers, snapshots, links, truncate, ...) ...
+  core     What every service shares: the principal, access checks, and the streaming receive path.
+  crypto   Encryption at rest in the request path (SSE-S3, SSE-KMS, SSE-C): which key seals an object, sealing ...
+  events   Bucket notifications: configuration, event matching, the durable queue's intents, webhook safety.
+  objects  Buckets and objects: S3's object semantics (put/get/copy/delete, multipart, appends, versions, tags, ...
+  storage  Storage policies as the service sees them, an object's fragment locations, and the data administration ...
+  worm     WORM: S3 Object Lock and IBM COS immutable storage, and the rule every destroying path goes through.
 """
 
 from __future__ import annotations
@@ -16,8 +28,10 @@ from coffer.server.service.access.tokens import Tokens
 from coffer.server.service.access.users import Users
 from coffer.server.service.bulk.jobs import Jobs
 from coffer.server.service.compat.ais import AisOps
+from coffer.server.service.compat.ds3_data_policies import Ds3DataPolicies
 from coffer.server.service.compat.oio import Oio
 from coffer.server.service.core import Core, Integrity, Principal
+from coffer.server.service.crypto.kms import KmsKeys
 from coffer.server.service.events.notifications import Notifier
 from coffer.server.service.objects.appends import Appends
 from coffer.server.service.objects.archive import Archives
@@ -58,6 +72,7 @@ class Service:
         self.archives = Archives(self.core)
         self.multi = MultiObjects(self.core, self.objects, self.versioning, self.notifier)
         self.ais = AisOps(self.core, self.objects, self.buckets)
+        self.ds3_policies = Ds3DataPolicies(self.core)  # DS3 data policies users make
         # WORM (S3 Object Lock and IBM COS protection), tagging, lifecycle
         self.retention = Retention(self.core)
         self.ibm = Ibm(self.core)
@@ -65,6 +80,7 @@ class Service:
         self.lifecycle = Lifecycle(self.core, self.versioning, self.notifier)
         # bucket encryption, CORS, website configuration
         self.bucket_config = BucketConfig(self.core)
+        self.kms = KmsKeys(self.core)  # KMS key administration (the console's KMS page)
         # OpenIO API
         self.oio = Oio(self.core, self.objects, self.notifier, self.versioning)
 

@@ -24,8 +24,9 @@ from coffer.protocol.errors import S3Error
 from coffer.server.config import Limits
 from coffer.server.crypto.envelope import Encryptor
 from coffer.server.data import DataStore, DataUnavailable, SegmentWriter
-from coffer.server.meta.interface import MetaStore
+from coffer.server.meta.interface import MetaStore, StorageFull
 from coffer.server.meta.model import Bucket, Segment
+from coffer.server.meta.space import is_disk_full, make_reserve
 from coffer.server.service.crypto.sse import Sse
 
 T = TypeVar("T")
@@ -137,6 +138,7 @@ class Core:
         self.limits = limits
         self.region = region
         self.sse = Sse(Path(getattr(data, "root", ".")), region)
+        self._reserve_ok = False  # check_space: the metadata reserve is known to be in place
         # Hashing and file writes run here, off the event loop; hashlib and os.write release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="io")
 
@@ -177,6 +179,7 @@ class Core:
         With `cipher` (encryption at rest, service/crypto/sse.py) the plaintext is hashed, then sealed, and only
         ciphertext reaches the writer (or the inline bytes); `cipher` gets the segment's ref (None inline).
         """
+        await self.check_space()
         hs = integrity.hashers()
         inline_max = self.limits.inline_threshold if allow_inline else -1
         piece = self.limits.io_chunk
@@ -229,6 +232,10 @@ class Core:
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
         except DataUnavailable as exc:  # too few volumes for the policy (data/volumes/store.py)
             raise S3Error("ServiceUnavailable", f"Cannot store the object now: {exc}") from None
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise StorageFull(str(exc)) from None
+            raise
         finally:
             if in_flight is not None:
                 try:
@@ -237,6 +244,21 @@ class Core:
                     pass
             if writer is not None:
                 await self.run(writer.abort)
+
+    async def check_space(self) -> None:
+        """Refuse new data (507) while the data folder's disk is below the free-space margin, so that
+        deletes always find room to commit; remake the metadata reserve once space is back."""
+        root = Path(getattr(self.data, "root", "."))
+        try:
+            st = os.statvfs(root)  # a few microseconds: every write asks
+        except OSError:
+            return
+        free = st.f_bavail * st.f_frsize
+        if free < self.limits.min_free_bytes:
+            self._reserve_ok = False
+            raise StorageFull(f"{free} bytes free, below the margin of {self.limits.min_free_bytes}")
+        if not self._reserve_ok and free > self.limits.min_free_bytes + self.limits.meta_reserve_bytes:
+            self._reserve_ok = await self.run(make_reserve, root / "meta", self.limits.meta_reserve_bytes)
 
     async def free(self, refs: list[str]) -> None:
         """Delete data no metadata refers to any more (after the commit that dropped it)."""

@@ -15,20 +15,27 @@ signatures, admin users only, JSON answers, S3 XML errors) routes these resource
     POST heal                           repair everything in the repair queue now
     PUT  storage-policy?bucket=B&policy=P  a bucket's default storage policy (DELETE: clear it)
     PUT  bucket-policy?bucket=B&policy=P   the former name of storage-policy, still answered
+    GET  backup                         a consistent snapshot of the metadata database (SQLite file)
     GET  nodes                          storage nodes of the cluster map: state, age, suspect, volumes
     POST rebalance                      move fragments to where placement wants them now (a node joined)
     POST node-drain?node=N              stop writing to a node and move its fragments to the others
     POST node-out?node=N                declare a node gone: queue the rebuild of what it held
     POST node-active?node=N             back to normal (after a drain that was cancelled)
 
-Health (no signature, nothing secret): ``/health/data`` is JSON {status: ok | degraded | failed,
+Health (no signature, nothing secret: volumes by uuid, never by path; each worker probes its volumes
+every few seconds in the background, runner.probe_volumes): ``/health/data`` is JSON {status: ok | degraded | failed,
 volumes: [...]} with 200 unless writes are impossible (503); ``/health/metrics`` is the Prometheus
 text format (volume states, errors, capacity, repair queue, scrub progress).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +43,7 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.data.volumes.volume import VolumeState
 from coffer.server.http.admin.front import AdminRequest, admin_route
+from coffer.server.metrics import render as render_metrics
 from coffer.server.service import Service
 from coffer.server.service.storage.admin import DataAdmin
 
@@ -84,6 +92,35 @@ async def bucket_storage_policy(r: AdminRequest) -> Any:
     return await r.svc.data_admin.bucket_storage_policy(_arg(r.query, "bucket"), policy)
 
 
+@admin_route("backup")
+async def backup(r: AdminRequest) -> web.StreamResponse:
+    """The metadata database as of one commit, streamed as an SQLite file (`coffer admin backup`)."""
+    DataAdmin.require(r.who)
+    if r.parts or r.method != "GET":
+        raise _method()
+    folder = Path(getattr(r.svc.core.meta, "path", Path(tempfile.gettempdir()))).parent
+    fd, name = tempfile.mkstemp(prefix=".backup-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        await DataAdmin(r.svc.core).backup(tmp)
+        f = open(tmp, "rb")  # noqa: SIM115 - closed below, after the last chunk went out
+    finally:
+        tmp.unlink(missing_ok=True)  # the open file stays readable; nothing is left behind
+    loop = asyncio.get_running_loop()
+    try:
+        size = os.fstat(f.fileno()).st_size
+        resp = web.StreamResponse(headers={"Content-Type": "application/vnd.sqlite3"})
+        resp.content_length = size
+        await resp.prepare(r.request)
+        while chunk := await loop.run_in_executor(None, f.read, 1 << 20):
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+    finally:
+        f.close()
+
+
 async def _call(admin: DataAdmin, name: str, r: AdminRequest) -> dict:
     q = r.query
     if name == "volumes":
@@ -123,6 +160,8 @@ def health(service: Service, path: str) -> web.Response | None:
     admin = service.core.data.volume_admin()
     h = admin.health() if admin is not None else {"status": "ok", "volumes": [], "repair_queue": 0, "scrub": {}}
     status, vols, queue, scrub = h["status"], h["volumes"], h["repair_queue"], h["scrub"]
+    # no paths: these endpoints answer anyone (paths are for admins: `coffer admin volumes`)
+    vols = [{k: v for k, v in vol.items() if k != "path"} for vol in vols]
     if path == "/health/data":
         body = {"status": status, "volumes": vols, "repair_queue": queue}
         return _json(body, 503 if status == "failed" else 200)
@@ -145,7 +184,7 @@ def _metrics(status: str, vols: list[dict], queue: int, scrub: dict) -> str:
     ]
     for v in vols:
         for st in VolumeState:
-            lines.append(f'coffer_volume_state{{volume="{v["uuid"]}",path="{esc(v["path"])}",state="{st.value}"}} '
+            lines.append(f'coffer_volume_state{{volume="{v["uuid"]}",state="{st.value}"}} '
                          f'{1 if v["state"] == st.value else 0}')
     lines += ["# HELP coffer_volume_errors_total I/O errors seen on the volume by this process.",
               "# TYPE coffer_volume_errors_total counter"]
@@ -163,3 +202,38 @@ def _metrics(status: str, vols: list[dict], queue: int, scrub: dict) -> str:
               "# TYPE coffer_scrub_last_repaired gauge", f"coffer_scrub_last_repaired {last.get('repaired', 0)}",
               "# TYPE coffer_scrub_last_lost gauge", f"coffer_scrub_last_lost {last.get('lost', 0)}"]
     return "\n".join(lines) + "\n"
+
+
+# -- /metrics (Prometheus, every worker's counters: server/metrics.py) ---------------------------------
+async def scrape_state(service) -> dict[str, Any]:
+    """What /metrics reads at scrape time: queue depths, volume health, free space."""
+    core = service.core
+    state: dict[str, Any] = {}
+    depth = getattr(core.meta, "event_queue_depth", None)
+    if depth is not None:
+        state["events"] = await depth()
+    admin = core.data.volume_admin()
+    if admin is not None:
+        h = await core.run(admin.health)
+        state.update(repairs=h["repair_queue"], status=h["status"], volumes=h["volumes"])
+    meta_path = getattr(core.meta, "path", None)
+    if meta_path is not None:
+        state["lifecycle"] = int((Path(meta_path).parent / "lifecycle.json").exists())
+    try:
+        st = os.statvfs(Path(getattr(core.data, "root", ".")))
+        state["disk_free"] = st.f_bavail * st.f_frsize
+    except OSError:
+        pass
+    return state
+
+
+async def metrics_response(service, cfg, request: web.BaseRequest) -> web.Response:
+    """GET /metrics: the Prometheus text format; with --metrics-token, only for `Bearer <token>`."""
+    if cfg.metrics_token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                     f"Bearer {cfg.metrics_token}".encode()):
+        return web.Response(status=401, text="GET /metrics needs Authorization: Bearer <metrics token>\n",
+                            headers={"WWW-Authenticate": 'Bearer realm="coffer-metrics"'})
+    body, content_type = render_metrics(await scrape_state(service))
+    resp = web.Response(body=body)
+    resp.headers["Content-Type"] = content_type
+    return resp

@@ -109,6 +109,8 @@ class AdminFront(Front):
         result = await handler(r)
         if result is None:
             return web.Response(status=204)
+        if isinstance(result, web.StreamResponse):  # a resource that streams its own answer (backup)
+            return result
         return web.Response(body=json.dumps(result, indent=1).encode(), content_type="application/json")
 
 

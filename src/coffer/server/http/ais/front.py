@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
+from coffer.server.http.common.body import JsonTooDeep, parse_json
 from coffer.server.http.common.context import RequestContext
 from coffer.server.http.common.endpoint import decode_path
 from coffer.server.http.common.front import Exchange, Front, FrontError
 from coffer.server.http.common.hooks import around_write
+from coffer.server.http.common.secure import secrets_allowed
 from coffer.server.service import Principal, Service
 from coffer.server.service.access.tokens import TokenError
 
@@ -61,7 +63,9 @@ class AisCtx(RequestContext):
         if not raw.strip():
             return {}
         try:
-            msg = json.loads(raw)
+            msg = parse_json(raw)
+        except JsonTooDeep as e:
+            raise AisError(400, str(e)) from None
         except ValueError:
             raise AisError(400, "invalid JSON in request body") from None
         if not isinstance(msg, dict):
@@ -120,8 +124,9 @@ def error_response(err: AisError, request: web.BaseRequest, rid: str) -> web.Res
 class AisFront(Front):
     log = log
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, allow_insecure_secrets: bool = False) -> None:
         self.service = service
+        self.allow_insecure_secrets = allow_insecure_secrets
 
     def claims(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> bool:
         return wants(raw_path, request.raw_path.partition("?")[2], request.headers)
@@ -134,6 +139,9 @@ class AisFront(Front):
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AisError(401, "unsupported Authorization scheme: expecting Bearer <token>")
+        if not secrets_allowed(request, self.allow_insecure_secrets):
+            raise AisError(403, "bearer tokens are refused over plain HTTP from another host: use HTTPS "
+                           "(or start the server with --allow-insecure-secrets behind a TLS proxy)")
         try:
             return await self.service.tokens.verify(token.strip())
         except TokenError as e:

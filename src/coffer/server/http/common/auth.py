@@ -59,6 +59,35 @@ def _denied(msg: str = "Access Denied") -> S3Error:
     return S3Error("AccessDenied", msg)
 
 
+# x-amz-* headers that only add integrity checks on the body (a wrong value fails the sender's own
+# upload): they may travel unsigned. Every other x-amz-* header changes what the request does.
+_INTEGRITY_ONLY = ("x-amz-content-sha256", "x-amz-checksum-", "x-amz-sdk-checksum-algorithm", "x-amz-trailer",
+                   "x-amz-decoded-content-length")
+
+
+def require_signed(headers, signed: tuple[str, ...] | list[str]) -> None:
+    """SigV4 (header or presigned URL): every x-amz-* header that changes the request must be signed,
+    else S3's AccessDenied. Without this a presigned PUT's holder could add x-amz-acl: public-read,
+    grants, retention, tags or a website redirect that the signer never agreed to."""
+    names = set(signed)
+    unsigned = sorted({k.lower() for k in headers if k.lower().startswith("x-amz-") and k.lower() not in names
+                       and not k.lower().startswith(_INTEGRITY_ONLY)})
+    if unsigned:
+        raise S3Error("AccessDenied", "There were headers present in the request which were not signed",
+                      HeadersNotSigned=", ".join(unsigned))
+
+
+def check_framing(headers) -> None:
+    """Requests whose meaning is ambiguous are refused, never half-understood: two Authorization
+    headers (which one did the proxy check?) and a Transfer-Encoding other than plain chunked."""
+    if len(headers.getall("Authorization", ())) > 1:
+        raise S3Error("InvalidArgument", "Only one Authorization header is allowed.", ArgumentName="Authorization")
+    te = [v.strip().lower() for v in ",".join(headers.getall("Transfer-Encoding", ())).split(",") if v.strip()]
+    if te and te != ["chunked"]:
+        raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
+                      status=501, Header="Transfer-Encoding")
+
+
 class Authenticator:
     def __init__(self, service: Service, limits: Limits, region: str) -> None:
         self.service = service
@@ -78,6 +107,7 @@ class Authenticator:
         self, method: str, raw_path: str, raw_query: str, headers, query: dict[str, str], bucket: str | None = None
     ) -> tuple[Principal, BodyPlan]:
         self._bucket = bucket
+        check_framing(headers)
         auth = headers.get("Authorization")
         if auth is not None:
             if auth.startswith("AWS4-HMAC-SHA256"):
@@ -137,6 +167,7 @@ class Authenticator:
             raise S3Error("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
                           "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD or a valid "
                           "sha256 value.", ArgumentName="x-amz-content-sha256", ArgumentValue=payload[:80])
+        require_signed(headers, a.signed_headers)
         key = sigv4.signing_key(secret, a.date, a.region, a.service)
         scope = sigv4.scope(a.date, a.region, a.service)
         creq = sigv4.canonical_request(
@@ -155,13 +186,15 @@ class Authenticator:
         return who, plan
 
     async def _v4_query(self, method, raw_path, raw_query, headers, query) -> tuple[Principal, BodyPlan]:
+        # X-Amz-Expires <= 0, over a week or not a number: S3 answers 403 AccessDenied (as to an expired URL)
+        raw_expires = query.get("X-Amz-Expires", "1")
+        if not raw_expires.lstrip("-").isdigit() or not 1 <= int(raw_expires) <= self.limits.max_presign_expires:
+            raise S3Error("AccessDenied", "X-Amz-Expires must be between 1 and 604800 seconds (a week)",
+                          X_Amz_Expires=raw_expires)
         try:
             q = sigv4.parse_presigned(query)
         except sigv4.SigV4ParseError as e:
             raise S3Error("AuthorizationQueryParametersError", str(e)) from None
-        if q.expires > self.limits.max_presign_expires or q.expires < 1:
-            raise S3Error("AuthorizationQueryParametersError",
-                          "X-Amz-Expires must be less than a week (in seconds) that is 604800")
         await self._check_region(q.region, self._bucket, "AuthorizationQueryParametersError")
         secret, who = await self.service.users.credentials(q.access_key)
         t = parse_amz_date(q.amz_date)
@@ -175,6 +208,7 @@ class Authenticator:
         if t - now > self.limits.clock_skew_seconds:
             raise S3Error("RequestTimeTooSkewed", "The difference between the request time and the current time "
                           "is too large.")
+        require_signed(headers, q.signed_headers)
         params = [(k, v) for k, v in parse_query(raw_query) if k != "X-Amz-Signature"]
         payload = headers.get("x-amz-content-sha256") or sigv4.UNSIGNED_PAYLOAD
         key = sigv4.signing_key(secret, q.date, q.region, q.service)

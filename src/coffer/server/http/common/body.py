@@ -154,9 +154,35 @@ async def read_json_object(request: web.BaseRequest, plan: BodyPlan, limit: int)
     if not raw.strip():
         return {}
     try:
-        doc = json.loads(raw)
+        doc = parse_json(raw)
+    except JsonTooDeep as e:
+        raise S3Error("MalformedJSON", str(e), status=400) from None
     except ValueError:
         raise S3Error("MalformedJSON", "The request body is not valid JSON.", status=400) from None
     if not isinstance(doc, dict):
         raise S3Error("MalformedJSON", "The request body must be a JSON object.", status=400)
+    return doc
+
+
+MAX_JSON_DEPTH = 32  # request documents of the admin, OpenIO and AIStore APIs are a few levels deep
+
+
+class JsonTooDeep(ValueError):
+    pass
+
+
+def parse_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads with nesting bounded: deeper documents are a ValueError (JsonTooDeep), never the
+    RecursionError the C scanner raises near Python's recursion limit (which would be a 500)."""
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        raise JsonTooDeep(f"The JSON document is nested more than {max_depth} levels deep.") from None
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > max_depth:
+                raise JsonTooDeep(f"The JSON document is nested more than {max_depth} levels deep.")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
     return doc

@@ -11,6 +11,7 @@ caller) and IamToken (the API key in the form).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -67,7 +68,45 @@ def context_of(r: web.BaseRequest, query: dict[str, str]) -> dict[str, Any]:
     for name in _HEADER_KEYS:
         if name in h:
             c["s3:" + name] = h[name]
+    if "x-amz-tagging" in h:  # PutObject, CreateMultipartUpload, CopyObject: the tags the request sets
+        try:
+            c.update(request_tag_context(dict(parse_qsl(h["x-amz-tagging"], keep_blank_values=True,
+                                                         errors="strict"))))
+        except (ValueError, UnicodeDecodeError):
+            pass  # the handler answers the malformed header
     return c
+
+
+def request_tag_context(tags: dict[str, str]) -> dict[str, Any]:
+    """s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys of a request that sets these object tags."""
+    out: dict[str, Any] = {"s3:requestobjecttag/" + k: v for k, v in tags.items()}
+    out["s3:requestobjecttagkeys"] = list(tags)
+    return out
+
+
+def decides_with_body_tags(ctx: Ctx, bucket: Bucket | None) -> bool:
+    """PutObjectTagging under a policy that reads the request's tags: they are in the body, so the
+    handler authorizes once it has read them (s3/authorize.py authorize_with_tags)."""
+    return ctx.route.endpoint.name == "PutObjectTagging" and bucket is not None \
+        and "requestobjecttag" in (bucket.props.get("policy") or "").lower()
+
+
+# Reads of one object whose "no such key" S3 tells only to callers allowed to list the bucket.
+ONE_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAttributes"})
+
+
+async def may_list(ctx: Ctx, bucket: Bucket) -> bool:
+    return await ctx.svc.access.allows(ctx.who, "s3:ListBucket", bucket, None, lambda: request_context(ctx))
+
+
+async def _missing_to_lister(ctx: Ctx) -> None:
+    """A read refused because there is no object to grant it (no object ACL, no tags): S3 answers 404
+    NoSuchKey instead when the caller could have seen the key's absence in a listing."""
+    bucket = await ctx.svc.core.meta.get_bucket(ctx.route.bucket or "")
+    if bucket is None or ctx.route.key is None:
+        return
+    if await ctx.svc.core.meta.get_object(bucket.name, ctx.route.key) is None and await may_list(ctx, bucket):
+        raise S3Error("NoSuchKey", "The specified key does not exist.", Key=ctx.route.key)
 
 
 async def website_readable(service: Service, request: web.BaseRequest, bucket: Bucket, key: str) -> bool:
@@ -90,11 +129,19 @@ async def guard(ctx: Ctx) -> None:
     ep = ctx.route.endpoint
     if ep.name in DEFERRED:
         return
+    if ep.name == "PutObjectTagging" and decides_with_body_tags(
+            ctx, await ctx.svc.core.meta.get_bucket(ctx.route.bucket or "")):
+        return  # authorize_with_tags, in the handler
     permission = ep.permission
     if "versionId" in ctx.query and permission in VERSION_ACTIONS:
         permission = VERSION_ACTIONS[permission]
-    ctx.bucket_rec = await ctx.svc.access.authorize(
-        ctx.who, permission, ctx.route.bucket, ctx.route.key, lambda: request_context(ctx))
+    try:
+        ctx.bucket_rec = await ctx.svc.access.authorize(
+            ctx.who, permission, ctx.route.bucket, ctx.route.key, lambda: request_context(ctx))
+    except S3Error as e:
+        if e.code == "AccessDenied" and ep.name in ONE_OBJECT_READS and "versionId" not in ctx.query:
+            await _missing_to_lister(ctx)
+        raise
     BUCKET_HINT.set(ctx.bucket_rec)
     expected = ctx.request.headers.get("x-amz-expected-bucket-owner")
     if expected is not None and ctx.bucket_rec is not None and expected != ctx.bucket_rec.owner:

@@ -10,8 +10,20 @@ from aiohttp import web
 
 HOST_ID = base64.b64encode(os.urandom(24)).decode()
 # A random per-process prefix and a counter: unique across workers, and no syscall per request.
-_RID_PREFIX = os.urandom(3).hex().upper()
-_rid_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+# Drawn again in every forked worker: this module is imported by the supervisor before it forks, and
+# ids drawn there would repeat in every worker.
+_RID_PREFIX = ""
+_rid_counter = itertools.count()
+
+
+def _draw() -> None:
+    global _RID_PREFIX, _rid_counter
+    _RID_PREFIX = os.urandom(3).hex().upper()
+    _rid_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+_draw()
+os.register_at_fork(after_in_child=_draw)
 
 
 def new_request_id() -> str:

@@ -14,17 +14,22 @@
    with Retry-After, connection closed; the client gone -> no answer; any other OSError or exception -> logged, and
    answered 500 in the front's format. An error answered while the client still holds its body back
    closes the connection (it cannot carry another request);
-6. `stamp`: x-amz-request-id, x-amz-id-2, Server and the CORS headers on every response not yet sent.
+6. `stamp`: x-amz-request-id, x-amz-id-2, Server and the CORS headers on every response not yet sent;
+7. `access_log.finish`: the access-log line and the request's metrics (operation, status, bytes, time).
+   A client that went away is one INFO line and status 499 (no traceback); the request id is on every
+   log line written meanwhile (`logs.request_id`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from coffer.protocol.errors import S3Error
-from coffer.server.http.common import stats
+from coffer.server import logs, metrics
+from coffer.server.http.common import access_log, stats
 from coffer.server.http.common.auth import parse_query
 from coffer.server.http.common.front import Exchange, Front, FrontError
 from coffer.server.http.common.ids import new_request_id, stamp
@@ -53,6 +58,9 @@ class Pipeline:
 
     async def serve(self, request: web.BaseRequest) -> web.StreamResponse:
         self.inflight += 1
+        started = time.monotonic()
+        metrics.request_started()
+        resp: web.StreamResponse | None = None
         try:
             resp = await self._serve(request)
             if not resp.prepared:
@@ -61,6 +69,7 @@ class Pipeline:
             return resp
         finally:
             self.inflight -= 1
+            access_log.finish(request, resp, started, None if resp is not None else 500)
 
     def select(self, request: web.BaseRequest, raw_path: str, query: dict[str, str]) -> Front:
         for front in self.fronts[:-1]:
@@ -71,6 +80,7 @@ class Pipeline:
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
         rid = new_request_id()
         request["rid"] = rid
+        logs.request_id.set(rid)  # every log line of this request carries it
         begin_request()  # no access decision of a previous request on this connection carries over
         raw_path, _, raw_query = request.raw_path.partition("?")
         query = query_dict(raw_query)
@@ -80,6 +90,7 @@ class Pipeline:
         try:
             front = self.select(request, raw_path, query)
             prepared = await front.prepare(ex)
+            access_log.describe(front, prepared, request)
             if isinstance(prepared, web.StreamResponse):  # answered before any body is wanted
                 return prepared
             if ex.expects_continue and front.invites_body:
@@ -88,6 +99,8 @@ class Pipeline:
                 ex.invited = True
             return await front.handle(ex, prepared)
         except (S3Error, FrontError) as e:
+            if request.transport is None or request.transport.is_closing():  # e.g. IncompleteBody: it hung up
+                return self._gone(front, request, raw_path, e)
             if isinstance(e, S3Error) and e.status >= 500:
                 front.log.warning("%s %s -> %s %s", request.method, raw_path, e.code, e.message)
             return self._refuse(front, e, ex)
@@ -102,8 +115,10 @@ class Pipeline:
             resp.force_close()  # the request body may be unread: this connection cannot carry another request
             return resp
         except (ConnectionError, OSError) as e:
-            if request.transport is None or request.transport.is_closing():
-                raise  # the client went away: nothing to answer
+            # the socket to the client broke (sendfile sees EPIPE/ECONNRESET before aiohttp marks the transport)
+            if (request.transport is None or request.transport.is_closing()
+                    or isinstance(e, BrokenPipeError | ConnectionResetError)):
+                return self._gone(front, request, raw_path, e)
             front.log.exception("I/O error on %s %s", request.method, raw_path)
             return self._refuse(front, front.internal_error(e), ex)
         except Exception:
@@ -111,7 +126,18 @@ class Pipeline:
             return self._refuse(front, front.internal_error(None), ex)
 
     @staticmethod
+    def _gone(front: Front, request: web.BaseRequest, raw_path: str, err: Exception) -> web.StreamResponse:
+        """The client went away: one INFO line, no traceback; the answer goes nowhere (499, as nginx logs it)."""
+        front.log.info("client %s went away during %s %s (%s)", request.remote, request.method, raw_path,
+                       getattr(err, "code", None) or type(err).__name__)
+        metrics.observe_disconnect()
+        gone = web.Response(status=499)
+        gone.force_close()
+        return gone
+
+    @staticmethod
     def _refuse(front: Front, err: Exception, ex: Exchange) -> web.StreamResponse:
+        ex.request["err"] = getattr(err, "code", None) or type(err).__name__
         resp = front.render_error(err, ex)
         if ex.expects_continue and not ex.invited and front.invites_body:
             resp.force_close()  # the client holds its body back: the connection cannot carry another request

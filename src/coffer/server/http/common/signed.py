@@ -44,6 +44,8 @@ class SignedFront(Front):
         request = ex.request
         r = self.route(ex)
         ex.bucket, ex.key = r.bucket, r.key
+        # for the access log and metrics, also when the request is refused below (http/common/access_log.py)
+        request["op"], request["bucket"], request["key"] = r.endpoint.name, r.bucket, r.key
         if r.endpoint.name == "PreflightRequest":  # CORS preflight: unsigned by design (http/common/cors.py)
             return await cors.preflight(self.service, request, r.bucket)
         if "Origin" in request.headers:
@@ -53,6 +55,7 @@ class SignedFront(Front):
         else:
             who, plan = await self.auth.authenticate(request.method, ex.raw_path, ex.raw_query, request.headers,
                                                      ex.query, r.bucket)
+        request["user"] = who.user_id or "anonymous"
         handler = HANDLERS.get(r.endpoint.name)
         if handler is None:
             raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "

@@ -15,23 +15,28 @@ from aiohttp import web
 from coffer.server.crypto.envelope import SSE_C_COPY_PREFIX, CustomerKey, SseRequest, customer_key, sse_request
 from coffer.server.http.common.context import Ctx
 from coffer.server.http.common.respond import send_stream
+from coffer.server.http.common.secure import secrets_allowed
 from coffer.server.meta.model import Bucket, ObjectRecord
 from coffer.server.service.crypto.sse import read_plain, response_headers
 from coffer.server.service.objects.bucket_config import key_protect_doc
 
 
+def secure(ctx: Ctx) -> bool:
+    """May this request carry an SSE-C key: TLS, loopback, or --allow-insecure-secrets (http/common/secure.py)."""
+    return secrets_allowed(ctx.request, ctx.cfg.allow_insecure_secrets)
+
+
 def request_sse(ctx: Ctx) -> SseRequest:
-    """What a write asks for (validated with S3's errors). Plain HTTP is accepted for SSE-C: Coffer is
-    usually run behind a TLS-terminating proxy, which the server cannot see."""
-    return sse_request(ctx.request.headers, secure=True)
+    """What a write asks for (validated with S3's errors; SSE-C over plain HTTP is refused as S3 does)."""
+    return sse_request(ctx.request.headers, secure=secure(ctx))
 
 
 def request_customer(ctx: Ctx) -> CustomerKey | None:
-    return customer_key(ctx.request.headers)
+    return customer_key(ctx.request.headers, secure=secure(ctx))
 
 
 def copy_source_customer(ctx: Ctx) -> CustomerKey | None:
-    return customer_key(ctx.request.headers, SSE_C_COPY_PREFIX)
+    return customer_key(ctx.request.headers, SSE_C_COPY_PREFIX, secure=secure(ctx))
 
 
 def object_sse_headers(rec: ObjectRecord) -> dict[str, str]:

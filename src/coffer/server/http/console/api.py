@@ -31,8 +31,14 @@ from coffer.server.http.console import session as sessions
 from coffer.server.meta.model import CommonPrefix, ObjectRecord
 from coffer.server.service import CompletedPart, Integrity, Principal, PutParams, ReadConditions, Service
 from coffer.server.service.access.policy_conditions import utc_now_context
+from coffer.server.service.access.tokens import TokenError
 from coffer.server.service.core import BUCKET_HINT
+from coffer.server.service.events.notifications import EVENTS as NOTIFY_EVENTS
+from coffer.server.service.events.notifications import PROPS_KEY as NOTIFY_KEY
+from coffer.server.service.events.notifications import render_config as render_notifications
+from coffer.server.service.events.notifications import webhook_url
 from coffer.server.service.storage.admin import DataAdmin
+from coffer.server.service.storage.locate import placement
 
 MAX_JSON = 1024 * 1024
 MAX_LIST = 1000
@@ -157,13 +163,26 @@ def _me(s: sessions.Session) -> dict[str, Any]:
 
 @route("POST", "login")
 async def login(r: Req) -> Any:
+    """``{"access_key", "secret_key"}`` or ``{"api_key"}`` (IBM style); failures are rate limited
+    per remote address (session.LoginLimiter: 429 with Retry-After)."""
     if not r.request.headers.get("Content-Type", "").startswith("application/json"):
         raise S3Error("InvalidRequest", "Log in with a JSON body.")
     doc = await r.json()
-    ak, sk = doc.get("access_key"), doc.get("secret_key")
-    if not isinstance(ak, str) or not isinstance(sk, str) or not ak or not sk:
-        raise S3Error("InvalidArgument", "Give an access key and a secret key.")
-    s = await sessions.login(r.svc, ak.strip(), sk)
+    ak, sk, apikey = doc.get("access_key"), doc.get("secret_key"), doc.get("api_key")
+    by_api_key = isinstance(apikey, str) and bool(apikey.strip())
+    if not by_api_key and (not isinstance(ak, str) or not isinstance(sk, str) or not ak or not sk):
+        raise S3Error("InvalidArgument", "Give an access key and a secret key, or an API key.")
+    limiter = sessions.LoginLimiter(r.cfg.data_dir / "run" / "console-logins")
+    address = r.request.remote or "unknown"
+    limiter.check(address)
+    try:
+        s = await (sessions.login_api_key(r.svc, apikey.strip()) if by_api_key
+                   else sessions.login(r.svc, ak.strip(), sk))
+    except S3Error as e:
+        if e.code == "AccessDenied":
+            limiter.failed(address)
+        raise
+    limiter.succeeded(address)
     resp = as_json(_me(s))
     sessions.set_cookie(resp, s, r.request.secure)
     return resp
@@ -392,7 +411,9 @@ async def object_info(r: Req) -> Any:
             "storage_policy": rec.props.get("policy") or (b.props.get("storage_policy") if b else None),
             "parts": len(rec.parts) if rec.parts else 0, "encrypted": bool(rec.props.get("sse")),
             "protection": _protection(rec),
-            "object_lock": bool(b and b.props.get("object_lock"))}
+            "object_lock": bool(b and b.props.get("object_lock")),
+            "ibm_protection": (b.props.get("protection") if b else None),
+            "placement": await placement(r.svc.core, rec, r.who.admin)}
 
 
 SAFE_INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -479,6 +500,22 @@ async def retention(r: Req) -> Any:
     return {"mode": mode, "until": _ts(until)}
 
 
+@route("POST", "ibm-hold")
+async def ibm_hold(r: Req) -> Any:
+    """IBM COS legal holds: ``{"add": ID}`` or ``{"remove": ID}`` (a protected bucket's object)."""
+    bucket, key = r.arg("bucket"), r.arg("key")
+    doc = await r.json()
+    await r.authorize("s3:PutObjectLegalHold", bucket, key)
+    if isinstance(doc.get("add"), str):
+        await r.svc.ibm.add_hold(r.who, bucket, key, doc["add"])
+    elif isinstance(doc.get("remove"), str):
+        await r.svc.ibm.remove_hold(r.who, bucket, key, doc["remove"])
+    else:
+        raise S3Error("InvalidArgument", "Give the hold to add or to remove.", ArgumentName="RetentionLegalHoldId")
+    rec = await r.svc.objects.get(r.who, bucket, key)
+    return _protection(rec)
+
+
 @route("POST", "share")
 async def share(r: Req) -> Any:
     """A presigned GET URL made with the session's own access key (its secret never leaves the server)."""
@@ -550,6 +587,24 @@ async def put_lifecycle(r: Req) -> Any:
     return {"rules": rules}
 
 
+@route("PUT", "protection")
+async def put_protection(r: Req) -> Any:
+    """IBM COS protection configuration: retention periods in days (minimum <= default <= maximum),
+    permanent retention allowed or not; once set it only moves towards more protection."""
+    bucket = r.arg("bucket")
+    doc = await r.json()
+    days = []
+    for name in ("minimum", "default", "maximum"):
+        v = doc.get(name)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise S3Error("InvalidArgument", f"The {name} retention is a whole number of days.",
+                          ArgumentName=name, ArgumentValue=str(v))
+        days.append(v)
+    await r.authorize("s3:PutBucketProtection", bucket)
+    await r.svc.ibm.put_protection(r.who, bucket, "Retention", days[0], days[1], days[2], bool(doc.get("permanent")))
+    return {"protection": await r.svc.ibm.get_protection(r.who, bucket)}
+
+
 @route("PUT", "policy")
 async def put_policy(r: Req) -> Any:
     bucket = r.arg("bucket")
@@ -571,12 +626,60 @@ CONFIG_ACTIONS = {"cors": "s3:PutBucketCORS", "website": "s3:PutBucketWebsite",
 
 @route("PUT", "bucket-config")
 async def put_bucket_config(r: Req) -> Any:
-    """Remove a CORS, website or default-encryption configuration (they are edited with S3 clients)."""
+    """Set (``{"doc": {...}}``) or remove (no ``doc``) a CORS, website or default-encryption
+    configuration, in the form GET settings shows it; the S3 API's checks and errors."""
     bucket, name = r.arg("bucket"), r.arg("name")
     if name not in CONFIG_ACTIONS:
         raise S3Error("InvalidArgument", "name is cors, website or encryption.", ArgumentName="name")
+    doc = (await r.json()).get("doc") if r.request.can_read_body else None
     await r.authorize(CONFIG_ACTIONS[name], bucket)
-    await r.svc.bucket_config.put(r.who, bucket, name, None)
+    if doc is None:
+        await r.svc.bucket_config.put(r.who, bucket, name, None)
+        return {name: None}
+    b = await r.svc.bucket_config.put_document(r.who, bucket, name, doc)
+    return {name: b.props.get(name)}
+
+
+def _notification_view(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for c in configs:
+        flt = dict(c.get("filter") or [])
+        out.append({"id": c["id"], "url": webhook_url(c["kind"], c["target"]), "target": c["target"],
+                    "events": c["events"], "prefix": flt.get("prefix", ""), "suffix": flt.get("suffix", "")})
+    return out
+
+
+@route("GET", "notifications")
+async def get_notifications(r: Req) -> Any:
+    bucket = r.arg("bucket")
+    b = await r.authorize("s3:GetBucketNotification", bucket)
+    if b is None:
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
+    return {"configs": _notification_view(b.props.get(NOTIFY_KEY) or []), "events": sorted(NOTIFY_EVENTS)}
+
+
+@route("PUT", "notifications")
+async def put_notifications(r: Req) -> Any:
+    """Webhook notifications from a form: ``{"configs": [{id, url, events, prefix, suffix}]}``; the same
+    document (and checks: events, destination networks, signing secrets kept) as the S3 API's."""
+    bucket = r.arg("bucket")
+    configs = (await r.json()).get("configs") or []
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise S3Error("MalformedXML", "Notifications are a JSON list of {id, url, events, prefix, suffix}.")
+    b = await r.authorize("s3:PutBucketNotification", bucket)
+    if b is None:
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
+    stored = []
+    for i, c in enumerate(configs):
+        events = c.get("events")
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise S3Error("InvalidArgument", "events is a list of event names.", ArgumentName="Event")
+        flt = [[n, str(c[n])] for n in ("prefix", "suffix") if c.get(n)]
+        stored.append({"id": str(c.get("id") or f"coffer-{i + 1}"), "kind": "Url", "target": str(c.get("url") or ""),
+                       "events": events, "filter": flt})
+    await r.svc.notifier.set_config(b, render_notifications(stored))
+    b = await r.svc.core.meta.get_bucket(bucket)
+    return {"configs": _notification_view((b.props.get(NOTIFY_KEY) if b else None) or [])}
 
 
 # -- administration ----------------------------------------------------------------------------------
@@ -604,10 +707,13 @@ async def add_user(r: Req) -> Any:
 @route("POST", "keys")
 async def create_key(r: Req) -> Any:
     r.require_admin()
-    user = (await r.json()).get("user")
+    doc = await r.json()
+    user, kind = doc.get("user"), doc.get("type") or "s3"
     if not isinstance(user, str) or not user:
         raise S3Error("InvalidArgument", "A key needs a user.")
-    return await r.svc.admin.create_key(user)
+    if kind not in ("s3", "apikey"):
+        raise S3Error("InvalidArgument", "A key's type is s3 or apikey.", ArgumentName="type", ArgumentValue=str(kind))
+    return await r.svc.admin.create_key(user, kind)
 
 
 @route("POST", "rotate")
@@ -628,10 +734,116 @@ async def key_status(r: Req) -> Any:
     return out
 
 
+@route("GET", "quota")
+async def get_quota(r: Req) -> Any:
+    user = r.arg("user")
+    if user != r.who.user_id:
+        r.require_admin()
+    return await r.svc.admin.get_quota(user)
+
+
 @route("PUT", "quota")
 async def put_quota(r: Req) -> Any:
     r.require_admin()
     return await r.svc.admin.set_quota(r.arg("user"), await r.json() or None)
+
+
+# -- KMS keys, bearer tokens, bulk jobs (admins) ------------------------------------------------------
+@route("GET", "kms")
+async def kms_keys(r: Req) -> Any:
+    r.require_admin()
+    return {"keys": await r.svc.kms.list()}
+
+
+@route("POST", "kms")
+async def create_kms_key(r: Req) -> Any:
+    r.require_admin()
+    doc = await r.json()
+    description, alias = doc.get("description") or "", doc.get("alias") or ""
+    if not isinstance(description, str) or not isinstance(alias, str):
+        raise S3Error("InvalidArgument", "description and alias are strings.")
+    return await r.svc.kms.create(description.strip(), alias.strip())
+
+
+@route("PUT", "kms-state")
+async def kms_state(r: Req) -> Any:
+    r.require_admin()
+    return await r.svc.kms.set_state(r.arg("key"), str((await r.json()).get("state")))
+
+
+def _token_view(t: Any) -> dict[str, Any]:
+    return {"id": t.token_id, "user": t.user_id, "created": _ts(t.created), "expires": _ts(t.expires),
+            "revoked": t.revoked, "expired": bool(t.expires and t.expires < time.time())}
+
+
+@route("GET", "tokens")
+async def tokens(r: Req) -> Any:
+    r.require_admin()
+    out = [_token_view(t) for t in await r.svc.tokens.list(r.query.get("user") or None)]
+    return {"tokens": out[::-1]}  # newest first
+
+
+TOKEN_LIFETIMES = (3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400)
+
+
+@route("POST", "tokens")
+async def issue_token(r: Req) -> Any:
+    """A bearer token for a user (``Authorization: Bearer``); the token itself is shown once."""
+    r.require_admin()
+    doc = await r.json()
+    user, expires_in = doc.get("user"), doc.get("expires_in")
+    if not isinstance(user, str) or not user:
+        raise S3Error("InvalidArgument", "A token needs a user.", ArgumentName="user")
+    if expires_in is not None and expires_in not in TOKEN_LIFETIMES:
+        raise S3Error("InvalidArgument", "expires_in is one of " + ", ".join(map(str, TOKEN_LIFETIMES)) +
+                      " seconds, or null (no expiry).", ArgumentName="expires_in", ArgumentValue=str(expires_in))
+    try:
+        token, info = await r.svc.tokens.issue(user, expires_in=expires_in)
+    except TokenError as e:
+        raise S3Error("NoSuchEntity", str(e), status=404) from None
+    return {**_token_view(info), "token": token}
+
+
+@route("DELETE", "tokens")
+async def revoke_token(r: Req) -> Any:
+    r.require_admin()
+    try:
+        return _token_view(await r.svc.tokens.revoke(r.arg("id")))
+    except TokenError as e:
+        raise S3Error("NoSuchEntity", str(e), status=404) from None
+
+
+def _job_view(j: Any) -> dict[str, Any]:
+    return {"id": j.id, "name": j.name, "bucket": j.bucket, "owner": j.owner, "type": j.type, "status": j.status,
+            "priority": j.priority, "created": _ts(j.created), "finished": _ts(j.finished),
+            "total_bytes": j.total_bytes, "done_bytes": j.done_bytes}
+
+
+@route("GET", "jobs")
+async def jobs(r: Req) -> Any:
+    """DS3 bulk jobs: an administrator's view is every job, a user's their own (as the DS3 API)."""
+    offset = r.int_arg("offset", 0, 0, 10 ** 9)
+    page, total = await r.svc.jobs.list(r.who, r.query.get("status") or None, offset, r.int_arg("limit", 50, 1, 500))
+    return {"jobs": [_job_view(j) for j in page], "total": total, "offset": offset}
+
+
+@route("GET", "job")
+async def job(r: Req) -> Any:
+    j, chunks = await r.svc.jobs.detail(r.who, r.arg("id"))
+    out = []
+    for c in chunks:
+        done = sum(b.length for b in c.blobs if b.done)
+        out.append({"number": c.number, "id": c.id, "allocated": c.allocated, "blobs": len(c.blobs),
+                    "blobs_done": sum(1 for b in c.blobs if b.done), "bytes": sum(b.length for b in c.blobs),
+                    "done_bytes": done, "objects": sorted({b.name for b in c.blobs})[:20]})
+    return {**_job_view(j), "chunks": out}
+
+
+@route("DELETE", "job")
+async def cancel_job(r: Req) -> Any:
+    await r.svc.jobs.cancel(r.who, r.arg("id"))
+    j, _ = await r.svc.jobs.detail(r.who, r.arg("id"))
+    return _job_view(j)
 
 
 @route("GET", "health")

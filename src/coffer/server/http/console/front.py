@@ -20,6 +20,7 @@ from aiohttp import web
 from coffer.protocol.errors import S3Error
 from coffer.server.config import Config
 from coffer.server.http.common import stats
+from coffer.server.http.common.connections import GuardedServer
 from coffer.server.http.common.front import Exchange, Front
 from coffer.server.http.common.pipeline import Pipeline
 from coffer.server.http.console import api
@@ -71,8 +72,10 @@ def _static(name: str) -> web.Response:
 
 def error_json(e: S3Error, rid: str) -> web.Response:
     body = {"error": {"code": e.code, "message": e.message, "status": e.status, "request_id": rid}}
-    return web.Response(status=e.status, body=json.dumps(body).encode(),
-                        headers={**SECURITY_HEADERS, "Content-Type": "application/json"})
+    headers = {**SECURITY_HEADERS, "Content-Type": "application/json"}
+    if isinstance(e, sessions.TooManyAttempts):
+        headers["Retry-After"] = str(e.retry_after)
+    return web.Response(status=e.status, body=json.dumps(body).encode(), headers=headers)
 
 
 class ConsoleFront(Front):
@@ -128,8 +131,9 @@ class ConsoleFront(Front):
 def build_console_server(service: Service, cfg: Config) -> web.Server:
     """The server of the --console-address listener: the console only (``/`` leads to it)."""
     pipeline = Pipeline([ConsoleFront(service, cfg, s3_port=cfg.port, own_listener=True)])
-    return web.Server(pipeline.serve, auto_decompress=False, access_log=None,
-                      max_field_size=cfg.limits.max_header_bytes, max_line_size=cfg.limits.max_header_bytes)
+    return GuardedServer(pipeline.serve, auto_decompress=False, access_log=None,
+                         max_field_size=cfg.limits.max_header_bytes, max_line_size=cfg.limits.max_header_bytes,
+                         keepalive_timeout=cfg.limits.idle_timeout)
 
 
 __all__ = ["PREFIX", "ConsoleFront", "build_console_server", "claims", "redirect", "sessions", "wants_redirect"]

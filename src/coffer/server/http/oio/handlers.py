@@ -177,7 +177,8 @@ async def object_head(ctx: Ctx) -> web.StreamResponse:
 @handles("OioObjectLocate")
 async def object_locate(ctx: Ctx) -> web.StreamResponse:
     container, obj = _need(ctx, "container", "obj")
-    meta, chunks = await ctx.svc.oio.object_locate(ctx.who, container, obj, version(ctx))
+    meta, chunks = await ctx.svc.oio.object_locate(ctx.who, container, obj, version(ctx),
+                                                   chunk_info=ctx.bool_arg("chunk_info"))
     return _json({"meta": meta, "chunks": chunks})
 
 

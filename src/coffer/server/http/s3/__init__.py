@@ -6,9 +6,10 @@ Modules:
   authorize       S3's per-item access checks beyond the gate: DeleteObjects' keys, a copy's source.
   bucket_config   Bucket configuration endpoints: Put/Get/Delete BucketEncryption, ...
   buckets         Bucket endpoints: ListBuckets, Create/Head/DeleteBucket, location, listings, DeleteObjects.
+  front           The S3 front: every request no other front claims (router, signature, gate, write hook).
+  identity        IBM Cloud IAM's token endpoint on the S3 address, for ibm_boto3 with API keys.
   lock_integrity  Integrity headers S3 requires on Object Lock requests.
   multipart       Multipart endpoints: Create, UploadPart(Copy), ListParts, ListMultipartUploads, Complete, Abort.
-  front           The S3 front: every request no other front claims (router, signature, gate, write hook).
   notifications   Bucket notification endpoints, and which S3 endpoints are writes for the write hook.
   objects         Object endpoints: Put/Get/Head/Delete/CopyObject and GetObjectAttributes.
   post_object     POST Object: browser-based uploads with an HTML form (multipart/form-data).

@@ -140,7 +140,8 @@ async def bucket_location(ctx: Ctx) -> web.StreamResponse:
 
 
 
-def _enc(value: str | None, url: bool) -> str | None:
+def url_encoded(value: str | None, url: bool) -> str | None:
+    """A listing field as sent back: URL-encoded when the request asked for encoding-type=url."""
     if value is None:
         return None
     return quote(value, safe="/") if url else value
@@ -188,7 +189,9 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
         else:
             owner = await _owner(ctx, e.owner, names) if fetch_owner else None
             pieces.append(_contents(e, url, owner))
-    body: dict = {"Name": ctx.bucket, "Prefix": _enc(prefix, url)}
+    # V2 url-encodes Prefix like the keys; V1 echoes it as sent (botocore, like S3's other clients, decodes
+    # only Delimiter, Marker, NextMarker and the keys of a V1 answer)
+    body: dict = {"Name": ctx.bucket, "Prefix": url_encoded(prefix, url and v2)}
     if v2:
         body["KeyCount"] = len(page.entries)
         if q.get("continuation-token") is not None:
@@ -196,13 +199,13 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
         if page.truncated and page.next_marker is not None:
             body["NextContinuationToken"] = _token(page.next_marker)
         if "start-after" in q:
-            body["StartAfter"] = _enc(q["start-after"], url)
+            body["StartAfter"] = url_encoded(q["start-after"], url)
     else:
-        body["Marker"] = _enc(q.get("marker", ""), url)
+        body["Marker"] = url_encoded(q.get("marker", ""), url)
         if page.truncated and delimiter and page.next_marker is not None:
-            body["NextMarker"] = _enc(page.next_marker, url)
+            body["NextMarker"] = url_encoded(page.next_marker, url)
     body["MaxKeys"] = max_keys
-    body["Delimiter"] = _enc(delimiter, url)
+    body["Delimiter"] = url_encoded(delimiter, url)
     body["EncodingType"] = enc
     body["IsTruncated"] = page.truncated
     doc = xmlutil.to_xml("ListBucketResult", body)

@@ -16,7 +16,7 @@ from coffer.server.http.common.sse import copy_source_customer, request_customer
 from coffer.server.http.common.write_headers import lock_request, put_params, write_expect
 from coffer.server.http.s3.authorize import authorize_source
 from coffer.server.http.s3.lock_integrity import has_integrity_header, require_for_put
-from coffer.server.http.s3.objects import parse_copy_source_version, read_conditions
+from coffer.server.http.s3.objects import expiration_headers, parse_copy_source_version, read_conditions
 from coffer.server.service import CompletedPart
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -195,6 +195,7 @@ async def complete(ctx: Ctx) -> web.StreamResponse:
     headers = response_headers(rec.props.get("sse")) or {}
     if rec.version_id:
         headers["x-amz-version-id"] = rec.version_id
+    headers.update(expiration_headers(ctx, rec))
     return xml_response("CompleteMultipartUploadResult", out, headers=headers or None)
 
 

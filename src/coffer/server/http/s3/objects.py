@@ -19,11 +19,12 @@ from coffer.server.http.common.sse import (
 )
 from coffer.server.http.common.write_headers import lock_request, put_params, write_expect
 from coffer.server.http.s3.archive import get_archived
-from coffer.server.http.s3.authorize import authorize_source
+from coffer.server.http.s3.authorize import authorize_source, hide_missing
 from coffer.server.http.s3.lock_integrity import require_for_put
 from coffer.server.http.s3.worm import bypass, version_headers
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service import ReadConditions
+from coffer.server.service.objects.lifecycle import expiration_header
 from coffer.server.service.objects.tagging import parse_tagging_header
 
 _OVERRIDES = {
@@ -65,7 +66,17 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
                       ProposedSize=str(integ.content_length), MaxSizeAllowed=str(ctx.cfg.limits.max_put_size))
     rec = await ctx.svc.objects.put(ctx.who, ctx.bucket, ctx.key, body_stream(ctx.request, ctx.plan, integ),
                                     params, integ)
-    return web.Response(status=200, headers=put_result_headers(rec))
+    return web.Response(status=200, headers={**put_result_headers(rec), **expiration_headers(ctx, rec)})
+
+
+def expiration_headers(ctx: Ctx, rec: ObjectRecord) -> dict[str, str]:
+    """`x-amz-expiration` when an enabled expiration rule of the bucket matches the (current) object."""
+    b = ctx.bucket_rec
+    if b is None or not b.props.get("lifecycle") or "versionId" in ctx.query:
+        return {}
+    value = expiration_header(b, rec.key, rec.size, rec.props.get("tags") or {}, rec.last_modified,
+                              ctx.cfg.lifecycle_day_seconds)
+    return {"x-amz-expiration": value} if value else {}
 
 
 def parse_copy_source(value: str) -> tuple[str, str]:
@@ -118,6 +129,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     if rec.checksum_type:
         body["ChecksumType"] = rec.checksum_type
     hdrs.update(object_sse_headers(rec))
+    hdrs.update(expiration_headers(ctx, rec))
     return xml_response("CopyObjectResult", body, headers=hdrs)
 
 
@@ -138,8 +150,14 @@ def _part_range(rec: ObjectRecord, number: int) -> tuple[int, int]:
 @handles("GetObject", "HeadObject")
 async def get_object(ctx: Ctx) -> web.StreamResponse:
     head = ctx.request.method == "HEAD"
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
-                                    version_id=ctx.query.get("versionId"))
+    if ctx.header("x-amz-server-side-encryption") is not None:  # S3: only writes choose SSE-S3/SSE-KMS
+        raise S3Error("InvalidArgument", "x-amz-server-side-encryption header is not supported for this operation.",
+                      ArgumentName="x-amz-server-side-encryption")
+    try:
+        rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                        version_id=ctx.query.get("versionId"))
+    except S3Error as e:
+        raise await hide_missing(ctx, e) from None
     customer = check_read(ctx, rec)
     if ctx.query.get("archpath"):  # one member of a tar/zip object
         if rec.props.get("sse"):
@@ -149,6 +167,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     headers = object_headers(rec, checksum_mode=checksum_mode)
     headers.update(version_headers(rec))
     headers.update(object_sse_headers(rec))
+    headers.update(expiration_headers(ctx, rec))
     for q, h in _OVERRIDES.items():
         if q in ctx.query:
             headers[h] = ctx.query[q]
@@ -200,8 +219,11 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
     valid = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
     if not wanted or wanted - valid:
         raise S3Error("InvalidArgument", "Invalid attribute name specified.", ArgumentName="x-amz-object-attributes")
-    rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
-                                    version_id=ctx.query.get("versionId"))
+    try:
+        rec = await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key, read_conditions(ctx),
+                                        version_id=ctx.query.get("versionId"))
+    except S3Error as e:
+        raise await hide_missing(ctx, e) from None
     check_read(ctx, rec)  # SSE-C objects: the key again, as S3 asks
     body: dict = {}
     if "ETag" in wanted:
@@ -233,4 +255,7 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
         body["ObjectSize"] = rec.size
     from coffer.protocol.timeutil import http_date
 
-    return xml_response("GetObjectAttributesResponse", body, headers={"Last-Modified": http_date(rec.last_modified)})
+    out = {"Last-Modified": http_date(rec.last_modified)}
+    if rec.version_id is not None:  # versioned buckets only: S3 names the version it described
+        out["x-amz-version-id"] = rec.version_id
+    return xml_response("GetObjectAttributesResponse", body, headers=out)

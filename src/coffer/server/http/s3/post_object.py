@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
+from coffer.protocol import checksums as ck
 from coffer.protocol import post_policy, sigv4
 from coffer.protocol.errors import S3Error
 from coffer.server.crypto.envelope import sse_request
@@ -24,7 +25,9 @@ from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.gate import request_context
 from coffer.server.http.common.hooks import around_write
 from coffer.server.http.common.respond import quoted, xml_response
+from coffer.server.http.common.sse import secure
 from coffer.server.http.s3.objects import put_result_headers
+from coffer.server.http.s3.tagging import tagging_document
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service import ANONYMOUS, Integrity, Principal, PutParams
 
@@ -162,17 +165,45 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         headers={_STORED[k]: v for k, v in fields.items() if k in _STORED},
         user_meta={k[11:]: v for k, v in fields.items() if k.startswith("x-amz-meta-")},
         storage_class=fields.get("x-amz-storage-class", "STANDARD"), owner=owner, props=props,
-        sse=sse_request(sse_fields, secure=True) if sse_fields else None,
+        sse=sse_request(sse_fields, secure=secure(ctx)) if sse_fields else None,
+        tags=tagging_document(fields["tagging"]) if "tagging" in fields else None,
     )
+    integrity = _form_integrity(fields)
 
     async def store() -> web.StreamResponse:
         rec = await ctx.svc.objects.put(who, ctx.bucket, key, _file_body(part, policy, ctx.cfg.limits.max_put_size),
-                                        params, Integrity())
+                                        params, integrity)
         return _answer(ctx, fields, key, rec)
 
     # frozen buckets refuse it; bucket notifications get an s3:ObjectCreated:Post event
     return await around_write(ctx.svc, ctx.bucket, key, "s3:ObjectCreated:Post", who.user_id, ctx.request_id,
                               ctx.request, store)
+
+
+def _form_integrity(fields: dict[str, str]) -> Integrity:
+    """The form's x-amz-checksum-<algorithm> field (checked against the file: BadDigest) and
+    x-amz-checksum-algorithm (the checksum to compute and store), as their PutObject headers."""
+    integ = Integrity()
+    for name, value in fields.items():
+        if name.startswith("x-amz-checksum-") and name not in ("x-amz-checksum-algorithm", "x-amz-checksum-type"):
+            algo = ck.algo_from_header(name)
+            if algo is None:
+                raise S3Error("InvalidRequest", f"Unsupported checksum field {name}.")
+            try:
+                ck.decode_b64_checksum(algo, value)
+            except ValueError:
+                raise S3Error("InvalidRequest", f"Value for {name} field is invalid.") from None
+            integ.expected[algo] = value
+    if "x-amz-checksum-algorithm" in fields:
+        algo = fields["x-amz-checksum-algorithm"].upper()
+        if algo not in ck.ALGORITHMS:
+            raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with "
+                          "any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+        integ.algorithms.add(algo)
+    if len(integ.expected) > 1:
+        raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- field. Multiple checksum Types are "
+                      "not allowed.")
+    return integ
 
 
 def _answer(ctx: Ctx, fields: dict[str, str], key: str, rec: ObjectRecord) -> web.StreamResponse:

@@ -8,6 +8,8 @@ NewerNoncurrentVersions); AbortIncompleteMultipartUpload (DaysAfterInitiation).
 
 from __future__ import annotations
 
+import base64
+import os
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +20,7 @@ from coffer.protocol.timeutil import iso8601, parse_iso8601
 from coffer.server.http.common.body import read_small_body
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.respond import xml_response
+from coffer.server.http.s3.authorize import authorize_with_tags
 from coffer.server.service.objects.tagging import BUCKET_TAG_LIMIT, OBJECT_TAG_LIMIT, check_tags
 
 
@@ -29,6 +32,15 @@ def _tag_pairs(el: xmlutil.Element) -> list[tuple[str, str]]:
             raise S3Error("MalformedXML", MALFORMED_XML)
         pairs.append((k, v or ""))
     return pairs
+
+
+def tagging_document(body: bytes | str, limit: int = OBJECT_TAG_LIMIT) -> dict[str, str]:
+    """A <Tagging><TagSet>... document (PutObjectTagging's body, a POST form's `tagging` field)."""
+    root = parse_document(body.encode() if isinstance(body, str) else body, "Tagging")
+    ts = xmlutil.find(root, "TagSet")
+    if ts is None:
+        raise S3Error("MalformedXML", MALFORMED_XML)
+    return check_tags(_tag_pairs(ts), limit)
 
 
 async def _tagset(ctx: Ctx, limit: int) -> dict[str, str]:
@@ -47,6 +59,7 @@ def _tagging_doc(tags: dict[str, str], headers: dict | None = None) -> web.Respo
 @handles("PutObjectTagging")
 async def put_object_tagging(ctx: Ctx) -> web.StreamResponse:
     tags = await _tagset(ctx, OBJECT_TAG_LIMIT)
+    await authorize_with_tags(ctx, tags)
     rec = await ctx.svc.tagging.put_object_tags(ctx.who, ctx.bucket, ctx.key, ctx.query.get("versionId"), tags)
     return web.Response(status=200, headers={"x-amz-version-id": rec.version_id} if rec.version_id else None)
 
@@ -96,8 +109,8 @@ def _num(el: xmlutil.Element, name: str) -> int | None:
 def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     f = xmlutil.find(rule, "Filter")
     legacy = xmlutil.child_text(rule, "Prefix")
-    if f is None:
-        return {"prefix": legacy or ""}
+    if f is None:  # the legacy rule-level <Prefix> (or none at all): rendered back the same way
+        return {"prefix": legacy or "", "form": "legacy" if legacy is not None else "none"}
     if legacy is not None:
         raise S3Error("MalformedXML", MALFORMED_XML)
     scope = xmlutil.find(f, "And")
@@ -105,7 +118,9 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
     if scope is not None and several:
         raise S3Error("MalformedXML", MALFORMED_XML)
     src = scope if scope is not None else f
-    out: dict[str, Any] = {"prefix": xmlutil.child_text(src, "Prefix") or ""}
+    out: dict[str, Any] = {"prefix": xmlutil.child_text(src, "Prefix") or "",
+                           "form": "and" if scope is not None else "filter",
+                           "has_prefix": xmlutil.find(src, "Prefix") is not None}
     tags = _tag_pairs(src)
     if tags:
         out["tags"] = check_tags(tags, OBJECT_TAG_LIMIT)
@@ -116,8 +131,9 @@ def _filter(rule: xmlutil.Element) -> dict[str, Any]:
 
 
 def parse_rule(r: xmlutil.Element) -> dict[str, Any]:
-    rule: dict[str, Any] = {"id": xmlutil.child_text(r, "ID") or "", "status": xmlutil.child_text(r, "Status"),
-                            "filter": _filter(r)}
+    # S3 names a rule sent without an ID itself (and answers that name from then on)
+    rule: dict[str, Any] = {"id": xmlutil.child_text(r, "ID") or base64.b32encode(os.urandom(30)).decode(),
+                            "status": xmlutil.child_text(r, "Status"), "filter": _filter(r)}
     e = xmlutil.find(r, "Expiration")
     if e is not None:
         exp: dict[str, Any] = {}
@@ -155,19 +171,28 @@ def parse_rule(r: xmlutil.Element) -> dict[str, Any]:
 
 
 def render_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A stored rule as it was sent: rule-level Prefix, Filter, or Filter/And (rules stored before the form
+    was recorded come back as a Filter)."""
     f = rule.get("filter") or {}
+    form = f.get("form", "filter")
     conds: list[tuple[str, Any]] = []
-    if f.get("prefix"):
-        conds.append(("Prefix", f["prefix"]))
+    if f.get("prefix") or f.get("has_prefix"):
+        conds.append(("Prefix", f.get("prefix", "")))
     conds += [("Tag", {"Key": k, "Value": v}) for k, v in (f.get("tags") or {}).items()]
     if f.get("gt") is not None:
         conds.append(("ObjectSizeGreaterThan", f["gt"]))
     if f.get("lt") is not None:
         conds.append(("ObjectSizeLessThan", f["lt"]))
-    flt: Any = xmlutil.pairs(("And", xmlutil.pairs(*conds))) if len(conds) > 1 else xmlutil.pairs(*conds)
-    if not conds:
+    flt: Any = xmlutil.pairs(("And", xmlutil.pairs(*conds))) if len(conds) > 1 or form == "and" \
+        else xmlutil.pairs(*conds)
+    if not conds and "has_prefix" not in f:  # stored before the form was recorded
         flt = {"Prefix": ""}
-    out: list[tuple[str, Any]] = [("ID", rule.get("id") or None), ("Filter", flt), ("Status", rule["status"])]
+    where: list[tuple[str, Any]] = [("Filter", flt)]
+    if form == "legacy":
+        where = [("Prefix", f.get("prefix", ""))]
+    elif form == "none":
+        where = []
+    out: list[tuple[str, Any]] = [("ID", rule.get("id") or None), *where, ("Status", rule["status"])]
     exp = rule.get("expiration")
     if exp:
         out.append(("Expiration", {"Days": exp.get("days"), "Date": iso8601(exp["date"]) if "date" in exp else None,

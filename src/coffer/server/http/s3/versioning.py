@@ -9,7 +9,7 @@ from coffer.protocol.errors import S3Error, parse_document
 from coffer.server.http.common.body import read_small_body
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.respond import iso, xml_response
-from coffer.server.http.s3.buckets import _enc as _url
+from coffer.server.http.s3.buckets import url_encoded as _url
 from coffer.server.meta.model import CommonPrefix, VersionEntry
 
 

@@ -21,8 +21,7 @@ import psycopg
 
 from coffer.server.meta.model import CommonPrefix, ListPage, UploadPage
 from coffer.server.meta.postgres.rows import OBJECT_ENTRY_SELECT, UPLOAD_SELECT, enc, entry_from_row, upload_from_row
-from coffer.server.meta.sqlite.listing import _scan as scan_rollup
-from coffer.server.meta.sqlite.listing import successor
+from coffer.server.meta.sqlite.listing import scan_rollup, successor
 
 # Keys are valid UTF-8, which never holds the byte 0xFF: b"\xff" bounds every key from above.
 TOP = b"\xff"

@@ -111,16 +111,17 @@ class PostgresMetaStore(MetaStore):
             raise RuntimeError("metadata store is not open")
         return await self._writer.write(fn, durable)
 
-    async def _read(self, fn: Callable[[psycopg.Connection], T]) -> T:
+    async def _read(self, fn: Callable[[psycopg.Connection], T], snapshot: bool = True) -> T:
+        """A read on a reader thread; snapshot=False: fn runs ONE statement (no transaction around it)."""
         if self._readers is None:
             raise RuntimeError("metadata store is not open")
-        return await self._readers.read(fn)
+        return await self._readers.read(fn, snapshot)
 
     async def _one(self, sql: str, args: tuple) -> tuple | None:
-        return await self._read(lambda c: c.execute(sql, args).fetchone())
+        return await self._read(lambda c: c.execute(sql, args).fetchone(), snapshot=False)
 
     async def _all(self, sql: str, args: tuple = ()) -> list[tuple]:
-        return await self._read(lambda c: c.execute(sql, args).fetchall())
+        return await self._read(lambda c: c.execute(sql, args).fetchall(), snapshot=False)
 
     async def _rowcount(self, sql: str, args: tuple) -> int:
         return await self._write(lambda c: c.execute(sql, args).rowcount)
@@ -267,7 +268,9 @@ class PostgresMetaStore(MetaStore):
         self, bucket: str, prefix: str = "", delimiter: str | None = None, after: str | None = None,
         limit: int = 1000,
     ) -> ListPage:
-        return await self._read(lambda c: pg_listing.list_objects(c, bucket, prefix, delimiter, after, limit))
+        # one statement whatever the page's shape (listing.py): no snapshot transaction needed
+        return await self._read(lambda c: pg_listing.list_objects(c, bucket, prefix, delimiter, after, limit),
+                                snapshot=False)
 
     async def count_objects(self, bucket: str) -> tuple[int, int]:
         row = await self._one("SELECT count(*), coalesce(sum(size), 0)::bigint FROM objects WHERE bucket = %s",
@@ -321,7 +324,7 @@ class PostgresMetaStore(MetaStore):
         return await self._read(pg_events.held)
 
     async def claim_events(self, limit: int, lease_seconds: float) -> list:
-        if not await self._read(pg_events.has_due):
+        if not await self._read(pg_events.has_due, snapshot=False):
             return []
         return await self._write(lambda c: pg_events.claim(c, limit, lease_seconds), durable=False)
 
@@ -345,4 +348,4 @@ class PostgresMetaStore(MetaStore):
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))
-        return await self._read(lambda c: referenced(c, wanted))
+        return await self._read(lambda c: referenced(c, wanted), snapshot=len(wanted) > 5000)

@@ -2,6 +2,7 @@
 
 Modules:
   bulk      The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
+  cluster   The cluster map on SQLite (one host: tests, a cluster whose nodes share a file system).
   engine    SQLite plumbing of the metadata store: connections, busy retries, group commit, read threads.
   events    SQLite side of bucket notifications and container snapshots (OpenIO).
   listing   Listing pages (ListObjects and ListMultipartUploads) over the SQLite metadata tables.

@@ -107,6 +107,11 @@ class _Op:
         self.durable = durable
 
 
+# Called after every group commit with (seconds, writes in the batch), from the writer thread:
+# the server's metrics (server/metrics.py observe_commit) when set by the worker at start.
+commit_observer: Callable[[float, int], None] | None = None
+
+
 class GroupCommitWriter:
     """The process's one writer: batches queued operations into shared transactions."""
 
@@ -169,6 +174,12 @@ class GroupCommitWriter:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Op]) -> None:
+        started = time.perf_counter()
+        self._commit_batch(batch)
+        if commit_observer is not None:
+            commit_observer(time.perf_counter() - started, len(batch))
+
+    def _commit_batch(self, batch: list[_Op]) -> None:
         conn = self._conn
         outcomes: list[tuple[bool, Any]] = []
         lazy = self._synchronous > 1 and not any(op.durable for op in batch)

@@ -44,7 +44,7 @@ def successor(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-def _scan(
+def scan_rollup(
     fetch: Callable[[Pos, int], sqlite3.Cursor],
     start: Pos,
     *,
@@ -119,7 +119,7 @@ def list_objects(
         return conn.execute(sql, params)
 
     entries: list = []
-    truncated = _scan(
+    truncated = scan_rollup(
         fetch, start, prefix=pb, delimiter=db, upper=upper, floor=ab, limit=limit,
         make_entry=entry_from_row,
         entries=entries,
@@ -189,7 +189,7 @@ def list_uploads(
         return conn.execute(sql, (bucket, *args, *tail))
 
     if not truncated:
-        truncated = _scan(
+        truncated = scan_rollup(
             fetch, start, prefix=pb, delimiter=db, upper=upper, floor=km, limit=limit,
             make_entry=lambda row: upload_from_row(bucket, row),
             entries=entries,

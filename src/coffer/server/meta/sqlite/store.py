@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket
+from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket, StorageFull
 from coffer.server.meta.model import (
     AccessKey,
     Bucket,
@@ -39,6 +39,7 @@ from coffer.server.meta.model import (
     VersionEntry,
     VersionPage,
 )
+from coffer.server.meta.space import is_disk_full, release_reserve
 from coffer.server.meta.sqlite import events as sqlite_events
 from coffer.server.meta.sqlite import listing as sqlite_listing
 from coffer.server.meta.sqlite import ops as sqlite_ops
@@ -119,6 +120,27 @@ class SqliteMetaStore(MetaStore):
             self._inline.close()
             self._inline = None
 
+    async def backup(self, dest: Path) -> None:
+        """A consistent copy of the database in `dest`, taken while the server runs.
+
+        SQLite's online backup API in one step (pages=-1) on a connection of its own: it reads one
+        snapshot (WAL readers never block the writer), so the copy is the database as of one commit.
+        """
+
+        def run() -> None:
+            src = self._connect()
+            try:
+                dst = sqlite3.connect(str(dest))
+                try:
+                    src.backup(dst)
+                    dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+
+        await asyncio.to_thread(run)
+
     @property
     def commits(self) -> int:
         """Write transactions committed by this instance (fewer than writes when batching)."""
@@ -127,7 +149,21 @@ class SqliteMetaStore(MetaStore):
     async def _write(self, fn: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
         if self._writer is None:
             raise RuntimeError("metadata store is not open")
-        return await self._writer.write(fn, durable)
+        try:
+            return await self._writer.write(fn, durable)
+        except sqlite3.OperationalError as e:
+            # A full disk: free the reserve (meta/space.py) and try once more, so that deletes,
+            # which free space, still commit. A second failure is the caller's StorageFull.
+            if not is_disk_full(e):
+                raise
+            if not release_reserve(self.path.parent):
+                raise StorageFull(str(e)) from None
+        try:
+            return await self._writer.write(fn, durable)
+        except sqlite3.OperationalError as e:
+            if is_disk_full(e):
+                raise StorageFull(str(e)) from None
+            raise
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._readers is None:
@@ -383,6 +419,11 @@ class SqliteMetaStore(MetaStore):
 
     async def release_events(self) -> None:
         await self._write(sqlite_events.release_all)
+
+    async def event_queue_depth(self) -> int:
+        """Notification events not yet delivered (held intents excluded): a metrics gauge."""
+        return await self._read(lambda c: int(c.execute(
+            "SELECT count(*) FROM event_queue WHERE target != ?", (sqlite_events.HELD,)).fetchone()[0]))
 
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))

@@ -151,6 +151,16 @@ class Access:
         await self._decide(who, action, bucket, key, context)
         grant(bucket.name)
 
+    async def allows(self, who: Principal, action: str, bucket: Bucket, key: str | None, context: ContextFn) -> bool:
+        """Would `action` be allowed? (A question only: nothing is granted for the request.)"""
+        if who.admin or (who.user_id and who.user_id == bucket.owner and "policy" not in bucket.props):
+            return True
+        try:
+            await self._decide(who, action, bucket, key, context)
+        except S3Error:
+            return False
+        return True
+
     async def _decide(self, who: Principal, action: str, bucket: Bucket, key: str | None,
                       context: ContextFn) -> None:
         owner = bool(who.user_id) and who.user_id == bucket.owner

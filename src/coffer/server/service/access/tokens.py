@@ -1,7 +1,7 @@
 """Bearer tokens Coffer issues (for AIStore clients): signed, expiring, revocable.
 
-A token is a JWT (HS256) whose claims are `sub` (the user id), `jti` (the token id), `iat` and
-optionally `exp`. It is signed with a 256-bit key kept in `DATA/keys/token.key` (mode 0600,
+A token is a JWT (HS256, issued and verified with PyJWT) whose claims are `sub` (the user id), `jti`
+(the token id), `iat` and optionally `exp`. It is signed with a 256-bit key kept in `DATA/keys/token.key` (mode 0600,
 created on first use by whichever process needs it first; see `_load_key`). Only HS256 with our
 own header is accepted: a token naming another algorithm (the classic `alg: none` attack) is
 refused before any signature check.
@@ -17,15 +17,13 @@ revocation takes effect everywhere within that time without a metadata read per 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import jwt
 
 from coffer.server.data.durable import fsync_dir
 from coffer.server.meta.interface import MetaStore
@@ -47,17 +45,6 @@ class TokenInfo:
     created: float
     expires: float | None
     revoked: bool = False
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError):
-        raise TokenError("malformed token") from None
 
 
 def _load_key(data_dir: Path) -> bytes:
@@ -100,9 +87,6 @@ class Tokens:
             self._key = _load_key(self.data_dir)
         return self._key
 
-    def _sign(self, signing_input: str) -> str:
-        return _b64(hmac.new(self.key, signing_input.encode(), hashlib.sha256).digest())
-
     async def issue(self, user_id: str, expires_in: float | None = None, use: str | None = None,
                     ) -> tuple[str, TokenInfo]:
         """A new token for `user_id`; `use` ("refresh") restricts what it may do."""
@@ -116,9 +100,7 @@ class Tokens:
             claims["exp"] = int(info.expires)
         if use is not None:
             claims["use"] = use
-        signing_input = _b64(json.dumps(_HEADER, separators=(",", ":")).encode()) + "." + \
-            _b64(json.dumps(claims, separators=(",", ":")).encode())
-        token = signing_input + "." + self._sign(signing_input)
+        token = jwt.encode(claims, self.key, algorithm="HS256", headers={"typ": "JWT"})
         record = {"created": now, "expires": info.expires, "revoked": False, **({"use": use} if use else {})}
         tokens = user.props.setdefault("tokens", {})
         # records of tokens that expired over a day ago can go: such a token fails its exp check anyway
@@ -129,24 +111,24 @@ class Tokens:
         return token, info
 
     def decode(self, token: str) -> dict:
-        """The claims of a well-signed token (not yet checked for expiry or revocation)."""
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise TokenError("malformed token")
+        """The claims of a well-signed token (not yet checked for expiry or revocation), by PyJWT:
+        HS256 only (another `alg`, `none` included, is refused before any signature check)."""
         try:
-            header = json.loads(_unb64(parts[0]))
-        except ValueError:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
             raise TokenError("malformed token") from None
-        if header != _HEADER:
+        if header.get("alg") != _HEADER["alg"]:
             raise TokenError("unsupported token type")
-        if not hmac.compare_digest(self._sign(parts[0] + "." + parts[1]), parts[2]):
-            raise TokenError("invalid token signature")
         try:
-            claims = json.loads(_unb64(parts[1]))
-        except ValueError:
+            claims = jwt.decode(token, self.key, algorithms=["HS256"],
+                                options={"verify_exp": False, "require": ["sub", "jti"]})
+        except jwt.InvalidSignatureError:
+            raise TokenError("invalid token signature") from None
+        except (jwt.MissingRequiredClaimError, jwt.InvalidSubjectError, jwt.InvalidJTIError):
+            raise TokenError("malformed token claims") from None
+        except jwt.InvalidTokenError:
             raise TokenError("malformed token") from None
-        if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) \
-                or not isinstance(claims.get("jti"), str):
+        if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
             raise TokenError("malformed token claims")
         return claims
 

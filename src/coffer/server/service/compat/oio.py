@@ -34,6 +34,61 @@ from coffer.server.service.storage.locate import check_present, locate
 from coffer.server.service.worm import rule as worm
 
 PROPS = "oio_props"
+EC_ALGORITHM = "isa_l_rs_cauchy"  # what the volume store encodes with (data/volumes/storage_policy.py)
+
+
+def chunk_method(policy_name: str | None) -> str:
+    """OpenIO's chunk_method for a Coffer storage policy: `plain/nb_copy=N` for SINGLE and REPLICA-N,
+    `ec/algo=...,k=K,m=M` for EC-K+M."""
+    if not policy_name or policy_name == "SINGLE":
+        return "plain/nb_copy=1"
+    if policy_name.startswith("REPLICA-"):
+        return "plain/nb_copy=" + policy_name[len("REPLICA-"):]
+    k, m = policy_name[len("EC-"):].split("+")
+    return f"ec/algo={EC_ALGORITHM},k={k},m={m}"
+
+
+def oio_chunks(data: Any, rec: ObjectRecord, chunk_info: bool = False) -> tuple[str | None, list[dict[str, Any]]]:
+    """(the policy the object's data is stored under, every fragment or copy holding it), read from the
+    fragments' headers (worker thread). A chunk is OpenIO's `{url, pos, size, hash, score}`: pos is the
+    segment's number for a copy, `segment.index` for an EC fragment; url names the volume holding it.
+    `hash` is the copy's MD5 when known (the whole object's for a single segment) and, with `chunk_info`,
+    an EC fragment's MD5 as stored (read from disk: only when asked, as OpenIO asks its rawx)."""
+    if rec.inline is not None or not rec.segments:
+        return None, locate(data, rec)
+    whole = rec.etag.upper() if "-" not in rec.etag and len(rec.segments) == 1 else None
+    policy: str | None = None
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for i, seg in enumerate(rec.segments):
+        census = data.fragments(seg, trust=1)
+        policy = policy or census.get("policy")
+        ec = (census.get("policy") or "").startswith("EC-")
+        for f in sorted(census["fragments"], key=lambda f: f["index"]):
+            if f.get("status") != "ok":
+                continue
+            vol = f.get("volume")
+            url = f"coffer://volume/{vol}/{seg.ref}/{f['index']}" if vol else f"coffer://local/{seg.ref}"
+            chunk = {"url": url, "pos": f"{i}.{f['index']}" if ec else str(i), "offset": offset,
+                     "size": (f["size"] or 0) if ec else seg.size, "hash": None if ec else whole,
+                     "score": 100, "ref": seg.ref, "volume": vol}
+            if ec and chunk_info:
+                chunk["hash"] = _file_md5(f.get("path"))
+            out.append(chunk)
+        offset += seg.size
+    return policy, out
+
+
+def _file_md5(path: str | None) -> str | None:
+    import hashlib
+
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "md5").hexdigest().upper()
+    except OSError:
+        return None  # a remote volume's fragment, or gone meanwhile
 
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -226,16 +281,20 @@ class Oio:
                           ArgumentName="versionId", ArgumentValue=version)
         return rec
 
-    def describe(self, rec: ObjectRecord) -> dict[str, Any]:
+    def describe(self, rec: ObjectRecord, policy: str | None = None) -> dict[str, Any]:
+        """OpenIO's object description; `policy` is the data's real storage policy when known (read from
+        its fragments), else the object's storage class."""
         return {"name": rec.key, "id": rec.etag, "hash": rec.etag.split("-")[0].upper(), "hash_method": "md5",
                 "length": rec.size, "size": rec.size, "ctime": int(rec.last_modified),
                 "mtime": int(rec.last_modified), "version": rec.version_id or "null", "deleted": False,
-                "mime_type": rec.content_type or "application/octet-stream", "policy": rec.storage_class,
-                "chunk_method": "inline" if rec.inline is not None else "plain/local",
+                "mime_type": rec.content_type or "application/octet-stream", "policy": policy or rec.storage_class,
+                "chunk_method": "inline" if rec.inline is not None else chunk_method(policy),
                 "properties": dict(rec.user_meta), "drained": bool(rec.props.get("drained"))}
 
     async def object_show(self, who: Principal, bucket: str, key: str, version: str | None = None) -> dict[str, Any]:
-        return self.describe(await self.get(who, bucket, key, version))
+        rec = await self.get(who, bucket, key, version)
+        policy, _ = await self.core.run(oio_chunks, self.core.data, rec)
+        return self.describe(rec, policy)
 
     async def object_set_properties(self, who: Principal, bucket: str, key: str, set_: dict | None,
                                     delete: list | None, clear: bool = False,
@@ -262,10 +321,11 @@ class Oio:
             raise
         return await self.core.run(check_present, self.core.data, rec, trust_level)
 
-    async def object_locate(self, who: Principal, bucket: str, key: str,
-                            version: str | None = None) -> tuple[dict, list[dict]]:
+    async def object_locate(self, who: Principal, bucket: str, key: str, version: str | None = None,
+                            chunk_info: bool = False) -> tuple[dict, list[dict]]:
         rec = await self.get(who, bucket, key, version)
-        return self.describe(rec), locate(self.core.data, rec)
+        policy, chunks = await self.core.run(oio_chunks, self.core.data, rec, chunk_info)
+        return self.describe(rec, policy), chunks
 
     async def object_truncate(self, who: Principal, bucket: str, key: str, size: int, request_id: str,
                               version: str | None = None) -> dict:

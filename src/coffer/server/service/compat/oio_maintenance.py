@@ -172,9 +172,7 @@ async def object_change_policy(oio: Oio, who: Principal, bucket: str, key: str, 
         await core.free(new_refs)
         raise
     await core.free(freed)
-    out = oio.describe(new)
-    out["policy"] = policy.name
-    return out
+    return oio.describe(new, policy.name)
 
 
 async def account_delete(oio: Oio, who: Principal, admin: Any) -> None:

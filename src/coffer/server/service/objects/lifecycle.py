@@ -107,6 +107,27 @@ def matches(f: dict[str, Any], key: str, size: int | None, tags: dict[str, str])
     return True
 
 
+def expiration_header(bucket: Bucket, key: str, size: int, tags: dict[str, str], last_modified: float,
+                      day: float = S3_DAY) -> str | None:
+    """S3's `x-amz-expiration` for the current version of an object: when the earliest enabled expiration
+    rule that matches it (Days or Date) deletes it, and that rule's ID; None when no rule does."""
+    from coffer.protocol.timeutil import http_date
+
+    best: tuple[float, str] | None = None
+    for r in bucket.props.get("lifecycle") or []:
+        exp = r.get("expiration") or {}
+        if r.get("status") != "Enabled" or not ("days" in exp or "date" in exp):
+            continue
+        if not matches(r.get("filter") or {}, key, size, tags):
+            continue
+        when = due_time(last_modified, exp["days"], day) if "days" in exp else float(exp["date"])
+        if best is None or when < best[0]:
+            best = (when, r.get("id") or "")
+    if best is None:
+        return None
+    return f'expiry-date="{http_date(best[0])}", rule-id="{best[1]}"'
+
+
 class Lifecycle:
     def __init__(self, core: Core, versioning: Versioning, notifier: Notifier | None) -> None:
         self.notifier = notifier  # bucket notifications of expirations

@@ -15,6 +15,7 @@ segment sizes add up to the object size); 1 = every fragment is present and its 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from coffer.protocol.errors import S3Error
 from coffer.server.data import NodeAdmin, VolumeAdmin
@@ -52,6 +53,14 @@ class DataAdmin:
         return rec
 
     # -- read-only ---------------------------------------------------------------------------------
+    async def backup(self, dest: Path) -> None:
+        """A consistent online copy of the metadata database in `dest` (coffer admin backup)."""
+        backup = getattr(self.core.meta, "backup", None)
+        if backup is None:
+            raise S3Error("NotImplemented", "This metadata store is backed up with its own tools "
+                          "(PostgreSQL: pg_dump; see docs/operations.md).")
+        await backup(dest)
+
     async def volumes(self) -> dict:
         return await self.core.run(self._store().report)
 

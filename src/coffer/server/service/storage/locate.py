@@ -14,6 +14,7 @@ from typing import Any
 
 from coffer.server.data import DataStore
 from coffer.server.meta.model import ObjectRecord
+from coffer.server.service.core import Core
 
 
 def locate(data: DataStore, record: ObjectRecord) -> list[dict[str, Any]]:
@@ -45,3 +46,34 @@ def check_present(data: DataStore, record: ObjectRecord, trust_level: int) -> bo
         return record.size == 0
     want = ("healthy", "degraded") if trust_level == 1 else ("healthy",)
     return all(data.fragments(seg, trust=1)["state"] in want for seg in record.segments)
+
+
+_STATE_ORDER = ("healthy", "degraded", "lost", "missing")
+
+
+async def placement(core: Core, record: ObjectRecord, with_paths: bool) -> dict[str, Any]:
+    """Where the object's fragments live, segment by segment: the storage policy (SINGLE for one
+    folder, the erasure-code or replica policy on volumes), its redundancy state, and each fragment's
+    index, volume (and node, on a cluster), status and size. Server paths only ``with_paths``
+    (administrators): other users see the layout, not the disks' folder names."""
+    if record.inline is not None:
+        return {"inline": True, "policy": "INLINE", "state": "healthy", "segments": []}
+    segments = []
+    worst = "healthy"
+    policies: set[str] = set()
+    for i, seg in enumerate(record.segments):
+        c = await core.run(core.data.fragments, seg, 1)
+        frags = []
+        for f in c.get("fragments", []):
+            entry = {k: f.get(k) for k in ("index", "volume", "node", "status", "size") if f.get(k) is not None}
+            if with_paths:
+                entry.update({k: f[k] for k in ("volume_path", "path") if f.get(k)})
+            frags.append(entry)
+        state = c.get("state") or "missing"
+        if state in _STATE_ORDER and _STATE_ORDER.index(state) > _STATE_ORDER.index(worst):
+            worst = state
+        if c.get("policy"):
+            policies.add(c["policy"])
+        segments.append({"pos": i, "size": seg.size, "policy": c.get("policy"), "state": state,
+                         "good": c.get("good"), "width": c.get("width"), "fragments": frags})
+    return {"inline": False, "policy": ", ".join(sorted(policies)) or None, "state": worst, "segments": segments}

@@ -158,8 +158,7 @@ class Retention:
                 raise S3Error("MalformedXML", MALFORMED_XML)
             n = days if days is not None else years
             if not isinstance(n, int) or n <= 0:
-                raise S3Error("InvalidArgument", "Default retention period must be a positive integer value.",
-                              ArgumentName="ObjectLockConfiguration")
+                raise S3Error("InvalidRetentionPeriod", "Default retention period must be a positive integer value.")
             cfg.update({"mode": mode, "days" if days is not None else "years": n})
 
         def change(props: dict) -> dict:  # checked in the transaction: no race with versioning changes
@@ -221,7 +220,8 @@ class Retention:
                 shorter = mode is None or float(until or 0) < float(old["until"])
                 if old["mode"] == "COMPLIANCE" and (shorter or mode != "COMPLIANCE"):
                     raise Locked()
-                if old["mode"] == "GOVERNANCE" and shorter and not bypass_governance:
+                # GOVERNANCE: shortening it, removing it or changing its mode all need the bypass
+                if old["mode"] == "GOVERNANCE" and (shorter or mode != "GOVERNANCE") and not bypass_governance:
                     raise Locked()
             if mode is None:
                 props.pop("retention", None)

@@ -1,6 +1,9 @@
 // The Coffer console: hash-routed views built with DOM calls (never innerHTML with data).
 import { ApiError, call, setCsrf, url } from "./api.js";
+import { jobView, jobsView, kmsView, tokensView } from "./admin.js";
 import { startCharts } from "./charts.js";
+import { errText, field, formCard, h, size, toast } from "./dom.js";
+import { corsForm, encryptionForm, lifecycleForm, notificationsForm, quotaForm, websiteForm } from "./settings.js";
 import { uploadFile } from "./upload.js";
 
 const main = document.getElementById("main");
@@ -9,42 +12,17 @@ let viewId = 0;
 const uploadsList = h("ul", { id: "uploads", class: "uploads", "aria-live": "polite" });
 
 // -- helpers ----------------------------------------------------------------------------------------
-export function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false)
-    el.append(kid instanceof Node ? kid : String(kid));
-  return el;
-}
-
-function size(n) {
-  if (n === null || n === undefined) return "";
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : n) + " " + u[i];
-}
-
-function toast(msg, kind = "error") {
-  const t = document.getElementById("toast");
-  t.textContent = msg; t.className = kind; t.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
-}
-
-function errText(e) { return e instanceof ApiError ? `${e.code}: ${e.message}` : String(e.message || e); }
-
 async function guarded(fn) {
   try { return await fn(); } catch (e) {
-    if (e instanceof ApiError && e.status === 401) { me = null; location.hash = "#/login"; render(); }
+    if (e instanceof ApiError && e.status === 401) { me = null; toLogin(); }
     toast(errText(e));
     return undefined;
   }
+}
+
+// One render of the login page: a changed hash renders through its hashchange event, else render now.
+function toLogin() {
+  if (location.hash === "#/login") render(); else location.hash = "#/login";
 }
 
 function confirmDialog(text, okLabel = "Delete") {
@@ -81,16 +59,28 @@ function showSession() {
 
 function loginView() {
   const err = h("p", { class: "error", id: "login-error", role: "alert" });
-  const form = h("form", { class: "card narrow", id: "login-form" },
-    h("label", { for: "ak" }, "Access key"), h("input", { id: "ak", name: "ak", autocomplete: "username", required: true }),
+  const byKey = h("input", { type: "radio", name: "how", id: "how-keys", value: "keys", checked: true });
+  const byApi = h("input", { type: "radio", name: "how", id: "how-apikey", value: "apikey" });
+  const keys = h("div", { class: "narrow" },
+    h("label", { for: "ak" }, "Access key"), h("input", { id: "ak", name: "ak", autocomplete: "username" }),
     h("label", { for: "sk" }, "Secret key"),
-    h("input", { id: "sk", name: "sk", type: "password", autocomplete: "current-password", required: true }),
-    err, h("button", { type: "submit", id: "login-button" }, "Log in"));
+    h("input", { id: "sk", name: "sk", type: "password", autocomplete: "current-password" }));
+  const api = h("div", { class: "narrow", hidden: true },
+    h("label", { for: "apikey" }, "API key"),
+    h("input", { id: "apikey", name: "apikey", type: "password", autocomplete: "current-password" }));
+  const form = h("form", { class: "card narrow", id: "login-form" },
+    h("fieldset", { class: "inline" }, h("legend", {}, "Log in with"),
+      h("label", { for: "how-keys" }, byKey, " access key and secret"), h("label", { for: "how-apikey" }, byApi, " an API key (IBM style)")),
+    keys, api, err, h("button", { type: "submit", id: "login-button" }, "Log in"));
+  const show = () => { keys.hidden = !byKey.checked; api.hidden = byKey.checked; };
+  byKey.addEventListener("change", show); byApi.addEventListener("change", show);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    err.textContent = "";
+    const body = byKey.checked ? { access_key: form.ak.value, secret_key: form.sk.value } : { api_key: form.apikey.value };
     try {
-      me = await call("POST", "login", {}, { access_key: form.ak.value, secret_key: form.sk.value });
-      setCsrf(me.csrf); showSession(); location.hash = "#/buckets"; render();
+      me = await call("POST", "login", {}, body);
+      setCsrf(me.csrf); showSession(); if (location.hash === "#/buckets") render(); else location.hash = "#/buckets";
     } catch (e) { err.textContent = errText(e); }
   });
   page("Log in", form);
@@ -136,6 +126,22 @@ function crumbs(bucket, prefix) {
   return h("nav", { class: "crumbs", "aria-label": "Breadcrumbs" }, out);
 }
 
+// Dropped files and folders (FileSystemEntry trees) -> [{file, path}] with paths under the drop.
+async function walkEntries(entries) {
+  const out = [];
+  const readAll = (reader) => new Promise((resolve, reject) => {
+    const all = [];
+    const next = () => reader.readEntries((batch) => { if (!batch.length) resolve(all); else { all.push(...batch); next(); } }, reject);
+    next();
+  });
+  const walk = async (entry, path) => {
+    if (entry.isFile) out.push({ file: await new Promise((res, rej) => entry.file(res, rej)), path: path + entry.name });
+    else if (entry.isDirectory) for (const kid of await readAll(entry.createReader())) await walk(kid, path + entry.name + "/");
+  };
+  for (const e of entries) await walk(e, "");
+  return out;
+}
+
 async function browseView(id, q) {
   const bucket = q.get("bucket"), prefix = q.get("prefix") || "", after = q.get("after") || "";
   const search = q.get("search") || "";
@@ -163,11 +169,13 @@ async function browseView(id, q) {
   const fileInput = h("input", { type: "file", id: "file-input", multiple: true, "aria-label": "Choose files to upload" });
   const progress = uploadsList;  // kept across views: uploads go on while the user browses
   const startUploads = async (files) => {
-    for (const f of files) {
-      const key = prefix + (f.webkitRelativePath || f.name);
-      const bar = h("progress", { max: f.size || 1, value: 0, "aria-label": "Upload of " + f.name });
+    for (const item of files) {
+      const f = item instanceof File ? item : item.file;
+      const rel = item instanceof File ? (f.webkitRelativePath || f.name) : item.path;
+      const key = prefix + rel;
+      const bar = h("progress", { max: f.size || 1, value: 0, "aria-label": "Upload of " + rel });
       const label = h("span", { class: "pct" }, "0%");
-      const li = h("li", { "data-key": key }, h("span", {}, f.name + " "), bar, label);
+      const li = h("li", { "data-key": key }, h("span", {}, rel + " "), bar, label);
       progress.append(li);
       try {
         await uploadFile(bucket, key, f, (n, total) => {
@@ -180,12 +188,22 @@ async function browseView(id, q) {
     if (id === viewId) render();
   };
   fileInput.addEventListener("change", () => startUploads([...fileInput.files]));
-  const drop = h("div", { class: "drop", id: "drop", tabindex: "0" }, "Drop files here, or ",
-    h("label", { for: "file-input", class: "button" }, "choose files"), fileInput);
+  // a folder: by the directory picker (each File knows its path under the folder) or dropped
+  const dirInput = h("input", { type: "file", id: "folder-input", webkitdirectory: true, multiple: true });
+  dirInput.addEventListener("change", () => startUploads([...dirInput.files]));
+  const drop = h("div", { class: "drop", id: "drop" }, "Drop files or folders here, or ",
+    h("label", { for: "file-input", class: "button", tabindex: "0", role: "button", id: "choose-files" }, "choose files"), " ",
+    h("label", { for: "folder-input", class: "button", tabindex: "0", role: "button", id: "choose-folder" }, "choose a folder"),
+    fileInput, dirInput);
+  for (const lab of drop.querySelectorAll("label.button")) lab.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); document.getElementById(lab.htmlFor).click(); }
+  });
   drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (ev) => {
-    ev.preventDefault(); drop.classList.remove("over"); startUploads([...ev.dataTransfer.files]);
+  drop.addEventListener("drop", async (ev) => {
+    ev.preventDefault(); drop.classList.remove("over");
+    const entries = [...ev.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+    startUploads(entries.length ? await walkEntries(entries) : [...ev.dataTransfer.files]);
   });
   const folderName = h("input", { id: "folder-name", "aria-label": "New folder name", placeholder: "folder name" });
   const folderForm = h("form", { class: "row" }, folderName, h("button", { type: "submit" }, "Create folder"));
@@ -242,6 +260,23 @@ async function preview(bucket, key, info) {
   return box;
 }
 
+function placementCard(pl, sums, sumType) {
+  const card = h("section", { class: "card", id: "placement" }, h("h2", {}, "Storage and integrity"));
+  const rows = Object.entries(sums || {}).map(([a, v]) => h("tr", {}, h("th", { scope: "row" }, a.toUpperCase()), h("td", { class: "mono" }, v)));
+  card.append(h("h3", {}, "Checksums" + (sumType ? ` (${sumType.toLowerCase()})` : "")),
+    rows.length ? h("table", { id: "checksums" }, h("tbody", {}, rows)) : h("p", {}, "No additional checksum was stored with this object (the ETag is its MD5 or the MD5 of its parts)."));
+  if (!pl) return card;
+  if (pl.inline) { card.append(h("p", { id: "placement-summary" }, "Stored inline in the metadata (a small object): no data fragments.")); return card; }
+  card.append(h("p", { id: "placement-summary" }, `Policy ${pl.policy || "unknown"} · ${pl.segments.length} segment(s) · ${pl.state}`));
+  const body = h("tbody", {});
+  for (const seg of pl.segments) for (const f of seg.fragments) body.append(h("tr", { class: "fragment" },
+    h("td", {}, String(seg.pos)), h("td", {}, seg.policy || ""), h("td", {}, `${seg.state}${seg.width ? ` (${seg.good}/${seg.width})` : ""}`),
+    h("td", {}, String(f.index ?? 0)), h("td", { class: "mono" }, [f.node ? "node " + f.node + " · " : "", f.volume || "", f.volume_path ? ` ${f.volume_path}` : ""].join("") || (f.path ? f.path : "—")),
+    h("td", {}, f.status), h("td", { class: "num" }, size(f.size))));
+  card.append(h("table", { id: "fragments" }, h("thead", {}, h("tr", {}, ["Segment", "Policy", "State", "Fragment", "Where", "Status", "Size"].map((t) => h("th", { scope: "col" }, t)))), body));
+  return card;
+}
+
 async function objectView(id, q) {
   const bucket = q.get("bucket"), key = q.get("key");
   const info = await guarded(() => call("GET", "object", { bucket, key }));
@@ -292,6 +327,24 @@ async function objectView(id, q) {
     });
     prot.append(hold, ret);
   }
+  if (info.ibm_protection && info.protection.ibm) {
+    const holdId = h("input", { id: "ibm-hold-id", pattern: "[A-Za-z0-9!_.*()\\-]{1,64}" });
+    const holds = h("ul", { class: "plain", id: "ibm-holds" }, info.protection.ibm.holds.map((hold) => {
+      const rm = h("button", { type: "button", class: "secondary ibm-hold-remove", "data-hold": hold.id,
+        "aria-label": `Remove legal hold ${hold.id}` }, "Remove");
+      rm.addEventListener("click", async () => {
+        if (await guarded(() => call("POST", "ibm-hold", { bucket, key }, { remove: hold.id }))) { toast(`Legal hold ${hold.id} removed`, "ok"); render(); }
+      });
+      return h("li", {}, `${hold.id} (since ${hold.date}) `, rm);
+    }));
+    const addHold = h("form", { class: "row", id: "ibm-hold-form" }, field("IBM legal hold ID", holdId),
+      h("button", { type: "submit", id: "ibm-hold-add" }, "Add legal hold"));
+    addHold.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (await guarded(() => call("POST", "ibm-hold", { bucket, key }, { add: holdId.value.trim() }))) { toast(`Legal hold ${holdId.value.trim()} added`, "ok"); render(); }
+    });
+    prot.append(h("h3", {}, "IBM legal holds"), holds, addHold);
+  }
   const delBtn = h("button", { type: "button", class: "danger", id: "delete-object" }, "Delete object");
   delBtn.addEventListener("click", async () => {
     if (!await confirmDialog(`Delete ${key}?`)) return;
@@ -301,6 +354,7 @@ async function objectView(id, q) {
     h("div", { class: "row" }, h("a", { class: "button", href: url("content", { bucket, key, download: 1 }), download: "" }, "Download"),
       h("a", { class: "button", href: link("/versions", { bucket, prefix: key, exact: 1 }) }, "Version history"), delBtn),
     h("div", { class: "grid" }, h("section", { class: "card" }, h("h2", {}, "Details"), details), prot, tagForm, shareForm),
+    placementCard(info.placement, info.checksums, info.checksum_type),
     await preview(bucket, key, info));
 }
 
@@ -369,22 +423,18 @@ async function settingsView(id, q) {
     try { rules = text.trim() ? JSON.parse(text) : null; } catch (e) { throw new Error("Not JSON: " + e.message); }
     return call("PUT", "lifecycle", { bucket }, { rules });
   });
-  const cfg = (name, title) => {
-    const card = h("section", { class: "card" }, h("h2", {}, title), h("pre", {}, s[name] ? JSON.stringify(s[name], null, 2) : "not set"));
-    if (s[name]) {
-      const rm = h("button", { type: "button", class: "danger" }, "Remove");
-      rm.addEventListener("click", async () => {
-        if (await confirmDialog(`Remove the ${title} configuration of ${bucket}?`, "Remove"))
-          if ((await guarded(() => call("PUT", "bucket-config", { bucket, name }))) !== undefined) render();
-      });
-      card.append(rm);
-    }
-    return card;
-  };
-  const quota = h("section", { class: "card" }, h("h2", {}, "Quota of the owner"), h("pre", {}, s.quota ? JSON.stringify(s.quota, null, 2) : "none"));
+  const again = () => {};  // the forms show what was saved; a re-render would drop edits in the other forms
+  const notes = await call("GET", "notifications", { bucket }).catch(() => null);
+  const kms = me.admin ? await call("GET", "kms").catch(() => null) : null;
+  const quota = h("section", { class: "card", id: "owner-quota" }, h("h2", {}, "Quota of the owner"),
+    h("p", {}, s.quota && Object.keys(s.quota.quota || {}).length ? quotaText(s.quota) : "No quota."),
+    me.admin ? h("a", { href: link("/quota", { user: s.owner }), id: "edit-quota" }, "Edit the quota of " + s.owner) : "");
   const lock = h("section", { class: "card" }, h("h2", {}, "Protection"),
     h("p", {}, s.object_lock ? "S3 Object Lock is enabled: versions can carry retention and legal holds." : "Object Lock is off."),
-    s.protection ? h("pre", {}, JSON.stringify(s.protection, null, 2)) : "");
+    h("p", { id: "ibm-protection-text" }, s.protection ? `IBM protection: objects are kept ${s.protection.default} days by default ` +
+      `(at least ${s.protection.min}, at most ${s.protection.max})${s.protection.permanent ? "; permanent retention is allowed" : ""}. ` +
+      "Protected objects cannot be deleted or overwritten before their retention ends, nor while a legal hold is on them." : "No IBM protection configuration."));
+  const ibmForm = s.object_lock || s.versioning ? "" : protectionForm(bucket, s.protection);
   const delBucket = h("button", { type: "button", class: "danger", id: "delete-bucket" }, "Delete bucket");
   delBucket.addEventListener("click", async () => {
     if (!await confirmDialog(`Delete the bucket ${bucket}? It must be empty.`)) return;
@@ -392,15 +442,19 @@ async function settingsView(id, q) {
   });
   page("Settings of " + bucket, crumbs(bucket, ""),
     h("p", {}, `Owner ${s.owner} · ${s.objects} objects · ${size(s.bytes)} · created ${s.created}`),
-    h("div", { class: "grid" }, verForm, lock, quota, cfg("cors", "CORS"), cfg("website", "Website"), cfg("encryption", "Default encryption")),
-    policy, lifecycle, delBucket);
+    h("div", { class: "grid" }, verForm, lock, quota), ibmForm,
+    h("div", { class: "grid wide-cards" }, encryptionForm(bucket, s.encryption, kms?.keys, again), websiteForm(bucket, s.website, again)),
+    corsForm(bucket, s.cors, again), lifecycleForm(bucket, s.lifecycle, again),
+    notes ? notificationsForm(bucket, notes, again) : "",
+    policy, h("details", { class: "card" }, h("summary", {}, "Lifecycle rules as JSON"), lifecycle), delBucket);
 }
 
 // -- administration -----------------------------------------------------------------------------------
 function secretOnce(doc) {
   const box = h("div", { class: "card secret", role: "status", id: "secret-once" },
     h("p", {}, "Copy the secret now: it is shown only once."),
-    h("p", { class: "mono" }, `Access key: ${doc.access_key}`), h("p", { class: "mono" }, `Secret key: ${doc.secret_key}`));
+    doc.api_key ? h("p", { class: "mono" }, `API key: ${doc.api_key}`)
+      : [h("p", { class: "mono" }, `Access key: ${doc.access_key}`), h("p", { class: "mono" }, `Secret key: ${doc.secret_key}`)]);
   main.prepend(box);
 }
 
@@ -425,13 +479,47 @@ async function adminView(id) {
       dis.addEventListener("click", async () => { if (await guarded(() => call("PUT", "key-status", { key: k.access_key }, { status: k.status === "active" ? "disabled" : "active" }))) adminView(id); });
       keys.append(h("li", {}, h("span", { class: "mono" }, k.access_key), ` (${k.status}) `, rot, dis));
     }
-    const add = h("button", { type: "button" }, "New key");
+    const add = h("button", { type: "button", "aria-label": "New S3 key for " + u.id }, "New key");
     add.addEventListener("click", async () => { const r = await guarded(() => call("POST", "keys", {}, { user: u.id })); if (r) { await adminView(id); secretOnce(r); } });
+    const addApi = h("button", { type: "button", class: "secondary new-api-key", "data-user": u.id, "aria-label": "New API key for " + u.id }, "New API key");
+    addApi.addEventListener("click", async () => { const r = await guarded(() => call("POST", "keys", {}, { user: u.id, type: "apikey" })); if (r) { await adminView(id); secretOnce(r); } });
     rows.push(h("tr", {}, h("td", {}, u.id), h("td", {}, u.display_name || ""), h("td", {}, u.admin ? "admin" : ""),
-      h("td", {}, keys, add), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none")));
+      h("td", {}, keys, add, " ", addApi), h("td", {}, u.quota && Object.keys(u.quota).length ? JSON.stringify(u.quota) : "none", " ",
+        h("a", { href: link("/quota", { user: u.id }), "aria-label": "Edit the quota of " + u.id }, "Edit"))));
   }
   page("Users and keys", form, h("table", { id: "users" },
     h("thead", {}, h("tr", {}, ["User", "Name", "Role", "Keys", "Quota"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));
+}
+
+function protectionForm(bucket, p) {
+  const num = (id, v) => h("input", { id, type: "number", min: 0, max: 365243, required: true, value: v ?? "" });
+  const min = num("prot-min", p?.min ?? 0), def = num("prot-default", p?.default ?? 0), max = num("prot-max", p?.max ?? 0);
+  const perm = h("input", { id: "prot-permanent", type: "checkbox", checked: !!p?.permanent });
+  return formCard("IBM protection (retention periods)", "protection", h("div", {},
+    h("p", { class: "hint" }, "Once set, the minimum and maximum can only grow and permanent retention cannot be turned off again."),
+    h("div", { class: "fields" }, field("Minimum (days)", min), field("Default (days)", def), field("Maximum (days)", max),
+      field("Allow permanent retention", perm))), async () => {
+    if (!await confirmDialog(`Set the protection of ${bucket}? It cannot be loosened afterwards.`, "Set protection")) return "Not changed";
+    await call("PUT", "protection", { bucket }, { minimum: Number(min.value), default: Number(def.value), maximum: Number(max.value), permanent: perm.checked });
+    render();
+    return "Protection saved";
+  });
+}
+
+function quotaText(q) {
+  const lim = q.quota || {}, use = q.usage || {};
+  const part = (name, used, max, fmt) => `${name} ${fmt(used ?? 0)}${max !== undefined ? " of " + fmt(max) : " (no limit)"}`;
+  return [part("size", use.bytes, lim.max_bytes, size), part("objects", use.objects, lim.max_objects, String),
+    part("buckets", use.buckets, lim.max_buckets, String)].join(" · ");
+}
+
+async function quotaView(id, q) {
+  const user = q.get("user");
+  const data = await guarded(() => call("GET", "quota", { user }));
+  if (!data || id !== viewId) return;
+  page("Quota of " + user, h("p", { id: "quota-usage" }, "Now: " + quotaText(data)),
+    quotaForm(user, data, () => { if (id === viewId) render(); }),
+    h("p", {}, h("a", { href: "#/admin" }, "All users")));
 }
 
 async function healthView(id) {
@@ -461,7 +549,10 @@ async function render() {
   if (!me) return loginView();
   if (path === "/login") { location.hash = "#/buckets"; return; }
   const views = { "/buckets": bucketsView, "/browse": browseView, "/object": objectView, "/versions": versionsView,
-    "/settings": settingsView, "/admin": adminView, "/health": healthView };
+    "/settings": settingsView, "/admin": adminView, "/quota": quotaView, "/health": healthView };
+  const shell = { page, guarded, current: () => id === viewId, q };
+  for (const [p, fn] of [["/kms", kmsView], ["/tokens", tokensView], ["/jobs", jobsView], ["/job", jobView]])
+    views[p] = () => fn(shell);
   const view = views[path] || bucketsView;
   main.setAttribute("aria-busy", "true");
   try { await view(id, q); } finally { main.removeAttribute("aria-busy"); }
@@ -470,7 +561,7 @@ async function render() {
 
 document.getElementById("logout").addEventListener("click", async () => {
   await guarded(() => call("POST", "logout"));
-  me = null; setCsrf(""); location.hash = "#/login"; render();
+  me = null; setCsrf(""); toLogin();
 });
 window.addEventListener("hashchange", render);
 render();
