@@ -258,21 +258,7 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
     if vol is None:
         return out
     for ref in store.iter_refs():
-        for index, src in vol.fragments_of(ref):
-            try:
-                with flock(store.heal_dir / "repair.lock"):
-                    moved = _move(store, vol, ref, index, src)
-            except OSError as exc:
-                out["stuck"].append(f"{ref}.{index}: {exc}")
-                continue
-            if moved:
-                out["moved"] += 1
-            else:  # damaged or no room: rebuild from the others elsewhere, then drop this copy
-                res = repair_ref(store, ref)
-                if res is not None and not res.unrepaired and _unlink_on(vol, src):
-                    out["repaired"] += 1
-                elif any(i == index for i, _ in vol.fragments_of(ref)):
-                    out["stuck"].append(f"{ref}.{index}")
+        _move_off(store, vol, ref, out)
     if not out["stuck"]:
         reg = store.read_registry()
         reg.pop(uid, None)
@@ -281,6 +267,27 @@ def drain_volume(store: VolumeDataStore, which: str) -> dict:
         store.refresh(force=True)
         out["forgotten"] = True
     return out
+
+
+def _move_off(store: VolumeDataStore, vol: Volume, ref: str, out: dict) -> None:
+    """Move each fragment of ``ref`` off ``vol`` (drain): to the best writable volume, or, when the copy
+    is damaged or there is no room, rebuild it from the others elsewhere and drop this copy. Counts go
+    into ``out`` (moved, repaired, stuck)."""
+    for index, src in vol.fragments_of(ref):
+        try:
+            with flock(store.heal_dir / "repair.lock"):
+                moved = _move(store, vol, ref, index, src)
+        except OSError as exc:
+            out["stuck"].append(f"{ref}.{index}: {exc}")
+            continue
+        if moved:
+            out["moved"] += 1
+            continue
+        res = repair_ref(store, ref)
+        if res is not None and not res.unrepaired and _unlink_on(vol, src):
+            out["repaired"] += 1
+        elif any(i == index for i, _ in vol.fragments_of(ref)):
+            out["stuck"].append(f"{ref}.{index}")
 
 
 def _move(store: VolumeDataStore, vol: Volume, ref: str, index: int, src: Path) -> bool:
@@ -374,19 +381,5 @@ def drain_volumes(store: VolumeDataStore, uuids: set[str]) -> dict:
             out["stuck"].append(f"{uid}: not readable")
             continue
         for ref, _ in list(vol.iter_refs()):
-            for index, src in vol.fragments_of(ref):
-                try:
-                    with flock(store.heal_dir / "repair.lock"):
-                        moved = _move(store, vol, ref, index, src)
-                except OSError as exc:
-                    out["stuck"].append(f"{ref}.{index}: {exc}")
-                    continue
-                if moved:
-                    out["moved"] += 1
-                    continue
-                res = repair_ref(store, ref)
-                if res is not None and not res.unrepaired and _unlink_on(vol, src):
-                    out["repaired"] += 1
-                else:
-                    out["stuck"].append(f"{ref}.{index}")
+            _move_off(store, vol, ref, out)
     return out
