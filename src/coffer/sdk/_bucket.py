@@ -28,7 +28,7 @@ from coffer.sdk._documents import (
     WebsiteConfig,
     parse_versions,
 )
-from coffer.sdk._errors import BucketAlreadyOwnedByYou, ClientRequestError, NoSuchBucket, NotFound
+from coffer.sdk._errors import AccessDenied, BucketAlreadyOwnedByYou, ClientRequestError, NoSuchBucket, NotFound
 from coffer.sdk._types import DeleteResult, ObjectInfo, Prefix, parse_delete_result, parse_list_v2
 
 if TYPE_CHECKING:
@@ -81,6 +81,9 @@ class Bucket:
         region = region or self.client.region
         if region and region != "us-east-1":
             body = xmlutil.to_xml("CreateBucketConfiguration", {"LocationConstraint": region})
+        elif not exist_ok and self._visible():
+            # S3 answers a re-create of one's own us-east-1 bucket with 200 (its legacy rule): ask first.
+            raise BucketAlreadyOwnedByYou("the bucket exists and is yours", resource=self.name)
         try:
             self._t.request("PUT", self.name, body=body, headers=headers)
         except BucketAlreadyOwnedByYou as exc:
@@ -88,6 +91,13 @@ class Bucket:
             if not exist_ok and exc.attempts == 1:
                 raise
         return self
+
+    def _visible(self) -> bool:
+        """exists(), with a bucket we may not see (someone else's) counted as not ours."""
+        try:
+            return self.exists()
+        except AccessDenied:
+            return False
 
     def exists(self) -> bool:
         """True when the bucket exists and we may see it (HEAD); AccessDenied still raises."""

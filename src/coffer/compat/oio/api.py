@@ -121,10 +121,6 @@ class ObjectStorageApi(MaintenanceMethods):
     def container_create(self, account: str | None, container: str, properties: dict | None = None,
                          **kwargs: Any) -> bool:
         bucket = self.client.bucket(container)
-        # S3 answers a re-create of one's own us-east-1 bucket with 200, so ask first: OpenIO says False
-        # for a container that exists (a create racing this one still gets BucketAlreadyOwnedByYou below).
-        if bucket.exists():
-            return False
         try:
             bucket.create()
         except CofferError as e:

@@ -30,6 +30,7 @@ from coffer.sdk._documents import (
     parse_versions,
 )
 from coffer.sdk._errors import (
+    AccessDenied,
     BucketAlreadyOwnedByYou,
     ClientRequestError,
     CofferError,
@@ -90,6 +91,9 @@ class AsyncBucket:
         region = region or self.client.region
         if region and region != "us-east-1":
             body = xmlutil.to_xml("CreateBucketConfiguration", {"LocationConstraint": region})
+        elif not exist_ok and await self._visible():
+            # S3 answers a re-create of one's own us-east-1 bucket with 200 (its legacy rule): ask first.
+            raise BucketAlreadyOwnedByYou("the bucket exists and is yours", resource=self.name)
         headers: dict[str, str] = {}
         if object_lock:
             headers["x-amz-bucket-object-lock-enabled"] = "true"
@@ -101,6 +105,12 @@ class AsyncBucket:
             if not exist_ok and exc.attempts == 1:
                 raise
         return self
+
+    async def _visible(self) -> bool:
+        try:
+            return await self.exists()
+        except AccessDenied:
+            return False
 
     async def exists(self) -> bool:
         try:
@@ -416,6 +426,12 @@ class AsyncObject:
         resp = await self._t.request("HEAD", self.bucket.name, self.key, headers=headers,
                                      query={"versionId": version_id} if version_id else None, not_found=NoSuchKey)
         return props_from_headers(resp.headers)
+
+    async def _visible(self) -> bool:
+        try:
+            return await self.exists()
+        except AccessDenied:
+            return False
 
     async def exists(self) -> bool:
         try:
