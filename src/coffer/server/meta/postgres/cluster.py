@@ -15,17 +15,7 @@ from typing import Any
 import psycopg
 
 from coffer.server.meta.cluster import NodeRecord, NodeState, UnknownNode, VolumeRecord
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (
-  id text PRIMARY KEY, zone text NOT NULL DEFAULT '', host text NOT NULL, address text NOT NULL,
-  state text NOT NULL DEFAULT 'active', last_seen timestamptz NOT NULL DEFAULT now());
-CREATE TABLE IF NOT EXISTS volumes (
-  uuid text PRIMARY KEY, node text NOT NULL REFERENCES nodes(id), weight double precision NOT NULL DEFAULT 1.0,
-  state text NOT NULL DEFAULT 'active');
-CREATE TABLE IF NOT EXISTS cluster_layout (id int PRIMARY KEY CHECK (id = 1), generation bigint NOT NULL);
-INSERT INTO cluster_layout VALUES (1, 0) ON CONFLICT DO NOTHING;
-"""
+from coffer.server.meta.postgres.schema import create_cluster_map
 
 
 class PostgresClusterMap:
@@ -33,7 +23,7 @@ class PostgresClusterMap:
         self.url = url
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self._run(lambda cur: cur.execute(_SCHEMA))
+        self._run(create_cluster_map)
 
     def _connect(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:

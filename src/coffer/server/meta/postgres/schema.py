@@ -147,3 +147,24 @@ def migrate(conn: psycopg.Connection, target: int | None = None) -> int:
         if target > current:
             conn.execute("UPDATE schema_version SET version = %s", (target,))
         return max(current, target)
+
+
+# The cluster map's tables (meta/postgres/cluster.py), in the database the cluster map URL names.
+CLUSTER_MAP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+  id text PRIMARY KEY, zone text NOT NULL DEFAULT '', host text NOT NULL, address text NOT NULL,
+  state text NOT NULL DEFAULT 'active', last_seen timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS volumes (
+  uuid text PRIMARY KEY, node text NOT NULL REFERENCES nodes(id), weight double precision NOT NULL DEFAULT 1.0,
+  state text NOT NULL DEFAULT 'active');
+CREATE TABLE IF NOT EXISTS cluster_layout (id int PRIMARY KEY CHECK (id = 1), generation bigint NOT NULL);
+INSERT INTO cluster_layout VALUES (1, 0) ON CONFLICT DO NOTHING;
+"""
+
+
+def create_cluster_map(cur: psycopg.Cursor) -> None:
+    """Create the cluster map's tables if missing. Several nodes and gateways start at once: CREATE ...
+    IF NOT EXISTS races in PostgreSQL (a unique violation in pg_type), so they take turns on the
+    migration advisory lock, inside the caller's transaction."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+    cur.execute(CLUSTER_MAP_SCHEMA)
