@@ -32,10 +32,10 @@ from coffer.server.http.app import build_server
 from coffer.server.http.common import access_log
 from coffer.server.http.console.front import build_console_server
 from coffer.server.http.website import build_website_server
+from coffer.server.meta import interface as meta_interface
 from coffer.server.meta.interface import MetaStore, MetaUnavailable
 from coffer.server.meta.postgres.schema import SchemaTooNew as PgSchemaTooNew
 from coffer.server.meta.space import make_reserve
-from coffer.server.meta.sqlite import engine
 from coffer.server.meta.sqlite.schema import SchemaTooNew
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Service
@@ -117,7 +117,7 @@ def listen(cfg: Config, host: str | None = None, port: int | None = None) -> soc
 
 
 async def run_worker(cfg: Config, sock: socket.socket) -> None:
-    engine.commit_observer = metrics.observe_commit
+    meta_interface.commit_observer = metrics.observe_commit
     access_log.enabled = cfg.access_log
     meta = open_meta(cfg)
     await meta.open()

@@ -39,6 +39,11 @@ from coffer.server.meta.model import (
 Guard = Callable[[dict[str, Any]], None]
 
 
+# Called after every metadata group commit with (seconds, writes in the batch), from the writer thread
+# of either backend: the server's metrics (server/metrics.py observe_commit), set by each worker at start.
+commit_observer: Callable[[float, int], None] | None = None
+
+
 class MetaError(Exception):
     """Base of the errors a metadata store raises; the service maps them to S3 errors."""
 

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
+from coffer.server.meta import interface as meta_interface
 from coffer.server.meta.interface import MetaUnavailable
 
 T = TypeVar("T")
@@ -156,6 +157,7 @@ class GroupCommitWriter:
 
     def _run_batch(self, batch: list[_Op]) -> None:
         delay = 0.005
+        started = time.perf_counter()
         for attempt in range(RETRIES):
             try:
                 outcomes = self._attempt(batch)
@@ -174,6 +176,8 @@ class GroupCommitWriter:
                 for op in batch:
                     _deliver(op.loop, op.fut, False, err)
                 return
+            if meta_interface.commit_observer is not None:
+                meta_interface.commit_observer(time.perf_counter() - started, len(batch))
             for op, (ok, value) in zip(batch, outcomes, strict=True):
                 _deliver(op.loop, op.fut, ok, value)
             return

@@ -32,6 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from coffer.server.meta import interface as meta_interface
+
 T = TypeVar("T")
 
 SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
@@ -107,9 +109,6 @@ class _Op:
         self.durable = durable
 
 
-# Called after every group commit with (seconds, writes in the batch), from the writer thread:
-# the server's metrics (server/metrics.py observe_commit) when set by the worker at start.
-commit_observer: Callable[[float, int], None] | None = None
 
 
 class GroupCommitWriter:
@@ -176,8 +175,8 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[_Op]) -> None:
         started = time.perf_counter()
         self._commit_batch(batch)
-        if commit_observer is not None:
-            commit_observer(time.perf_counter() - started, len(batch))
+        if meta_interface.commit_observer is not None:
+            meta_interface.commit_observer(time.perf_counter() - started, len(batch))
 
     def _commit_batch(self, batch: list[_Op]) -> None:
         conn = self._conn
