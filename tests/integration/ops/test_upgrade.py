@@ -25,7 +25,7 @@ def test_schema_2_folder_migrates_and_serves(server_factory, tmp_path):
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
     manifest = json.loads((FIXTURES / "datafolder-schema2.json").read_text())
 
-    srv = server_factory()
+    srv = server_factory(meta="")  # an SQLite data folder of an earlier release, whatever COFFER_TEST_META says
     srv.stop()
     srv.data, srv.access_key, srv.secret_key = old, "OLDACCESSKEY", "old-secret-key-0123456789"
     srv.start()
