@@ -126,6 +126,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     server, front = build_server(service, cfg)
     delivery = WebhookDelivery(service, cfg.limits)
     delivery.start()
+    service.listen.start()  # which buckets live listen streams follow (service/events/listen.py)
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=cfg.limits.shutdown_grace_seconds)
     await runner.setup()
     tls = server_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
@@ -171,6 +172,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     except asyncio.CancelledError:
         pass
     front.ready = False
+    await service.listen.close()  # listen streams end, so they do not hold the drain below
     # Stop accepting, then let in-flight requests finish: aiohttp's own shutdown stops reading
     # request bodies at once, which would cut uploads in progress, so wait for them first.
     await site.stop()

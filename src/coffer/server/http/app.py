@@ -23,6 +23,7 @@ import coffer.server.http.s3.access
 import coffer.server.http.s3.bucket_config
 import coffer.server.http.s3.buckets
 import coffer.server.http.s3.identity
+import coffer.server.http.s3.listen
 import coffer.server.http.s3.multipart
 import coffer.server.http.s3.objects
 import coffer.server.http.s3.post_object

@@ -322,6 +322,32 @@ class MetaStore(ABC):
     async def release_events(self) -> None:
         """Drop every lease (start-up, when no deliverer can be running)."""
 
+    # -- the listen API's event log (see sqlite/listen.py) -----------------------------------
+    @abstractmethod
+    async def listen_register(self, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+        """Insert or renew the lease of listen stream `listener` on `bucket` ("" = every bucket) until
+        `expires`; returns the cursor of the log's end at that moment (for a new stream)."""
+
+    @abstractmethod
+    async def listen_unregister(self, listener: str) -> None: ...
+
+    @abstractmethod
+    async def listen_buckets(self, now: float) -> set[str]:
+        """The buckets some live listener follows ("" = a listener on every bucket)."""
+
+    @abstractmethod
+    async def listen_append(self, rows: list[tuple[str, dict]]) -> None:
+        """Log (bucket, S3 event record) pairs for the listeners; not fsynced on its own."""
+
+    @abstractmethod
+    async def listen_read(self, cursor: tuple[int, int], bucket: str | None,
+                          limit: int) -> tuple[list[dict], tuple[int, int]]:
+        """The records logged after `cursor` (for `bucket`, or every bucket), oldest first, and the new cursor."""
+
+    @abstractmethod
+    async def listen_prune(self, before: float, now: float) -> None:
+        """Drop log rows created before `before` and leases expired at `now`."""
+
     @abstractmethod
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         """Atomically create `dest` with a copy of every object row of `source` sharing its data

@@ -32,6 +32,7 @@ from coffer.server.service.compat.ds3_data_policies import Ds3DataPolicies
 from coffer.server.service.compat.oio import Oio
 from coffer.server.service.core import Core, Integrity, Principal
 from coffer.server.service.crypto.kms import KmsKeys
+from coffer.server.service.events.listen import ListenHub
 from coffer.server.service.events.notifications import Notifier
 from coffer.server.service.objects.appends import Appends
 from coffer.server.service.objects.archive import Archives
@@ -55,7 +56,8 @@ class Service:
         # attribute is set afterwards and no service builds another per call); the order is the
         # dependency order.
         self.core = Core(meta, data, limits, region)
-        self.notifier = Notifier(self.core)  # bucket notifications: events of the writes below
+        self.listen = ListenHub(meta, region)  # the listen API's live event streams
+        self.notifier = Notifier(self.core, self.listen)  # bucket notifications: events of the writes below
         self.versioning = Versioning(self.core)
         self.buckets = Buckets(self.core)
         self.objects = Objects(self.core, self.versioning)

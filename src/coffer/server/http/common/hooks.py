@@ -4,7 +4,8 @@ Every front runs its object writes through `around_write` (S3's `notifications.a
 write endpoints and POST Object, DS3's blob PUT, AIStore's object PUT/DELETE and copies):
 - a write to an object of a frozen snapshot bucket is refused (AccessDenied);
 - a successful object write or delete becomes S3 events, queued durably (SQLite) before the
-  response goes out when the bucket has a notification configuration that matches. Writes reuse
+  response goes out when the bucket has a notification configuration that matches, and logged
+  for the listen API when a live stream may follow the bucket (`service/events/listen.py`). Writes reuse
   the bucket row access control read (a lookup only where no gate ran, e.g. the AIStore front), and
   writes to a bucket with notifications pay one more commit (the intent) before the handler runs.
   When the bucket has notifications, an intent row is committed first and replaced by the events
@@ -19,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from coffer.server.service import Service
-from coffer.server.service.events.notifications import PROPS_KEY, ObjectEvent
+from coffer.server.service.events.notifications import ObjectEvent
 from coffer.server.service.objects.frozen import check_writable
 
 _MARKER = "s3:ObjectRemoved:DeleteMarkerCreated"
@@ -34,9 +35,9 @@ async def around_write(svc: Service, bucket_name: str, key: str | None, event: s
     if bucket is None:
         return await call()
     check_writable(bucket)
-    if event is None or not bucket.props.get(PROPS_KEY):
-        return await call()
     notifier = svc.notifier
+    if event is None or not notifier.interested(bucket):
+        return await call()
     peer = request.remote or ""
     hold = None if key is None else await notifier.intend(bucket, event, key, principal, request_id, peer)
     holds: list[int] = []

@@ -8,6 +8,7 @@ Modules:
   buckets         Bucket endpoints: ListBuckets, Create/Head/DeleteBucket, location, listings, DeleteObjects.
   front           The S3 front: every request no other front claims (router, signature, gate, write hook).
   identity        IBM Cloud IAM's token endpoint on the S3 address, for ibm_boto3 with API keys.
+  listen          The listen API (MinIO's ListenBucketNotification): streams of S3 events, one JSON line each.
   lock_integrity  Integrity headers S3 requires on Object Lock requests.
   multipart       Multipart endpoints: Create, UploadPart(Copy), ListParts, ListMultipartUploads, Complete, Abort.
   notifications   Bucket notification endpoints, and which S3 endpoints are writes for the write hook.

@@ -25,7 +25,7 @@ KNOWN_SUBRESOURCES = frozenset({
     "ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
     "requestPayment", "restore", "retention", "select", "tagging", "torrent", "uploadId", "uploads",
     "versioning", "versions", "website", "append", "protection", "legalHold", "extendRetention",
-    "session", "metadataTable", "renameObject", "faspConnectionInfo",
+    "session", "metadataTable", "renameObject", "faspConnectionInfo", "events",
 })
 IAM_TOKEN = Endpoint("IamToken", "iam:Token")  # POST /identity/token (http/s3/identity.py): no signature
 
@@ -59,6 +59,9 @@ TABLE: dict[tuple[str, str, str | None], Endpoint] = {
     ("GET", "bucket", "notification"): _ep("GetBucketNotificationConfiguration", "s3:GetBucketNotification"),
     ("PUT", "bucket", "notification"): _ep("PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
     ("POST", "bucket", "delete"): _ep("DeleteObjects", "s3:DeleteObject"),
+    # MinIO's listen API: a live stream of S3 events (http/s3/listen.py)
+    ("GET", "bucket", "events"): _ep("ListenBucketNotification"),
+    ("GET", "service", "events"): _ep("ListenNotification"),
     # bucket configuration documents (http/s3/bucket_config.py)
     ("PUT", "bucket", "encryption"): _ep("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
     ("GET", "bucket", "encryption"): _ep("GetBucketEncryption", "s3:GetEncryptionConfiguration"),

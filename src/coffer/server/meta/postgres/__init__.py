@@ -6,6 +6,7 @@ Modules:
   cluster   The cluster map (nodes, volumes, layout generation) on PostgreSQL (see meta/cluster.py).
   engine    psycopg plumbing: the group-commit writer connection, the read pool, error mapping, retries.
   events    Bucket notifications (event queue, `FOR UPDATE SKIP LOCKED` claims) and bucket snapshots.
+  listen    The listen API's event log (read by (txid, id) cursors, never skipping a late commit) and leases.
   listing   Listing pages; the delimiter roll-up runs in the database as one recursive query.
   ops       The mutating operations, as functions of a connection inside the writer's transaction.
   rows      Column lists, key locks and data-ref counting for PostgreSQL (row mapping shared with SQLite).

@@ -35,6 +35,7 @@ from coffer.server.meta.model import (
     VersionPage,
 )
 from coffer.server.meta.postgres import events as pg_events
+from coffer.server.meta.postgres import listen as pg_listen
 from coffer.server.meta.postgres import listing as pg_listing
 from coffer.server.meta.postgres import ops as pg_ops
 from coffer.server.meta.postgres import versions as pg_versions
@@ -336,6 +337,28 @@ class PostgresMetaStore(MetaStore):
 
     async def release_events(self) -> None:
         await self._write(pg_events.release_all)
+
+    # The listen log is never fsynced on its own (durable=False): losing its last rows in a crash
+    # loses only events a live stream would have shown, never an object.
+    async def listen_register(self, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+        return await self._write(lambda c: pg_listen.register(c, listener, bucket, expires), durable=False)
+
+    async def listen_unregister(self, listener: str) -> None:
+        await self._write(lambda c: pg_listen.unregister(c, listener), durable=False)
+
+    async def listen_buckets(self, now: float) -> set[str]:
+        return await self._read(lambda c: pg_listen.buckets(c, now), snapshot=False)
+
+    async def listen_append(self, rows: list[tuple[str, dict]]) -> None:
+        rows = list(rows)
+        await self._write(lambda c: pg_listen.append(c, rows), durable=False)
+
+    async def listen_read(self, cursor: tuple[int, int], bucket: str | None,
+                          limit: int) -> tuple[list[dict], tuple[int, int]]:
+        return await self._read(lambda c: pg_listen.read(c, cursor, bucket, limit), snapshot=False)
+
+    async def listen_prune(self, before: float, now: float) -> None:
+        await self._write(lambda c: pg_listen.prune(c, before, now), durable=False)
 
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: pg_events.snapshot_bucket(c, source, dest))

@@ -5,6 +5,7 @@ Modules:
   cluster   The cluster map on SQLite (one host: tests, a cluster whose nodes share a file system).
   engine    SQLite plumbing of the metadata store: connections, busy retries, group commit, read threads.
   events    SQLite side of bucket notifications and container snapshots (OpenIO).
+  listen    The listen API's short-lived event log and listener leases (ListenBucketNotification).
   listing   Listing pages (ListObjects and ListMultipartUploads) over the SQLite metadata tables.
   ops       The mutating operations of the SQLite metadata store, as functions of a connection.
   rows      Mapping between metadata records and SQLite rows, and data-ref counting.

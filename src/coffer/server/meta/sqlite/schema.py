@@ -198,9 +198,23 @@ def _jobs_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_blobs_by_chunk ON job_blobs(job_id, chunk, done)")
 
 
+def _listen_tables(conn: sqlite3.Connection) -> None:
+    """The listen API's short-lived event log and its listeners' leases: see listen.py."""
+    conn.execute(
+        """CREATE TABLE listen_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            bucket TEXT NOT NULL,
+            created REAL NOT NULL,
+            record TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX listen_log_created ON listen_log(created)")
+    conn.execute("CREATE TABLE listeners (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, expires REAL NOT NULL)")
+
+
 # Index i holds the migration that takes the schema from version i to version i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables,
+    _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables, _listen_tables,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -41,6 +41,7 @@ from coffer.server.meta.model import (
 )
 from coffer.server.meta.space import is_disk_full, release_reserve
 from coffer.server.meta.sqlite import events as sqlite_events
+from coffer.server.meta.sqlite import listen as sqlite_listen
 from coffer.server.meta.sqlite import listing as sqlite_listing
 from coffer.server.meta.sqlite import ops as sqlite_ops
 from coffer.server.meta.sqlite import versions as sqlite_versions
@@ -424,6 +425,28 @@ class SqliteMetaStore(MetaStore):
         """Notification events not yet delivered (held intents excluded): a metrics gauge."""
         return await self._read(lambda c: int(c.execute(
             "SELECT count(*) FROM event_queue WHERE target != ?", (sqlite_events.HELD,)).fetchone()[0]))
+
+    # The listen log is never fsynced on its own (durable=False): losing its last rows in a crash
+    # loses only events a live stream would have shown, never an object.
+    async def listen_register(self, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+        return await self._write(lambda c: sqlite_listen.register(c, listener, bucket, expires), durable=False)
+
+    async def listen_unregister(self, listener: str) -> None:
+        await self._write(lambda c: sqlite_listen.unregister(c, listener), durable=False)
+
+    async def listen_buckets(self, now: float) -> set[str]:
+        return await self._read(lambda c: sqlite_listen.buckets(c, now))
+
+    async def listen_append(self, rows: list[tuple[str, dict]]) -> None:
+        rows = list(rows)
+        await self._write(lambda c: sqlite_listen.append(c, rows), durable=False)
+
+    async def listen_read(self, cursor: tuple[int, int], bucket: str | None,
+                          limit: int) -> tuple[list[dict], tuple[int, int]]:
+        return await self._read(lambda c: sqlite_listen.read(c, cursor, bucket, limit))
+
+    async def listen_prune(self, before: float, now: float) -> None:
+        await self._write(lambda c: sqlite_listen.prune(c, before, now), durable=False)
 
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
         return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))

@@ -52,7 +52,7 @@ BUCKET_ACTIONS = _words(
     GetBucketOwnershipControls PutBucketOwnershipControls GetBucketPublicAccessBlock PutBucketPublicAccessBlock
     GetBucketObjectLockConfiguration PutBucketObjectLockConfiguration GetReplicationConfiguration
     PutReplicationConfiguration GetBucketRequestPayment PutBucketRequestPayment GetAccelerateConfiguration
-    PutAccelerateConfiguration DeleteBucket CreateBucket"""
+    PutAccelerateConfiguration DeleteBucket CreateBucket ListenBucketNotification"""
 )
 OBJECT_ACTIONS = _words(
     """GetObject GetObjectVersion PutObject DeleteObject DeleteObjectVersion GetObjectAcl PutObjectAcl
@@ -62,7 +62,7 @@ OBJECT_ACTIONS = _words(
     BypassGovernanceRetention AbortMultipartUpload ListMultipartUploadParts RestoreObject
     GetObjectTorrent ReplicateObject ReplicateDelete ReplicateTags"""
 )
-ACCOUNT_ACTIONS = frozenset(["ListAllMyBuckets"])
+ACCOUNT_ACTIONS = frozenset(["ListAllMyBuckets", "ListenNotification"])
 ALL_ACTIONS = {a.lower(): a for a in BUCKET_ACTIONS | OBJECT_ACTIONS | ACCOUNT_ACTIONS}
 
 

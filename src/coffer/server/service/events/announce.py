@@ -2,7 +2,8 @@
 
 Owns the one pattern every write that raises bucket notifications follows when it is not an S3
 request run through `http.h_notify.around` (lifecycle expiry, multi-object copy/delete, DS3 folder
-deletes): an intent row is committed before the write when a webhook would care (so a crash between
+deletes): an intent row is committed before the write when a webhook would care (a bucket
+with only a live listen stream gets its events after the write, without an intent) (so a crash between
 the write's commit and its events leaves an intent that `notifications.recover_held` resolves at the
 next start), the write runs, then its events replace the intent in one commit; a failed write
 cancels the intent.
@@ -17,13 +18,13 @@ from __future__ import annotations
 from types import TracebackType
 
 from coffer.server.meta.model import Bucket
-from coffer.server.service.events.notifications import PROPS_KEY, Notifier, ObjectEvent
+from coffer.server.service.events.notifications import Notifier, ObjectEvent
 
 
 class Announce:
     def __init__(self, notifier: Notifier | None, bucket: Bucket, event: str, principal: str, request_id: str,
                  key: str = "", keys: list[str] | None = None, version: str | None = None) -> None:
-        self.notifier = notifier if notifier is not None and bucket.props.get(PROPS_KEY) else None
+        self.notifier = notifier if notifier is not None and notifier.interested(bucket) else None
         self.bucket, self.event, self.principal, self.request_id = bucket, event, principal, request_id
         self.key, self.keys, self.version = key, keys, version
         self.hold: int | None = None

@@ -9,7 +9,8 @@ delivered by Coffer and are refused the way S3 refuses a destination it cannot v
 
 `Notifier.emit` builds S3-format event records (eventVersion 2.1) for the configurations that
 match and queues them durably in the metadata store, one row per (event, webhook); the HTTP layer's
-delivery loop (`workers/webhooks.py`) sends them with retries.
+delivery loop (`workers/webhooks.py`) sends them with retries. It also hands every event to the
+listen API's hub (events/listen.py), which logs it when some live stream may want it.
 """
 
 from __future__ import annotations
@@ -154,8 +155,9 @@ class ObjectEvent:
 
 
 class Notifier:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, listen: Any = None) -> None:
         self.core = core
+        self.listen = listen  # the listen API's hub (events/listen.py), or None: no live streams
         self.queued = 0  # events queued by this process; the delivery loop wakes when it moves
         self.listeners: list[Any] = []  # callables run after a commit (wake the delivery loop)
 
@@ -177,6 +179,10 @@ class Notifier:
             props.pop(PROPS_KEY, None)
         await self.core.meta.update_bucket_props(bucket.name, props)
 
+    def interested(self, bucket: Bucket) -> bool:
+        """Does a write to `bucket` owe events: a notification configuration, or a live listen stream."""
+        return bool(bucket.props.get(PROPS_KEY)) or (self.listen is not None and self.listen.wanted(bucket.name))
+
     @staticmethod
     def get_config(bucket: Bucket) -> bytes:
         return render_config(bucket.props.get(PROPS_KEY) or [])
@@ -194,6 +200,8 @@ class Notifier:
             self.queued += len(items)
             for fn in self.listeners:
                 fn()
+        if self.listen is not None:
+            await self.listen.record(bucket, events, principal, request_id, source_ip)
         return len(items)
 
     async def intend(self, bucket: Bucket, event: str, key: str, principal: str, request_id: str,
@@ -231,7 +239,7 @@ def build(region: str, bucket: Bucket, events: list[ObjectEvent], principal: str
             url = webhook_url(c["kind"], c["target"])
             if url is None or not matches(c, ev.name, ev.key):
                 continue
-            items.append((url, {"Records": [_record(region, bucket, c["id"], ev, principal, request_id,
+            items.append((url, {"Records": [event_record(region, bucket, c["id"], ev, principal, request_id,
                                                      source_ip, now, i)]}))
     return items
 
@@ -289,7 +297,7 @@ async def _resolve(meta: MetaStore, bucket: str, intent: dict[str, Any], key: st
     return ObjectEvent(event, key)
 
 
-def _record(region: str, bucket: Bucket, config_id: str, ev: ObjectEvent, principal: str, request_id: str,
+def event_record(region: str, bucket: Bucket, config_id: str, ev: ObjectEvent, principal: str, request_id: str,
             source_ip: str, now: float, i: int) -> dict:
     obj: dict[str, Any] = {"key": quote_plus(ev.key, safe="/"), "sequencer": f"{time.time_ns() + i:X}"}
     if ev.size is not None:
