@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def worker_exited(pid: int) -> None:
 
 # The metric objects are created on first use, after the environment is settled.
 _m: dict[str, Any] = {}
+_m_lock = threading.Lock()
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -59,24 +61,32 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 def _metrics() -> dict[str, Any]:
     if not _m:
-        from prometheus_client import Counter, Gauge, Histogram
-
-        _m.update(
-            requests=Counter("coffer_requests", "HTTP requests by API operation and status.",
-                             ["operation", "status"]),
-            latency=Histogram("coffer_request_duration_seconds", "Time from request head to response end.",
-                              ["operation"], buckets=_LATENCY_BUCKETS),
-            bytes_in=Counter("coffer_received_bytes", "Request body bytes received.", ["operation"]),
-            bytes_out=Counter("coffer_sent_bytes", "Response body bytes sent.", ["operation"]),
-            errors=Counter("coffer_errors", "Error responses by API operation and error code.",
-                           ["operation", "code"]),
-            inflight=Gauge("coffer_requests_in_flight", "Requests being handled.", multiprocess_mode="livesum"),
-            commit=Histogram("coffer_meta_commit_seconds", "Metadata group-commit transaction time.",
-                             buckets=_LATENCY_BUCKETS),
-            batch=Histogram("coffer_meta_commit_batch_size", "Writes per metadata commit.", buckets=_BATCH_BUCKETS),
-            disconnects=Counter("coffer_client_disconnects", "Requests whose client went away before the answer."),
-        )
+        # The first use may come from two threads at once (a request on the event loop, a commit on
+        # the metadata writer thread): registering the metrics twice raises DuplicateTimeseries.
+        with _m_lock:
+            if not _m:
+                _create()
     return _m
+
+
+def _create() -> None:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    _m.update(
+        requests=Counter("coffer_requests", "HTTP requests by API operation and status.",
+                         ["operation", "status"]),
+        latency=Histogram("coffer_request_duration_seconds", "Time from request head to response end.",
+                          ["operation"], buckets=_LATENCY_BUCKETS),
+        bytes_in=Counter("coffer_received_bytes", "Request body bytes received.", ["operation"]),
+        bytes_out=Counter("coffer_sent_bytes", "Response body bytes sent.", ["operation"]),
+        errors=Counter("coffer_errors", "Error responses by API operation and error code.",
+                       ["operation", "code"]),
+        inflight=Gauge("coffer_requests_in_flight", "Requests being handled.", multiprocess_mode="livesum"),
+        commit=Histogram("coffer_meta_commit_seconds", "Metadata group-commit transaction time.",
+                         buckets=_LATENCY_BUCKETS),
+        batch=Histogram("coffer_meta_commit_batch_size", "Writes per metadata commit.", buckets=_BATCH_BUCKETS),
+        disconnects=Counter("coffer_client_disconnects", "Requests whose client went away before the answer."),
+    )
 
 
 def request_started() -> None:

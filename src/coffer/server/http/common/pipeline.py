@@ -57,9 +57,9 @@ class Pipeline:
         self.inflight = 0  # requests being handled: SIGTERM waits for this to reach zero
 
     async def serve(self, request: web.BaseRequest) -> web.StreamResponse:
-        self.inflight += 1
         started = time.monotonic()
-        metrics.request_started()
+        metrics.request_started()  # before counting: should it raise, the count must not stay up
+        self.inflight += 1
         resp: web.StreamResponse | None = None
         try:
             resp = await self._serve(request)
