@@ -100,6 +100,8 @@ _EXPORTS: dict[str, str] = {
     "Grant": "coffer.sdk._documents",
     "Acl": "coffer.sdk._documents",
     "PublicAccessBlock": "coffer.sdk._documents",
+    "BucketEvent": "coffer.sdk._listen",
+    "EventStream": "coffer.sdk._listen",
 }
 
 __all__ = [
@@ -114,6 +116,7 @@ __all__ = [
     "Bucket",
     "BucketAlreadyExists",
     "BucketAlreadyOwnedByYou",
+    "BucketEvent",
     "BucketNotEmpty",
     "BulkJob",
     "Client",
@@ -128,6 +131,7 @@ __all__ = [
     "EncryptionConfig",
     "EntityTooLarge",
     "EntityTooSmall",
+    "EventStream",
     "Grant",
     "GroupResult",
     "IntegrityError",

@@ -20,6 +20,7 @@ Modules and packages:
   _ext          Calls to Coffer's own extension endpoints (`/_coffer/...`): signed JSON requests.
   _group        Multi-object operations: a group of objects named by a list or a template, deleted or copied together.
   _headers      Header helpers shared by object handles, writers, appends and transfers (sync and async).
+  _listen      Live bucket events: the listen API (MinIO's ListenBucketNotification) as typed events.
   _multipart    The multipart-upload calls (create, upload part, copy part, complete, abort, list) as plain functions.
   _object       Object handles: HEAD, delete, server-side copy, presigned URLs, and the way to readers and writers.
   _operations   Bucket and object configuration operations as request specs, shared by the sync and async handles.

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from coffer.sdk._client import Client
     from coffer.sdk._coffer_ext import BucketExt
     from coffer.sdk._group import ObjectGroup
+    from coffer.sdk._listen import EventStream
     from coffer.sdk._object import Object
     from coffer.sdk._transport import Transport
 
@@ -391,6 +392,17 @@ class Bucket:
 
     def delete_encryption(self) -> None:
         self._t.run(ops.delete_sub("encryption"), self.name)
+
+    # --- live events (the listen API) ---------------------------------------------------------------
+
+    def listen(self, events: Iterable[str] | None = None, *, prefix: str = "", suffix: str = "") -> EventStream:
+        """Follow this bucket's writes live: an :class:`EventStream` of :class:`BucketEvent`s (``with`` it,
+        or ``close()`` it). ``events``: S3 event names (``s3:ObjectCreated:*``, ``s3:ObjectRemoved:Delete``
+        ...; default every event); ``prefix``/``suffix`` filter keys. Needs s3:ListenBucketNotification.
+        The stream is live once this returns: every later write is reported."""
+        from coffer.sdk._listen import EventStream, listen_query
+
+        return EventStream(self._t, self.name, listen_query(events, prefix, suffix))
 
     def get_notifications(self) -> list[NotificationTarget]:
         return self._t.run(ops.get_notifications(), self.name)

@@ -7,7 +7,7 @@ thread-safe; urllib3's pool hands each thread its own connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from coffer.sdk._types import parse_list_buckets
 if TYPE_CHECKING:
     from coffer.sdk._admin import Admin
     from coffer.sdk._coffer_ext import ClientExt
+    from coffer.sdk._listen import EventStream
     from coffer.sdk._transfer import TransferManager
 
 
@@ -130,6 +131,12 @@ class Client:
     def bucket(self, name: str) -> Bucket:
         """A handle on bucket ``name`` (no request is made until you use it)."""
         return Bucket(self, name)
+
+    def listen(self, events: Iterable[str] | None = None, *, prefix: str = "", suffix: str = "") -> EventStream:
+        """Follow every bucket's writes live (an admin's call); see :meth:`Bucket.listen`."""
+        from coffer.sdk._listen import EventStream, listen_query
+
+        return EventStream(self._transport, None, listen_query(events, prefix, suffix))
 
     @property
     def admin(self) -> Admin:
