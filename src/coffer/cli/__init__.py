@@ -16,6 +16,7 @@ Modules and packages:
   _cmd_transfer  The CLI's data movers: cp, mv and sync, between local paths and ALIAS/bucket/key targets.
   _cmd_user      ``coffer user create|ls|delete|key|quota|buckets|chown``: users, keys, quotas and bucket ...
   _cmd_versions  Versioning from the command line: ``version enable|suspend|info``, ``undo``, ``ls --versions``, ...
+  _cmd_watch     ``coffer watch`` (mc watch) and ``mirror --watch`` of a bucket: following its listen stream.
   _cmd_worm      Tags and WORM from the command line: ``tag``, ``retention``, ``legalhold``.
   _complete      Shell completion of ALIAS/bucket/key arguments (click's completion machinery).
   _filters       Which names a command acts on: glob include/exclude, ages and sizes (cp, sync, mirror, find, rm).

@@ -10,14 +10,14 @@ Last-Modified so an unchanged object is never fetched twice. Remote-to-remote sy
 ETag. ``--delete`` removes what exists only at the destination (never what the filters exclude);
 ``--dry-run`` only reports. ``SRC`` and ``SRC/`` mean the same: the folder's contents.
 
-``mirror --watch`` (local source only) keeps going: it rescans the folder every ``--interval`` and
-sends what changed, until interrupted (Ctrl-C ends it with exit code 0).
+``mirror --watch`` keeps going until interrupted (Ctrl-C or SIGTERM end it with exit code 0): a local
+source folder is rescanned every ``--interval`` and what changed is sent; a bucket source
+(``ALIAS/BUCKET[/PREFIX]``) is followed through its listen stream (cli/_cmd_watch.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import time
 from pathlib import Path
@@ -35,6 +35,7 @@ from coffer.cli._cmd_transfer import (
     transfer_config,
     transfer_options,
 )
+from coffer.cli._cmd_watch import follow_bucket, stamp_download
 from coffer.cli._filters import Selector, parse_age, selector, selector_options
 from coffer.cli._output import Output, UsageError, command
 from coffer.protocol import checksums
@@ -161,7 +162,7 @@ def _sync_once(out: Output, src: Path | Remote, dst: Path | Remote, sel: Selecto
     failed = runner.run(jobs, f"sync {len(jobs)} files") if jobs else 0
     for job in jobs:  # downloads take the object's time, so the next sync sees them as current
         if job.kind == "download" and isinstance(job.dst, Path) and job.dst.exists():
-            _stamp(job)
+            stamp_download(job)
     if delete and not failed:
         _delete(out, extra)
     if not jobs and not (delete and extra) and not quiet_when_done:
@@ -199,7 +200,8 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, siz
 @click.argument("source")
 @click.argument("target")
 @click.option("--remove", is_flag=True, help="Remove what exists only at the destination (sync --delete).")
-@click.option("-w", "--watch", is_flag=True, help="Keep mirroring a local folder as it changes.")
+@click.option("-w", "--watch", is_flag=True,
+              help="Keep mirroring as SOURCE changes (a local folder is rescanned, a bucket is followed live).")
 @click.option("--interval", default="2s", show_default=True, help="With --watch: how often to look.")
 @_sync_options
 @transfer_options
@@ -208,7 +210,7 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, siz
 def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, interval: str, dry_run: bool,
            size_only: bool, checksum: bool, concurrency: int, part_size: int, content_type: str | None,
            attr: tuple[str, ...], limit_rate: int | None, **kw: Any) -> None:
-    """mc's mirror: sync SOURCE to TARGET; with --watch, keep doing it as a local SOURCE changes."""
+    """mc's mirror: sync SOURCE to TARGET; with --watch, keep doing it as SOURCE changes."""
     sel = selector(kw)
     src, dst = local_or_remote(source), local_or_remote(target)
     mode = _compare_mode(size_only, checksum)
@@ -217,8 +219,10 @@ def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, int
         if _sync_once(out, src, dst, sel, mode, remove, dry_run, runner):
             raise click.exceptions.Exit(1)
         return
-    if not isinstance(src, Path):
-        raise UsageError("--watch follows a local folder: SOURCE must be a local path")
+    if isinstance(src, Remote):  # a bucket: follow its listen stream (cli/_cmd_watch.py)
+        follow_bucket(out, src, dst, sel, remove, dry_run, runner, lambda quiet_when_done: _sync_once(
+            out, src, dst, sel, mode, remove, dry_run, runner, quiet_when_done=quiet_when_done))
+        return
     pause = parse_age(interval)
     signal.signal(signal.SIGTERM, _stop)
     out.note(f"Watching {src} (every {interval}); Ctrl-C to stop")
@@ -237,14 +241,6 @@ def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, int
 def _stop(*_args: Any) -> None:
     """SIGTERM ends a watch like Ctrl-C does: after the transfer in progress, cleanly."""
     raise KeyboardInterrupt
-
-
-def _stamp(job: Job) -> None:
-    assert isinstance(job.src, Remote) and isinstance(job.dst, Path)
-    props = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).head()
-    if props.last_modified:
-        ts = props.last_modified.timestamp()
-        os.utime(job.dst, (ts, ts))
 
 
 def _delete(out: Output, extra: list[Path | Remote]) -> None:

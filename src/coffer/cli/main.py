@@ -24,6 +24,7 @@ from coffer.cli._cmd_settings import cors_group, encrypt_group, event_group, ilm
 from coffer.cli._cmd_sync import mirror, sync
 from coffer.cli._cmd_transfer import cp, mv, pipe
 from coffer.cli._cmd_versions import undo, version_group
+from coffer.cli._cmd_watch import watch
 from coffer.cli._cmd_worm import legalhold_group, retention_group, tag_group
 from coffer.cli._complete import attach_completion
 from coffer.cli._output import Output, UsageError, command, global_options, remember_global_flags
@@ -150,7 +151,7 @@ admin_group.add_command(restore)
 for _command in (alias_group, admin_group, ls, mb, rb, cp, mv, rm, cat, stat, sync, presign, append, bulk,
                  du, find, tree, diff, head, pipe, version_group, undo, tag_group, retention_group,
                  legalhold_group, policy_group, ilm_group, event_group, encrypt_group, cors_group, website_group,
-                 quota_group, mirror):
+                 quota_group, mirror, watch):
     cli.add_command(_command)
 
 
