@@ -324,9 +324,9 @@ class MetaStore(ABC):
 
     # -- the listen API's event log (see sqlite/listen.py) -----------------------------------
     @abstractmethod
-    async def listen_register(self, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+    async def listen_register(self, listener: str, bucket: str, expires: float) -> Any:
         """Insert or renew the lease of listen stream `listener` on `bucket` ("" = every bucket) until
-        `expires`; returns the cursor of the log's end at that moment (for a new stream)."""
+        `expires`; returns a cursor (opaque, the backend's own) at the log's end at that moment."""
 
     @abstractmethod
     async def listen_unregister(self, listener: str) -> None: ...
@@ -340,8 +340,7 @@ class MetaStore(ABC):
         """Log (bucket, S3 event record) pairs for the listeners; not fsynced on its own."""
 
     @abstractmethod
-    async def listen_read(self, cursor: tuple[int, int], bucket: str | None,
-                          limit: int) -> tuple[list[dict], tuple[int, int]]:
+    async def listen_read(self, cursor: Any, bucket: str | None, limit: int) -> tuple[list[dict], Any]:
         """The records logged after `cursor` (for `bucket`, or every bucket), oldest first, and the new cursor."""
 
     @abstractmethod

@@ -109,14 +109,10 @@ _V1 = [
                ELSE k || '\\x00'::bytea END $$""",
 ]
 
-# The listen API's short-lived event log and its listeners' leases (meta/postgres/listen.py). `txid` is
-# the writing transaction's id: a reader takes only rows of transactions older than every one still
-# running, so a row that commits late is never skipped by a cursor already past its id.
+# The listen API's short-lived event log and its listeners' leases (meta/postgres/listen.py).
 _LISTEN = [
     """CREATE TABLE listen_log (
-        id bigserial PRIMARY KEY, txid bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
-        bucket text NOT NULL, created double precision NOT NULL, record text NOT NULL)""",
-    "CREATE INDEX listen_log_cursor ON listen_log(txid, id)",
+        id bigserial PRIMARY KEY, bucket text NOT NULL, created double precision NOT NULL, record text NOT NULL)""",
     "CREATE INDEX listen_log_created ON listen_log(created)",
     "CREATE TABLE listeners (id text PRIMARY KEY, bucket text NOT NULL, expires double precision NOT NULL)",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -340,7 +340,7 @@ class PostgresMetaStore(MetaStore):
 
     # The listen log is never fsynced on its own (durable=False): losing its last rows in a crash
     # loses only events a live stream would have shown, never an object.
-    async def listen_register(self, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+    async def listen_register(self, listener: str, bucket: str, expires: float) -> Any:
         return await self._write(lambda c: pg_listen.register(c, listener, bucket, expires), durable=False)
 
     async def listen_unregister(self, listener: str) -> None:
@@ -353,8 +353,7 @@ class PostgresMetaStore(MetaStore):
         rows = list(rows)
         await self._write(lambda c: pg_listen.append(c, rows), durable=False)
 
-    async def listen_read(self, cursor: tuple[int, int], bucket: str | None,
-                          limit: int) -> tuple[list[dict], tuple[int, int]]:
+    async def listen_read(self, cursor: Any, bucket: str | None, limit: int) -> tuple[list[dict], Any]:
         return await self._read(lambda c: pg_listen.read(c, cursor, bucket, limit), snapshot=False)
 
     async def listen_prune(self, before: float, now: float) -> None:

@@ -11,7 +11,8 @@ Owns two tables (created by the migration `_listen_tables` in schema.py):
   by age, so a stream that falls further behind than that loses events (as MinIO drops events for a
   slow listener). Not durable on its own: a crash may lose the last events, never an object.
 
-A cursor is a pair (0, id) so that it has the PostgreSQL backend's shape (meta/postgres/listen.py).
+A cursor is the last id read: one writer at a time takes ids and commits in the same order, so no
+row ever appears below a cursor (the PostgreSQL backend needs more, see meta/postgres/listen.py).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import sqlite3
 import time
 
 
-def register(conn: sqlite3.Connection, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+def register(conn: sqlite3.Connection, listener: str, bucket: str, expires: float) -> int:
     """Insert or renew a lease; returns the cursor of the log's end (read from the same transaction)."""
     conn.execute("INSERT OR REPLACE INTO listeners (id, bucket, expires) VALUES (?, ?, ?)", (listener, bucket, expires))
-    return 0, int(conn.execute("SELECT coalesce(max(id), 0) FROM listen_log").fetchone()[0])
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM listen_log").fetchone()[0])
 
 
 def unregister(conn: sqlite3.Connection, listener: str) -> None:
@@ -41,16 +42,15 @@ def append(conn: sqlite3.Connection, rows: list[tuple[str, dict]]) -> None:
                      [(b, now, json.dumps(r, separators=(",", ":"))) for b, r in rows])
 
 
-def read(conn: sqlite3.Connection, cursor: tuple[int, int], bucket: str | None,
-         limit: int) -> tuple[list[dict], tuple[int, int]]:
+def read(conn: sqlite3.Connection, cursor: int, bucket: str | None, limit: int) -> tuple[list[dict], int]:
     """Records after `cursor` (of `bucket`, or of every bucket), oldest first, and the new cursor."""
     if bucket is None:
         rows = conn.execute("SELECT id, record FROM listen_log WHERE id > ? ORDER BY id LIMIT ?",
-                            (cursor[1], limit)).fetchall()
+                            (cursor, limit)).fetchall()
     else:
         rows = conn.execute("SELECT id, record FROM listen_log WHERE id > ? AND bucket = ? ORDER BY id LIMIT ?",
-                            (cursor[1], bucket, limit)).fetchall()
-    return [json.loads(r[1]) for r in rows], ((0, rows[-1][0]) if rows else cursor)
+                            (cursor, bucket, limit)).fetchall()
+    return [json.loads(r[1]) for r in rows], (int(rows[-1][0]) if rows else cursor)
 
 
 def prune(conn: sqlite3.Connection, before: float, now: float) -> None:

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket, StorageFull
 from coffer.server.meta.model import (
@@ -428,7 +428,7 @@ class SqliteMetaStore(MetaStore):
 
     # The listen log is never fsynced on its own (durable=False): losing its last rows in a crash
     # loses only events a live stream would have shown, never an object.
-    async def listen_register(self, listener: str, bucket: str, expires: float) -> tuple[int, int]:
+    async def listen_register(self, listener: str, bucket: str, expires: float) -> Any:
         return await self._write(lambda c: sqlite_listen.register(c, listener, bucket, expires), durable=False)
 
     async def listen_unregister(self, listener: str) -> None:
@@ -441,8 +441,7 @@ class SqliteMetaStore(MetaStore):
         rows = list(rows)
         await self._write(lambda c: sqlite_listen.append(c, rows), durable=False)
 
-    async def listen_read(self, cursor: tuple[int, int], bucket: str | None,
-                          limit: int) -> tuple[list[dict], tuple[int, int]]:
+    async def listen_read(self, cursor: Any, bucket: str | None, limit: int) -> tuple[list[dict], Any]:
         return await self._read(lambda c: sqlite_listen.read(c, cursor, bucket, limit))
 
     async def listen_prune(self, before: float, now: float) -> None:

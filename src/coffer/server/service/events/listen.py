@@ -28,6 +28,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_plus
 
 from coffer.protocol.errors import S3Error
@@ -77,8 +78,7 @@ class Listener:
     """One open stream: `next()` gives the next batch of matching records ([]: time for a keep-alive,
     None: the server is stopping); `close()` ends the lease."""
 
-    def __init__(self, hub: ListenHub, lid: str, bucket: str | None, flt: ListenFilter,
-                 cursor: tuple[int, int]) -> None:
+    def __init__(self, hub: ListenHub, lid: str, bucket: str | None, flt: ListenFilter, cursor: Any) -> None:
         self.hub, self.id, self.bucket, self.filter, self.cursor = hub, lid, bucket, flt, cursor
         self._renew_at = time.monotonic() + RENEW
 
