@@ -102,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "PublicAccessBlock": "coffer.sdk._documents",
     "BucketEvent": "coffer.sdk._listen",
     "EventStream": "coffer.sdk._listen",
+    "AsyncEventStream": "coffer.sdk._async._listen",
 }
 
 __all__ = [
@@ -109,6 +110,7 @@ __all__ = [
     "Acl",
     "AsyncBucket",
     "AsyncClient",
+    "AsyncEventStream",
     "AsyncObject",
     "AsyncObjectReader",
     "AsyncObjectWriter",

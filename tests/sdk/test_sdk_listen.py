@@ -64,6 +64,37 @@ def test_bucket_listen_typed_events_and_filters(coffer_target, coffer_bkt):
     assert json.loads(json.dumps(first.to_dict()))["key"] == "logs/a b.txt"
 
 
+def test_async_bucket_listen(coffer_target):
+    import asyncio
+
+    from coffer import AsyncClient, AsyncEventStream
+
+    async def main() -> list[tuple[str, str]]:
+        async with AsyncClient(coffer_target.url, coffer_target.access_key, coffer_target.secret_key,
+                               proxy="") as c:
+            b = await c.bucket(f"sdk-{uuid.uuid4().hex[:16]}").create()
+            try:
+                stream = b.listen(prefix="in/")
+                assert isinstance(stream, AsyncEventStream)
+                async with stream:
+                    await b.object("out/x").put(b"x")
+                    await b.object("in/a").put(b"abc")
+                    await b.object("in/a").delete()
+                    return [(ev.name, ev.key) async for ev, _ in _take(stream, 2)]
+            finally:
+                await b.delete(force=True)
+
+    async def _take(stream: Any, n: int) -> Any:
+        i = 0
+        async for ev in stream:
+            yield ev, i
+            i += 1
+            if i == n:
+                return
+
+    assert asyncio.run(main()) == [("s3:ObjectCreated:Put", "in/a"), ("s3:ObjectRemoved:Delete", "in/a")]
+
+
 def test_client_listen_is_for_admins(coffer_target, coffer_client, coffer_bkt):
     with coffer_client.listen(events=["s3:ObjectCreated:Put"]) as stream:
         _s3(coffer_target).put_object(Bucket=coffer_bkt.name, Key="k", Body=b"x")

@@ -8,15 +8,18 @@ with the sync SDK.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coffer.sdk._async._handles import AsyncBucket
 from coffer.sdk._async._transport import AsyncTransport
 from coffer.sdk._config import DEFAULT_REGION, ClientConfig, Credentials, normalize_endpoint, proxy_for, resolve
 from coffer.sdk._errors import CofferError
 from coffer.sdk._types import parse_list_buckets
+
+if TYPE_CHECKING:
+    from coffer.sdk._async._listen import AsyncEventStream
 
 
 class AsyncClient:
@@ -104,6 +107,13 @@ class AsyncClient:
 
     def bucket(self, name: str) -> AsyncBucket:
         return AsyncBucket(self, name)
+
+    def listen(self, events: Iterable[str] | None = None, *, prefix: str = "", suffix: str = "") -> AsyncEventStream:
+        """Follow every bucket's writes live (admin users): ``async with client.listen(...) as stream``."""
+        from coffer.sdk._async._listen import AsyncEventStream
+        from coffer.sdk._listen import listen_query
+
+        return AsyncEventStream(self._transport, None, listen_query(events, prefix, suffix))
 
     async def is_coffer(self) -> bool:
         if self._transport.server_header is None:

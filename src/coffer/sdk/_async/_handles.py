@@ -56,6 +56,7 @@ from coffer.sdk._types import (
 if TYPE_CHECKING:
     from coffer.sdk._async._client import AsyncClient
     from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter
+    from coffer.sdk._async._listen import AsyncEventStream
     from coffer.sdk._async._transport import AsyncTransport
     from coffer.sdk._reader import ByteRange
 
@@ -385,6 +386,14 @@ class AsyncBucket:
 
     async def delete_encryption(self) -> None:
         await self._t.run(ops.delete_sub("encryption"), self.name)
+
+    def listen(self, events: Iterable[str] | None = None, *, prefix: str = "", suffix: str = "") -> AsyncEventStream:
+        """Follow this bucket's writes live: ``async with bucket.listen(...) as stream: async for ev in
+        stream``; see the sync :meth:`Bucket.listen`."""
+        from coffer.sdk._async._listen import AsyncEventStream
+        from coffer.sdk._listen import listen_query
+
+        return AsyncEventStream(self._t, self.name, listen_query(events, prefix, suffix))
 
     async def get_notifications(self) -> list[NotificationTarget]:
         return await self._t.run(ops.get_notifications(), self.name)
