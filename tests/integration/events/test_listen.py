@@ -152,3 +152,36 @@ def test_bucket_policy_grants_listen(endpoint, bucket, s3):
     mc = _minio(endpoint, user.access_key, user.secret_key)
     with _listening(mc, bucket, events=["s3:ObjectCreated:*"]) as got:
         _warm_up(endpoint, bucket, got, "granted")
+
+
+def test_disconnect_drops_the_lease_and_shutdown_ends_streams(server_factory):
+    """A client that goes away ends its stream (its lease is gone within a keep-alive period); SIGTERM
+    ends the streams still open at once, so they never hold the shutdown (the grace is 60 s here,
+    longer than stop()'s patience: a held shutdown would end in SIGKILL)."""
+    import os
+    import sqlite3
+
+    from coffer import Client
+
+    if os.environ.get("COFFER_TEST_META") == "postgresql":
+        pytest.skip("reads the leases from the SQLite file")
+    srv = server_factory(workers=2, extra_args=["--shutdown-grace", "60"])
+    c = Client(srv.endpoint, srv.access_key, srv.secret_key, proxy="")
+    b = c.bucket("leases").create()
+    db = srv.data / "meta" / "coffer.sqlite3"
+
+    def leases() -> int:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM listeners").fetchone()[0])
+
+    gone = b.listen()
+    kept = b.listen(events=["s3:ObjectCreated:*"])
+    assert leases() == 2
+    gone.close()
+    deadline = time.monotonic() + 20
+    while leases() != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert leases() == 1
+    assert srv.stop() == 0
+    assert list(kept) == []  # the stream ended cleanly (no error), with no event
+    assert "coffer: stopped" in srv.log_text()

@@ -15,6 +15,7 @@ bucket's writes.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.ids import stamp
 from coffer.server.service.events.listen import ListenFilter
 
+log = logging.getLogger("coffer.listen")
 _HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -48,9 +50,11 @@ async def listen_all(ctx: Ctx) -> web.StreamResponse:
 
 async def _stream(ctx: Ctx, bucket: str | None, flt: ListenFilter) -> web.StreamResponse:
     hub = ctx.svc.listen
+    if hub.closing.is_set():  # the server is stopping: a client retries elsewhere or later
+        raise S3Error("ServiceUnavailable", "The server is shutting down.", status=503)
     listener = await hub.open(bucket, flt)
+    resp = web.StreamResponse(status=200, headers=_HEADERS)
     try:
-        resp = web.StreamResponse(status=200, headers=_HEADERS)
         stamp(ctx.request, resp)
         await resp.prepare(ctx.request)
         await resp.write(b" \n")  # the client knows it is connected; every later write is reported
@@ -67,6 +71,14 @@ async def _stream(ctx: Ctx, bucket: str | None, flt: ListenFilter) -> web.Stream
         await resp.write_eof()
     except ConnectionResetError:
         pass  # the client went away: its stream simply ends
+    except Exception as e:
+        if not resp.prepared:
+            raise  # still an ordinary error answer
+        # The status line is gone (e.g. the metadata database became unreachable): end the stream;
+        # the client sees it end and reconnects.
+        log.warning("listen stream on %s ended: %s", bucket or "every bucket", e)
+        if ctx.request.transport is not None:
+            ctx.request.transport.close()
     finally:
         await listener.close()
     return resp
