@@ -104,6 +104,29 @@ def test_minio_listen_sees_writes_from_every_worker(endpoint, bucket):
     assert r["s3"]["object"]["size"] == 200 and r["s3"]["object"]["eTag"]
 
 
+def test_copy_multipart_and_delete_marker_events(endpoint, bucket, s3):
+    """Every write path reports, though the bucket has no notification configuration."""
+    s3.put_object(Bucket=bucket, Key="src", Body=b"s")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    mc = _minio(endpoint)
+    with _listening(mc, bucket, prefix="t/") as got:
+        _warm_up(endpoint, bucket, got, "t/warm")
+        s3.copy_object(Bucket=bucket, Key="t/copy", CopySource={"Bucket": bucket, "Key": "src"})
+        up = s3.create_multipart_upload(Bucket=bucket, Key="t/mpu")
+        part = s3.upload_part(Bucket=bucket, Key="t/mpu", UploadId=up["UploadId"], PartNumber=1, Body=b"m" * 10)
+        s3.complete_multipart_upload(Bucket=bucket, Key="t/mpu", UploadId=up["UploadId"],
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+        s3.delete_object(Bucket=bucket, Key="t/copy")  # versioned: a delete marker
+        records = _collect(got, 3)
+    assert [(r["eventName"], r["s3"]["object"]["key"]) for r in records] == [
+        ("ObjectCreated:Copy", "t/copy"), ("ObjectCreated:CompleteMultipartUpload", "t/mpu"),
+        ("ObjectRemoved:DeleteMarkerCreated", "t/copy")]
+    assert records[2]["s3"]["object"]["versionId"]
+    for v in s3.list_object_versions(Bucket=bucket).get("Versions", []) + \
+            s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", []):
+        s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+
+
 def test_prefix_suffix_and_event_filters(endpoint, bucket):
     mc = _minio(endpoint)
     s3 = client(endpoint.url, endpoint.access_key, endpoint.secret_key)
