@@ -158,9 +158,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop, sig)
-    # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    # lifecycle rules: one worker of the cluster (PostgreSQL) or of the host (SQLite) holds the
+    # metadata's `lifecycle` lock and runs them
+    coordination = meta.coordination()
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
-        cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
+        coordination, cfg.meta_path.parent / "lifecycle.json", cfg.lifecycle_day_seconds, stop))
     prober = asyncio.ensure_future(probe_volumes(data, stop)) if isinstance(data, VolumeDataStore) else None
     await stop.wait()
     lifecycle.cancel()  # a pass is idempotent: cut short, the next start redoes it
@@ -184,6 +186,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await runner.cleanup()
     await delivery.stop()
     await meta.close()
+    coordination.close()
     service.close()
 
 
@@ -256,7 +259,7 @@ def make_data(cfg: Config, *, register: bool = False) -> DataStore:
 
 
 def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
-    store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync)
+    store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync, upkeep=open_meta(cfg).coordination())
     store.open(register=register)
     return store
 
@@ -268,7 +271,8 @@ def open_cluster_data(cfg: Config) -> VolumeDataStore:
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
-                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca)
+                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca,
+                             upkeep=open_meta(cfg).coordination())  # locks, repair queue, cursors: shared
     store.open()
     return store
 

@@ -330,6 +330,12 @@ class MetaStore(ABC):
     def jobs(self):  # -> coffer.server.meta.bulk.JobStore (bulk jobs)
         raise NotImplementedError("this metadata backend keeps no bulk jobs")
 
+    def coordination(self):  # -> coffer.server.meta.coordination.Coordination
+        """A new coordination handle on this store's database (named cluster locks held for a session,
+        the repair queue, saved cursors: meta/coordination.py). Synchronous, usable from any thread;
+        needs no ``open()``. The caller closes it."""
+        raise NotImplementedError("this metadata backend has no coordination")
+
     # -- housekeeping -----------------------------------------------------------------------------
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:

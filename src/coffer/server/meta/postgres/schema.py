@@ -109,8 +109,18 @@ _V1 = [
                ELSE k || '\\x00'::bytea END $$""",
 ]
 
+# Cluster upkeep: the repair queue and the background passes' saved state (meta/postgres/coordination.py).
+# One migration step of its own: renumber freely at merge.
+_UPKEEP = [
+    """CREATE TABLE repair_queue (
+        ref text COLLATE "C" PRIMARY KEY, queued double precision NOT NULL,
+        not_before double precision NOT NULL DEFAULT 0)""",
+    "CREATE INDEX repair_queue_due ON repair_queue(not_before, ref)",
+    "CREATE TABLE upkeep_state (name text PRIMARY KEY, doc text NOT NULL)",
+]
+
 # Index i takes the schema from version i to version i + 1.
-MIGRATIONS: list[list[str]] = [_V1]
+MIGRATIONS: list[list[str]] = [_V1, _UPKEEP]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
