@@ -4,7 +4,7 @@ See meta/coordination.py for the contract. A lock is ``pg_try_advisory_lock`` (o
 ``pg_advisory_lock``) on a dedicated connection, held as long as that session lives: a gateway killed
 with -9 closes its sockets, the server ends the session and the lock is free. TCP keepalives on the
 lock connections make a silently vanished host's locks fall within about half a minute too. A lock
-connection is named (``application_name = coffer-lock:<name>``) so ``pg_stat_activity`` shows who holds
+connection is named (``application_name = coffer-lock:<name>:<pid>``) so ``pg_stat_activity`` shows who holds
 what. Released locks give their connection back to a small pool for the next lock.
 
 The queue is claimed with ``FOR UPDATE SKIP LOCKED`` and every time is the database's clock
@@ -14,6 +14,7 @@ The queue is claimed with ``FOR UPDATE SKIP LOCKED`` and every time is the datab
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -71,7 +72,7 @@ class PostgresCoordination(Coordination):
         if conn is None or conn.closed:
             conn = connect(self.dsn, **_KEEPALIVE)
         try:
-            conn.execute("SELECT set_config('application_name', %s, false)", (f"coffer-lock:{name}",))
+            conn.execute("SELECT set_config('application_name', %s, false)", (f"coffer-lock:{name}:{os.getpid()}",))
             if blocking:
                 conn.execute("SELECT pg_advisory_lock(%s)", (key,))
             else:
