@@ -25,7 +25,7 @@ from aiohttp import web
 
 from coffer.server import logs, metrics
 from coffer.server.config import Config
-from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
+from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, KmsStore, load_master_key, master_key_path
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
@@ -277,6 +277,23 @@ def open_cluster_data(cfg: Config) -> VolumeDataStore:
     return store
 
 
+def adopt_keys(cfg: Config) -> None:
+    """With PostgreSQL metadata: import this folder's key files (master key, KMS key store) into the
+    cluster's shared keys, or refuse a folder whose master key differs from the cluster's."""
+    vault = open_meta(cfg).key_vault()
+    if vault is None:
+        return
+    try:
+        if master_key_path(cfg.data_dir).exists():
+            KmsStore(cfg.data_dir, load_master_key(cfg.data_dir, vault=vault), cfg.region, vault=vault).list()
+    except (OSError, ValueError) as e:
+        raise StartError(f"encryption keys: {e}") from None
+    except MetaUnavailable as e:
+        raise StartError(f"cannot open the metadata store: {e}") from None
+    finally:
+        vault.close()
+
+
 def start_healer(cfg: Config) -> None:
     """The healer/scrubber thread (data/volumes/heal.py), once per server: in the supervisor (or the only worker)."""
     if not (cfg.volumes or cfg.clustered) or cfg.heal_interval <= 0:
@@ -334,6 +351,8 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
             load_master_key(cfg.data_dir)
         except (OSError, ValueError) as e:
             raise StartError(f"bad master key: {e}") from None
+    else:
+        adopt_keys(cfg)
     if cfg.tls_cert and cfg.tls_key:
         try:
             server_context(cfg.tls_cert, cfg.tls_key)

@@ -15,12 +15,12 @@ import signal
 import time
 from pathlib import Path
 
-import pg_server
 import psycopg
 import pytest
 from cluster_support import CLUSTER_SECRET, NodeProcess, ServerProcess
 from helpers import client, data, unique
 
+import pg_server
 from coffer.sdk._client import Client
 from ports import free_port
 

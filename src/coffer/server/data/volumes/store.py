@@ -351,7 +351,10 @@ class VolumeDataStore(DataStore):
         ``DATA/heal/`` into it (nothing to do after the first start)."""
         self.heal_dir.mkdir(parents=True, exist_ok=True)
         if self.shared_upkeep:
-            adopt(self.heal_dir, self.upkeep, ("rebalance", "scrub"))
+            try:
+                adopt(self.heal_dir, self.upkeep, ("rebalance", "scrub"))
+            except Exception:  # the metadata cannot take them now: the files stay for the next start
+                log.warning("could not move DATA/heal/ queue files into the metadata", exc_info=True)
 
     def enqueue(self, ref: str) -> None:
         try:

@@ -7,6 +7,10 @@ lock connections make a silently vanished host's locks fall within about half a 
 connection is named (``application_name = coffer-lock:<name>:<pid>``) so ``pg_stat_activity`` shows who holds
 what. Released locks give their connection back to a small pool for the next lock.
 
+The cluster's keys (``shared_keys``: the SSE master key, the KMS key store, the token signing key) are
+read and created here too (crypto/keys.py ``KeyVault``): created once with ``ON CONFLICT DO NOTHING``
+and read back, changed under a transaction-level advisory lock.
+
 The queue is claimed with ``FOR UPDATE SKIP LOCKED`` and every time is the database's clock
 (``now()``), so gateways never compare their own clocks.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
@@ -143,6 +147,31 @@ class PostgresCoordination(Coordination):
         self._run(lambda c: c.execute(
             "INSERT INTO upkeep_state (name, doc) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET doc = EXCLUDED.doc",
             (name, json.dumps(doc))))
+
+    # -- the cluster's keys (crypto/keys.py `KeyVault`) -----------------------------------------------
+    def get_or_create(self, name: str, value: bytes) -> bytes:
+        def go(c: psycopg.Connection) -> bytes:
+            c.execute("INSERT INTO shared_keys (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                      (name, value))
+            return bytes(c.execute("SELECT value FROM shared_keys WHERE name = %s", (name,)).fetchone()[0])
+
+        return self._run(go)
+
+    def read(self, name: str) -> bytes | None:
+        row = self._run(lambda c: c.execute("SELECT value FROM shared_keys WHERE name = %s", (name,)).fetchone())
+        return None if row is None else bytes(row[0])
+
+    def update(self, name: str, fn: Callable[[bytes | None], bytes]) -> bytes:
+        def go(c: psycopg.Connection) -> bytes:
+            with c.transaction():
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("key:" + name),))  # also when absent
+                row = c.execute("SELECT value FROM shared_keys WHERE name = %s", (name,)).fetchone()
+                new = fn(None if row is None else bytes(row[0]))
+                c.execute("INSERT INTO shared_keys (name, value) VALUES (%s, %s) ON CONFLICT (name) "
+                          "DO UPDATE SET value = EXCLUDED.value", (name, new))
+                return new
+
+        return self._run(go)
 
     def close(self) -> None:
         with self._lock:

@@ -109,7 +109,8 @@ _V1 = [
                ELSE k || '\\x00'::bytea END $$""",
 ]
 
-# Cluster upkeep: the repair queue and the background passes' saved state (meta/postgres/coordination.py).
+# Cluster upkeep: the repair queue, the background passes' saved state and the shared keys
+# (meta/postgres/coordination.py).
 # One migration step of its own: renumber freely at merge.
 _UPKEEP = [
     """CREATE TABLE repair_queue (
@@ -117,6 +118,8 @@ _UPKEEP = [
         not_before double precision NOT NULL DEFAULT 0)""",
     "CREATE INDEX repair_queue_due ON repair_queue(not_before, ref)",
     "CREATE TABLE upkeep_state (name text PRIMARY KEY, doc text NOT NULL)",
+    # the cluster's encryption and token-signing keys (crypto/keys.py `KeyVault`): master, kms, token
+    "CREATE TABLE shared_keys (name text PRIMARY KEY, value bytea NOT NULL)",
 ]
 
 # Index i takes the schema from version i to version i + 1.

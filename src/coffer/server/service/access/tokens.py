@@ -84,7 +84,17 @@ class Tokens:
     @property
     def key(self) -> bytes:
         if self._key is None:
-            self._key = _load_key(self.data_dir)
+            vault = self.meta.key_vault()  # PostgreSQL: the cluster's key, shared by every gateway
+            if vault is None:
+                self._key = _load_key(self.data_dir)
+            else:
+                try:
+                    path = self.data_dir / "keys" / KEY_FILE  # a folder's key, imported on first use
+                    local = path.read_text().strip().encode() if path.exists() else None
+                    self._key = bytes.fromhex(vault.get_or_create(
+                        "token", local or secrets.token_bytes(32).hex().encode()).decode())
+                finally:
+                    vault.close()
         return self._key
 
     async def issue(self, user_id: str, expires_in: float | None = None, use: str | None = None,
