@@ -2,7 +2,8 @@
 
 A token is a JWT (HS256, issued and verified with PyJWT) whose claims are `sub` (the user id), `jti`
 (the token id), `iat` and optionally `exp`. It is signed with a 256-bit key kept in `DATA/keys/token.key` (mode 0600,
-created on first use by whichever process needs it first; see `_load_key`). Only HS256 with our
+created on first use by whichever process needs it first; see `_load_key`), or with PostgreSQL metadata
+in its `shared_keys` row `token` (`MetaStore.key_vault()`), the same for every gateway. Only HS256 with our
 own header is accepted: a token naming another algorithm (the classic `alg: none` attack) is
 refused before any signature check.
 
