@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from coffer.server.data.volumes.heal import (
     HEALER,
+    REPAIR,
     SCRUB,
     NotEnoughFragments,
     Scrubber,
@@ -55,21 +56,30 @@ def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: flo
                     if store.upkeep.load_state(SCRUB) is None:
                         scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass later
                 store.refresh()
-                for item in heal_queue(store):
-                    if item["status"] not in ("healthy", "gone"):
-                        log.warning("heal %s: %s", item["ref"], item["status"])
-                st = scrubber.state()
-                if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
-                    scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
-                if getattr(store, "generation", None) is not None and rebalancer.due():
-                    st = rebalancer.run(stop, budget=max(1.0, 4 * heal_interval))  # a node joined: move its share
-                    if st.get("moved"):
-                        log.info("rebalance: %s", {k: st[k] for k in ("checked", "moved", "done") if k in st})
+                # One round holds the repair lock throughout: the per-ref locks inside re-enter it
+                # (microseconds, not a database round trip each); an admin repair waits for the round.
+                with store.upkeep.lock(REPAIR):
+                    _round(store, scrubber, rebalancer, stop, scrub_interval, heal_interval, log)
             except Exception:
                 log.exception("healer pass failed")
     finally:
         if held is not None:
             held.release()
+
+
+def _round(store: VolumeDataStore, scrubber: Scrubber, rebalancer: Rebalancer, stop: threading.Event,
+           scrub_interval: float, heal_interval: float, log) -> None:
+    """One healer round: the due repairs, then a scrub slice and a rebalance slice if due."""
+    for item in heal_queue(store):
+        if item["status"] not in ("healthy", "gone"):
+            log.warning("heal %s: %s", item["ref"], item["status"])
+    st = scrubber.state()
+    if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
+        scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
+    if getattr(store, "generation", None) is not None and rebalancer.due():
+        st = rebalancer.run(stop, budget=max(1.0, 4 * heal_interval))  # a node joined: move its share
+        if st.get("moved"):
+            log.info("rebalance: %s", {k: st[k] for k in ("checked", "moved", "done") if k in st})
 
 
 class VolumeAdmin:

@@ -73,6 +73,12 @@ class PostgresCoordination(Coordination):
         key = lock_key(name)
         with self._lock:
             conn = self._idle.pop() if self._idle else None
+        if conn is not None:
+            try:
+                conn.execute("SELECT 1")  # an idle connection may have died with a server restart
+            except psycopg.Error:
+                conn.close()
+                conn = None
         if conn is None or conn.closed:
             conn = connect(self.dsn, **_KEEPALIVE)
         try:
