@@ -343,7 +343,10 @@ class VolumeDataStore(DataStore):
                         vol.unlink_fragment(path)
                     except OSError as exc:
                         vol.fail(exc)
-            self.dequeue(ref)
+        try:  # one call for the batch; a queued ref left behind is found gone by the healer and dropped
+            self.upkeep.queue_remove(refs)
+        except Exception:
+            log.warning("could not drop deleted refs from the repair queue", exc_info=True)
 
     # -- repair queue (the upkeep's) ----------------------------------------------------------------
     def adopt_folder_upkeep(self) -> None:

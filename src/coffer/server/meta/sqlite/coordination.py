@@ -94,9 +94,14 @@ class SqliteCoordination(Coordination):
         return sorted(r[0] for r in rows)
 
     def queue_remove(self, refs: Iterable[str]) -> None:
-        rows = [(ref,) for ref in refs]
-        if rows:
-            self._run("DELETE FROM repair_queue WHERE ref = ?", rows, many=True)
+        wanted = sorted(set(refs))
+        # Read first: deletes of objects call this for every freed ref, and most were never queued;
+        # a read takes no write lock (the store's writer is never made to wait for nothing).
+        queued = [r for i in range(0, len(wanted), 500) for (r,) in self._run(
+            f"SELECT ref FROM repair_queue WHERE ref IN ({', '.join('?' * len(wanted[i:i + 500]))})",
+            wanted[i:i + 500])]
+        if queued:
+            self._run("DELETE FROM repair_queue WHERE ref = ?", [(r,) for r in queued], many=True)
 
     def queue_list(self, limit: int = 100_000) -> list[str]:
         return [r[0] for r in self._run("SELECT ref FROM repair_queue ORDER BY ref LIMIT ?", (int(limit),))]
