@@ -15,6 +15,7 @@ from coffer.server.data.volumes.storage_policy import Policy
 from coffer.server.data.volumes.store import DataUnavailable, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeIdentityError, VolumeState, format_volume
 from coffer.server.meta.model import Segment
+from coffer.server.meta.sqlite.store import SqliteMetaStore
 
 MiB = 1 << 20
 
@@ -94,6 +95,32 @@ def test_damage_queues_repair_and_loss_is_unavailable(tmp_path):
         os.unlink(p)
     with pytest.raises(DataUnavailable):
         read(s, ref, len(body))
+
+
+def test_a_metadata_upkeep_adopts_the_folder_queue_and_cursors(tmp_path):
+    """A data folder of an older Coffer: its queue files and cursors move into the metadata at open."""
+    old = store(tmp_path, 6)  # no upkeep handed in: the folder's files, as before
+    body = blob(1 * MiB + 3, 7)
+    ref = put(old, body)
+    os.unlink(old.volumes.find_fragments(ref)[0][2])
+    assert read(old, ref, len(body)) == body
+    assert (old.heal_dir / "queue" / ref).exists()
+    old.upkeep.save_state("rebalance", {"cursor": "abc", "generation": 2})
+    coordination = SqliteMetaStore(tmp_path / "meta.db").coordination()
+    try:
+        new = store(tmp_path, 6, upkeep=coordination)
+        assert new.queued() == [ref] and not (new.heal_dir / "queue" / ref).exists()
+        assert not (new.heal_dir / "rebalance.json").exists()
+        assert coordination.load_state("rebalance") == {"cursor": "abc", "generation": 2}
+        done = heal.heal_queue(new)
+        assert [d["status"] for d in done] == ["repaired"] and new.queued() == []
+        assert heal.census(new, ref)["state"] == "healthy"
+        # what a read finds from now on goes to the metadata's queue, not to files
+        os.unlink(new.volumes.find_fragments(ref)[0][2])
+        assert read(new, ref, len(body)) == body
+        assert coordination.queue_list() == [ref] and not (new.heal_dir / "queue" / ref).exists()
+    finally:
+        coordination.close()
 
 
 def test_scrubber_resumes_from_its_cursor(tmp_path):

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from coffer.server import logs, metrics
 from coffer.server.config import Config
-from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, load_master_key
+from coffer.server.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, KmsStore, load_master_key, master_key_path
 from coffer.server.data import DataStore, LocalDataStore, VolumeDataStore
 from coffer.server.data.volumes.volume import VolumeError
 from coffer.server.http.app import build_server
@@ -159,9 +159,11 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop, sig)
-    # lifecycle rules: one worker of the group holds DATA/meta/lifecycle.lock and runs them
+    # lifecycle rules: one worker of the cluster (PostgreSQL) or of the host (SQLite) holds the
+    # metadata's `lifecycle` lock and runs them
+    coordination = meta.coordination()
     lifecycle = asyncio.ensure_future(service.lifecycle.worker(
-        cfg.meta_path.parent / "lifecycle.lock", cfg.lifecycle_day_seconds, stop))
+        coordination, cfg.meta_path.parent / "lifecycle.json", cfg.lifecycle_day_seconds, stop))
     prober = asyncio.ensure_future(probe_volumes(data, stop)) if isinstance(data, VolumeDataStore) else None
     await stop.wait()
     lifecycle.cancel()  # a pass is idempotent: cut short, the next start redoes it
@@ -186,6 +188,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
     await runner.cleanup()
     await delivery.stop()
     await meta.close()
+    coordination.close()
     service.close()
 
 
@@ -258,7 +261,7 @@ def make_data(cfg: Config, *, register: bool = False) -> DataStore:
 
 
 def _volume_store(cfg: Config, *, register: bool = False) -> VolumeDataStore:
-    store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync)
+    store = VolumeDataStore(cfg.data_dir, list(cfg.volumes), fsync=cfg.fsync, upkeep=open_meta(cfg).coordination())
     store.open(register=register)
     return store
 
@@ -270,9 +273,27 @@ def open_cluster_data(cfg: Config) -> VolumeDataStore:
 
     assert cfg.cluster_secret
     store = ClusterDataStore(cfg.data_dir, open_cluster_map(cfg.cluster_map_url), cfg.cluster_secret,
-                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca)
+                             suspect_after=cfg.suspect_after, ca=cfg.cluster_ca,
+                             upkeep=open_meta(cfg).coordination())  # locks, repair queue, cursors: shared
     store.open()
     return store
+
+
+def adopt_keys(cfg: Config) -> None:
+    """With PostgreSQL metadata: import this folder's key files (master key, KMS key store) into the
+    cluster's shared keys, or refuse a folder whose master key differs from the cluster's."""
+    vault = open_meta(cfg).key_vault()
+    if vault is None:
+        return
+    try:
+        if master_key_path(cfg.data_dir).exists():
+            KmsStore(cfg.data_dir, load_master_key(cfg.data_dir, vault=vault), cfg.region, vault=vault).list()
+    except (OSError, ValueError) as e:
+        raise StartError(f"encryption keys: {e}") from None
+    except MetaUnavailable as e:
+        raise StartError(f"cannot open the metadata store: {e}") from None
+    finally:
+        vault.close()
 
 
 def start_healer(cfg: Config) -> None:
@@ -332,6 +353,8 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
             load_master_key(cfg.data_dir)
         except (OSError, ValueError) as e:
             raise StartError(f"bad master key: {e}") from None
+    else:
+        adopt_keys(cfg)
     if cfg.tls_cert and cfg.tls_key:
         try:
             server_context(cfg.tls_cert, cfg.tls_key)

@@ -1,4 +1,5 @@
-"""`coffer kms key create|list|enable|disable`: the local KMS key store of SSE-KMS (DATA/keys/kms.json).
+"""`coffer kms key create|list|enable|disable`: the KMS key store of SSE-KMS (DATA/keys/kms.json, or with
+PostgreSQL metadata, `--data` bound to it or COFFER_META, the cluster's store in the shared metadata).
 
 Works on the data folder directly (like `coffer user`), whether or not a server runs on it: the key
 store is locked and replaced atomically by crypto_keys, so a running server sees new keys at once.
@@ -7,16 +8,22 @@ store is locked and replaced atomically by crypto_keys, so a running server sees
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 
+from coffer.server.config import Config
 from coffer.server.crypto.keys import KmsStore, load_master_key
 
 
 def _store(data: str, region: str) -> KmsStore:
+    from coffer.server.runner import open_meta
+
+    # COFFER_META, or a folder bound to PostgreSQL: the cluster's key store, in the shared metadata
+    vault = open_meta(Config(data_dir=Path(data), meta_url=os.environ.get("COFFER_META") or None)).key_vault()
     try:
-        return KmsStore(Path(data), load_master_key(Path(data)), region)
+        return KmsStore(Path(data), load_master_key(Path(data), vault=vault), region, vault=vault)
     except (ValueError, PermissionError) as e:
         raise click.ClickException(str(e)) from None
 

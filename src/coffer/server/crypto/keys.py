@@ -5,6 +5,12 @@ This module owns the two key files of the data folder (formats in docs/encryptio
 Both are created 0600 in a 0700 directory, written atomically, and refused when readable by others.
 KMS key material is itself wrapped by the master key, so the key store file alone decrypts nothing.
 The ciphers and formats of object data are in :mod:`crypto`.
+
+With a ``KeyVault`` (PostgreSQL metadata: ``MetaStore.key_vault()``, table ``shared_keys``) the keys are
+in the shared database instead, so every gateway of a cluster encrypts and decrypts with the same ones:
+created once (``INSERT ... ON CONFLICT DO NOTHING``, then read back: gateways starting together agree),
+and a data folder's existing key files are imported on first use (a folder whose master key differs
+from the cluster's is refused, never silently switched). Without one (SQLite) the files stay.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from coffer.protocol.errors import S3Error
 from coffer.server.crypto.envelope import KEY_SIZE, key_fingerprint, new_data_key, unwrap_key, wrap_key
@@ -31,6 +38,21 @@ MASTER_KEY_ENV = "COFFER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "COFFER_MASTER_KEY_FILE"
 KMS_STATES = ("Enabled", "Disabled", "PendingDeletion")
 _ALIAS = re.compile(r"[A-Za-z0-9/_-]{1,250}")
+
+
+class KeyVault(Protocol):
+    """Named secrets in the shared metadata (meta/postgres/coordination.py implements it)."""
+
+    def get_or_create(self, name: str, value: bytes) -> bytes:
+        """The stored value of ``name``; if there is none, ``value`` is stored first (once: a concurrent
+        creator's value wins for everyone)."""
+        ...
+
+    def update(self, name: str, fn: Callable[[bytes | None], bytes]) -> bytes:
+        """Replace ``name``'s value by ``fn(old)`` atomically (concurrent updates serialise)."""
+        ...
+
+    def read(self, name: str) -> bytes | None: ...
 
 
 # -- master key ----------------------------------------------------------------------------------------
@@ -76,10 +98,11 @@ def master_key_path(data_dir: Path) -> Path:
     return data_dir / "keys" / "master.key"
 
 
-def load_master_key(data_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
-    """The master key: env COFFER_MASTER_KEY, else the file named by COFFER_MASTER_KEY_FILE, else
-    DATA/keys/master.key, created (0600, random) on first use.  Creation takes a lock so that workers
-    starting together agree on one key."""
+def load_master_key(data_dir: Path, env: Mapping[str, str] | None = None, vault: KeyVault | None = None) -> bytes:
+    """The master key: env COFFER_MASTER_KEY, else the file named by COFFER_MASTER_KEY_FILE, else the
+    shared metadata's (with a ``vault``: DATA/keys/master.key imported if the cluster has none yet),
+    else DATA/keys/master.key, created (0600, random) on first use.  Creation takes a lock so that
+    workers starting together agree on one key."""
     env = os.environ if env is None else env
     if env.get(MASTER_KEY_ENV):
         return _decode_key(env[MASTER_KEY_ENV], MASTER_KEY_ENV)
@@ -87,6 +110,14 @@ def load_master_key(data_dir: Path, env: Mapping[str, str] | None = None) -> byt
         path = Path(env[MASTER_KEY_FILE_ENV])
         return _decode_key(_read_private(path), str(path))
     path = master_key_path(data_dir)
+    if vault is not None:
+        local = _decode_key(_read_private(path), str(path)) if path.exists() else None
+        shared = _decode_key(vault.get_or_create("master", base64.b64encode(local or new_data_key())).decode("ascii"),
+                             "the cluster's master key")
+        if local is not None and local != shared:
+            raise ValueError(f"{path} holds another master key than the cluster's (in the shared metadata): "
+                             "objects this folder encrypted need it; move them or set COFFER_MASTER_KEY")
+        return shared
     if not path.exists():
         with _locked(path.parent / ".master.lock"):
             if not path.exists():
@@ -133,22 +164,43 @@ class KmsStore:
     a file lock and replace the file atomically, so concurrent workers never lose a key.
     """
 
-    def __init__(self, data_dir: Path, master: bytes, region: str = "us-east-1") -> None:
+    def __init__(self, data_dir: Path, master: bytes, region: str = "us-east-1",
+                 vault: KeyVault | None = None) -> None:
         self.path = data_dir / "keys" / "kms.json"
         self.master = master
         self.region = region
+        self.vault = vault  # the shared metadata's key store (a cluster), else the file
 
-    def _load(self) -> list[KmsKey]:
-        if not self.path.exists():
+    def _parse(self, raw: bytes | str | None) -> list[KmsKey]:
+        if not raw:
             return []
-        doc = json.loads(_read_private(self.path))
+        doc = json.loads(raw)
         if doc.get("format") != "coffer-kms-v1":
             raise ValueError(f"{self.path}: unknown key store format")
         return [KmsKey(**k) for k in doc["keys"]]
 
-    def _save(self, keys: list[KmsKey]) -> None:
-        doc = {"format": "coffer-kms-v1", "keys": [asdict(k) for k in keys]}
-        _write_private(self.path, (json.dumps(doc, indent=1) + "\n").encode())
+    @staticmethod
+    def _dump(keys: list[KmsKey]) -> bytes:
+        return (json.dumps({"format": "coffer-kms-v1", "keys": [asdict(k) for k in keys]}, indent=1) + "\n").encode()
+
+    def _load(self) -> list[KmsKey]:
+        if self.vault is not None:
+            raw = self.vault.read("kms")
+            if raw is None and self.path.exists():  # a folder's key store, imported on first use
+                raw = self.vault.get_or_create("kms", _read_private(self.path).encode())
+            return self._parse(raw)
+        if not self.path.exists():
+            return []
+        return self._parse(_read_private(self.path))
+
+    def _modify(self, fn: Callable[[list[KmsKey]], list[KmsKey]]) -> None:
+        """Replace the key list by ``fn(keys)`` atomically (the vault's row lock, or the file's flock)."""
+        if self.vault is not None:
+            self._load()  # imports the folder's file first, if any
+            self.vault.update("kms", lambda raw: self._dump(fn(self._parse(raw))))
+            return
+        with _locked(self.path.parent / ".kms.lock"):
+            _write_private(self.path, self._dump(fn(self._load())))
 
     def create(self, description: str = "", alias: str = "", key_id: str = "") -> KmsKey:
         """A new key; `key_id` chosen by the operator (as RGW's static key map and Vault's named keys allow,
@@ -168,13 +220,15 @@ class KmsStore:
             material=base64.b64encode(wrapped).decode(),
             alias=alias,
         )
-        with _locked(self.path.parent / ".kms.lock"):
-            keys = self._load()
+
+        def add(keys: list[KmsKey]) -> list[KmsKey]:
             if alias and any(k.alias == alias for k in keys):
                 raise ValueError(f"alias {alias!r} already names a key")
             if any(k.id == key_id for k in keys):
                 raise ValueError(f"a key with id {key_id!r} exists")
-            self._save([*keys, key])
+            return [*keys, key]
+
+        self._modify(add)
         return key
 
     def list(self) -> list[KmsKey]:
@@ -196,11 +250,14 @@ class KmsStore:
     def set_state(self, key_id: str, state: str) -> KmsKey:
         if state not in KMS_STATES:
             raise ValueError(f"state must be one of {KMS_STATES}")
-        with _locked(self.path.parent / ".kms.lock"):
-            keys = self._load()
-            target = replace(_find(keys, key_id), state=state)
-            self._save([target if k.id == target.id else k for k in keys])
-        return target
+        changed: list[KmsKey] = []
+
+        def change(keys: list[KmsKey]) -> list[KmsKey]:
+            changed[:] = [replace(_find(keys, key_id), state=state)]
+            return [changed[0] if k.id == changed[0].id else k for k in keys]
+
+        self._modify(change)
+        return changed[0]
 
 
 def _find(keys: list[KmsKey], key_id: str) -> KmsKey:

@@ -24,7 +24,8 @@ Rules every store keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -154,6 +155,43 @@ class NodeAdmin(Protocol):
     def drain(self, node: str) -> dict[str, Any]:
         """Move every fragment off a node's volumes: {volumes, moved, repaired, stuck}."""
         ...
+
+
+class HeldLock(Protocol):
+    def alive(self) -> bool: ...  # still held (its database session still answers)
+
+    def release(self) -> None: ...
+
+
+class Upkeep(Protocol):
+    """What the multi-volume store's background work shares with every other process and gateway: named
+    locks held for a session (``lock(name, blocking=...)`` yields whether it got it; re-entrant in the
+    holding thread; gone with its holder), the repair queue and saved cursors. The composition root
+    hands in one backed by the metadata store (meta/coordination.py: PostgreSQL across gateways, SQLite
+    on one host); a store built without one keeps them in its data folder (volumes/folder_upkeep.py).
+    The data layer never imports the metadata layer: it sees only this."""
+
+    def lock(self, name: str, *, blocking: bool = True) -> AbstractContextManager[bool]: ...
+
+    def try_lock(self, name: str) -> HeldLock | None:
+        """The lock, held until ``release()`` (from the same thread), or None if another holds it."""
+        ...
+
+    def queue_add(self, refs: Iterable[str]) -> None: ...
+
+    def queue_claim(self, limit: int, lease: float, *, force: bool = False) -> list[str]: ...
+
+    def queue_remove(self, refs: Iterable[str]) -> None: ...
+
+    def queue_list(self, limit: int = 100_000) -> list[str]: ...
+
+    def queue_length(self) -> int: ...
+
+    def load_state(self, name: str) -> dict[str, Any] | None: ...
+
+    def save_state(self, name: str, doc: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class DataStore(ABC):

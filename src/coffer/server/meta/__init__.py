@@ -5,6 +5,7 @@ Modules and packages:
   backends   Choosing a metadata backend by its URL: ``postgresql://...`` -> PostgreSQL, else SQLite.
   bulk       Bulk jobs metadata (Spectra DS3 bulk PUT/GET/VERIFY): the records and the store contract.
   cluster    The cluster map: which storage nodes and volumes exist, where, and in what state.
+  coordination  Background work's coordination through the metadata: cluster locks, repair queue, cursors.
   copy       Moving metadata between engines: a single-node SQLite store copied into an empty PostgreSQL database.
   interface  The metadata store interface: what the service layer may ask of any metadata backend.
   model      Metadata records: the typed rows the metadata store keeps.

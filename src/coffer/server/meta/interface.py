@@ -355,6 +355,17 @@ class MetaStore(ABC):
     def jobs(self):  # -> coffer.server.meta.bulk.JobStore (bulk jobs)
         raise NotImplementedError("this metadata backend keeps no bulk jobs")
 
+    def key_vault(self):  # -> coffer.server.crypto.keys.KeyVault | None
+        """Where the encryption and token-signing keys live when they must be shared by every gateway
+        (PostgreSQL: a handle on the ``shared_keys`` table); None: in the data folder (SQLite, one host)."""
+        return None
+
+    def coordination(self):  # -> coffer.server.meta.coordination.Coordination
+        """A new coordination handle on this store's database (named cluster locks held for a session,
+        the repair queue, saved cursors: meta/coordination.py). Synchronous, usable from any thread;
+        needs no ``open()``. The caller closes it."""
+        raise NotImplementedError("this metadata backend has no coordination")
+
     # -- housekeeping -----------------------------------------------------------------------------
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:

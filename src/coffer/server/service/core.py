@@ -137,7 +137,8 @@ class Core:
         self.data = data
         self.limits = limits
         self.region = region
-        self.sse = Sse(Path(getattr(data, "root", ".")), region)
+        # keys in the data folder, or (PostgreSQL) in the shared metadata: one set for every gateway
+        self.sse = Sse(Path(getattr(data, "root", ".")), region, meta.key_vault() if meta is not None else None)
         self._reserve_ok = False  # check_space: the metadata reserve is known to be in place
         # Hashing and file writes run here, off the event loop; hashlib and os.write release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="io")

@@ -4,6 +4,7 @@ checks on every read, self-healing (docs/erasure-coding.md, docs/volumes.md).
 Modules:
   bitrot          Bitrot protection: the fragment file format and the checksum of every block in it.
   cluster         The gateway's data store over storage nodes: the cluster map's volumes as remote volumes.
+  folder_upkeep   The upkeep state of a multi-volume store built without a metadata store: in its data folder.
   heal            Self-healing over the multi-volume store: census, repair queue, scrubber, rebuild and drain.
   placement       Placement: which volume holds which fragment of an object, by rendezvous hashing.
   rebalance       Rebalance: move fragments to where placement wants them now (a node or volume joined).

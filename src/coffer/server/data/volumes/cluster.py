@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from coffer.server.data.interface import Upkeep
 from coffer.server.data.volumes.remote import NodeClient, RemoteVolume
 from coffer.server.data.volumes.storage_policy import Policy, PolicyError, cluster_default_policy, codec_for
 from coffer.server.data.volumes.store import VolumeDataStore
@@ -37,8 +38,9 @@ class ClusterDataStore(VolumeDataStore):
     """Object data on the storage nodes of the cluster map (see module docstring)."""
 
     def __init__(self, root: Path, cluster: Any, secret: str, *, suspect_after: float = 10.0,
-                 refresh_every: float = 2.0, block_size: int = DEFAULT_BLOCK_SIZE, ca: str | None = None) -> None:
-        super().__init__(root, [], block_size=block_size)
+                 refresh_every: float = 2.0, block_size: int = DEFAULT_BLOCK_SIZE, ca: str | None = None,
+                 upkeep: Upkeep | None = None) -> None:
+        super().__init__(root, [], block_size=block_size, upkeep=upkeep)
         self.cluster = cluster
         self.secret = secret
         self.ca = ca  # with a CA bundle, every node is reached over verified TLS
@@ -54,7 +56,7 @@ class ClusterDataStore(VolumeDataStore):
 
     def open(self, *, register: bool = True) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.queue_dir.mkdir(parents=True, exist_ok=True)
+        self.adopt_folder_upkeep()
         self.sync(probe=True)
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, daemon=True, name="cluster-map")

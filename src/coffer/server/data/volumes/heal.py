@@ -5,24 +5,26 @@ the `coffer admin` operations (the metadata-level halves are in service/storage/
 
 * ``census(ref, trust)``: where a segment's fragments are and in what state (trust 1: present and
   their headers valid; trust 2: every block read and its CRC32C checked).
-* ``heal_queue``: repairs every ref in the repair queue (reads and degraded writes fill it).
+* ``heal_queue``: repairs every ref in the repair queue (reads and degraded writes fill it; the queue
+  is the store's ``upkeep``, a table of the metadata shared by every gateway). Refs are claimed in
+  batches: a claimed ref is due again only after ``retry_after`` seconds, so one that cannot be
+  repaired now (or whose claimer died) comes back by itself.
 * ``Scrubber``: walks every ref in sorted order, verifying and repairing, at a byte-rate limit; its
-  cursor is saved in ``DATA/heal/scrub.json`` at least once a second, so a restart resumes the pass
-  where it stopped instead of starting over.
+  cursor is saved in the upkeep's state (``scrub``) at least once a second, so a restart resumes the
+  pass where it stopped instead of starting over.
 * ``rebuild_volume``: a lost disk replaced by an empty directory gets a new identity and every
   fragment that lived on the lost one is recreated (on it, or elsewhere if it is not back).
 * ``drain_volume``: moves every fragment off a volume (no decoding: fragment files are copied as they
   are, after verification), then forgets the volume.
 
-Repairs of one server never run concurrently (``repair_lock``, an flock shared by all processes):
-two repairs of one ref would each be correct, but racing renames and unlinks make the result hard
-to reason about, and repair is disk-bound anyway.
+Repairs never run concurrently (the upkeep's ``repair`` lock: across every process of a host on
+SQLite, of the whole cluster on PostgreSQL): two repairs of one ref would each be correct, but racing
+renames and unlinks make the result hard to reason about, and repair is disk-bound anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
@@ -31,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coffer.server.data.durable import flock, write_json
+from coffer.server.data.durable import write_json
 from coffer.server.data.volumes.bitrot import (
     HEADER_SIZE,
     FragmentFormatError,
@@ -47,10 +49,15 @@ from coffer.server.data.volumes.volume import IDENTITY_FILE, Volume, VolumeState
 if TYPE_CHECKING:
     from coffer.server.data.volumes.store import VolumeDataStore
 
+# The upkeep's lock names (data/interface.py `Upkeep`): one holder each, per host or per cluster.
+HEALER = "healer"  # the background loop: repair queue, scrub and rebalance slices
+REPAIR = "repair"  # one repair or fragment move at a time
+SCRUB = "scrub"  # one scrub pass at a time
+
 
 def repair_ref(store: VolumeDataStore, ref: str) -> RepairResult | None:
-    """Repair one ref under the server-wide repair lock; None if it has no fragment left (deleted)."""
-    with flock(store.heal_dir / "repair.lock"):
+    """Repair one ref under the repair lock; None if it has no fragment left (deleted)."""
+    with store.upkeep.lock(REPAIR):
         try:
             return repair(store.volumes, ref)
         except ObjectNotFound:
@@ -105,38 +112,29 @@ def census(store: VolumeDataStore, ref: str, trust: int = 2) -> dict:
             "fragments": frags}
 
 
-def heal_queue(store: VolumeDataStore, retry_after: float = 30.0, *, force: bool = False) -> list[dict]:
-    """Repair every queued ref; a ref that cannot be fully repaired now (no spare volume) stays
-    queued and is retried after ``retry_after`` seconds (``force``: retry them all now)."""
-    out = []
-    now = time.time()
-    for ref in store.queued():
-        qfile = store.queue_dir / ref
-        try:
-            if qfile.stat().st_mtime > now and not force:
-                continue  # failed recently: its retry time (the mtime) has not come
-        except FileNotFoundError:
-            continue
-        try:
-            res = repair_ref(store, ref)
-        except NotEnoughFragments as exc:
-            out.append({"ref": ref, "status": "lost", "error": str(exc)})
-            _mark_retry(qfile, now + retry_after)
-            continue
-        if res is not None and res.unrepaired:
-            _mark_retry(qfile, now + retry_after)
-        else:
-            store.dequeue(ref)
-        out.append({"ref": ref, **result_dict(res)})
-    return out
-
-
-def _mark_retry(qfile: Path, when: float) -> None:
-    try:
-        qfile.write_bytes(b"retry")
-        os.utime(qfile, (when, when))  # a future mtime: skipped until then
-    except OSError:
-        pass
+def heal_queue(store: VolumeDataStore, retry_after: float = 30.0, *, force: bool = False,
+               batch: int = 100) -> list[dict]:
+    """Repair every due ref of the repair queue (``force``: every queued ref, due or not). Each is
+    claimed for ``retry_after`` seconds first: one that cannot be fully repaired now (no spare
+    volume, too few fragments) stays queued and is due again then; a repaired or gone one leaves."""
+    out: list[dict] = []
+    seen: set[str] = set()
+    while True:
+        refs = store.upkeep.queue_claim(1 << 30 if force else batch, retry_after, force=force)
+        if seen.issuperset(refs):
+            return out  # nothing new (a zero retry_after hands back what just failed)
+        seen.update(refs)
+        for ref in refs:
+            try:
+                res = repair_ref(store, ref)
+            except NotEnoughFragments as exc:
+                out.append({"ref": ref, "status": "lost", "error": str(exc)})
+                continue
+            if res is None or not res.unrepaired:
+                store.dequeue(ref)
+            out.append({"ref": ref, **result_dict(res)})
+        if force or len(refs) < batch:
+            return out
 
 
 class Scrubber:
@@ -145,21 +143,17 @@ class Scrubber:
     def __init__(self, store: VolumeDataStore, rate: float) -> None:
         self.store = store
         self.rate = rate  # bytes per second read from disks; <= 0: unlimited
-        self.state_path = store.heal_dir / "scrub.json"
 
     def state(self) -> dict:
-        try:
-            return json.loads(self.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return {"cursor": "", "passes": 0, "finished": 0.0}
+        return self.store.upkeep.load_state(SCRUB) or {"cursor": "", "passes": 0, "finished": 0.0}
 
     def _save(self, st: dict) -> None:
-        write_json(self.state_path, st)
+        self.store.upkeep.save_state(SCRUB, st)
 
     def run(self, stop: threading.Event | None = None, budget: float | None = None) -> dict:
         """Scrub from the saved cursor until the pass ends, ``stop`` is set or ``budget`` seconds
         pass. Returns the state (with ``busy`` if another process is scrubbing)."""
-        with flock(self.store.heal_dir / "scrub.lock", blocking=False) as got:
+        with self.store.upkeep.lock(SCRUB, blocking=False) as got:
             if not got:
                 return {**self.state(), "busy": True}
             st = self.state()
@@ -275,7 +269,7 @@ def _move_off(store: VolumeDataStore, vol: Volume, ref: str, out: dict) -> None:
     into ``out`` (moved, repaired, stuck)."""
     for index, src in vol.fragments_of(ref):
         try:
-            with flock(store.heal_dir / "repair.lock"):
+            with store.upkeep.lock(REPAIR):
                 moved = _move(store, vol, ref, index, src)
         except OSError as exc:
             out["stuck"].append(f"{ref}.{index}: {exc}")

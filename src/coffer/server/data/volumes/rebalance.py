@@ -17,25 +17,27 @@ For each ref, in sorted order (the scrubber's walk, ``iter_refs``):
   from the others (at most one fragment of a stripe is ever in flight), so reads stay exact;
 * a ref below full width is left to repair (queued), never moved.
 
-Throttled (bytes per second copied) and resumable: the cursor is saved in ``DATA/heal/rebalance.json``
-at least once a second, with the layout generation the pass serves; a pass is due when the cluster's
-generation differs from the last finished pass's. One pass per data folder at a time (an flock).
+Throttled (bytes per second copied) and resumable: the cursor is saved in the store's upkeep state
+(``rebalance``: a row of the metadata, so a pass cut short on one gateway resumes on whichever gateway
+runs the next slice) at least once a second, with the layout generation the pass serves; a pass is due
+when the cluster's generation differs from the last finished pass's. One pass at a time (the upkeep's
+``rebalance`` lock: per cluster on PostgreSQL), never beside a repair (each ref under ``repair``).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from coffer.server.data.durable import flock, write_json
 from coffer.server.data.volumes.bitrot import FragmentFormatError, close_handle, read_header, verify_file
-from coffer.server.data.volumes.heal import copy_fragment
+from coffer.server.data.volumes.heal import REPAIR, copy_fragment
 
 if TYPE_CHECKING:
     from coffer.server.data.volumes.store import VolumeDataStore
+
+REBALANCE = "rebalance"  # the upkeep's lock and state name
 
 
 class Rebalancer:
@@ -44,16 +46,16 @@ class Rebalancer:
     def __init__(self, store: VolumeDataStore, rate: float = 0.0) -> None:
         self.store = store
         self.rate = rate  # bytes per second copied; <= 0: unlimited
-        self.state_path = store.heal_dir / "rebalance.json"
 
     def generation(self) -> int:
         return int(getattr(self.store, "generation", 0))
 
     def state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return {"cursor": "", "passes": 0, "finished": 0.0, "generation": None}
+        return self.store.upkeep.load_state(REBALANCE) or {"cursor": "", "passes": 0, "finished": 0.0,
+                                                           "generation": None}
+
+    def _save(self, st: dict[str, Any]) -> None:
+        self.store.upkeep.save_state(REBALANCE, st)
 
     def due(self) -> bool:
         """A pass is under way, or the layout changed since the last one finished."""
@@ -61,7 +63,7 @@ class Rebalancer:
         return bool(st.get("cursor")) or st.get("generation") != self.generation()
 
     def run(self, stop: threading.Event | None = None, budget: float | None = None) -> dict[str, Any]:
-        with flock(self.store.heal_dir / "rebalance.lock", blocking=False) as got:
+        with self.store.upkeep.lock(REBALANCE, blocking=False) as got:
             if not got:
                 return {**self.state(), "busy": True}
             self.store.refresh(force=True)
@@ -74,7 +76,7 @@ class Rebalancer:
             for ref in self.store.iter_refs(after=st["cursor"]):
                 if stop is not None and stop.is_set():
                     break
-                with flock(self.store.heal_dir / "repair.lock"):  # never beside a repair of this server
+                with self.store.upkeep.lock(REPAIR):  # never beside a repair
                     copied += self._ref(ref, stats)
                 stats["checked"] += 1
                 st["cursor"] = ref
@@ -83,16 +85,16 @@ class Rebalancer:
                     if ahead > 0:
                         (stop.wait if stop is not None else time.sleep)(min(ahead, 5.0))
                 if time.monotonic() - saved >= 1.0:
-                    write_json(self.state_path, st)
+                    self._save(st)
                     saved = time.monotonic()
                 if budget is not None and time.monotonic() - began >= budget:
                     break
             else:
                 st.update(cursor="", passes=st.get("passes", 0) + 1, finished=time.time(),
                           generation=st.pop("generation_started", self.generation()), last_stats=st.pop("stats"))
-                write_json(self.state_path, st)
+                self._save(st)
                 return {**st["last_stats"], "done": True, "generation": st["generation"]}
-            write_json(self.state_path, st)
+            self._save(st)
             return {**stats, "done": False, "cursor": st["cursor"]}
 
     # -- one ref -------------------------------------------------------------------------------------

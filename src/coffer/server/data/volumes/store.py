@@ -12,17 +12,19 @@ unmounted disk leaves an empty mount point; filling it would hide data), it is o
 operator runs ``coffer admin rebuild --volume``. A path given for the first time is formatted. A
 directory carrying another server's uuid is refused at start.
 
-Damage seen by a read (bad CRC, missing fragment, I/O error) goes to the repair queue, one empty
-file per ref in ``DATA/heal/queue/`` (atomic, idempotent, shared by all worker processes); the
-healer (heal.py) drains it. Writes that met their quorum with fewer than ``k + m`` fragments are
-queued the same way.
+Damage seen by a read (bad CRC, missing fragment, I/O error) goes to the repair queue of the store's
+``upkeep`` (data/interface.py `Upkeep`: a table of the metadata, shared by every worker process and
+every gateway of a cluster; idempotent); the healer (heal.py) of whichever process holds the healer
+lock drains it. Writes that met their quorum with fewer than ``k + m`` fragments are queued the same
+way. Without an upkeep handed in, the store keeps its queue, locks and cursors in ``DATA/heal/``
+(folder_upkeep.py); with one, what an older Coffer left there is moved into it at ``open``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import json
+import logging
 import os
 import threading
 import time
@@ -31,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coffer.protocol.checksums import Hasher
-from coffer.server.data.interface import DataStore, DataUnavailable, ReadSpan, SegmentLike
+from coffer.server.data.interface import DataStore, DataUnavailable, ReadSpan, SegmentLike, Upkeep
 from coffer.server.data.local import plan_range
+from coffer.server.data.volumes.folder_upkeep import FolderUpkeep, adopt
 from coffer.server.data.volumes.storage_policy import Policy, PolicyError, codec_for, default_policy
 from coffer.server.data.volumes.stripes import (
     DEFAULT_BLOCK_SIZE,
@@ -55,6 +58,8 @@ from coffer.server.data.volumes.volume import (
 
 if TYPE_CHECKING:
     from coffer.server.data.volumes.upkeep import VolumeAdmin
+
+log = logging.getLogger("coffer.volumes")
 
 REGISTRY = "volumes.json"
 READ_BATCH = 4 << 20  # object bytes per hop to a worker thread on GET
@@ -163,13 +168,14 @@ class VolumeDataStore(DataStore):
     """Object data over several volumes (see module docstring)."""
 
     def __init__(self, root: Path, volume_paths: list[Path], *, fsync: bool = True,
-                 block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+                 block_size: int = DEFAULT_BLOCK_SIZE, upkeep: Upkeep | None = None) -> None:
         self.root = Path(root)
         self.paths = [Path(p).absolute() for p in volume_paths]
         self.fsync = fsync
         self.block_size = block_size
         self.heal_dir = self.root / "heal"
-        self.queue_dir = self.heal_dir / "queue"
+        self.shared_upkeep = upkeep is not None
+        self.upkeep: Upkeep = upkeep if upkeep is not None else FolderUpkeep(self.heal_dir)
         self.volumes = VolumeSet([])
         self._lock = threading.Lock()
         self._registry_mtime = 0.0
@@ -199,7 +205,7 @@ class VolumeDataStore(DataStore):
         (the server's start does; helper processes only read it)."""
         tune_allocator()
         self.root.mkdir(parents=True, exist_ok=True)
-        self.queue_dir.mkdir(parents=True, exist_ok=True)
+        self.adopt_folder_upkeep()
         reg = self.read_registry()
         if register:
             first = not reg
@@ -337,25 +343,33 @@ class VolumeDataStore(DataStore):
                         vol.unlink_fragment(path)
                     except OSError as exc:
                         vol.fail(exc)
-            self.dequeue(ref)
+        try:  # one call for the batch; a queued ref left behind is found gone by the healer and dropped
+            self.upkeep.queue_remove(refs)
+        except Exception:
+            log.warning("could not drop deleted refs from the repair queue", exc_info=True)
 
-    # -- repair queue -------------------------------------------------------------------------------
+    # -- repair queue (the upkeep's) ----------------------------------------------------------------
+    def adopt_folder_upkeep(self) -> None:
+        """With an upkeep handed in: move the queue files and cursors an older Coffer kept in
+        ``DATA/heal/`` into it (nothing to do after the first start)."""
+        self.heal_dir.mkdir(parents=True, exist_ok=True)
+        if self.shared_upkeep:
+            try:
+                adopt(self.heal_dir, self.upkeep, ("rebalance", "scrub"))
+            except Exception:  # the metadata cannot take them now: the files stay for the next start
+                log.warning("could not move DATA/heal/ queue files into the metadata", exc_info=True)
+
     def enqueue(self, ref: str) -> None:
         try:
-            fd = os.open(self.queue_dir / ref, os.O_WRONLY | os.O_CREAT, 0o640)
-            os.close(fd)
-        except OSError:
-            pass  # the scrubber finds the damage anyway; a read must not fail for this
+            self.upkeep.queue_add([ref])
+        except Exception:  # the scrubber finds the damage anyway; a read must not fail for this
+            log.warning("could not queue %s for repair", ref, exc_info=True)
 
     def dequeue(self, ref: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.queue_dir / ref)
+        self.upkeep.queue_remove([ref])
 
     def queued(self) -> list[str]:
-        try:
-            return sorted(os.listdir(self.queue_dir))
-        except FileNotFoundError:
-            return []
+        return self.upkeep.queue_list()
 
     # -- housekeeping -------------------------------------------------------------------------------
     def sweep_tmp(self, older_than: float = 0.0) -> int:

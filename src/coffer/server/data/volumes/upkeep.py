@@ -7,12 +7,14 @@ imports the other through here.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from coffer.server.data.volumes.heal import (
+    HEALER,
+    REPAIR,
+    SCRUB,
     NotEnoughFragments,
     Scrubber,
     drain_volume,
@@ -31,27 +33,53 @@ if TYPE_CHECKING:
 
 def background(store: VolumeDataStore, stop: threading.Event, *, scrub_rate: float, scrub_interval: float,
                heal_interval: float, log) -> None:
-    """The healer and scrubber loop (one per server, in the supervisor process): drain the repair
-    queue every ``heal_interval`` seconds; scrub in slices so queued repairs never wait long."""
+    """The healer and scrubber loop (one per server, in the supervisor process). It runs only while it
+    holds the upkeep's ``healer`` lock (one holder per host on SQLite, per cluster on PostgreSQL; a
+    killed holder's lock is free at once and another gateway's loop takes over within an interval):
+    drain the repair queue every ``heal_interval`` seconds; scrub and rebalance in slices so queued
+    repairs never wait long."""
     scrubber = Scrubber(store, scrub_rate)
     rebalancer = Rebalancer(store, scrub_rate)  # the same disk budget as the scrubber
-    if not scrubber.state_path.exists():
-        scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass after one interval
-    while not stop.wait(heal_interval):
-        try:
-            store.refresh()
-            for item in heal_queue(store):
-                if item["status"] not in ("healthy", "gone"):
-                    log.warning("heal %s: %s", item["ref"], item["status"])
-            st = scrubber.state()
-            if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
-                scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
-            if getattr(store, "generation", None) is not None and rebalancer.due():
-                st = rebalancer.run(stop, budget=max(1.0, 4 * heal_interval))  # a node joined: move its share
-                if st.get("moved"):
-                    log.info("rebalance: %s", {k: st[k] for k in ("checked", "moved", "done") if k in st})
-        except Exception:
-            log.exception("healer pass failed")
+    held = None
+    try:
+        while not stop.wait(heal_interval):
+            try:
+                if held is not None and not held.alive():
+                    log.warning("healer lock lost (its database session ended); trying again")
+                    held.release()
+                    held = None
+                if held is None:
+                    held = store.upkeep.try_lock(HEALER)
+                    if held is None:
+                        continue  # another process (gateway) runs the healer
+                    log.info("healer: this process runs repair, scrub and rebalance")
+                    if store.upkeep.load_state(SCRUB) is None:
+                        scrubber._save({"cursor": "", "passes": 0, "finished": time.time()})  # first pass later
+                store.refresh()
+                # One round holds the repair lock throughout: the per-ref locks inside re-enter it
+                # (microseconds, not a database round trip each); an admin repair waits for the round.
+                with store.upkeep.lock(REPAIR):
+                    _round(store, scrubber, rebalancer, stop, scrub_interval, heal_interval, log)
+            except Exception:
+                log.exception("healer pass failed")
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _round(store: VolumeDataStore, scrubber: Scrubber, rebalancer: Rebalancer, stop: threading.Event,
+           scrub_interval: float, heal_interval: float, log) -> None:
+    """One healer round: the due repairs, then a scrub slice and a rebalance slice if due."""
+    for item in heal_queue(store):
+        if item["status"] not in ("healthy", "gone"):
+            log.warning("heal %s: %s", item["ref"], item["status"])
+    st = scrubber.state()
+    if st.get("cursor") or time.time() - float(st.get("finished", 0)) >= scrub_interval:
+        scrubber.run(stop, budget=max(1.0, 4 * heal_interval))
+    if getattr(store, "generation", None) is not None and rebalancer.due():
+        st = rebalancer.run(stop, budget=max(1.0, 4 * heal_interval))  # a node joined: move its share
+        if st.get("moved"):
+            log.info("rebalance: %s", {k: st[k] for k in ("checked", "moved", "done") if k in st})
 
 
 class VolumeAdmin:
@@ -64,18 +92,15 @@ class VolumeAdmin:
     def report(self) -> dict:
         vols = volumes_report(self.store)
         return {"volumes": vols, "default_policy": self.store.default_policy().name,
-                "repair_queue": len(self.store.queued()), "scrub": Scrubber(self.store, 0).state()}
+                "repair_queue": self.store.upkeep.queue_length(), "scrub": Scrubber(self.store, 0).state()}
 
     def health(self) -> dict:
         """status ok (every volume writable, nothing queued), degraded (writes still meet the default
         policy's quorum) or failed; the volumes, the repair queue's length, the scrubber's state."""
         store = self.store
         store.refresh()
-        queue = len(store.queued())
-        try:
-            scrub = json.loads((store.heal_dir / "scrub.json").read_text())
-        except (OSError, ValueError):
-            scrub = {}
+        queue = store.upkeep.queue_length()
+        scrub = store.upkeep.load_state(SCRUB) or {}
         vols: list[dict] = []
         for v in store.volumes:
             cap = v.capacity() if v.state is not VolumeState.OFFLINE else None

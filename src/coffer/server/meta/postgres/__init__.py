@@ -4,6 +4,7 @@
 Modules:
   bulk      The PostgreSQL backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
   cluster   The cluster map (nodes, volumes, layout generation) on PostgreSQL (see meta/cluster.py).
+  coordination  Coordination on PostgreSQL (a cluster): session advisory locks, the repair queue and saved state.
   engine    psycopg plumbing: the group-commit writer connection, the read pool, error mapping, retries.
   events    Bucket notifications (event queue, `FOR UPDATE SKIP LOCKED` claims) and bucket snapshots.
   listen    The listen API's event log (read by (txid, id) cursors, never skipping a late commit) and leases.

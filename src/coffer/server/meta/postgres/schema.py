@@ -109,7 +109,21 @@ _V1 = [
                ELSE k || '\\x00'::bytea END $$""",
 ]
 
+# Cluster upkeep: the repair queue, the background passes' saved state and the shared keys
+# (meta/postgres/coordination.py).
+# One migration step of its own: renumber freely at merge.
+_UPKEEP = [
+    """CREATE TABLE repair_queue (
+        ref text COLLATE "C" PRIMARY KEY, queued double precision NOT NULL,
+        not_before double precision NOT NULL DEFAULT 0)""",
+    "CREATE INDEX repair_queue_due ON repair_queue(not_before, ref)",
+    "CREATE TABLE upkeep_state (name text PRIMARY KEY, doc text NOT NULL)",
+    # the cluster's encryption and token-signing keys (crypto/keys.py `KeyVault`): master, kms, token
+    "CREATE TABLE shared_keys (name text PRIMARY KEY, value bytea NOT NULL)",
+]
+
 # The listen API's short-lived event log and its listeners' leases (meta/postgres/listen.py).
+# One migration step of its own: renumber freely at merge.
 _LISTEN = [
     """CREATE TABLE listen_log (
         id bigserial PRIMARY KEY, bucket text NOT NULL, created double precision NOT NULL, record text NOT NULL)""",
@@ -118,7 +132,7 @@ _LISTEN = [
 ]
 
 # Index i takes the schema from version i to version i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _LISTEN]
+MIGRATIONS: list[list[str]] = [_V1, _UPKEEP, _LISTEN]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

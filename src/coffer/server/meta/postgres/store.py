@@ -367,6 +367,16 @@ class PostgresMetaStore(MetaStore):
 
         return PostgresJobStore(self)
 
+    def key_vault(self):  # the cluster's keys, in the shared database
+        from coffer.server.meta.postgres.coordination import PostgresCoordination
+
+        return PostgresCoordination(self.dsn)
+
+    def coordination(self):  # session advisory locks; queue and state in the database
+        from coffer.server.meta.postgres.coordination import PostgresCoordination
+
+        return PostgresCoordination(self.dsn)
+
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))

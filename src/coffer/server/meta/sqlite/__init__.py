@@ -3,6 +3,7 @@
 Modules:
   bulk      The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
   cluster   The cluster map on SQLite (one host: tests, a cluster whose nodes share a file system).
+  coordination  Coordination on SQLite (one host): flock files beside the database; repair queue, state in it.
   engine    SQLite plumbing of the metadata store: connections, busy retries, group commit, read threads.
   events    SQLite side of bucket notifications and container snapshots (OpenIO).
   listen    The listen API's short-lived event log and listener leases (ListenBucketNotification).

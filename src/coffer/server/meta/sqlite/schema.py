@@ -198,8 +198,18 @@ def _jobs_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_blobs_by_chunk ON job_blobs(job_id, chunk, done)")
 
 
+# -- cluster upkeep: the repair queue and saved cursors (one migration step: renumber freely at merge) --
+def _upkeep_tables(conn: sqlite3.Connection) -> None:
+    """The repair queue and the background passes' saved state: see coordination.py."""
+    conn.execute("""CREATE TABLE repair_queue (
+        ref TEXT PRIMARY KEY, queued REAL NOT NULL, not_before REAL NOT NULL DEFAULT 0) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX repair_queue_due ON repair_queue(not_before, ref)")
+    conn.execute("CREATE TABLE upkeep_state (name TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID")
+
+
 def _listen_tables(conn: sqlite3.Connection) -> None:
-    """The listen API's short-lived event log and its listeners' leases: see listen.py."""
+    """The listen API's short-lived event log and its listeners' leases: see listen.py (one migration step:
+    renumber freely at merge)."""
     conn.execute(
         """CREATE TABLE listen_log (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -214,7 +224,7 @@ def _listen_tables(conn: sqlite3.Connection) -> None:
 
 # Index i holds the migration that takes the schema from version i to version i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables, _listen_tables,
+    _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables, _upkeep_tables, _listen_tables,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -455,6 +455,11 @@ class SqliteMetaStore(MetaStore):
 
         return SqliteJobStore(self)
 
+    def coordination(self):  # locks beside the file, queue and state in it
+        from coffer.server.meta.sqlite.coordination import SqliteCoordination
+
+        return SqliteCoordination(self.path)
+
     # -- housekeeping -----------------------------------------------------------------------------
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))

@@ -2,7 +2,8 @@
 
 A token is a JWT (HS256, issued and verified with PyJWT) whose claims are `sub` (the user id), `jti`
 (the token id), `iat` and optionally `exp`. It is signed with a 256-bit key kept in `DATA/keys/token.key` (mode 0600,
-created on first use by whichever process needs it first; see `_load_key`). Only HS256 with our
+created on first use by whichever process needs it first; see `_load_key`), or with PostgreSQL metadata
+in its `shared_keys` row `token` (`MetaStore.key_vault()`), the same for every gateway. Only HS256 with our
 own header is accepted: a token naming another algorithm (the classic `alg: none` attack) is
 refused before any signature check.
 
@@ -84,7 +85,17 @@ class Tokens:
     @property
     def key(self) -> bytes:
         if self._key is None:
-            self._key = _load_key(self.data_dir)
+            vault = self.meta.key_vault()  # PostgreSQL: the cluster's key, shared by every gateway
+            if vault is None:
+                self._key = _load_key(self.data_dir)
+            else:
+                try:
+                    path = self.data_dir / "keys" / KEY_FILE  # a folder's key, imported on first use
+                    local = path.read_text().strip().encode() if path.exists() else None
+                    self._key = bytes.fromhex(vault.get_or_create(
+                        "token", local or secrets.token_bytes(32).hex().encode()).decode())
+                finally:
+                    vault.close()
         return self._key
 
     async def issue(self, user_id: str, expires_in: float | None = None, use: str | None = None,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from coffer.protocol.errors import S3Error
 from coffer.server.crypto import envelope as crypto
 from coffer.server.crypto.envelope import CustomerKey, Encryptor, SseRequest
-from coffer.server.crypto.keys import KmsKey, KmsStore, load_master_key, sse_s3_key_id
+from coffer.server.crypto.keys import KeyVault, KmsKey, KmsStore, load_master_key, sse_s3_key_id
 from coffer.server.data import DataShort, DataStore, DataUnavailable
 from coffer.server.meta.model import ObjectRecord, Segment
 
@@ -68,20 +68,21 @@ class Sealing:
 class Sse:
     """Key lookups and the seal/open decisions (one per service; keys are loaded on first use)."""
 
-    def __init__(self, data_dir: Path, region: str) -> None:
+    def __init__(self, data_dir: Path, region: str, vault: KeyVault | None = None) -> None:
         self.data_dir = data_dir
         self.region = region
+        self.vault = vault  # with PostgreSQL metadata: the cluster's keys (crypto/keys.py)
         self._master: bytes | None = None
 
     @property
     def master(self) -> bytes:
         if self._master is None:
-            self._master = load_master_key(self.data_dir)
+            self._master = load_master_key(self.data_dir, vault=self.vault)
         return self._master
 
     @property
     def kms(self) -> KmsStore:
-        return KmsStore(self.data_dir, self.master, self.region)
+        return KmsStore(self.data_dir, self.master, self.region, vault=self.vault)
 
     # -- choosing and sealing --------------------------------------------------------------------
     def wanted(self, req: SseRequest | None, bucket_props: dict[str, Any]) -> SseRequest | None:

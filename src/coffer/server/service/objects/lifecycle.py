@@ -5,14 +5,15 @@ enforcement. A rule: {"id", "status": "Enabled"|"Disabled", "filter": {"prefix",
 "expiration": {"days"} | {"date"} | {"expired_marker": True}, "noncurrent": {"days", "newer"},
 "abort_mpu": days}.
 
-The worker runs in the server process. Only one process of a prefork group runs it at a time: each
-worker tries a non-blocking flock on DATA/meta/lifecycle.lock and the holder runs the passes (if it
-dies, the kernel drops the lock and another takes over). A pass walks every bucket with rules in
-small batches (cursor per bucket, short sleeps between batches) so it never hogs the event loop or
-the metadata writer. After each batch the pass's position (bucket, phase, last key) is saved in
-DATA/meta/lifecycle.json, so a pass cut short by a stop or a crash resumes where it was instead of
-starting over; the file is an optimisation (written without fsync: losing it only means rescanning),
-and every action is idempotent, so redoing part of a pass is harmless.
+The worker runs in the server process. Only one process runs it at a time: each worker tries the
+metadata's ``lifecycle`` lock (meta/coordination.py: a session advisory lock on PostgreSQL, so one
+gateway of the whole cluster; an flock on DATA/meta/lifecycle.lock on SQLite) and the holder runs the
+passes (if it dies, its session or file descriptor goes with it and another takes over). A pass
+walks every bucket with rules in small batches (cursor per bucket, short sleeps between batches) so
+it never hogs the event loop or the metadata writer. After each batch the pass's position (bucket,
+phase, last key) is saved in DATA/meta/lifecycle.json, so a pass cut short by a stop or a crash
+resumes where it was instead of starting over; the file is an optimisation (written without fsync:
+losing it only means rescanning), and every action is idempotent, so redoing part of a pass is harmless.
 It deletes only through the service's guarded paths: a locked version is never touched (the guard
 refuses and the worker moves on). `day_seconds` is the length of a lifecycle "day" (86400 in
 production; tests shrink it with `coffer serve --lifecycle-day-seconds`).
@@ -21,7 +22,6 @@ production; tests shrink it with `coffer serve --lifecycle-day-seconds`).
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import math
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from coffer.protocol.errors import MALFORMED_XML, S3Error
+from coffer.server.meta.coordination import LIFECYCLE, Coordination, HeldLock
 from coffer.server.meta.model import Bucket
 from coffer.server.service.core import Core, Principal
 from coffer.server.service.events.announce import Announce
@@ -179,21 +180,24 @@ class Lifecycle:
             name, lambda props: {k: v for k, v in props.items() if k != "lifecycle"})
 
     # -- enforcement -----------------------------------------------------------------------------
-    async def worker(self, lock_path: Path, day_seconds: float, stop: asyncio.Event) -> None:
-        """Run passes while this process holds the lifecycle lock; until `stop` is set."""
+    async def worker(self, coordination: Coordination, progress_path: Path, day_seconds: float,
+                     stop: asyncio.Event) -> None:
+        """Run passes while this process holds the metadata's lifecycle lock; until `stop` is set."""
         interval = max(0.2, min(60.0, day_seconds / 4))
-        self.progress_path = lock_path.with_suffix(".json")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.progress_path = progress_path
+        held: HeldLock | None = None
         try:
-            held = False
             while not stop.is_set():
-                if not held:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        held = True
-                    except BlockingIOError:
-                        pass
-                if held:
+                try:
+                    if held is not None and not held.alive():
+                        log.warning("lifecycle lock lost (its database session ended)")
+                        held.release()
+                        held = None
+                    if held is None:
+                        held = coordination.try_lock(LIFECYCLE)  # this thread (the event loop's) holds it
+                except Exception:
+                    log.warning("lifecycle lock: metadata unreachable", exc_info=True)
+                if held is not None:
                     try:
                         await self.run_pass(day_seconds)
                     except Exception:
@@ -203,7 +207,8 @@ class Lifecycle:
                 except TimeoutError:
                     pass
         finally:
-            os.close(fd)  # releases the lock
+            if held is not None:
+                held.release()
 
     async def run_pass(self, day_seconds: float, now: float | None = None) -> int:
         """One pass over every bucket with rules (in name order, resuming a saved position);
