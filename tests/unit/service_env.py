@@ -7,6 +7,7 @@ from pathlib import Path
 
 from coffer.server.config import Limits
 from coffer.server.data import LocalDataStore
+from coffer.server.meta.interface import MetaStore
 from coffer.server.meta.sqlite.store import SqliteMetaStore
 from coffer.server.service import Integrity, Principal, PutParams, Service
 from coffer.server.service.worm.retention import LockRequest
@@ -19,8 +20,8 @@ async def _body(data: bytes):
 
 
 class Env:
-    def __init__(self, tmp: Path) -> None:
-        self.meta = SqliteMetaStore(tmp / "meta.db")
+    def __init__(self, tmp: Path, meta: MetaStore | None = None) -> None:
+        self.meta = meta if meta is not None else SqliteMetaStore(tmp / "meta.db")
         self.data = LocalDataStore(tmp / "data", fsync=False)
         self.svc: Service | None = None
 

@@ -29,6 +29,7 @@ from coffer.server.meta.interface import (
     MetaStore,
     NoSuchBucket,
     NoSuchUpload,
+    NoSuchUser,
     PreconditionFailed,
 )
 from coffer.server.meta.model import (
@@ -68,6 +69,38 @@ async def test_users_and_access_keys(store: MetaStore) -> None:
     assert await store.delete_user("u1") and not await store.delete_user("u1")
     assert await store.list_access_keys("u1") == []
     assert [k.access_key for k in await store.list_access_keys()] == ["AK0"]
+
+
+@asynctest
+async def test_modify_user_props_from_two_stores_keeps_every_change(backend: Backend) -> None:
+    one, two = backend.make(), backend.make()
+    await one.open()
+    await two.open()
+    try:
+        await one.put_user(User(id="u1", display_name="alice", props={"keep": 1}))
+
+        def add(i: int):
+            def change(props: dict) -> dict:
+                props.setdefault("tokens", {})[f"t{i}"] = i
+                return props
+            return change
+
+        await asyncio.gather(*((one, two)[i % 2].modify_user_props("u1", add(i)) for i in range(40)))
+
+        def refuse(props: dict) -> dict:
+            props["gone"] = True
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError):
+            await two.modify_user_props("u1", refuse)
+        with pytest.raises(NoSuchUser):
+            await one.modify_user_props("nobody", add(0))
+        user = await two.get_user("u1")
+        assert user is not None and user.display_name == "alice"
+        assert user.props == {"keep": 1, "tokens": {f"t{i}": i for i in range(40)}}
+    finally:
+        await one.close()
+        await two.close()
 
 
 @asynctest

@@ -166,28 +166,3 @@ def test_versions_match_model(tmp_path_factory, ops):
                     assert (await svc.objects.get(ROOT, "model", key)).inline == latest[2]
 
     run(go())
-
-
-def test_lifecycle_pass_resumes_saved_position(tmp_path):
-    """A pass stopped mid-way saved (bucket, phase, last key); the next pass starts there."""
-    import json
-
-    async def go():
-        async with Env(tmp_path) as svc:
-            rule = [{"id": "r", "status": "Enabled", "filter": {"prefix": ""}, "expiration": {"days": 1}}]
-            for name in ("lc-a", "lc-b"):
-                await svc.buckets.create(ROOT, name, None)
-                for k in ("k0", "k1", "k2", "k3"):
-                    await put(svc, name, k, b"x")
-                await svc.lifecycle.put(ROOT, name, rule)
-            svc.lifecycle.progress_path = tmp_path / "lifecycle.json"
-            svc.lifecycle.progress_path.write_text(json.dumps({"bucket": "lc-b", "phase": "current", "after": "k1"}))
-            later = time.time() + 2 * 86400
-            assert await svc.lifecycle.run_pass(86400, now=later) == 2  # lc-b's k2 and k3 only
-            left = {(b, e.key) for b in ("lc-a", "lc-b")
-                    for e in (await svc.objects.list(ROOT, b, "", None, None, 100)).entries}
-            assert left == {("lc-a", k) for k in ("k0", "k1", "k2", "k3")} | {("lc-b", "k0"), ("lc-b", "k1")}
-            assert not svc.lifecycle.progress_path.exists()  # the pass completed
-            assert await svc.lifecycle.run_pass(86400, now=later) == 6
-
-    run(go())

@@ -257,6 +257,9 @@ def node_list(out: Output) -> None:
         state = n["state"] + (" SUSPECT" if n["suspect"] else "")
         out.emit({}, f"{n['id']:<20} {state:<16} zone {n['zone'] or '-':<8} {n['address']:<22} "
                      f"seen {n['age']:.1f} s ago  volumes {online}/{len(n['volumes'])} online")
+        for v in n["volumes"]:
+            if v.get("weight", 1.0) != 1.0:
+                out.emit({}, f"  volume {v['uuid']} weight {v['weight']:g}")
 
 
 @node_group.command("drain")

@@ -56,6 +56,7 @@ class NodeProcess:
     host: str = "127.0.0.1"
     netns: str | None = None  # run inside this network namespace (`ip netns exec`)
     extra_args: list[str] = field(default_factory=list)
+    weights: dict[int, float] = field(default_factory=dict)  # volume index -> `--volume DIR:WEIGHT`
 
     @property
     def address(self) -> str:
@@ -69,8 +70,8 @@ class NodeProcess:
         cmd = [sys.executable, "-m", "coffer", "node", "serve", "--address", self.address,
                "--cluster-secret", self.secret, "--zone", self.zone, "--meta", self.meta,
                "--node-id", self.name, "--heartbeat", "0.5", *self.extra_args]
-        for p in self.volume_paths:
-            cmd += ["--volume", str(p)]
+        for i, p in enumerate(self.volume_paths):
+            cmd += ["--volume", f"{p}:{self.weights[i]}" if i in self.weights else str(p)]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         self.root.mkdir(parents=True, exist_ok=True)

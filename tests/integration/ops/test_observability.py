@@ -126,6 +126,25 @@ def test_metrics_add_up_over_workers(server_factory):
     assert "coffer_event_queue_depth 0.0" in text and "coffer_disk_free_bytes" in text
 
 
+def test_lifecycle_position_file_moves_into_the_metadata(server_factory):
+    """The lifecycle position an older Coffer kept in DATA/meta/lifecycle.json is taken into the
+    metadata at start (the file goes); /metrics reads the position from there, on either engine."""
+    srv = server_factory()
+    srv.stop()
+    old = srv.data / "meta" / "lifecycle.json"
+    old.write_text(json.dumps({"bucket": "zz-none", "phase": "current", "after": ""}))
+    srv.start()
+    deadline = time.monotonic() + 20
+    while old.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not old.exists()
+    while time.monotonic() < deadline:  # the first pass (nothing to do) finishes at once
+        if "coffer_lifecycle_pass_pending 0.0" in scrape(srv)[1]:
+            break
+        time.sleep(0.2)
+    assert "coffer_lifecycle_pass_pending 0.0" in scrape(srv)[1]
+
+
 def test_metrics_token(server_factory):
     srv = server_factory(extra_args=["--metrics-token", "s3cr3t-metrics"])
     with pytest.raises(urllib.error.HTTPError) as e:

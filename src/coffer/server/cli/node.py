@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 
@@ -13,8 +11,9 @@ def node_group() -> None:
 
 
 @node_group.command("serve")
-@click.option("--volume", "volumes", envvar="COFFER_VOLUME", multiple=True, required=True,
-              type=click.Path(file_okay=False), help="A data volume directory (one per disk); repeatable.")
+@click.option("--volume", "volumes", envvar="COFFER_VOLUME", multiple=True, required=True, metavar="DIR[:WEIGHT]",
+              help="A data volume directory (one per disk), optionally with its placement weight (default 1.0: "
+                   "a volume of weight 2 gets about twice the data of one of weight 1); repeatable.")
 @click.option("--address", envvar="COFFER_ADDRESS", required=True, help="HOST:PORT the gateways reach this node at.")
 @click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", required=True,
               help="The cluster's shared secret (every request is signed with it).")
@@ -34,9 +33,14 @@ def node_group() -> None:
 def node_serve_cmd(volumes, address, cluster_secret, zone, meta, node_id, host_name, heartbeat, tls_cert=None,
                    tls_key=None) -> None:
     """Serve this node's volumes to the cluster's gateways."""
-    from coffer.server.node.serve import NodeConfig, serve_node
+    from coffer.server.node.serve import NodeConfig, parse_volume, serve_node
 
-    raise SystemExit(serve_node(NodeConfig(volumes=tuple(Path(v) for v in volumes), address=address,
+    try:
+        parsed = [parse_volume(v) for v in volumes]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--volume") from None
+    raise SystemExit(serve_node(NodeConfig(volumes=tuple(p for p, _ in parsed), weights=tuple(w for _, w in parsed),
+                                           address=address,
                                            secret=cluster_secret, zone=zone, meta=meta, node_id=node_id,
                                            host=host_name, heartbeat=heartbeat, tls_cert=tls_cert,
                                            tls_key=tls_key)))

@@ -13,8 +13,8 @@ what every gateway of a cluster must share besides users, buckets and objects:
   fragment adds the ref; whichever gateway runs repair claims a batch (``FOR UPDATE SKIP LOCKED`` on
   PostgreSQL). A claim pushes the ref's ``not_before`` forward by the lease: a ref whose repair failed,
   or whose claimer died, comes back by itself when the lease ends; a repaired ref is removed.
-* saved state (``upkeep_state``: name -> JSON document): the rebalance cursor, so a pass resumes on
-  whichever gateway holds the lock next.
+* saved state (``upkeep_state``: name -> JSON document): the rebalance and scrub cursors and the
+  lifecycle runner's position, so a pass resumes on whichever gateway holds the lock next.
 
 Synchronous by design, like the cluster map: the healer runs in a thread, and the request path only
 adds to the queue when a read or write meets damage.

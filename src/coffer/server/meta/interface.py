@@ -70,6 +70,10 @@ class StorageFull(S3Error):
         self.detail = detail
 
 
+class NoSuchUser(MetaError):
+    """modify_user_props on a user id no row has."""
+
+
 class NoSuchUpload(MetaError):
     pass
 
@@ -107,6 +111,12 @@ class MetaStore(ABC):
 
     @abstractmethod
     async def delete_user(self, user_id: str) -> bool: ...  # also deletes the user's keys
+
+    @abstractmethod
+    async def modify_user_props(self, user_id: str, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Atomically replace the user's props by fn(props), in one transaction with the read (two
+        workers or gateways changing one user's tokens, quota or settings at once both keep their
+        change); fn may raise to refuse (nothing changes). Returns the new props. Raises NoSuchUser."""
 
     @abstractmethod
     async def put_access_key(self, key: AccessKey) -> None: ...  # insert or replace

@@ -5,6 +5,9 @@ formatted; a non-empty directory without identity is refused: it may be an unmou
 point), removes the temporary files an earlier run left, registers the node and its volumes in the
 cluster map (when --meta is given) and then heartbeats ``last_seen`` every ``heartbeat`` seconds from a
 thread, re-probing its volumes at the same pace (a repaired disk comes back without a restart).
+
+A volume's placement weight is given as ``--volume DIR:WEIGHT`` (default 1.0; `parse_volume`) and
+registered with it: a changed weight bumps the layout generation, so the rebalancer moves data.
 """
 
 from __future__ import annotations
@@ -38,15 +41,33 @@ class NodeConfig:
     fsync: bool = True
     tls_cert: str | None = None  # PEM certificate: serve HTTPS (gateways verify it with --cluster-ca)
     tls_key: str | None = None
+    weights: tuple[float, ...] = ()  # placement weight of each of `volumes` (default: 1.0 each)
 
 
-def open_volumes(paths: tuple[Path, ...], *, fsync: bool = True) -> list[Volume]:
+def parse_volume(text: str) -> tuple[Path, float]:
+    """``DIR`` or ``DIR:WEIGHT`` (a positive number; a directory whose name ends in ``:NUMBER``
+    is given as ``DIR:NUMBER:1``). Raises ValueError with the reason."""
+    head, sep, tail = text.rpartition(":")
+    if not sep or not head:
+        return Path(text), 1.0
+    try:
+        weight = float(tail)
+    except ValueError:
+        return Path(text), 1.0  # a colon in the path, no weight
+    if not (weight > 0 and weight < float("inf")):
+        raise ValueError(f"{text}: the volume weight must be a positive number")
+    return Path(head), weight
+
+
+def open_volumes(paths: tuple[Path, ...], *, fsync: bool = True, weights: tuple[float, ...] = ()) -> list[Volume]:
     vols = []
-    for path in paths:
+    for i, path in enumerate(paths):
         path = path.absolute()
         if not (path / IDENTITY_FILE).exists() and path.is_dir() and any(path.iterdir()):
             raise VolumeIdentityError(f"{path}: not empty and not a Coffer volume; refusing to format it")
-        vols.append(Volume.open(path, create=not (path / IDENTITY_FILE).exists(), fsync=fsync))
+        vol = Volume.open(path, create=not (path / IDENTITY_FILE).exists(), fsync=fsync)
+        vol.weight = weights[i] if i < len(weights) else 1.0
+        vols.append(vol)
     if len({v.uuid for v in vols}) != len(vols):
         raise VolumeIdentityError("the same volume is given twice")
     return vols
@@ -69,7 +90,8 @@ def _heartbeat(cfg: NodeConfig, node: Node, stop: threading.Event) -> None:
                     cluster.heartbeat(node.node_id)
                 else:
                     gen = cluster.register_node(node.node_id, zone=cfg.zone, host=cfg.host or socket.gethostname(),
-                                                address=cfg.address, volumes=[(u, 1.0) for u in node.volumes])
+                                                address=cfg.address,
+                                                volumes=[(u, v.weight) for u, v in node.volumes.items()])
                     registered = True
                     log.info("node %s registered (layout generation %d)", node.node_id, gen)
             except UnknownNode:
@@ -84,7 +106,7 @@ def _heartbeat(cfg: NodeConfig, node: Node, stop: threading.Event) -> None:
 def serve_node(cfg: NodeConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     try:
-        vols = open_volumes(cfg.volumes, fsync=cfg.fsync)
+        vols = open_volumes(cfg.volumes, fsync=cfg.fsync, weights=cfg.weights)
     except (OSError, VolumeError) as exc:
         log.error("cannot open the volumes: %s", exc)
         return 2

@@ -94,6 +94,7 @@ class ClusterDataStore(VolumeDataStore):
                                                                 state=VolumeState.OFFLINE)
                     vol.last_error = "not probed yet"
                 vol.node, vol.zone = node.id, node.zone or node.host
+                vol.weight = float(rec.weight)
                 vol.admin_state = "out" if "out" in (node.state, rec.state) else (
                     "draining" if "draining" in (node.state, rec.state) else "active")
                 if vol.admin_state == "out":
@@ -182,7 +183,8 @@ class ClusterNodeAdmin:
         for n in store.cluster.nodes():
             mine = sorted((v for v in store.volumes if getattr(v, "node", None) == n.id), key=lambda v: v.uuid)
             out.append({**n.as_dict(), "suspect": n.age > store.suspect_after,
-                        "volumes": [{"uuid": v.uuid, "state": v.state.value, "last_error": v.last_error}
+                        "volumes": [{"uuid": v.uuid, "state": v.state.value, "weight": v.weight,
+                                     "last_error": v.last_error}
                                     for v in mine]})
         return {"nodes": out, "generation": store.cluster.generation(),
                 "default_policy": store.default_policy().name}

@@ -13,7 +13,12 @@ Why rendezvous (highest random weight) hashing rather than a ring or a table:
   it. Readers find fragments wherever they are (the fragment header names its index), so even those
   objects stay readable without moving; moving them is a rebalance, not a requirement;
 * weights (capacity) fit in without virtual nodes, with the logarithm method of Schindelhauer and
-  Schomaker: ``score = -weight / ln(u)``, ``u`` a uniform hash in (0, 1).
+  Schomaker: ``score = -weight / ln(u)``, ``u`` a uniform hash in (0, 1). The first choice is then a
+  volume with probability exactly ``weight / sum(weights)``; later choices are draws without
+  replacement (an object never has two fragments on one volume), so for a stripe of width ``w`` the
+  shares are close to proportional while ``w`` is small against the volume count and flatten
+  towards equal as ``w`` nears it (at ``w`` = volumes every volume holds one fragment of everything).
+  Changing a weight only moves the objects whose top ``w`` changes, as for adding a volume.
 
 Uuids rather than paths are hashed so that moving a disk to another mount point keeps its data where
 placement expects it. BLAKE2b is used for the hash because it is in the standard library, well
@@ -58,13 +63,18 @@ def rank_hierarchical(ref: str, domains: Mapping[str, str],
     rendezvous score, each domain's volumes by theirs, and the result takes the best remaining
     volume of each domain in domain order, round after round. So the first ``n`` volumes hold
     ``ceil(n / domains)`` at most per domain, and losing a domain touches only its share.
-    With every volume its own domain this is exactly ``rank``."""
+    With every volume its own domain this is exactly ``rank``. With weights, a volume's weight
+    ranks it within its domain and a domain weighs the mean of its volumes' (so a set whose
+    weights are all 1.0 places exactly as without weights); the per-domain cap still holds."""
     by_domain: dict[str, list[str]] = {}
     for vol in rank(ref, domains, weights):
         by_domain.setdefault(domains[vol], []).append(vol)
     if len(by_domain) == len(domains):
         return [v for vols in by_domain.values() for v in vols]  # flat: rank's order
-    order = rank(ref, by_domain)
+    domain_weights = None
+    if weights is not None:  # a domain weighs its volumes' mean weight (all 1.0: the unweighted order)
+        domain_weights = {d: sum(weights.get(v, 1.0) for v in vols) / len(vols) for d, vols in by_domain.items()}
+    order = rank(ref, by_domain, domain_weights)
     out: list[str] = []
     depth = 0
     while len(out) < len(domains):

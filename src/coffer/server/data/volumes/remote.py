@@ -274,6 +274,7 @@ class RemoteVolume:
         self.last_error = ""
         self.fsync = True
         self.admin_state = "active"  # active | draining | out (the cluster map's word)
+        self.weight = 1.0  # placement weight, the cluster map's (volumes.weight)
         self._heads: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._heads_lock = threading.Lock()
         self._capacity: Capacity | None = None

@@ -132,6 +132,7 @@ class Volume:
     fsync: bool = True
     full_free: int | None = None  # free bytes when it last filled up: it stays read-only until more is free
     zone: str = ""  # failure domain when given (cluster volumes: the node's zone or host)
+    weight: float = 1.0  # placement weight (`coffer node serve --volume DIR:WEIGHT`; placement.py)
 
     remote = False
 
@@ -364,9 +365,12 @@ class VolumeSet:
 
         Hierarchical when volumes have failure domains (cluster nodes): domains ranked first, then
         the volumes of each, taken round-robin across domains; on one host every volume is its own
-        domain and this is the flat ranking."""
+        domain and this is the flat ranking. Volumes weigh in by their ``weight`` (the cluster map's)."""
         domains = {uid: vol.domain for uid, vol in self.volumes.items()}
-        return [self.volumes[v] for v in placement.rank_hierarchical(ref, domains)]
+        weights = {uid: vol.weight for uid, vol in self.volumes.items()}
+        if all(w == 1.0 for w in weights.values()):
+            weights = None  # the plain ranking (the same order, without a logarithm per volume)
+        return [self.volumes[v] for v in placement.rank_hierarchical(ref, domains, weights)]
 
     def writable_ranked(self, ref: str, cap: int | None = None) -> list[Volume]:
         """Writable volumes in placement order; with ``cap``, only the first ``cap`` of each failure domain."""

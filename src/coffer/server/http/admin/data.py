@@ -216,9 +216,10 @@ async def scrape_state(service) -> dict[str, Any]:
     if admin is not None:
         h = await core.run(admin.health)
         state.update(repairs=h["repair_queue"], status=h["status"], volumes=h["volumes"])
-    meta_path = getattr(core.meta, "path", None)
-    if meta_path is not None:
-        state["lifecycle"] = int((Path(meta_path).parent / "lifecycle.json").exists())
+    try:  # the position of an unfinished pass, in the metadata (shared by the cluster's gateways)
+        state["lifecycle"] = int(await service.lifecycle.pass_pending())
+    except Exception:
+        pass
     try:
         st = os.statvfs(Path(getattr(core.data, "root", ".")))
         state["disk_free"] = st.f_bavail * st.f_frsize

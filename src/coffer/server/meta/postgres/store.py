@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket
+from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket, NoSuchUser
 from coffer.server.meta.model import (
     AccessKey,
     Bucket,
@@ -146,6 +146,17 @@ class PostgresMetaStore(MetaStore):
         def op(conn: psycopg.Connection) -> bool:
             conn.execute("DELETE FROM access_keys WHERE user_id = %s", (user_id,))
             return conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount > 0
+
+        return await self._write(op)
+
+    async def modify_user_props(self, user_id: str, fn) -> dict:
+        def op(conn: psycopg.Connection) -> dict:
+            row = conn.execute("SELECT props FROM users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
+            if row is None:
+                raise NoSuchUser(user_id)
+            props = fn(json.loads(row[0]))
+            conn.execute("UPDATE users SET props = %s WHERE id = %s", (dumps(props), user_id))
+            return props
 
         return await self._write(op)
 

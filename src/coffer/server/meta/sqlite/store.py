@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket, StorageFull
+from coffer.server.meta.interface import Guard, MetaStore, NoSuchBucket, NoSuchUser, StorageFull
 from coffer.server.meta.model import (
     AccessKey,
     Bucket,
@@ -207,6 +207,17 @@ class SqliteMetaStore(MetaStore):
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM access_keys WHERE user_id = ?", (user_id,))
             return conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
+
+        return await self._write(op)
+
+    async def modify_user_props(self, user_id: str, fn) -> dict:
+        def op(conn: sqlite3.Connection) -> dict:
+            row = conn.execute("SELECT props FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
+                raise NoSuchUser(user_id)
+            props = fn(json.loads(row[0]))
+            conn.execute("UPDATE users SET props = ? WHERE id = ?", (dumps(props), user_id))
+            return props
 
         return await self._write(op)
 

@@ -185,9 +185,6 @@ class Admin:
                 "usage": {"bytes": size, "objects": objects, "buckets": buckets}}
 
     async def set_quota(self, user_id: str, doc: dict[str, Any] | None) -> dict[str, Any]:
-        u = await self.core.meta.get_user(user_id)
-        if u is None:
-            raise _no_user(user_id)
         quota: dict[str, int] = {}
         for name, value in (doc or {}).items():
             if name not in QUOTA_FIELDS:
@@ -197,11 +194,18 @@ class Admin:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise _bad(f"{name} must be a non-negative integer")
             quota[name] = value
-        if quota:
-            u.props["quota"] = quota
-        else:
-            u.props.pop("quota", None)
-        await self.core.meta.put_user(u)
+
+        def change(props: dict[str, Any]) -> dict[str, Any]:
+            if quota:
+                props["quota"] = quota
+            else:
+                props.pop("quota", None)
+            return props
+
+        try:  # in one metadata transaction with the read: a token issued meanwhile is kept
+            await self.core.meta.modify_user_props(user_id, change)
+        except mi.NoSuchUser:
+            raise _no_user(user_id) from None
         self._users.pop(user_id, None)
         return await self.get_quota(user_id)
 

@@ -10,7 +10,8 @@ refused before any signature check.
 A token may name its use (`use` claim): IBM IAM refresh tokens (`use: refresh`, from the
 `/identity/token` endpoint) only buy new tokens and are never accepted as a bearer on a request.
 
-Revocation: every issued token is recorded in its user's props (`props["tokens"][jti]`), and a
+Revocation: every issued token is recorded in its user's props (`props["tokens"][jti]`, written with
+`MetaStore.modify_user_props`, so issues and revocations racing on one user all land), and a
 token is valid only while that record exists and is not revoked. Removing the user therefore
 revokes all their tokens. Verification is cached per worker for `CACHE_TTL` seconds, so a
 revocation takes effect everywhere within that time without a metadata read per request.
@@ -27,7 +28,7 @@ from pathlib import Path
 import jwt
 
 from coffer.server.data.durable import fsync_dir
-from coffer.server.meta.interface import MetaStore
+from coffer.server.meta.interface import MetaStore, NoSuchUser
 from coffer.server.service.core import Principal
 
 CACHE_TTL = 2.0
@@ -113,12 +114,19 @@ class Tokens:
             claims["use"] = use
         token = jwt.encode(claims, self.key, algorithm="HS256", headers={"typ": "JWT"})
         record = {"created": now, "expires": info.expires, "revoked": False, **({"use": use} if use else {})}
-        tokens = user.props.setdefault("tokens", {})
-        # records of tokens that expired over a day ago can go: such a token fails its exp check anyway
-        for jti in [j for j, r in tokens.items() if r.get("expires") and r["expires"] < now - 86400]:
-            del tokens[jti]
-        tokens[info.token_id] = record
-        await self.meta.put_user(user)
+
+        def add(props: dict) -> dict:
+            tokens = props.setdefault("tokens", {})
+            # records of tokens that expired over a day ago can go: such a token fails its exp check anyway
+            for jti in [j for j, r in tokens.items() if r.get("expires") and r["expires"] < now - 86400]:
+                del tokens[jti]
+            tokens[info.token_id] = record
+            return props
+
+        try:
+            await self.meta.modify_user_props(user_id, add)
+        except NoSuchUser:
+            raise TokenError(f"no user {user_id}") from None
         return token, info
 
     def decode(self, token: str) -> dict:
@@ -198,11 +206,22 @@ class Tokens:
     async def revoke(self, token_or_id: str) -> TokenInfo:
         """Revoke by token id or by the token itself (its signature must be ours)."""
         token_id = self.decode(token_or_id)["jti"] if token_or_id.count(".") == 2 else token_or_id
-        for u in await self.meta.list_users():
-            rec = u.props.get("tokens", {}).get(token_id)
-            if rec is not None:
-                rec["revoked"] = True
-                rec["revoked_at"] = time.time()
-                await self.meta.put_user(u)
-                return TokenInfo(token_id, u.id, rec.get("created", 0.0), rec.get("expires"), True)
-        raise TokenError(f"no token {token_id}")
+        owner = next((u for u in await self.meta.list_users() if token_id in u.props.get("tokens", {})), None)
+        if owner is None:
+            raise TokenError(f"no token {token_id}")
+        at = time.time()
+
+        def mark(props: dict) -> dict:
+            rec = props.get("tokens", {}).get(token_id)
+            if rec is None:  # pruned (long expired) since the scan
+                raise TokenError(f"no token {token_id}")
+            if not rec.get("revoked"):
+                rec["revoked"], rec["revoked_at"] = True, at
+            return props
+
+        try:
+            props = await self.meta.modify_user_props(owner.id, mark)
+        except NoSuchUser:  # the user went, and their tokens with them
+            raise TokenError(f"no token {token_id}") from None
+        rec = props["tokens"][token_id]
+        return TokenInfo(token_id, owner.id, rec.get("created", 0.0), rec.get("expires"), True)

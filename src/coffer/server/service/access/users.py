@@ -93,13 +93,16 @@ async def add_user(meta, user_id: str, access_key: str, secret_key: str, *, disp
     if existing is not None and existing.user_id != user_id:
         raise ValueError(f"access key {access_key} already belongs to user {existing.user_id}")
     now = time.time()
-    user = await meta.get_user(user_id) or User(id=user_id, display_name=display_name or user_id, created=now)
-    if display_name:
-        user.display_name = display_name
-    if email:
-        user.email = email
-    if admin:
-        user.props["admin"] = True
-    await meta.put_user(user)
+    user = await meta.get_user(user_id)
+    if user is None or (display_name and display_name != user.display_name) or (email and email != user.email):
+        user = user or User(id=user_id, display_name=display_name or user_id, created=now)
+        user.display_name = display_name or user.display_name
+        user.email = email or user.email
+        if admin:
+            user.props["admin"] = True
+        await meta.put_user(user)  # a new user, or a renamed one (rewrites the whole row)
+    elif admin and not user.props.get("admin"):
+        # only the flag: in one transaction with the read, so a token issued meanwhile is kept
+        user.props = await meta.modify_user_props(user_id, lambda props: {**props, "admin": True})
     await meta.put_access_key(AccessKey(access_key, secret_key, user_id, "active", now))
     return user

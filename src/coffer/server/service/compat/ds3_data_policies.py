@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 from coffer.protocol.errors import S3Error
+from coffer.server.meta import interface as mi
 from coffer.server.service.core import Core, Principal
 from coffer.server.service.storage import policies as storage
 
@@ -45,8 +46,20 @@ class Ds3DataPolicies:
             raise S3Error("AccessDenied", "Access Denied")
         return user, dict(user.props.get(PROPS) or {})
 
-    async def _save(self, user: Any, policies: dict[str, dict]) -> None:
-        await self.core.meta.put_user(replace(user, props={**user.props, PROPS: policies}))
+    async def _change(self, who: Principal, fn: Callable[[dict[str, dict]], None]) -> None:
+        """Change the user's policies in place by fn, in one metadata transaction with the read (two
+        requests changing one user's policies at once both land); fn may raise to refuse."""
+        def change(props: dict[str, Any]) -> dict[str, Any]:
+            policies = dict(props.get(PROPS) or {})
+            fn(policies)
+            return {**props, PROPS: policies}
+
+        if not who.user_id:
+            raise S3Error("AccessDenied", "Access Denied")
+        try:
+            await self.core.meta.modify_user_props(who.user_id, change)
+        except mi.NoSuchUser:
+            raise S3Error("AccessDenied", "Access Denied") from None
 
     def _storage_policy(self, asked: str | None, name: str) -> str:
         if asked:
@@ -76,41 +89,50 @@ class Ds3DataPolicies:
     async def create(self, who: Principal, name: str, storage_policy: str | None, settings: dict[str, str]) -> dict:
         if not name:
             raise S3Error("InvalidArgument", "put_data_policy_spectra_s3 needs a name.", status=400)
-        user, policies = await self._mine(who)
-        if any(p["name"] == name for p in policies.values()):
-            raise S3Error("Conflict", f"A data policy named {name} exists.", status=409)
         ident = str(uuid.uuid4())
-        policies[ident] = {"name": name, "storage_policy": self._storage_policy(storage_policy, name),
-                           "created": time.time(), **{k: v for k, v in settings.items() if k in SETTINGS}}
-        await self._save(user, policies)
-        return {"id": ident, **policies[ident]}
+        doc = {"name": name, "storage_policy": self._storage_policy(storage_policy, name),
+               "created": time.time(), **{k: v for k, v in settings.items() if k in SETTINGS}}
+
+        def add(policies: dict[str, dict]) -> None:
+            if any(p["name"] == name for p in policies.values()):
+                raise S3Error("Conflict", f"A data policy named {name} exists.", status=409)
+            policies[ident] = doc
+
+        await self._change(who, add)
+        return {"id": ident, **doc}
 
     async def modify(self, who: Principal, ident: str, name: str | None, storage_policy: str | None,
                      settings: dict[str, str]) -> dict:
-        user, policies = await self._mine(who)
         found = await self.find(who, ident)
         if found is None:
             raise _not_found(ident)
         pid = found["id"]
-        p = dict(policies[pid])
-        if name and name != p["name"]:
-            if any(q["name"] == name for i, q in policies.items() if i != pid):
-                raise S3Error("Conflict", f"A data policy named {name} exists.", status=409)
-            p["name"] = name
-        p.update({k: v for k, v in settings.items() if k in SETTINGS})
-        changed = bool(storage_policy) and self._storage_policy(storage_policy, p["name"]) != p["storage_policy"]
-        if changed:
-            p["storage_policy"] = self._storage_policy(storage_policy, p["name"])
-        policies[pid] = p
-        await self._save(user, policies)
-        if changed:  # the buckets made with it take the new default (their objects keep theirs)
+        asked = self._storage_policy(storage_policy, found["name"]) if storage_policy else None
+        out: dict[str, Any] = {}
+
+        def change(policies: dict[str, dict]) -> None:
+            if pid not in policies:
+                raise _not_found(ident)
+            p = dict(policies[pid])
+            if name and name != p["name"]:
+                if any(q["name"] == name for i, q in policies.items() if i != pid):
+                    raise S3Error("Conflict", f"A data policy named {name} exists.", status=409)
+                p["name"] = name
+            p.update({k: v for k, v in settings.items() if k in SETTINGS})
+            out["changed"] = asked is not None and asked != p["storage_policy"]
+            if out["changed"]:
+                p["storage_policy"] = asked
+            policies[pid] = out["policy"] = p
+
+        await self._change(who, change)
+        p = out["policy"]
+        if out["changed"]:  # the buckets made with it take the new default (their objects keep theirs)
             new = storage.parse(p["storage_policy"])
             for b in await self.users_buckets(who, pid):
                 await storage.set_bucket_storage_policy(self.core, b, new)
         return {"id": pid, **p}
 
     async def delete(self, who: Principal, ident: str) -> None:
-        user, policies = await self._mine(who)
         found = await self.find(who, ident)
         if found is None:
             raise _not_found(ident)
@@ -118,8 +140,7 @@ class Ds3DataPolicies:
         if using:
             raise S3Error("Conflict", f"The data policy {found['name']} is used by bucket(s) {', '.join(using)}.",
                           status=409)
-        del policies[found["id"]]
-        await self._save(user, policies)
+        await self._change(who, lambda policies: policies.pop(found["id"], None) and None)
 
     async def users_buckets(self, who: Principal, pid: str) -> list[str]:
         return [b.name for b in await self.core.meta.list_buckets(who.user_id) if b.props.get(BUCKET_PROP) == pid]

@@ -144,12 +144,13 @@ class Oio:
 
     async def account_set_properties(self, who: Principal, set_: dict | None, delete: list | None,
                                      clear: bool = False) -> dict[str, str]:
-        user = await self.core.meta.get_user(who.user_id)
-        if user is None:
-            raise S3Error("AccessDenied", "Access Denied")
-        props = _changed(user.props.get(PROPS, {}), set_, delete, clear)
-        await self.core.meta.put_user(replace(user, props={**user.props, PROPS: props}))
-        return props
+        def change(user_props: dict[str, Any]) -> dict[str, Any]:
+            return {**user_props, PROPS: _changed(user_props.get(PROPS, {}), set_, delete, clear)}
+
+        try:  # in one metadata transaction with the read: concurrent changes all land
+            return (await self.core.meta.modify_user_props(who.user_id, change))[PROPS]
+        except mi.NoSuchUser:
+            raise S3Error("AccessDenied", "Access Denied") from None
 
     async def container_list(self, who: Principal, prefix: str, marker: str, limit: int) -> list[list[Any]]:
         out: list[list[Any]] = []

@@ -11,9 +11,11 @@ gateway of the whole cluster; an flock on DATA/meta/lifecycle.lock on SQLite) an
 passes (if it dies, its session or file descriptor goes with it and another takes over). A pass
 walks every bucket with rules in small batches (cursor per bucket, short sleeps between batches) so
 it never hogs the event loop or the metadata writer. After each batch the pass's position (bucket,
-phase, last key) is saved in DATA/meta/lifecycle.json, so a pass cut short by a stop or a crash
-resumes where it was instead of starting over; the file is an optimisation (written without fsync:
-losing it only means rescanning), and every action is idempotent, so redoing part of a pass is harmless.
+phase, last key) is saved in the metadata's ``upkeep_state`` row ``lifecycle`` (meta/coordination.py),
+so a pass cut short by a stop, a crash or a lost lock resumes where it was, on whichever process of
+the cluster holds the lock next, instead of starting over ({} there: no pass unfinished). The cursor
+an older Coffer kept in DATA/meta/lifecycle.json is moved there when the worker starts (`adopt_file`).
+Every action is idempotent, so redoing part of a pass is harmless.
 It deletes only through the service's guarded paths: a locked version is never touched (the guard
 refuses and the worker moves on). `day_seconds` is the length of a lifecycle "day" (86400 in
 production; tests shrink it with `coffer serve --lifecycle-day-seconds`).
@@ -25,7 +27,6 @@ import asyncio
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -129,36 +130,59 @@ def expiration_header(bucket: Bucket, key: str, size: int, tags: dict[str, str],
     return f'expiry-date="{http_date(best[0])}", rule-id="{best[1]}"'
 
 
+def _is_position(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("bucket"), str)
+
+
 class Lifecycle:
     def __init__(self, core: Core, versioning: Versioning, notifier: Notifier | None) -> None:
         self.notifier = notifier  # bucket notifications of expirations
         self.core = core
         self.versioning = versioning
         self.passes = 0
-        self.progress_path: Path | None = None  # where a pass saves its position (None: nowhere)
+        self.coordination: Coordination | None = None  # where a pass saves its position (None: nowhere)
 
-    # -- progress of a pass (resume after a stop or crash) ----------------------------------------
-    def _load_progress(self) -> dict | None:
-        if self.progress_path is None:
+    # -- progress of a pass (resume after a stop, a crash or a takeover) --------------------------
+    async def _load_progress(self) -> dict | None:
+        if self.coordination is None:
             return None
         try:
-            state = json.loads(self.progress_path.read_text())
-            return state if isinstance(state, dict) and isinstance(state.get("bucket"), str) else None
-        except (OSError, ValueError):
+            state = await asyncio.to_thread(self.coordination.load_state, LIFECYCLE)
+        except Exception:  # the metadata is down for a moment: the pass starts over, harmless
+            log.warning("cannot read the lifecycle position", exc_info=True)
             return None
+        return state if _is_position(state) else None
 
-    def _save_progress(self, state: dict | None) -> None:
-        if self.progress_path is None:
+    async def _save_progress(self, state: dict | None) -> None:
+        if self.coordination is None:
             return
         try:
-            if state is None:
-                self.progress_path.unlink(missing_ok=True)
-                return
-            tmp = self.progress_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, self.progress_path)
-        except OSError:
-            log.warning("cannot save lifecycle progress", exc_info=True)
+            await asyncio.to_thread(self.coordination.save_state, LIFECYCLE, state or {})
+        except Exception:
+            log.warning("cannot save the lifecycle position", exc_info=True)
+
+    async def pass_pending(self) -> bool:
+        """Whether a pass is unfinished (a position is saved): /metrics' coffer_lifecycle_pass_pending."""
+        return await self._load_progress() is not None
+
+    async def adopt_file(self, path: Path) -> bool:
+        """Move the position an older Coffer saved in ``path`` (DATA/meta/lifecycle.json) into the
+        metadata, unless the metadata has one already (a newer state: the file is stale), then remove
+        the file. Returns whether a position was imported."""
+        if self.coordination is None:
+            return False
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            doc = None
+        coordination = self.coordination
+        imported = _is_position(doc) and await asyncio.to_thread(coordination.load_state, LIFECYCLE) is None
+        if imported:
+            await asyncio.to_thread(coordination.save_state, LIFECYCLE, doc)
+        path.unlink(missing_ok=True)
+        return imported
 
     # -- configuration ---------------------------------------------------------------------------
     async def put(self, who: Principal, name: str, rules: list[dict[str, Any]]) -> None:
@@ -180,11 +204,16 @@ class Lifecycle:
             name, lambda props: {k: v for k, v in props.items() if k != "lifecycle"})
 
     # -- enforcement -----------------------------------------------------------------------------
-    async def worker(self, coordination: Coordination, progress_path: Path, day_seconds: float,
+    async def worker(self, coordination: Coordination, old_progress_file: Path, day_seconds: float,
                      stop: asyncio.Event) -> None:
-        """Run passes while this process holds the metadata's lifecycle lock; until `stop` is set."""
+        """Run passes while this process holds the metadata's lifecycle lock; until `stop` is set.
+        ``old_progress_file``: where an older Coffer kept the position (moved into the metadata)."""
         interval = max(0.2, min(60.0, day_seconds / 4))
-        self.progress_path = progress_path
+        self.coordination = coordination
+        try:
+            await self.adopt_file(old_progress_file)
+        except Exception:  # the metadata cannot take it now: the file stays for the next start
+            log.warning("could not move %s into the metadata", old_progress_file, exc_info=True)
         held: HeldLock | None = None
         try:
             while not stop.is_set():
@@ -214,7 +243,7 @@ class Lifecycle:
         """One pass over every bucket with rules (in name order, resuming a saved position);
         returns the number of actions taken."""
         actions = 0
-        resume = self._load_progress()
+        resume = await self._load_progress()
         for b in await self.core.meta.list_buckets():  # ordered by name
             if resume is not None and b.name < resume["bucket"]:
                 continue
@@ -223,7 +252,7 @@ class Lifecycle:
             rules = [r for r in b.props.get("lifecycle") or [] if r.get("status") == "Enabled"]
             if rules:
                 actions += await self._bucket(b, rules, day_seconds, time.time() if now is None else now, start)
-        self._save_progress(None)
+        await self._save_progress(None)
         self.passes += 1
         return actions
 
@@ -246,7 +275,7 @@ class Lifecycle:
             if len(rows) < BATCH:
                 break
             after = rows[-1][0]
-            self._save_progress({"bucket": b.name, "phase": "current", "after": after})
+            await self._save_progress({"bucket": b.name, "phase": "current", "after": after})
             await asyncio.sleep(0.01)  # throttle: let requests in between batches
         if mode(b) is not None:
             v_after = start.get("after") if start and start.get("phase") == "versions" else None
@@ -287,7 +316,7 @@ class Lifecycle:
             if len(keys) < BATCH:
                 return n
             after = keys[-1]
-            self._save_progress({"bucket": b.name, "phase": "versions", "after": after})
+            await self._save_progress({"bucket": b.name, "phase": "versions", "after": after})
             await asyncio.sleep(0.01)
 
     async def _uploads(self, b: Bucket, who: Principal, rules: list[dict], day: float, now: float) -> int:
