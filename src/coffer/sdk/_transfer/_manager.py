@@ -47,7 +47,7 @@ class TransferManager:
         self.client = client
         self.config = config or TransferConfig()
         self._sched = Scheduler(self.config.max_concurrency, self.config.max_bandwidth)
-        self._futures: list[TransferFuture] = []
+        self._futures: set[TransferFuture] = set()  # not finished yet; each leaves when done
         self._lock = threading.Lock()
         self._closed = False
 
@@ -186,8 +186,15 @@ class TransferManager:
     def _track(self, fut: TransferFuture) -> None:
         if self._closed:
             raise RuntimeError("this transfer manager is shut down")
+        # A set and a done-callback, not a list filtered on every call: `cp -r` of 10,000 files
+        # would otherwise scan the list 10,000 times (quadratic, seconds of CPU).
         with self._lock:
-            self._futures = [f for f in self._futures if not f.done()] + [fut]
+            self._futures.add(fut)
+        fut.add_done_callback(self._untrack)
+
+    def _untrack(self, fut: TransferFuture) -> None:
+        with self._lock:
+            self._futures.discard(fut)
 
     def _start(self, fut: TransferFuture, run: Any, cleanup: Any) -> TransferFuture:
         self._track(fut)
@@ -238,7 +245,7 @@ class TransferManager:
         """Finish (or with ``cancel``, cancel) every transfer and stop the worker threads."""
         if cancel:
             with self._lock:
-                for f in self._futures:
+                for f in list(self._futures):
                     f.cancel()
         self.wait()
         self._closed = True
