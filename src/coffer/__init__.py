@@ -85,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncObject": "coffer.sdk._async._handles",
     "AsyncObjectReader": "coffer.sdk._async._io",
     "AsyncObjectWriter": "coffer.sdk._async._io",
+    "AsyncTransferManager": "coffer.sdk._async._transfer",
     "ObjectVersion": "coffer.sdk._documents",
     "ObjectLockConfig": "coffer.sdk._documents",
     "Retention": "coffer.sdk._documents",
@@ -114,6 +115,7 @@ __all__ = [
     "AsyncObject",
     "AsyncObjectReader",
     "AsyncObjectWriter",
+    "AsyncTransferManager",
     "BadDigest",
     "Bucket",
     "BucketAlreadyExists",
@@ -208,6 +210,7 @@ if _TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._async._client import AsyncClient
     from coffer.sdk._async._handles import AsyncBucket, AsyncObject
     from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter
+    from coffer.sdk._async._transfer import AsyncTransferManager
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._bulk import BulkJob, JobStatus
     from coffer.sdk._client import Client

@@ -37,6 +37,8 @@ class CuttingProxy:
         self._base = {"up": 0, "down": 0}
         self._corrupt_down: list[int] = []
         self.corruptions = 0
+        self.open_connections = 0
+        self.peak_connections = 0  # most client connections open at once
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -76,11 +78,16 @@ class CuttingProxy:
         except OSError:
             client.close()
             return
+        with self.lock:
+            self.open_connections += 1
+            self.peak_connections = max(self.peak_connections, self.open_connections)
         state = {"flip": None}
         t = threading.Thread(target=self._pump, args=(server, client, "down", state), daemon=True)
         t.start()
         self._pump(client, server, "up", state)
         t.join(5)
+        with self.lock:
+            self.open_connections -= 1
 
     def _pump(self, src: socket.socket, dst: socket.socket, direction: str, state: dict) -> None:
         moved = 0

@@ -116,6 +116,22 @@ def test_directories_both_ways(any_client, bkt, tmp_path):
     assert not (tmp_path / "escape").exists()
 
 
+def test_directory_filters(coffer_client, coffer_bkt, tmp_path):
+    src = tmp_path / "src"
+    for rel in ("a.jpg", "b.tmp", "cache/c.jpg", "d.txt"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(rel.encode())
+    with coffer_client.transfer(SMALL_PARTS) as tm:
+        res = tm.upload_directory(src, coffer_bkt, "f", exclude=["*.tmp", "cache/*"]).result(timeout=60)
+        assert sorted(res.keys) == ["f/a.jpg", "f/d.txt"]
+        res = tm.upload_directory(src, coffer_bkt, "g", exclude=["*"], include=["*.jpg"]).result(timeout=60)
+        assert sorted(res.keys) == ["g/a.jpg", "g/cache/c.jpg"]
+        res = tm.download_directory(coffer_bkt, "g/", tmp_path / "dst", include=["cache/*"]).result(timeout=60)
+    assert res.keys == ["g/cache/c.jpg"]
+    assert [p.relative_to(tmp_path / "dst").as_posix() for p in (tmp_path / "dst").rglob("*") if p.is_file()] == [
+        "cache/c.jpg"]
+
+
 def _settled(fut, quiet: float = 0.4, limit: float = 20.0) -> int:
     """Wait until the future's byte count stops moving (the in-flight parts are done)."""
     deadline = time.monotonic() + limit

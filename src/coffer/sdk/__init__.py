@@ -14,7 +14,7 @@ Modules and packages:
   _client       The SDK entry point: :class:`Client` holds the endpoint, credentials and one connection pool.
   _coffer_ext   Coffer-only operations in the SDK: `client.ext`, `bucket.ext`, `obj.ext` (docs/openio.md).
   _config       Client configuration: the tunables (:class:`ClientConfig`, :class:`TransferConfig`) and where an ...
-  _credentials  Credential sources beyond static keys: ``credential_process`` (with refresh before expiry) and ...
+  _credentials  Credential sources beyond static keys: refreshable credentials, ``credential_process``, and ...
   _documents    Typed bucket and object settings, and their S3 XML both ways.
   _errors       Typed SDK errors: the CofferError hierarchy and the mapping from an S3 error answer to a class.
   _ext          Calls to Coffer's own extension endpoints (`/_coffer/...`): signed JSON requests.
@@ -25,6 +25,7 @@ Modules and packages:
   _object       Object handles: HEAD, delete, server-side copy, presigned URLs, and the way to readers and writers.
   _operations   Bucket and object configuration operations as request specs, shared by the sync and async handles.
   _reader       Reading objects: whole, chunked, or as a seekable file, surviving dropped connections.
+  _sts          Temporary keys from AWS STS (or any STS-compatible service): assume-role and web identity.
   _tracing      Request tracing: one record per HTTP attempt, to the ``coffer.sdk`` logger and an optional hook.
   _transfer     The transfer manager: parallel, resumable, pausable transfers with futures and subscribers.
   _transport    The SDK's HTTP core: one urllib3 connection pool, SigV4 signing, retries, streaming in and out.

@@ -11,7 +11,9 @@ The provider chain for :meth:`Client.from_env` looks, in order, at
 1. ``COFFER_ENDPOINT`` / ``COFFER_ACCESS_KEY`` / ``COFFER_SECRET_KEY`` (+ ``COFFER_REGION``);
 2. the AWS conventions: ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID`` /
    ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, then
-   the ``AWS_PROFILE`` (or ``default``) profile of ``~/.aws/credentials`` and ``~/.aws/config``;
+   the ``AWS_PROFILE`` (or ``default``) profile of ``~/.aws/credentials`` and ``~/.aws/config``
+   (keys, ``credential_process``, or a ``role_arn`` assumed through STS: see ``_sts``), and web
+   identity (``AWS_ROLE_ARN`` + ``AWS_WEB_IDENTITY_TOKEN_FILE``);
 3. Spectra's ``DS3_ENDPOINT`` / ``DS3_ACCESS_KEY`` / ``DS3_SECRET_KEY``.
 
 Endpoint, key pair and region are resolved independently (the first source that has each wins),
@@ -29,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from coffer.sdk import _sts
 from coffer.sdk._credentials import (
     RefreshingCredentials,
-    check_env_supported,
     check_pair,
     check_profile_supported,
 )
@@ -167,6 +169,10 @@ class Credentials:
     def refresh_if_needed(self) -> None:
         """Static keys never expire (see RefreshingCredentials for those that do)."""
 
+    def snapshot(self) -> tuple[str, str, str | None]:
+        """(access key, secret key, session token) to sign one request with."""
+        return self.access_key, self.secret_key, self.session_token
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -205,24 +211,38 @@ def _read_ini(path: Path) -> configparser.RawConfigParser:
     return parser
 
 
-def _aws_profile(env: Mapping[str, str], home: Path) -> dict[str, str]:
-    """Merge the profile's sections of the shared credentials and config files (credentials first)."""
-    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+def _profile_files(env: Mapping[str, str], home: Path) -> tuple[Path, Path]:
     creds_file = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials")
     config_file = Path(env.get("AWS_CONFIG_FILE") or home / ".aws" / "config")
+    return creds_file, config_file
+
+
+def _load_profile(env: Mapping[str, str], home: Path, profile: str) -> dict[str, str] | None:
+    """Merge one profile's sections of the shared credentials and config files (credentials first);
+    None when neither file has it."""
+    creds_file, config_file = _profile_files(env, home)
     merged: dict[str, str] = {}
+    found = False
     if config_file.is_file():
         cfg = _read_ini(config_file)
         section = profile if profile == "default" else f"profile {profile}"
         for name in (section, profile):
             if cfg.has_section(name):
                 merged.update({k: v.strip() for k, v in cfg.items(name)})
+                found = True
                 break
     if creds_file.is_file():
         cred = _read_ini(creds_file)
         if cred.has_section(profile):
             merged.update({k: v.strip() for k, v in cred.items(profile)})
-    return merged
+            found = True
+    return merged if found else None
+
+
+def _aws_profile(env: Mapping[str, str], home: Path) -> dict[str, str]:
+    """The ``AWS_PROFILE`` (or ``default``) profile; empty when there is none."""
+    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    return _load_profile(env, home, profile) or {}
 
 
 def resolve(
@@ -256,12 +276,6 @@ def resolve(
         )
     sources["endpoint"] = found_endpoint[0]
 
-    pname = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
-    found_creds = _find_credentials(env, profile, pname, access_key, secret_key)
-    creds: Credentials | RefreshingCredentials | None = None
-    if found_creds is not None:
-        sources["credentials"], creds = found_creds
-
     region_chain = [
         ("argument", region),
         ("COFFER_REGION", env.get("COFFER_REGION")),
@@ -271,6 +285,13 @@ def resolve(
     ]
     found_region = next(((src, v) for src, v in region_chain if v), ("default", DEFAULT_REGION))
     sources["region"] = found_region[0]
+    pname = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    found_creds = _find_credentials(env, profile, pname, access_key, secret_key,
+                                    region=found_region[1] or DEFAULT_REGION, home=home)
+    creds: Credentials | RefreshingCredentials | None = None
+    if found_creds is not None:
+        sources["credentials"], creds = found_creds
+
     try:
         url = normalize_endpoint(found_endpoint[1] or "")
     except ValueError as exc:
@@ -280,29 +301,55 @@ def resolve(
 
 def _find_credentials(
     env: Mapping[str, str], profile: Mapping[str, str], pname: str, access_key: str | None, secret_key: str | None,
+    *, region: str = DEFAULT_REGION, home: Path | None = None,
 ) -> tuple[str, Credentials | RefreshingCredentials] | None:
-    """The first source that gives a key pair; a half pair or an unusable source is a ConfigError."""
+    """The first source that gives a key pair; a half pair or an unusable source is a ConfigError.
+
+    The order follows botocore: environment keys, then a profile's role (assume-role), then web
+    identity (environment, then profile), then the profile's keys or credential_process. One
+    difference: a profile whose role names ``credential_source = Environment`` is used before the
+    ``AWS_ACCESS_KEY_ID`` keys, which it turns into the role's keys.
+    """
     if access_key or secret_key:
         if not (access_key and secret_key):
             raise CofferError("give both access_key and secret_key, or neither", code="ConfigError")
         return "argument", Credentials(access_key, secret_key)
-    pairs = [
-        ("COFFER_ACCESS_KEY", "COFFER_ACCESS_KEY", "COFFER_SECRET_KEY", None),
-        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
-    ]
-    for src, ak_name, sk_name, token_name in pairs:
-        ak, sk = env.get(ak_name), env.get(sk_name)
-        check_pair("environment", ak, sk, (ak_name, sk_name))
-        if ak and sk:
-            return src, Credentials(ak, sk, (env.get(token_name) if token_name else None) or None)
-    check_env_supported(env)
+    home = Path(env.get("HOME") or Path.home()) if home is None else home
+
+    def proxies(url: str) -> str | None:
+        return proxy_for(url, env)
+
+    def role() -> Credentials | RefreshingCredentials:
+        return _sts.profile_role(pname, profile, env, region, lambda name: _load_profile(env, home, name),
+                                 Credentials, RefreshingCredentials.from_process, proxies)
+
+    ak, sk = env.get("COFFER_ACCESS_KEY"), env.get("COFFER_SECRET_KEY")
+    check_pair("environment", ak, sk, ("COFFER_ACCESS_KEY", "COFFER_SECRET_KEY"))
+    if ak and sk:
+        return "COFFER_ACCESS_KEY", Credentials(ak, sk)
+    if profile.get("role_arn") and profile.get("credential_source"):
+        # The chosen profile says "assume this role with the environment's keys": those keys are
+        # the role's source, not the answer (so this comes before AWS_ACCESS_KEY_ID).
+        return "aws profile assume-role", role()
+    ak, sk = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    check_pair("environment", ak, sk, ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
+    if ak and sk:
+        return "AWS_ACCESS_KEY_ID", Credentials(ak, sk, env.get("AWS_SESSION_TOKEN") or None)
+    if profile.get("role_arn") and profile.get("source_profile"):
+        return "aws profile assume-role", role()
+    env_role = _sts.env_web_identity(env, profile, region, proxies)
+    if env_role is not None:
+        return "AWS_WEB_IDENTITY_TOKEN_FILE", env_role
+    if profile.get("role_arn") or profile.get("web_identity_token_file"):
+        return "aws profile web identity", role()
     ak, sk = profile.get("aws_access_key_id"), profile.get("aws_secret_access_key")
     check_pair(f"AWS profile {pname!r}", ak, sk, ("aws_access_key_id", "aws_secret_access_key"))
     if ak and sk:
         return "aws profile", Credentials(ak, sk, profile.get("aws_session_token") or None)
     if profile.get("credential_process"):
         where = f"AWS profile {pname!r} credential_process"
-        return "aws profile credential_process", RefreshingCredentials(profile["credential_process"], where)
+        return "aws profile credential_process", RefreshingCredentials.from_process(
+            profile["credential_process"], where)
     check_profile_supported(pname, profile)
     ak, sk = env.get("DS3_ACCESS_KEY"), env.get("DS3_SECRET_KEY")
     check_pair("environment", ak, sk, ("DS3_ACCESS_KEY", "DS3_SECRET_KEY"))

@@ -1,14 +1,15 @@
-"""Credential sources beyond static keys: ``credential_process`` (with refresh before expiry) and
+"""Credential sources beyond static keys: refreshable credentials, ``credential_process``, and
 clear errors for sources the SDK cannot use.
 
 ``credential_process`` is the AWS shared-config way to get keys from a program: the command prints
 ``{"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}`` on stdout.
-Keys with an ``Expiration`` are fetched again by the transports shortly before they expire
-(:class:`RefreshingCredentials`), so a long-lived client keeps working with short-lived keys.
+Keys with an ``Expiration`` (from a process, or from STS: see ``_sts``) are fetched again by the
+transports shortly before they expire (:class:`RefreshingCredentials`), so a long-lived client keeps
+working with short-lived keys. One object is shared by every request of a client: a refresh happens
+once under a lock, and a request signs with one consistent (key, secret, token) snapshot.
 
-Assume-role, web identity and SSO need network calls to AWS STS/SSO, which a client of a private S3
-endpoint cannot make; a profile or environment that relies on them gets a ``ConfigError`` naming
-the setting, instead of silently falling through to another source or to anonymous requests.
+SSO needs AWS's SSO portal; a profile that relies on it gets a ``ConfigError`` naming the setting,
+instead of silently falling through to another source or to anonymous requests.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import shlex
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from coffer.sdk._errors import CofferError
@@ -26,16 +27,18 @@ from coffer.sdk._errors import CofferError
 REFRESH_MARGIN = timedelta(minutes=5)
 PROCESS_TIMEOUT = 60.0
 
-# Profile settings that mean "these keys come from STS/SSO", which this SDK does not call.
-UNSUPPORTED_PROFILE = ("role_arn", "web_identity_token_file", "sso_start_url", "sso_session", "sso_account_id")
+# Profile settings that mean "these keys come from SSO", which this SDK does not call.
+UNSUPPORTED_PROFILE = ("sso_start_url", "sso_session", "sso_account_id")
+
+# (access key, secret key, session token, expiration): what a credential source hands back.
+Fetched = tuple[str, str, str | None, datetime | None]
 
 
 def config_error(message: str) -> CofferError:
     return CofferError(message, code="ConfigError")
 
 
-def run_credential_process(command: str, *, where: str = "credential_process") -> tuple[str, str, str | None,
-                                                                                         datetime | None]:
+def run_credential_process(command: str, *, where: str = "credential_process") -> Fetched:
     """Run the command; (access key, secret key, session token, expiration) or a ConfigError."""
     try:
         argv = shlex.split(command)
@@ -76,21 +79,13 @@ def run_credential_process(command: str, *, where: str = "credential_process") -
 
 
 def check_profile_supported(profile_name: str, profile: Mapping[str, str]) -> None:
-    """Raise when the profile's keys would have to come from STS/SSO."""
+    """Raise when the profile's keys would have to come from SSO."""
     for name in UNSUPPORTED_PROFILE:
         if profile.get(name):
             raise config_error(
-                f"AWS profile {profile_name!r} sets {name}: assume-role, web identity and SSO need AWS STS/SSO, "
-                "which the Coffer SDK does not call; give the profile static keys (aws_access_key_id and "
-                "aws_secret_access_key) or a credential_process")
-
-
-def check_env_supported(env: Mapping[str, str]) -> None:
-    if env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"):
-        raise config_error(
-            "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are set, but web identity needs AWS STS, which the "
-            "Coffer SDK does not call; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) "
-            "or use a credential_process")
+                f"AWS profile {profile_name!r} sets {name}: SSO needs the AWS SSO portal, which the Coffer SDK "
+                "does not call; give the profile static keys (aws_access_key_id and aws_secret_access_key), a "
+                "credential_process, or a role_arn (assume-role or web identity)")
 
 
 def check_pair(source: str, access_key: str | None, secret_key: str | None, names: tuple[str, str]) -> None:
@@ -101,26 +96,62 @@ def check_pair(source: str, access_key: str | None, secret_key: str | None, name
 
 
 class RefreshingCredentials:
-    """Keys from a credential_process, fetched again when they come within REFRESH_MARGIN of expiry."""
+    """Keys from a source that expires them, fetched again once they come within ``refresh_margin``
+    of expiry. Thread-safe: one refresh at a time, and :meth:`snapshot` hands out a consistent triple.
 
-    def __init__(self, command: str, where: str) -> None:
-        self.command = command
+    ``fetch`` returns :data:`Fetched`; ``clock`` (for tests) gives the current UTC time.
+    """
+
+    def __init__(self, fetch: Callable[[], Fetched], where: str, *, refresh_margin: timedelta = REFRESH_MARGIN,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.fetch = fetch
         self.where = where
+        self.refresh_margin = refresh_margin
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.refreshes = 0  # how many times keys were fetched again after the first
         self._lock = threading.Lock()
-        self.access_key, self.secret_key, self.session_token, self.expires = run_credential_process(
-            command, where=where)
+        self._keys: Fetched = fetch()
+
+    @classmethod
+    def from_process(cls, command: str, where: str) -> RefreshingCredentials:
+        """Keys printed by a ``credential_process`` command."""
+        return cls(lambda: run_credential_process(command, where=where), where)
+
+    @property
+    def access_key(self) -> str:
+        return self._keys[0]
+
+    @property
+    def secret_key(self) -> str:
+        return self._keys[1]
+
+    @property
+    def session_token(self) -> str | None:
+        return self._keys[2]
+
+    @property
+    def expires(self) -> datetime | None:
+        return self._keys[3]
+
+    def _fresh(self, now: datetime) -> bool:
+        expires = self._keys[3]
+        return expires is None or now < expires - self.refresh_margin
 
     def refresh_if_needed(self, now: datetime | None = None) -> None:
-        if self.expires is None:
-            return
-        now = now or datetime.now(UTC)
-        if now < self.expires - REFRESH_MARGIN:
+        now = now or self.clock()
+        if self._fresh(now):
             return
         with self._lock:
-            if self.expires is not None and now < self.expires - REFRESH_MARGIN:
+            if self._fresh(now):
                 return  # another thread refreshed meanwhile
-            self.access_key, self.secret_key, self.session_token, self.expires = run_credential_process(
-                self.command, where=self.where)
+            self._keys = self.fetch()
+            self.refreshes += 1
+
+    def snapshot(self) -> tuple[str, str, str | None]:
+        """(access key, secret key, session token) to sign one request with, refreshed if due."""
+        self.refresh_if_needed()
+        ak, sk, token, _expires = self._keys
+        return ak, sk, token
 
     def __repr__(self) -> str:
         return f"RefreshingCredentials(access_key={self.access_key!r}, secret_key='***', expires={self.expires})"

@@ -4,7 +4,8 @@ writers, with the same API shape as the sync SDK. Public names are exported from
 Modules and packages:
   _client     The asyncio entry point: :class:`AsyncClient`, the sync ``Client`` as coroutines on aiohttp.
   _handles    Async bucket and object handles: the sync ``Bucket``/``Object`` API as coroutines.
-  _listen    Live bucket events on asyncio: :class:`AsyncEventStream`, the async twin of ``sdk/_listen.py``.
+  _listen     Live bucket events on asyncio: :class:`AsyncEventStream`, the async twin of ``sdk/_listen.py``.
+  _transfer   The async transfer manager: many files up and down at once on one event loop.
   _io         Async readers and writers: streaming GETs and whole-object / multipart PUTs on aiohttp.
   _transport  The async SDK's HTTP core: one aiohttp session, SigV4 signing, retries, tracing.
 """

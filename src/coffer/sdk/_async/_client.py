@@ -13,8 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coffer.sdk._async._handles import AsyncBucket
+from coffer.sdk._async._transfer import AsyncTransferManager
 from coffer.sdk._async._transport import AsyncTransport
-from coffer.sdk._config import DEFAULT_REGION, ClientConfig, Credentials, normalize_endpoint, proxy_for, resolve
+from coffer.sdk._config import (
+    DEFAULT_REGION,
+    ClientConfig,
+    Credentials,
+    TransferConfig,
+    normalize_endpoint,
+    proxy_for,
+    resolve,
+)
 from coffer.sdk._errors import CofferError
 from coffer.sdk._types import parse_list_buckets
 
@@ -114,6 +123,11 @@ class AsyncClient:
         from coffer.sdk._listen import listen_query
 
         return AsyncEventStream(self._transport, None, listen_query(events, prefix, suffix))
+
+    def transfer(self, config: TransferConfig | None = None) -> AsyncTransferManager:
+        """An async transfer manager: files and folders up and down, many at once, under one
+        ``max_concurrency`` limit of requests in flight."""
+        return AsyncTransferManager(self, config or TransferConfig())
 
     async def is_coffer(self) -> bool:
         if self._transport.server_header is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import os
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from coffer.protocol import xmlutil
@@ -146,50 +146,73 @@ class AsyncObjectWriter:
         if second is None:  # fits in one part: one PutObject
             resp = await self._t.request("PUT", b, k, body=first, headers=with_crc32c(first, headers))
             return put_result(resp.headers)
-        resp = await self._t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
-        upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
-        etags: dict[int, str] = {}
-        slots = asyncio.Semaphore(max(1, concurrency))
-        tasks: list[asyncio.Task[None]] = []
+        ahead = [first, second]
 
-        async def send(number: int, data: bytes) -> None:
-            try:
-                r = await self._t.request("PUT", b, k, query={"partNumber": str(number), "uploadId": upload_id},
-                                          body=data, headers=with_crc32c(data, {}), not_found=NoSuchUpload)
-                etags[number] = unquote_etag(r.headers.get("etag"))
-            finally:
-                slots.release()
+        async def next_part() -> bytes | None:
+            return ahead.pop(0) if ahead else await anext(parts, None)
 
+        return await multipart_upload(self._t, b, k, headers, next_part, asyncio.Semaphore(max(1, concurrency)))
+
+
+async def multipart_upload(
+    t: AsyncTransport,
+    bucket: str,
+    key: str,
+    headers: dict[str, str],
+    next_part: Callable[[], Awaitable[bytes | None]],
+    slots: asyncio.Semaphore,
+    on_sent: Callable[[int], None] | None = None,
+) -> PutResult:
+    """One multipart upload: parts from ``next_part`` (None at the end), each sent under a slot of
+    ``slots`` taken *before* the part is read, so memory stays within the slots x the part size
+    (the async transfer manager passes its shared semaphore). Any failure aborts the upload."""
+    b, k = bucket, key
+    resp = await t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+    upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
+    etags: dict[int, str] = {}
+    tasks: list[asyncio.Task[None]] = []
+
+    async def send(number: int, data: bytes) -> None:
         try:
-            number = 0
-            for data in (first, second):
-                number += 1
-                await slots.acquire()
-                tasks.append(asyncio.create_task(send(number, data)))
-            async for data in parts:
-                number += 1
-                await slots.acquire()
-                if any(t.done() and t.exception() for t in tasks):
-                    break
-                tasks.append(asyncio.create_task(send(number, data)))
-            await asyncio.gather(*tasks)
-            rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
-            body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
-            resp = await self._t.request("POST", b, k, query={"uploadId": upload_id}, body=body,
-                                         not_found=NoSuchUpload)
-            root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
-            if xmlutil.local_name(root) == "Error":
-                raise error_from_response(500, resp.data or b"", resp.headers)
-            return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            r = await t.request("PUT", b, k, query={"partNumber": str(number), "uploadId": upload_id},
+                                body=data, headers=with_crc32c(data, {}), not_found=NoSuchUpload)
+            etags[number] = unquote_etag(r.headers.get("etag"))
+            if on_sent is not None:
+                on_sent(len(data))
+        finally:
+            slots.release()
+
+    try:
+        number = 0
+        while True:
+            await slots.acquire()
             try:
-                await self._t.request("DELETE", b, k, query={"uploadId": upload_id}, not_found=NoSuchUpload)
-            except Exception:
-                pass
-            raise
+                data = await next_part()
+            except BaseException:
+                slots.release()
+                raise
+            if data is None or any(x.done() and not x.cancelled() and x.exception() for x in tasks):
+                slots.release()
+                break
+            number += 1
+            tasks.append(asyncio.create_task(send(number, data)))
+        await asyncio.gather(*tasks)
+        rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
+        body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+        resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
+        root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
+        if xmlutil.local_name(root) == "Error":
+            raise error_from_response(500, resp.data or b"", resp.headers)
+        return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.shield(t.request("DELETE", b, k, query={"uploadId": upload_id}, not_found=NoSuchUpload))
+        except Exception:
+            pass
+        raise
 
 
 async def _aiter_parts(source: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

@@ -115,13 +115,12 @@ class AsyncTransport:
     def presign(self, method: str, bucket: str, key: str | None, expires: int, query: Query = None) -> str:
         if self.credentials is None:
             return self.url(bucket, key, query)
-        self.credentials.refresh_if_needed()
+        ak, sk, token = self.credentials.snapshot()
         extra = dict(query.items() if isinstance(query, Mapping) else query or [])
-        if self.credentials.session_token:
-            extra["X-Amz-Security-Token"] = self.credentials.session_token
+        if token:
+            extra["X-Amz-Security-Token"] = token
         return sigv4.presign_url(
-            method.upper(), self.url(bucket, key), self.credentials.access_key,
-            self.credentials.secret_key, self.region, expires,
+            method.upper(), self.url(bucket, key), ak, sk, self.region, expires,
             extra_query={k: str(v) for k, v in extra.items() if v is not None} or None,
         )
 
@@ -143,11 +142,10 @@ class AsyncTransport:
         if self.credentials is None:
             out["x-amz-content-sha256"] = payload_hash
             return out
-        self.credentials.refresh_if_needed()
-        if self.credentials.session_token:
-            out["x-amz-security-token"] = self.credentials.session_token
-        out.update(sigv4.sign_headers(method, url, out, payload_hash, self.credentials.access_key,
-                                      self.credentials.secret_key, self.region))
+        ak, sk, token = self.credentials.snapshot()
+        if token:
+            out["x-amz-security-token"] = token
+        out.update(sigv4.sign_headers(method, url, out, payload_hash, ak, sk, self.region))
         return out
 
     async def request(

@@ -8,6 +8,7 @@ local paths: :func:`local_path_for` refuses anything that would land outside the
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,27 @@ def key_for(prefix: str, rel_parts: Iterable[str]) -> str:
     if not prefix:
         return rel
     return prefix + rel if prefix.endswith("/") else f"{prefix}/{rel}"
+
+
+def name_selected(rel: str, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> bool:
+    """Whether the relative name ``rel`` passes the ``include``/``exclude`` globs (the CLI's rules).
+
+    Globs are ``fnmatch`` patterns (``*`` crosses ``/``) matched against ``rel`` and its base name; a
+    name matching an exclude is skipped unless it also matches an include; includes alone keep only
+    what they match.
+    """
+    if not include and not exclude:
+        return True
+    base = rel.rstrip("/").rsplit("/", 1)[-1]
+
+    def hit(patterns: tuple[str, ...]) -> bool:
+        return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(base, p) for p in patterns)
+
+    if exclude and hit(exclude):
+        return bool(include) and hit(include)
+    if include and not exclude:
+        return hit(include)
+    return True
 
 
 def local_path_for(root: Path, rel_key: str) -> Path | None:
