@@ -109,8 +109,19 @@ _V1 = [
                ELSE k || '\\x00'::bytea END $$""",
 ]
 
+# Garbage collection (docs/cluster.md, "Garbage collection"); the same tables as SQLite's migration 6.
+# `created` and `claimed_until` are epoch seconds of the database's clock, never a gateway's.
+_V2_GARBAGE = [
+    """CREATE TABLE pending_refs (
+        ref text PRIMARY KEY, created double precision NOT NULL, owner text NOT NULL)""",
+    "CREATE INDEX pending_refs_by_age ON pending_refs(created)",
+    """CREATE TABLE gc_queue (
+        ref text PRIMARY KEY, queued double precision NOT NULL,
+        claimed_until double precision NOT NULL DEFAULT 0)""",
+]
+
 # Index i takes the schema from version i to version i + 1.
-MIGRATIONS: list[list[str]] = [_V1]
+MIGRATIONS: list[list[str]] = [_V1, _V2_GARBAGE]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,6 +19,8 @@ Layout notes (the why):
 - dict/list fields are JSON text so new record fields need no schema change.
 - `data_refs` counts how many object segments and parts point at each data ref; a row exists only
   while the count is positive, which is what `referenced()` and the `freed` lists are built on.
+- `pending_refs` and `gc_queue` (migration 6) make garbage collection crash-safe and cluster-safe:
+  a ref is pending while its data is written, queued once its count reaches zero (rows.py).
 """
 
 from __future__ import annotations
@@ -198,9 +200,22 @@ def _jobs_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_blobs_by_chunk ON job_blobs(job_id, chunk, done)")
 
 
+def _garbage_tables(conn: sqlite3.Connection) -> None:
+    """Garbage collection of object data (docs/cluster.md, "Garbage collection"): `pending_refs`
+    holds a ref from before its data is durable until the metadata commit that references it (or
+    the write's clean-up); `gc_queue` holds a ref whose last reference a commit dropped, until its
+    data is deleted. Both are keyed by the ref; `claimed_until` is a GC worker's lease."""
+    conn.execute("""CREATE TABLE pending_refs (
+        ref TEXT PRIMARY KEY, created REAL NOT NULL, owner TEXT NOT NULL) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX pending_refs_by_age ON pending_refs(created)")
+    conn.execute("""CREATE TABLE gc_queue (
+        ref TEXT PRIMARY KEY, queued REAL NOT NULL, claimed_until REAL NOT NULL DEFAULT 0) WITHOUT ROWID""")
+
+
 # Index i holds the migration that takes the schema from version i to version i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables,
+    _garbage_tables,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
