@@ -295,7 +295,9 @@ class Core:
         """A long write renews its mark every quarter of the pending age, so only a dead writer's
         mark grows old enough for the collector."""
         mark = self._pending.get(ref)
-        if mark is not None and mark[0].done() and time.monotonic() - mark[1] > self.limits.pending_ref_age / 4:
+        if mark is None or not mark[0].done() or mark[0].exception() is not None:
+            return  # a failed mark stays: commit_segment raises it
+        if time.monotonic() - mark[1] > self.limits.pending_ref_age / 4:
             self._mark_pending(ref)
 
     async def commit_segment(self, writer: SegmentWriter) -> str:
