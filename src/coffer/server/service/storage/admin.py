@@ -168,8 +168,8 @@ class DataAdmin:
         refs = await self.core.run(lambda: list(data.iter_refs(before=time.time() - grace)))
         for i in range(0, len(refs), 500):
             batch = refs[i:i + 500]
-            # pending refs younger than the pending age are uploads in flight (maybe another gateway's)
-            known = await self.core.meta.live_refs(batch, self.core.limits.pending_ref_age)
+            # a ref marked pending less than `grace` ago is an upload in flight (maybe another gateway's)
+            known = await self.core.meta.live_refs(batch, grace)
             dead = [r for r in batch if r not in known]
             await self.core.run(data.delete, dead)
             removed += len(dead)
