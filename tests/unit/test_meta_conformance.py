@@ -209,9 +209,9 @@ async def test_a_dead_writers_pending_ref_becomes_garbage_and_cannot_commit(stor
     await store.add_pending("dead", "gw1")
     await store.add_pending("alive", "gw2")
     assert await store.claim_garbage(10, 60, 3600) == []  # both young
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(1.2)
     await store.add_pending("alive", "gw2")  # its writer refreshed it
-    assert await store.claim_garbage(10, 60, 0.04) == ["dead"]
+    assert await store.claim_garbage(10, 60, 1.0) == ["dead"]
     assert await store.garbage_backlog() == (1, 1)
     # The writer was only stalled: its commit after the collector took the ref is refused.
     with pytest.raises(ConditionalConflict):
