@@ -344,8 +344,9 @@ class MetaStore(ABC):
     @abstractmethod
     async def add_pending(self, ref: str, owner: str) -> None:
         """Mark `ref` as being written by `owner` (a gateway's name, for the operator), or refresh
-        the mark of a long write. Visible to every sweep when it returns; not fsynced on its own (a
-        crash that loses it loses the write too, whose data is then garbage anyway)."""
+        the mark of a long write. Visible to every sweep when it returns, and it must survive
+        whatever the writer survives: SQLite need not fsync it (a crash of the host ends the writer
+        too), PostgreSQL commits it durably (a failover must not lose it under a live writer)."""
 
     @abstractmethod
     async def forget_refs(self, refs: list[str]) -> None:

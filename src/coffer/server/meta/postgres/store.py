@@ -353,7 +353,9 @@ class PostgresMetaStore(MetaStore):
 
     # -- garbage collection: pending refs and the GC queue --------------------------------------
     async def add_pending(self, ref: str, owner: str) -> None:
-        await self._write(lambda c: rows_gc.add_pending(c, ref, owner), durable=False)
+        # Durable (unlike SQLite's): a mark lost in a failover to a standby, while the writer lives on
+        # and commits later, would let a sweep delete data that then becomes referenced.
+        await self._write(lambda c: rows_gc.add_pending(c, ref, owner))
 
     async def forget_refs(self, refs: list[str]) -> None:
         if refs:
