@@ -48,7 +48,8 @@ WRITER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 # tests/integration/cluster/test_cluster_gc.py); never set in production. COFFER_TEST_FAULT is one of:
 #   kill-before-free         kill -9 this process between a commit that orphans data and its deletion
 #   kill-after-segment       kill -9 once a body's data is durable, before its metadata commit
-#   pause-after-segment=S    sleep S seconds there (an upload in flight with durable data)
+#   pause-after-segment=S    wait S seconds there, refreshing the pending mark (a live upload in flight
+#                            whose data is durable)
 FAULT_ENV = "COFFER_TEST_FAULT"
 
 
@@ -261,7 +262,7 @@ class Core:
             if self._fault[0] == "kill-after-segment":
                 os.kill(os.getpid(), signal.SIGKILL)
             elif self._fault[0] == "pause-after-segment":
-                await asyncio.sleep(self._fault[1])
+                await self._hold_pending(segment.ref, self._fault[1])
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
         except DataUnavailable as exc:  # too few volumes for the policy (data/volumes/store.py)
             raise S3Error("ServiceUnavailable", f"Cannot store the object now: {exc}") from None
@@ -322,6 +323,14 @@ class Core:
         with contextlib.suppress(Exception):
             await mark[0]
             await self.meta.forget_refs([writer.ref])
+
+    async def _hold_pending(self, ref: str, seconds: float) -> None:
+        """The pause-after-segment fault: a live upload with durable data, refreshing its mark as a
+        body still streaming would."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, self.limits.pending_ref_age / 4))
+            await self.meta.add_pending(ref, WRITER_NAME)
 
     async def check_space(self) -> None:
         """Refuse new data (507) while the data folder's disk is below the free-space margin, so that
