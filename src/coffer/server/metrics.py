@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,11 @@ def worker_exited(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-# The metric objects are created on first use, after the environment is settled.
+# The metric objects are created on first use, after the environment is settled; under a lock, as
+# several threads of one process may be first at once (two metadata stores' writer threads: a
+# worker's and the garbage collector's), and a second registration raises DuplicateTimeseries.
 _m: dict[str, Any] = {}
+_m_lock = threading.Lock()
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -59,24 +63,30 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 def _metrics() -> dict[str, Any]:
     if not _m:
-        from prometheus_client import Counter, Gauge, Histogram
-
-        _m.update(
-            requests=Counter("coffer_requests", "HTTP requests by API operation and status.",
-                             ["operation", "status"]),
-            latency=Histogram("coffer_request_duration_seconds", "Time from request head to response end.",
-                              ["operation"], buckets=_LATENCY_BUCKETS),
-            bytes_in=Counter("coffer_received_bytes", "Request body bytes received.", ["operation"]),
-            bytes_out=Counter("coffer_sent_bytes", "Response body bytes sent.", ["operation"]),
-            errors=Counter("coffer_errors", "Error responses by API operation and error code.",
-                           ["operation", "code"]),
-            inflight=Gauge("coffer_requests_in_flight", "Requests being handled.", multiprocess_mode="livesum"),
-            commit=Histogram("coffer_meta_commit_seconds", "Metadata group-commit transaction time.",
-                             buckets=_LATENCY_BUCKETS),
-            batch=Histogram("coffer_meta_commit_batch_size", "Writes per metadata commit.", buckets=_BATCH_BUCKETS),
-            disconnects=Counter("coffer_client_disconnects", "Requests whose client went away before the answer."),
-        )
+        with _m_lock:
+            if not _m:
+                _make_metrics()
     return _m
+
+
+def _make_metrics() -> None:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    _m.update(
+        requests=Counter("coffer_requests", "HTTP requests by API operation and status.",
+                         ["operation", "status"]),
+        latency=Histogram("coffer_request_duration_seconds", "Time from request head to response end.",
+                          ["operation"], buckets=_LATENCY_BUCKETS),
+        bytes_in=Counter("coffer_received_bytes", "Request body bytes received.", ["operation"]),
+        bytes_out=Counter("coffer_sent_bytes", "Response body bytes sent.", ["operation"]),
+        errors=Counter("coffer_errors", "Error responses by API operation and error code.",
+                       ["operation", "code"]),
+        inflight=Gauge("coffer_requests_in_flight", "Requests being handled.", multiprocess_mode="livesum"),
+        commit=Histogram("coffer_meta_commit_seconds", "Metadata group-commit transaction time.",
+                         buckets=_LATENCY_BUCKETS),
+        batch=Histogram("coffer_meta_commit_batch_size", "Writes per metadata commit.", buckets=_BATCH_BUCKETS),
+        disconnects=Counter("coffer_client_disconnects", "Requests whose client went away before the answer."),
+    )
 
 
 def request_started() -> None:
