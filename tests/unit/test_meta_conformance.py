@@ -187,6 +187,74 @@ async def test_shared_put_needs_live_refs(store: MetaStore) -> None:
     assert await store.referenced(["r1"]) == set()
 
 
+# -- garbage collection: pending refs and the GC queue --------------------------------------------
+
+
+@asynctest
+async def test_pending_refs_until_the_commit_that_references_them(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.add_pending("new", "gw1")
+    await store.add_pending("new", "gw1")  # a refresh
+    assert await store.live_refs(["new", "zz"], 3600) == {"new"}
+    assert await store.referenced(["new"]) == set()
+    assert await store.garbage_backlog() == (1, 0)
+    await store.put_object(obj("k", ("new",)))  # the commit drops the mark in its transaction
+    assert await store.garbage_backlog() == (0, 0)
+    assert await store.live_refs(["new"], 3600) == {"new"} and await store.referenced(["new"]) == {"new"}
+    # A write that aborts forgets its mark; a mark older than the pending age is not live.
+    await store.add_pending("aborted", "gw1")
+    await store.forget_refs(["aborted"])
+    await store.add_pending("stale", "gw2")
+    assert await store.live_refs(["aborted", "stale"], 3600) == {"stale"}
+    await asyncio.sleep(0.05)
+    assert await store.live_refs(["stale"], 0.01) == set()
+
+
+@asynctest
+async def test_freed_refs_are_queued_in_the_commit_that_frees_them(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.put_object(obj("a", ("r1", "r2")))
+    await store.put_object(obj("b", ("r2",)))
+    assert await store.put_object(obj("a", ("r3",))) == ["r1"]
+    assert await store.garbage_backlog() == (0, 1)
+    assert (await store.delete_object("b", "b"))[1] == ["r2"]
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1, "p1"))
+    assert await store.abort_upload("u1") == ["p1"]
+    assert await store.garbage_backlog() == (0, 3)
+    # The process that committed deletes the data, then the rows (the fast path) ...
+    await store.forget_refs(["r1"])
+    # ... and what a crash left is leased to one collector at a time, until forgotten.
+    claimed = await store.claim_garbage(10, 60, 3600)
+    assert sorted(claimed) == ["p1", "r2"]
+    assert await store.claim_garbage(10, 60, 3600) == []  # leased
+    await store.forget_refs(claimed)
+    assert await store.garbage_backlog() == (0, 0)
+    # A lease that runs out (its collector died) makes the row claimable again.
+    await store.put_object(obj("a", ()))
+    assert await store.claim_garbage(10, 0.01, 3600) == ["r3"]
+    await asyncio.sleep(0.05)
+    assert await store.claim_garbage(10, 60, 3600) == ["r3"]
+
+
+@asynctest
+async def test_a_dead_writers_pending_ref_becomes_garbage_and_cannot_commit(store: MetaStore) -> None:
+    await with_bucket(store)
+    await store.add_pending("dead", "gw1")
+    await store.add_pending("alive", "gw2")
+    assert await store.claim_garbage(10, 60, 3600) == []  # both young
+    await asyncio.sleep(1.2)
+    await store.add_pending("alive", "gw2")  # its writer refreshed it
+    assert await store.claim_garbage(10, 60, 1.0) == ["dead"]
+    assert await store.garbage_backlog() == (1, 1)
+    # The writer was only stalled: its commit after the collector took the ref is refused.
+    with pytest.raises(ConditionalConflict):
+        await store.put_object(obj("k", ("dead",)))
+    assert await store.get_object("b", "k") is None
+    await store.put_object(obj("k", ("alive",)))
+    assert await store.garbage_backlog() == (0, 1)
+
+
 @pytest.mark.parametrize(
     ("exists", "expect", "ok"),
     [

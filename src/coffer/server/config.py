@@ -65,6 +65,13 @@ class Limits:
     bulk_cache_bytes: int = field(default_factory=lambda: _env_int("COFFER_BULK_CACHE_BYTES", 8 * GiB))
     bulk_job_idle_seconds: float = field(default_factory=lambda: _env_int("COFFER_BULK_JOB_IDLE_SECONDS", 24 * 3600))
     bulk_retry_after_seconds: int = 5
+    # Garbage collection (server/workers/garbage.py, docs/cluster.md): a pending ref not refreshed for
+    # pending_ref_age seconds belongs to a dead writer (live writers refresh every quarter of it) and
+    # its data is collected; the collector looks at the GC queue every gc_poll seconds and, on a
+    # cluster gateway, walks every ref (the sweep) every gc_interval seconds (0: never).
+    pending_ref_age: float = 3600.0
+    gc_poll: float = 5.0
+    gc_interval: float = 6 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)

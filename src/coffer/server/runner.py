@@ -3,7 +3,7 @@
 `serve(cfg)` prepares the data folder (bootstrap the root user, sweep temporary files), binds the
 listening socket once, then forks `cfg.workers` processes that each run their own event loop,
 metadata connections and aiohttp app on the shared socket (the kernel spreads connections). The
-parent supervises: it restarts a worker that dies, sweeps orphaned data in the background, and on
+parent supervises: it restarts a worker that dies, collects garbage data in the background, and on
 SIGTERM/SIGINT tells every worker to stop accepting, finish in-flight requests within the grace
 period and close the store cleanly.
 """
@@ -216,37 +216,28 @@ def _worker_main(cfg: Config, sock: socket.socket) -> None:
         asyncio.run(run_worker(cfg, sock))
 
 
-def sweep_orphans(cfg: Config, started: float) -> None:
-    """Delete segment files that no metadata refers to and that predate this start."""
-    if cfg.clustered:
-        # Other gateways write to the same nodes: what this one's metadata does not know may be
-        # their in-flight upload. Cluster-wide garbage is collected from the metadata (docs/cluster.md).
-        return
+def collect_garbage(cfg: Config, started: float) -> None:
+    """The garbage collector of this server (server/workers/garbage.py), on a thread of its own: the
+    GC queue left by a crash at once, then the start-up orphan sweep (data written before this start
+    that no metadata refers to) or, on a cluster gateway, the periodic sweep of every ref; then the
+    queue every few seconds."""
 
-    async def go() -> int:
+    async def go() -> None:
+        from coffer.server.workers.garbage import GarbageCollector
+
         data = make_data(cfg)
         meta = open_meta(cfg)
         await meta.open()
-        removed = 0
         try:
-            batch: list[str] = []
-            for ref in data.iter_refs(before=started):
-                batch.append(ref)
-                if len(batch) >= 500:
-                    removed += await _sweep_batch(meta, data, batch)
-                    batch = []
-            if batch:
-                removed += await _sweep_batch(meta, data, batch)
+            await GarbageCollector(meta, data, cfg.limits).run(threading.Event(), started=started,
+                                                               cluster=cfg.clustered)
         finally:
             await meta.close()
-        return removed
 
     try:
-        n = asyncio.run(go())
-        if n:
-            log.info("orphan sweep removed %d unreferenced segment files", n)
+        asyncio.run(go())
     except Exception:
-        log.exception("orphan sweep failed")
+        log.exception("garbage collector failed")
 
 
 def make_data(cfg: Config, *, register: bool = False) -> DataStore:
@@ -306,13 +297,6 @@ def start_healer(cfg: Config) -> None:
     threading.Thread(target=background, args=(store, threading.Event()), daemon=True, name="healer",
                      kwargs={"scrub_rate": cfg.scrub_rate, "scrub_interval": cfg.scrub_interval,
                              "heal_interval": cfg.heal_interval, "log": log}).start()
-
-
-async def _sweep_batch(meta: MetaStore, data: DataStore, refs: list[str]) -> int:
-    known = await meta.referenced(refs)
-    dead = [r for r in refs if r not in known]
-    data.delete(dead)
-    return len(dead)
 
 
 def serve(cfg: Config) -> int:
@@ -386,7 +370,7 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
           f"workers: {cfg.workers}, region: {cfg.region}, pid: {os.getpid()})", flush=True)
     if cfg.workers <= 1:
         start_healer(cfg)
-        threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
+        threading.Thread(target=collect_garbage, args=(cfg, started), daemon=True, name="gc").start()
     return sock, started
 
 
@@ -461,7 +445,7 @@ def _supervise(cfg: Config, sock: socket.socket, started: float) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_hangup)
-    threading.Thread(target=sweep_orphans, args=(cfg, started), daemon=True).start()
+    threading.Thread(target=collect_garbage, args=(cfg, started), daemon=True, name="gc").start()
     start_healer(cfg)  # after the first fork: a worker must not inherit a thread's held locks
     deadline: float | None = None
     while children:

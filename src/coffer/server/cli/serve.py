@@ -139,6 +139,13 @@ def _env(name: str) -> str:
 @click.option("--heal-interval", envvar="COFFER_HEAL_INTERVAL", type=click.FloatRange(0), default=2.0,
               show_default=True,
               help="Seconds between two looks at the repair queue; 0 turns background healing and scrubbing off.")
+@click.option("--gc-pending-age", envvar="COFFER_GC_PENDING_AGE", type=click.FloatRange(1), default=3600.0,
+              show_default=True,
+              help="Seconds after which data of an upload whose writer stopped refreshing it (a killed gateway) "
+                   "is garbage.")
+@click.option("--gc-interval", envvar="COFFER_GC_INTERVAL", type=click.FloatRange(0), default=6 * 3600.0,
+              show_default=True,
+              help="Cluster gateways: seconds between two sweeps of every ref for unreferenced data (0: never).")
 @click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", default=None,
               help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
 @click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
@@ -227,6 +234,7 @@ def build_config(opts: dict[str, Any]) -> Config:
                                 min_free_bytes=int(opts["min_free"] * 2**20),
                                 idle_timeout=opts["idle_timeout"], body_timeout=opts["body_timeout"],
                                 max_connections=opts["max_connections"],
+                                pending_ref_age=opts["gc_pending_age"], gc_interval=opts["gc_interval"],
                                 meta_reserve_bytes=min(Limits().meta_reserve_bytes,
                                                        int(opts["min_free"] * 2**20) // 4)),
                   volumes=tuple(Path(v) for v in opts["volumes"]), scrub_rate=opts["scrub_rate"] * 1024 * 1024,

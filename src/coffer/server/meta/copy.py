@@ -26,7 +26,7 @@ from coffer.server.meta.sqlite.schema import migrate as sqlite_migrate
 
 # Parents before children (foreign keys); the columns are each table's own, in SQLite's order.
 TABLES = ["users", "access_keys", "buckets", "objects", "versions", "uploads", "parts", "data_refs", "event_queue",
-          "jobs", "job_chunks", "job_blobs", "repair_queue", "upkeep_state"]
+          "jobs", "job_chunks", "job_blobs", "repair_queue", "upkeep_state", "pending_refs", "gc_queue"]
 # Not copied: the listen API's `listeners` and `listen_log` (live streams and their seconds-long log end
 # with the server that served them).
 

@@ -9,7 +9,12 @@ Rules every backend keeps:
 - Mutating calls that drop references to data return `freed`: data refs no row refers to any more;
   the caller deletes that data *after* the call returns. Refs are reference counted (a ref may be
   shared by links and snapshots later), so only a ref whose count reaches zero is freed.
-- `referenced(refs)` answers which refs are still known, for the orphan sweep.
+- Every ref freed this way is also queued for garbage collection (`gc_queue`) in the same
+  transaction; the caller removes the row (`forget_refs`) once the data is deleted, and a crash
+  in between leaves the row for the GC worker (`claim_garbage`).
+- A new ref is marked pending (`add_pending`) before its data is durable; the commit that first
+  references it drops the mark in the same transaction. `live_refs(refs, pending_age)` answers
+  which refs are referenced or pending, for the sweeps; `referenced(refs)` only the former.
 """
 
 from __future__ import annotations
@@ -380,3 +385,32 @@ class MetaStore(ABC):
     @abstractmethod
     async def referenced(self, refs: list[str]) -> set[str]:
         """Which of these data refs some object or part still refers to."""
+
+    # -- garbage collection (docs/cluster.md, "Garbage collection") ---------------------------------
+    @abstractmethod
+    async def add_pending(self, ref: str, owner: str) -> None:
+        """Mark `ref` as being written by `owner` (a gateway's name, for the operator), or refresh
+        the mark of a long write. Visible to every sweep when it returns, and it must survive
+        whatever the writer survives: SQLite need not fsync it (a crash of the host ends the writer
+        too), PostgreSQL commits it durably (a failover must not lose it under a live writer)."""
+
+    @abstractmethod
+    async def forget_refs(self, refs: list[str]) -> None:
+        """The data of these refs is deleted (or was never made durable): drop their GC queue and
+        pending rows. Not fsynced on its own: a lost `forget` only makes the GC delete again."""
+
+    @abstractmethod
+    async def live_refs(self, refs: list[str], pending_age: float) -> set[str]:
+        """Which of these refs are referenced, or pending and marked (or refreshed) less than
+        `pending_age` seconds ago by the database's clock; read in one snapshot."""
+
+    @abstractmethod
+    async def claim_garbage(self, limit: int, lease_seconds: float, pending_age: float) -> list[str]:
+        """Lease up to `limit` refs whose data must be deleted to the caller for `lease_seconds`:
+        GC queue rows no other worker holds, then pending rows older than `pending_age` (moved to
+        the queue: a writer that commits after that gets ConditionalConflict). The caller deletes
+        the data, then calls `forget_refs`; a caller that dies lets the lease run out."""
+
+    @abstractmethod
+    async def garbage_backlog(self) -> tuple[int, int]:
+        """(pending rows, GC queue rows): what the collector still has to look at."""

@@ -4,15 +4,25 @@
 bodies in memory (they become inline objects) and hands larger ones, in `io_chunk` pieces, to a
 worker thread that hashes and writes them while the event loop reads the next piece. Memory per
 request stays bounded by two pieces. Nothing here knows about HTTP.
+
+Garbage collection (docs/cluster.md, "Garbage collection"): a new segment's ref is marked pending
+in the metadata while its body streams (`new_writer`; the mark is awaited before the data is
+committed, so it costs a small PUT nothing and a large one no round trip of wall time), and `free`
+deletes data a commit orphaned, then the GC queue rows that commit wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import hashlib
+import logging
 import os
+import signal
+import socket
+import time
 from collections.abc import AsyncIterable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +40,22 @@ from coffer.server.meta.space import is_disk_full, make_reserve
 from coffer.server.service.crypto.sse import Sse
 
 T = TypeVar("T")
+
+log = logging.getLogger("coffer.server")
+# Who marks a ref pending (the `owner` of pending_refs rows: for the operator, never compared).
+WRITER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+# Fault injection for the garbage-collection tests (tests/integration/s3/test_garbage_crash.py,
+# tests/integration/cluster/test_cluster_gc.py); never set in production. COFFER_TEST_FAULT is one of:
+#   kill-before-free         kill -9 this process between a commit that orphans data and its deletion
+#   kill-after-segment       kill -9 once a body's data is durable, before its metadata commit
+#   pause-after-segment=S    wait S seconds there, refreshing the pending mark (a live upload in flight
+#                            whose data is durable)
+FAULT_ENV = "COFFER_TEST_FAULT"
+
+
+def _fault() -> tuple[str, float]:
+    name, _, arg = os.environ.get(FAULT_ENV, "").partition("=")
+    return name, float(arg or 0)
 
 DEFAULT_CHECKSUM = "CRC64NVME"  # what S3 itself computes when a client sends none
 # Per-request access state, reset by begin_request() when the HTTP front takes a request:
@@ -142,6 +168,9 @@ class Core:
         self._reserve_ok = False  # check_space: the metadata reserve is known to be in place
         # Hashing and file writes run here, off the event loop; hashlib and os.write release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="io")
+        # ref -> (its latest pending mark, when it was sent): see new_writer.
+        self._pending: dict[str, tuple[asyncio.Future, float]] = {}
+        self._fault = _fault()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -201,10 +230,11 @@ class Core:
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if writer is None and size > inline_max:
-                    writer = await self.run(self.data.writer, hs if cipher is None else {}, policy)
+                    writer = await self.new_writer(hs if cipher is None else {}, policy)
                     if cipher is not None:
                         enc = cipher(writer.ref)
                 if writer is not None and pending_len >= piece:
+                    self._refresh_pending(writer.ref)
                     if in_flight is not None:
                         await in_flight
                     in_flight = asyncio.ensure_future(self.run(_write_all, writer, pending, hs, enc))
@@ -228,8 +258,12 @@ class Core:
             if enc is not None:
                 await self.run(writer.write, enc.finish())
             checksums = integrity.verify(size, hs)
-            segment = Segment(await self.run(writer.commit), writer.size)
+            segment = Segment(await self.commit_segment(writer), writer.size)
             writer = None  # committed: from here on the file belongs to whoever references it
+            if self._fault[0] == "kill-after-segment":
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif self._fault[0] == "pause-after-segment":
+                await self._hold_pending(segment.ref, self._fault[1])
             return Received(size, hs["MD5"].digest(), checksums, None, segment)
         except DataUnavailable as exc:  # too few volumes for the policy (data/volumes/store.py)
             raise S3Error("ServiceUnavailable", f"Cannot store the object now: {exc}") from None
@@ -244,7 +278,60 @@ class Core:
                 except Exception:
                     pass
             if writer is not None:
-                await self.run(writer.abort)
+                await self.abort_segment(writer)
+
+    # -- new segments: pending marks -----------------------------------------------------------------
+    async def new_writer(self, hashers: dict[str, Hasher], policy: object = None) -> SegmentWriter:
+        """A writer for a new segment. Its ref is marked pending in the metadata meanwhile (the write is
+        not awaited here: `commit_segment` awaits it before any of the data becomes durable, so a
+        sweep anywhere in the cluster that finds the data also finds the mark or the reference)."""
+        writer = await self.run(self.data.writer, hashers, policy)
+        self._mark_pending(writer.ref)
+        return writer
+
+    def _mark_pending(self, ref: str) -> None:
+        fut = asyncio.ensure_future(self.meta.add_pending(ref, WRITER_NAME))
+        self._pending[ref] = (fut, time.monotonic())
+
+    def _refresh_pending(self, ref: str) -> None:
+        """A long write renews its mark every quarter of the pending age, so only a dead writer's
+        mark grows old enough for the collector."""
+        mark = self._pending.get(ref)
+        if mark is None or not mark[0].done() or mark[0].exception() is not None:
+            return  # a failed mark stays: commit_segment raises it
+        if time.monotonic() - mark[1] > self.limits.pending_ref_age / 4:
+            self._mark_pending(ref)
+
+    async def commit_segment(self, writer: SegmentWriter) -> str:
+        """Make the segment durable (after its pending mark is committed); returns its ref."""
+        mark = self._pending.pop(writer.ref, None)
+        if mark is not None:
+            try:
+                await mark[0]
+            except BaseException:
+                self._pending[writer.ref] = mark  # abort_segment clears it
+                raise
+        return await self.run(writer.commit)
+
+    async def abort_segment(self, writer: SegmentWriter) -> None:
+        """Drop a segment that will never be referenced, and its pending mark."""
+        mark = self._pending.pop(writer.ref, None)
+        await self.run(writer.abort)
+        if mark is None:  # committed (or half-committed) data: its mark is in the metadata
+            with contextlib.suppress(Exception):
+                await self.meta.forget_refs([writer.ref])
+            return
+        with contextlib.suppress(Exception):
+            await mark[0]
+            await self.meta.forget_refs([writer.ref])
+
+    async def _hold_pending(self, ref: str, seconds: float) -> None:
+        """The pause-after-segment fault: a live upload with durable data, refreshing its mark as a
+        body still streaming would."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, self.limits.pending_ref_age / 4))
+            await self.meta.add_pending(ref, WRITER_NAME)
 
     async def check_space(self) -> None:
         """Refuse new data (507) while the data folder's disk is below the free-space margin, so that
@@ -262,9 +349,18 @@ class Core:
             self._reserve_ok = await self.run(make_reserve, root / "meta", self.limits.meta_reserve_bytes)
 
     async def free(self, refs: list[str]) -> None:
-        """Delete data no metadata refers to any more (after the commit that dropped it)."""
-        if refs:
+        """Delete data no metadata refers to any more (after the commit that dropped it, which queued
+        it for GC), then its GC queue rows. A failure or a crash leaves the rows: the GC worker
+        (server/workers/garbage.py) deletes the data later."""
+        if not refs:
+            return
+        if self._fault[0] == "kill-before-free":
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
             await self.run(self.data.delete, refs)
+            await self.meta.forget_refs(refs)
+        except Exception as exc:
+            log.warning("deleting %d freed segments failed (left to the garbage collector): %s", len(refs), exc)
 
 
 def _write_all(writer: SegmentWriter, pieces: list[bytes], hs: dict[str, Hasher], enc: Encryptor | None) -> None:

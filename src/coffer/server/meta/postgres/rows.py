@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 import psycopg
 
+from coffer.server.meta.interface import ConditionalConflict
 from coffer.server.meta.sqlite.rows import (  # the shared record <-> row mapping
     ACCESS_KEY_COLUMNS,
     BUCKET_COLUMNS,
@@ -68,13 +69,17 @@ __all__ = [
     "USER_COLUMNS",
     "access_key_from_row",
     "access_key_values",
+    "add_pending",
     "bucket_from_row",
     "bucket_values",
+    "claim_garbage",
     "decref",
     "dumps",
     "enc",
     "entry_from_row",
+    "forget",
     "incref",
+    "live",
     "lock_keys",
     "object_from_row",
     "object_meta_values",
@@ -122,24 +127,82 @@ def lock_keys(conn: psycopg.Connection, bucket: str, keys: Iterable[bytes]) -> N
         conn.execute("SELECT pg_advisory_xact_lock(i) FROM unnest(%s::bigint[]) AS i ORDER BY i", (ids,))
 
 
+# The database's clock in epoch seconds: every gateway's pending and GC rows are aged by it.
+_NOW = "extract(epoch FROM clock_timestamp())"
+
+
 def incref(conn: psycopg.Connection, refs: Iterable[str]) -> None:
+    """One more reference per ref, and the ref stops being pending, in one statement; a ref in the
+    GC queue is refused (see sqlite/rows.py)."""
     for ref in refs:
-        conn.execute(
-            "INSERT INTO data_refs (ref, count) VALUES (%s, 1) "
-            "ON CONFLICT (ref) DO UPDATE SET count = data_refs.count + 1",
-            (ref,),
-        )
+        row = conn.execute(
+            "WITH up AS (INSERT INTO data_refs (ref, count) VALUES (%(r)s, 1) "
+            "ON CONFLICT (ref) DO UPDATE SET count = data_refs.count + 1 RETURNING 1), "
+            "pend AS (DELETE FROM pending_refs WHERE ref = %(r)s RETURNING 1) "
+            "SELECT EXISTS (SELECT 1 FROM gc_queue WHERE ref = %(r)s)",
+            {"r": ref},
+        ).fetchone()
+        if row and row[0]:
+            raise ConditionalConflict(f"segment {ref} was collected as garbage")
 
 
 def decref(conn: psycopg.Connection, refs: Iterable[str]) -> list[str]:
-    """Drop one reference per occurrence; returns the refs that reached zero (see sqlite/rows.py)."""
+    """Drop one reference per occurrence; returns the refs that reached zero, each queued for GC in
+    the same statement (see sqlite/rows.py)."""
     freed: list[str] = []
     for ref in refs:
-        if conn.execute("DELETE FROM data_refs WHERE ref = %s AND count <= 1 RETURNING ref", (ref,)).fetchone():
+        if conn.execute(
+            "WITH gone AS (DELETE FROM data_refs WHERE ref = %s AND count <= 1 RETURNING ref), "
+            f"q AS (INSERT INTO gc_queue (ref, queued) SELECT ref, {_NOW} FROM gone ON CONFLICT (ref) DO NOTHING) "
+            "SELECT ref FROM gone", (ref,),
+        ).fetchone():
             freed.append(ref)
         else:
             conn.execute("UPDATE data_refs SET count = count - 1 WHERE ref = %s", (ref,))
     return freed
+
+
+# -- garbage collection (see sqlite/rows.py; ages by the database's clock) -------------------------
+
+
+def add_pending(conn: psycopg.Connection, ref: str, owner: str) -> None:
+    conn.execute(f"INSERT INTO pending_refs (ref, created, owner) VALUES (%s, {_NOW}, %s) "
+                 "ON CONFLICT (ref) DO UPDATE SET created = EXCLUDED.created", (ref, owner))
+
+
+def forget(conn: psycopg.Connection, refs: list[str]) -> None:
+    conn.execute("DELETE FROM gc_queue WHERE ref = ANY(%s)", (refs,))
+    conn.execute("DELETE FROM pending_refs WHERE ref = ANY(%s)", (refs,))
+
+
+def live(conn: psycopg.Connection, refs: list[str], pending_age: float, chunk: int = 5000) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(refs), chunk):
+        part = refs[i : i + chunk]
+        rows = conn.execute(
+            "SELECT ref FROM data_refs WHERE ref = ANY(%(p)s) UNION "
+            f"SELECT ref FROM pending_refs WHERE ref = ANY(%(p)s) AND created > {_NOW} - %(age)s",
+            {"p": part, "age": pending_age}).fetchall()
+        found.update(r for (r,) in rows)
+    return found
+
+
+def claim_garbage(conn: psycopg.Connection, limit: int, lease: float, pending_age: float) -> list[str]:
+    """Lease GC queue rows (SKIP LOCKED: two gateways' workers never claim the same row), then turn
+    pending rows older than `pending_age` into leased GC rows."""
+    refs = [r for (r,) in conn.execute(
+        f"UPDATE gc_queue SET claimed_until = {_NOW} + %(lease)s WHERE ref IN "
+        f"(SELECT ref FROM gc_queue WHERE claimed_until < {_NOW} LIMIT %(n)s FOR UPDATE SKIP LOCKED) RETURNING ref",
+        {"lease": lease, "n": limit}).fetchall()]
+    if len(refs) < limit:
+        stale = [r for (r,) in conn.execute(
+            "WITH stale AS (DELETE FROM pending_refs WHERE ref IN (SELECT ref FROM pending_refs "
+            f"WHERE created <= {_NOW} - %(age)s ORDER BY created LIMIT %(n)s FOR UPDATE SKIP LOCKED) RETURNING ref) "
+            f"INSERT INTO gc_queue (ref, queued, claimed_until) SELECT ref, {_NOW}, {_NOW} + %(lease)s FROM stale "
+            "ON CONFLICT (ref) DO UPDATE SET claimed_until = EXCLUDED.claimed_until RETURNING ref",
+            {"age": pending_age, "n": limit - len(refs), "lease": lease}).fetchall()]
+        refs.extend(stale)
+    return refs
 
 
 def referenced(conn: psycopg.Connection, refs: list[str], chunk: int = 5000) -> set[str]:

@@ -111,7 +111,6 @@ _V1 = [
 
 # Cluster upkeep: the repair queue, the background passes' saved state and the shared keys
 # (meta/postgres/coordination.py).
-# One migration step of its own: renumber freely at merge.
 _UPKEEP = [
     """CREATE TABLE repair_queue (
         ref text COLLATE "C" PRIMARY KEY, queued double precision NOT NULL,
@@ -123,7 +122,6 @@ _UPKEEP = [
 ]
 
 # The listen API's short-lived event log and its listeners' leases (meta/postgres/listen.py).
-# One migration step of its own: renumber freely at merge.
 _LISTEN = [
     """CREATE TABLE listen_log (
         id bigserial PRIMARY KEY, bucket text NOT NULL, created double precision NOT NULL, record text NOT NULL)""",
@@ -131,8 +129,19 @@ _LISTEN = [
     "CREATE TABLE listeners (id text PRIMARY KEY, bucket text NOT NULL, expires double precision NOT NULL)",
 ]
 
+# Garbage collection (docs/cluster.md, "Garbage collection"); the same tables as SQLite's `_garbage_tables`.
+# `created` and `claimed_until` are epoch seconds of the database's clock, never a gateway's.
+_GARBAGE = [
+    """CREATE TABLE pending_refs (
+        ref text PRIMARY KEY, created double precision NOT NULL, owner text NOT NULL)""",
+    "CREATE INDEX pending_refs_by_age ON pending_refs(created)",
+    """CREATE TABLE gc_queue (
+        ref text PRIMARY KEY, queued double precision NOT NULL,
+        claimed_until double precision NOT NULL DEFAULT 0)""",
+]
+
 # Index i takes the schema from version i to version i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _UPKEEP, _LISTEN]
+MIGRATIONS: list[list[str]] = [_V1, _UPKEEP, _LISTEN, _GARBAGE]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -38,6 +38,7 @@ from coffer.server.meta.postgres import events as pg_events
 from coffer.server.meta.postgres import listen as pg_listen
 from coffer.server.meta.postgres import listing as pg_listing
 from coffer.server.meta.postgres import ops as pg_ops
+from coffer.server.meta.postgres import rows as rows_gc
 from coffer.server.meta.postgres import versions as pg_versions
 from coffer.server.meta.postgres.engine import GroupCommitWriter, ReadPool, connect
 from coffer.server.meta.postgres.rows import (
@@ -392,3 +393,26 @@ class PostgresMetaStore(MetaStore):
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))
         return await self._read(lambda c: referenced(c, wanted), snapshot=len(wanted) > 5000)
+
+    # -- garbage collection: pending refs and the GC queue --------------------------------------
+    async def add_pending(self, ref: str, owner: str) -> None:
+        # Durable (unlike SQLite's): a mark lost in a failover to a standby, while the writer lives on
+        # and commits later, would let a sweep delete data that then becomes referenced.
+        await self._write(lambda c: rows_gc.add_pending(c, ref, owner))
+
+    async def forget_refs(self, refs: list[str]) -> None:
+        if refs:
+            wanted = list(dict.fromkeys(refs))
+            await self._write(lambda c: rows_gc.forget(c, wanted), durable=False)
+
+    async def live_refs(self, refs: list[str], pending_age: float) -> set[str]:
+        wanted = list(dict.fromkeys(refs))
+        return await self._read(lambda c: rows_gc.live(c, wanted, pending_age), snapshot=len(wanted) > 5000)
+
+    async def claim_garbage(self, limit: int, lease_seconds: float, pending_age: float) -> list[str]:
+        return await self._write(lambda c: rows_gc.claim_garbage(c, limit, lease_seconds, pending_age),
+                                 durable=False)
+
+    async def garbage_backlog(self) -> tuple[int, int]:
+        row = await self._one("SELECT (SELECT count(*) FROM pending_refs), (SELECT count(*) FROM gc_queue)", ())
+        return (int(row[0]), int(row[1])) if row else (0, 0)

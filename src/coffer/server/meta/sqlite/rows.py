@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from coffer.server.meta.interface import ConditionalConflict
 from coffer.server.meta.model import (
     AccessKey,
     Bucket,
@@ -201,12 +203,19 @@ def part_from_row(row: tuple) -> Part:
 
 
 def incref(conn: sqlite3.Connection, refs: Iterable[str]) -> None:
+    """One more reference to each ref; a ref that was pending (its data just written) stops being
+    pending in the same transaction, so a sweep always sees it as one or the other. A ref in the GC
+    queue has had its data deleted or is about to (a writer stalled past the pending age):
+    ConditionalConflict, and the transaction rolls back."""
     for ref in refs:
+        if conn.execute("SELECT 1 FROM gc_queue WHERE ref = ?", (ref,)).fetchone():
+            raise ConditionalConflict(f"segment {ref} was collected as garbage")
         conn.execute(
             "INSERT INTO data_refs (ref, count) VALUES (?, 1) "
             "ON CONFLICT (ref) DO UPDATE SET count = count + 1",
             (ref,),
         )
+        conn.execute("DELETE FROM pending_refs WHERE ref = ?", (ref,))
 
 
 def decref(conn: sqlite3.Connection, refs: Iterable[str]) -> list[str]:
@@ -225,9 +234,62 @@ def decref(conn: sqlite3.Connection, refs: Iterable[str]) -> list[str]:
         ).fetchall()
         if gone:
             freed.append(ref)
+            # The GC queue row commits with the change that orphaned the data: a crash before the
+            # data is deleted leaves the row for the GC worker (never a leak).
+            conn.execute("INSERT INTO gc_queue (ref, queued) VALUES (?, ?) ON CONFLICT (ref) DO NOTHING",
+                         (ref, time.time()))
         else:
             conn.execute("UPDATE data_refs SET count = count - 1 WHERE ref = ?", (ref,))
     return freed
+
+
+# -- garbage collection: pending refs and the GC queue (docs/cluster.md, "Garbage collection") ----
+
+
+def add_pending(conn: sqlite3.Connection, ref: str, owner: str) -> None:
+    """Mark `ref` as being written (or refresh the mark of a long write)."""
+    conn.execute("INSERT INTO pending_refs (ref, created, owner) VALUES (?, ?, ?) "
+                 "ON CONFLICT (ref) DO UPDATE SET created = excluded.created", (ref, time.time(), owner))
+
+
+def forget(conn: sqlite3.Connection, refs: list[str]) -> None:
+    """The data of these refs is deleted: drop their GC queue and pending rows."""
+    conn.executemany("DELETE FROM gc_queue WHERE ref = ?", [(r,) for r in refs])
+    conn.executemany("DELETE FROM pending_refs WHERE ref = ?", [(r,) for r in refs])
+
+
+def live(conn: sqlite3.Connection, refs: list[str], pending_age: float, chunk: int = 400) -> set[str]:
+    """Which refs are referenced, or pending and refreshed less than `pending_age` seconds ago
+    (one statement per chunk: one snapshot, so a ref moving from pending to referenced is seen
+    as one of them)."""
+    found: set[str] = set()
+    since = time.time() - pending_age
+    for i in range(0, len(refs), chunk):
+        part = refs[i : i + chunk]
+        marks = ", ".join("?" * len(part))
+        found.update(r for (r,) in conn.execute(
+            f"SELECT ref FROM data_refs WHERE ref IN ({marks}) "
+            f"UNION SELECT ref FROM pending_refs WHERE ref IN ({marks}) AND created > ?", [*part, *part, since]))
+    return found
+
+
+def claim_garbage(conn: sqlite3.Connection, limit: int, lease: float, pending_age: float) -> list[str]:
+    """Lease up to `limit` refs whose data is garbage: GC queue rows not leased to another worker,
+    then pending rows not refreshed for `pending_age` seconds (a dead writer's), which become GC
+    queue rows here (the pending row goes, so a late commit of that writer finds nothing pending)."""
+    now = time.time()
+    refs = [r for (r,) in conn.execute(
+        "UPDATE gc_queue SET claimed_until = ? WHERE ref IN "
+        "(SELECT ref FROM gc_queue WHERE claimed_until < ? LIMIT ?) RETURNING ref", (now + lease, now, limit))]
+    if len(refs) < limit:
+        stale = [r for (r,) in conn.execute(
+            "DELETE FROM pending_refs WHERE ref IN (SELECT ref FROM pending_refs WHERE created <= ? "
+            "ORDER BY created LIMIT ?) RETURNING ref", (now - pending_age, limit - len(refs)))]
+        conn.executemany("INSERT INTO gc_queue (ref, queued, claimed_until) VALUES (?, ?, ?) "
+                         "ON CONFLICT (ref) DO UPDATE SET claimed_until = excluded.claimed_until",
+                         [(r, now, now + lease) for r in stale])
+        refs.extend(stale)
+    return refs
 
 
 def referenced(conn: sqlite3.Connection, refs: list[str], chunk: int = 500) -> set[str]:

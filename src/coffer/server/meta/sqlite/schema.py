@@ -19,6 +19,8 @@ Layout notes (the why):
 - dict/list fields are JSON text so new record fields need no schema change.
 - `data_refs` counts how many object segments and parts point at each data ref; a row exists only
   while the count is positive, which is what `referenced()` and the `freed` lists are built on.
+- `pending_refs` and `gc_queue` (migration 8) make garbage collection crash-safe and cluster-safe:
+  a ref is pending while its data is written, queued once its count reaches zero (rows.py).
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ def _jobs_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_blobs_by_chunk ON job_blobs(job_id, chunk, done)")
 
 
-# -- cluster upkeep: the repair queue and saved cursors (one migration step: renumber freely at merge) --
+# -- cluster upkeep: the repair queue and saved cursors --
 def _upkeep_tables(conn: sqlite3.Connection) -> None:
     """The repair queue and the background passes' saved state: see coordination.py."""
     conn.execute("""CREATE TABLE repair_queue (
@@ -208,8 +210,7 @@ def _upkeep_tables(conn: sqlite3.Connection) -> None:
 
 
 def _listen_tables(conn: sqlite3.Connection) -> None:
-    """The listen API's short-lived event log and its listeners' leases: see listen.py (one migration step:
-    renumber freely at merge)."""
+    """The listen API's short-lived event log and its listeners' leases: see listen.py."""
     conn.execute(
         """CREATE TABLE listen_log (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -222,9 +223,22 @@ def _listen_tables(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE listeners (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, expires REAL NOT NULL)")
 
 
+def _garbage_tables(conn: sqlite3.Connection) -> None:
+    """Garbage collection of object data (docs/cluster.md, "Garbage collection"): `pending_refs`
+    holds a ref from before its data is durable until the metadata commit that references it (or
+    the write's clean-up); `gc_queue` holds a ref whose last reference a commit dropped, until its
+    data is deleted. Both are keyed by the ref; `claimed_until` is a GC worker's lease."""
+    conn.execute("""CREATE TABLE pending_refs (
+        ref TEXT PRIMARY KEY, created REAL NOT NULL, owner TEXT NOT NULL) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX pending_refs_by_age ON pending_refs(created)")
+    conn.execute("""CREATE TABLE gc_queue (
+        ref TEXT PRIMARY KEY, queued REAL NOT NULL, claimed_until REAL NOT NULL DEFAULT 0) WITHOUT ROWID""")
+
+
 # Index i holds the migration that takes the schema from version i to version i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_tables, _v2_indexes, _versions_table, _event_queue, _jobs_tables, _upkeep_tables, _listen_tables,
+    _garbage_tables,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

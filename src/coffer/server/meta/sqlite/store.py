@@ -44,6 +44,7 @@ from coffer.server.meta.sqlite import events as sqlite_events
 from coffer.server.meta.sqlite import listen as sqlite_listen
 from coffer.server.meta.sqlite import listing as sqlite_listing
 from coffer.server.meta.sqlite import ops as sqlite_ops
+from coffer.server.meta.sqlite import rows as rows_gc
 from coffer.server.meta.sqlite import versions as sqlite_versions
 from coffer.server.meta.sqlite.engine import GroupCommitWriter, ReadPool, connect, retry_busy
 from coffer.server.meta.sqlite.rows import (
@@ -475,3 +476,24 @@ class SqliteMetaStore(MetaStore):
     async def referenced(self, refs: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(refs))
         return await self._read(lambda c: referenced(c, wanted))
+
+    # -- garbage collection: pending refs and the GC queue --------------------------------------
+    async def add_pending(self, ref: str, owner: str) -> None:
+        await self._write(lambda c: rows_gc.add_pending(c, ref, owner), durable=False)
+
+    async def forget_refs(self, refs: list[str]) -> None:
+        if refs:
+            wanted = list(dict.fromkeys(refs))
+            await self._write(lambda c: rows_gc.forget(c, wanted), durable=False)
+
+    async def live_refs(self, refs: list[str], pending_age: float) -> set[str]:
+        wanted = list(dict.fromkeys(refs))
+        return await self._read(lambda c: rows_gc.live(c, wanted, pending_age))
+
+    async def claim_garbage(self, limit: int, lease_seconds: float, pending_age: float) -> list[str]:
+        return await self._write(lambda c: rows_gc.claim_garbage(c, limit, lease_seconds, pending_age),
+                                 durable=False)
+
+    async def garbage_backlog(self) -> tuple[int, int]:
+        row = await self._one("SELECT (SELECT count(*) FROM pending_refs), (SELECT count(*) FROM gc_queue)", ())
+        return (int(row[0]), int(row[1])) if row else (0, 0)

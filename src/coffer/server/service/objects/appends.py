@@ -94,9 +94,9 @@ class Appends:
         if base is not None and base.size:
             if base.inline is not None:
                 # A small inline object becomes a piece of its own, numbered 0 so it goes first.
-                w = await self.core.run(self.core.data.writer, {})
+                w = await self.core.new_writer({})
                 await self.core.run(w.write, base.inline)
-                seg = Segment(await self.core.run(w.commit), base.size)
+                seg = Segment(await self.core.commit_segment(w), base.size)
                 parts.insert(0, await self.multipart._store_part(handle, 0, base.size, base.etag, {}, seg))
             else:
                 segments.extend(base.segments)

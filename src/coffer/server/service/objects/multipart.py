@@ -119,10 +119,10 @@ class Multipart:
 
     async def _store_part(self, upload_id, number, size, etag, checksums, segment, cipher=None) -> Part:
         if segment is None:  # an empty part: still a file, so a part always has a segment
-            w = await self.core.run(self.core.data.writer, {})
+            w = await self.core.new_writer({})
             if cipher is not None:  # an empty encrypted part is one sealed empty block
                 await self.core.run(w.write, cipher(w.ref).finish())
-            segment = Segment(await self.core.run(w.commit), w.size)
+            segment = Segment(await self.core.commit_segment(w), w.size)
         part = Part(upload_id=upload_id, number=number, size=size, etag=etag, last_modified=time.time(),
                     segment=segment, checksums=checksums)
         try:

@@ -168,7 +168,8 @@ class DataAdmin:
         refs = await self.core.run(lambda: list(data.iter_refs(before=time.time() - grace)))
         for i in range(0, len(refs), 500):
             batch = refs[i:i + 500]
-            known = await self.core.meta.referenced(batch)
+            # a ref marked pending less than `grace` ago is an upload in flight (maybe another gateway's)
+            known = await self.core.meta.live_refs(batch, grace)
             dead = [r for r in batch if r not in known]
             await self.core.run(data.delete, dead)
             removed += len(dead)
