@@ -185,13 +185,16 @@ class GroupCommitWriter:
     def _attempt(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
         conn = self._connection()
         outcomes: list[tuple[bool, Any]] = []
+        # statements without parameters go together as one simple query (one round trip); prepare=False:
+        # a string of several statements cannot be a prepared statement
+        begin = "BEGIN"
+        if not any(op.durable for op in batch):
+            # bookkeeping whose loss in a crash is harmless: commit without waiting for the flush
+            begin += "; SET LOCAL synchronous_commit = off"
         try:
-            conn.execute("BEGIN")
-            if not any(op.durable for op in batch):
-                # bookkeeping whose loss in a crash is harmless: commit without waiting for the flush
-                conn.execute("SET LOCAL synchronous_commit = off")
             if len(batch) == 1:
                 # alone in its transaction: no savepoint (two round trips fewer); failing = rolling back
+                conn.execute(begin, prepare=False)
                 try:
                     outcomes.append((True, batch[0].fn(conn)))
                 except Exception as exc:
@@ -200,20 +203,22 @@ class GroupCommitWriter:
                     conn.execute("ROLLBACK")
                     return [(False, exc)]
             else:
+                # one savepoint per operation; the previous one is released in the round trip that
+                # sets the next (after a ROLLBACK TO, the savepoint still exists: RELEASE is valid)
+                setup = f"{begin}; SAVEPOINT op"
                 for op in batch:
-                    conn.execute("SAVEPOINT op")
+                    conn.execute(setup, prepare=False)
+                    setup = "RELEASE SAVEPOINT op; SAVEPOINT op"
                     try:
                         value = op.fn(conn)
                     except Exception as exc:
                         if is_retryable(exc) or is_unavailable(exc):
                             raise  # the transaction itself is lost: retry or fail the batch
                         conn.execute("ROLLBACK TO SAVEPOINT op")
-                        conn.execute("RELEASE SAVEPOINT op")
                         outcomes.append((False, exc))
                     else:
-                        conn.execute("RELEASE SAVEPOINT op")
                         outcomes.append((True, value))
-            conn.execute("COMMIT")
+            conn.execute("COMMIT")  # also releases the last savepoint
             self.commits += 1
             return outcomes
         except BaseException:

@@ -75,6 +75,7 @@ __all__ = [
     "enc",
     "entry_from_row",
     "incref",
+    "key_lock_id",
     "lock_keys",
     "object_from_row",
     "object_meta_values",
