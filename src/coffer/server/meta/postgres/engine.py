@@ -3,15 +3,20 @@
 Owns how the PostgreSQL backend talks to the server, independent of what it stores:
 
 - `GroupCommitWriter`: one connection per worker process for writes, on one thread. Callers queue a
-  function of the connection; the thread takes everything queued, runs each function in its own
-  SAVEPOINT of one transaction, commits once, then resolves every caller's future (8 upserts in
-  one transaction cost about one: the commit's WAL flush dominates). An operation that raises rolls
-  back only its savepoint. A deadlock or serialization failure (two gateways locking the same keys
-  in different batches) aborts the whole transaction: the batch is run again from the start, so
-  every caller still gets exactly one answer from one committed transaction.
+  function of the connection; the thread takes everything queued, runs every function in one
+  transaction, commits once, then resolves every caller's future (8 upserts in one transaction cost
+  about one: the commit's WAL flush dominates). Operations run without savepoints first (a round
+  trip fewer each); when one raises, the transaction is rolled back and the batch runs again with
+  one SAVEPOINT per operation, so that one rolls back alone. A deadlock or serialization failure
+  (two gateways locking the same keys in different batches) aborts the whole transaction: the batch
+  is run again from the start, so every caller still gets exactly one answer from one committed
+  transaction. Statements without parameters share a round trip (`BEGIN; SAVEPOINT op`).
 - `ReadPool`: a few threads, each with its own read-only connection: a multi-query read (a version
   listing) runs in one REPEATABLE READ transaction (one snapshot); a single statement runs without
-  BEGIN/ROLLBACK (measured: the two extra round trips made a point read cost three).
+  BEGIN/ROLLBACK (measured: the two extra round trips made a point read cost three). Point reads
+  ask for binary results: an inline 4 KiB object is 4 KiB on the wire, not 8 KiB of hex (one packet,
+  not two). Measured (bench/meta_cost.py): the same reads on asynchronous connections on the event
+  loop (no thread hop) cost the gateway no less CPU per request, so the threads stay.
 - `MetaUnavailable`: PostgreSQL cannot be reached (down, restarting, failing over). The HTTP layer
   answers 503 ServiceUnavailable; a write whose commit never returned was never acknowledged.
   The writer reconnects for the next batch; a reader thread reconnects on its next call.
@@ -158,11 +163,17 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[_Op]) -> None:
         delay = 0.005
         started = time.perf_counter()
-        for attempt in range(RETRIES):
+        attempt = 0
+        savepoints = False
+        while True:
             try:
-                outcomes = self._attempt(batch)
+                outcomes = self._attempt(batch, savepoints)
+            except _OperationFailed:
+                savepoints = True  # once at most: the batch again, each operation in its own savepoint
+                continue
             except BaseException as exc:
                 if is_retryable(exc) and attempt < RETRIES - 1:
+                    attempt += 1
                     self.retries += 1
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
@@ -182,7 +193,10 @@ class GroupCommitWriter:
                 _deliver(op.loop, op.fut, ok, value)
             return
 
-    def _attempt(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
+    def _attempt(self, batch: list[_Op], savepoints: bool) -> list[tuple[bool, Any]]:
+        """One transaction of the whole batch. Without savepoints (the first try), every operation runs
+        straight in the transaction; one that fails rolls it back: alone in the batch, that is its
+        answer; otherwise `_OperationFailed` makes the caller run the batch again with savepoints."""
         conn = self._connection()
         outcomes: list[tuple[bool, Any]] = []
         # statements without parameters go together as one simple query (one round trip); prepare=False:
@@ -192,16 +206,18 @@ class GroupCommitWriter:
             # bookkeeping whose loss in a crash is harmless: commit without waiting for the flush
             begin += "; SET LOCAL synchronous_commit = off"
         try:
-            if len(batch) == 1:
-                # alone in its transaction: no savepoint (two round trips fewer); failing = rolling back
+            if not savepoints:
                 conn.execute(begin, prepare=False)
-                try:
-                    outcomes.append((True, batch[0].fn(conn)))
-                except Exception as exc:
-                    if is_retryable(exc) or is_unavailable(exc):
-                        raise
-                    conn.execute("ROLLBACK")
-                    return [(False, exc)]
+                for op in batch:
+                    try:
+                        outcomes.append((True, op.fn(conn)))
+                    except Exception as exc:
+                        if is_retryable(exc) or is_unavailable(exc):
+                            raise
+                        conn.execute("ROLLBACK")
+                        if len(batch) == 1:
+                            return [(False, exc)]
+                        raise _OperationFailed from exc
             else:
                 # one savepoint per operation; the previous one is released in the round trip that
                 # sets the next (after a ROLLBACK TO, the savepoint still exists: RELEASE is valid)
@@ -226,6 +242,10 @@ class GroupCommitWriter:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
             raise
+
+
+class _OperationFailed(Exception):
+    """An operation of a batch run without savepoints failed: the transaction was rolled back."""
 
 
 class ReadPool:

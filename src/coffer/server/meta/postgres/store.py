@@ -118,10 +118,12 @@ class PostgresMetaStore(MetaStore):
         return await self._readers.read(fn, snapshot)
 
     async def _one(self, sql: str, args: tuple) -> tuple | None:
-        return await self._read(lambda c: c.execute(sql, args).fetchone(), snapshot=False)
+        # binary results: the same Python values (every column is text, bytea, integer or double), and
+        # bytea (inline data, keys) travels as its bytes, not as hex text of twice the size
+        return await self._read(lambda c: c.execute(sql, args, binary=True).fetchone(), snapshot=False)
 
     async def _all(self, sql: str, args: tuple = ()) -> list[tuple]:
-        return await self._read(lambda c: c.execute(sql, args).fetchall(), snapshot=False)
+        return await self._read(lambda c: c.execute(sql, args, binary=True).fetchall(), snapshot=False)
 
     async def _rowcount(self, sql: str, args: tuple) -> int:
         return await self._write(lambda c: c.execute(sql, args).rowcount)
