@@ -10,8 +10,9 @@ Throughput on a shared 2-core machine moves with everyone else's work; these fig
   strace's slowdown changes no count). Without strace, that pass is skipped.
 
 Starts `coffer serve` (bench/meta_bench.py's options) on SQLite and then on a fresh PostgreSQL database of
---pg, runs PUT 4 KiB, GET 4 KiB and PUT 0 B (new keys) with --streams concurrent requests, prints a table
-(markdown) and, with --write, stores it as the `meta-cost` section of bench/RESULTS.md.
+--pg (with --baseline-src, PostgreSQL once more with another checkout's server: a before/after), runs
+PUT 4 KiB, GET 4 KiB and PUT 0 B (new keys) with --streams concurrent requests after a warm-up, prints a
+table (markdown) and, with --write, stores it as the `meta-cost` section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -129,14 +130,16 @@ async def measure(server: procs.Server, dsn: str | None, n: int, streams: int, r
 def table(res: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = []
     for name in PHASES:
-        sq, pg = res["SQLite"][name], res["PostgreSQL"][name]
-        sq_cpu, pg_cpu = sq["gw_ms"], pg["gw_ms"] + pg["db_ms"]
-        rows.append([LABELS[name], f"{pg.get('rt', float('nan')):.1f}",
-                     f"{sq_cpu:.2f}", f"{pg['gw_ms']:.2f} + {pg['db_ms']:.2f} = {pg_cpu:.2f}",
-                     f"{sq_cpu / pg_cpu:.2f}x", f"{sq['rate']:,.0f}", f"{pg['rate']:,.0f}",
-                     f"{pg['rate'] / sq['rate']:.2f}x"])
-    return report.md_table(["request", "PG round trips", "SQLite CPU ms", "PG CPU ms (gateway + backends)",
-                            "CPU ratio (SQLite/PG)", "SQLite ops/s", "PG ops/s", "PG / SQLite ops/s"], rows)
+        sq = res["SQLite"][name]
+        for target, r in res.items():
+            cpu = r[name]["gw_ms"] + r[name]["db_ms"]
+            rt = r[name].get("rt")
+            rows.append([LABELS[name], target, "-" if rt is None else f"{rt:.1f}",
+                         f"{r[name]['gw_ms']:.2f} + {r[name]['db_ms']:.2f} = {cpu:.2f}",
+                         f"{cpu / (sq['gw_ms'] + sq['db_ms']):.2f}x", f"{r[name]['rate']:,.0f}",
+                         f"{r[name]['rate'] / sq['rate']:.2f}x"])
+    return report.md_table(["request", "engine", "round trips", "CPU ms (gateway + database)", "CPU / SQLite's",
+                            "ops/s", "ops/s / SQLite's"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--work", default=str(HERE / "work" / "meta-cost"))
+    p.add_argument("--baseline-src", help="also measure PostgreSQL with the server of another checkout "
+                   "(its src/ folder): a before/after in one run")
     p.add_argument("--write", action="store_true", help="store the table as section meta-cost of RESULTS.md")
     args = p.parse_args(argv)
     if not args.pg or not args.pg.startswith(("postgresql://", "postgres://")):
@@ -155,23 +160,27 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     load_before = machine.load_average()
     res: dict[str, dict[str, dict[str, float]]] = {}
-    dsn = new_database(args.pg)
+    targets: list[tuple[str, bool, Path | None]] = [("SQLite", False, None), ("PostgreSQL", True, None)]
+    if args.baseline_src:
+        targets.append(("PostgreSQL, baseline", True, Path(args.baseline_src).resolve()))
     try:
-        for name, meta in (("SQLite", None), ("PostgreSQL", dsn)):
-            srv = start(work, name.lower(), meta, args.workers)
+        for name, on_pg, src in targets:
+            dsn = new_database(args.pg) if on_pg else None
+            srv = start(work, name.lower().replace(", ", "-"), dsn, args.workers, src)
             try:
-                res[name] = asyncio.run(measure(srv, meta, args.n, args.streams, args.rt_n, work))
+                res[name] = asyncio.run(measure(srv, dsn, args.n, args.streams, args.rt_n, work))
             finally:
                 srv.stop()
+                if dsn:
+                    drop_database(args.pg, dsn)
     finally:
         procs.stop_all()
-        drop_database(args.pg, dsn)
         shutil.rmtree(work, ignore_errors=True)
     body = "\n".join([
         f"Cost per request (`bench/meta_cost.py`), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"commit {machine.git_commit()}: {args.workers} workers, {args.streams} streams, {args.n:,} requests "
-        f"per phase (round trips: {args.rt_n} under strace). Load average before: {load_before}; after: "
-        f"{machine.load_average()}.",
+        f"commit {machine.git_commit()}" + (f" (baseline: {args.baseline_src})" if args.baseline_src else "")
+        + f": {args.workers} workers, {args.streams} streams, {args.n:,} requests per phase (round trips: "
+        f"{args.rt_n} under strace). Load average before: {load_before}; after: {machine.load_average()}.",
         "",
         table(res),
     ])
