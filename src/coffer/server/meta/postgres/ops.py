@@ -3,8 +3,10 @@
 The same operations and invariants as meta/sqlite/ops.py (read that module's notes on reference
 counting): each function runs inside the writer's transaction in its own SAVEPOINT and may raise a
 MetaError at any point. What PostgreSQL adds is concurrency between gateways: every write locks its
-keys first (rows.lock_keys, fixed order), reads the row it replaces `FOR UPDATE`, and only then
-checks preconditions and guards, so a check and the write it allows see the same row.
+keys first (rows.lock_keys, fixed order), reads the row it replaces `FOR UPDATE`, and checks
+preconditions and guards on that row, so a check and the write it allows see the same row. To save
+round trips, an unversioned PUT reads and replaces the row in one statement and checks afterwards:
+a check that fails raises, and the writer rolls the operation back (savepoint or transaction).
 """
 
 from __future__ import annotations
