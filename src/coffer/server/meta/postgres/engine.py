@@ -16,7 +16,8 @@ Owns how the PostgreSQL backend talks to the server, independent of what it stor
   BEGIN/ROLLBACK (measured: the two extra round trips made a point read cost three). Point reads
   ask for binary results: an inline 4 KiB object is 4 KiB on the wire, not 8 KiB of hex (one packet,
   not two). Measured (bench/meta_cost.py): the same reads on asynchronous connections on the event
-  loop (no thread hop) cost the gateway no less CPU per request, so the threads stay.
+  loop (no thread hop) cost the gateway no less CPU per request, so the threads stay. `read_shared`:
+  callers of one read (a bucket's row) share it while it is still queued, never once it was sent.
 - `MetaUnavailable`: PostgreSQL cannot be reached (down, restarting, failing over). The HTTP layer
   answers 503 ServiceUnavailable; a write whose commit never returned was never acknowledged.
   The writer reconnects for the next batch; a reader thread reconnects on its next call.
@@ -31,7 +32,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
@@ -263,6 +264,7 @@ class ReadPool:
         self._local = threading.local()
         self._conns: list[psycopg.Connection] = []
         self._lock = threading.Lock()
+        self._queued: dict[tuple, Future] = {}  # read_shared: reads not yet started, by key
         self._closed = False
 
     def open(self) -> None:
@@ -275,6 +277,30 @@ class ReadPool:
             raise RuntimeError("metadata store is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn, snapshot)
+
+    async def read_shared(self, key: tuple, fn: Callable[[psycopg.Connection], T]) -> T:
+        """A single-statement read that callers asking the same `key` share while it waits for a reader
+        thread: a caller joins only a read whose statement has not been sent yet, so what it gets is
+        at least as new as the moment it asked (the same as a read of its own). The result is shared:
+        fn must return something immutable (a row tuple)."""
+        if self._closed:
+            raise RuntimeError("metadata store is closed")
+        with self._lock:
+            cf = self._queued.get(key)
+            if cf is None:
+                holder: list[Future] = []
+
+                def run() -> T:
+                    with self._lock:  # from now on, a new caller starts a read of its own
+                        if self._queued.get(key) is holder[0]:
+                            del self._queued[key]
+                    return self._call(fn, False)
+
+                cf = self._executor.submit(run)
+                holder.append(cf)
+                self._queued[key] = cf
+        # shield: one caller's cancellation must not cancel the read the others wait for
+        return await asyncio.shield(asyncio.wrap_future(cf))
 
     def _conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)

@@ -63,6 +63,7 @@ from coffer.server.meta.postgres.schema import migrate
 __all__ = ["PostgresMetaStore", "is_postgres_url"]
 
 T = TypeVar("T")
+_BUCKET_SQL = f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = %s"
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -176,7 +177,11 @@ class PostgresMetaStore(MetaStore):
         await self._write(lambda c: pg_ops.create_bucket(c, bucket))
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        row = await self._one(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = %s", (name,))
+        # every request reads its bucket first: concurrent requests to one bucket share a queued read
+        if self._readers is None:
+            raise RuntimeError("metadata store is not open")
+        row = await self._readers.read_shared(("bucket", name), lambda c: c.execute(_BUCKET_SQL, (name,),
+                                                                                      binary=True).fetchone())
         return None if row is None else bucket_from_row(row)
 
     async def list_buckets(self, owner: str | None = None) -> list[Bucket]:
