@@ -40,7 +40,8 @@ AK, SK, REGION = "BENCHACCESSKEY00", "bench-secret-key-0123456789abcdef", "us-ea
 FOLDERS = 1000
 
 
-def start(work: Path, name: str, meta: str | None, workers: int) -> procs.Server:
+def start(work: Path, name: str, meta: str | None, workers: int, src: Path | None = None) -> procs.Server:
+    """`coffer serve` on loopback; src: run another checkout's code (default: this one's)."""
     folder = work / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -51,7 +52,7 @@ def start(work: Path, name: str, meta: str | None, workers: int) -> procs.Server
     if meta:
         argv += ["--meta", meta]
     proc = procs.Proc(name, argv, folder / "server.log")
-    proc.start(env={"PYTHONPATH": procs._coffer_env()["PYTHONPATH"]}, cwd=procs.REPO)
+    proc.start(env={"PYTHONPATH": procs._coffer_env(src)["PYTHONPATH"]}, cwd=procs.REPO)
     server = procs.Server(name, f"http://127.0.0.1:{port}", "bench", True, [proc], folder)
     procs.wait_http(proc, f"{server.base}/health/ready", timeout=60)
     return server

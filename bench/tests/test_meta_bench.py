@@ -17,3 +17,20 @@ def test_meta_bench_smoke(tmp_path, capsys):
     out = capsys.readouterr().out
     for row in ("PUT 4 KiB", "GET 4 KiB", "load 1,200 keys", "no delimiter", "delimiter '/'"):
         assert row in out
+
+
+@pytest.mark.skipif(not (os.environ.get("COFFER_TEST_PG") or "").startswith("postgresql://"),
+                    reason="needs COFFER_TEST_PG=postgresql://... (a server the bench may create a database in)")
+def test_meta_cost_smoke(tmp_path, capsys):
+    import meta_cost
+
+    src = str(meta_cost.HERE.parent / "src")
+    assert meta_cost.main(["-n", "30", "--rt-n", "10", "--streams", "4", "--workers", "1",
+                           "--baseline-src", src, "--work", str(tmp_path / "w")]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| PUT") or line.startswith("| GET")]
+    assert len(rows) == 9  # 3 requests x (SQLite, PostgreSQL, baseline)
+    for cells in rows:
+        assert float(cells[4].split("=")[1]) > 0  # CPU ms per request
+        if "PostgreSQL" in cells[2] and meta_cost.shutil.which("strace"):
+            assert float(cells[3]) >= 1  # at least one round trip per request

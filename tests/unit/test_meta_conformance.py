@@ -747,3 +747,17 @@ async def test_postgres_concurrent_conditional_creates_one_winner(backend: Backe
     finally:
         for s in stores:
             await s.close()
+
+
+@asynctest
+async def test_concurrent_bucket_reads_each_get_their_own_current_record(store: MetaStore) -> None:
+    """Requests to one bucket read its record at once (a backend may share one database read between
+    them): each gets a record of its own, and a read begun after a change was acknowledged sees it."""
+    await with_bucket(store)
+    for n in range(3):
+        await store.update_bucket_props("b", {"n": n})
+        got = await asyncio.gather(*(store.get_bucket("b") for _ in range(40)))
+        assert all(b is not None and b.props == {"n": n} for b in got)
+        got[0].props["n"] = -1  # a caller changing its record changes no one else's
+        assert all(b.props == {"n": n} for b in got[1:])
+    assert await asyncio.gather(*(store.get_bucket("missing") for _ in range(8))) == [None] * 8

@@ -7,11 +7,13 @@ must pass these too. Real stores on real files; no mocks.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from meta_records import asynctest, with_bucket
 
-from coffer.server.meta.interface import MetaStore
-from coffer.server.meta.model import CommonPrefix, ObjectRecord, Segment, VersionEntry
+from coffer.server.meta.interface import MetaStore, PreconditionFailed
+from coffer.server.meta.model import CommonPrefix, Expect, ObjectRecord, Segment, VersionEntry
 
 
 def ver(key: str, vid: str | None, ref: str | None = None, t: float = 1.0, props: dict | None = None,
@@ -83,6 +85,29 @@ async def test_delete_markers(store: MetaStore) -> None:
     assert removed.delete_marker and freed == []
     assert (await store.get_object("b", "k")).version_id == "v1"
     assert await store.latest_marker("b", "k") is None
+
+
+@asynctest
+async def test_refused_writes_among_concurrent_ones_change_nothing(store: MetaStore) -> None:
+    """Writes queued together may share one transaction: a write refused by a guard or a precondition
+    leaves its key and refs as they were, and every other write of the same moment still lands."""
+    await with_bucket(store)
+    await store.put_object(ver("locked", None, "L0", props={"locked": True}))
+    await store.put_object(ver("cond", None, "C0"))
+    for i in range(16):
+        await store.put_object(ver(f"k{i}", None, f"old{i}"))
+    calls = [store.put_object(ver(f"k{i}", None, f"new{i}", 2.0), guard=refuse_locked) for i in range(16)]
+    calls.insert(5, store.put_object(ver("locked", None, "L1", 2.0), guard=refuse_locked))
+    calls.insert(11, store.put_object(ver("cond", None, "C1", 2.0), Expect(if_match="other")))
+    calls.append(store.put_object(ver("cond", None, "C0", 3.0)))  # the same ref again: kept, not freed
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results.pop(11), PreconditionFailed) and isinstance(results.pop(5), Refused)
+    assert results == [[f"old{i}"] for i in range(16)] + [[]]
+    locked, cond = await store.get_object("b", "locked"), await store.get_object("b", "cond")
+    assert locked is not None and locked.segments[0].ref == "L0"
+    assert cond is not None and cond.segments[0].ref == "C0" and cond.last_modified == 3.0
+    refs = ["L0", "L1", "C0", "C1"] + [f"{a}{i}" for a in ("old", "new") for i in range(16)]
+    assert await store.referenced(refs) == {"L0", "C0"} | {f"new{i}" for i in range(16)}
 
 
 @asynctest

@@ -3,15 +3,21 @@
 Owns how the PostgreSQL backend talks to the server, independent of what it stores:
 
 - `GroupCommitWriter`: one connection per worker process for writes, on one thread. Callers queue a
-  function of the connection; the thread takes everything queued, runs each function in its own
-  SAVEPOINT of one transaction, commits once, then resolves every caller's future (8 upserts in
-  one transaction cost about one: the commit's WAL flush dominates). An operation that raises rolls
-  back only its savepoint. A deadlock or serialization failure (two gateways locking the same keys
-  in different batches) aborts the whole transaction: the batch is run again from the start, so
-  every caller still gets exactly one answer from one committed transaction.
+  function of the connection; the thread takes everything queued, runs every function in one
+  transaction, commits once, then resolves every caller's future (8 upserts in one transaction cost
+  about one: the commit's WAL flush dominates). Operations run without savepoints first (a round
+  trip fewer each); when one raises, the transaction is rolled back and the batch runs again with
+  one SAVEPOINT per operation, so that one rolls back alone. A deadlock or serialization failure
+  (two gateways locking the same keys in different batches) aborts the whole transaction: the batch
+  is run again from the start, so every caller still gets exactly one answer from one committed
+  transaction. Statements without parameters share a round trip (`BEGIN; SAVEPOINT op`).
 - `ReadPool`: a few threads, each with its own read-only connection: a multi-query read (a version
   listing) runs in one REPEATABLE READ transaction (one snapshot); a single statement runs without
-  BEGIN/ROLLBACK (measured: the two extra round trips made a point read cost three).
+  BEGIN/ROLLBACK (measured: the two extra round trips made a point read cost three). Point reads
+  ask for binary results: an inline 4 KiB object is 4 KiB on the wire, not 8 KiB of hex (one packet,
+  not two). Measured (bench/meta_cost.py): the same reads on asynchronous connections on the event
+  loop (no thread hop) cost the gateway no less CPU per request, so the threads stay. `read_shared`:
+  callers of one read (a bucket's row) share it while it is still queued, never once it was sent.
 - `MetaUnavailable`: PostgreSQL cannot be reached (down, restarting, failing over). The HTTP layer
   answers 503 ServiceUnavailable; a write whose commit never returned was never acknowledged.
   The writer reconnects for the next batch; a reader thread reconnects on its next call.
@@ -26,7 +32,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
@@ -158,11 +164,17 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[_Op]) -> None:
         delay = 0.005
         started = time.perf_counter()
-        for attempt in range(RETRIES):
+        attempt = 0
+        savepoints = False
+        while True:
             try:
-                outcomes = self._attempt(batch)
+                outcomes = self._attempt(batch, savepoints)
+            except _OperationFailed:
+                savepoints = True  # once at most: the batch again, each operation in its own savepoint
+                continue
             except BaseException as exc:
                 if is_retryable(exc) and attempt < RETRIES - 1:
+                    attempt += 1
                     self.retries += 1
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
@@ -182,38 +194,48 @@ class GroupCommitWriter:
                 _deliver(op.loop, op.fut, ok, value)
             return
 
-    def _attempt(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
+    def _attempt(self, batch: list[_Op], savepoints: bool) -> list[tuple[bool, Any]]:
+        """One transaction of the whole batch. Without savepoints (the first try), every operation runs
+        straight in the transaction; one that fails rolls it back: alone in the batch, that is its
+        answer; otherwise `_OperationFailed` makes the caller run the batch again with savepoints."""
         conn = self._connection()
         outcomes: list[tuple[bool, Any]] = []
+        # statements without parameters go together as one simple query (one round trip); prepare=False:
+        # a string of several statements cannot be a prepared statement
+        begin = "BEGIN"
+        if not any(op.durable for op in batch):
+            # bookkeeping whose loss in a crash is harmless: commit without waiting for the flush
+            begin += "; SET LOCAL synchronous_commit = off"
         try:
-            conn.execute("BEGIN")
-            if not any(op.durable for op in batch):
-                # bookkeeping whose loss in a crash is harmless: commit without waiting for the flush
-                conn.execute("SET LOCAL synchronous_commit = off")
-            if len(batch) == 1:
-                # alone in its transaction: no savepoint (two round trips fewer); failing = rolling back
-                try:
-                    outcomes.append((True, batch[0].fn(conn)))
-                except Exception as exc:
-                    if is_retryable(exc) or is_unavailable(exc):
-                        raise
-                    conn.execute("ROLLBACK")
-                    return [(False, exc)]
-            else:
+            if not savepoints:
+                conn.execute(begin, prepare=False)
                 for op in batch:
-                    conn.execute("SAVEPOINT op")
+                    try:
+                        outcomes.append((True, op.fn(conn)))
+                    except Exception as exc:
+                        if is_retryable(exc) or is_unavailable(exc):
+                            raise
+                        conn.execute("ROLLBACK")
+                        if len(batch) == 1:
+                            return [(False, exc)]
+                        raise _OperationFailed from exc
+            else:
+                # one savepoint per operation; the previous one is released in the round trip that
+                # sets the next (after a ROLLBACK TO, the savepoint still exists: RELEASE is valid)
+                setup = f"{begin}; SAVEPOINT op"
+                for op in batch:
+                    conn.execute(setup, prepare=False)
+                    setup = "RELEASE SAVEPOINT op; SAVEPOINT op"
                     try:
                         value = op.fn(conn)
                     except Exception as exc:
                         if is_retryable(exc) or is_unavailable(exc):
                             raise  # the transaction itself is lost: retry or fail the batch
                         conn.execute("ROLLBACK TO SAVEPOINT op")
-                        conn.execute("RELEASE SAVEPOINT op")
                         outcomes.append((False, exc))
                     else:
-                        conn.execute("RELEASE SAVEPOINT op")
                         outcomes.append((True, value))
-            conn.execute("COMMIT")
+            conn.execute("COMMIT")  # also releases the last savepoint
             self.commits += 1
             return outcomes
         except BaseException:
@@ -221,6 +243,10 @@ class GroupCommitWriter:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
             raise
+
+
+class _OperationFailed(Exception):
+    """An operation of a batch run without savepoints failed: the transaction was rolled back."""
 
 
 class ReadPool:
@@ -238,6 +264,7 @@ class ReadPool:
         self._local = threading.local()
         self._conns: list[psycopg.Connection] = []
         self._lock = threading.Lock()
+        self._queued: dict[tuple, Future] = {}  # read_shared: reads not yet started, by key
         self._closed = False
 
     def open(self) -> None:
@@ -250,6 +277,30 @@ class ReadPool:
             raise RuntimeError("metadata store is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn, snapshot)
+
+    async def read_shared(self, key: tuple, fn: Callable[[psycopg.Connection], T]) -> T:
+        """A single-statement read that callers asking the same `key` share while it waits for a reader
+        thread: a caller joins only a read whose statement has not been sent yet, so what it gets is
+        at least as new as the moment it asked (the same as a read of its own). The result is shared:
+        fn must return something immutable (a row tuple)."""
+        if self._closed:
+            raise RuntimeError("metadata store is closed")
+        with self._lock:
+            cf = self._queued.get(key)
+            if cf is None:
+                holder: list[Future] = []
+
+                def run() -> T:
+                    with self._lock:  # from now on, a new caller starts a read of its own
+                        if self._queued.get(key) is holder[0]:
+                            del self._queued[key]
+                    return self._call(fn, False)
+
+                cf = self._executor.submit(run)
+                holder.append(cf)
+                self._queued[key] = cf
+        # shield: one caller's cancellation must not cancel the read the others wait for
+        return await asyncio.shield(asyncio.wrap_future(cf))
 
     def _conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)

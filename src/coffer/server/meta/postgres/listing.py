@@ -57,14 +57,14 @@ def list_objects(
     if not delimiter:
         rows = conn.execute(
             f"SELECT {OBJECT_ENTRY_SELECT} FROM objects WHERE bucket = %s AND key >= %s AND key < %s "
-            "ORDER BY key LIMIT %s", (bucket, start, upper, limit + 1),
+            "ORDER BY key LIMIT %s", (bucket, start, upper, limit + 1), binary=True,  # keys as bytes, not hex
         ).fetchall()
         entries = [entry_from_row(r) for r in rows[:limit]]
         truncated = len(rows) > limit
     else:
         params = {"b": bucket, "start": start, "upper": upper, "plen": len(pb), "d": enc(delimiter),
                   "steps": limit + 2}
-        for row in conn.execute(_WALK, params):
+        for row in conn.execute(_WALK, params, binary=True):
             common = row[1]
             if common is not None:
                 common = bytes(common)

@@ -79,6 +79,7 @@ __all__ = [
     "entry_from_row",
     "forget",
     "incref",
+    "key_lock_id",
     "live",
     "lock_keys",
     "object_from_row",

@@ -65,6 +65,7 @@ from coffer.server.meta.postgres.schema import migrate
 __all__ = ["PostgresMetaStore", "is_postgres_url"]
 
 T = TypeVar("T")
+_BUCKET_SQL = f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = %s"
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -120,10 +121,12 @@ class PostgresMetaStore(MetaStore):
         return await self._readers.read(fn, snapshot)
 
     async def _one(self, sql: str, args: tuple) -> tuple | None:
-        return await self._read(lambda c: c.execute(sql, args).fetchone(), snapshot=False)
+        # binary results: the same Python values (every column is text, bytea, integer or double), and
+        # bytea (inline data, keys) travels as its bytes, not as hex text of twice the size
+        return await self._read(lambda c: c.execute(sql, args, binary=True).fetchone(), snapshot=False)
 
     async def _all(self, sql: str, args: tuple = ()) -> list[tuple]:
-        return await self._read(lambda c: c.execute(sql, args).fetchall(), snapshot=False)
+        return await self._read(lambda c: c.execute(sql, args, binary=True).fetchall(), snapshot=False)
 
     async def _rowcount(self, sql: str, args: tuple) -> int:
         return await self._write(lambda c: c.execute(sql, args).rowcount)
@@ -187,7 +190,11 @@ class PostgresMetaStore(MetaStore):
         await self._write(lambda c: pg_ops.create_bucket(c, bucket))
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        row = await self._one(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = %s", (name,))
+        # every request reads its bucket first: concurrent requests to one bucket share a queued read
+        if self._readers is None:
+            raise RuntimeError("metadata store is not open")
+        row = await self._readers.read_shared(("bucket", name), lambda c: c.execute(_BUCKET_SQL, (name,),
+                                                                                      binary=True).fetchone())
         return None if row is None else bucket_from_row(row)
 
     async def list_buckets(self, owner: str | None = None) -> list[Bucket]:
