@@ -114,7 +114,8 @@ class Config:
     # Shared metadata (docs/cluster.md): a postgresql:// URL selects PostgreSQL; None keeps SQLite in DATA/meta.
     meta_url: str | None = None
     # Storage nodes (docs/cluster.md): with a cluster secret and no --volume, data goes to the nodes
-    # of the cluster map (None: DATA/meta/cluster.sqlite3, the single-host map).
+    # of the cluster map (None: the shared metadata's database when it is PostgreSQL, else
+    # DATA/meta/cluster.sqlite3, the single-host map).
     cluster_secret: str | None = None
     cluster_map: str | None = None
     cluster_ca: str | None = None  # CA bundle: reach the nodes over TLS (docs/cluster.md)
@@ -122,7 +123,7 @@ class Config:
 
     @property
     def cluster_map_url(self) -> str:
-        return self.cluster_map or str(self.data_dir / "meta" / "cluster.sqlite3")
+        return self.cluster_map or self.meta_url or str(self.data_dir / "meta" / "cluster.sqlite3")
 
     @property
     def clustered(self) -> bool:

@@ -40,8 +40,9 @@ class Setup:
             gw.start()
 
     def _gateway(self, folder: Path) -> ServerProcess:
+        # no --cluster-map: a gateway on PostgreSQL metadata finds the nodes in that database
         return ServerProcess(data=folder, port=free_port(), meta=self.dsn, workers=1, extra_args=[
-            "--cluster-secret", CLUSTER_SECRET, "--cluster-map", self.dsn, "--heal-interval", "0.3",
+            "--cluster-secret", CLUSTER_SECRET, "--heal-interval", "0.3",
             "--lifecycle-day-seconds", "2"])
 
     def holders(self) -> dict[str, list[int]]:

@@ -149,7 +149,8 @@ def _env(name: str) -> str:
 @click.option("--cluster-secret", envvar="COFFER_CLUSTER_SECRET", default=None,
               help="Shared secret of the storage nodes; without --volume, data goes to the cluster map's nodes.")
 @click.option("--cluster-map", envvar="COFFER_CLUSTER_MAP", default=None,
-              help="Cluster map: postgresql://... or a SQLite path (default: DATA/meta/cluster.sqlite3).")
+              help="Cluster map: postgresql://... or a SQLite path (default: the --meta database, else "
+                   "DATA/meta/cluster.sqlite3).")
 @click.option("--cluster-ca", envvar="COFFER_CLUSTER_CA", default=None, type=click.Path(dir_okay=False, exists=True),
               help="Reach the storage nodes over TLS, verifying their certificates with this CA bundle (PEM).")
 @click.option("--idle-timeout", envvar="COFFER_IDLE_TIMEOUT", type=click.FloatRange(1, 86400),
