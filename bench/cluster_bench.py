@@ -11,6 +11,10 @@ metadata and cluster map), all on this machine, and drives them with the benchma
 * 4 KiB objects, 32 streams: PUT and GET through one gateway, then through two (the client deals
   requests round-robin over both): the aggregate small-object throughput of stateless gateways.
 
+With `--meta postgresql://ADMIN-URL` the nodes and gateways share a fresh PostgreSQL database made for
+the run (metadata and cluster map; each gateway has a data folder of its own, as on separate hosts);
+`--small-only` skips the large-object phases.
+
 Best round of each phase (the machine is shared: see RESULTS.md). Writes the `cluster` section of
 bench/RESULTS.md unless --no-write.
 """
@@ -42,7 +46,7 @@ def _env() -> dict[str, str]:
     return {"PYTHONPATH": procs._coffer_env()["PYTHONPATH"]}
 
 
-def start_node(work: Path, i: int, meta: Path) -> procs.Proc:
+def start_node(work: Path, i: int, meta: Path | str) -> procs.Proc:
     port = procs.free_port()
     folder = work / f"node{i}"
     argv = [sys.executable, "-m", "coffer", "node", "serve", "--address", f"127.0.0.1:{port}",
@@ -54,11 +58,12 @@ def start_node(work: Path, i: int, meta: Path) -> procs.Proc:
     return proc
 
 
-def start_gateway(work: Path, name: str) -> procs.Server:
+def start_gateway(work: Path, name: str, meta_url: str | None = None) -> procs.Server:
     port = procs.free_port()
-    argv = [sys.executable, "-m", "coffer", "serve", "--data", str(work / "gateway-data"), "--address",
+    folder = work / (f"{name}-data" if meta_url else "gateway-data")
+    argv = [sys.executable, "-m", "coffer", "serve", "--data", str(folder), "--address",
             f"127.0.0.1:{port}", "--access-key", AK, "--secret-key", SK, "--workers", "1",
-            "--heal-interval", "0", "--cluster-secret", SECRET]
+            "--heal-interval", "0", "--cluster-secret", SECRET] + (["--meta", meta_url] if meta_url else [])
     proc = procs.Proc(name, argv, work / f"{name}.log")
     proc.start(env=_env(), cwd=procs.REPO)
     server = procs.Server(name, f"http://127.0.0.1:{port}", "bench", True, [proc], work)
@@ -113,11 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="", help="a word for this run's row (e.g. before/after)")
     p.add_argument("--work", default=str(HERE / "work" / "cluster"))
     p.add_argument("--no-write", action="store_true", help="print only, do not update RESULTS.md")
+    p.add_argument("--meta", default=None, metavar="ADMIN-URL",
+                   help="PostgreSQL server to make the run's database in (default: SQLite in the gateways' folder)")
+    p.add_argument("--small-only", action="store_true", help="only the 4 KiB phases")
     args = p.parse_args(argv)
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    meta = work / "gateway-data" / "meta" / "cluster.sqlite3"
+    meta: Path | str = work / "gateway-data" / "meta" / "cluster.sqlite3"
+    meta_url = None
+    if args.meta:
+        from meta_bench import drop_database, new_database
+
+        meta = meta_url = new_database(args.meta)
     large = make_payloads(args.mib * MiB, 2)
     small = make_payloads(4096, 16)
     load_before = machine.load_average()
@@ -125,25 +138,31 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, dict[str, tuple[float, float]]] = {}
     try:
         nodes = [start_node(work, i, meta) for i in range(4)]
-        g1 = start_gateway(work, "gateway1")
+        g1 = start_gateway(work, "gateway1", meta_url)
         time.sleep(3)  # every node registered and probed
-        res["large"] = asyncio.run(measure([g1], "large", args.count, args.rounds, large, 1))
+        if not args.small_only:
+            res["large"] = asyncio.run(measure([g1], "large", args.count, args.rounds, large, 1))
         res["small, 1 gateway"] = asyncio.run(measure([g1], "small1", args.small, args.rounds, small, 32))
-        g2 = start_gateway(work, "gateway2")
+        g2 = start_gateway(work, "gateway2", meta_url)
         time.sleep(3)
         res["small, 2 gateways"] = asyncio.run(measure([g1, g2], "small2", args.small, args.rounds, small, 32))
-        nodes[3].stop(grace=0)  # SIGTERM then SIGKILL at once: the node is gone
-        res["large, one node down"] = asyncio.run(
-            measure([g1], "large", args.count, args.rounds, large, 1, ops=("get",)))
+        if not args.small_only:
+            nodes[3].stop(grace=0)  # SIGTERM then SIGKILL at once: the node is gone
+            res["large, one node down"] = asyncio.run(
+                measure([g1], "large", args.count, args.rounds, large, 1, ops=("get",)))
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+        if meta_url:
+            drop_database(args.meta, meta_url)
     mib = lambda r: f"{r[0] / MiB:.0f}"  # noqa: E731
     ops = lambda r: f"{r[1]:,.0f}"  # noqa: E731
-    rows = [
+    rows = [] if args.small_only else [
         [f"{args.mib} MiB, 1 stream, 1 gateway", mib(res["large"]["put"]) + " MiB/s",
          mib(res["large"]["get"]) + " MiB/s"],
         [f"{args.mib} MiB, 1 stream, node3 killed", "-", mib(res["large, one node down"]["get"]) + " MiB/s"],
+    ]
+    rows += [
         ["4 KiB, 32 streams, 1 gateway", ops(res["small, 1 gateway"]["put"]) + " ops/s",
          ops(res["small, 1 gateway"]["get"]) + " ops/s"],
         ["4 KiB, 32 streams, 2 gateways", ops(res["small, 2 gateways"]["put"]) + " ops/s",
@@ -152,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"Cluster benchmark (`bench/cluster_bench.py`){' — ' + args.label if args.label else ''}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: 4 nodes x 2 volumes on loopback, EC-4+2, "
-        f"gateways with one worker each, best of {args.rounds} rounds. Load average before: {load_before}; "
+        f"gateways with one worker each, metadata and cluster map on "
+        f"{'PostgreSQL (a data folder per gateway)' if meta_url else 'SQLite (one folder shared by the gateways)'}, "
+        f"best of {args.rounds} rounds. Load average before: {load_before}; "
         f"after: {machine.load_average()}. Everything (client, gateways, 4 nodes) shares this machine's cores.",
         "",
         f"Machine: {facts['cpu']}, {facts['cores']} cores, {facts['memory']}; Python {facts['python']}; "
