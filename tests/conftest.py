@@ -49,6 +49,7 @@ class ServerProcess:
     # COFFER_TEST_META=postgresql: each data folder gets a fresh PostgreSQL database (kept across restarts,
     # shared by servers on one folder as they would share its SQLite file)
     meta: str | None = None
+    _meta_from_env: bool = False
 
     def __post_init__(self) -> None:
         if self.meta is None and os.environ.get("COFFER_TEST_META") == "postgresql":
@@ -58,6 +59,7 @@ class ServerProcess:
             if key not in _PG_DATABASES:
                 _PG_DATABASES[key] = pg_server.new_database("srv")
             self.meta = _PG_DATABASES[key]
+            self._meta_from_env = True
 
     @property
     def endpoint(self) -> str:
@@ -75,6 +77,11 @@ class ServerProcess:
             *(["--meta", self.meta] if self.meta else []),
             *self.extra_args,
         ]
+        if (self.meta and self._meta_from_env and "--cluster-secret" in self.extra_args
+                and "--cluster-map" not in self.extra_args):
+            # the suite's cluster tests register their nodes in the folder's single-host map; on its
+            # own a gateway on PostgreSQL metadata would look for them in that database
+            cmd += ["--cluster-map", str(self.data / "meta" / "cluster.sqlite3")]
         with open(self.log, "ab") as log:
             # its own process group, so kill() reaches every worker, not only the supervisor
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
