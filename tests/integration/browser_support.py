@@ -71,6 +71,19 @@ class ApiClient:
             raw = e.read()
             return e.code, json.loads(raw) if raw else None
 
+    def upload(self, name: str, query: str, data: bytes, content_type: str = "application/octet-stream",
+               ) -> tuple[int, Any]:
+        """PUT raw bytes (an object or a part), as the page's uploads do."""
+        req = urllib.request.Request(f"{self.endpoint}{CONSOLE}api/{name}?{query}", data=data, method="PUT",
+                                     headers={"Content-Type": content_type, "X-Coffer-CSRF": self.csrf})
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                raw = r.read()
+                return r.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw else None
+
     def login(self, access_key: str, secret_key: str) -> dict:
         status, doc = self.request("POST", "login", {"access_key": access_key, "secret_key": secret_key})
         assert status == 200, doc

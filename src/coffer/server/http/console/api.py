@@ -2,7 +2,10 @@
 
 Every handler acts as the session's user: the same authorization decision as S3
 (service.access.authorize with the S3 action the operation needs, bucket policies and ACLs
-included), the same quota checks, then the service call. Errors answer
+included), the same quota checks, then the service call. Object writes (uploads, multipart
+completion, folders, deletes, version restores) go through the fronts' write hook
+(`common.hooks.around_call`): frozen buckets refuse them and they raise the bucket notification
+events S3 would (webhooks and listen streams), with the same intent-first crash safety. Errors answer
 ``{"error": {code, message, status, request_id}}`` with the S3 error's status. Methods other than
 GET need the CSRF header (session.py); ``login`` needs a JSON body (a cross-site form cannot send
 one without a CORS preflight, which this API never grants).
@@ -15,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,6 +29,7 @@ from coffer.server.config import Config
 from coffer.server.http.common import stats
 from coffer.server.http.common.auth import BodyPlan, parse_query
 from coffer.server.http.common.body import read_json_object
+from coffer.server.http.common.hooks import Written, around_call
 from coffer.server.http.common.respond import apply_range, send_range, send_stream
 from coffer.server.http.console import session as sessions
 from coffer.server.meta.model import CommonPrefix, ObjectRecord
@@ -37,9 +41,11 @@ from coffer.server.service.events.notifications import EVENTS as NOTIFY_EVENTS
 from coffer.server.service.events.notifications import PROPS_KEY as NOTIFY_KEY
 from coffer.server.service.events.notifications import render_config as render_notifications
 from coffer.server.service.events.notifications import webhook_url
+from coffer.server.service.objects.versioning import DeleteOutcome
 from coffer.server.service.storage.admin import DataAdmin
 from coffer.server.service.storage.locate import placement
 
+T = TypeVar("T")
 MAX_JSON = 1024 * 1024
 MAX_LIST = 1000
 SHARE_EXPIRIES = (60, 3600, 86400, 7 * 86400)
@@ -107,6 +113,12 @@ class Req:
         rec = await self.svc.access.authorize(self.who, action, bucket, key, self.context)
         BUCKET_HINT.set(rec)
         return rec
+
+    async def write(self, bucket: str, key: str, event: str, call: Callable[[], Awaitable[T]],
+                    written: Callable[[T], Written] = lambda _r: Written()) -> T:
+        """Run one object write as S3 would: frozen-bucket refusal, then its notification events."""
+        return await around_call(self.svc, bucket, key, event, self.who.user_id, self.request.get("rid", ""),
+                                 self.request.remote or "", call, written)
 
     def require_admin(self) -> None:
         if not self.who.admin:
@@ -292,8 +304,8 @@ async def _receive_put(r: Req, bucket: str, key: str) -> ObjectRecord:
     params = PutParams(content_type=ctype)
     owner, props = await r.svc.access.new_object(r.who, b, {})
     params.owner, params.props = owner, props
-    return await r.svc.objects.put(r.who, bucket, key, r.request.content.iter_any(), params,
-                                   Integrity(content_length=size))
+    return await r.write(bucket, key, "s3:ObjectCreated:Put", lambda: r.svc.objects.put(
+        r.who, bucket, key, r.request.content.iter_any(), params, Integrity(content_length=size)))
 
 
 @route("PUT", "object")
@@ -315,8 +327,8 @@ async def create_folder(r: Req) -> Any:
         if False:
             yield b""
 
-    await r.svc.objects.put(r.who, bucket, key, empty(), PutParams(content_type="application/x-directory"),
-                            Integrity(content_length=0))
+    await r.write(bucket, key, "s3:ObjectCreated:Put", lambda: r.svc.objects.put(
+        r.who, bucket, key, empty(), PutParams(content_type="application/x-directory"), Integrity(content_length=0)))
     return {"key": key}
 
 
@@ -358,7 +370,8 @@ async def complete_upload(r: Req) -> Any:
     if not isinstance(parts, list) or not parts:
         raise S3Error("MalformedXML", "Give the parts: [{part, etag}, ...]")
     wanted = [CompletedPart(int(p["part"]), str(p["etag"]).strip('"'), {}) for p in parts]
-    rec = await r.svc.multipart.complete(r.who, bucket, key, upload_id, wanted, None)
+    rec = await r.write(bucket, key, "s3:ObjectCreated:CompleteMultipartUpload",
+                        lambda: r.svc.multipart.complete(r.who, bucket, key, upload_id, wanted, None))
     return {"key": rec.key, "etag": rec.etag, "size": rec.size, "version_id": rec.version_id}
 
 
@@ -447,7 +460,13 @@ async def content(r: Req) -> web.StreamResponse:
 async def delete_object(r: Req) -> Any:
     bucket, key = r.arg("bucket"), r.arg("key")
     await r.authorize("s3:DeleteObject", bucket, key)
-    out = await r.svc.objects.delete(r.who, bucket, key, r.version_id)
+    vid = r.version_id
+
+    def written(d: DeleteOutcome) -> Written:
+        return Written(delete_marker=d.delete_marker, version_id=d.version_id)
+
+    out = await r.write(bucket, key, "s3:ObjectRemoved:Delete",
+                        lambda: r.svc.objects.delete(r.who, bucket, key, vid), written)
     return {"delete_marker": out.delete_marker, "version_id": out.version_id}
 
 
@@ -458,8 +477,8 @@ async def restore_version(r: Req) -> Any:
     await r.authorize("s3:GetObject", bucket, key)
     r.query.pop("version_id")
     await r.authorize("s3:PutObject", bucket, key)
-    rec, _src = await r.svc.objects.copy(r.who, bucket, key, bucket, key, cond=ReadConditions(), replace=None,
-                                         storage_class=None, src_version=vid)
+    rec, _src = await r.write(bucket, key, "s3:ObjectCreated:Copy", lambda: r.svc.objects.copy(
+        r.who, bucket, key, bucket, key, cond=ReadConditions(), replace=None, storage_class=None, src_version=vid))
     return {"version_id": rec.version_id, "etag": rec.etag}
 
 
