@@ -131,6 +131,30 @@ async def test_bucket_lifecycle(store: MetaStore) -> None:
     assert await store.referenced(["p1"]) == set()
 
 
+@asynctest
+async def test_a_failing_commit_observer_stops_no_write(store: MetaStore) -> None:
+    """The commit observer (the metrics) runs on the writer thread: when it raises, the write is still
+    answered and the writer thread lives on for the next ones."""
+    from coffer.server.meta import interface as meta_interface
+
+    seen: list[int] = []
+
+    def broken(seconds: float, writes: int) -> None:
+        seen.append(writes)
+        raise RuntimeError("observer failed")
+
+    before = meta_interface.commit_observer
+    meta_interface.commit_observer = broken
+    try:
+        await with_bucket(store, "b1")
+        for i in range(3):
+            await asyncio.wait_for(store.put_object(obj(f"k{i}", (f"r{i}",), bucket="b1")), 30)
+    finally:
+        meta_interface.commit_observer = before
+    assert seen
+    assert names(await store.list_objects("b1")) == ["k0", "k1", "k2"]
+
+
 # -- objects -------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ Rules every backend keeps:
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,18 @@ Guard = Callable[[dict[str, Any]], None]
 # Called after every metadata group commit with (seconds, writes in the batch), from the writer thread
 # of either backend: the server's metrics (server/metrics.py observe_commit), set by each worker at start.
 commit_observer: Callable[[float, int], None] | None = None
+
+
+def observe_commit(seconds: float, writes: int) -> None:
+    """Hand one group commit to `commit_observer`; never raises: a failing observer (metrics) must not
+    kill the writer thread that called it, which would leave every later write waiting forever."""
+    observer = commit_observer
+    if observer is None:
+        return
+    try:
+        observer(seconds, writes)
+    except Exception:
+        logging.getLogger("coffer.server").exception("metadata commit observer failed")
 
 
 class MetaError(Exception):

@@ -188,8 +188,7 @@ class GroupCommitWriter:
                 for op in batch:
                     _deliver(op.loop, op.fut, False, err)
                 return
-            if meta_interface.commit_observer is not None:
-                meta_interface.commit_observer(time.perf_counter() - started, len(batch))
+            meta_interface.observe_commit(time.perf_counter() - started, len(batch))
             for op, (ok, value) in zip(batch, outcomes, strict=True):
                 _deliver(op.loop, op.fut, ok, value)
             return

@@ -175,8 +175,7 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[_Op]) -> None:
         started = time.perf_counter()
         self._commit_batch(batch)
-        if meta_interface.commit_observer is not None:
-            meta_interface.commit_observer(time.perf_counter() - started, len(batch))
+        meta_interface.observe_commit(time.perf_counter() - started, len(batch))
 
     def _commit_batch(self, batch: list[_Op]) -> None:
         conn = self._conn
