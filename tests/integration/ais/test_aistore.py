@@ -69,6 +69,23 @@ def test_encrypted_object_read_through_aistore(bck, s3):
     assert bck.object("enc-small").get_reader().read_all() == b"tiny secret"
 
 
+def test_delete_in_a_versioned_bucket_leaves_a_delete_marker(bck, s3):
+    """AIStore's DELETE follows DeleteObject's rule: the current version becomes noncurrent behind a
+    delete marker, never destroyed."""
+    s3.put_bucket_versioning(Bucket=bck.name, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bck.name, Key="kept.txt", Body=b"version one")["VersionId"]
+    bck.object("kept.txt").delete()
+    with pytest.raises(ErrObjNotFound):
+        bck.object("kept.txt").get_reader().read_all()
+    versions = s3.list_object_versions(Bucket=bck.name, Prefix="kept.txt")
+    assert [v["VersionId"] for v in versions.get("Versions", [])] == [first]
+    assert len(versions.get("DeleteMarkers", [])) == 1 and versions["DeleteMarkers"][0]["IsLatest"]
+    body = s3.get_object(Bucket=bck.name, Key="kept.txt", VersionId=first)["Body"].read()
+    assert body == b"version one"
+    for v in versions["Versions"] + versions["DeleteMarkers"]:  # empty, so the fixture can remove it
+        s3.delete_object(Bucket=bck.name, Key="kept.txt", VersionId=v["VersionId"])
+
+
 def test_put_get_head_delete(bck, tmp_path):
     obj = bck.object("dir/hello.txt")
     obj.get_writer().put_content(b"hello, coffer")

@@ -17,6 +17,7 @@ import base64
 
 from aiohttp import web
 
+from coffer.protocol.errors import S3Error
 from coffer.protocol.timeutil import http_date
 from coffer.server.http.ais.front import AisCtx, AisError, ais_handles
 from coffer.server.http.common.auth import BodyPlan
@@ -157,9 +158,14 @@ async def _get_member(ctx: AisCtx, rec: ObjectRecord, archpath: str, headers: di
 @ais_handles("DELETE", "objects")
 async def delete_object(ctx: AisCtx) -> web.StreamResponse:
     assert ctx.key is not None
-    removed = await ctx.svc.objects.delete_many(ctx.who, ctx.bucket, [ctx.key])
-    if removed[0] is None:
-        raise AisError(404, f"ais://{ctx.bucket}/{ctx.key} does not exist")
+    try:
+        await ctx.svc.objects.get(ctx.who, ctx.bucket, ctx.key)
+    except S3Error as exc:
+        if exc.code == "NoSuchKey":
+            raise AisError(404, f"ais://{ctx.bucket}/{ctx.key} does not exist") from None
+        raise
+    # DeleteObject's rule: a versioned bucket keeps the object as a noncurrent version behind a delete marker
+    await ctx.svc.objects.delete(ctx.who, ctx.bucket, ctx.key)
     return web.Response(status=200)
 
 
