@@ -13,7 +13,7 @@ import time
 
 from coffer.protocol.errors import S3Error
 from coffer.server.meta import interface as mi
-from coffer.server.meta.model import ObjectRecord
+from coffer.server.meta.model import ObjectRecord, VersionEntry
 from coffer.server.service.core import Core, Principal
 from coffer.server.service.objects.buckets import Buckets
 from coffer.server.service.objects.operations import Objects, check_meta_size
@@ -55,4 +55,13 @@ class AisOps:
             if not keys:
                 break
             await self.objects.delete_many(who, bucket, keys)
+        # a versioned bucket also holds noncurrent versions and delete markers: AIStore's bucket delete
+        # destroys them too (a version under retention refuses it with its S3 error)
+        while True:
+            page = await self.core.meta.list_versions(bucket, limit=1000)
+            versions = [e.record for e in page.entries if isinstance(e, VersionEntry)]
+            for rec in versions:
+                await self.objects.delete(who, bucket, rec.key, rec.version_id or "null")
+            if not versions or not page.truncated:
+                break
         await self.buckets.delete(who, bucket)
