@@ -459,6 +459,51 @@ async def test_concurrent_writes_fail_alone(store: MetaStore) -> None:
 
 
 @asynctest
+async def test_user_and_key_changes_invalidate_other_stores_caches(backend: Backend) -> None:
+    """PostgreSQL: every committed change of a user or key reaches `on_invalidate` subscribers of
+    another store on the database, in commit order, and a rolled-back one never does. SQLite: a
+    no-op (the caches' TTL is the bound across processes)."""
+    one, two = backend.make(), backend.make()
+    await one.open()
+    await two.open()
+    seen: list[str] = []
+    try:
+        two.on_invalidate(seen.append)
+
+        async def until(pred, seconds: float = 10.0) -> None:
+            deadline = time.monotonic() + seconds
+            while not pred() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+
+        if backend.kind == "postgresql":
+            await until(lambda: "" in seen)  # LISTEN took effect: "" tells the caches to start afresh
+            assert seen == [""]
+            seen.clear()
+        await one.put_user(User(id="u1", display_name="alice"))
+        await one.put_access_key(AccessKey("AK1", "s", "u1", "active", 1.0))
+
+        def refuse(props: dict) -> dict:
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError):
+            await one.modify_user_props("u1", refuse)
+        await one.modify_user_props("u1", lambda props: {**props, "admin": True})
+        assert await one.delete_access_key("AK1")
+        await one.delete_user("u1")
+        expected = ["user:u1", "key:AK1", "user:u1", "key:AK1", "user:u1"]
+        if backend.kind == "postgresql":
+            await until(lambda: len(seen) >= len(expected))
+            await asyncio.sleep(0.2)  # nothing more comes (the refused change sent nothing)
+            assert seen == expected
+        else:
+            await asyncio.sleep(0.2)
+            assert seen == []
+    finally:
+        await one.close()
+        await two.close()
+
+
+@asynctest
 async def test_two_stores_on_one_database(backend: Backend) -> None:
     one, two = backend.make(), backend.make()
     await one.open()
