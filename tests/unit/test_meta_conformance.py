@@ -504,6 +504,41 @@ async def test_user_and_key_changes_invalidate_other_stores_caches(backend: Back
 
 
 @asynctest
+async def test_postgres_invalidation_survives_a_lost_listen_connection(backend: Backend) -> None:
+    """The LISTEN connection is killed: subscribers are told to drop everything (notifications may
+    be missed), the listener reconnects, says so again, and later changes arrive as before."""
+    if backend.kind != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import psycopg
+
+    store = backend.make()
+    await store.open()
+    seen: list[str] = []
+
+    async def until(pred, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not pred() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    try:
+        store.on_invalidate(seen.append)
+        await until(lambda: seen == [""])
+        assert seen == [""]
+        with psycopg.connect(backend.dsn, autocommit=True) as admin:
+            killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                   "datname = current_database() AND application_name LIKE 'coffer-invalidate:%%'"
+                                   ).fetchall()
+        assert killed == [(True,)]
+        await until(lambda: seen.count("") >= 3)  # one when it dropped, one when it listens again
+        assert seen == ["", "", ""]
+        await store.put_access_key(AccessKey("AK2", "s", "u2", "active", 1.0))
+        await until(lambda: "key:AK2" in seen)
+        assert seen[3:] == ["key:AK2"]
+    finally:
+        await store.close()
+
+
+@asynctest
 async def test_two_stores_on_one_database(backend: Backend) -> None:
     one, two = backend.make(), backend.make()
     await one.open()

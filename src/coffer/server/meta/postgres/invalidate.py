@@ -13,6 +13,7 @@ a `SELECT 1` every few seconds. The caches keep their TTL as the bound when all 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -53,7 +54,8 @@ class Listener:
         backoff = 0.1
         while not self._stop.is_set():
             try:
-                conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT)
+                conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT,
+                                       application_name=f"coffer-invalidate:{os.getpid()}")
             except psycopg.Error as exc:
                 log.warning("cache invalidation: cannot connect to PostgreSQL (%s); retrying in %.1fs", exc, backoff)
                 self._stop.wait(backoff)
