@@ -483,6 +483,86 @@ async def test_concurrent_writes_fail_alone(store: MetaStore) -> None:
 
 
 @asynctest
+async def test_user_and_key_changes_invalidate_other_stores_caches(backend: Backend) -> None:
+    """PostgreSQL: every committed change of a user or key reaches `on_invalidate` subscribers of
+    another store on the database, in commit order, and a rolled-back one never does. SQLite: a
+    no-op (the caches' TTL is the bound across processes)."""
+    one, two = backend.make(), backend.make()
+    await one.open()
+    await two.open()
+    seen: list[str] = []
+    try:
+        two.on_invalidate(seen.append)
+
+        async def until(pred, seconds: float = 10.0) -> None:
+            deadline = time.monotonic() + seconds
+            while not pred() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+
+        if backend.kind == "postgresql":
+            await until(lambda: "" in seen)  # LISTEN took effect: "" tells the caches to start afresh
+            assert seen == [""]
+            seen.clear()
+        await one.put_user(User(id="u1", display_name="alice"))
+        await one.put_access_key(AccessKey("AK1", "s", "u1", "active", 1.0))
+
+        def refuse(props: dict) -> dict:
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError):
+            await one.modify_user_props("u1", refuse)
+        await one.modify_user_props("u1", lambda props: {**props, "admin": True})
+        assert await one.delete_access_key("AK1")
+        await one.delete_user("u1")
+        expected = ["user:u1", "key:AK1", "user:u1", "key:AK1", "user:u1"]
+        if backend.kind == "postgresql":
+            await until(lambda: len(seen) >= len(expected))
+            await asyncio.sleep(0.2)  # nothing more comes (the refused change sent nothing)
+            assert seen == expected
+        else:
+            await asyncio.sleep(0.2)
+            assert seen == []
+    finally:
+        await one.close()
+        await two.close()
+
+
+@asynctest
+async def test_postgres_invalidation_survives_a_lost_listen_connection(backend: Backend) -> None:
+    """The LISTEN connection is killed: subscribers are told to drop everything (notifications may
+    be missed), the listener reconnects, says so again, and later changes arrive as before."""
+    if backend.kind != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import psycopg
+
+    store = backend.make()
+    await store.open()
+    seen: list[str] = []
+
+    async def until(pred, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not pred() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    try:
+        store.on_invalidate(seen.append)
+        await until(lambda: seen == [""])
+        assert seen == [""]
+        with psycopg.connect(backend.dsn, autocommit=True) as admin:
+            killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                   "datname = current_database() AND application_name LIKE 'coffer-invalidate:%%'"
+                                   ).fetchall()
+        assert killed == [(True,)]
+        await until(lambda: seen.count("") >= 3)  # one when it dropped, one when it listens again
+        assert seen == ["", "", ""]
+        await store.put_access_key(AccessKey("AK2", "s", "u2", "active", 1.0))
+        await until(lambda: "key:AK2" in seen)
+        assert seen[3:] == ["key:AK2"]
+    finally:
+        await store.close()
+
+
+@asynctest
 async def test_two_stores_on_one_database(backend: Backend) -> None:
     one, two = backend.make(), backend.make()
     await one.open()

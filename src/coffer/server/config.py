@@ -21,6 +21,14 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw.strip().isdigit() else default
 
 
+def _env_float(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     inline_threshold: int = 128 * KiB  # objects up to this size live in the metadata row
@@ -65,6 +73,10 @@ class Limits:
     bulk_cache_bytes: int = field(default_factory=lambda: _env_int("COFFER_BULK_CACHE_BYTES", 8 * GiB))
     bulk_job_idle_seconds: float = field(default_factory=lambda: _env_int("COFFER_BULK_JOB_IDLE_SECONDS", 24 * 3600))
     bulk_retry_after_seconds: int = 5
+    # Seconds a worker trusts its cached access keys, users and token checks (service/access/):
+    # the bound on how long a removed key or revoked token keeps working where no invalidation
+    # reaches (SQLite: the other workers; PostgreSQL: while the LISTEN connection is down).
+    credential_cache_ttl: float = field(default_factory=lambda: _env_float("COFFER_CREDENTIAL_CACHE_TTL", 2.0))
     # Garbage collection (server/workers/garbage.py, docs/cluster.md): a pending ref not refreshed for
     # pending_ref_age seconds belongs to a dead writer (live writers refresh every quarter of it) and
     # its data is collected; the collector looks at the GC queue every gc_poll seconds and, on a

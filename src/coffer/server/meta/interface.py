@@ -388,6 +388,21 @@ class MetaStore(ABC):
         (PostgreSQL: a handle on the ``shared_keys`` table); None: in the data folder (SQLite, one host)."""
         return None
 
+    def on_invalidate(self, callback: Callable[[str], None]) -> None:
+        """Subscribe a per-process cache to changes of users and access keys made by any process.
+
+        `callback(what)` is called on the event loop that was running when it subscribed, once per
+        committed change: "user:ID" (the user or their props, tokens included: added, changed or
+        removed with their keys), "key:AK" (an access key added, changed or removed), or "" (anything
+        may have changed: drop everything). It is never called for a change that rolled back.
+
+        PostgreSQL (several gateways and workers): delivered by LISTEN/NOTIFY on one connection per
+        process (meta/postgres/invalidate.py), within a round trip of the commit; while that
+        connection is down, "" is sent when it drops and again once it listens again. SQLite: a
+        no-op, so the caches' short TTL stays the only bound across the worker processes of a host.
+        Either way the TTL remains the fallback bound."""
+        return None
+
     def coordination(self):  # -> coffer.server.meta.coordination.Coordination
         """A new coordination handle on this store's database (named cluster locks held for a session,
         the repair queue, saved cursors: meta/coordination.py). Synchronous, usable from any thread;

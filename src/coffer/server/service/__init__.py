@@ -70,7 +70,8 @@ class Service:
         self.data_admin = DataAdmin(self.core)  # volumes, fragments, repairs (`coffer admin`)
         self.jobs = Jobs(self.core, self.objects, self.multipart, self.notifier)
         # AIStore API: bearer tokens, archive members, multi-object operations
-        self.tokens = Tokens(meta, data.root)
+        self.tokens = Tokens(meta, data.root, limits.credential_cache_ttl)
+        self.tokens.watch()
         self.archives = Archives(self.core)
         self.multi = MultiObjects(self.core, self.objects, self.versioning, self.notifier)
         self.ais = AisOps(self.core, self.objects, self.buckets)

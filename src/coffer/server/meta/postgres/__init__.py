@@ -7,6 +7,7 @@ Modules:
   coordination  Coordination on PostgreSQL (a cluster): session advisory locks, the repair queue and saved state.
   engine    psycopg plumbing: the group-commit writer connection, the read pool, error mapping, retries.
   events    Bucket notifications (event queue, `FOR UPDATE SKIP LOCKED` claims) and bucket snapshots.
+  invalidate  Cache invalidation by LISTEN/NOTIFY: notify() in user and key writes, the listener thread.
   listen    The listen API's event log (read by (txid, id) cursors, never skipping a late commit) and leases.
   listing   Listing pages; the delimiter roll-up runs in the database as one recursive query.
   ops       The mutating operations, as functions of a connection inside the writer's transaction.

@@ -35,6 +35,7 @@ from coffer.server.meta.model import (
     VersionPage,
 )
 from coffer.server.meta.postgres import events as pg_events
+from coffer.server.meta.postgres import invalidate as pg_invalidate
 from coffer.server.meta.postgres import listen as pg_listen
 from coffer.server.meta.postgres import listing as pg_listing
 from coffer.server.meta.postgres import ops as pg_ops
@@ -78,6 +79,8 @@ class PostgresMetaStore(MetaStore):
         self._read_threads = read_threads
         self._writer: GroupCommitWriter | None = None
         self._readers: ReadPool | None = None
+        self._listener: pg_invalidate.Listener | None = None
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop | None, Callable[[str], None]]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -98,12 +101,35 @@ class PostgresMetaStore(MetaStore):
         return conn
 
     async def close(self) -> None:
-        writer, readers = self._writer, self._readers
-        self._writer = self._readers = None
+        writer, readers, listener = self._writer, self._readers, self._listener
+        self._writer = self._readers = self._listener = None
+        if listener is not None:
+            await asyncio.to_thread(listener.close)
         if writer is not None:
             await asyncio.to_thread(writer.close)
         if readers is not None:
             await asyncio.to_thread(readers.close)
+
+    def on_invalidate(self, callback: Callable[[str], None]) -> None:
+        # the first subscriber starts this process's LISTEN connection (a CLI never does)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._subscribers.append((loop, callback))
+        if self._listener is None:
+            self._listener = pg_invalidate.Listener(self.dsn, self._invalidated)
+            self._listener.start()
+
+    def _invalidated(self, what: str) -> None:  # on the listener's thread
+        for loop, callback in list(self._subscribers):
+            if loop is None:
+                callback(what)
+                continue
+            try:
+                loop.call_soon_threadsafe(callback, what)
+            except RuntimeError:  # the loop is closed: the process is ending
+                pass
 
     @property
     def commits(self) -> int:
@@ -133,10 +159,14 @@ class PostgresMetaStore(MetaStore):
 
     # -- users and keys ---------------------------------------------------------------------------
     async def put_user(self, user: User) -> None:
-        await self._rowcount(
-            f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "display_name = EXCLUDED.display_name, email = EXCLUDED.email, created = EXCLUDED.created, "
-            "props = EXCLUDED.props", user_values(user))
+        def op(conn: psycopg.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "display_name = EXCLUDED.display_name, email = EXCLUDED.email, created = EXCLUDED.created, "
+                "props = EXCLUDED.props", user_values(user))
+            pg_invalidate.notify(conn, f"user:{user.id}")
+
+        await self._write(op)
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._one(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
@@ -149,6 +179,7 @@ class PostgresMetaStore(MetaStore):
     async def delete_user(self, user_id: str) -> bool:
         def op(conn: psycopg.Connection) -> bool:
             conn.execute("DELETE FROM access_keys WHERE user_id = %s", (user_id,))
+            pg_invalidate.notify(conn, f"user:{user_id}")  # the user and every key of theirs
             return conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount > 0
 
         return await self._write(op)
@@ -160,15 +191,20 @@ class PostgresMetaStore(MetaStore):
                 raise NoSuchUser(user_id)
             props = fn(json.loads(row[0]))
             conn.execute("UPDATE users SET props = %s WHERE id = %s", (dumps(props), user_id))
+            pg_invalidate.notify(conn, f"user:{user_id}")
             return props
 
         return await self._write(op)
 
     async def put_access_key(self, key: AccessKey) -> None:
-        await self._rowcount(
-            f"INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (access_key) "
-            "DO UPDATE SET secret_key = EXCLUDED.secret_key, user_id = EXCLUDED.user_id, status = EXCLUDED.status, "
-            "created = EXCLUDED.created", access_key_values(key))
+        def op(conn: psycopg.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
+                "(access_key) DO UPDATE SET secret_key = EXCLUDED.secret_key, user_id = EXCLUDED.user_id, "
+                "status = EXCLUDED.status, created = EXCLUDED.created", access_key_values(key))
+            pg_invalidate.notify(conn, f"key:{key.access_key}")
+
+        await self._write(op)
 
     async def get_access_key(self, access_key: str) -> AccessKey | None:
         row = await self._one(f"SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key = %s", (access_key,))
@@ -183,7 +219,11 @@ class PostgresMetaStore(MetaStore):
         return [access_key_from_row(r) for r in rows]
 
     async def delete_access_key(self, access_key: str) -> bool:
-        return await self._rowcount("DELETE FROM access_keys WHERE access_key = %s", (access_key,)) > 0
+        def op(conn: psycopg.Connection) -> bool:
+            pg_invalidate.notify(conn, f"key:{access_key}")
+            return conn.execute("DELETE FROM access_keys WHERE access_key = %s", (access_key,)).rowcount > 0
+
+        return await self._write(op)
 
     # -- buckets ----------------------------------------------------------------------------------
     async def create_bucket(self, bucket: Bucket) -> None:

@@ -63,6 +63,17 @@ class Admin:
         self.users = users  # its credential cache is dropped for keys changed here
         self._users: dict[str, tuple[float, User | None]] = {}
         self._usage: dict[str, tuple[float, int, int]] = {}
+        self._generation = 0  # bumped by every invalidation: a lookup that raced one is not cached
+        core.meta.on_invalidate(self.invalidate)
+
+    def invalidate(self, what: str) -> None:
+        """A user changed somewhere ("user:ID": their quota may have), or "" (anything may have)."""
+        self._generation += 1
+        kind, _, name = what.partition(":")
+        if kind == "user":
+            self._users.pop(name, None)
+        elif kind != "key":
+            self._users.clear()
 
     # -- users -------------------------------------------------------------------------------------
     async def list_users(self) -> list[dict[str, Any]]:
@@ -215,8 +226,10 @@ class Admin:
         if hit is None or hit[0] < now:
             if len(self._users) > 10_000:
                 self._users.clear()
-            hit = (now + 2.0, await self.core.meta.get_user(user_id))
-            self._users[user_id] = hit
+            generation = self._generation
+            hit = (now + self.core.limits.credential_cache_ttl, await self.core.meta.get_user(user_id))
+            if generation == self._generation:  # else what was read may predate the change
+                self._users[user_id] = hit
         return hit[1]
 
     async def usage(self, user_id: str, fresh: bool = False) -> tuple[int, int, int]:

@@ -13,8 +13,10 @@ A token may name its use (`use` claim): IBM IAM refresh tokens (`use: refresh`, 
 Revocation: every issued token is recorded in its user's props (`props["tokens"][jti]`, written with
 `MetaStore.modify_user_props`, so issues and revocations racing on one user all land), and a
 token is valid only while that record exists and is not revoked. Removing the user therefore
-revokes all their tokens. Verification is cached per worker for `CACHE_TTL` seconds, so a
-revocation takes effect everywhere within that time without a metadata read per request.
+revokes all their tokens. Verification is cached per worker for `CACHE_TTL` seconds (or
+`Limits.credential_cache_ttl`), so a revocation takes effect everywhere within that time without a
+metadata read per request; with PostgreSQL, the change's notification (`MetaStore.on_invalidate`)
+drops the user's entries in every gateway and worker at once.
 """
 
 from __future__ import annotations
@@ -76,12 +78,31 @@ def _load_key(data_dir: Path) -> bytes:
 
 
 class Tokens:
-    def __init__(self, meta: MetaStore, data_dir: Path) -> None:
+    def __init__(self, meta: MetaStore, data_dir: Path, ttl: float = CACHE_TTL) -> None:
         self.meta = meta
         self.data_dir = Path(data_dir)
+        self.ttl = ttl
         self._key: bytes | None = None
         # token -> (cache deadline, principal or None, refusal reason, the token's exp claim)
         self._cache: dict[str, tuple[float, Principal | None, str, float | None]] = {}
+        self._generation = 0  # bumped by every invalidation: a check that raced one is not cached
+
+    def watch(self) -> None:
+        """Drop cached checks when users change anywhere (the server's tokens; a CLI has no cache)."""
+        self.meta.on_invalidate(self.invalidate)
+
+    def invalidate(self, what: str) -> None:
+        """A user changed ("user:ID": tokens are in their props), a key ("key:AK": nothing cached
+        here depends on it) or "" (anything may have)."""
+        self._generation += 1
+        kind, _, name = what.partition(":")
+        if kind == "key":
+            return
+        if kind == "user":
+            for t in [t for t, hit in self._cache.items() if hit[1] is None or hit[1].user_id == name]:
+                del self._cache[t]
+        else:
+            self._cache.clear()
 
     @property
     def key(self) -> bytes:
@@ -155,6 +176,7 @@ class Tokens:
         now = time.monotonic()
         hit = self._cache.get(token)
         if hit is None or hit[0] < now:
+            generation = self._generation
             exp: float | None = None
             try:
                 who: Principal | None
@@ -164,8 +186,9 @@ class Tokens:
                 who, reason = None, str(e)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            hit = (now + CACHE_TTL, who, reason, exp)
-            self._cache[token] = hit
+            hit = (now + self.ttl, who, reason, exp)
+            if generation == self._generation:  # else what was read may predate the change
+                self._cache[token] = hit
         if hit[1] is None:
             raise TokenError(hit[2])
         # expiry is checked on every use, not only when the cache entry was made

@@ -1,8 +1,11 @@
 """Users and access keys: credential lookup for authentication, and user administration.
 
-Lookups are cached for a couple of seconds per worker: a signature check happens on every request
-and must not cost a metadata read each time, while a removed user or key still stops working
-within the TTL in every worker process.
+Lookups are cached for a couple of seconds per worker (`Limits.credential_cache_ttl`, 2 s unless
+COFFER_CREDENTIAL_CACHE_TTL says otherwise): a signature check happens on every request and must
+not cost a metadata read each time. Entries are dropped when the metadata store reports a change
+(`MetaStore.on_invalidate`: PostgreSQL LISTEN/NOTIFY, from any gateway or worker), and a removed
+user or key stops working within the TTL in every worker process whatever happens (SQLite: the TTL
+is the bound across workers).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from coffer.protocol.errors import S3Error
 from coffer.server.meta.model import AccessKey, User
 from coffer.server.service.core import Core, Principal
 
-CACHE_TTL = 2.0
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -45,23 +47,40 @@ def api_key_id(api_key: str) -> str:
 class Users:
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.ttl = core.limits.credential_cache_ttl
         self._cache: dict[str, tuple[float, str, Principal] | tuple[float, None, None]] = {}
+        self._generation = 0  # bumped by every invalidation: a lookup that raced one is not cached
+        core.meta.on_invalidate(self.invalidate)
+
+    def invalidate(self, what: str) -> None:
+        """A user ("user:ID") or key ("key:AK") changed somewhere, or "" (anything may have)."""
+        self._generation += 1
+        kind, _, name = what.partition(":")
+        if kind == "key":
+            self._cache.pop(name, None)
+        elif kind == "user":
+            for ak in [ak for ak, hit in self._cache.items() if hit[2] is None or hit[2].user_id == name]:
+                del self._cache[ak]
+        else:
+            self._cache.clear()
 
     async def credentials(self, access_key: str) -> tuple[str, Principal]:
         """(secret, principal) for an access key, or InvalidAccessKeyId."""
         now = time.monotonic()
         hit = self._cache.get(access_key)
         if hit is None or hit[0] < now:
+            generation = self._generation
             key = await self.core.meta.get_access_key(access_key)
             user = await self.core.meta.get_user(key.user_id) if key and key.status == "active" else None
             if key is None or user is None:
-                hit = (now + CACHE_TTL, None, None)
+                hit = (now + self.ttl, None, None)
             else:
                 who = Principal(user.id, user.display_name, admin=bool(user.props.get("admin")))
-                hit = (now + CACHE_TTL, key.secret_key, who)
+                hit = (now + self.ttl, key.secret_key, who)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[access_key] = hit
+            if generation == self._generation:  # else what was read may predate the change
+                self._cache[access_key] = hit
         if hit[1] is None:
             raise S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
                           AWSAccessKeyId=access_key)
