@@ -303,7 +303,9 @@ class Volume:
             self.tmp_dir.mkdir(exist_ok=True)
             # A real write, not os.access(): root passes access checks on a read-only mount and
             # on a chmod'ed directory alike, and a full disk passes them too.
-            probe = self.tmp_dir / f".probe.{os.getpid()}"
+            # a name of its own per call: the threads of one process (a worker, the healer, the garbage
+            # collector, each with its own store) probe at once, and one's unlink must not fail another's
+            probe = self.tmp_dir / f".probe.{os.getpid()}.{uuidlib.uuid4().hex}"
             with open(probe, "wb") as fh:
                 fh.write(b"coffer")
             os.unlink(probe)
