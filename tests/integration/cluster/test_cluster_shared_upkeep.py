@@ -58,8 +58,11 @@ class Setup:
             out.setdefault(lock, []).append(int(pid))
         return out
 
-    def gateway_of(self, pid: int) -> ServerProcess:
-        group = os.getpgid(pid)
+    def gateway_of(self, pid: int) -> ServerProcess | None:
+        try:
+            group = os.getpgid(pid)
+        except ProcessLookupError:  # a killed gateway's session outlives it for a moment
+            return None
         (gw,) = [g for g in self.gateways if g.proc is not None and g.proc.pid == group]
         return gw
 
