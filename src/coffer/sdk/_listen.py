@@ -72,6 +72,18 @@ def parse_record(record: dict[str, Any]) -> BucketEvent:
     )
 
 
+def parse_line(line: bytes) -> list[BucketEvent]:
+    """The events of one line of a listen stream; a blank (keep-alive) line has none."""
+    line = line.strip()
+    if not line:
+        return []
+    try:
+        doc = json.loads(line)
+    except ValueError as e:
+        raise ConnectionFailed(f"listen stream: not a JSON line: {line[:80]!r}") from e
+    return [parse_record(r) for r in doc.get("Records") or []]
+
+
 def listen_query(events: Iterable[str] | None, prefix: str, suffix: str) -> list[tuple[str, str]]:
     """The listen request's query; no events: every event (an empty `events` still names the API)."""
     q = [("events", e) for e in (events or ())] or [("events", "")]
@@ -99,15 +111,11 @@ class EventStream:
             if line is None:
                 self.close()
                 raise StopIteration
-            line = line.strip()
-            if not line:
-                continue  # keep-alive
             try:
-                doc = json.loads(line)
-            except ValueError as e:
+                self._pending = parse_line(line)  # none on a keep-alive line: read the next
+            except ConnectionFailed:
                 self.close()
-                raise ConnectionFailed(f"listen stream: not a JSON line: {line[:80]!r}") from e
-            self._pending = [parse_record(r) for r in doc.get("Records") or []]
+                raise
         return self._pending.pop(0)
 
     def _line(self) -> bytes | None:

@@ -11,14 +11,13 @@ once that returns. Iteration stops when the server ends the stream; a broken con
 
 from __future__ import annotations
 
-import json
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 from coffer.sdk._errors import ConnectionFailed
-from coffer.sdk._listen import BucketEvent, parse_record
+from coffer.sdk._listen import BucketEvent, parse_line
 
 if TYPE_CHECKING:
     from coffer.sdk._async._transport import AsyncResponse, AsyncTransport
@@ -53,15 +52,11 @@ class AsyncEventStream:
             if not line:
                 self.close()
                 raise StopAsyncIteration
-            line = line.strip()
-            if not line:
-                continue  # keep-alive
             try:
-                doc = json.loads(line)
-            except ValueError as e:
+                self._pending = parse_line(line)  # none on a keep-alive line: read the next
+            except ConnectionFailed:
                 self.close()
-                raise ConnectionFailed(f"listen stream: not a JSON line: {line[:80]!r}") from e
-            self._pending = [parse_record(r) for r in doc.get("Records") or []]
+                raise
         return self._pending.pop(0)
 
     def close(self) -> None:

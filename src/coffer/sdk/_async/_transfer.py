@@ -48,6 +48,7 @@ from coffer.sdk._reader import range_header
 from coffer.sdk._transfer._directory import DirectoryResult, key_for, local_path_for, name_selected, walk_files
 from coffer.sdk._transfer._download import full_object_crc
 from coffer.sdk._transfer._future import TransferFuture
+from coffer.sdk._transfer._manager import _name
 from coffer.sdk._types import ObjectInfo, ObjectProps, PutResult, props_from_headers, put_result
 from coffer.sdk._writer import write_headers
 
@@ -55,10 +56,6 @@ if TYPE_CHECKING:
     from coffer.sdk._async._client import AsyncClient
     from coffer.sdk._async._handles import AsyncBucket
     from coffer.sdk._async._transport import AsyncTransport
-
-
-def _name(bucket: Any) -> str:
-    return bucket if isinstance(bucket, str) else bucket.name
 
 
 class _Forward:
