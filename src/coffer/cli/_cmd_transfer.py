@@ -157,31 +157,49 @@ class Runner:
 
     def run(self, jobs: list[Job], label: str) -> int:
         total = sum(j.size for j in jobs)
-        futures = []
+        failures = 0
         with self.out.bars() as bars:
             subs = bars.subscriber(label, total=total) if len(jobs) > 1 else None
-            for job in jobs:
+            rest = jobs
+            if len(jobs) > 1:
+                # Many files: the small ones go through one event loop (cli/_small_files.py), no
+                # thread or future per file; big ones (and --limit-rate) keep the transfer manager.
+                from coffer.cli import _small_files  # aiohttp: imported by the commands that need it
+
+                small = [j for j in jobs if _small_files.fits(j, self.config)]
+                if small:
+                    rest = [j for j in jobs if not _small_files.fits(j, self.config)]
+
+                    def done(job: Job, exc: BaseException | None) -> None:
+                        nonlocal failures
+                        failures += self._report(job, exc)
+
+                    _small_files.run(small, self.config, self.content_type, self.metadata, subs or [], done)
+            futures = []
+            for job in rest:
                 futures.append((job, self._start(job, subs if subs is not None else bars.subscriber(
                     str(job.src).rsplit("/", 1)[-1]))))
-            failures = 0
             for job, fut in futures:
                 exc = fut.exception()
-                if exc is None:
-                    resumed = getattr(fut, "bytes_resumed", 0) or 0
-                    note = f", resumed: {human_size(resumed)} were already uploaded" if resumed else ""
-                    self.out.emit({"action": job.kind, "source": str(job.src), "target": str(job.dst),
-                                   "size": job.size, "resumed_bytes": resumed},
-                                  f"{job.src} -> {job.dst} ({human_size(job.size)}{note})")
-                elif len(jobs) == 1:
+                if exc is not None and len(jobs) == 1:
                     self._shutdown()
                     raise exc  # the command's one error, reported once by the caller
-                else:
-                    failures += 1
-                    record, text = describe(exc)
-                    self.out.fail({"action": job.kind, "source": str(job.src), "target": str(job.dst),
-                                   **record}, f"coffer: {job.src}: {text}")
+                failures += self._report(job, exc, getattr(fut, "bytes_resumed", 0) or 0)
         self._shutdown()
         return failures
+
+    def _report(self, job: Job, exc: BaseException | None, resumed: int = 0) -> int:
+        """One line (or --json record) for a finished job; 1 if it failed."""
+        if exc is None:
+            note = f", resumed: {human_size(resumed)} were already uploaded" if resumed else ""
+            self.out.emit({"action": job.kind, "source": str(job.src), "target": str(job.dst),
+                           "size": job.size, "resumed_bytes": resumed},
+                          f"{job.src} -> {job.dst} ({human_size(job.size)}{note})")
+            return 0
+        record, text = describe(exc)
+        self.out.fail({"action": job.kind, "source": str(job.src), "target": str(job.dst), **record},
+                      f"coffer: {job.src}: {text}")
+        return 1
 
     def _shutdown(self) -> None:
         for tm in self._managers.values():

@@ -1,0 +1,214 @@
+"""Many small files on one event loop: how cp -r, sync and mirror move objects below the multipart
+threshold.
+
+A folder of thousands of small files costs per file, not per byte, so here a file costs one request
+on the async SDK's transport (aiohttp: one connection pool, ``--concurrency`` workers each with one
+request in flight) and its file I/O done inline: no thread hop, future, or transfer-manager job per
+file. The guarantees are the transfer manager's:
+
+- upload: the file is read whole and sent in one PUT carrying the CRC (``x-amz-checksum-*``) of the
+  bytes read, which the server checks (small bodies over plain HTTP are also SigV4-signed);
+- download: one GET; the body is checked before a byte is written (its length; the object's
+  full-object CRC when the server has one, else the MD5 ETag of a single-part object); a corrupt or
+  cut answer is fetched again, up to ``num_download_attempts`` times; the verified bytes go to a
+  hidden temporary file beside the target, which is then renamed over it (atomic: the target is
+  either the old file or the whole new one).
+
+Each file's outcome goes to a callback as it finishes (the CLI prints it and counts failures); one
+failing file never stops the others. Ctrl-C cancels the workers; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+import os
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from coffer.cli._aliases import Alias, tls_config
+from coffer.protocol import checksums
+from coffer.sdk._async._client import AsyncClient
+from coffer.sdk._config import TransferConfig
+from coffer.sdk._errors import ConnectionFailed, IntegrityError, NoSuchKey, ServerError
+from coffer.sdk._types import unquote_etag
+from coffer.sdk._writer import write_headers
+
+if TYPE_CHECKING:
+    from coffer.cli._cmd_transfer import Job
+    from coffer.sdk._async._transport import AsyncTransport
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+_RETRYABLE = (ConnectionFailed, ServerError, IntegrityError, aiohttp.ClientError, TimeoutError)
+
+Done = Callable[["Job", "BaseException | None"], None]
+
+
+def fits(job: Job, config: TransferConfig) -> bool:
+    """Whether ``job`` goes this way: an upload or download below the multipart threshold, with no
+    bandwidth cap (``--limit-rate`` is enforced by the transfer manager)."""
+    return job.kind in ("upload", "download") and job.size < config.multipart_threshold \
+        and config.max_bandwidth is None
+
+
+def run(jobs: Sequence[Job], config: TransferConfig, content_type: str | None,
+        metadata: Mapping[str, str] | None, subscribers: Sequence[Any], done: Done) -> None:
+    """Move every job, calling ``done(job, None)`` or ``done(job, error)`` as each one finishes."""
+    asyncio.run(_Batch(config, content_type, metadata, subscribers, done).run(jobs))
+
+
+class _Batch:
+    def __init__(self, config: TransferConfig, content_type: str | None, metadata: Mapping[str, str] | None,
+                 subscribers: Sequence[Any], done: Done) -> None:
+        self.config, self.content_type, self.metadata = config, content_type, metadata
+        self.subscribers, self.done = subscribers, done
+        self.algo = config.checksum_algorithm.upper() if config.checksum_algorithm else None
+        self.clients: dict[str, AsyncClient] = {}
+        self.folders: set[Path] = set()  # made already: no mkdir per file
+
+    def _transport(self, alias: Alias) -> AsyncTransport:
+        client = self.clients.get(alias.name)
+        if client is None:
+            pool = max(self.config.max_concurrency, 1)
+            config = tls_config()
+            config = config.with_(max_pool_connections=max(pool, config.max_pool_connections))
+            client = self.clients[alias.name] = AsyncClient(alias.url, alias.access_key, alias.secret_key,
+                                                            alias.region, config=config)
+        return client._transport
+
+    async def run(self, jobs: Sequence[Job]) -> None:
+        todo = iter(jobs)
+        workers = [asyncio.create_task(self._worker(todo))
+                   for _ in range(min(self.config.max_concurrency, len(jobs)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            for client in self.clients.values():
+                await client.close()
+
+    async def _worker(self, todo: Iterator[Job]) -> None:
+        for job in todo:  # one iterator shared by the workers: each takes the next job
+            try:
+                n = await (self._upload(job) if job.kind == "upload" else self._download(job))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # this file failed; the others go on
+                self.done(job, exc)
+            else:
+                for sub in self.subscribers:
+                    sub.on_progress(None, n)
+                self.done(job, None)
+
+    async def _upload(self, job: Job) -> int:
+        src, dst = job.src, job.dst
+        assert isinstance(src, Path) and not isinstance(dst, Path)
+        with open(src, "rb") as f:
+            data = f.read()
+        headers = write_headers(self.content_type or mimetypes.guess_type(src.name)[0], self.metadata)
+        if self.algo:
+            headers[checksums.header_name(self.algo)] = checksums.checksum_b64(self.algo, data)
+        await self._transport(dst.alias).request("PUT", dst.bucket, dst.key, body=data, headers=headers)
+        return len(data)
+
+    async def _download(self, job: Job) -> int:
+        src, dst = job.src, job.dst
+        assert isinstance(dst, Path) and not isinstance(src, Path)
+        t = self._transport(src.alias)
+        attempts = self.config.num_download_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                data = await self._get_checked(t, src.bucket or "", src.key)
+                break
+            except _Grown:  # rewritten big since the listing: the async transfer manager's ranged GETs
+                props = await self.clients[src.alias.name].transfer(self.config).download(
+                    src.bucket or "", src.key, dst)
+                return props.size
+            except _RETRYABLE:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0.05, 0.3 * attempt))
+        _write_atomically(dst, data, self.folders)
+        return len(data)
+
+    async def _get_checked(self, t: AsyncTransport, bucket: str, key: str) -> bytes:
+        """The whole object, refused (IntegrityError) unless its length and checksum or MD5 ETag hold."""
+        resp = await t.request("GET", bucket, key, headers={"x-amz-checksum-mode": "ENABLED"},
+                               not_found=NoSuchKey, stream=True)
+        assert resp.raw is not None
+        size, etag, crc = _what_to_check(resp.headers)
+        if size is None or size >= self.config.multipart_threshold:
+            resp.discard()
+            raise _Grown
+        try:
+            data = await resp.raw.read()
+        except BaseException:
+            resp.discard()
+            raise
+        resp.release()
+        where = f"{bucket}/{key}"
+        if len(data) != size:
+            raise IntegrityError(f"downloaded {len(data)} bytes, object has {size}", resource=where)
+        if not self.config.verify:
+            return data
+        if crc is not None:
+            got = checksums.checksum_b64(crc[0], data)
+            if got != crc[1]:
+                raise IntegrityError(f"{crc[0]} mismatch: object says {crc[1]}, data gives {got}", resource=where)
+        elif _MD5_HEX.match(etag):
+            got = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            if got != etag:
+                raise IntegrityError(f"MD5 mismatch: ETag {etag}, data gives {got}", resource=where)
+        return data
+
+
+_CRC_HEADERS = [(algo, checksums.header_name(algo)) for algo in checksums.CRC_ALGORITHMS]
+
+
+def _what_to_check(headers: Mapping[str, str]) -> tuple[int | None, str, tuple[str, str] | None]:
+    """(size, ETag, full-object CRC as (algo, b64) or None) of a whole-object GET's answer: what
+    ``full_object_crc(props_from_headers(...))`` finds, without building the props of every file."""
+    length = headers.get("Content-Length")
+    size = int(length) if length and length.isdigit() else None
+    crc = None
+    if (headers.get("x-amz-checksum-type") or "FULL_OBJECT").upper() == "FULL_OBJECT":
+        for algo, name in _CRC_HEADERS:
+            value = headers.get(name)
+            if value and "-" not in value:
+                crc = (algo, value)
+                break
+    return size, unquote_etag(headers.get("ETag")), crc
+
+
+class _Grown(Exception):
+    """The object is no longer small (overwritten since it was listed): not for one in-memory GET."""
+
+
+def _write_atomically(path: Path, data: bytes, folders: set[Path]) -> None:
+    """``data`` into a hidden temporary file beside ``path``, then renamed over it."""
+    folder = path.parent
+    if folder not in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        folders.add(folder)
+    tmp = folder / f".{path.name}.coffer-{uuid.uuid4().hex[:12]}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
