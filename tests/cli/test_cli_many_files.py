@@ -13,7 +13,7 @@ from cli_helpers import lines
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk"))
 
-from sdk_faults import CuttingProxy  # noqa: E402
+from sdk_faults import CuttingProxy
 
 
 def _tree(root: Path, count: int = 60) -> dict[str, bytes]:

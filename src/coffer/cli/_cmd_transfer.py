@@ -1,7 +1,8 @@
 """The CLI's data movers: cp, mv and sync, between local paths and ALIAS/bucket/key targets.
 
-Every byte goes through one TransferManager per command, so ``--concurrency`` bounds the whole
-command and the progress bar sees all of it. Directory semantics follow the aws CLI: ``cp -r DIR
+Many files below the part size go first, through one event loop (cli/_small_files.py); the rest go
+through one TransferManager per endpoint. Each of the two stages holds at most ``--concurrency``
+requests in flight, and one progress bar counts the bytes of both. Directory semantics follow the aws CLI: ``cp -r DIR
 ALIAS/b/prefix`` puts DIR's *contents* under ``prefix/``. Between two aliases of the same endpoint a
 copy is server-side; between different endpoints the data streams through this process.
 """
