@@ -43,6 +43,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE8 = re.compile(r"[0-9]{8}")
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-_.~/]*")  # already canonical: nothing to decode or encode
 
 
 class SigV4ParseError(ValueError):
@@ -75,6 +76,8 @@ def canonical_uri_from_raw(raw_path: str) -> str:
     """
     if not raw_path:
         return "/"
+    if _PLAIN_PATH.fullmatch(raw_path):  # the common case (f00001.bin): each segment is its own encoding
+        return raw_path
     return "/".join(_encode_bytes(unquote_to_bytes(seg)) for seg in raw_path.split("/"))
 
 
