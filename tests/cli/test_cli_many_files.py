@@ -103,3 +103,28 @@ def test_corrupted_small_downloads_are_refused(run, bucket, tmp_path, endpoint):
         assert not (tmp_path / "bad").exists() or _files(tmp_path / "bad") == {}
     finally:
         proxy.close()
+
+
+def test_object_grown_since_the_listing_is_fetched_in_ranges(run, bucket, tmp_path, endpoint):
+    """The listing said small, the object is now above the part size: not one in-memory GET, but the
+    async transfer manager's ranged download, checked and renamed into place like the others."""
+    from coffer import TransferConfig
+    from coffer.cli import _small_files
+    from coffer.cli._aliases import Alias, Remote
+    from coffer.cli._cmd_transfer import Job
+
+    big = os.urandom(6 * 1024 * 1024 + 7)
+    small = b"still small"
+    (tmp_path / "big.bin").write_bytes(big)
+    (tmp_path / "small.bin").write_bytes(small)
+    run("cp", "big.bin", f"dev/{bucket}/g/big.bin")
+    run("cp", "small.bin", f"dev/{bucket}/g/small.bin")
+    alias = Alias("dev", endpoint.url, endpoint.access_key, endpoint.secret_key)
+    jobs = [Job("download", Remote(alias, bucket, "g/big.bin"), tmp_path / "back" / "big.bin", 10),
+            Job("download", Remote(alias, bucket, "g/small.bin"), tmp_path / "back" / "small.bin", len(small))]
+    config = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+    assert all(_small_files.fits(j, config) for j in jobs)
+    outcomes: list = []
+    _small_files.run(jobs, config, None, None, [], lambda job, exc: outcomes.append((job.dst.name, exc)))
+    assert sorted(outcomes, key=lambda o: o[0]) == [("big.bin", None), ("small.bin", None)]
+    assert _files(tmp_path / "back") == {"big.bin": big, "small.bin": small}
