@@ -399,6 +399,7 @@ def _spawn(cfg: Config, sock: socket.socket) -> int:
             log.exception("worker failed")
             code = 1
         finally:
+            logs.flush()
             sys.stdout.flush()
             os._exit(code)
     return pid
