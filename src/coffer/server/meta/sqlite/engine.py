@@ -185,17 +185,27 @@ class GroupCommitWriter:
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL mode: commit without fsync
         try:
             retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            for op in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    value = op.fn(conn)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    outcomes.append((False, exc))
-                else:
-                    conn.execute("RELEASE op")
-                    outcomes.append((True, value))
+            try:
+                # Optimistic: no savepoint per operation (two statements, two GIL hand-offs each).
+                outcomes = [(True, op.fn(conn)) for op in batch]
+            except Exception:
+                # One operation refused (a precondition, a missing bucket): run the batch again,
+                # each operation in a savepoint of its own, so only that one fails.
+                if conn.in_transaction:  # (an I/O error or a full disk may have ended it already)
+                    conn.execute("ROLLBACK")
+                outcomes = []
+                retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+                for op in batch:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        value = op.fn(conn)
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                        outcomes.append((False, exc))
+                    else:
+                        conn.execute("RELEASE op")
+                        outcomes.append((True, value))
             # In WAL mode a COMMIT that returns BUSY leaves the transaction open and may be retried.
             retry_busy(lambda: conn.execute("COMMIT"))
             self.commits += 1
