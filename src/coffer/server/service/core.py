@@ -250,7 +250,7 @@ class Core:
                 if len(data) > 65536:
                     await self.run(_hash_all, hs, data)
                 else:
-                    _hash_all(hs, data)
+                    _hash_small(hs, data)
                 checksums = integrity.verify(size, hs)
                 if cipher is not None:
                     sealer = cipher(None)
@@ -388,6 +388,12 @@ def _write_all(writer: SegmentWriter, pieces: list[bytes], hs: dict[str, Hasher]
 def _hash_all(hs: dict[str, Hasher], data: bytes) -> None:
     for h in hs.values():
         h.update(data)
+
+
+def _hash_small(hs: dict[str, Hasher], data: bytes) -> None:
+    """On the event loop: in pieces that keep the GIL (Hasher.update_holding_gil)."""
+    for h in hs.values():
+        h.update_holding_gil(data)
 
 
 def md5_of_md5s(digests: list[bytes]) -> str:
