@@ -49,7 +49,7 @@ from coffer.server.meta.sqlite import ops as sqlite_ops
 from coffer.server.meta.sqlite import rows as rows_gc
 from coffer.server.meta.sqlite import versions as sqlite_versions
 from coffer.server.meta.sqlite.bucket_cache import BucketRowCache
-from coffer.server.meta.sqlite.engine import GroupCommitWriter, ReadPool, connect, retry_busy
+from coffer.server.meta.sqlite.engine import Checkpointer, GroupCommitWriter, ReadPool, connect, retry_busy
 from coffer.server.meta.sqlite.rows import (
     ACCESS_KEY_COLUMNS,
     BUCKET_COLUMNS,
@@ -90,6 +90,7 @@ class SqliteMetaStore(MetaStore):
         self._read_threads = read_threads
         self._writer: GroupCommitWriter | None = None
         self._readers: ReadPool | None = None
+        self._checkpointer: Checkpointer | None = None
         self._inline: sqlite3.Connection | None = None  # point lookups on the caller's (event loop) thread
         self._bucket_rows = BucketRowCache(self.path)
 
@@ -98,7 +99,8 @@ class SqliteMetaStore(MetaStore):
         if self._writer is not None:
             return
         conn = await asyncio.to_thread(self._open_writer_connection)
-        self._writer = GroupCommitWriter(conn)
+        self._checkpointer = Checkpointer(self._connect)
+        self._writer = GroupCommitWriter(conn, checkpointer=self._checkpointer)
         self._readers = ReadPool(self._connect, self._read_threads)
         self._bucket_rows.attach()
         self._bucket_rows.changed()  # a migration may have rewritten bucket rows
@@ -124,6 +126,9 @@ class SqliteMetaStore(MetaStore):
             await asyncio.to_thread(writer.close)  # drains queued writes first
         if readers is not None:
             await asyncio.to_thread(readers.close)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
+            self._checkpointer = None
         if self._inline is not None:
             self._inline.close()
             self._inline = None
