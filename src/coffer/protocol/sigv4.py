@@ -124,10 +124,17 @@ def _trimall(value: str) -> str:
     return " ".join(value.split())
 
 
+_CASE_INSENSITIVE_MULTIDICTS = frozenset({"CIMultiDict", "CIMultiDictProxy"})
+
+
 def canonical_headers_block(headers: Mapping[str, str], signed_headers: Iterable[str]) -> str:
     """``name:value\\n`` lines for ``signed_headers``, looking ``headers`` up case-insensitively."""
     # A multi-valued mapping (a multidict whose items() repeats a name) has each value trimmed and
     # the values joined with "," in order, as the spec requires for repeated headers.
+    getall = getattr(headers, "getall", None)
+    if getall is not None and type(headers).__name__ in _CASE_INSENSITIVE_MULTIDICTS:
+        # aiohttp's request headers: look up only the signed names (repeats come back in order)
+        return "".join(f"{name}:{','.join([_trimall(v) for v in getall(name, ())])}\n" for name in signed_headers)
     lowered: dict[str, list[str]] = {}
     for k, v in headers.items():
         lowered.setdefault(k.lower(), []).append(_trimall(v))
@@ -269,7 +276,22 @@ def parse_authorization(value: str) -> AuthHeader:
     """Parse an ``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`` header.
 
     Raises :class:`SigV4ParseError` for anything else, including a missing or repeated component.
+    A client sends the same text before its signature on every request of a day: that part is parsed
+    once (cached), then only the signature is checked.
     """
+    head, sep, sig = value.strip().rpartition(", Signature=")
+    if sep and "Signature" not in head and _HEX64.fullmatch(sig):
+        a = _parse_head(head)
+        return AuthHeader(a.access_key, a.date, a.region, a.service, a.signed_headers, sig)
+    return _parse_authorization(value)
+
+
+@lru_cache(maxsize=1024)
+def _parse_head(head: str) -> AuthHeader:
+    return _parse_authorization(head + ", Signature=" + "0" * 64)
+
+
+def _parse_authorization(value: str) -> AuthHeader:
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise SigV4ParseError(f"unsupported authorization algorithm {algorithm!r}; expecting {ALGORITHM}")

@@ -9,6 +9,7 @@ import calendar
 import re
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -43,6 +44,7 @@ def _timegm(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> float
     return float(calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0)))
 
 
+@lru_cache(maxsize=256)  # clients send the same second many times
 def parse_amz_date(s: str) -> float | None:
     """Parse ``YYYYMMDDTHHMMSSZ``; None when malformed."""
     m = _AMZ_DATE_RE.match(s.strip())

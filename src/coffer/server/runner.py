@@ -312,6 +312,7 @@ def serve(cfg: Config) -> int:
         global _alone
         _alone = True
         _worker_main(cfg, sock)
+        logs.flush()  # the gathered access-log lines before the last word
         print("coffer: stopped", file=sys.stderr, flush=True)
         return 0
     return _supervise(cfg, sock, started)
@@ -399,6 +400,7 @@ def _spawn(cfg: Config, sock: socket.socket) -> int:
             log.exception("worker failed")
             code = 1
         finally:
+            logs.flush()
             sys.stdout.flush()
             os._exit(code)
     return pid

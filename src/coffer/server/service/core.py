@@ -58,6 +58,8 @@ def _fault() -> tuple[str, float]:
     return name, float(arg or 0)
 
 DEFAULT_CHECKSUM = "CRC64NVME"  # what S3 itself computes when a client sends none
+ROOMY_BYTES = 4 << 30  # check_space: free space beyond the margin that no write fills within ROOMY_SECONDS
+ROOMY_SECONDS = 0.25
 # Per-request access state, reset by begin_request() when the HTTP front takes a request:
 # BUCKET_HINT is the bucket row the gate just read and authorized (bucket_for reuses it instead of a
 # second lookup); GRANTED names the buckets service.access allowed this request to act on. A request
@@ -166,6 +168,7 @@ class Core:
         # keys in the data folder, or (PostgreSQL) in the shared metadata: one set for every gateway
         self.sse = Sse(Path(getattr(data, "root", ".")), region, meta.key_vault() if meta is not None else None)
         self._reserve_ok = False  # check_space: the metadata reserve is known to be in place
+        self._roomy_until = 0.0  # check_space: until then the disk is known to have room to spare
         # Hashing and file writes run here, off the event loop; hashlib and os.write release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="io")
         # ref -> (its latest pending mark, when it was sent): see new_writer.
@@ -247,7 +250,7 @@ class Core:
                 if len(data) > 65536:
                     await self.run(_hash_all, hs, data)
                 else:
-                    _hash_all(hs, data)
+                    _hash_small(hs, data)
                 checksums = integrity.verify(size, hs)
                 if cipher is not None:
                     sealer = cipher(None)
@@ -335,13 +338,21 @@ class Core:
 
     async def check_space(self) -> None:
         """Refuse new data (507) while the data folder's disk is below the free-space margin, so that
-        deletes always find room to commit; remake the metadata reserve once space is back."""
+        deletes always find room to commit; remake the metadata reserve once space is back.
+
+        A disk with gigabytes to spare beyond the margin is asked again only every `ROOMY_SECONDS`
+        (no write fills `ROOMY_BYTES` that fast); near the margin, every write asks."""
+        now = time.monotonic()
+        if now < self._roomy_until:
+            return
         root = Path(getattr(self.data, "root", "."))
         try:
-            st = os.statvfs(root)  # a few microseconds: every write asks
+            st = os.statvfs(root)
         except OSError:
             return
         free = st.f_bavail * st.f_frsize
+        if self._reserve_ok and free > self.limits.min_free_bytes + ROOMY_BYTES:
+            self._roomy_until = now + ROOMY_SECONDS
         if free < self.limits.min_free_bytes:
             self._reserve_ok = False
             raise StorageFull(f"{free} bytes free, below the margin of {self.limits.min_free_bytes}")
@@ -377,6 +388,12 @@ def _write_all(writer: SegmentWriter, pieces: list[bytes], hs: dict[str, Hasher]
 def _hash_all(hs: dict[str, Hasher], data: bytes) -> None:
     for h in hs.values():
         h.update(data)
+
+
+def _hash_small(hs: dict[str, Hasher], data: bytes) -> None:
+    """On the event loop: in pieces that keep the GIL (Hasher.update_holding_gil)."""
+    for h in hs.values():
+        h.update_holding_gil(data)
 
 
 def md5_of_md5s(digests: list[bytes]) -> str:

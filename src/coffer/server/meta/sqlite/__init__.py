@@ -1,6 +1,7 @@
 """The SQLite metadata store (`store.SqliteMetaStore`): the embedded default backend of `MetaStore`.
 
 Modules:
+  bucket_cache  Bucket rows cached per process, checked on every use against a change stamp shared by all processes.
   bulk      The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
   cluster   The cluster map on SQLite (one host: tests, a cluster whose nodes share a file system).
   coordination  Coordination on SQLite (one host): flock files beside the database; repair queue, state in it.

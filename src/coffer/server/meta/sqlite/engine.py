@@ -8,7 +8,12 @@ Owns how the SQLite backend talks to the database file, independent of what it s
   connection; the thread takes everything queued, runs each function inside its own SAVEPOINT of
   one `BEGIN IMMEDIATE` transaction, commits once and then resolves every caller's future. One
   fsync'ed WAL commit costs ~0.3 ms here, so sharing it between concurrent requests is what makes
-  many small concurrent PUTs fast. An operation that raises rolls back only its savepoint.
+  many small concurrent PUTs fast. The operations run without savepoints; when one raises, the
+  batch runs again with a SAVEPOINT per operation, so only that one rolls back.
+- `Checkpointer` copies the WAL into the database on a thread of its own (PASSIVE checkpoints,
+  which never block a writer), shortly after commits: the writer connection's automatic
+  checkpoint would otherwise run inside a commit every 1,000 pages, and fsync the database
+  file while the callers of that batch (and every write queued behind it) wait.
 - `ReadPool` runs read functions on a few threads, each with its own connection, inside a
   read transaction so a multi-query read (a listing page) sees one snapshot.
 
@@ -114,8 +119,12 @@ class _Op:
 class GroupCommitWriter:
     """The process's one writer: batches queued operations into shared transactions."""
 
-    def __init__(self, conn: sqlite3.Connection, name: str = "coffer-meta-writer") -> None:
+    def __init__(self, conn: sqlite3.Connection, name: str = "coffer-meta-writer",
+                 checkpointer: Checkpointer | None = None) -> None:
         self._conn = conn
+        self._checkpointer = checkpointer
+        if checkpointer is not None:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
         self._synchronous = int(conn.execute("PRAGMA synchronous").fetchone()[0])  # 2 = FULL, 3 = EXTRA
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._closed = False
@@ -185,20 +194,32 @@ class GroupCommitWriter:
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL mode: commit without fsync
         try:
             retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            for op in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    value = op.fn(conn)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    outcomes.append((False, exc))
-                else:
-                    conn.execute("RELEASE op")
-                    outcomes.append((True, value))
+            try:
+                # Optimistic: no savepoint per operation (two statements, two GIL hand-offs each).
+                outcomes = [(True, op.fn(conn)) for op in batch]
+            except Exception:
+                # One operation refused (a precondition, a missing bucket): run the batch again,
+                # each operation in a savepoint of its own, so only that one fails.
+                if conn.in_transaction:  # (an I/O error or a full disk may have ended it already)
+                    conn.execute("ROLLBACK")
+                outcomes = []
+                retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+                for op in batch:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        value = op.fn(conn)
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                        outcomes.append((False, exc))
+                    else:
+                        conn.execute("RELEASE op")
+                        outcomes.append((True, value))
             # In WAL mode a COMMIT that returns BUSY leaves the transaction open and may be retried.
             retry_busy(lambda: conn.execute("COMMIT"))
             self.commits += 1
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
         except BaseException as exc:
             # The transaction itself failed (I/O error, disk full, lock never obtained): nothing
             # of this batch is durable, so every caller gets the error.
@@ -213,6 +234,52 @@ class GroupCommitWriter:
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         for op, (ok, value) in zip(batch, outcomes, strict=True):
             _deliver(op.loop, op.fut, ok, value)
+
+
+class Checkpointer:
+    """Checkpoints the WAL on its own thread and connection, `delay` seconds after a commit."""
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection], delay: float = 0.2,
+                 name: str = "coffer-meta-checkpoint") -> None:
+        self._opener = opener
+        self._delay = delay
+        self._wanted = threading.Event()
+        self._closed = False
+        self.checkpoints = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        self._wanted.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                while not self._wanted.wait(1.0):  # (a close racing the clear below is seen within 1 s)
+                    if self._closed:
+                        return
+                if self._closed:
+                    return
+                time.sleep(self._delay)  # let commits gather: one checkpoint copies them all
+                if self._closed:
+                    return
+                self._wanted.clear()
+                try:
+                    if conn is None:
+                        conn = self._opener()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.checkpoints += 1
+                except sqlite3.Error:
+                    pass  # busy (another process checkpoints) or an I/O error: the next commit asks again
+        finally:
+            if conn is not None:
+                conn.close()
 
 
 class ReadPool:

@@ -138,14 +138,20 @@ def put_object(
     conn: sqlite3.Connection, record: ObjectRecord, expect: Expect | None, shared: bool = False,
     versioning: str | None = None, guard: sqlite_versions.Guard | None = None,
 ) -> list[str]:
-    _require_bucket(conn, record.bucket)
     if shared:
+        _require_bucket(conn, record.bucket)
         # A copy points at the source's data: if the source was deleted (and its data freed)
         # between the caller's read and this commit, the refs are gone and so is the data.
         for seg in record.segments:
             if conn.execute("SELECT 1 FROM data_refs WHERE ref = ?", (seg.ref,)).fetchone() is None:
                 raise ConditionalConflict(f"segment {seg.ref} is no longer referenced")
-    return _write_object(conn, record, expect, versioning, guard)
+    try:
+        return _write_object(conn, record, expect, versioning, guard)
+    except sqlite3.IntegrityError as exc:
+        # The row's foreign key checks the bucket (one statement fewer than a lookup first).
+        if "FOREIGN KEY" in str(exc):
+            raise NoSuchBucket(record.bucket) from None
+        raise
 
 
 def update_object(conn: sqlite3.Connection, record: ObjectRecord, expect_etag: str | None) -> None:

@@ -7,7 +7,9 @@ read queries. The pieces live beside it: sqlite_schema (tables, migrations), sql
 (mutations), sqlite_listing (listing pages).
 
 Several processes may open the same file at once (server workers, the `coffer user` command), so
-nothing read from the database is cached between calls: each call sees what is committed.
+nothing read from the database is cached between calls — except bucket rows, read on every request:
+`bucket_cache` keeps them per process, checked against a stamp every changer of a bucket row
+rewrites after its commit (so each call still sees what is committed and acknowledged).
 Durability: with synchronous=FULL a write's future resolves only after its transaction's WAL
 commit was fsync'ed.
 
@@ -46,7 +48,8 @@ from coffer.server.meta.sqlite import listing as sqlite_listing
 from coffer.server.meta.sqlite import ops as sqlite_ops
 from coffer.server.meta.sqlite import rows as rows_gc
 from coffer.server.meta.sqlite import versions as sqlite_versions
-from coffer.server.meta.sqlite.engine import GroupCommitWriter, ReadPool, connect, retry_busy
+from coffer.server.meta.sqlite.bucket_cache import BucketRowCache
+from coffer.server.meta.sqlite.engine import Checkpointer, GroupCommitWriter, ReadPool, connect, retry_busy
 from coffer.server.meta.sqlite.rows import (
     ACCESS_KEY_COLUMNS,
     BUCKET_COLUMNS,
@@ -87,15 +90,20 @@ class SqliteMetaStore(MetaStore):
         self._read_threads = read_threads
         self._writer: GroupCommitWriter | None = None
         self._readers: ReadPool | None = None
+        self._checkpointer: Checkpointer | None = None
         self._inline: sqlite3.Connection | None = None  # point lookups on the caller's (event loop) thread
+        self._bucket_rows = BucketRowCache(self.path)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
         if self._writer is not None:
             return
         conn = await asyncio.to_thread(self._open_writer_connection)
-        self._writer = GroupCommitWriter(conn)
+        self._checkpointer = Checkpointer(self._connect)
+        self._writer = GroupCommitWriter(conn, checkpointer=self._checkpointer)
         self._readers = ReadPool(self._connect, self._read_threads)
+        self._bucket_rows.attach()
+        self._bucket_rows.changed()  # a migration may have rewritten bucket rows
 
     def _open_writer_connection(self) -> sqlite3.Connection:
         conn = self._connect()
@@ -118,6 +126,9 @@ class SqliteMetaStore(MetaStore):
             await asyncio.to_thread(writer.close)  # drains queued writes first
         if readers is not None:
             await asyncio.to_thread(readers.close)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
+            self._checkpointer = None
         if self._inline is not None:
             self._inline.close()
             self._inline = None
@@ -245,12 +256,25 @@ class SqliteMetaStore(MetaStore):
         return await self._rowcount("DELETE FROM access_keys WHERE access_key = ?", (access_key,)) > 0
 
     # -- buckets ----------------------------------------------------------------------------------
+    async def _bucket_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A write that changes bucket rows: every process's cached rows are stale once it commits."""
+        try:
+            return await self._write(fn)
+        finally:
+            self._bucket_rows.changed()
+
     async def create_bucket(self, bucket: Bucket) -> None:
-        await self._write(lambda c: sqlite_ops.create_bucket(c, bucket))
+        await self._bucket_write(lambda c: sqlite_ops.create_bucket(c, bucket))
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        row = await self._one(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
-        return None if row is None else bucket_from_row(row)
+        stamp = self._bucket_rows.stamp()  # before the read: a change committed meanwhile restamps
+        row = self._bucket_rows.get(name, stamp)
+        if row is None:
+            row = await self._one(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
+            if row is None:
+                return None
+            self._bucket_rows.put(name, row, stamp)
+        return bucket_from_row(row)
 
     async def list_buckets(self, owner: str | None = None) -> list[Bucket]:
         if owner is None:
@@ -261,15 +285,17 @@ class SqliteMetaStore(MetaStore):
 
     async def update_bucket_props(self, name: str, props: dict) -> None:
         doc = dumps(props)
-        if await self._rowcount("UPDATE buckets SET props = ? WHERE name = ?", (doc, name)) == 0:
+        if await self._bucket_write(lambda c: c.execute("UPDATE buckets SET props = ? WHERE name = ?",
+                                                         (doc, name)).rowcount) == 0:
             raise NoSuchBucket(name)
 
     async def set_bucket_owner(self, name: str, owner: str) -> None:
-        if await self._rowcount("UPDATE buckets SET owner = ? WHERE name = ?", (owner, name)) == 0:
+        if await self._bucket_write(lambda c: c.execute("UPDATE buckets SET owner = ? WHERE name = ?",
+                                                         (owner, name)).rowcount) == 0:
             raise NoSuchBucket(name)
 
     async def delete_bucket(self, name: str) -> list[str]:
-        return await self._write(lambda c: sqlite_ops.delete_bucket(c, name))
+        return await self._bucket_write(lambda c: sqlite_ops.delete_bucket(c, name))
 
     async def modify_bucket_props(self, name: str, fn) -> dict:
         def op(conn: sqlite3.Connection) -> dict:
@@ -280,7 +306,7 @@ class SqliteMetaStore(MetaStore):
             conn.execute("UPDATE buckets SET props = ? WHERE name = ?", (dumps(props), name))
             return props
 
-        return await self._write(op)
+        return await self._bucket_write(op)
 
     # -- objects ----------------------------------------------------------------------------------
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
@@ -460,7 +486,7 @@ class SqliteMetaStore(MetaStore):
         await self._write(lambda c: sqlite_listen.prune(c, before, now), durable=False)
 
     async def snapshot_bucket(self, source: str, dest: Bucket) -> int:
-        return await self._write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
+        return await self._bucket_write(lambda c: sqlite_events.snapshot_bucket(c, source, dest))
 
     def jobs(self):  # the bulk-jobs store on the same database
         from coffer.server.meta.sqlite.bulk import SqliteJobStore
