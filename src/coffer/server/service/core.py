@@ -43,7 +43,11 @@ T = TypeVar("T")
 
 log = logging.getLogger("coffer.server")
 # Who marks a ref pending (the `owner` of pending_refs rows: for the operator, never compared).
-WRITER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def writer_name() -> str:
+    """host:pid of this process, the owner noted on its pending marks (read per call: workers fork)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 # Fault injection for the garbage-collection tests (tests/integration/s3/test_garbage_crash.py,
 # tests/integration/cluster/test_cluster_gc.py); never set in production. COFFER_TEST_FAULT is one of:
 #   kill-before-free         kill -9 this process between a commit that orphans data and its deletion
@@ -293,7 +297,7 @@ class Core:
         return writer
 
     def _mark_pending(self, ref: str) -> None:
-        fut = asyncio.ensure_future(self.meta.add_pending(ref, WRITER_NAME))
+        fut = asyncio.ensure_future(self.meta.add_pending(ref, writer_name()))
         self._pending[ref] = (fut, time.monotonic())
 
     def _refresh_pending(self, ref: str) -> None:
@@ -334,7 +338,7 @@ class Core:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             await asyncio.sleep(min(left, self.limits.pending_ref_age / 4))
-            await self.meta.add_pending(ref, WRITER_NAME)
+            await self.meta.add_pending(ref, writer_name())
 
     async def check_space(self) -> None:
         """Refuse new data (507) while the data folder's disk is below the free-space margin, so that
