@@ -42,12 +42,14 @@ from coffer.server.service.crypto.sse import Sse
 T = TypeVar("T")
 
 log = logging.getLogger("coffer.server")
-# Who marks a ref pending (the `owner` of pending_refs rows: for the operator, never compared).
 
 
 def writer_name() -> str:
-    """host:pid of this process, the owner noted on its pending marks (read per call: workers fork)."""
+    """host:pid of this process: the `owner` of its pending_refs rows (for the operator, never
+    compared), read per call since workers fork."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
 # Fault injection for the garbage-collection tests (tests/integration/s3/test_garbage_crash.py,
 # tests/integration/cluster/test_cluster_gc.py); never set in production. COFFER_TEST_FAULT is one of:
 #   kill-before-free         kill -9 this process between a commit that orphans data and its deletion
