@@ -399,8 +399,15 @@ class MetaStore(ABC):
         PostgreSQL (several gateways and workers): delivered by LISTEN/NOTIFY on one connection per
         process (meta/postgres/invalidate.py), within a round trip of the commit; while that
         connection is down, "" is sent when it drops and again once it listens again. SQLite: a
-        no-op, so the caches' short TTL stays the only bound across the worker processes of a host.
-        Either way the TTL remains the fallback bound."""
+        no-op; its caches compare `principals_stamp` instead. Either way the TTL remains the
+        fallback bound."""
+        return None
+
+    def principals_stamp(self) -> bytes | None:
+        """A value that changes, in every process, once any process commits a change to a user or an
+        access key (SQLite: a shared memory stamp, meta/sqlite/stamps.py), or None where
+        `on_invalidate` tells of changes instead (PostgreSQL). A cache reads it before the database
+        and drops an entry saved under another value: a few nanoseconds, no query."""
         return None
 
     def coordination(self):  # -> coffer.server.meta.coordination.Coordination

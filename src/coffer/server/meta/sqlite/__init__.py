@@ -1,7 +1,6 @@
 """The SQLite metadata store (`store.SqliteMetaStore`): the embedded default backend of `MetaStore`.
 
 Modules:
-  bucket_cache  Bucket rows cached per process, checked on every use against a change stamp shared by all processes.
   bulk      The SQLite backend of the bulk-jobs store (`JobStore`), sharing the metadata database.
   cluster   The cluster map on SQLite (one host: tests, a cluster whose nodes share a file system).
   coordination  Coordination on SQLite (one host): flock files beside the database; repair queue, state in it.
@@ -12,6 +11,7 @@ Modules:
   ops       The mutating operations of the SQLite metadata store, as functions of a connection.
   rows      Mapping between metadata records and SQLite rows, and data-ref counting.
   schema    Schema of the SQLite metadata database, as an ordered list of migrations.
+  stamps    Change stamps shared by every process that opens the database, and the bucket rows cached behind one.
   store     The SQLite metadata store: `SqliteMetaStore`, the MetaStore backend for one-machine deployments.
   versions  Object versions in the SQLite backend: noncurrent versions, delete markers, version listings.
 """

@@ -8,8 +8,9 @@ read queries. The pieces live beside it: sqlite_schema (tables, migrations), sql
 
 Several processes may open the same file at once (server workers, the `coffer user` command), so
 nothing read from the database is cached between calls — except bucket rows, read on every request:
-`bucket_cache` keeps them per process, checked against a stamp every changer of a bucket row
-rewrites after its commit (so each call still sees what is committed and acknowledged).
+`stamps.BucketRowCache` keeps them per process, checked against a stamp every changer of a bucket row
+rewrites after its commit (so each call still sees what is committed and acknowledged). Users and
+access keys get a stamp too (`principals_stamp`), for the service's credential caches.
 Durability: with synchronous=FULL a write's future resolves only after its transaction's WAL
 commit was fsync'ed.
 
@@ -48,7 +49,6 @@ from coffer.server.meta.sqlite import listing as sqlite_listing
 from coffer.server.meta.sqlite import ops as sqlite_ops
 from coffer.server.meta.sqlite import rows as rows_gc
 from coffer.server.meta.sqlite import versions as sqlite_versions
-from coffer.server.meta.sqlite.bucket_cache import BucketRowCache
 from coffer.server.meta.sqlite.engine import Checkpointer, GroupCommitWriter, ReadPool, connect, retry_busy
 from coffer.server.meta.sqlite.rows import (
     ACCESS_KEY_COLUMNS,
@@ -70,6 +70,7 @@ from coffer.server.meta.sqlite.rows import (
     user_values,
 )
 from coffer.server.meta.sqlite.schema import migrate
+from coffer.server.meta.sqlite.stamps import PRINCIPALS, BucketRowCache, SharedStamps
 
 __all__ = ["SqliteMetaStore"]
 
@@ -92,7 +93,8 @@ class SqliteMetaStore(MetaStore):
         self._readers: ReadPool | None = None
         self._checkpointer: Checkpointer | None = None
         self._inline: sqlite3.Connection | None = None  # point lookups on the caller's (event loop) thread
-        self._bucket_rows = BucketRowCache(self.path)
+        self._stamps = SharedStamps(self.path)
+        self._bucket_rows = BucketRowCache(self._stamps)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -102,8 +104,9 @@ class SqliteMetaStore(MetaStore):
         self._checkpointer = Checkpointer(self._connect)
         self._writer = GroupCommitWriter(conn, checkpointer=self._checkpointer)
         self._readers = ReadPool(self._connect, self._read_threads)
-        self._bucket_rows.attach()
-        self._bucket_rows.changed()  # a migration may have rewritten bucket rows
+        self._stamps.attach()
+        self._bucket_rows.changed()  # a migration may have rewritten rows
+        self._stamps.renew(PRINCIPALS)
 
     def _open_writer_connection(self) -> sqlite3.Connection:
         conn = self._connect()
@@ -204,9 +207,20 @@ class SqliteMetaStore(MetaStore):
         return await self._write(lambda c: c.execute(sql, args).rowcount)
 
     # -- users and keys ---------------------------------------------------------------------------
+    def principals_stamp(self) -> bytes | None:
+        return self._stamps.read(PRINCIPALS)
+
+    async def _principal_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A write that changes users or access keys: every process's cached ones are stale once it commits."""
+        try:
+            return await self._write(fn)
+        finally:
+            self._stamps.renew(PRINCIPALS)
+
     async def put_user(self, user: User) -> None:
         values = user_values(user)
-        await self._rowcount(f"INSERT OR REPLACE INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)", values)
+        await self._principal_write(lambda c: c.execute(
+            f"INSERT OR REPLACE INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)", values))
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._one(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
@@ -220,7 +234,7 @@ class SqliteMetaStore(MetaStore):
             conn.execute("DELETE FROM access_keys WHERE user_id = ?", (user_id,))
             return conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
 
-        return await self._write(op)
+        return await self._principal_write(op)
 
     async def modify_user_props(self, user_id: str, fn) -> dict:
         def op(conn: sqlite3.Connection) -> dict:
@@ -231,13 +245,12 @@ class SqliteMetaStore(MetaStore):
             conn.execute("UPDATE users SET props = ? WHERE id = ?", (dumps(props), user_id))
             return props
 
-        return await self._write(op)
+        return await self._principal_write(op)
 
     async def put_access_key(self, key: AccessKey) -> None:
         values = access_key_values(key)
-        await self._rowcount(
-            f"INSERT OR REPLACE INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", values
-        )
+        await self._principal_write(lambda c: c.execute(
+            f"INSERT OR REPLACE INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", values))
 
     async def get_access_key(self, access_key: str) -> AccessKey | None:
         row = await self._one(f"SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key = ?", (access_key,))
@@ -253,7 +266,8 @@ class SqliteMetaStore(MetaStore):
         return [access_key_from_row(r) for r in rows]
 
     async def delete_access_key(self, access_key: str) -> bool:
-        return await self._rowcount("DELETE FROM access_keys WHERE access_key = ?", (access_key,)) > 0
+        return await self._principal_write(
+            lambda c: c.execute("DELETE FROM access_keys WHERE access_key = ?", (access_key,)).rowcount) > 0
 
     # -- buckets ----------------------------------------------------------------------------------
     async def _bucket_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -86,6 +86,7 @@ class Tokens:
         # token -> (cache deadline, principal or None, refusal reason, the token's exp claim)
         self._cache: dict[str, tuple[float, Principal | None, str, float | None]] = {}
         self._generation = 0  # bumped by every invalidation: a check that raced one is not cached
+        self._stamp: bytes | None = None  # the store's principals stamp these entries were read under
 
     def watch(self) -> None:
         """Drop cached checks when users change anywhere (the server's tokens; a CLI has no cache)."""
@@ -172,7 +173,17 @@ class Tokens:
             raise TokenError("malformed token claims")
         return claims
 
+    def _check_stamp(self) -> None:
+        """Drop every entry once another process changed a user or key (SQLite's shared stamp;
+        PostgreSQL tells through `invalidate` instead, and its stamp is always None)."""
+        stamp = self.meta.principals_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._generation += 1
+            self._cache.clear()
+
     async def verify(self, token: str) -> Principal:
+        self._check_stamp()
         now = time.monotonic()
         hit = self._cache.get(token)
         if hit is None or hit[0] < now:

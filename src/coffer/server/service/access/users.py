@@ -50,6 +50,7 @@ class Users:
         self.ttl = core.limits.credential_cache_ttl
         self._cache: dict[str, tuple[float, str, Principal] | tuple[float, None, None]] = {}
         self._generation = 0  # bumped by every invalidation: a lookup that raced one is not cached
+        self._stamp: bytes | None = None  # the store's principals stamp these entries were read under
         core.meta.on_invalidate(self.invalidate)
 
     def invalidate(self, what: str) -> None:
@@ -64,8 +65,18 @@ class Users:
         else:
             self._cache.clear()
 
+    def _check_stamp(self) -> None:
+        """Drop every entry once another process changed a user or key (SQLite's shared stamp;
+        PostgreSQL tells through `invalidate` instead, and its stamp is always None)."""
+        stamp = self.core.meta.principals_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._generation += 1
+            self._cache.clear()
+
     async def credentials(self, access_key: str) -> tuple[str, Principal]:
         """(secret, principal) for an access key, or InvalidAccessKeyId."""
+        self._check_stamp()
         now = time.monotonic()
         hit = self._cache.get(access_key)
         if hit is None or hit[0] < now:

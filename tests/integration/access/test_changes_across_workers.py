@@ -1,9 +1,11 @@
-"""A bucket change is seen by every worker for the next request: bucket rows are cached per worker
-(meta/sqlite/bucket_cache.py), and an acknowledged change must never be answered from a stale row.
+"""A change of a bucket, a user's quota or an access key is seen by every worker for the next request:
+bucket rows, users and keys are cached per worker (meta/sqlite/stamps.py, service/access), and an
+acknowledged change must never be answered from a stale entry.
 
 Two workers; every check opens a fresh connection per request, so the requests spread over both
-workers (each of which has the row cached from the requests before). The checks run right after the
-change is acknowledged, far inside the cache's 1 s age limit: only the change stamp can make them pass.
+workers (each of which has the entry cached from the requests before). The checks run right after the
+change is acknowledged, far inside the caches' age limits (1 s for bucket rows; the credential cache
+TTL is set to 60 s here): only the change stamps (or, on PostgreSQL, LISTEN/NOTIFY) can make them pass.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
+import uuid
 
+import pytest
+from botocore.exceptions import ClientError
 from helpers import client
+
+from coffer import Client
 
 BUCKET = "stamped"
 PUBLIC_READ = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -67,3 +74,43 @@ def test_a_deleted_and_recreated_bucket_is_the_new_one_everywhere(server_factory
         s3.delete_object(Bucket=BUCKET, Key="k")
         s3.delete_bucket(Bucket=BUCKET)
         assert anonymous_get_statuses(srv.endpoint, "k", 16) == {404}, round_
+
+
+def error_codes(endpoint: str, ak: str, sk: str, times: int, call) -> set[str]:
+    """The S3 error code (or "ok") of `call` made `times` times, each on a fresh client and connection."""
+    seen = set()
+    for _ in range(times):
+        try:
+            call(client(endpoint, ak, sk))
+            seen.add("ok")
+        except ClientError as e:
+            seen.add(e.response["Error"]["Code"])
+    return seen
+
+
+def test_quota_and_key_changes_reach_every_worker_at_once(server_factory, monkeypatch):
+    monkeypatch.setenv("COFFER_CREDENTIAL_CACHE_TTL", "60")
+    srv = server_factory(workers=2)
+    admin = Client(srv.endpoint, srv.access_key, srv.secret_key).admin
+    uid = f"u-{uuid.uuid4().hex[:8]}"
+    key = admin.add_user(uid, display_name=uid)["access_keys"][0]
+    ak, sk = key["access_key"], key["secret_key"]
+    client(srv.endpoint, ak, sk).create_bucket(Bucket="quoted")
+
+    def put(s3) -> None:
+        s3.put_object(Bucket="quoted", Key=f"k-{uuid.uuid4().hex[:8]}", Body=b"x" * 100)
+
+    assert error_codes(srv.endpoint, ak, sk, 16, put) == {"ok"}  # both workers hold the user and the key
+    admin.set_quota(uid, max_bytes=10)
+    assert error_codes(srv.endpoint, ak, sk, 16, put) == {"QuotaExceeded"}
+    admin.clear_quota(uid)
+    assert error_codes(srv.endpoint, ak, sk, 16, put) == {"ok"}
+
+    admin.disable_key(ak)
+    assert error_codes(srv.endpoint, ak, sk, 16, lambda s3: s3.list_buckets()) == {"InvalidAccessKeyId"}
+    admin.enable_key(ak)
+    assert error_codes(srv.endpoint, ak, sk, 16, lambda s3: s3.list_buckets()) == {"ok"}
+    admin.delete_key(ak)
+    with pytest.raises(ClientError):
+        client(srv.endpoint, ak, sk).list_buckets()
+    assert error_codes(srv.endpoint, ak, sk, 16, lambda s3: s3.list_buckets()) == {"InvalidAccessKeyId"}
