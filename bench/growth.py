@@ -4,12 +4,15 @@ Two Coffer servers side by side, each on its own store: bucket `empty` in one, `
 buckets share one objects index, so a second bucket would not be an empty baseline). Between sizes the servers
 are stopped and `big` is filled through the SQLite metadata store's own write path (`ops.put_object`, 10,000
 rows per transaction: loading a million keys over HTTP would take longer than the measurement is worth), with
-0-byte inline objects `k/NNNNNNNNN`. Then, at each size, both buckets get the same workload in alternating
+0-byte inline objects `k/NNNNNNNNN`. The big store also holds `--other-buckets` small buckets (`--other-keys` keys
+each, created over HTTP and filled through the same path before the first size), so at the last size it is "a
+bucket of 10M keys in a store of 100 buckets". Then, at each size, both buckets get the same workload in alternating
 rounds (so other people's load hits both alike): `--streams` concurrent clients PUT 4 KiB objects under `m/`,
 GET and HEAD them back, and list the bucket's first page (1,000 keys). Reported: p50 and p99 of each operation
 in each bucket, and big/empty — the goal is within 1.2×.
 
     .venv/bin/python bench/growth.py --sizes 10000,100000,1000000 --rounds 3
+    .venv/bin/python bench/growth.py --sizes 10000,100000,1000000,10000000 --rounds 3 --ops 200  # ~20 min
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ def main() -> int:
     p.add_argument("--ops", type=int, default=400, help="PUTs (and GETs, HEADs) per bucket per round")
     p.add_argument("--streams", type=int, default=4)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--other-buckets", type=int, default=99, help="small buckets beside `big` in its store")
+    p.add_argument("--other-keys", type=int, default=100, help="keys in each of those buckets")
     p.add_argument("--work-dir", type=Path, default=HERE / "work")
     p.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--section", default="growth")
@@ -147,14 +152,17 @@ def main() -> int:
     # separate stores (not two buckets of one) because every bucket shares one objects index: a
     # lookup in an empty bucket of a big store walks the same deep B-tree as one in the big bucket.
     stores = {"empty": work / "coffer-empty", "big": work / "coffer-big"}
+    others = [f"other-{i:03d}" for i in range(a.other_buckets)]
     for b, folder in stores.items():
         server = procs.start_coffer(work, AK, SK, a.workers, None, folder.name)
+        names = (b, *others) if b == "big" else (b,)
         try:
-            async def make(server: procs.Server = server, b: str = b) -> None:
+            async def make(server: procs.Server = server, names: tuple[str, ...] = names) -> None:
                 async with new_session(2) as s:
-                    st = await S3Client(s, server.base, b, sign).create_bucket()
-                    if st != 200:
-                        raise RuntimeError(f"create bucket {b}: HTTP {st}")
+                    for name in names:
+                        st = await S3Client(s, server.base, name, sign).create_bucket()
+                        if st != 200:
+                            raise RuntimeError(f"create bucket {name}: HTTP {st}")
             asyncio.run(make())
         finally:
             server.procs[0].stop()
@@ -162,6 +170,12 @@ def main() -> int:
     # the baseline holds exactly one first page of keys, so both list 1,000 entries
     preload(data["empty"], "empty", 0, 1000, owner_of(data["empty"], "empty"))
     owner = owner_of(data["big"], "big")
+    t0 = time.perf_counter()
+    for name in others:
+        preload(data["big"], name, 0, a.other_keys, owner)
+    if others:
+        print(f"big's store also holds {len(others)} buckets of {a.other_keys:,} keys "
+              f"({time.perf_counter() - t0:.1f} s)", flush=True)
     have = 0
     for size in sizes:
         secs = preload(data["big"], "big", have, size, owner)
@@ -207,7 +221,8 @@ def main() -> int:
     facts = machine.machine_facts(work)
     text = "\n".join([
         f"### growth: {time.strftime('%Y-%m-%d %H:%M')} ({a.rounds} rounds, {a.ops} ops per bucket per round, "
-        f"{a.streams} streams, --workers {a.workers})", "",
+        f"{a.streams} streams, --workers {a.workers}; big's store also holds {a.other_buckets} buckets of "
+        f"{a.other_keys:,} keys)", "",
         f"- machine: {facts.get('cpu')}, {facts.get('cores')} cores, {facts.get('disk (work dir)')}",
         f"- coffer commit: {facts.get('coffer commit')}",
         f"- load average at start and after each size: {' | '.join(loads)}", "",
