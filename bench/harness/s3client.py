@@ -2,8 +2,8 @@
 
 It owns request signing (Coffer's `coffer.protocol.sigv4.sign_headers`, or botocore's signer when the
 package is not importable), the few S3 calls the workloads need (CreateBucket, PutObject, GetObject,
-ListObjectsV2) and the parsing of ListObjectsV2 pages, which comes from a server and is treated as
-untrusted input.
+HeadObject, DeleteObject, ListObjectsV2, a multipart upload) and the parsing of ListObjectsV2 pages,
+which comes from a server and is treated as untrusted input.
 
 Throughput matters more than generality here: payloads are prepared once (bytes, MD5 and SHA-256 computed
 up front) so the client never hashes on the hot path, and bodies are read and dropped chunk by chunk.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -191,6 +191,60 @@ class S3Client:
         if expect is not None and n != expect:
             raise RequestFailed(f"GET {key}: {n} bytes, expected {expect}")
         return n
+
+    async def head(self, key: str) -> None:
+        url = self.url(key)
+        headers = self._headers("HEAD", url, {}, self._empty_hash())
+        async with self.session.head(URL(url, encoded=True), headers=headers) as r:
+            if r.status != 200:
+                raise RequestFailed(f"HEAD {key}: HTTP {r.status}")
+
+    async def delete(self, key: str) -> None:
+        url = self.url(key)
+        headers = self._headers("DELETE", url, {}, self._empty_hash())
+        async with self.session.delete(URL(url, encoded=True), headers=headers) as r:
+            body = await r.read()
+            if r.status not in (200, 204):
+                raise RequestFailed(f"DELETE {key}: HTTP {r.status} {body[:300]!r}")
+
+    async def _call(self, method: str, key: str, query: str,
+                    payload: Payload | None = None) -> tuple[int, Mapping[str, str], bytes]:
+        """One request with a query string: (status, headers, body)."""
+        url = self.url(key, query)
+        data = payload.data if payload else b""
+        extra = {"Content-Length": str(len(data))}
+        if payload:
+            extra["Content-MD5"] = payload.md5_b64
+        phash = self._empty_hash() if payload is None or self.payload_mode == "unsigned" else payload.sha256_hex
+        headers = self._headers(method, url, extra, phash)
+        async with self.session.request(method, URL(url, encoded=True), headers=headers, data=_body(data)) as r:
+            return r.status, r.headers.copy(), await r.read()  # case-insensitive header names
+
+    async def multipart(self, key: str, parts: list[Payload]) -> int:
+        """CreateMultipartUpload, UploadPart for each of `parts` in order, CompleteMultipartUpload; returns
+        the bytes sent."""
+        status, _, body = await self._call("POST", key, "uploads=")
+        if status != 200:
+            raise RequestFailed(f"CreateMultipartUpload {key}: HTTP {status} {body[:300]!r}")
+        root = ElementTree.fromstring(body)
+        upload_id = next((c.text for c in root if _local(c.tag) == "UploadId"), None)
+        if not upload_id:
+            raise RequestFailed(f"CreateMultipartUpload {key}: no UploadId in {body[:300]!r}")
+        uid = quote(upload_id, safe="-_.~")
+        etags = []
+        for n, part in enumerate(parts, 1):
+            status, headers, body = await self._call("PUT", key, f"partNumber={n}&uploadId={uid}", part)
+            if status != 200 or not headers.get("ETag"):
+                raise RequestFailed(f"UploadPart {n} of {key}: HTTP {status} {body[:300]!r}")
+            etags.append(headers["ETag"])
+        xml = "<CompleteMultipartUpload>" + "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in enumerate(etags, 1)
+        ) + "</CompleteMultipartUpload>"
+        status, _, body = await self._call("POST", key, f"uploadId={uid}", Payload.of(xml.encode()))
+        # an error may also come as a 200 whose body is an <Error> document
+        if status != 200 or b"<Error>" in body:
+            raise RequestFailed(f"CompleteMultipartUpload {key}: HTTP {status} {body[:300]!r}")
+        return sum(len(p.data) for p in parts)
 
     async def list_page(self, prefix: str, token: str | None, max_keys: int,
                         delimiter: str | None = None) -> ListPage:
