@@ -449,3 +449,19 @@ class MetaStore(ABC):
     @abstractmethod
     async def garbage_backlog(self) -> tuple[int, int]:
         """(pending rows, GC queue rows): what the collector still has to look at."""
+
+
+class PrincipalsWatch:
+    """Tells a per-process cache of users or keys that `MetaStore.principals_stamp` moved since its last
+    look (another process changed a user or a key); never, where the stamp is always None (PostgreSQL)."""
+
+    def __init__(self, meta: MetaStore) -> None:
+        self._meta = meta
+        self._seen: bytes | None = None
+
+    def moved(self) -> bool:
+        stamp = self._meta.principals_stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        return True

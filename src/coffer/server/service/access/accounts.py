@@ -64,7 +64,7 @@ class Admin:
         self._users: dict[str, tuple[float, User | None]] = {}
         self._usage: dict[str, tuple[float, int, int]] = {}
         self._generation = 0  # bumped by every invalidation: a lookup that raced one is not cached
-        self._stamp: bytes | None = None  # the store's principals stamp these entries were read under
+        self._watch = mi.PrincipalsWatch(core.meta)  # SQLite: changes made by other processes
         core.meta.on_invalidate(self.invalidate)
 
     def invalidate(self, what: str) -> None:
@@ -221,17 +221,10 @@ class Admin:
         self._users.pop(user_id, None)
         return await self.get_quota(user_id)
 
-    def _check_stamp(self) -> None:
-        """Drop every entry once another process changed a user or key (SQLite's shared stamp;
-        PostgreSQL tells through `invalidate` instead, and its stamp is always None)."""
-        stamp = self.core.meta.principals_stamp()
-        if stamp != self._stamp:
-            self._stamp = stamp
+    async def _user(self, user_id: str) -> User | None:
+        if self._watch.moved():  # another process changed a user or key
             self._generation += 1
             self._users.clear()
-
-    async def _user(self, user_id: str) -> User | None:
-        self._check_stamp()
         now = time.monotonic()
         hit = self._users.get(user_id)
         if hit is None or hit[0] < now:

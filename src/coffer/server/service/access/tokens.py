@@ -30,7 +30,7 @@ from pathlib import Path
 import jwt
 
 from coffer.server.data.durable import fsync_dir
-from coffer.server.meta.interface import MetaStore, NoSuchUser
+from coffer.server.meta.interface import MetaStore, NoSuchUser, PrincipalsWatch
 from coffer.server.service.core import Principal
 
 CACHE_TTL = 2.0
@@ -86,7 +86,7 @@ class Tokens:
         # token -> (cache deadline, principal or None, refusal reason, the token's exp claim)
         self._cache: dict[str, tuple[float, Principal | None, str, float | None]] = {}
         self._generation = 0  # bumped by every invalidation: a check that raced one is not cached
-        self._stamp: bytes | None = None  # the store's principals stamp these entries were read under
+        self._watch = PrincipalsWatch(meta)  # SQLite: changes made by other processes
 
     def watch(self) -> None:
         """Drop cached checks when users change anywhere (the server's tokens; a CLI has no cache)."""
@@ -173,17 +173,10 @@ class Tokens:
             raise TokenError("malformed token claims")
         return claims
 
-    def _check_stamp(self) -> None:
-        """Drop every entry once another process changed a user or key (SQLite's shared stamp;
-        PostgreSQL tells through `invalidate` instead, and its stamp is always None)."""
-        stamp = self.meta.principals_stamp()
-        if stamp != self._stamp:
-            self._stamp = stamp
+    async def verify(self, token: str) -> Principal:
+        if self._watch.moved():  # another process changed a user or key
             self._generation += 1
             self._cache.clear()
-
-    async def verify(self, token: str) -> Principal:
-        self._check_stamp()
         now = time.monotonic()
         hit = self._cache.get(token)
         if hit is None or hit[0] < now:

@@ -16,6 +16,7 @@ import string
 import time
 
 from coffer.protocol.errors import S3Error
+from coffer.server.meta.interface import PrincipalsWatch
 from coffer.server.meta.model import AccessKey, User
 from coffer.server.service.core import Core, Principal
 
@@ -50,7 +51,7 @@ class Users:
         self.ttl = core.limits.credential_cache_ttl
         self._cache: dict[str, tuple[float, str, Principal] | tuple[float, None, None]] = {}
         self._generation = 0  # bumped by every invalidation: a lookup that raced one is not cached
-        self._stamp: bytes | None = None  # the store's principals stamp these entries were read under
+        self._watch = PrincipalsWatch(core.meta)  # SQLite: changes made by other processes
         core.meta.on_invalidate(self.invalidate)
 
     def invalidate(self, what: str) -> None:
@@ -65,18 +66,11 @@ class Users:
         else:
             self._cache.clear()
 
-    def _check_stamp(self) -> None:
-        """Drop every entry once another process changed a user or key (SQLite's shared stamp;
-        PostgreSQL tells through `invalidate` instead, and its stamp is always None)."""
-        stamp = self.core.meta.principals_stamp()
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._generation += 1
-            self._cache.clear()
-
     async def credentials(self, access_key: str) -> tuple[str, Principal]:
         """(secret, principal) for an access key, or InvalidAccessKeyId."""
-        self._check_stamp()
+        if self._watch.moved():  # another process changed a user or key
+            self._generation += 1
+            self._cache.clear()
         now = time.monotonic()
         hit = self._cache.get(access_key)
         if hit is None or hit[0] < now:
