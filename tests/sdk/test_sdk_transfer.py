@@ -75,6 +75,24 @@ def test_copy_part_by_part(any_client, bkt):
     assert bkt.object("dst").head().content_type == "application/x-test"
 
 
+def test_copy_of_an_older_version_whole_and_part_by_part(any_client, bkt):
+    bkt.enable_versioning()
+    old_small, old_big = os.urandom(1000), os.urandom(11 * MiB)
+    v_small = bkt.object("small").put(old_small).version_id
+    v_big = bkt.object("big").put(old_big).version_id
+    bkt.object("small").put(b"newer")
+    bkt.object("big").put(b"newer")
+    assert v_small and v_big
+    cfg = TransferConfig(multipart_chunksize=5 * MiB, copy_threshold=5 * MiB)
+    with any_client.transfer(cfg) as tm:
+        tm.copy(bkt, "small", bkt, "small-old", version_id=v_small).result(timeout=120)
+        tm.copy(bkt, "big", bkt, "big-old", version_id=v_big).result(timeout=120)  # UploadPartCopy
+        tm.copy(bkt, "big", bkt, "big-now").result(timeout=120)
+    assert bkt.object("small-old").read() == old_small
+    assert bkt.object("big-old").read() == old_big
+    assert bkt.object("big-now").read() == b"newer"
+
+
 def test_upload_from_streams(any_client, bkt):
     data = os.urandom(11 * MiB + 1)
     read_fd, write_fd = os.pipe()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coffer.protocol import checksums, xmlutil
+from coffer.protocol import checksums, sigv4, xmlutil
 from coffer.protocol.errors import parse_error_xml
 from coffer.sdk._body import to_payload
 from coffer.sdk._errors import NoSuchKey, NoSuchUpload, ProtocolError, error_from_response
@@ -66,11 +66,14 @@ def upload_part(
 
 def upload_part_copy(
     t: Transport, bucket: str, key: str, upload_id: str, number: int, src_bucket: str, src_key: str,
-    byte_range: tuple[int, int] | None, if_match: str | None = None,
+    byte_range: tuple[int, int] | None, if_match: str | None = None, src_version_id: str | None = None,
 ) -> Part:
     from coffer.sdk._transport import object_path
 
-    headers = {"x-amz-copy-source": object_path(src_bucket, src_key)[1:]}
+    source = object_path(src_bucket, src_key)[1:]
+    if src_version_id:
+        source += "?versionId=" + sigv4.uri_encode(src_version_id)
+    headers = {"x-amz-copy-source": source}
     if byte_range is not None:
         headers["x-amz-copy-source-range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
     if if_match:

@@ -104,12 +104,14 @@ class TransferManager:
         *,
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        version_id: str | None = None,
     ) -> TransferFuture:
-        """Server-side copy; ``metadata`` given replaces the source's (REPLACE), else it is kept."""
+        """Server-side copy of the source (its version ``version_id``, else the current one);
+        ``metadata`` given replaces the source's (REPLACE), else it is kept."""
         src = self.client.bucket(_name(src_bucket)).object(src_key)
         fut = TransferFuture("copy", {"bucket": _name(bucket), "key": key, "src_bucket": _name(src_bucket),
-                                      "src_key": src_key}, subscribers)
-        job = CopyJob(src, self._sched, self.config, fut, _name(bucket), key, metadata, content_type)
+                                      "src_key": src_key, "version_id": version_id}, subscribers)
+        job = CopyJob(src, self._sched, self.config, fut, _name(bucket), key, metadata, content_type, version_id)
         return self._start(fut, job.run, job.cleanup)
 
     # --- directories --------------------------------------------------------------------------------

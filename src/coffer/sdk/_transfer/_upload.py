@@ -261,20 +261,22 @@ if TYPE_CHECKING:
 
 class CopyJob:
     def __init__(self, src: Object, sched: Scheduler, config: TransferConfig, future: TransferFuture,
-                 bucket: str, key: str, metadata: Mapping[str, str] | None, content_type: str | None) -> None:
+                 bucket: str, key: str, metadata: Mapping[str, str] | None, content_type: str | None,
+                 version_id: str | None = None) -> None:
         self.src, self.sched, self.config, self.future = src, sched, config, future
         self.bucket, self.key = bucket, key
+        self.version_id = version_id
         self.metadata, self.content_type = metadata, content_type
         self.upload_id: str | None = None
 
     def run(self) -> PutResult:
-        props = self.src.head()
+        props = self.src.head(self.version_id)
         self.future.total = props.size
         if props.size <= self.config.copy_threshold:
             replace = self.metadata is not None or self.content_type is not None
             result = self.sched.inline(self.future, lambda: self.src._copy_object(
                 self.bucket, self.key, props if replace else None, self.metadata, self.content_type,
-                props.etag or None))
+                props.etag or None, self.version_id))
             self.future.add_progress(props.size)
             return result
         t = self.src._t
@@ -291,7 +293,8 @@ class CopyJob:
             def go() -> mp.Part:
                 assert self.upload_id is not None
                 p = mp.upload_part_copy(t, self.bucket, self.key, self.upload_id, number, src_bucket,
-                                        src_key, (first, last), if_match=props.etag or None)
+                                        src_key, (first, last), if_match=props.etag or None,
+                                        src_version_id=self.version_id)
                 self.future.add_progress(last - first + 1)
                 return p
             return go
