@@ -83,3 +83,24 @@ def test_redaction_of_query_secrets():
     assert redact_target("/b/k?X-Amz-Signature=abc&x-id=1&X-Amz-Security-Token=t") == \
         "/b/k?X-Amz-Signature=REDACTED&x-id=1&X-Amz-Security-Token=REDACTED"
     assert redact_target("/b/k?tagging") == "/b/k?tagging"
+
+
+def test_an_unreadable_listing_page_is_asked_again_then_refused_clearly(coffer_target, coffer_bkt):
+    from coffer.sdk._errors import ProtocolError
+
+    keys = [f"k{i:03d}" for i in range(60)]
+    for k in keys:
+        coffer_bkt.object(k).put(b"x")
+    proxy = CuttingProxy(coffer_target.url)
+    try:
+        client = Client(proxy.url, coffer_target.access_key, coffer_target.secret_key, proxy="")
+        proxy.corrupt_down(at=3000)  # inside the first page's XML (a page of 60 keys is ~15 KB)
+        assert [o.key for o in client.bucket(coffer_bkt.name).list_objects()] == keys
+        assert proxy.corruptions == 1 and proxy.requests == 2  # the page was asked again, once
+        # every answer unreadable: a ProtocolError naming the listing, not a bare XML error
+        fresh = Client(proxy.url, coffer_target.access_key, coffer_target.secret_key, proxy="")
+        proxy.corrupt_down(at=3000, times=5)  # a flip every 3,000 bytes: every page, every try
+        with pytest.raises(ProtocolError, match=r"ListObjectsV2 answer .* not readable XML"):
+            list(fresh.bucket(coffer_bkt.name).list_objects())
+    finally:
+        proxy.close()

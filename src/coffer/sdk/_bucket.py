@@ -28,8 +28,15 @@ from coffer.sdk._documents import (
     WebsiteConfig,
     parse_versions,
 )
-from coffer.sdk._errors import AccessDenied, BucketAlreadyOwnedByYou, ClientRequestError, NoSuchBucket, NotFound
-from coffer.sdk._types import DeleteResult, ObjectInfo, Prefix, parse_delete_result, parse_list_v2
+from coffer.sdk._errors import (
+    AccessDenied,
+    BucketAlreadyOwnedByYou,
+    ClientRequestError,
+    NoSuchBucket,
+    NotFound,
+    ProtocolError,
+)
+from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, parse_delete_result, parse_list_v2
 
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
@@ -179,8 +186,14 @@ class Bucket:
                 query["continuation-token"] = token
             elif after:
                 query["start-after"] = after
-            resp = self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
-            page = parse_list_v2(self.name, resp.data or b"")
+            for attempt in range(LIST_ATTEMPTS):
+                resp = self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
+                try:
+                    page = parse_list_v2(self.name, resp.data or b"")
+                    break
+                except ProtocolError:
+                    if attempt == LIST_ATTEMPTS - 1:
+                        raise
             yield from page.entries
             if not page.next_token or (page.next_token == token):
                 return

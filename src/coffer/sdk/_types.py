@@ -164,9 +164,18 @@ class ListPage:
     next_token: str | None
 
 
+LIST_ATTEMPTS = 3  # a listing page that arrives unreadable (cut or corrupted on the way) is asked again
+
+
 def parse_list_v2(bucket: str, body: bytes) -> ListPage:
-    """Parse a ListObjectsV2 answer (keys url-decoded when the server used encoding-type=url)."""
-    root = xmlutil.parse(body, max_bytes=64 << 20)
+    """Parse a ListObjectsV2 answer (keys url-decoded when the server used encoding-type=url);
+    ProtocolError when it is not readable XML."""
+    from coffer.sdk._errors import ProtocolError
+
+    try:
+        root = xmlutil.parse(body, max_bytes=64 << 20)
+    except xmlutil.XmlError as exc:
+        raise ProtocolError(f"the ListObjectsV2 answer for bucket {bucket} is not readable XML: {exc}") from None
     encoded = (xmlutil.child_text(root, "EncodingType") or "").lower() == "url"
 
     def dec(s: str | None) -> str:

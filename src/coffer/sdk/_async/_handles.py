@@ -37,11 +37,13 @@ from coffer.sdk._errors import (
     NoSuchBucket,
     NoSuchKey,
     NotFound,
+    ProtocolError,
     error_from_response,
 )
 from coffer.sdk._headers import meta_headers
 from coffer.sdk._transport import object_path
 from coffer.sdk._types import (
+    LIST_ATTEMPTS,
     DeleteResult,
     ObjectInfo,
     ObjectProps,
@@ -165,8 +167,14 @@ class AsyncBucket:
                 query["continuation-token"] = token
             elif after:
                 query["start-after"] = after
-            resp = await self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
-            page = parse_list_v2(self.name, resp.data or b"")
+            for attempt in range(LIST_ATTEMPTS):
+                resp = await self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
+                try:
+                    page = parse_list_v2(self.name, resp.data or b"")
+                    break
+                except ProtocolError:
+                    if attempt == LIST_ATTEMPTS - 1:
+                        raise
             for entry in page.entries:
                 yield entry
             if not page.next_token or page.next_token == token:
