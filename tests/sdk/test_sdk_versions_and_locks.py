@@ -129,6 +129,19 @@ def test_object_lock_retention_and_legal_hold(coffer_client):
     b.delete(force=True)
 
 
+def test_force_delete_of_a_bucket_with_locked_versions_says_why_and_can_bypass_governance(coffer_client):
+    b = coffer_client.bucket(f"sdk-lock-{uuid.uuid4().hex[:12]}").create(object_lock=True)
+    b.set_object_lock("GOVERNANCE", days=1)
+    b.object("locked").put(b"keep")
+    b.object("locked").put(b"keep too")
+    with pytest.raises(AccessDenied, match=r"2 object version\(s\) .* protected by Object Lock") as err:
+        b.delete(force=True)
+    assert "bypass_governance" in str(err.value)
+    assert len([v for v in b.list_versions() if isinstance(v, ObjectVersion)]) == 2  # nothing lost
+    b.delete(force=True, bypass_governance=True)
+    assert not coffer_client.bucket(b.name).exists()
+
+
 def test_bucket_without_object_lock(coffer_bkt):
     assert coffer_bkt.get_object_lock() is None
     obj = coffer_bkt.object("plain")

@@ -115,28 +115,31 @@ class Bucket:
         except NotFound:
             return False
 
-    def delete(self, force: bool = False) -> None:
-        """Delete the bucket; ``force`` first deletes every object and aborts pending uploads."""
+    def delete(self, force: bool = False, *, bypass_governance: bool = False) -> None:
+        """Delete the bucket; ``force`` first deletes every object (every version and delete marker
+        of a versioned bucket) and aborts pending uploads. Versions under Object Lock retention or a
+        legal hold (or IBM retention) stay: AccessDenied says how many and why;
+        ``bypass_governance`` also deletes those in GOVERNANCE mode (with the permission to)."""
         if force:
             self.abort_uploads()
             batch: list[str | tuple[str, str]] = []
             for entry in self.list_objects():
                 batch.append(entry.key)
                 if len(batch) == DELETE_BATCH:
-                    self._delete_batch(batch, check=True)
+                    self._delete_batch(batch, check=True, bypass=bypass_governance)
                     batch = []
             if batch:
-                self._delete_batch(batch, check=True)
+                self._delete_batch(batch, check=True, bypass=bypass_governance)
             if self._versioned():  # versions and delete markers stay after the keys go
                 batch = []
                 for v in self.list_versions():
                     if isinstance(v, ObjectVersion):
                         batch.append((v.key, v.version_id))
                     if len(batch) == DELETE_BATCH:
-                        self._delete_batch(batch, check=True)
+                        self._delete_batch(batch, check=True, bypass=bypass_governance)
                         batch = []
                 if batch:
-                    self._delete_batch(batch, check=True)
+                    self._delete_batch(batch, check=True, bypass=bypass_governance)
         self._t.request("DELETE", self.name, not_found=NoSuchBucket)
 
     @property
@@ -233,6 +236,15 @@ class Bucket:
                 results.append(DeleteResult(key, True, vid))
         if check:
             failed = [r for r in results if not r.deleted]
+            locked = [r for r in failed if r.error_code == "AccessDenied" and "protected" in (r.error_message or "")]
+            if locked:
+                first = locked[0]
+                version = f" version {first.version_id}" if first.version_id else ""
+                raise AccessDenied(
+                    f"{len(locked)} object version(s) of bucket {self.name} are protected by Object Lock "
+                    f"retention, a legal hold or a retention policy (first: {first.key!r}{version}: "
+                    f"{first.error_message}); they can be deleted once their retention ends and holds are "
+                    "removed (GOVERNANCE mode: bypass_governance=True)", code="AccessDenied")
             if failed:
                 from coffer.sdk._errors import CofferError
 
