@@ -6,8 +6,6 @@ generators over ListObjectsV2 pages, so walking a bucket of millions of keys hol
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -36,7 +34,7 @@ from coffer.sdk._errors import (
     NotFound,
     ProtocolError,
 )
-from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, parse_delete_result, parse_list_v2
+from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, parse_list_v2
 
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
@@ -219,39 +217,7 @@ class Bucket:
 
     def _delete_batch(self, keys: list[str | tuple[str, str]], check: bool = False,
                       bypass: bool = False) -> list[DeleteResult]:
-        items = [{"Key": k} if isinstance(k, str) else {"Key": k[0], "VersionId": k[1]} for k in keys]
-        body = xmlutil.to_xml("Delete", {"Quiet": False, "Object": items})
-        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
-        headers = {"Content-MD5": md5, "Content-Type": "application/xml"}
-        if bypass:
-            headers["x-amz-bypass-governance-retention"] = "true"
-        resp = self._t.request("POST", self.name, query={"delete": ""}, body=body, headers=headers,
-                               not_found=NoSuchBucket)
-        results = parse_delete_result(resp.data or b"")
-        seen = {(r.key, r.version_id) for r in results} | {(r.key, None) for r in results}
-        # Quiet servers (or Quiet-by-default ones) only report failures; the rest were deleted.
-        for k in keys:
-            key, vid = (k, None) if isinstance(k, str) else k
-            if (key, vid) not in seen:
-                results.append(DeleteResult(key, True, vid))
-        if check:
-            failed = [r for r in results if not r.deleted]
-            locked = [r for r in failed if r.error_code == "AccessDenied" and "protected" in (r.error_message or "")]
-            if locked:
-                first = locked[0]
-                version = f" version {first.version_id}" if first.version_id else ""
-                raise AccessDenied(
-                    f"{len(locked)} object version(s) of bucket {self.name} are protected by Object Lock "
-                    f"retention, a legal hold or a retention policy (first: {first.key!r}{version}: "
-                    f"{first.error_message}); they can be deleted once their retention ends and holds are "
-                    "removed (GOVERNANCE mode: bypass_governance=True)", code="AccessDenied")
-            if failed:
-                from coffer.sdk._errors import CofferError
-
-                first = failed[0]
-                raise CofferError(f"could not delete {len(failed)} objects, first {first.key!r}: "
-                                  f"{first.error_message}", code=first.error_code or "DeleteFailed")
-        return results
+        return self._t.run(ops.delete_objects(keys, self.name, check=check, bypass=bypass), self.name)
 
     # --- multipart housekeeping --------------------------------------------------------------------
 

@@ -97,6 +97,54 @@ def list_versions_page(prefix: str, delimiter: str | None, key_marker: str | Non
             "encoding-type": "url"}
 
 
+def delete_objects(keys: list[str | tuple[str, str]], bucket: str, *, check: bool = False,
+                   bypass: bool = False) -> Call[list[DeleteResult]]:
+    """DeleteObjects of one batch (names, or (key, version id) pairs): a result per key. ``check``
+    raises for any key left: AccessDenied naming the locked versions (retention, legal hold), else
+    the first failure's error."""
+    from coffer.protocol import xmlutil
+    from coffer.sdk._types import parse_delete_result
+
+    items = [{"Key": k} if isinstance(k, str) else {"Key": k[0], "VersionId": k[1]} for k in keys]
+    body = xmlutil.to_xml("Delete", {"Quiet": False, "Object": items})
+    md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+    headers = {"Content-MD5": md5, "Content-Type": "application/xml"}
+    if bypass:
+        headers["x-amz-bypass-governance-retention"] = "true"
+
+    def parse(a: Answer) -> list[DeleteResult]:
+        results = parse_delete_result(a.data)
+        seen = {(r.key, r.version_id) for r in results} | {(r.key, None) for r in results}
+        # Quiet servers (or Quiet-by-default ones) only report failures; the rest were deleted.
+        for k in keys:
+            key, vid = (k, None) if isinstance(k, str) else k
+            if (key, vid) not in seen:
+                results.append(DeleteResult(key, True, vid))
+        if check:
+            _raise_for_left(bucket, [r for r in results if not r.deleted])
+        return results
+
+    return Call("POST", {"delete": ""}, parse, headers, body)
+
+
+def _raise_for_left(bucket: str, failed: list[DeleteResult]) -> None:
+    from coffer.sdk._errors import AccessDenied, CofferError
+
+    locked = [r for r in failed if r.error_code == "AccessDenied" and "protected" in (r.error_message or "")]
+    if locked:
+        first = locked[0]
+        version = f" version {first.version_id}" if first.version_id else ""
+        raise AccessDenied(
+            f"{len(locked)} object version(s) of bucket {bucket} are protected by Object Lock retention, a "
+            f"legal hold or a retention policy (first: {first.key!r}{version}: {first.error_message}); they "
+            "can be deleted once their retention ends and holds are removed (GOVERNANCE mode: "
+            "bypass_governance=True)", code="AccessDenied")
+    if failed:
+        first = failed[0]
+        raise CofferError(f"could not delete {len(failed)} objects, first {first.key!r}: {first.error_message}",
+                          code=first.error_code or "DeleteFailed")
+
+
 def delete_result(key: str, headers: Mapping[str, str]) -> DeleteResult:
     lowered = {k.lower(): v for k, v in headers.items()}
     return DeleteResult(key, True, lowered.get("x-amz-version-id"),

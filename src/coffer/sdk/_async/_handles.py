@@ -6,8 +6,6 @@ use too, so both SDKs send the same requests and return the same dataclasses.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,7 +31,6 @@ from coffer.sdk._errors import (
     AccessDenied,
     BucketAlreadyOwnedByYou,
     ClientRequestError,
-    CofferError,
     NoSuchBucket,
     NoSuchKey,
     NotFound,
@@ -49,7 +46,6 @@ from coffer.sdk._types import (
     ObjectProps,
     Prefix,
     PutResult,
-    parse_delete_result,
     parse_list_v2,
     props_from_headers,
     put_result,
@@ -122,28 +118,29 @@ class AsyncBucket:
         except NotFound:
             return False
 
-    async def delete(self, force: bool = False) -> None:
-        """Delete the bucket; ``force`` first deletes every object (and version) and pending upload."""
+    async def delete(self, force: bool = False, *, bypass_governance: bool = False) -> None:
+        """Delete the bucket; ``force`` first deletes every object (and version) and pending upload
+        (locked versions stay: AccessDenied says how many and why; see Bucket.delete)."""
         if force:
             await self.abort_uploads()
             batch: list[str | tuple[str, str]] = []
             async for entry in self.list_objects():
                 batch.append(entry.key)
                 if len(batch) == DELETE_BATCH:
-                    await self._delete_batch(batch, check=True)
+                    await self._delete_batch(batch, check=True, bypass=bypass_governance)
                     batch = []
             if batch:
-                await self._delete_batch(batch, check=True)
+                await self._delete_batch(batch, check=True, bypass=bypass_governance)
             if await self._versioned():
                 batch = []
                 async for v in self.list_versions():
                     if isinstance(v, ObjectVersion):
                         batch.append((v.key, v.version_id))
                     if len(batch) == DELETE_BATCH:
-                        await self._delete_batch(batch, check=True)
+                        await self._delete_batch(batch, check=True, bypass=bypass_governance)
                         batch = []
                 if batch:
-                    await self._delete_batch(batch, check=True)
+                    await self._delete_batch(batch, check=True, bypass=bypass_governance)
         await self._t.request("DELETE", self.name, not_found=NoSuchBucket)
 
     def object(self, key: str) -> AsyncObject:
@@ -196,27 +193,7 @@ class AsyncBucket:
 
     async def _delete_batch(self, keys: list[str | tuple[str, str]], check: bool = False,
                             bypass: bool = False) -> list[DeleteResult]:
-        items = [{"Key": k} if isinstance(k, str) else {"Key": k[0], "VersionId": k[1]} for k in keys]
-        body = xmlutil.to_xml("Delete", {"Quiet": False, "Object": items})
-        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
-        headers = {"Content-MD5": md5, "Content-Type": "application/xml"}
-        if bypass:
-            headers["x-amz-bypass-governance-retention"] = "true"
-        resp = await self._t.request("POST", self.name, query={"delete": ""}, body=body, headers=headers,
-                                     not_found=NoSuchBucket)
-        results = parse_delete_result(resp.data or b"")
-        seen = {(r.key, r.version_id) for r in results} | {(r.key, None) for r in results}
-        for k in keys:
-            key, vid = (k, None) if isinstance(k, str) else k
-            if (key, vid) not in seen:
-                results.append(DeleteResult(key, True, vid))
-        if check:
-            failed = [r for r in results if not r.deleted]
-            if failed:
-                first = failed[0]
-                raise CofferError(f"could not delete {len(failed)} objects, first {first.key!r}: "
-                                  f"{first.error_message}", code=first.error_code or "DeleteFailed")
-        return results
+        return await self._t.run(ops.delete_objects(keys, self.name, check=check, bypass=bypass), self.name)
 
     async def list_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
         """Pending multipart uploads under ``prefix`` as (key, upload_id)."""
