@@ -161,3 +161,32 @@ def test_cancel_aborts_the_multipart_upload_and_leaves_no_partial_file(coffer_ta
 
     asyncio.run(main())
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_server_side_copies_whole_and_part_by_part_and_of_an_older_version(coffer_target):
+    cfg = TransferConfig(multipart_chunksize=5 * MiB, copy_threshold=5 * MiB, max_concurrency=3)
+    old, new = os.urandom(11 * MiB + 3), os.urandom(2000)
+
+    async def main() -> None:
+        async with _client(coffer_target) as c:
+            b = await c.bucket(f"sdk-atx-{uuid.uuid4().hex[:12]}").create()
+            await b.enable_versioning()
+            v_old = (await b.object("src").put(old, content_type="application/x-test",
+                                               metadata={"k": "v"})).version_id
+            await b.object("src").put(new)
+            tm = c.transfer(cfg)
+            rec = Recorder()
+            await tm.copy(b, "src", b, "now")  # 2000 bytes: one CopyObject
+            await tm.copy(b, "src", b, "then", subscribers=[rec], version_id=v_old)  # 3 UploadPartCopy
+            await tm.copy(b.name, "src", b.name, "relabelled", version_id=v_old, metadata={"x": "y"})
+            assert await b.object("now").read() == new
+            assert await b.object("then").read() == old
+            assert rec.progress == len(old) and rec.events[-1] == "done"
+            then = await b.object("then").head()
+            assert then.content_type == "application/x-test" and then.custom == {"k": "v"}
+            assert then.etag.endswith("-3")
+            assert (await b.object("relabelled").head()).custom == {"x": "y"}
+            assert await b.list_uploads() == []
+            await b.delete(force=True)
+
+    asyncio.run(main())

@@ -197,22 +197,73 @@ async def multipart_upload(
             number += 1
             tasks.append(asyncio.create_task(send(number, data)))
         await asyncio.gather(*tasks)
-        rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
-        body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
-        resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
-        root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
-        if xmlutil.local_name(root) == "Error":
-            raise error_from_response(500, resp.data or b"", resp.headers)
-        return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
+        return await _complete(t, b, k, upload_id, etags)
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        try:
-            await asyncio.shield(t.request("DELETE", b, k, query={"uploadId": upload_id}, not_found=NoSuchUpload))
-        except Exception:
-            pass
+        await _abort(t, b, k, upload_id, tasks)
         raise
+
+
+async def multipart_copy(
+    t: AsyncTransport,
+    bucket: str,
+    key: str,
+    headers: dict[str, str],
+    source: str,
+    size: int,
+    part_size: int,
+    etag: str | None,
+    slots: asyncio.Semaphore,
+    on_sent: Callable[[int], None] | None = None,
+) -> PutResult:
+    """A server-side copy of ``source`` ("bucket/key[?versionId=...]", ``size`` bytes) into
+    ``bucket/key`` by UploadPartCopy ranges, each pinned to ``etag``, under ``slots``; any failure
+    aborts the upload."""
+    resp = await t.request("POST", bucket, key, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+    upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
+    etags: dict[int, str] = {}
+
+    async def copy_part(number: int, first: int, last: int) -> None:
+        part_headers = {"x-amz-copy-source": source, "x-amz-copy-source-range": f"bytes={first}-{last}"}
+        if etag:
+            part_headers["x-amz-copy-source-if-match"] = f'"{etag}"'
+        async with slots:
+            r = await t.request("PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id},
+                                headers=part_headers, not_found=NoSuchUpload)
+        root = xmlutil.parse(r.data or b"<CopyPartResult/>")
+        if xmlutil.local_name(root) == "Error":  # a 200 whose body is an error (S3 may do that)
+            raise error_from_response(500, r.data or b"", r.headers)
+        etags[number] = unquote_etag(xmlutil.child_text(root, "ETag"))
+        if on_sent is not None:
+            on_sent(last - first + 1)
+
+    ranges = [(s, min(s + part_size, size) - 1) for s in range(0, size, part_size)]
+    tasks = [asyncio.create_task(copy_part(i + 1, a, z)) for i, (a, z) in enumerate(ranges)]
+    try:
+        await asyncio.gather(*tasks)
+        return await _complete(t, bucket, key, upload_id, etags)
+    except BaseException:
+        await _abort(t, bucket, key, upload_id, tasks)
+        raise
+
+
+async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, etags: dict[int, str]) -> PutResult:
+    rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
+    body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+    resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
+    root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
+    if xmlutil.local_name(root) == "Error":
+        raise error_from_response(500, resp.data or b"", resp.headers)
+    return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
+
+
+async def _abort(t: AsyncTransport, b: str, k: str, upload_id: str, tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        await asyncio.shield(t.request("DELETE", b, k, query={"uploadId": upload_id}, not_found=NoSuchUpload))
+    except Exception:
+        pass
 
 
 async def _aiter_parts(source: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

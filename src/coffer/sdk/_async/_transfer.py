@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from coffer.protocol import checksums
-from coffer.sdk._async._io import multipart_upload
+from coffer.protocol import checksums, sigv4
+from coffer.sdk._async._io import multipart_copy, multipart_upload
 from coffer.sdk._body import with_crc32c
 from coffer.sdk._config import TransferConfig
 from coffer.sdk._errors import (
@@ -44,11 +44,13 @@ from coffer.sdk._errors import (
     TransferCancelled,
     TransferFailed,
 )
+from coffer.sdk._headers import KEPT_HEADERS, meta_headers
 from coffer.sdk._reader import range_header
 from coffer.sdk._transfer._directory import DirectoryResult, key_for, local_path_for, name_selected, walk_files
 from coffer.sdk._transfer._download import full_object_crc
 from coffer.sdk._transfer._future import TransferFuture
 from coffer.sdk._transfer._manager import _name
+from coffer.sdk._transport import object_path
 from coffer.sdk._types import ObjectInfo, ObjectProps, PutResult, props_from_headers, put_result
 from coffer.sdk._writer import write_headers
 
@@ -118,6 +120,49 @@ class AsyncTransferManager:
         fut = TransferFuture("download", {"bucket": _name(bucket), "key": key, "path": os.fspath(target)},
                              subscribers)
         return await self._run(fut, lambda: self._download(fut, _name(bucket), key, target, version_id, size_hint))
+
+    async def copy(
+        self,
+        src_bucket: str | AsyncBucket,
+        src_key: str,
+        bucket: str | AsyncBucket,
+        key: str,
+        subscribers: Iterable[Any] | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        version_id: str | None = None,
+    ) -> PutResult:
+        """Server-side copy of the source (its version ``version_id``, else the current one): one
+        CopyObject up to ``copy_threshold``, UploadPartCopy ranges in parallel above it, each pinned
+        to the source's ETag; ``metadata`` given replaces the source's, else it is kept."""
+        fut = TransferFuture("copy", {"bucket": _name(bucket), "key": key, "src_bucket": _name(src_bucket),
+                                      "src_key": src_key, "version_id": version_id}, subscribers)
+        return await self._run(fut, lambda: self._copy(fut, _name(src_bucket), src_key, _name(bucket), key,
+                                                       metadata, content_type, version_id))
+
+    async def _copy(self, fut: TransferFuture, src_bucket: str, src_key: str, bucket: str, key: str,
+                    metadata: Mapping[str, str] | None, content_type: str | None,
+                    version_id: str | None) -> PutResult:
+        src = self.client.bucket(src_bucket).object(src_key)
+        props = await src.head(version_id)
+        fut.total = props.size
+        if props.size <= self.config.copy_threshold:
+            async with self._slots:
+                result = await src.copy_to(bucket, key, metadata, content_type=content_type,
+                                           if_match=props.etag or None, version_id=version_id)
+            fut.add_progress(props.size)
+            return result
+        headers = {name: props.headers[name] for name in KEPT_HEADERS if props.headers.get(name)}
+        if content_type:
+            headers["content-type"] = content_type
+        headers.update(meta_headers(metadata if metadata is not None else props.custom))
+        source = object_path(src_bucket, src_key)[1:]
+        if version_id:
+            source += "?versionId=" + sigv4.uri_encode(version_id)
+        return await multipart_copy(self._t, bucket, key, headers, source, props.size,
+                                    self.config.part_size_for(props.size), props.etag or None, self._slots,
+                                    fut.add_progress)
 
     # --- many files ---------------------------------------------------------------------------------
 
