@@ -32,9 +32,8 @@ from coffer.sdk._errors import (
     ClientRequestError,
     NoSuchBucket,
     NotFound,
-    ProtocolError,
 )
-from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, parse_list_v2
+from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, list_page_or_retry
 
 if TYPE_CHECKING:
     from coffer.sdk._client import Client
@@ -187,14 +186,12 @@ class Bucket:
                 query["continuation-token"] = token
             elif after:
                 query["start-after"] = after
+            page = None
             for attempt in range(LIST_ATTEMPTS):
                 resp = self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
-                try:
-                    page = parse_list_v2(self.name, resp.data or b"")
+                if (page := list_page_or_retry(self.name, resp.data or b"", attempt)) is not None:
                     break
-                except ProtocolError:
-                    if attempt == LIST_ATTEMPTS - 1:
-                        raise
+            assert page is not None
             yield from page.entries
             if not page.next_token or (page.next_token == token):
                 return

@@ -167,6 +167,19 @@ class ListPage:
 LIST_ATTEMPTS = 3  # a listing page that arrives unreadable (cut or corrupted on the way) is asked again
 
 
+def list_page_or_retry(bucket: str, body: bytes, attempt: int) -> ListPage | None:
+    """The parsed page; None when it is unreadable and another of LIST_ATTEMPTS is left (the caller
+    asks again), ProtocolError on the last."""
+    from coffer.sdk._errors import ProtocolError
+
+    try:
+        return parse_list_v2(bucket, body)
+    except ProtocolError:
+        if attempt >= LIST_ATTEMPTS - 1:
+            raise
+        return None
+
+
 def parse_list_v2(bucket: str, body: bytes) -> ListPage:
     """Parse a ListObjectsV2 answer (keys url-decoded when the server used encoding-type=url);
     ProtocolError when it is not readable XML."""

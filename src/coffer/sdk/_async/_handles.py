@@ -34,7 +34,6 @@ from coffer.sdk._errors import (
     NoSuchBucket,
     NoSuchKey,
     NotFound,
-    ProtocolError,
     error_from_response,
 )
 from coffer.sdk._headers import meta_headers
@@ -46,7 +45,7 @@ from coffer.sdk._types import (
     ObjectProps,
     Prefix,
     PutResult,
-    parse_list_v2,
+    list_page_or_retry,
     props_from_headers,
     put_result,
 )
@@ -164,14 +163,12 @@ class AsyncBucket:
                 query["continuation-token"] = token
             elif after:
                 query["start-after"] = after
+            page = None
             for attempt in range(LIST_ATTEMPTS):
                 resp = await self._t.request("GET", self.name, query=query, not_found=NoSuchBucket)
-                try:
-                    page = parse_list_v2(self.name, resp.data or b"")
+                if (page := list_page_or_retry(self.name, resp.data or b"", attempt)) is not None:
                     break
-                except ProtocolError:
-                    if attempt == LIST_ATTEMPTS - 1:
-                        raise
+            assert page is not None
             for entry in page.entries:
                 yield entry
             if not page.next_token or page.next_token == token:
