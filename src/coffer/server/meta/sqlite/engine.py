@@ -5,8 +5,8 @@ Owns how the SQLite backend talks to the database file, independent of what it s
 - `connect` opens a connection in autocommit mode (we issue BEGIN/COMMIT ourselves) with the
   durability, foreign-key and busy-timeout pragmas every connection needs.
 - `GroupCommitWriter` is the single writer thread of a process. Callers queue a function of the
-  connection; the thread takes everything queued, runs each function inside its own SAVEPOINT of
-  one `BEGIN IMMEDIATE` transaction, commits once and then resolves every caller's future. One
+  connection; the thread takes everything queued, runs the functions in one `BEGIN IMMEDIATE`
+  transaction, commits once and then resolves every caller's future. One
   fsync'ed WAL commit costs ~0.3 ms here, so sharing it between concurrent requests is what makes
   many small concurrent PUTs fast. The operations run without savepoints; when one raises, the
   batch runs again with a SAVEPOINT per operation, so only that one rolls back.
