@@ -167,10 +167,11 @@ class Runner:
                 # thread or future per file; big ones (and --limit-rate) keep the transfer manager.
                 from coffer.cli import _small_files  # aiohttp: imported by the commands that need it
 
-                small = [j for j in jobs if _small_files.fits(j, self.config)]
+                small: list[Job] = []
+                rest = []
+                for j in jobs:
+                    (small if _small_files.fits(j, self.config) else rest).append(j)
                 if small:
-                    rest = [j for j in jobs if not _small_files.fits(j, self.config)]
-
                     def done(job: Job, exc: BaseException | None) -> None:
                         nonlocal failures
                         failures += self._report(job, exc)

@@ -26,18 +26,17 @@ import mimetypes
 import os
 import random
 import re
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from coffer.cli._aliases import Alias, tls_config
 from coffer.protocol import checksums
 from coffer.sdk._async._client import AsyncClient
+from coffer.sdk._async._transfer import RETRYABLE_BODY_ERRORS
 from coffer.sdk._config import TransferConfig
-from coffer.sdk._errors import ConnectionFailed, IntegrityError, NoSuchKey, ServerError
+from coffer.sdk._errors import IntegrityError, NoSuchKey
+from coffer.sdk._transfer._download import part_path, whole_crc
 from coffer.sdk._types import unquote_etag
 from coffer.sdk._writer import write_headers
 
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
     from coffer.sdk._async._transport import AsyncTransport
 
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
-_RETRYABLE = (ConnectionFailed, ServerError, IntegrityError, aiohttp.ClientError, TimeoutError)
 
 Done = Callable[["Job", "BaseException | None"], None]
 
@@ -133,7 +131,7 @@ class _Batch:
                 props = await self.clients[src.alias.name].transfer(self.config).download(
                     src.bucket or "", src.key, dst)
                 return props.size
-            except _RETRYABLE:
+            except RETRYABLE_BODY_ERRORS:
                 if attempt == attempts:
                     raise
                 await asyncio.sleep(random.uniform(0.05, 0.3 * attempt))
@@ -179,13 +177,7 @@ def _what_to_check(headers: Mapping[str, str]) -> tuple[int | None, str, tuple[s
     ``full_object_crc(props_from_headers(...))`` finds, without building the props of every file."""
     length = headers.get("Content-Length")
     size = int(length) if length and length.isdigit() else None
-    crc = None
-    if (headers.get("x-amz-checksum-type") or "FULL_OBJECT").upper() == "FULL_OBJECT":
-        for algo, name in _CRC_HEADERS:
-            value = headers.get(name)
-            if value and "-" not in value:
-                crc = (algo, value)
-                break
+    crc = whole_crc({algo: headers.get(name) for algo, name in _CRC_HEADERS}, headers.get("x-amz-checksum-type"))
     return size, unquote_etag(headers.get("ETag")), crc
 
 
@@ -199,7 +191,7 @@ def _write_atomically(path: Path, data: bytes, folders: set[Path]) -> None:
     if folder not in folders:
         folder.mkdir(parents=True, exist_ok=True)
         folders.add(folder)
-    tmp = folder / f".{path.name}.coffer-{uuid.uuid4().hex[:12]}.part"
+    tmp = part_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         try:

@@ -25,7 +25,6 @@ import functools
 import mimetypes
 import os
 import random
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,7 @@ from coffer.sdk._errors import (
 from coffer.sdk._headers import KEPT_HEADERS, meta_headers
 from coffer.sdk._reader import range_header
 from coffer.sdk._transfer._directory import DirectoryResult, key_for, local_path_for, name_selected, walk_files
-from coffer.sdk._transfer._download import full_object_crc
+from coffer.sdk._transfer._download import full_object_crc, part_path
 from coffer.sdk._transfer._future import TransferFuture
 from coffer.sdk._transfer._manager import _name
 from coffer.sdk._transport import object_path
@@ -68,6 +67,10 @@ class _Forward:
 
     def on_progress(self, future: TransferFuture, n: int) -> None:
         self.parent.add_progress(n)
+
+
+# A body cut or corrupt on the way: the GET is worth another try (the transport retried the request itself).
+RETRYABLE_BODY_ERRORS = (ConnectionFailed, ServerError, IntegrityError, aiohttp.ClientError, TimeoutError)
 
 
 class AsyncTransferManager:
@@ -329,7 +332,7 @@ class AsyncTransferManager:
                 props = await self.client.bucket(bucket).object(key).head(version_id)
         fut.total = size_hint if props is None else props.size
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.coffer-{uuid.uuid4().hex[:12]}.part")
+        tmp = part_path(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             try:
@@ -360,7 +363,7 @@ class AsyncTransferManager:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._get_once(fut, fd, bucket, key, version_id, first, last, etag, whole=whole)
-            except (ConnectionFailed, ServerError, IntegrityError, aiohttp.ClientError, TimeoutError):
+            except RETRYABLE_BODY_ERRORS:
                 if attempt == attempts:
                     raise
                 await asyncio.sleep(random.uniform(0.05, 0.3 * attempt))

@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +33,23 @@ _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
 
 def full_object_crc(props: ObjectProps) -> tuple[str, str] | None:
     """(algo, b64) of a checksum that covers the whole object as one CRC, if the server gave one."""
+    return whole_crc(props.checksums, props.checksum_type)
+
+
+def whole_crc(values: Mapping[str, str | None], checksum_type: str | None) -> tuple[str, str] | None:
+    """The first full-object CRC among ``values`` ({algo: b64}), unless the checksums are composite."""
+    if (checksum_type or "FULL_OBJECT").upper() != "FULL_OBJECT":
+        return None
     for algo in checksums.CRC_ALGORITHMS:
-        value = props.checksums.get(algo)
-        if value and "-" not in value and (props.checksum_type or "FULL_OBJECT").upper() == "FULL_OBJECT":
+        value = values.get(algo)
+        if value and "-" not in value:
             return algo, value
     return None
+
+
+def part_path(path: Path) -> Path:
+    """The hidden temporary file beside ``path`` a download is written to before it is renamed over it."""
+    return path.with_name(f".{path.name}.coffer-{uuid.uuid4().hex[:12]}.part")
 
 
 def _first_then_rest(stream: Iterator[bytes]) -> Iterator[bytes | None]:
@@ -60,7 +72,7 @@ class DownloadJob:
         # A listing already told us the size: a small object then needs no HEAD, since the GET's own
         # headers carry ETag and checksums (half the requests for a folder of small files).
         self.size_hint = size_hint
-        self.tmp = self.path.with_name(f".{self.path.name}.coffer-{uuid.uuid4().hex[:12]}.part")
+        self.tmp = part_path(self.path)
 
     def run(self) -> ObjectProps:
         small_hint = self.size_hint is not None and self.size_hint < self.config.multipart_threshold

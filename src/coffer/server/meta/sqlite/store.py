@@ -181,6 +181,14 @@ class SqliteMetaStore(MetaStore):
                 raise StorageFull(str(e)) from None
             raise
 
+    async def _write_then(self, fn: Callable[[sqlite3.Connection], T], restamp: Callable[[], None]) -> T:
+        """`_write`, then `restamp` (after the commit, before the caller answers; also after a failure,
+        which may have committed nothing or, for all the caller knows, everything)."""
+        try:
+            return await self._write(fn)
+        finally:
+            restamp()
+
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._readers is None:
             raise RuntimeError("metadata store is not open")
@@ -212,10 +220,7 @@ class SqliteMetaStore(MetaStore):
 
     async def _principal_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """A write that changes users or access keys: every process's cached ones are stale once it commits."""
-        try:
-            return await self._write(fn)
-        finally:
-            self._stamps.renew(PRINCIPALS)
+        return await self._write_then(fn, lambda: self._stamps.renew(PRINCIPALS))
 
     async def put_user(self, user: User) -> None:
         values = user_values(user)
@@ -272,10 +277,7 @@ class SqliteMetaStore(MetaStore):
     # -- buckets ----------------------------------------------------------------------------------
     async def _bucket_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """A write that changes bucket rows: every process's cached rows are stale once it commits."""
-        try:
-            return await self._write(fn)
-        finally:
-            self._bucket_rows.changed()
+        return await self._write_then(fn, self._bucket_rows.changed)
 
     async def create_bucket(self, bucket: Bucket) -> None:
         await self._bucket_write(lambda c: sqlite_ops.create_bucket(c, bucket))
