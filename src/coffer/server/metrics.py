@@ -97,14 +97,24 @@ def observe_request(operation: str, status: int, seconds: float, bytes_in: int, 
                     error_code: str | None = None) -> None:
     m = _metrics()
     m["inflight"].dec()
-    m["requests"].labels(operation, str(status)).inc()
-    m["latency"].labels(operation).observe(seconds)
+    series = _series.get((operation, status))
+    if series is None:  # labels() checks and looks up its arguments on every call: once per pair here
+        series = _series[(operation, status)] = (
+            m["requests"].labels(operation, str(status)), m["latency"].labels(operation),
+            m["bytes_in"].labels(operation), m["bytes_out"].labels(operation))
+    requests, latency, received, sent = series
+    requests.inc()
+    latency.observe(seconds)
     if bytes_in:
-        m["bytes_in"].labels(operation).inc(bytes_in)
+        received.inc(bytes_in)
     if bytes_out:
-        m["bytes_out"].labels(operation).inc(bytes_out)
+        sent.inc(bytes_out)
     if error_code:
         m["errors"].labels(operation, error_code).inc()
+
+
+# (operation, status) -> that pair's labelled series; bounded by the operations times the statuses
+_series: dict[tuple[str, int], tuple[Any, Any, Any, Any]] = {}
 
 
 def observe_disconnect() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from coffer.server import metrics
+from coffer.server import logs, metrics
 
 log = logging.getLogger("coffer.access")
 enabled = True  # --no-access-log turns the line off (metrics are still counted)
@@ -61,5 +61,10 @@ def finish(request: web.BaseRequest, resp: web.StreamResponse | None, started: f
               "user": request.get("user") or "-", "operation": op, "bucket": request.get("bucket") or "-",
               "key": request.get("key") or "-", "status": status, "bytes_in": bytes_in, "bytes_out": bytes_out,
               "duration_ms": round(seconds * 1000, 3)}
-    log.info("%s %s %s %s %s %s %d %d %d %.1fms", fields["request_id"], fields["remote"], fields["user"], op,
-             fields["bucket"], fields["key"], status, bytes_in, bytes_out, seconds * 1000, extra=fields)
+    args = (fields["request_id"], fields["remote"], fields["user"], op, fields["bucket"], fields["key"], status,
+            bytes_in, bytes_out, seconds * 1000)
+    if not logs.access(fields, _LINE % args):
+        log.info(_LINE, *args, extra=fields)
+
+
+_LINE = "%s %s %s %s %s %s %d %d %d %.1fms"
