@@ -144,6 +144,7 @@ async def run_worker(cfg: Config, sock: socket.socket) -> None:
         await web.SockSite(console_runner, _console_sock, ssl_context=tls).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    metrics.start_inflight_sampler(loop)
     if tls is not None and cfg.tls_cert and cfg.tls_key:
         loop.add_signal_handler(signal.SIGHUP, reload_tls, tls, cfg.tls_cert, cfg.tls_key)
     else:
