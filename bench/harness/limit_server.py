@@ -6,7 +6,11 @@ request of the batch — the same group-commit batching Coffer's metadata writer
 control, listing indexes or S3 semantics. No PUT is answered before its bytes are on disk, so this is what
 "acknowledged = fsync'ed" costs on this machine and this client, and the ceiling a durable small PUT can
 approach. It answers `PUT /bucket` and `GET /health/ready` so the bench client can drive it like the others,
-ignores the Authorization header and keeps nothing to GET.
+and ignores the Authorization header.
+
+GET of a key answers from memory: the body this process stored for the key, or else the last body it
+stored (a worker cannot see another's memory; every body of a benchmark phase has the same size). That is
+the floor of a small GET on this machine and client: aiohttp answering bytes it holds, no lookup.
 
     python bench/harness/limit_server.py --address 127.0.0.1:PORT --data DIR --workers N
 """
@@ -64,13 +68,27 @@ def _settle(fut: asyncio.Future) -> None:
         fut.set_result(None)
 
 
+KEPT_BYTES = 256 << 20  # bodies kept in memory for GET, per process
+
+
 def make_app(appender: GroupAppender) -> web.Application:
+    kept: dict[str, bytes] = {}
+    last: list[bytes] = [b""]
+    kept_bytes = [0]
+
     async def put(request: web.Request) -> web.Response:
         body = await request.read()
         if "/" not in request.path.strip("/"):  # PUT /bucket: create it (nothing to do)
             return web.Response(status=200)
         await appender.append(body)
+        last[0] = body
+        if kept_bytes[0] + len(body) <= KEPT_BYTES:
+            kept[request.path] = body
+            kept_bytes[0] += len(body)
         return web.Response(status=200, headers={"ETag": f'"{hashlib.md5(body).hexdigest()}"'})
+
+    async def get(request: web.Request) -> web.Response:
+        return web.Response(body=kept.get(request.path, last[0]), content_type="binary/octet-stream")
 
     async def ready(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -81,6 +99,7 @@ def make_app(appender: GroupAppender) -> web.Application:
     app = web.Application(client_max_size=1 << 30)
     app.router.add_get("/health/ready", ready)
     app.router.add_put("/{tail:.*}", put)
+    app.router.add_get("/{tail:.*}", get)
     app.router.add_route("*", "/{tail:.*}", missing)
     return app
 

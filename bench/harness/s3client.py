@@ -16,8 +16,8 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from html import unescape
 from urllib.parse import quote
-from xml.sax.saxutils import unescape
 
 import aiohttp
 from defusedxml import ElementTree

@@ -23,6 +23,7 @@ from harness.s3client import (
     make_payloads,
     new_session,
     parse_list_page,
+    parse_list_page_lean,
 )
 from harness.workloads import Measure, run_streams
 from hypothesis import given, settings
@@ -41,19 +42,24 @@ def list_xml(keys: list[str], truncated: bool, token: str | None, ns: bool = Tru
             f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>{tok}</ListBucketResult>").encode()
 
 
+PARSERS = pytest.mark.parametrize("parse", [parse_list_page, parse_list_page_lean], ids=["full", "lean"])
+
+
+@PARSERS
 @given(st.lists(xml_text, max_size=30), st.booleans(), xml_text, st.booleans())
-def test_list_page_round_trip(keys, truncated, token, ns):
-    page = parse_list_page(list_xml(keys, truncated, token if truncated else None, ns))
+def test_list_page_round_trip(parse, keys, truncated, token, ns):
+    page = parse(list_xml(keys, truncated, token if truncated else None, ns))
     assert page.keys == keys
     assert page.truncated is truncated
     assert page.token == (token if truncated else None)
 
 
+@PARSERS
 @given(st.binary(max_size=300))
 @settings(max_examples=300)
-def test_list_page_garbage_raises_value_error_only(body):
+def test_list_page_garbage_raises_value_error_only(parse, body):
     try:
-        parse_list_page(body)
+        parse(body)
     except ValueError:
         pass
 
@@ -64,9 +70,17 @@ def test_list_page_garbage_raises_value_error_only(body):
     b"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
     b'<!DOCTYPE x [<!ENTITY a "aaaa">]><ListBucketResult>&a;</ListBucketResult>',
 ])
-def test_list_page_rejects(body):
+@PARSERS
+def test_list_page_rejects(parse, body):
     with pytest.raises(ValueError):
-        parse_list_page(body)
+        parse(body)
+
+
+def test_lean_list_page_checks_key_count():
+    body = list_xml(["a", "b"], False, None).replace(b"<Name>b</Name>", b"<Name>b</Name><KeyCount>3</KeyCount>")
+    with pytest.raises(ValueError, match="KeyCount"):
+        parse_list_page_lean(body)
+    assert parse_list_page_lean(body.replace(b"<KeyCount>3<", b"<KeyCount>2<")).keys == ["a", "b"]
 
 
 def test_payloads_distinct_and_exact():
