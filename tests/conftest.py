@@ -65,7 +65,7 @@ class ServerProcess:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         self.log = self.data.parent / f"server-{self.port}.log"
         cmd = [
             sys.executable, "-m", "coffer", "serve",

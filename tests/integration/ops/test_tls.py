@@ -100,11 +100,11 @@ class TlsServer:
                  "--access-key", self.access_key, "--secret-key", self.secret_key, *extra],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         ctx = ssl.create_default_context(cafile=str(self.ca))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # two workers and a TLS handshake on a loaded 2-core CI machine
         while True:
             assert self.proc.poll() is None, log.read_text()
             try:
-                with urllib.request.urlopen(self.endpoint + "/health/ready", timeout=1, context=ctx):
+                with urllib.request.urlopen(self.endpoint + "/health/ready", timeout=5, context=ctx):
                     return
             except OSError:
                 assert time.monotonic() < deadline, log.read_text()
