@@ -90,3 +90,9 @@ def test_parsers_never_raise(s: str) -> None:
     for parser in (parse_http_date, parse_amz_date, parse_iso8601):
         result = parser(s)
         assert result is None or isinstance(result, float)
+
+
+@given(st.floats(min_value=-2e9, max_value=253402300799, allow_nan=False))
+def test_http_date_is_the_standard_format_of_its_second(ts):
+    # cached per whole second: the same text as the standard library's for any moment of that second
+    assert http_date(ts) == email.utils.formatdate(ts, usegmt=True)

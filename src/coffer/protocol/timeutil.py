@@ -6,6 +6,7 @@ All functions take/return POSIX timestamps (float seconds, UTC) so callers never
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -55,7 +56,12 @@ def parse_amz_date(s: str) -> float | None:
 
 def http_date(ts: float | None = None) -> str:
     """RFC 7231 IMF-fixdate: ``Wed, 01 Jan 2025 00:00:00 GMT`` (locale independent)."""
-    t = time.gmtime(time.time() if ts is None else ts)
+    return _http_date_of_second(math.floor(time.time() if ts is None else ts))  # as gmtime rounds
+
+
+@lru_cache(maxsize=1024)  # a GET answers its object's Last-Modified: many objects share a second
+def _http_date_of_second(second: int) -> str:
+    t = time.gmtime(second)
     return (
         f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
