@@ -296,6 +296,12 @@ def test_pause_resume_and_cancel_through_the_futures(coffer_target, tmp_path):
             with pytest.raises(TransferCancelled):
                 await held
             assert held.cancelled()
+            rec = Recorder()
+            early = tm.start_upload(tmp_path / "slow.bin", b, "early.bin", subscribers=[rec])
+            assert early.cancel()  # before its task ever ran
+            with pytest.raises(TransferCancelled):
+                await early
+            assert early.state == "cancelled" and rec.events == ["queued", "cancelled"]
 
             rec = Recorder()
             fut = tm.start_upload(tmp_path / "slow.bin", b, "cancelled.bin", subscribers=[rec])

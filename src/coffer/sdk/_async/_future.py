@@ -83,10 +83,9 @@ class AsyncTransferFuture(TransferFuture):
             return await self._task
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            if self._task.cancelled() and not (current is not None and current.cancelling()):
-                # Cancelled before it ever ran: there was nothing to clean up.
-                self.set_exception(TransferCancelled("transfer cancelled", resource=self.meta.get("key")))
-                raise self._exception or TransferCancelled("transfer cancelled") from None
+            if self._task.cancelled() and self._exception is not None and \
+                    not (current is not None and current.cancelling()):
+                raise self._exception from None  # the transfer was cancelled, not this waiter
             raise
 
     def __await__(self) -> Generator[Any, None, Any]:
@@ -104,8 +103,13 @@ class AsyncTransferFuture(TransferFuture):
     def started(self, task: asyncio.Task[Any]) -> None:
         self._loop = task.get_loop()
         self._task = task
+        task.add_done_callback(self._task_done)
         if self.cancel_requested:
-            task.cancel()
+            self._cancel_task()
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() and not self.done():  # cancelled before it ever ran: nothing to clean up
+            self.set_exception(TransferCancelled("transfer cancelled", resource=self.meta.get("key")))
 
     def cancelled_by_handle(self) -> bool:
         """Whether the running task was cancelled through :meth:`cancel` (not from outside)."""

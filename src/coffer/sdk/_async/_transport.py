@@ -38,18 +38,17 @@ from coffer.sdk._transport import Query, backoff_delay, encode_query, object_pat
 T = TypeVar("T")
 Body = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | None
 Pace = Callable[[int], Awaitable[None]]
-PACE_CHUNK = 64 * 1024
+PACE_CHUNK = 64 * 1024  # the step of a paced body: fine enough for an even rate
 
 
-async def _paced(data: bytes, pace: Pace | None, progress: Callable[[int], None] | None,
+async def _paced(data: bytes, pace: Pace, progress: Callable[[int], None] | None,
                  sent: list[int]) -> AsyncIterator[bytes]:
     """``data`` in chunks, each let through by ``pace`` (a bandwidth limit) before it is handed over
     and counted in ``sent[0]`` and ``progress`` once aiohttp asks for the next one (it was written)."""
     view = memoryview(data)
     for start in range(0, len(data), PACE_CHUNK):
         chunk = view[start:start + PACE_CHUNK]
-        if pace is not None:
-            await pace(len(chunk))
+        await pace(len(chunk))
         yield bytes(chunk)
         sent[0] += len(chunk)
         if progress is not None:
@@ -183,8 +182,9 @@ class AsyncTransport:
         """Send a request, retrying transient failures; raise the typed error for any status >= 300.
 
         ``pace`` (a bandwidth limit's ``consume``) is awaited for every chunk of a bytes body before
-        it goes out, and ``progress`` gets each chunk's size once it is written (what a failed attempt
-        had reported is taken back); the body is still hashed, signed and re-sent whole on retry."""
+        it goes out, and ``progress`` gets each paced chunk's size once it is written (an unpaced
+        body's size once the answer is in; what a failed attempt had reported is taken back). The
+        body is still hashed, signed and re-sent whole on retry."""
         path = object_path(bucket, key)
         q = encode_query(query)
         target = path + ("?" + q if q else "")
@@ -228,7 +228,7 @@ class AsyncTransport:
             started = time.monotonic()
             sending: bytes | AsyncIterable[bytes] | None = data if data is not None else source
             written[0] = 0
-            if (pace is not None or progress is not None) and data:
+            if pace is not None and data:
                 sending = _paced(data, pace, progress, written)
             try:
                 resp = await session.request(method, URL(url, encoded=True), headers=send_headers,
@@ -254,6 +254,10 @@ class AsyncTransport:
             if resp.status < 300 or (resp.status == 304 and method in ("GET", "HEAD")):
                 emit(hook, RequestRecord(method, shown, resp.status, rid, attempt, attempts, elapsed,
                                          bytes_sent=sent))
+                if progress is not None and data and not written[0]:
+                    # An unpaced body goes out whole (aiohttp writes it in one go): counted once sent.
+                    written[0] = len(data)
+                    progress(len(data))
                 if stream:
                     return AsyncResponse(resp.status, resp.headers, None, resp)
                 try:
