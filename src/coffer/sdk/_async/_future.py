@@ -108,8 +108,13 @@ class AsyncTransferFuture(TransferFuture):
             self._cancel_task()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled() and not self.done():  # cancelled before it ever ran: nothing to clean up
-            self.set_exception(TransferCancelled("transfer cancelled", resource=self.meta.get("key")))
+        if task.cancelled():
+            if not self.done():  # cancelled before it ever ran: nothing to clean up
+                self.set_exception(TransferCancelled("transfer cancelled", resource=self.meta.get("key")))
+        else:
+            # The error stays in this future (as in the sync manager); retrieving it here keeps
+            # asyncio from logging "exception never retrieved" for a future nobody awaits.
+            task.exception()
 
     def cancelled_by_handle(self) -> bool:
         """Whether the running task was cancelled through :meth:`cancel` (not from outside)."""
