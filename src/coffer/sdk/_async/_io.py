@@ -35,7 +35,7 @@ from coffer.sdk._types import ObjectProps, PutResult, props_from_headers, put_re
 from coffer.sdk._writer import condition_headers, write_headers
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
     from coffer.sdk._async._handles import AsyncObject
     from coffer.sdk._async._transport import AsyncResponse, AsyncTransport, Pace
@@ -86,7 +86,7 @@ class AsyncObjectReader:
                                      stream=True, not_found=NoSuchKey)
 
     async def _stream(self, first: int | None, last: int | None, etag: str | None,
-                      chunk: int) -> AsyncIterator[bytes]:
+                      chunk: int) -> AsyncGenerator[bytes, None]:
         """The bytes of [first, last], resuming after drops (the sync reader's ``_stream``): up to
         ``max_attempts`` tries in all, each for the rest of the same version only."""
         resp = await self._open(first, last, etag)

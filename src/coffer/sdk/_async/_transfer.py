@@ -17,8 +17,9 @@ Files at or above ``multipart_threshold`` go up as a multipart upload (the async
 :func:`multipart_upload`, parts under the shared slots; with ``resume`` a pending upload of the
 same key is continued with the stored parts whose MD5 matches, and a failed one is kept for the
 next try) and come down as parallel ranged GETs pinned to the ETag (If-Match) and written in place.
-Downloads land in a hidden temporary file that is renamed once its size (and the object's
-full-object CRC, when the server has one) checks out. Cancelling (the future, or the task awaiting
+Downloads read through the async reader (a cut body goes on from its last byte) into a hidden
+temporary file that is renamed once its size (and the object's full-object CRC, when the server
+has one) checks out. Cancelling (the future, or the task awaiting
 a coroutine) aborts a multipart upload and removes a partial download.
 """
 
@@ -38,27 +39,25 @@ import aiohttp
 
 from coffer.protocol import checksums, sigv4
 from coffer.sdk._async._future import AsyncTransferFuture, TransferSlots
-from coffer.sdk._async._io import find_upload, list_parts, multipart_copy, multipart_upload
+from coffer.sdk._async._io import AsyncObjectReader, find_upload, list_parts, multipart_copy, multipart_upload
 from coffer.sdk._body import TokenBucket, with_crc32c
 from coffer.sdk._config import TransferConfig
 from coffer.sdk._errors import (
     ConnectionFailed,
     IntegrityError,
-    NoSuchKey,
     NoSuchUpload,
     ServerError,
     TransferCancelled,
     TransferFailed,
 )
 from coffer.sdk._headers import KEPT_HEADERS, meta_headers
-from coffer.sdk._reader import range_header
 from coffer.sdk._transfer._directory import DirectoryResult, key_for, local_path_for, name_selected, walk_files
 from coffer.sdk._transfer._download import full_object_crc, part_path
 from coffer.sdk._transfer._future import TransferFuture
 from coffer.sdk._transfer._manager import _name
 from coffer.sdk._transfer._upload import reusable_parts
 from coffer.sdk._transport import object_path
-from coffer.sdk._types import ObjectInfo, ObjectProps, PutResult, props_from_headers, put_result
+from coffer.sdk._types import ObjectInfo, ObjectProps, PutResult, put_result
 from coffer.sdk._writer import write_headers
 
 if TYPE_CHECKING:
@@ -508,24 +507,21 @@ class AsyncTransferManager:
     async def _get_once(self, fut: AsyncTransferFuture, fd: int, bucket: str, key: str, version_id: str | None,
                         first: int | None, last: int | None, etag: str | None, *,
                         whole: bool = False) -> ObjectProps:
-        """One GET (of a range, or the whole object) written at its offset; checks its byte count, and
-        for a whole object the full-object CRC the answer carries."""
-        headers = {"x-amz-checksum-mode": "ENABLED"}
-        rng = range_header(first, last)
-        if rng:
-            headers["Range"] = rng
-        if etag:
-            headers["If-Match"] = f'"{etag}"'
+        """One read (of a range, or the whole object) written at its offset: the async reader's
+        stream, so a body cut mid-way goes on from its last byte pinned to the ETag. Checks the byte
+        count, and for a whole object the full-object CRC the answer carries."""
+        reader = AsyncObjectReader(self.client.bucket(bucket).object(key), version_id=version_id)
         pos = first or 0
         written = 0
+        crc: tuple[str, str] | None = None
+        hasher: checksums.Hasher | None = None
         async with TransferSlots(self._slots, fut):
-            resp = await self._t.request("GET", bucket, key, headers=headers, stream=True, not_found=NoSuchKey,
-                                         query={"versionId": version_id} if version_id else None)
-            props = props_from_headers(resp.headers)
-            crc = full_object_crc(props) if whole and self.config.verify else None
-            hasher = checksums.Hasher(crc[0]) if crc else None
+            stream = reader._stream(first, last, etag, self.config.io_chunksize)
             try:
-                async for chunk in resp.iter_raw(self.config.io_chunksize):
+                async for chunk in stream:
+                    if not written and whole and self.config.verify and reader.props is not None:
+                        crc = full_object_crc(reader.props)  # the answer is in: choose what to check
+                        hasher = checksums.Hasher(crc[0]) if crc else None
                     os.pwrite(fd, chunk, pos + written)
                     written += len(chunk)
                     if hasher is not None:
@@ -534,13 +530,17 @@ class AsyncTransferManager:
                     if self.throttle is not None:
                         await self.throttle.consume(len(chunk))
             except BaseException:
-                resp.discard()
                 fut.add_progress(-written)
                 raise
-            resp.release()
-        expected = (last - pos + 1) if last is not None else int(resp.headers.get("content-length") or written)
-        if written != expected:
-            raise IntegrityError(f"GET {bucket}/{key}: got {written} bytes of {expected}")
+            finally:
+                await stream.aclose()
+        props = reader.props
+        assert props is not None
+        if whole and not written and self.config.verify:
+            crc = full_object_crc(props)
+            hasher = checksums.Hasher(crc[0]) if crc else None
+        if last is not None and written != last - pos + 1:
+            raise IntegrityError(f"GET {bucket}/{key}: got {written} bytes of {last - pos + 1}")
         if hasher is not None and crc is not None and hasher.b64() != crc[1]:
             raise IntegrityError(f"{crc[0]} mismatch: object says {crc[1]}, data gives {hasher.b64()}")
         return props
