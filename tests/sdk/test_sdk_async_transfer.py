@@ -99,7 +99,7 @@ def test_directories_both_ways_with_filters(coffer_target, tmp_path):
 def test_many_files_stay_under_the_concurrency_limit(coffer_target, tmp_path):
     """Requests in flight never pass max_concurrency, counted at the server's side of a proxy."""
     src = tmp_path / "src"
-    _tree(src, {f"f{i:03d}": 1000 + i for i in range(60)} | {"big": 16 * MiB})
+    _tree(src, {f"f{i:03d}": 1000 + i for i in range(60)} | {"big": 16 * MiB, "big2": 6 * MiB, "big3": 6 * MiB})
     proxy = CuttingProxy(coffer_target.url)
     try:
         async def main() -> None:
@@ -109,9 +109,9 @@ def test_many_files_stay_under_the_concurrency_limit(coffer_target, tmp_path):
                                    config=ClientConfig(max_attempts=3, backoff_base=0.01)) as c:
                 tm = c.transfer(SMALL_PARTS)
                 res = await tm.upload_directory(src, b.name, "")
-                assert res.files == 61
+                assert res.files == 63
                 res = await tm.download_directory(b.name, "", tmp_path / "dst")
-                assert res.files == 61 and res.bytes == 16 * MiB + sum(1000 + i for i in range(60))
+                assert res.files == 63 and res.bytes == 28 * MiB + sum(1000 + i for i in range(60))
             async with _client(coffer_target) as c:
                 await c.bucket(b.name).delete(force=True)
 

@@ -232,7 +232,11 @@ async def multipart_upload(
     call can resume it."""
     b, k = bucket, key
     if upload_id is None:
-        resp = await t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+        await slots.acquire()  # the create counts against the same limit as the parts
+        try:
+            resp = await t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+        finally:
+            slots.release()
         upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
     etags: dict[int, str] = {}
     tasks: list[asyncio.Task[None]] = []
@@ -269,7 +273,7 @@ async def multipart_upload(
                 continue
             tasks.append(asyncio.create_task(send(number, data)))
         await asyncio.gather(*tasks)
-        return await _complete(t, b, k, upload_id, etags)
+        return await _complete(t, b, k, upload_id, etags, slots)
     except BaseException as exc:
         if keep_on_failure and not isinstance(exc, asyncio.CancelledError | TransferCancelled):
             await _settle(tasks)
@@ -345,16 +349,21 @@ async def multipart_copy(
     tasks = [asyncio.create_task(copy_part(i + 1, a, z)) for i, (a, z) in enumerate(ranges)]
     try:
         await asyncio.gather(*tasks)
-        return await _complete(t, bucket, key, upload_id, etags)
+        return await _complete(t, bucket, key, upload_id, etags, slots)
     except BaseException:
         await _abort(t, bucket, key, upload_id, tasks)
         raise
 
 
-async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, etags: dict[int, str]) -> PutResult:
+async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, etags: dict[int, str],
+                    slots: Slots) -> PutResult:
     rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
     body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
-    resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
+    await slots.acquire()  # under the same limit as the parts
+    try:
+        resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
+    finally:
+        slots.release()
     root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
     if xmlutil.local_name(root) == "Error":
         raise error_from_response(500, resp.data or b"", resp.headers)

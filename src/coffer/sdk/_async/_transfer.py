@@ -429,7 +429,8 @@ class AsyncTransferManager:
         upload_id: str | None = None
         stored: dict[int, str] = {}
         if self.config.resume:
-            part, upload_id, stored = await self._resumable(bucket, key, size, part)
+            async with slots:  # a folder of big files must not list uploads past max_concurrency
+                part, upload_id, stored = await self._resumable(bucket, key, size, part)
             if upload_id:
                 fut.meta["upload_id"] = upload_id
 
