@@ -394,7 +394,12 @@ class AsyncTransferManager:
                 except BaseException:
                     window.release()
                     raise
-                child = start([forward])
+                try:
+                    child = start([forward])
+                except Exception as exc:  # refused before it began (bad arguments): this file failed
+                    failures[name] = exc
+                    window.release()
+                    continue
                 parent.children.add(child)
                 if parent.paused():
                     child.pause()
