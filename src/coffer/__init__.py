@@ -86,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncObjectReader": "coffer.sdk._async._io",
     "AsyncObjectWriter": "coffer.sdk._async._io",
     "AsyncTransferManager": "coffer.sdk._async._transfer",
+    "AsyncTransferFuture": "coffer.sdk._async._future",
     "ObjectVersion": "coffer.sdk._documents",
     "ObjectLockConfig": "coffer.sdk._documents",
     "Retention": "coffer.sdk._documents",
@@ -115,6 +116,7 @@ __all__ = [
     "AsyncObject",
     "AsyncObjectReader",
     "AsyncObjectWriter",
+    "AsyncTransferFuture",
     "AsyncTransferManager",
     "BadDigest",
     "Bucket",
@@ -208,6 +210,7 @@ def __dir__() -> list[str]:
 
 if _TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._async._client import AsyncClient
+    from coffer.sdk._async._future import AsyncTransferFuture
     from coffer.sdk._async._handles import AsyncBucket, AsyncObject
     from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter
     from coffer.sdk._async._transfer import AsyncTransferManager

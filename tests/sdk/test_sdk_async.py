@@ -176,3 +176,46 @@ def test_connection_failure_is_typed():
             assert e.value.attempts == 2
 
     run(main())
+
+
+def test_reader_resumes_a_cut_body_pinned_to_its_etag(coffer_target):
+    """A body cut mid-way is asked again from where it stopped (Range + If-Match), up to max_attempts
+    tries; an object replaced meanwhile fails with PreconditionFailed instead of being spliced."""
+    from sdk_faults import CuttingProxy
+
+    from coffer import ConnectionFailed
+
+    data = os.urandom(8 * 1024 * 1024 + 5)
+    proxy = CuttingProxy(coffer_target.url)
+
+    async def main() -> None:
+        async with _client(coffer_target) as direct:
+            b = await direct.bucket(f"sdk-async-{uuid.uuid4().hex[:12]}").create()
+            await b.object("r.bin").put(data)
+            async with AsyncClient(proxy.url, coffer_target.access_key, coffer_target.secret_key, proxy="",
+                                   config=ClientConfig(max_attempts=3, backoff_base=0.01)) as c:
+                obj = c.bucket(b.name).object("r.bin")
+                proxy.cut_down(after=1_000_000)
+                assert await obj.read() == data
+                assert proxy.cuts == 1
+                proxy.cut_down(after=2_000_000)
+                assert await obj.read((100, 5_000_099)) == data[100:5_000_100]  # a range resumes too
+                assert proxy.cuts == 2
+                proxy.cut_down(after=1_000_000, times=3)  # three cuts: all of max_attempts=3 tries
+                with pytest.raises(ConnectionFailed):
+                    await obj.read()
+                assert proxy.cuts == 5
+                got = bytearray()
+                with pytest.raises(PreconditionFailed):
+                    async for chunk in obj.get_reader(chunk_size=256 * 1024).iter_content():
+                        if not got:
+                            await b.object("r.bin").put(b"replaced")  # a new version under the reader
+                            proxy.cut_down(after=1)
+                        got += chunk
+                assert data.startswith(bytes(got))  # nothing of the new object was spliced in
+            await b.delete(force=True)
+
+    try:
+        run(main())
+    finally:
+        proxy.close()

@@ -1,4 +1,5 @@
-"""Configuration: the environment provider chain, ~/.aws profiles, proxies and config validation."""
+"""Configuration: the environment provider chain, ~/.aws profiles, proxies, config validation, and the
+bandwidth limit's token bucket arithmetic."""
 
 from __future__ import annotations
 
@@ -88,3 +89,15 @@ def test_config_validation():
     cfg = TransferConfig(multipart_chunksize=5 << 20)
     assert cfg.part_size_for(1 << 40) * 10_000 >= 1 << 40
     assert cfg.part_size_for(100) == 5 << 20
+
+
+def test_token_bucket_starts_empty_and_saves_at_most_a_quarter_second():
+    """The arithmetic both managers' bandwidth limits share (sync Throttle, async AsyncThrottle)."""
+    from coffer.sdk._body import TokenBucket
+
+    bucket = TokenBucket(1000, now=10.0)
+    assert bucket.take(500, now=10.0) == 0.5  # no budget at the start: no opening burst
+    assert bucket.take(500, now=10.5) == 0.5  # the first debt was paid by 10.5; this one by 11.0
+    assert bucket.take(100, now=60.0) == 0.0  # a long idle (or pause) saved only 250 bytes...
+    assert bucket.take(400, now=60.0) == 0.25  # ...so the next bytes wait again
+    assert bucket.take(10, now=59.0) > 0  # a clock read out of order never adds budget

@@ -23,26 +23,39 @@ Progress = Callable[[int], None]
 CHUNK = 1024 * 1024
 
 
-class Throttle:
-    """A token bucket shared by every thread of a transfer manager (bytes per second).
+class TokenBucket:
+    """The arithmetic of a bytes-per-second token bucket, with no clock, lock or sleep of its own.
 
-    Callers ask for tokens before sending or after receiving a chunk; the bucket holds at most a
-    quarter second of budget so a paused stream cannot burst far past the limit when it resumes.
+    The sync :class:`Throttle` (threads) and the asyncio one (``sdk/_async/_transfer.py``) both
+    drive it with ``time.monotonic()``. It starts empty, so a fresh limit never opens with a burst,
+    and holds at most a quarter second of budget, so a paused or idle stream cannot burst far past
+    the limit when it resumes. Callers ask for tokens before sending or after receiving a chunk.
     """
+
+    def __init__(self, rate: int, now: float) -> None:
+        self.rate = float(rate)
+        self.tokens = 0.0
+        self.stamp = now
+
+    def take(self, n: int, now: float) -> float:
+        """Spend ``n`` tokens at time ``now``; the seconds to wait before the bytes may move."""
+        self.tokens = min(self.rate / 4, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = max(self.stamp, now)
+        self.tokens -= n
+        return -self.tokens / self.rate if self.tokens < 0 else 0.0
+
+
+class Throttle:
+    """A :class:`TokenBucket` shared by every thread of a transfer manager (bytes per second)."""
 
     def __init__(self, rate: int) -> None:
         self.rate = float(rate)
-        self._tokens = 0.0
-        self._stamp = time.monotonic()
+        self._bucket = TokenBucket(rate, time.monotonic())
         self._lock = threading.Lock()
 
     def consume(self, n: int) -> None:
         with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.rate / 4, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._tokens -= n
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            wait = self._bucket.take(n, time.monotonic())
         if wait > 0:
             time.sleep(wait)
 

@@ -7,7 +7,7 @@ one place that knows the XML shapes and S3's quirks (a CompleteMultipartUpload m
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,43 +128,67 @@ def list_parts(t: Transport, bucket: str, key: str, upload_id: str) -> list[Part
     while True:
         resp = t.request("GET", bucket, key, query={"uploadId": upload_id, "part-number-marker": marker},
                          not_found=NoSuchUpload)
-        root = xmlutil.parse(resp.data or b"", max_bytes=64 << 20)
-        for el in xmlutil.children(root, "Part"):
-            number = safe_int(xmlutil.child_text(el, "PartNumber"))
-            algo = next((a for a in checksums.ALGORITHMS if xmlutil.child_text(el, "Checksum" + a)), None)
-            out.append(Part(number, unquote_etag(xmlutil.child_text(el, "ETag")),
-                            safe_int(xmlutil.child_text(el, "Size")),
-                            xmlutil.child_text(el, "Checksum" + algo) if algo else None, algo))
-        nxt = xmlutil.child_text(root, "NextPartNumberMarker")
-        if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true" or not nxt or nxt == marker:
+        parts, nxt = parse_parts_page(resp.data or b"", marker)
+        out += parts
+        if nxt is None:
             return sorted(out, key=lambda p: p.number)
         marker = nxt
 
 
+def parse_parts_page(data: bytes, marker: str) -> tuple[list[Part], str | None]:
+    """One ListParts answer: its parts, and the marker of the next page (None on the last one).
+
+    Shared by the sync calls here and the async ones (``sdk/_async/_io.py``)."""
+    root = xmlutil.parse(data, max_bytes=64 << 20)
+    out: list[Part] = []
+    for el in xmlutil.children(root, "Part"):
+        number = safe_int(xmlutil.child_text(el, "PartNumber"))
+        algo = next((a for a in checksums.ALGORITHMS if xmlutil.child_text(el, "Checksum" + a)), None)
+        out.append(Part(number, unquote_etag(xmlutil.child_text(el, "ETag")),
+                        safe_int(xmlutil.child_text(el, "Size")),
+                        xmlutil.child_text(el, "Checksum" + algo) if algo else None, algo))
+    nxt = xmlutil.child_text(root, "NextPartNumberMarker")
+    if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true" or not nxt or nxt == marker:
+        return out, None
+    return out, nxt
+
+
 def list_uploads(t: Transport, bucket: str, prefix: str = "") -> Iterator[Upload]:
     """Pending multipart uploads under ``prefix`` (follows pagination)."""
-    key_marker, id_marker = "", ""
-    while True:
-        query = {"uploads": "", "prefix": prefix, "key-marker": key_marker or None,
-                 "upload-id-marker": id_marker or None}
+    markers: tuple[str, str] | None = ("", "")
+    while markers is not None:
+        query = uploads_query(prefix, markers)
         resp = t.request("GET", bucket, query=query)
-        root = xmlutil.parse(resp.data or b"", max_bytes=64 << 20)
-        for el in xmlutil.children(root, "Upload"):
-            yield Upload(xmlutil.child_text(el, "Key") or "", xmlutil.child_text(el, "UploadId") or "",
-                         parse_iso(xmlutil.child_text(el, "Initiated")))
-        if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true":
-            return
-        nk = xmlutil.child_text(root, "NextKeyMarker") or ""
-        ni = xmlutil.child_text(root, "NextUploadIdMarker") or ""
-        if (nk, ni) == (key_marker, id_marker):
-            return
-        key_marker, id_marker = nk, ni
+        uploads, markers = parse_uploads_page(resp.data or b"", markers)
+        yield from uploads
+
+
+def uploads_query(prefix: str, markers: tuple[str, str]) -> dict[str, str | None]:
+    return {"uploads": "", "prefix": prefix, "key-marker": markers[0] or None,
+            "upload-id-marker": markers[1] or None}
+
+
+def parse_uploads_page(data: bytes, markers: tuple[str, str]) -> tuple[list[Upload], tuple[str, str] | None]:
+    """One ListMultipartUploads answer: its uploads, and the (key, upload id) markers of the next
+    page (None on the last one, or when the server repeats the markers it was given)."""
+    root = xmlutil.parse(data, max_bytes=64 << 20)
+    out = [Upload(xmlutil.child_text(el, "Key") or "", xmlutil.child_text(el, "UploadId") or "",
+                  parse_iso(xmlutil.child_text(el, "Initiated"))) for el in xmlutil.children(root, "Upload")]
+    if (xmlutil.child_text(root, "IsTruncated") or "").lower() != "true":
+        return out, None
+    nxt = (xmlutil.child_text(root, "NextKeyMarker") or "", xmlutil.child_text(root, "NextUploadIdMarker") or "")
+    return out, (None if nxt == markers else nxt)
 
 
 def find_upload(t: Transport, bucket: str, key: str) -> str | None:
     """The most recent pending upload of exactly ``key`` (for resuming), or None."""
+    return newest_upload(list_uploads(t, bucket, key), key)
+
+
+def newest_upload(uploads: Iterable[Upload], key: str) -> str | None:
+    """The upload id of the most recently initiated upload of exactly ``key`` among ``uploads``."""
     best: Upload | None = None
-    for up in list_uploads(t, bucket, key):
+    for up in uploads:
         if up.key != key:
             continue
         if best is None or (up.initiated and best.initiated and up.initiated > best.initiated):

@@ -80,6 +80,22 @@ def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None
     return first, last, (None if m.group(3) == "*" else int(m.group(3)))
 
 
+def body_span(status: int, headers: Any, first: int | None, last: int | None) -> tuple[int, int, int]:
+    """Where the body of a GET for [first, last] sits in the object: (pos, end) with ``end``
+    exclusive, and how many leading bytes to skip first (a server that ignored the Range and sent
+    the whole object from byte 0). Shared by the sync and async readers."""
+    cr = parse_content_range(headers.get("content-range"))
+    if cr is not None:
+        return cr[0], cr[1] + 1, 0
+    # A 200 is the whole object (servers may ignore Range); a 206 without Content-Range can only
+    # have started where we asked.
+    pos = (first or 0) if status == 206 else 0
+    end = pos + int(headers.get("content-length") or 0)
+    if status == 200 and first:
+        return first, (end if last is None else min(end, last + 1)), first
+    return pos, end, 0
+
+
 class ObjectReader:
     """Reads one object (or one byte range of it). Each read method makes fresh requests."""
 
@@ -157,18 +173,9 @@ class ObjectReader:
         if self.props is None or first == self.first:
             self.props = props
         etag = etag or unquote_etag(resp.headers.get("etag")) or None
-        cr = parse_content_range(resp.headers.get("content-range"))
-        if cr is not None:
-            pos, end = cr[0], cr[1] + 1
-        else:
-            # A 200 is the whole object (servers may ignore Range); a 206 without Content-Range
-            # can only have started where we asked.
-            pos = (first or 0) if resp.status == 206 else 0
-            end = pos + int(resp.headers.get("content-length") or 0)
-            if resp.status == 200 and first:  # Range ignored: drop what was not asked for
-                _skip(resp, first)
-                pos = first
-                end = end if last is None else min(end, last + 1)
+        pos, end, skip = body_span(resp.status, resp.headers, first, last)
+        if skip:  # Range ignored: drop what was not asked for
+            _skip(resp, skip)
         failures = 0
         max_attempts = self._t.config.max_attempts
         while True:
@@ -178,11 +185,11 @@ class ObjectReader:
                     yield data
                 resp.release()
                 if pos < end:
-                    raise _Dropped(f"body ended at {pos}, expected {end}")
+                    raise DroppedBody(f"body ended at {pos}, expected {end}")
                 if pos > end:
                     raise IntegrityError(f"server sent {pos - end} bytes more than announced")
                 return
-            except (_Urllib3Error, OSError, _Dropped) as exc:
+            except (_Urllib3Error, OSError, DroppedBody) as exc:
                 resp.discard()
                 failures += 1
                 if failures >= max_attempts:
@@ -197,15 +204,15 @@ class ObjectReader:
                 raise
 
 
-class _Dropped(Exception):
-    pass
+class DroppedBody(Exception):
+    """A body that ended before the byte count its answer announced (the connection dropped)."""
 
 
 def _skip(resp: Any, n: int) -> None:
     while n > 0:
         data = resp.raw.read(min(n, 1 << 20))
         if not data:
-            raise _Dropped("body ended while skipping to the resume point")
+            raise DroppedBody("body ended while skipping to the resume point")
         n -= len(data)
 
 

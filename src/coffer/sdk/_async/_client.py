@@ -126,7 +126,8 @@ class AsyncClient:
 
     def transfer(self, config: TransferConfig | None = None) -> AsyncTransferManager:
         """An async transfer manager: files and folders up and down, many at once, under one
-        ``max_concurrency`` limit of requests in flight."""
+        ``max_concurrency`` limit of requests in flight and one ``max_bandwidth`` cap; its
+        ``start_*`` calls return pausable, cancellable futures."""
         return AsyncTransferManager(self, config or TransferConfig())
 
     async def is_coffer(self) -> bool:

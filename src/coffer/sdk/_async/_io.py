@@ -9,24 +9,36 @@ failed upload is aborted so nothing half-written stays behind.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import mimetypes
 import os
+import random
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+import aiohttp
 
 from coffer.protocol import xmlutil
+from coffer.sdk import _multipart as mp
 from coffer.sdk._body import with_crc32c
 from coffer.sdk._config import MiB
-from coffer.sdk._errors import IntegrityError, NoSuchKey, NoSuchUpload, error_from_response
-from coffer.sdk._reader import ByteRange, parse_byte_range, range_header
+from coffer.sdk._errors import (
+    ConnectionFailed,
+    IntegrityError,
+    NoSuchKey,
+    NoSuchUpload,
+    TransferCancelled,
+    error_from_response,
+)
+from coffer.sdk._reader import ByteRange, DroppedBody, body_span, parse_byte_range, range_header
 from coffer.sdk._types import ObjectProps, PutResult, props_from_headers, put_result, unquote_etag
 from coffer.sdk._writer import condition_headers, write_headers
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
     from coffer.sdk._async._handles import AsyncObject
-    from coffer.sdk._async._transport import AsyncTransport
+    from coffer.sdk._async._transport import AsyncResponse, AsyncTransport, Pace
 
 PART_SIZE = 8 * MiB
 
@@ -57,27 +69,59 @@ class AsyncObjectReader:
         return bytes(buf)
 
     async def iter_content(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """Yield the bytes as they arrive, in chunks of at most ``chunk_size``."""
+        """Yield the bytes as they arrive, in chunks of at most ``chunk_size``; a dropped body is
+        asked again from where it stopped, pinned to the first answer's ETag (If-Match)."""
+        async for chunk in self._stream(self.first, self.last, None, chunk_size or self.chunk_size):
+            yield chunk
+
+    async def _open(self, first: int | None, last: int | None, etag: str | None) -> AsyncResponse:
         headers = {"x-amz-checksum-mode": "ENABLED"}
-        rng = range_header(self.first, self.last)
+        rng = range_header(first, last)
         if rng:
             headers["Range"] = rng
-        resp = await self._t.request("GET", self.object.bucket.name, self.object.key, headers=headers,
+        if etag:
+            headers["If-Match"] = f'"{etag}"'
+        return await self._t.request("GET", self.object.bucket.name, self.object.key, headers=headers,
                                      query={"versionId": self.version_id} if self.version_id else None,
                                      stream=True, not_found=NoSuchKey)
+
+    async def _stream(self, first: int | None, last: int | None, etag: str | None,
+                      chunk: int) -> AsyncGenerator[bytes, None]:
+        """The bytes of [first, last], resuming after drops (the sync reader's ``_stream``): up to
+        ``max_attempts`` tries in all, each for the rest of the same version only."""
+        resp = await self._open(first, last, etag)
         self.props = props_from_headers(resp.headers)
-        expected = int(resp.headers.get("content-length") or -1)
-        got = 0
+        etag = etag or unquote_etag(resp.headers.get("etag")) or None
+        pos, end, skip = body_span(resp.status, resp.headers, first, last)
+        failures = 0
+        max_attempts = self._t.config.max_attempts
+        where = f"GET {self.object.bucket.name}/{self.object.key}"
         try:
-            async for chunk in resp.iter_raw(chunk_size or self.chunk_size):
-                got += len(chunk)
-                yield chunk
+            if skip:
+                await _skip(resp, skip)
+            while True:
+                try:
+                    async for data in resp.iter_raw(chunk):
+                        pos += len(data)
+                        yield data
+                    resp.release()
+                    if pos < end:
+                        raise DroppedBody(f"body ended at {pos}, expected {end}")
+                    if pos > end:
+                        raise IntegrityError(f"{where}: server sent {pos - end} bytes more than announced")
+                    return
+                except (aiohttp.ClientError, OSError, TimeoutError, DroppedBody) as exc:
+                    resp.discard()
+                    failures += 1
+                    if failures >= max_attempts:
+                        raise ConnectionFailed(f"{where}: {exc}") from exc
+                    await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**failures)))
+                    resp = await self._open(pos, end - 1, etag)
+                    if resp.status == 200:
+                        await _skip(resp, pos)
         except BaseException:
             resp.discard()
             raise
-        resp.release()
-        if expected >= 0 and got != expected:
-            raise IntegrityError(f"GET {self.object.bucket.name}/{self.object.key}: got {got} bytes of {expected}")
 
     async def read_into_file(self, fileobj: BinaryIO) -> int:
         """Stream into an open binary file; returns the number of bytes written."""
@@ -154,31 +198,56 @@ class AsyncObjectWriter:
         return await multipart_upload(self._t, b, k, headers, next_part, asyncio.Semaphore(max(1, concurrency)))
 
 
+class Slots(Protocol):
+    """Request slots: an ``asyncio.Semaphore``, or the transfer manager's pausable view of one."""
+
+    async def acquire(self) -> Any: ...
+
+    def release(self) -> None: ...
+
+
 async def multipart_upload(
     t: AsyncTransport,
     bucket: str,
     key: str,
     headers: dict[str, str],
     next_part: Callable[[], Awaitable[bytes | None]],
-    slots: asyncio.Semaphore,
+    slots: Slots,
     on_sent: Callable[[int], None] | None = None,
+    *,
+    pace: Pace | None = None,
+    upload_id: str | None = None,
+    stored: Mapping[int, str] | None = None,
+    on_reused: Callable[[int], None] | None = None,
+    keep_on_failure: bool = False,
 ) -> PutResult:
     """One multipart upload: parts from ``next_part`` (None at the end), each sent under a slot of
     ``slots`` taken *before* the part is read, so memory stays within the slots x the part size
-    (the async transfer manager passes its shared semaphore). Any failure aborts the upload."""
+    (the async transfer manager passes its shared semaphore); ``pace`` paces each part's bytes and
+    ``on_sent`` hears of them as they are written (a failed attempt's are taken back).
+
+    ``upload_id`` continues a pending upload: a part whose number is in ``stored`` (number -> MD5
+    ETag) and whose bytes have that MD5 is not sent again (``on_reused`` gets its size). A failure
+    aborts the upload, unless ``keep_on_failure`` (then only a cancellation does), so that a later
+    call can resume it."""
     b, k = bucket, key
-    resp = await t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
-    upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
+    if upload_id is None:
+        await slots.acquire()  # the create counts against the same limit as the parts
+        try:
+            resp = await t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+        finally:
+            slots.release()
+        upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
     etags: dict[int, str] = {}
     tasks: list[asyncio.Task[None]] = []
+    stored = stored or {}
 
     async def send(number: int, data: bytes) -> None:
         try:
             r = await t.request("PUT", b, k, query={"partNumber": str(number), "uploadId": upload_id},
-                                body=data, headers=with_crc32c(data, {}), not_found=NoSuchUpload)
+                                body=data, headers=with_crc32c(data, {}), not_found=NoSuchUpload, pace=pace,
+                                progress=on_sent)
             etags[number] = unquote_etag(r.headers.get("etag"))
-            if on_sent is not None:
-                on_sent(len(data))
         finally:
             slots.release()
 
@@ -195,12 +264,49 @@ async def multipart_upload(
                 slots.release()
                 break
             number += 1
+            etag = stored.get(number)
+            if etag is not None and await asyncio.to_thread(_md5_hex, data) == etag:
+                slots.release()
+                etags[number] = etag
+                if on_reused is not None:
+                    on_reused(len(data))
+                continue
             tasks.append(asyncio.create_task(send(number, data)))
         await asyncio.gather(*tasks)
-        return await _complete(t, b, k, upload_id, etags)
-    except BaseException:
-        await _abort(t, b, k, upload_id, tasks)
+        return await _complete(t, b, k, upload_id, etags, slots)
+    except BaseException as exc:
+        if keep_on_failure and not isinstance(exc, asyncio.CancelledError | TransferCancelled):
+            await _settle(tasks)
+        else:
+            await _abort(t, b, k, upload_id, tasks)
         raise
+
+
+def _md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+async def find_upload(t: AsyncTransport, bucket: str, key: str) -> str | None:
+    """The most recent pending multipart upload of exactly ``key`` (for resuming), or None."""
+    uploads: list[mp.Upload] = []
+    markers: tuple[str, str] | None = ("", "")
+    while markers is not None:
+        resp = await t.request("GET", bucket, query=mp.uploads_query(key, markers))
+        page, markers = mp.parse_uploads_page(resp.data or b"", markers)
+        uploads += page
+    return mp.newest_upload(uploads, key)
+
+
+async def list_parts(t: AsyncTransport, bucket: str, key: str, upload_id: str) -> list[mp.Part]:
+    """Every part of a pending upload stored so far (follows pagination)."""
+    out: list[mp.Part] = []
+    marker: str | None = "0"
+    while marker is not None:
+        resp = await t.request("GET", bucket, key, query={"uploadId": upload_id, "part-number-marker": marker},
+                               not_found=NoSuchUpload)
+        parts, marker = mp.parse_parts_page(resp.data or b"", marker)
+        out += parts
+    return sorted(out, key=lambda p: p.number)
 
 
 async def multipart_copy(
@@ -212,7 +318,7 @@ async def multipart_copy(
     size: int,
     part_size: int,
     etag: str | None,
-    slots: asyncio.Semaphore,
+    slots: Slots,
     on_sent: Callable[[int], None] | None = None,
 ) -> PutResult:
     """A server-side copy of ``source`` ("bucket/key[?versionId=...]", ``size`` bytes) into
@@ -226,9 +332,12 @@ async def multipart_copy(
         part_headers = {"x-amz-copy-source": source, "x-amz-copy-source-range": f"bytes={first}-{last}"}
         if etag:
             part_headers["x-amz-copy-source-if-match"] = f'"{etag}"'
-        async with slots:
+        await slots.acquire()
+        try:
             r = await t.request("PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id},
                                 headers=part_headers, not_found=NoSuchUpload)
+        finally:
+            slots.release()
         root = xmlutil.parse(r.data or b"<CopyPartResult/>")
         if xmlutil.local_name(root) == "Error":  # a 200 whose body is an error (S3 may do that)
             raise error_from_response(500, r.data or b"", r.headers)
@@ -240,30 +349,48 @@ async def multipart_copy(
     tasks = [asyncio.create_task(copy_part(i + 1, a, z)) for i, (a, z) in enumerate(ranges)]
     try:
         await asyncio.gather(*tasks)
-        return await _complete(t, bucket, key, upload_id, etags)
+        return await _complete(t, bucket, key, upload_id, etags, slots)
     except BaseException:
         await _abort(t, bucket, key, upload_id, tasks)
         raise
 
 
-async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, etags: dict[int, str]) -> PutResult:
+async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, etags: dict[int, str],
+                    slots: Slots) -> PutResult:
     rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
     body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
-    resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
+    await slots.acquire()  # under the same limit as the parts
+    try:
+        resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)
+    finally:
+        slots.release()
     root = xmlutil.parse(resp.data or b"<CompleteMultipartUploadResult/>")
     if xmlutil.local_name(root) == "Error":
         raise error_from_response(500, resp.data or b"", resp.headers)
     return put_result(resp.headers, xmlutil.child_text(root, "ETag"))
 
 
-async def _abort(t: AsyncTransport, b: str, k: str, upload_id: str, tasks: list[asyncio.Task[None]]) -> None:
+async def _settle(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _abort(t: AsyncTransport, b: str, k: str, upload_id: str, tasks: list[asyncio.Task[None]]) -> None:
+    await _settle(tasks)
     try:
         await asyncio.shield(t.request("DELETE", b, k, query={"uploadId": upload_id}, not_found=NoSuchUpload))
     except Exception:
         pass
+
+
+async def _skip(resp: AsyncResponse, n: int) -> None:
+    assert resp.raw is not None
+    while n > 0:
+        data = await resp.raw.content.read(min(n, 1 << 20))
+        if not data:
+            raise DroppedBody("body ended while skipping to the resume point")
+        n -= len(data)
 
 
 async def _aiter_parts(source: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

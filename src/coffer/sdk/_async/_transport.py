@@ -13,7 +13,7 @@ import asyncio
 import base64
 import hashlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -37,6 +37,22 @@ from coffer.sdk._transport import Query, backoff_delay, encode_query, object_pat
 
 T = TypeVar("T")
 Body = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | None
+Pace = Callable[[int], Awaitable[None]]
+PACE_CHUNK = 64 * 1024  # the step of a paced body: fine enough for an even rate
+
+
+async def _paced(data: bytes, pace: Pace, progress: Callable[[int], None] | None,
+                 sent: list[int]) -> AsyncIterator[bytes]:
+    """``data`` in chunks, each let through by ``pace`` (a bandwidth limit) before it is handed over
+    and counted in ``sent[0]`` and ``progress`` once aiohttp asks for the next one (it was written)."""
+    view = memoryview(data)
+    for start in range(0, len(data), PACE_CHUNK):
+        chunk = view[start:start + PACE_CHUNK]
+        await pace(len(chunk))
+        yield bytes(chunk)
+        sent[0] += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
 
 
 class AsyncResponse:
@@ -160,8 +176,15 @@ class AsyncTransport:
         content_length: int | None = None,
         stream: bool = False,
         not_found: type[CofferError] = NotFound,
+        pace: Pace | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> AsyncResponse:
-        """Send a request, retrying transient failures; raise the typed error for any status >= 300."""
+        """Send a request, retrying transient failures; raise the typed error for any status >= 300.
+
+        ``pace`` (a bandwidth limit's ``consume``) is awaited for every chunk of a bytes body before
+        it goes out, and ``progress`` gets each paced chunk's size once it is written (an unpaced
+        body's size once the answer is in; what a failed attempt had reported is taken back). The
+        body is still hashed, signed and re-sent whole on retry."""
         path = object_path(bucket, key)
         q = encode_query(query)
         target = path + ("?" + q if q else "")
@@ -191,16 +214,28 @@ class AsyncTransport:
         shown = redact_target(target)
         sent = len(data) if data is not None else content_length
         session = self._get_session()
+        written = [0]  # bytes of the current attempt reported to ``progress``
+
+        def take_back() -> None:
+            if progress is not None and written[0]:
+                progress(-written[0])
+            written[0] = 0
+
         attempt = 0
         while True:
             attempt += 1
             send_headers = self._sign(method, url, base, payload_hash)
             started = time.monotonic()
+            sending: bytes | AsyncIterable[bytes] | None = data if data is not None else source
+            written[0] = 0
+            if pace is not None and data:
+                sending = _paced(data, pace, progress, written)
             try:
                 resp = await session.request(method, URL(url, encoded=True), headers=send_headers,
-                                             data=data if data is not None else source, proxy=self.proxy,
+                                             data=sending, proxy=self.proxy,
                                              allow_redirects=False, skip_auto_headers=("Content-Type",))
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                take_back()
                 err: CofferError = ConnectionFailed(f"{method} {resource}: {exc}", resource=resource)
                 err.attempts = attempt
                 retry = attempt < attempts
@@ -219,12 +254,17 @@ class AsyncTransport:
             if resp.status < 300 or (resp.status == 304 and method in ("GET", "HEAD")):
                 emit(hook, RequestRecord(method, shown, resp.status, rid, attempt, attempts, elapsed,
                                          bytes_sent=sent))
+                if progress is not None and data and not written[0]:
+                    # An unpaced body goes out whole (aiohttp writes it in one go): counted once sent.
+                    written[0] = len(data)
+                    progress(len(data))
                 if stream:
                     return AsyncResponse(resp.status, resp.headers, None, resp)
                 try:
                     payload = await resp.read()
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     resp.close()
+                    take_back()
                     if attempt >= attempts:
                         raise ConnectionFailed(f"{method} {resource}: {exc}", resource=resource) from exc
                     await asyncio.sleep(backoff_delay(self.config, attempt, None))
@@ -236,6 +276,7 @@ class AsyncTransport:
             except (TimeoutError, aiohttp.ClientError, OSError):
                 err_body = b""
             resp.release()
+            take_back()
             err = error_from_response(resp.status, err_body, resp.headers, resource=resource, not_found=not_found)
             err.attempts = attempt
             retry = attempt < attempts and is_retryable(err)

@@ -199,18 +199,7 @@ class UploadJob:
             # Continue with the CRC the interrupted upload used (servers that do not list part
             # checksums leave ours: the same configuration most likely started it).
             self.algo = stored[0].algo
-            # Adopt the layout of the interrupted upload when it was made with another chunk size.
-            first = stored[0]
-            if first.number == 1 and first.size != part_size and first.size >= MIN_PART_SIZE \
-                    and -(-size // first.size) <= 10_000:
-                part_size = first.size
-        reusable: dict[int, mp.Part] = {}
-        for p in stored:
-            offset = (p.number - 1) * part_size
-            expected = min(part_size, size - offset) if offset < size else -1
-            if p.size == expected and _MD5_HEX.match(p.etag):
-                reusable[p.number] = p
-        return part_size, reusable
+        return reusable_parts(stored, size, part_size)
 
     def cleanup(self, exc: BaseException) -> None:
         """After a failure: abort when cancelled (or when resuming is off), else keep for resume."""
@@ -221,6 +210,27 @@ class UploadJob:
                 mp.abort(self.t, self.bucket, self.key, self.upload_id)
             except CofferError:
                 pass
+
+
+def reusable_parts(stored: list[mp.Part], size: int, part_size: int) -> tuple[int, dict[int, mp.Part]]:
+    """The part size to go on with and the stored parts that may be reused for ``size`` bytes.
+
+    The layout of the interrupted upload is adopted when it used another part size (from its part
+    1); a part is a candidate only if its size fits that layout and its ETag is a plain MD5, which
+    the caller still compares with the local bytes. Shared by the sync and async managers.
+    """
+    if stored and stored[0].algo:
+        first = stored[0]
+        if first.number == 1 and first.size != part_size and first.size >= MIN_PART_SIZE \
+                and -(-size // first.size) <= 10_000:
+            part_size = first.size
+    reusable: dict[int, mp.Part] = {}
+    for p in stored:
+        offset = (p.number - 1) * part_size
+        expected = min(part_size, size - offset) if offset < size else -1
+        if p.size == expected and _MD5_HEX.match(p.etag):
+            reusable[p.number] = p
+    return part_size, reusable
 
 
 def _bind(fn: Callable[[int, bytes], mp.Part], number: int, data: bytes) -> Callable[[], mp.Part]:
