@@ -25,7 +25,7 @@ from coffer.cli._cmd_transfer import Job, Runner, child_of, local_or_remote
 from coffer.cli._filters import Selector
 from coffer.cli._output import Output, UsageError, command, human_size
 from coffer.cli._stop import Stopper
-from coffer.sdk._errors import CofferError, ConnectionFailed, NotFound, ServerError
+from coffer.sdk._errors import CofferError, ConnectionFailed, NoSuchKey, NotFound, ServerError
 from coffer.sdk._listen import CREATED, REMOVED, BucketEvent
 from coffer.sdk._transfer._directory import local_path_for
 
@@ -35,7 +35,10 @@ BACKOFF_MAX = 30.0
 def stamp_download(job: Job) -> None:
     """A downloaded file takes its object's Last-Modified, so the next mirror pass sees it as current."""
     assert isinstance(job.src, Remote) and isinstance(job.dst, Path)
-    props = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).head()
+    try:
+        props = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).head()
+    except NoSuchKey:
+        return  # removed since it was downloaded: the next pass (or its event) deletes the copy
     if props.last_modified:
         ts = props.last_modified.timestamp()
         os.utime(job.dst, (ts, ts))
@@ -58,7 +61,10 @@ def follow_bucket(out: Output, src: Remote, dst: Path | Remote, sel: Selector, r
         while not stop.requested:
             try:
                 with bucket.listen(events=[CREATED, REMOVED], prefix=prefix) as stream, stop.interrupting(stream):
-                    sync_once(quiet_when_done=not first)
+                    try:
+                        sync_once(quiet_when_done=not first)
+                    except NoSuchKey as e:  # the pass's one object went away meanwhile: its event follows
+                        out.note(f"coffer: {e}")
                     first, delay = False, 1.0
                     for ev in stream:
                         if stop.requested:
