@@ -36,6 +36,7 @@ class CuttingProxy:
         self._cuts: dict[str, list[int]] = {"up": [], "down": []}
         self._base = {"up": 0, "down": 0}
         self._corrupt_down: list[int] = []
+        self._corrupt_up: list[int] = []  # offsets in the client->server bytes of all connections
         self.corruptions = 0
         self.open_connections = 0
         self.peak_connections = 0  # most client connections open at once
@@ -59,6 +60,11 @@ class CuttingProxy:
         """Flip one byte at offset ``at`` of the next ``times`` connections' server->client stream."""
         with self.lock:
             self._corrupt_down += [at] * times
+
+    def corrupt_up(self, at: int) -> None:
+        """Flip the ``at``-th byte client->server counted from now (over every connection)."""
+        with self.lock:
+            self._corrupt_up.append(self.bytes_up + at)
 
     def close(self) -> None:
         self._stop = True
@@ -112,6 +118,11 @@ class CuttingProxy:
                         self.cuts += 1
                     sent = len(data) if cut_at is None else max(0, cut_at)
                     if direction == "up":
+                        for at in [a for a in self._corrupt_up if total <= a < total + sent]:
+                            i = at - total
+                            data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+                            self._corrupt_up.remove(at)
+                            self.corruptions += 1
                         self.bytes_up += sent
                     else:
                         self.bytes_down += sent

@@ -23,6 +23,7 @@ from coffer import (
     AsyncClient,
     AsyncTransferFuture,
     AsyncTransferManager,
+    BadDigest,
     ClientConfig,
     TransferCancelled,
     TransferConfig,
@@ -445,3 +446,84 @@ def test_a_cut_download_goes_on_from_its_last_byte(coffer_target, tmp_path):
     finally:
         proxy.close()
     assert (tmp_path / "small").read_bytes() == small and (tmp_path / "big").read_bytes() == big
+
+
+def _crc_b64(algo: str, data: bytes) -> str:
+    """The object's CRC as S3 shows it, computed without Coffer's code."""
+    import base64
+    import zlib
+
+    import awscrt.checksums
+
+    value = zlib.crc32(data) if algo == "CRC32" else awscrt.checksums.crc32c(data)
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+@pytest.mark.parametrize("algo", ["CRC32C", "CRC32"])
+def test_uploads_carry_the_configured_full_object_crc(coffer_target, tmp_path, algo):
+    """Single PUT and multipart: HEAD with ChecksumMode=ENABLED (boto3) shows the configured CRC of the
+    whole file, as a FULL_OBJECT checksum, as after the sync manager's uploads."""
+    import boto3
+    from botocore.config import Config
+
+    files = {"single.bin": os.urandom(MiB + 17), "multi.bin": os.urandom(12 * MiB + 123)}  # 1 and 3 parts
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=3,
+                            checksum_algorithm=algo)
+    bucket = f"sdk-atx-{uuid.uuid4().hex[:12]}"
+
+    async def main() -> None:
+        async with _client(coffer_target) as c:
+            await c.bucket(bucket).create()
+            tm = c.transfer(config)
+            for name in files:
+                await tm.upload(tmp_path / name, bucket, name)
+
+    asyncio.run(main())
+    s3 = boto3.client("s3", endpoint_url=coffer_target.url, aws_access_key_id=coffer_target.access_key,
+                      aws_secret_access_key=coffer_target.secret_key, region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}))
+    try:
+        for name, data in files.items():
+            head = s3.head_object(Bucket=bucket, Key=name, ChecksumMode="ENABLED")
+            assert head.get("Checksum" + algo) == _crc_b64(algo, data), (name, head)
+            assert head.get("ChecksumType") == "FULL_OBJECT", (name, head)
+            assert head["ETag"].endswith('-3"') == (name == "multi.bin")
+    finally:
+        asyncio.run(_drop(coffer_target, bucket))
+
+
+async def _drop(target, bucket: str) -> None:
+    async with _client(target) as c:
+        await c.bucket(bucket).delete(force=True)
+
+
+def test_a_part_corrupted_on_the_way_is_refused(coffer_target, tmp_path):
+    """A byte flipped inside a part (by a proxy, after the part's CRC was computed): the server refuses
+    the part by its CRC, the upload fails and (resume off) is aborted, and no object appears."""
+    (tmp_path / "multi.bin").write_bytes(os.urandom(12 * MiB))
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=3,
+                            resume=False)
+    bucket = f"sdk-atx-{uuid.uuid4().hex[:12]}"
+    proxy = CuttingProxy(coffer_target.url)
+
+    async def main() -> None:
+        async with _client(coffer_target) as c:
+            await c.bucket(bucket).create()
+        async with AsyncClient(proxy.url, coffer_target.access_key, coffer_target.secret_key, proxy="",
+                               config=ClientConfig(max_attempts=1)) as c:
+            proxy.corrupt_up(at=100_000)  # past the create's few hundred bytes: inside a part's body
+            with pytest.raises(BadDigest, match="CRC32C"):
+                await c.transfer(config).upload(tmp_path / "multi.bin", bucket, "multi.bin")
+            assert proxy.corruptions == 1
+        async with _client(coffer_target) as c:
+            b = c.bucket(bucket)
+            assert [o async for o in b.list_objects()] == []
+            assert list(await b.list_uploads()) == []  # aborted
+
+    try:
+        asyncio.run(main())
+    finally:
+        proxy.close()
+        asyncio.run(_drop(coffer_target, bucket))

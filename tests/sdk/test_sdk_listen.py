@@ -238,3 +238,100 @@ def test_mirror_watch_reconnects_and_catches_up(tmp_path, server_factory):
         code, _out, err = _stop(proc)
     assert code == 0, err
     assert "reconnecting" in err
+
+
+
+class _Drained:
+    """Reads a command's stdout and stderr as they come (so neither pipe fills up), stderr kept."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc, self.err = proc, b""
+        self._threads = [threading.Thread(target=self._read, args=(f, f is proc.stderr), daemon=True)
+                         for f in (proc.stdout, proc.stderr)]
+        for t in self._threads:
+            t.start()
+
+    def _read(self, f: Any, keep: bool) -> None:
+        for line in f:
+            if keep:
+                self.err += line
+
+    def exit_within(self, sig: int, bound: float = 10) -> tuple[int, str]:
+        """Send `sig`; the command must be gone within `bound` seconds (generous: it never waits for an
+        event or a transfer to finish). Returns its exit code and stderr."""
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(bound)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"still running {bound} s after signal {sig}: {self.err.decode()[-2000:]}") from None
+        finally:
+            for t in self._threads:
+                t.join(5)
+        return self.proc.returncode, self.err.decode()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_mirror_watch_stops_promptly_while_a_download_is_in_flight(tmp_path, coffer_target, coffer_bkt, sig):
+    """A signal during a long (rate-limited) download cancels it: exit 0 at once, no partial file left."""
+    s3 = _s3(coffer_target)
+    local = tmp_path / "mirror"
+    local.mkdir()
+    run = _Drained(_cli(tmp_path, coffer_target, "mirror", "--watch", "--limit-rate", "128K",
+                        f"dev/{coffer_bkt.name}", str(local)))
+    try:
+        _until(lambda: b"Watching" in run.err, "the watch to start")
+        s3.put_object(Bucket=coffer_bkt.name, Key="big.bin", Body=os.urandom(4 << 20))  # 32 s at 128 KiB/s
+        _until(lambda: any(local.iterdir()), "the download to start")
+    finally:
+        code, err = run.exit_within(sig)
+    assert code == 0, err
+    assert "Stopped watching." in err and "Exception ignored" not in err and "Traceback" not in err, err
+    assert list(local.iterdir()) == []  # the partial file was removed
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_watch_commands_stop_promptly_while_waiting_and_while_events_flow(tmp_path, coffer_target, coffer_client,
+                                                                        sig):
+    """mirror --watch (bucket to bucket, bucket to folder, folder to bucket) and watch, each signalled
+    while idle on its stream or rescan, and again while writes keep coming: exit 0, quietly, every time."""
+    s3 = _s3(coffer_target)
+    src, dst = (coffer_client.bucket(f"sdk-{uuid.uuid4().hex[:16]}").create() for _ in range(2))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    commands = [["mirror", "--remove", "--watch", f"dev/{src.name}", f"dev/{dst.name}"],
+                ["mirror", "--remove", "--watch", f"dev/{src.name}", str(tmp_path / "into")],
+                ["mirror", "--watch", "--interval", "1s", str(folder), f"dev/{dst.name}"],
+                ["watch", f"dev/{src.name}"]]
+    try:
+        for flowing in (False, True):
+            for args in commands:
+                run = _Drained(_cli(tmp_path, coffer_target, *args))
+                stop = threading.Event()
+
+                def write(stop: threading.Event = stop) -> None:
+                    n = 0
+                    while not stop.is_set():
+                        s3.put_object(Bucket=src.name, Key=f"k{n % 7}", Body=b"x" * 100)
+                        s3.delete_object(Bucket=src.name, Key=f"k{(n + 3) % 7}")
+                        (folder / f"f{n % 5}").write_bytes(os.urandom(100))
+                        n += 1
+
+                writer = threading.Thread(target=write, daemon=True)
+                try:
+                    if args[0] == "mirror":
+                        _until(lambda r=run: b"Watching" in r.err, "the command to start")
+                    if flowing:
+                        writer.start()
+                    time.sleep(1.5)  # into the wait for the next event (or between two)
+                finally:
+                    code, err = run.exit_within(sig)
+                    stop.set()
+                    if flowing:
+                        writer.join(10)
+                assert code == 0, (args, err)
+                assert "Exception ignored" not in err and "Traceback" not in err, (args, err)
+    finally:
+        for b in (src, dst):
+            b.delete(force=True)

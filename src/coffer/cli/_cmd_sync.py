@@ -10,7 +10,8 @@ Last-Modified so an unchanged object is never fetched twice. Remote-to-remote sy
 ETag. ``--delete`` removes what exists only at the destination (never what the filters exclude);
 ``--dry-run`` only reports. ``SRC`` and ``SRC/`` mean the same: the folder's contents.
 
-``mirror --watch`` keeps going until interrupted (Ctrl-C or SIGTERM end it with exit code 0): a local
+``mirror --watch`` keeps going until interrupted (Ctrl-C or SIGTERM end it promptly with exit code 0,
+cancelling the transfers in flight: cli/_stop.py): a local
 source folder is rescanned every ``--interval`` and what changed is sent; a bucket source
 (``ALIAS/BUCKET[/PREFIX]``) is followed through its listen stream (cli/_cmd_watch.py).
 """
@@ -18,8 +19,6 @@ source folder is rescanned every ``--interval`` and what changed is sent; a buck
 from __future__ import annotations
 
 import hashlib
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from coffer.cli._cmd_transfer import (
 from coffer.cli._cmd_watch import follow_bucket, stamp_download
 from coffer.cli._filters import Selector, parse_age, selector, selector_options
 from coffer.cli._output import Output, UsageError, command
+from coffer.cli._stop import Stopper
 from coffer.protocol import checksums
 from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
 from coffer.sdk._types import ObjectInfo
@@ -224,23 +224,17 @@ def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, int
             out, src, dst, sel, mode, remove, dry_run, runner, quiet_when_done=quiet_when_done))
         return
     pause = parse_age(interval)
-    signal.signal(signal.SIGTERM, _stop)
     out.note(f"Watching {src} (every {interval}); Ctrl-C to stop")
     last: dict[str, tuple[int, float]] | None = None
-    try:
-        while True:
+    with Stopper() as stop:
+        stop.on_stop(runner.cancel)
+        while not stop.requested:
             state = {str(p): (s, p.stat().st_mtime) for p, _r, s in walk_files(src)}
             if state != last:
                 _sync_once(out, src, dst, sel, mode, remove, dry_run, runner, quiet_when_done=True)
                 last = state
-            time.sleep(pause)
-    except KeyboardInterrupt:
-        out.note("Stopped watching.")
-
-
-def _stop(*_args: Any) -> None:
-    """SIGTERM ends a watch like Ctrl-C does: after the transfer in progress, cleanly."""
-    raise KeyboardInterrupt
+            stop.wait(pause)
+    out.note("Stopped watching.")
 
 
 def _delete(out: Output, extra: list[Path | Remote]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import click
 
-from coffer import Client, TransferConfig, TransferFuture, TransferManager
+from coffer import Client, TransferCancelled, TransferConfig, TransferFuture, TransferManager
 from coffer.cli import _aliases
 from coffer.cli._aliases import Remote
 from coffer.cli._filters import Selector, selector, selector_options
@@ -149,6 +150,19 @@ class Runner:
         self.content_type, self.metadata = content_type, metadata
         self._managers: dict[str, TransferManager] = {}
         self._clients: dict[str, Client] = {}
+        self.stopping = threading.Event()  # cancel() was called: start nothing more
+        self._lock = threading.Lock()
+        self._inflight: list[TransferFuture] = []
+
+    def cancel(self) -> None:
+        """Stop (from another thread: the watch commands' signal thread): the transfers in flight are
+        cancelled (an upload aborted, a partial download removed), no new one starts, and what was
+        cancelled is not reported as failed; ``run`` still counts it, so no ``--remove`` follows."""
+        self.stopping.set()
+        with self._lock:
+            inflight = list(self._inflight)
+        for fut in inflight:
+            fut.cancel()
 
     def _tm(self, r: Remote) -> TransferManager:
         if r.alias.name not in self._managers:
@@ -176,13 +190,28 @@ class Runner:
                         nonlocal failures
                         failures += self._report(job, exc)
 
-                    _small_files.run(small, self.config, self.content_type, self.metadata, subs or [], done)
+                    started = _small_files.run(small, self.config, self.content_type, self.metadata, subs or [],
+                                               done, self.stopping)
+                    failures += len(small) - started  # not started: stopped first
             futures = []
             for job in rest:
-                futures.append((job, self._start(job, subs if subs is not None else bars.subscriber(
-                    str(job.src).rsplit("/", 1)[-1]))))
+                if self.stopping.is_set():
+                    failures += 1
+                    continue
+                fut = self._start(job, subs if subs is not None else bars.subscriber(
+                    str(job.src).rsplit("/", 1)[-1]))
+                with self._lock:
+                    self._inflight.append(fut)
+                if self.stopping.is_set():  # cancel() may have run before the append
+                    fut.cancel()
+                futures.append((job, fut))
             for job, fut in futures:
                 exc = fut.exception()
+                with self._lock:
+                    self._inflight.remove(fut)
+                if isinstance(exc, TransferCancelled) and self.stopping.is_set():
+                    failures += 1  # stopped, not failed: said by the command, once
+                    continue
                 if exc is not None and len(jobs) == 1:
                     self._shutdown()
                     raise exc  # the command's one error, reported once by the caller

@@ -7,14 +7,13 @@ first pass is both mirrored and reported: nothing falls between the two), then a
 created -> download (or server-side copy to a remote TARGET), removed -> delete at TARGET with
 ``--remove``. When the stream drops (server restart, network), it reconnects with exponential backoff
 (1 s doubling to 30 s) and mirrors once more after reconnecting, so what happened while it was away
-is caught up. SIGTERM and Ctrl-C end it cleanly (exit code 0).
+is caught up. SIGTERM and Ctrl-C end it cleanly and promptly (exit code 0): the stream is interrupted and
+the transfers in flight are cancelled (cli/_stop.py says why no exception is raised from a signal).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,21 @@ from coffer.cli._cmd_settings import EVENT_NAMES
 from coffer.cli._cmd_transfer import Job, Runner, child_of, local_or_remote
 from coffer.cli._filters import Selector
 from coffer.cli._output import Output, UsageError, command, human_size
-from coffer.sdk._errors import CofferError, ConnectionFailed, NotFound, ServerError
+from coffer.cli._stop import Stopper
+from coffer.sdk._errors import CofferError, ConnectionFailed, NoSuchKey, NotFound, ServerError
 from coffer.sdk._listen import CREATED, REMOVED, BucketEvent
 from coffer.sdk._transfer._directory import local_path_for
 
 BACKOFF_MAX = 30.0
 
 
-def _stop(*_args: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def stamp_download(job: Job) -> None:
     """A downloaded file takes its object's Last-Modified, so the next mirror pass sees it as current."""
     assert isinstance(job.src, Remote) and isinstance(job.dst, Path)
-    props = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).head()
+    try:
+        props = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).head()
+    except NoSuchKey:
+        return  # removed since it was downloaded: the next pass (or its event) deletes the copy
     if props.last_modified:
         ts = props.last_modified.timestamp()
         os.utime(job.dst, (ts, ts))
@@ -52,27 +51,35 @@ def _prefix(r: Remote) -> str:
 def follow_bucket(out: Output, src: Remote, dst: Path | Remote, sel: Selector, remove: bool, dry_run: bool,
                   runner: Runner, sync_once: Any) -> None:
     """mirror --watch of a bucket (see the module notes); `sync_once()` runs one whole mirror pass."""
-    signal.signal(signal.SIGTERM, _stop)
     bucket = src.alias.client().bucket(src.bucket or "")
     prefix = _prefix(src)
     delay = 1.0
     first = True
     out.note(f"Watching {src.alias.name}/{src.bucket}/{prefix} for changes; Ctrl-C to stop")
-    try:
-        while True:
+    with Stopper() as stop:
+        stop.on_stop(runner.cancel)
+        while not stop.requested:
             try:
-                with bucket.listen(events=[CREATED, REMOVED], prefix=prefix) as stream:
-                    sync_once(quiet_when_done=not first)
+                with bucket.listen(events=[CREATED, REMOVED], prefix=prefix) as stream, stop.interrupting(stream):
+                    try:
+                        sync_once(quiet_when_done=not first)
+                    except NoSuchKey as e:  # the pass's one object went away meanwhile: its event follows
+                        out.note(f"coffer: {e}")
                     first, delay = False, 1.0
                     for ev in stream:
+                        if stop.requested:
+                            break
                         _apply(out, ev, src, dst, prefix, sel, remove, dry_run, runner)
+                if stop.requested:
+                    break
                 out.note("The listen stream ended (server stopping?); reconnecting")
             except (ConnectionFailed, ServerError) as e:
+                if stop.requested:
+                    break
                 out.note(f"Lost the listen stream ({e}); reconnecting in {delay:g} s")
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 2, BACKOFF_MAX)
-    except KeyboardInterrupt:
-        out.note("Stopped watching.")
+    out.note("Stopped watching.")
 
 
 def _apply(out: Output, ev: BucketEvent, src: Remote, dst: Path | Remote, prefix: str, sel: Selector,
@@ -136,23 +143,24 @@ def watch(out: Output, target: str, events: str, prefix: str | None, suffix: str
     bad = [n for n in names if not n.startswith("s3:")]
     if bad:
         raise UsageError(f"unknown events {bad}: use put, delete or S3 event names")
-    signal.signal(signal.SIGTERM, _stop)
     bucket = t.alias.client().bucket(t.bucket or "")
     delay = 1.0
-    try:
-        while True:
+    with Stopper() as stop:
+        while not stop.requested:
             try:
                 with bucket.listen(events=names, prefix=prefix if prefix is not None else t.key or "",
-                                   suffix=suffix) as stream:
+                                   suffix=suffix) as stream, stop.interrupting(stream):
                     delay = 1.0
                     for ev in stream:
                         stamp = ev.time.strftime("%Y-%m-%d %H:%M:%S UTC") if ev.time else "-"
                         size = human_size(ev.size) if ev.size is not None else ""
                         out.emit(ev.to_dict(), f"[{stamp}] [{ev.name.removeprefix('s3:')}] {size:>9} "
                                               f"{t.alias.name}/{ev.bucket}/{ev.key}")
+                        if stop.requested:
+                            break
             except (ConnectionFailed, ServerError) as e:
+                if stop.requested:
+                    break
                 out.note(f"Lost the listen stream ({e}); reconnecting in {delay:g} s")
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 2, BACKOFF_MAX)
-    except KeyboardInterrupt:
-        pass

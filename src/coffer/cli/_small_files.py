@@ -28,6 +28,7 @@ import mimetypes
 import os
 import random
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,9 +61,14 @@ def fits(job: Job, config: TransferConfig) -> bool:
 
 
 def run(jobs: Sequence[Job], config: TransferConfig, content_type: str | None,
-        metadata: Mapping[str, str] | None, subscribers: Sequence[Any], done: Done) -> None:
-    """Move every job, calling ``done(job, None)`` or ``done(job, error)`` as each one finishes."""
-    asyncio.run(_Batch(config, content_type, metadata, subscribers, done).run(jobs))
+        metadata: Mapping[str, str] | None, subscribers: Sequence[Any], done: Done,
+        stop: threading.Event | None = None) -> int:
+    """Move every job, calling ``done(job, None)`` or ``done(job, error)`` as each one finishes; once
+    ``stop`` is set no further job starts (those in flight, small by definition, finish). Returns how
+    many jobs were started."""
+    batch = _Batch(config, content_type, metadata, subscribers, done, stop)
+    asyncio.run(batch.run(jobs))
+    return batch.started
 
 
 FILE_THREADS = 4  # threads writing downloaded files (see _Batch.files)
@@ -70,9 +76,10 @@ FILE_THREADS = 4  # threads writing downloaded files (see _Batch.files)
 
 class _Batch:
     def __init__(self, config: TransferConfig, content_type: str | None, metadata: Mapping[str, str] | None,
-                 subscribers: Sequence[Any], done: Done) -> None:
+                 subscribers: Sequence[Any], done: Done, stop: threading.Event | None = None) -> None:
         self.config, self.content_type, self.metadata = config, content_type, metadata
         self.subscribers, self.done = subscribers, done
+        self.stop, self.started = stop, 0
         self.algo = config.checksum_algorithm.upper() if config.checksum_algorithm else None
         self.clients: dict[str, AsyncClient] = {}
         self.folders: set[Path] = set()  # made already: no mkdir per file
@@ -107,6 +114,9 @@ class _Batch:
 
     async def _worker(self, todo: Iterator[Job]) -> None:
         for job in todo:  # one iterator shared by the workers: each takes the next job
+            if self.stop is not None and self.stop.is_set():
+                return
+            self.started += 1
             try:
                 n = await (self._upload(job) if job.kind == "upload" else self._download(job))
             except asyncio.CancelledError:

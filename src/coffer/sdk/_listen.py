@@ -3,7 +3,9 @@
 ``bucket.listen(events=..., prefix=..., suffix=...)`` (or ``client.listen(...)`` for every bucket, an
 admin's call) opens one long-lived GET whose body is one ``{"Records": [...]}`` JSON document per
 line, with blank keep-alive lines; :class:`EventStream` yields one :class:`BucketEvent` per record.
-The stream ends (iteration stops) when the server ends it; a broken connection raises
+The stream ends (iteration stops) when the server ends it, or when ``interrupt()`` is called from
+another thread (a read blocked waiting for the next event returns at once: the socket is shut down,
+nothing else is touched, so a signal-handling thread may call it); a broken connection raises
 :class:`ConnectionFailed`. Reconnecting, and catching up on what happened meanwhile, is the caller's
 choice (``coffer mirror --watch`` re-syncs).
 """
@@ -11,6 +13,7 @@ choice (``coffer mirror --watch`` re-syncs).
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,6 +104,9 @@ class EventStream:
         self._resp: Response | None = transport.request("GET", bucket, query=query, stream=True, retries=False)
         self._pending: list[BucketEvent] = []
         self._buf = b""
+        self._interrupted = False
+        conn = getattr(self._resp.raw, "connection", None)  # urllib3's connection, while the body is open
+        self._sock: socket.socket | None = getattr(conn, "sock", None)
 
     def __iter__(self) -> Iterator[BucketEvent]:
         return self
@@ -121,19 +127,37 @@ class EventStream:
     def _line(self) -> bytes | None:
         """The next line of the body, or None at its end."""
         while b"\n" not in self._buf:
-            if self._resp is None or self._resp.raw is None:
+            if self._resp is None or self._resp.raw is None or self._interrupted:
                 return None
             try:
                 chunk = self._resp.raw.read1(65536)
             except Exception as e:  # urllib3 / socket errors: the connection broke
                 self.close()
+                if self._interrupted:
+                    return None
                 raise ConnectionFailed(f"listen stream: {e}") from e
+            if self._interrupted:
+                return None
             if not chunk:
                 rest, self._buf = self._buf, b""
                 return rest or None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return line
+
+    def interrupt(self) -> None:
+        """End the stream from another thread: a blocked ``next()`` stops the iteration promptly.
+
+        Only the socket is shut down (one system call, safe while another thread reads it);
+        ``close()`` still releases the connection.
+        """
+        self._interrupted = True
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed already
 
     def close(self) -> None:
         resp, self._resp = self._resp, None

@@ -36,6 +36,32 @@ class Upload:
     initiated: datetime | None
 
 
+def full_object_headers(headers: Mapping[str, str], algo: str | None) -> dict[str, str]:
+    """CreateMultipartUpload's headers when the upload carries ``algo`` (a CRC): ask for a FULL_OBJECT
+    checksum, which the server combines from the part CRCs (what both transfer managers send)."""
+    out = dict(headers)
+    if algo:
+        out["x-amz-checksum-algorithm"] = algo
+        out["x-amz-checksum-type"] = "FULL_OBJECT"
+    return out
+
+
+def data_checksum(algo: str | None, data: bytes | memoryview) -> tuple[str, str] | None:
+    """(algo, base64 value) of ``data``, for a part's or a single PUT's ``x-amz-checksum-<algo>``."""
+    return (algo, checksums.checksum_b64(algo, data)) if algo else None
+
+
+def complete_body(parts: Iterable[Part]) -> bytes:
+    """CompleteMultipartUpload's XML: each part's number, quoted ETag and, when it has one, its checksum."""
+    rows = []
+    for p in sorted(parts, key=lambda p: p.number):
+        row: dict[str, Any] = {"PartNumber": p.number, "ETag": f'"{p.etag}"'}
+        if p.checksum and p.algo:
+            row["Checksum" + p.algo] = p.checksum
+        rows.append(row)
+    return xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+
+
 def create(t: Transport, bucket: str, key: str, headers: Mapping[str, str] | None = None) -> str:
     resp = t.request("POST", bucket, key, query={"uploads": ""}, headers=headers)
     upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId")
@@ -92,13 +118,7 @@ def complete(
     t: Transport, bucket: str, key: str, upload_id: str, parts: list[Part],
     headers: Mapping[str, str] | None = None,
 ) -> PutResult:
-    rows = []
-    for p in sorted(parts, key=lambda p: p.number):
-        row: dict[str, Any] = {"PartNumber": p.number, "ETag": f'"{p.etag}"'}
-        if p.checksum and p.algo:
-            row["Checksum" + p.algo] = p.checksum
-        rows.append(row)
-    body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+    body = complete_body(parts)
     try:
         resp = t.request("POST", bucket, key, query={"uploadId": upload_id}, body=body,
                          headers=headers, not_found=NoSuchUpload)

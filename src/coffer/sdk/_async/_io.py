@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import aiohttp
 
-from coffer.protocol import xmlutil
+from coffer.protocol import checksums, xmlutil
 from coffer.sdk import _multipart as mp
 from coffer.sdk._body import with_crc32c
 from coffer.sdk._config import MiB
@@ -220,6 +220,7 @@ async def multipart_upload(
     stored: Mapping[int, str] | None = None,
     on_reused: Callable[[int], None] | None = None,
     keep_on_failure: bool = False,
+    algo: str | None = None,
 ) -> PutResult:
     """One multipart upload: parts from ``next_part`` (None at the end), each sent under a slot of
     ``slots`` taken *before* the part is read, so memory stays within the slots x the part size
@@ -229,25 +230,32 @@ async def multipart_upload(
     ``upload_id`` continues a pending upload: a part whose number is in ``stored`` (number -> MD5
     ETag) and whose bytes have that MD5 is not sent again (``on_reused`` gets its size). A failure
     aborts the upload, unless ``keep_on_failure`` (then only a cancellation does), so that a later
-    call can resume it."""
+    call can resume it.
+
+    ``algo`` (a CRC, the transfer configuration's ``checksum_algorithm``) asks for a FULL_OBJECT
+    checksum and sends each part's CRC with it and in the Complete, as the sync transfer manager does
+    (the helpers of sdk/_multipart.py); without it each part carries a CRC32C of its own."""
     b, k = bucket, key
     if upload_id is None:
         await slots.acquire()  # the create counts against the same limit as the parts
         try:
-            resp = await t.request("POST", b, k, query={"uploads": ""}, headers=headers, not_found=NoSuchKey)
+            resp = await t.request("POST", b, k, query={"uploads": ""}, headers=mp.full_object_headers(headers, algo),
+                                   not_found=NoSuchKey)
         finally:
             slots.release()
         upload_id = xmlutil.child_text(xmlutil.parse(resp.data or b""), "UploadId") or ""
-    etags: dict[int, str] = {}
+    parts: dict[int, mp.Part] = {}
     tasks: list[asyncio.Task[None]] = []
     stored = stored or {}
 
     async def send(number: int, data: bytes) -> None:
         try:
+            crc = await asyncio.to_thread(mp.data_checksum, algo, data) if algo else None
+            headers = {checksums.header_name(crc[0]): crc[1]} if crc else with_crc32c(data, {})
             r = await t.request("PUT", b, k, query={"partNumber": str(number), "uploadId": upload_id},
-                                body=data, headers=with_crc32c(data, {}), not_found=NoSuchUpload, pace=pace,
-                                progress=on_sent)
-            etags[number] = unquote_etag(r.headers.get("etag"))
+                                body=data, headers=headers, not_found=NoSuchUpload, pace=pace, progress=on_sent)
+            parts[number] = mp.Part(number, unquote_etag(r.headers.get("etag")), len(data),
+                                    crc[1] if crc else None, algo)
         finally:
             slots.release()
 
@@ -267,13 +275,14 @@ async def multipart_upload(
             etag = stored.get(number)
             if etag is not None and await asyncio.to_thread(_md5_hex, data) == etag:
                 slots.release()
-                etags[number] = etag
+                crc = mp.data_checksum(algo, data)  # the data matched, so its CRC is the stored part's
+                parts[number] = mp.Part(number, etag, len(data), crc[1] if crc else None, algo)
                 if on_reused is not None:
                     on_reused(len(data))
                 continue
             tasks.append(asyncio.create_task(send(number, data)))
         await asyncio.gather(*tasks)
-        return await _complete(t, b, k, upload_id, etags, slots)
+        return await _complete(t, b, k, upload_id, list(parts.values()), slots)
     except BaseException as exc:
         if keep_on_failure and not isinstance(exc, asyncio.CancelledError | TransferCancelled):
             await _settle(tasks)
@@ -349,16 +358,15 @@ async def multipart_copy(
     tasks = [asyncio.create_task(copy_part(i + 1, a, z)) for i, (a, z) in enumerate(ranges)]
     try:
         await asyncio.gather(*tasks)
-        return await _complete(t, bucket, key, upload_id, etags, slots)
+        return await _complete(t, bucket, key, upload_id, [mp.Part(n, e) for n, e in etags.items()], slots)
     except BaseException:
         await _abort(t, bucket, key, upload_id, tasks)
         raise
 
 
-async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, etags: dict[int, str],
+async def _complete(t: AsyncTransport, b: str, k: str, upload_id: str, parts: list[mp.Part],
                     slots: Slots) -> PutResult:
-    rows = [{"PartNumber": n, "ETag": f'"{etags[n]}"'} for n in sorted(etags)]
-    body = xmlutil.to_xml("CompleteMultipartUpload", {"Part": rows})
+    body = mp.complete_body(parts)
     await slots.acquire()  # under the same limit as the parts
     try:
         resp = await t.request("POST", b, k, query={"uploadId": upload_id}, body=body, not_found=NoSuchUpload)

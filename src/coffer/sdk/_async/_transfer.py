@@ -13,7 +13,9 @@ however many files are queued; a paused transfer takes no slot. A directory keep
 of file tasks, so a tree of a million files never holds a million tasks. ``max_bandwidth`` is one
 token bucket (:class:`AsyncThrottle`, the sync one's arithmetic) paced by every body, up and down.
 
-Files at or above ``multipart_threshold`` go up as a multipart upload (the async writer's
+Uploads carry ``checksum_algorithm``'s CRC as the sync manager's do (one PUT: the file's CRC; multipart:
+a FULL_OBJECT checksum asked for, each part's CRC sent with it and in the Complete; the helpers are
+sdk/_multipart.py's). Files at or above ``multipart_threshold`` go up as a multipart upload (the async writer's
 :func:`multipart_upload`, parts under the shared slots; with ``resume`` a pending upload of the
 same key is continued with the stored parts whose MD5 matches, and a failed one is kept for the
 next try) and come down as parallel ranged GETs pinned to the ETag (If-Match) and written in place.
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from coffer.protocol import checksums, sigv4
+from coffer.sdk import _multipart as mp
 from coffer.sdk._async._future import AsyncTransferFuture, TransferSlots
 from coffer.sdk._async._io import AsyncObjectReader, find_upload, list_parts, multipart_copy, multipart_upload
 from coffer.sdk._body import TokenBucket, with_crc32c
@@ -104,6 +107,8 @@ class AsyncTransferManager:
         self.config = config or TransferConfig()
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
         self.throttle = AsyncThrottle(self.config.max_bandwidth) if self.config.max_bandwidth else None
+        # The CRC uploads carry (a FULL_OBJECT checksum, as the sync manager's); None: a CRC32C per request.
+        self._algo = self.config.checksum_algorithm.upper() if self.config.checksum_algorithm else None
 
     @property
     def _t(self) -> AsyncTransport:
@@ -427,8 +432,10 @@ class AsyncTransferManager:
         if size < self.config.multipart_threshold:
             async with slots:
                 data = await asyncio.to_thread(Path(path).read_bytes)
-                resp = await self._t.request("PUT", bucket, key, body=data, headers=with_crc32c(data, headers),
-                                             pace=self._pace, progress=fut.add_progress)
+                crc = await asyncio.to_thread(mp.data_checksum, self._algo, data) if self._algo else None
+                resp = await self._t.request(
+                    "PUT", bucket, key, body=data, pace=self._pace, progress=fut.add_progress,
+                    headers={**headers, checksums.header_name(crc[0]): crc[1]} if crc else with_crc32c(data, headers))
             return put_result(resp.headers)
         part = self.config.part_size_for(size)
         upload_id: str | None = None
@@ -450,7 +457,7 @@ class AsyncTransferManager:
 
             return await multipart_upload(self._t, bucket, key, headers, next_part, slots, fut.add_progress,
                                           pace=self._pace, upload_id=upload_id, stored=stored, on_reused=reused,
-                                          keep_on_failure=self.config.resume)
+                                          keep_on_failure=self.config.resume, algo=self._algo)
 
     async def _resumable(self, bucket: str, key: str, size: int, part: int) -> tuple[int, str | None, dict[int, str]]:
         """A pending upload of ``key`` to continue: (part size, upload id, {part number: MD5 ETag})."""

@@ -53,7 +53,7 @@ class UploadJob:
         self.algo = config.checksum_algorithm.upper() if config.checksum_algorithm else None
 
     def _crc(self, data: bytes | memoryview) -> tuple[str, str] | None:
-        return (self.algo, checksums.checksum_b64(self.algo, data)) if self.algo else None
+        return mp.data_checksum(self.algo, data)
 
     # --- entry --------------------------------------------------------------------------------------
 
@@ -175,11 +175,7 @@ class UploadJob:
             raise
 
     def _create_headers(self) -> dict[str, str]:
-        headers = dict(self.headers)
-        if self.algo:
-            headers["x-amz-checksum-algorithm"] = self.algo
-            headers["x-amz-checksum-type"] = "FULL_OBJECT"
-        return headers
+        return mp.full_object_headers(self.headers, self.algo)
 
     def _finish(self, parts: list[mp.Part]) -> PutResult:
         assert self.upload_id is not None
