@@ -1,8 +1,8 @@
 """The transfer manager: parallel, resumable, pausable transfers with futures and subscribers.
 
-Modules: ``_manager`` (the public TransferManager), ``_future`` (futures and subscribers),
-``_executor`` (pools, request slots, the part runner), ``_upload`` / ``_download`` / ``_copy``
-(one coordinator each) and ``_directory`` (tree transfers).
+Modules: ``_manager`` (the public TransferManager), ``_future`` (futures, subscribers and the
+scheduler: pools, request slots), ``_upload`` (upload and server-side copy jobs), ``_download`` (the
+ranged download job) and ``_directory`` (tree transfers and the include/exclude rules).
 """
 
 from coffer.sdk._transfer._directory import DirectoryFuture, DirectoryResult
