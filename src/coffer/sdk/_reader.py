@@ -184,17 +184,14 @@ class ObjectReader:
                     pos += len(data)
                     yield data
                 resp.release()
-                if pos < end:
-                    raise DroppedBody(f"body ended at {pos}, expected {end}")
-                if pos > end:
-                    raise IntegrityError(f"server sent {pos - end} bytes more than announced")
+                check_body_end(pos, end, f"GET {self.object.bucket.name}/{self.object.key}")
                 return
             except (_Urllib3Error, OSError, DroppedBody) as exc:
                 resp.discard()
                 failures += 1
                 if failures >= max_attempts:
                     raise ConnectionFailed(f"GET {self.object.bucket.name}/{self.object.key}: {exc}") from exc
-                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**failures)))
+                time.sleep(resume_delay(failures))
                 # Ask for the rest of the same version only (If-Match), never a different object.
                 resp = self._open(pos, end - 1, etag)
                 if resp.status == 200:
@@ -206,6 +203,20 @@ class ObjectReader:
 
 class DroppedBody(Exception):
     """A body that ended before the byte count its answer announced (the connection dropped)."""
+
+
+def check_body_end(pos: int, end: int, where: str) -> None:
+    """Once a body has ended at ``pos``: short of ``end`` is a drop (asked again from ``pos``), past
+    it an integrity error. Shared by the sync and async readers."""
+    if pos < end:
+        raise DroppedBody(f"body ended at {pos}, expected {end}")
+    if pos > end:
+        raise IntegrityError(f"{where}: server sent {pos - end} bytes more than announced")
+
+
+def resume_delay(failures: int) -> float:
+    """Seconds to wait before asking again for the rest of a body after ``failures`` drops."""
+    return random.uniform(0, min(2.0, 0.05 * 2**failures))
 
 
 def _skip(resp: Any, n: int) -> None:

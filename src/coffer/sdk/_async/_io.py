@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import mimetypes
 import os
-import random
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -24,13 +23,20 @@ from coffer.sdk._body import with_crc32c
 from coffer.sdk._config import MiB
 from coffer.sdk._errors import (
     ConnectionFailed,
-    IntegrityError,
     NoSuchKey,
     NoSuchUpload,
     TransferCancelled,
     error_from_response,
 )
-from coffer.sdk._reader import ByteRange, DroppedBody, body_span, parse_byte_range, range_header
+from coffer.sdk._reader import (
+    ByteRange,
+    DroppedBody,
+    body_span,
+    check_body_end,
+    parse_byte_range,
+    range_header,
+    resume_delay,
+)
 from coffer.sdk._types import ObjectProps, PutResult, props_from_headers, put_result, unquote_etag
 from coffer.sdk._writer import condition_headers, write_headers
 
@@ -105,17 +111,14 @@ class AsyncObjectReader:
                         pos += len(data)
                         yield data
                     resp.release()
-                    if pos < end:
-                        raise DroppedBody(f"body ended at {pos}, expected {end}")
-                    if pos > end:
-                        raise IntegrityError(f"{where}: server sent {pos - end} bytes more than announced")
+                    check_body_end(pos, end, where)
                     return
                 except (aiohttp.ClientError, OSError, TimeoutError, DroppedBody) as exc:
                     resp.discard()
                     failures += 1
                     if failures >= max_attempts:
                         raise ConnectionFailed(f"{where}: {exc}") from exc
-                    await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**failures)))
+                    await asyncio.sleep(resume_delay(failures))
                     resp = await self._open(pos, end - 1, etag)
                     if resp.status == 200:
                         await _skip(resp, pos)
