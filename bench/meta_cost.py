@@ -127,6 +127,12 @@ async def measure(server: procs.Server, dsn: str | None, n: int, streams: int, r
     return out
 
 
+def ratio(value: float, base: float) -> str:
+    """`value / base` as "1.23x", or "-" when the base measured nothing (CPU is read in clock ticks,
+    10 ms each: a short run may see none)."""
+    return f"{value / base:.2f}x" if base > 0 else "-"
+
+
 def table(res: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = []
     for name in PHASES:
@@ -136,8 +142,8 @@ def table(res: dict[str, dict[str, dict[str, float]]]) -> str:
             rt = r[name].get("rt")
             rows.append([LABELS[name], target, "-" if rt is None else f"{rt:.1f}",
                          f"{r[name]['gw_ms']:.2f} + {r[name]['db_ms']:.2f} = {cpu:.2f}",
-                         f"{cpu / (sq['gw_ms'] + sq['db_ms']):.2f}x", f"{r[name]['rate']:,.0f}",
-                         f"{r[name]['rate'] / sq['rate']:.2f}x"])
+                         ratio(cpu, sq["gw_ms"] + sq["db_ms"]), f"{r[name]['rate']:,.0f}",
+                         ratio(r[name]["rate"], sq["rate"])])
     return report.md_table(["request", "engine", "round trips", "CPU ms (gateway + database)", "CPU / SQLite's",
                             "ops/s", "ops/s / SQLite's"], rows)
 
