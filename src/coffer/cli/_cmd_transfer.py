@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import click
 
@@ -25,6 +25,7 @@ from coffer.cli._aliases import Remote
 from coffer.cli._filters import Selector, selector, selector_options
 from coffer.cli._output import Output, UsageError, command, describe, human_size
 from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
+from coffer.sdk._types import ObjectInfo
 
 MiB = 1024 * 1024
 
@@ -119,15 +120,16 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
     if recursive:
         prefix = src.key if not src.key or src.key.endswith("/") else src.key + "/"
         for entry in bucket.list_objects(prefix=prefix):
-            rel = entry.key[len(prefix):]
-            if sel.active and not sel.ok(rel, entry.size, entry.last_modified):
+            assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
+            name = entry.key[len(prefix):]
+            if sel.active and not sel.ok(name, entry.size, entry.last_modified):
                 continue
             if isinstance(dst, Path):
-                local = local_path_for(dst, rel)
+                local = local_path_for(dst, name)
                 if local is not None:
                     yield Job("download", child_of(src, entry.key), local, entry.size)
             else:
-                yield Job("copy", child_of(src, entry.key), child_of(dst, key_for(dst.key, (rel,))), entry.size)
+                yield Job("copy", child_of(src, entry.key), child_of(dst, key_for(dst.key, [name])), entry.size)
         return
     if not src.key:
         raise UsageError(f"{src} is a bucket: add -r to copy what is in it")
@@ -239,22 +241,24 @@ class Runner:
 
     def _start(self, job: Job, subs: list[Any]) -> TransferFuture:
         if job.kind == "upload":
-            assert isinstance(job.dst, Remote)
-            return self._tm(job.dst).upload(job.src, job.dst.bucket, job.dst.key, subs,
+            assert isinstance(job.src, Path) and isinstance(job.dst, Remote)
+            return self._tm(job.dst).upload(job.src, job.dst.bucket_name, job.dst.key, subs,
                                             content_type=self.content_type, metadata=self.metadata)
         if job.kind == "download":
             assert isinstance(job.src, Remote)
             # The size came from the listing (or the HEAD of a single object): a small object then
             # needs no HEAD of its own, one GET carries its ETag and checksum (half the requests).
-            return self._tm(job.src).download(job.src.bucket, job.src.key, job.dst, subs, size_hint=job.size)
+            assert isinstance(job.dst, Path)
+            return self._tm(job.src).download(job.src.bucket_name, job.src.key, job.dst, subs, size_hint=job.size)
         assert isinstance(job.src, Remote) and isinstance(job.dst, Remote)
         if job.src.alias.url == job.dst.alias.url and job.src.alias.access_key == job.dst.alias.access_key:
-            return self._tm(job.dst).copy(job.src.bucket, job.src.key, job.dst.bucket, job.dst.key,
+            return self._tm(job.dst).copy(job.src.bucket_name, job.src.key, job.dst.bucket_name, job.dst.key,
                                           subs, metadata=self.metadata, content_type=self.content_type)
         # Different endpoints: stream the object through this process into a multipart upload.
-        reader = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).get_reader()
-        return self._tm(job.dst).upload(_IterFile(reader.iter_content()), job.dst.bucket, job.dst.key,
-                                        subs, content_type=self.content_type, metadata=self.metadata)
+        reader = job.src.alias.client().bucket(job.src.bucket_name).object(job.src.key).get_reader()
+        body = cast(BinaryIO, _IterFile(reader.iter_content()))  # upload() only calls read()
+        return self._tm(job.dst).upload(body, job.dst.bucket_name, job.dst.key, subs,
+                                        content_type=self.content_type, metadata=self.metadata)
 
 
 class _IterFile:

@@ -56,4 +56,4 @@ def attach_completion(group: click.Group) -> None:
         for param in cmd.params:
             if isinstance(param, click.Argument) and param.name in PATH_ARGS:
                 # click keeps the callback given as shell_complete= here; set it after the fact.
-                param._custom_shell_complete = complete_target  # type: ignore[attr-defined]
+                param._custom_shell_complete = complete_target
