@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -73,6 +73,10 @@ def not_coffer(err: CofferError, server: str | None, bucket: str) -> CofferError
         return err
     return NotImplementedByServer(f"the server does not implement the batch GET ({err.code})",
                                   status=err.status, resource=bucket)
+
+
+def is_tar(headers: Mapping[str, str]) -> bool:
+    return (headers.get("Content-Type") or "").split(";")[0].strip().lower() == "application/x-tar"
 
 
 class BatchParser:

@@ -38,6 +38,7 @@ from coffer.sdk._errors import (
     ConnectionFailed,
     NoSuchBucket,
     NotFound,
+    NotImplementedByServer,
 )
 from coffer.sdk._ext import EXT_BUCKET
 from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, list_page_or_retry
@@ -224,6 +225,9 @@ class Bucket:
                              headers={"Content-Type": "application/json"})
         except CofferError as exc:
             raise _batch.not_coffer(exc, t.server_header, self.name) from exc
+        if not _batch.is_tar(resp.headers):  # a server that took the path for something else
+            resp.discard()
+            raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
         parser = _batch.BatchParser(self.name, verify)
         try:
             for chunk in resp.iter_raw(256 * 1024):

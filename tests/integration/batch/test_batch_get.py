@@ -61,7 +61,7 @@ def test_objects_come_back_in_order_with_their_records_and_errors_per_key(endpoi
     assert b_data == big and b.pax_headers["COFFER.etag"] == hashlib.md5(big).hexdigest()
     assert nope.size == 0 and nope.pax_headers["COFFER.error-code"] == "NoSuchKey"
     assert nope.pax_headers["COFFER.error-status"] == "404" and nope.pax_headers["COFFER.error-message"]
-    assert enc_data == b"secret"  # SSE-S3: decrypted as for a GET
+    assert enc_data == b"secret" and enc.size == 6  # SSE-S3: decrypted as for a GET
     assert ssec.size == 0 and ssec.pax_headers["COFFER.error-code"] == "InvalidRequest"  # needs its key
     assert empty.size == 0 and empty_data == b"" and "COFFER.error-code" not in empty.pax_headers
 

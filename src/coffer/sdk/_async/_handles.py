@@ -40,6 +40,7 @@ from coffer.sdk._errors import (
     NoSuchBucket,
     NoSuchKey,
     NotFound,
+    NotImplementedByServer,
     error_from_response,
 )
 from coffer.sdk._ext import EXT_BUCKET
@@ -201,6 +202,9 @@ class AsyncBucket:
                                    headers={"Content-Type": "application/json"})
         except CofferError as exc:
             raise _batch.not_coffer(exc, t.server_header, self.name) from exc
+        if not _batch.is_tar(resp.headers):  # a server that took the path for something else
+            resp.discard()
+            raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
         parser = _batch.BatchParser(self.name, verify)
         try:
             async for chunk in resp.iter_raw(256 * 1024):
