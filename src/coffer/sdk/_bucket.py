@@ -229,8 +229,9 @@ class Bucket:
             resp.discard()
             raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
         parser = _batch.BatchParser(self.name, verify)
+        assert resp.raw is not None
         try:
-            for chunk in resp.iter_raw(256 * 1024):
+            while chunk := resp.raw.read1(256 * 1024):  # what has arrived: a member is handed out as it completes
                 yield from parser.feed(chunk)
             parser.end()
         except (_Urllib3Error, OSError) as exc:
