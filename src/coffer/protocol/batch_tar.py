@@ -91,7 +91,7 @@ def _parse_pax(data: bytes) -> dict[str, str]:
 
 class TarReader:
     """Feed it bytes; it hands back events: `Member` (header of the next member), `bytes` (a piece of
-    its data) and, once the end-of-archive blocks arrived, `done` is True. Memory: at most one pax
+    its data) and, once both end-of-archive blocks arrived, `done` is True. Memory: at most one pax
     header and one block besides what it is fed."""
 
     def __init__(self) -> None:
@@ -102,6 +102,7 @@ class TarReader:
         self._pax_left = -1  # >= 0: reading a pax header's data
         self._pax_buf = bytearray()
         self._pax_pad = 0
+        self._zeros = 0
         self.done = False
 
     def feed(self, data: bytes) -> list[Member | bytes]:
@@ -137,8 +138,10 @@ class TarReader:
             block = bytes(self._buf[:BLOCK])
             del self._buf[:BLOCK]
             if not block.strip(b"\0"):
-                self.done = True  # the first zero block; the second (and any further) may follow
+                self._zeros += 1
+                self.done = self._zeros == 2  # the end of the archive: two zero blocks
                 continue
+            self._zeros = 0
             out.extend(self._header(block))
         return out
 
