@@ -18,6 +18,7 @@ from aiohttp.web_protocol import RequestHandler
 # Handler modules register their endpoints (HANDLERS, AIS_HANDLERS, ADMIN_ROUTES) when imported.
 import coffer.server.http.admin.data
 import coffer.server.http.ais.buckets
+import coffer.server.http.ais.moss
 import coffer.server.http.ais.objects
 import coffer.server.http.batch.handlers
 import coffer.server.http.s3.access
