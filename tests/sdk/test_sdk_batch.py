@@ -17,6 +17,7 @@ from coffer import (
     Client,
     ClientConfig,
     ConnectionFailed,
+    EntityTooLarge,
     IntegrityError,
     NoSuchKey,
     NotImplementedByServer,
@@ -35,6 +36,8 @@ def test_get_many_yields_verified_objects_and_per_key_errors(coffer_bkt):
     assert a.metadata == {"colour": "blue"} and "CRC32C" in a.checksums and a.last_modified is not None
     assert not missing.ok and isinstance(missing.error, NoSuchKey) and missing.data is None
     assert b.data == big
+    small, skipped = coffer_bkt.get_many(["a.txt", "big.bin"], max_size=1000)  # big ones are not held in memory
+    assert small.data == b"alpha" and isinstance(skipped.error, EntityTooLarge) and skipped.size == len(big)
 
 
 def test_get_many_by_version_id(coffer_bkt):

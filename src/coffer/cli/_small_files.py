@@ -45,7 +45,7 @@ from coffer.protocol import checksums
 from coffer.sdk._async._client import AsyncClient
 from coffer.sdk._async._transfer import RETRYABLE_BODY_ERRORS
 from coffer.sdk._config import TransferConfig
-from coffer.sdk._errors import IntegrityError, NoSuchKey, NotImplementedByServer, ServerError
+from coffer.sdk._errors import EntityTooLarge, IntegrityError, NoSuchKey, NotImplementedByServer, ServerError
 from coffer.sdk._transfer._download import part_path, whole_crc
 from coffer.sdk._types import unquote_etag
 from coffer.sdk._writer import write_headers
@@ -202,7 +202,9 @@ class _Batch:
         assert not isinstance(src, Path)
         items: list[tuple[str, str | None]] = [(j.src.key, None) for j in pending]  # type: ignore[union-attr]
         at = 0
-        async for result in client.bucket(src.bucket or "").get_batch(items, verify=self.config.verify):
+        limit = self.config.multipart_threshold - 1  # a file grown big since the listing is not held in memory
+        async for result in client.bucket(src.bucket or "").get_batch(items, verify=self.config.verify,
+                                                                        max_size=limit):
             job = pending[at]
             err = result.error
             if err is None and result.size < self.config.multipart_threshold and result.data is not None:
@@ -213,7 +215,7 @@ class _Batch:
                 else:
                     self._finished(job, len(result.data))
                 del pending[at]
-            elif err is not None and not isinstance(err, IntegrityError | ServerError):
+            elif err is not None and not isinstance(err, IntegrityError | ServerError | EntityTooLarge):
                 self.done(job, err)  # NoSuchKey, AccessDenied...: the same answer a GET would give
                 del pending[at]
             else:

@@ -22,6 +22,7 @@ from coffer.protocol import checksums
 from coffer.sdk._errors import (
     CofferError,
     ConnectionFailed,
+    EntityTooLarge,
     IntegrityError,
     NotImplementedByServer,
     ProtocolError,
@@ -82,9 +83,10 @@ def is_tar(headers: Mapping[str, str]) -> bool:
 class BatchParser:
     """Feed it the answer's bytes; it returns the finished results (verified), in order."""
 
-    def __init__(self, bucket: str, verify: bool = True) -> None:
+    def __init__(self, bucket: str, verify: bool = True, max_size: int | None = None) -> None:
         self.bucket = bucket
         self.verify = verify
+        self.max_size = max_size  # members larger are skipped, not held: their result is EntityTooLarge
         self.reader = bt.TarReader()
         self.member: bt.Member | None = None
         self.pieces: list[bytes] = []
@@ -102,7 +104,9 @@ class BatchParser:
                 if ev.size == 0:
                     out.append(self._finish())
             else:
-                self.pieces.append(ev)
+                assert self.member is not None
+                if self.max_size is None or self.member.size <= self.max_size:
+                    self.pieces.append(ev)
                 self.got += len(ev)
                 assert self.member is not None
                 if self.got == self.member.size:
@@ -126,6 +130,11 @@ class BatchParser:
             cls = _class_for(code, status, CofferError)
             return BatchResult(m.name, version_id=r.get(bt.VERSION_ID),
                                error=cls(r.get(bt.ERROR_MESSAGE, ""), code=code, status=status, resource=where))
+        if self.max_size is not None and m.size > self.max_size:
+            return BatchResult(m.name, version_id=r.get(bt.VERSION_ID), etag=r.get(bt.ETAG, "").strip('"'),
+                               size=m.size, error=EntityTooLarge(
+                                   f"{m.size} bytes, more than the {self.max_size} asked for: not read",
+                                   resource=where))
         data = b"".join(self.pieces)
         self.pieces = []
         sums = {k[len(bt.CHECKSUM):].upper(): v for k, v in r.items() if k.startswith(bt.CHECKSUM)}

@@ -206,18 +206,20 @@ class Bucket:
             token = page.next_token
 
     def get_many(self, keys: Iterable[str | tuple[str, str | None]], *, batch_size: int = _batch.BATCH_KEYS,
-                 verify: bool = True) -> Iterator[_batch.BatchResult]:
+                 verify: bool = True, max_size: int | None = None) -> Iterator[_batch.BatchResult]:
         """Many objects in few requests (Coffer's batch GET, docs/batch-get.md): yields a
         :class:`BatchResult` per key (a key, or (key, version id)), in order, its bytes verified
         (length, full-object CRC or single-part MD5 ETag) before it is yielded; a key that could not
         be read carries its typed error (NoSuchKey, AccessDenied, IntegrityError...). Sends
         ``batch_size`` keys per request. An answer cut short raises ConnectionFailed after the
-        results it delivered. Raises NotImplementedByServer against a server that is not Coffer."""
+        results it delivered. ``max_size``: an object larger than this is not read into memory (its
+        result carries EntityTooLarge). Raises NotImplementedByServer against a server that is not Coffer."""
         items = _batch.items_of(keys)
         for chunk in _batch.batches(items, batch_size):
-            yield from self._get_batch(chunk, verify)
+            yield from self._get_batch(chunk, verify, max_size)
 
-    def _get_batch(self, items: list[tuple[str, str | None]], verify: bool) -> Iterator[_batch.BatchResult]:
+    def _get_batch(self, items: list[tuple[str, str | None]], verify: bool,
+                   max_size: int | None) -> Iterator[_batch.BatchResult]:
         t = self._t
         body = json.dumps(_batch.request_body(self.name, items), separators=(",", ":")).encode()
         try:
@@ -228,7 +230,7 @@ class Bucket:
         if not _batch.is_tar(resp.headers):  # a server that took the path for something else
             resp.discard()
             raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
-        parser = _batch.BatchParser(self.name, verify)
+        parser = _batch.BatchParser(self.name, verify, max_size)
         assert resp.raw is not None
         try:
             while chunk := resp.raw.read1(256 * 1024):  # what has arrived: a member is handed out as it completes

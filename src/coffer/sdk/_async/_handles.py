@@ -184,17 +184,18 @@ class AsyncBucket:
             token = page.next_token
 
     async def get_many(self, keys: Iterable[str | tuple[str, str | None]], *, batch_size: int = _batch.BATCH_KEYS,
-                       verify: bool = True) -> AsyncIterator[_batch.BatchResult]:
+                       verify: bool = True, max_size: int | None = None) -> AsyncIterator[_batch.BatchResult]:
         """The async twin of :meth:`Bucket.get_many`: an async iterator of verified
         :class:`BatchResult`, in order (Coffer's batch GET; NotImplementedByServer elsewhere)."""
         items = _batch.items_of(keys)
         for chunk in _batch.batches(items, batch_size):
-            async for result in self.get_batch(chunk, verify):
+            async for result in self.get_batch(chunk, verify, max_size):
                 yield result
 
-    async def get_batch(self, items: list[tuple[str, str | None]],
-                        verify: bool = True) -> AsyncIterator[_batch.BatchResult]:
-        """One batch GET request for ``items`` ((key, version id or None)), whatever their number."""
+    async def get_batch(self, items: list[tuple[str, str | None]], verify: bool = True,
+                        max_size: int | None = None) -> AsyncIterator[_batch.BatchResult]:
+        """One batch GET request for ``items`` ((key, version id or None)), whatever their number.
+        ``max_size``: a larger object is not read into memory; its result carries EntityTooLarge."""
         t = self._t
         body = json.dumps(_batch.request_body(self.name, items), separators=(",", ":")).encode()
         try:
@@ -205,7 +206,7 @@ class AsyncBucket:
         if not _batch.is_tar(resp.headers):  # a server that took the path for something else
             resp.discard()
             raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
-        parser = _batch.BatchParser(self.name, verify)
+        parser = _batch.BatchParser(self.name, verify, max_size)
         try:
             async for chunk in resp.iter_raw(256 * 1024):
                 for result in parser.feed(chunk):
