@@ -56,6 +56,8 @@ def transfer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The option stack cp, mv and sync share."""
     fn = click.option("--limit-rate", type=Rate(), default=None, metavar="RATE",
                       help="Cap the whole command's bandwidth, bytes/s: 512K, 10M, 1G.")(fn)
+    fn = click.option("--no-batch", is_flag=True,
+                      help="One request per small file, even against Coffer (no batch requests).")(fn)
     fn = click.option("--concurrency", default=10, show_default=True, help="Parallel requests.")(fn)
     fn = click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")(fn)
     fn = click.option("--content-type", default=None, help="Content type of uploaded objects.")(fn)
@@ -147,8 +149,9 @@ class Runner:
     """Runs jobs on per-endpoint transfer managers and reports each one as it finishes."""
 
     def __init__(self, out: Output, config: TransferConfig, content_type: str | None,
-                 metadata: dict[str, str] | None) -> None:
+                 metadata: dict[str, str] | None, *, batch: bool = True) -> None:
         self.out, self.config = out, config
+        self.batch = batch  # False: --no-batch
         self.content_type, self.metadata = content_type, metadata
         self._managers: dict[str, TransferManager] = {}
         self._clients: dict[str, Client] = {}
@@ -193,7 +196,7 @@ class Runner:
                         failures += self._report(job, exc)
 
                     started = _small_files.run(small, self.config, self.content_type, self.metadata, subs or [],
-                                               done, self.stopping)
+                                               done, self.stopping, batch_downloads=self.batch)
                     failures += len(small) - started  # not started: stopped first
             futures = []
             for job in rest:
@@ -345,7 +348,7 @@ def _to_stdout(src: Remote, version_id: str | None = None) -> None:
 @command
 def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
        concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...],
-       limit_rate: int | None, **kw: Any) -> None:
+       limit_rate: int | None, no_batch: bool, **kw: Any) -> None:
     """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
 
     \b
@@ -374,7 +377,7 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
     sel = selector(kw)
     dst = local_or_remote(target)
     jobs = [j for arg in sources for j in _plan_cp(local_or_remote(arg), dst, recursive, into_dir, sel)]
-    runner = Runner(out, config, content_type, metadata_args(attr))
+    runner = Runner(out, config, content_type, metadata_args(attr), batch=not no_batch)
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:
         raise click.exceptions.Exit(1)
@@ -404,10 +407,11 @@ def pipe(out: Output, target: str, part_size: int, concurrency: int, content_typ
 @transfer_options
 @command
 def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
+       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None, no_batch: bool) -> None:
     """Move: copy, then remove each source that was copied."""
     jobs = list(_plan_cp(local_or_remote(source), local_or_remote(target), recursive, target.endswith("/")))
-    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr),
+                    batch=not no_batch)
     if runner.run(jobs, f"{len(jobs)} files"):
         raise click.exceptions.Exit(1)  # keep every source when anything failed
     remotes: dict[tuple[str, str], list[str]] = {}
