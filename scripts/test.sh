@@ -12,4 +12,4 @@ fi
 .venv/bin/ruff check src tests bench
 .venv/bin/lint-imports
 .venv/bin/mypy  # the SDK (public surface and internals) and the CLI ([tool.mypy] in pyproject.toml)
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 "$@"  # the slowest 30: where CI time goes
