@@ -13,13 +13,15 @@ the transfers in flight are cancelled (cli/_stop.py says why no exception is rai
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from coffer.cli._aliases import Remote
+from coffer import Client
+from coffer.cli._aliases import Alias, Remote
 from coffer.cli._cmd_settings import EVENT_NAMES
 from coffer.cli._cmd_transfer import Job, Runner, child_of, local_or_remote
 from coffer.cli._filters import Selector
@@ -32,11 +34,17 @@ from coffer.sdk._transfer._directory import local_path_for
 BACKOFF_MAX = 30.0
 
 
+@functools.lru_cache(maxsize=8)
+def _client(alias: Alias) -> Client:
+    """One client per alias for the whole watch: its time-stamp HEADs and deletes reuse its connections."""
+    return alias.client()
+
+
 def stamp_download(job: Job) -> None:
     """A downloaded file takes its object's Last-Modified, so the next mirror pass sees it as current."""
     assert isinstance(job.src, Remote) and isinstance(job.dst, Path)
     try:
-        props = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).head()
+        props = _client(job.src.alias).bucket(job.src.bucket_name).object(job.src.key).head()
     except NoSuchKey:
         return  # removed since it was downloaded: the next pass (or its event) deletes the copy
     if props.last_modified:
@@ -121,7 +129,7 @@ def _apply(out: Output, ev: BucketEvent, src: Remote, dst: Path | Remote, prefix
                 out.emit({"action": "delete", "target": str(target)}, f"deleted {target}")
         elif target is not None:
             try:
-                target.alias.client().bucket(target.bucket or "").object(target.key).delete()
+                _client(target.alias).bucket(target.bucket_name).object(target.key).delete()
                 out.emit({"action": "delete", "target": str(target)}, f"deleted {target}")
             except CofferError as e:
                 out.fail({"action": "delete", "target": str(target), "error": e.code}, f"coffer: {target}: {e}")
