@@ -89,6 +89,19 @@ def test_config_validation():
     cfg = TransferConfig(multipart_chunksize=5 << 20)
     assert cfg.part_size_for(1 << 40) * 10_000 >= 1 << 40
     assert cfg.part_size_for(100) == 5 << 20
+    with pytest.raises(ValueError):
+        TransferConfig(download_range_size=0)
+
+
+def test_download_ranges_are_sized_to_the_object():
+    MiB = 1 << 20
+    cfg = TransferConfig()  # 8 MiB parts, 10 concurrent requests
+    assert cfg.range_size_for(20 * MiB) == 8 * MiB  # never below the part size
+    assert cfg.range_size_for(1 << 30) == 52 * MiB  # 1 GiB / 20, rounded up to a whole MiB: 20 ranges
+    assert cfg.range_size_for(100 << 30) == 64 * MiB  # capped: beyond that a longer range saves nothing
+    assert TransferConfig(max_concurrency=2).range_size_for(1 << 30) == 64 * MiB
+    assert TransferConfig(multipart_chunksize=128 * MiB).range_size_for(1 << 30) == 128 * MiB
+    assert TransferConfig(download_range_size=3 * MiB).range_size_for(1 << 30) == 3 * MiB
 
 
 def test_token_bucket_starts_empty_and_saves_at_most_a_quarter_second():

@@ -561,7 +561,7 @@ class AsyncTransferManager:
     async def _ranged(self, fut: AsyncTransferFuture, fd: int, bucket: str, key: str, version_id: str | None,
                       props: ObjectProps) -> None:
         os.ftruncate(fd, props.size)
-        part = self.config.part_size_for(props.size)
+        part = self.config.range_size_for(props.size)
         ranges = [(s, min(s + part, props.size) - 1) for s in range(0, props.size, part)]
         # The shared slots bound the requests; the tasks made here are one per range of one file.
         tasks = [asyncio.create_task(self._get_range(fut, fd, bucket, key, version_id, a, b, props.etag or None))

@@ -148,7 +148,7 @@ class DownloadJob:
 
     def _ranged(self, fd: int, props: ObjectProps) -> None:
         os.ftruncate(fd, props.size)  # sparse until filled; ranges write in place
-        part = self.config.part_size_for(props.size)
+        part = self.config.range_size_for(props.size)
         crc = full_object_crc(props) if self.config.verify else None
         # One writer at a time: concurrent pwrite()s to one file serialise on the kernel's inode
         # lock anyway, and there the waiters spin (measured with perf: a fifth of the download's CPU
