@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from coffer.protocol import sigv4, xmlutil
 from coffer.sdk import _operations as ops
+from coffer.sdk import _snowball
 from coffer.sdk._documents import (
     Acl,
     CorsRule,
@@ -37,6 +38,7 @@ from coffer.sdk._errors import (
     error_from_response,
 )
 from coffer.sdk._headers import meta_headers
+from coffer.sdk._snowball import PutManyResult
 from coffer.sdk._transport import object_path
 from coffer.sdk._types import (
     LIST_ATTEMPTS,
@@ -174,6 +176,16 @@ class AsyncBucket:
             if not page.next_token or page.next_token == token:
                 return
             token = page.next_token
+
+    async def put_many(
+        self, items: Iterable[tuple[str, Any]], *, prefix: str = "", content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+    ) -> PutManyResult:
+        """Many small objects in one request: see the sync ``Bucket.put_many``."""
+        key, body, hdrs = _snowball.request(items, prefix=prefix, content_type=content_type,
+                                            metadata=metadata, headers=headers)
+        resp = await self._t.request("PUT", self.name, key, body=body, headers=hdrs)
+        return _snowball.result(resp.headers)
 
     async def delete_objects(self, keys: Iterable[str | tuple[str, str]], *,
                              bypass_governance: bool = False) -> list[DeleteResult]:
