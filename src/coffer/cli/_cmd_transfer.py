@@ -59,7 +59,20 @@ def transfer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")(fn)
     fn = click.option("--content-type", default=None, help="Content type of uploaded objects.")(fn)
     fn = click.option("--attr", multiple=True, help="Metadata KEY=VALUE for uploads (repeatable).")(fn)
+    fn = click.option("--no-batch", is_flag=True, expose_value=False, callback=_no_batch,
+                      help="Upload small files one PUT each, never in tar batches (Coffer servers).")(fn)
     return fn
+
+
+def _no_batch(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--no-batch: noted on the command's context, where Runner looks (cp, mv, sync, mirror share it)."""
+    if value:
+        ctx.meta["coffer.no_batch"] = True
+
+
+def batching_wanted() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and ctx.meta.get("coffer.no_batch"))
 
 
 @dataclass
@@ -148,6 +161,7 @@ class Runner:
                  metadata: dict[str, str] | None) -> None:
         self.out, self.config = out, config
         self.content_type, self.metadata = content_type, metadata
+        self.batch = batching_wanted()  # small uploads to Coffer in tar batches (cli/_small_files.py)
         self._managers: dict[str, TransferManager] = {}
         self._clients: dict[str, Client] = {}
         self.stopping = threading.Event()  # cancel() was called: start nothing more
@@ -191,7 +205,7 @@ class Runner:
                         failures += self._report(job, exc)
 
                     started = _small_files.run(small, self.config, self.content_type, self.metadata, subs or [],
-                                               done, self.stopping)
+                                               done, self.stopping, pack=self.batch)
                     failures += len(small) - started  # not started: stopped first
             futures = []
             for job in rest:
