@@ -17,6 +17,9 @@ against 2.8-5.1 s for 4,000 files in three alternating rounds). The guarantees a
 
 Each file's outcome goes to a callback as it finishes (the CLI prints it and counts failures); one
 failing file never stops the others. Ctrl-C cancels the workers; nothing is left half-written.
+
+Uploads to a Coffer server go in tar batches first (``_Packer``: snowball PUTs, the same per-file
+guarantees; ``--no-batch`` turns them off).
 """
 
 from __future__ import annotations
@@ -204,7 +207,7 @@ PACK_FILE_MAX = 1024 * 1024  # bigger files go one PUT each
 
 
 class _Packer:
-    """Uploads to a Coffer server as tar batches: one snowball PUT (docs/s3.md "Snowball") carries up
+    """Uploads to a Coffer server as tar batches: one snowball PUT (docs/s3-compatibility.md "Snowball") carries up
     to PACK_FILES files / PACK_BYTES, ``--concurrency`` batches in flight. Each member carries the
     CRC of the bytes read (pax ``COFFER.checksum-<algo>``, verified by the server and stored as the
     object's checksum) and its Content-Type (pax ``COFFER.content-type``); ``--attr`` goes as the

@@ -3,7 +3,7 @@
 A PUT whose `X-Amz-Meta-Snowball-Auto-Extract: true` header is set carries a tar (plain or gzip)
 that the server extracts: each regular member becomes an object `prefix + member name`. Coffer
 reads these pax (POSIX.1-2001 extended header) records of a member, all under the `COFFER.`
-vendor namespace (docs/s3.md, "Snowball"):
+vendor namespace (docs/s3-compatibility.md, "Snowball"):
 
   COFFER.checksum-crc32 / -crc32c / -crc64nvme / -sha1 / -sha256   the member's checksum, base64 as
       in x-amz-checksum-*: verified by the server and stored as the object's checksum

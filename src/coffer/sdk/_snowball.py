@@ -1,7 +1,7 @@
 """Many small objects in one PUT: the tar `Bucket.put_many` / `AsyncBucket.put_many` send.
 
 The server extracts the tar into objects (MinIO's "snowball" auto-extract, which Coffer serves;
-docs/s3.md "Snowball"): each member carries Coffer's pax records, a CRC32C that the server verifies
+docs/s3-compatibility.md "Snowball"): each member carries Coffer's pax records, a CRC32C that the server verifies
 and stores as the object's checksum, and a Content-Type (given, or guessed from the key like
 `put_file` does). Only servers that extract such a body should get one: any other S3 server would
 store it as one ``.tar`` object.

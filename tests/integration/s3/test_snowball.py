@@ -1,6 +1,6 @@
 """Snowball PUTs (a tar body extracted into objects, MinIO's auto-extract): minio-py's
 upload_snowball_objects unchanged, Coffer's pax records (checksum, Content-Type), per-key
-permissions, versioning, bad archives (docs/s3.md, "Snowball")."""
+permissions, versioning, bad archives (docs/s3-compatibility.md, "Snowball")."""
 
 from __future__ import annotations
 
@@ -136,3 +136,22 @@ def test_gnu_long_names(s3, bucket):
         tar.addfile(info, io.BytesIO(b"abc"))
     _put_tar(s3, bucket, buf.getvalue())
     assert s3.get_object(Bucket=bucket, Key=name)["Body"].read() == b"abc"
+
+
+def test_one_event_per_extracted_object(s3, bucket):
+    from webhook_receiver import Receiver, notification_config
+
+    from ports import free_port
+
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification_config(
+            receiver.url, ["s3:ObjectCreated:*"]))
+        _put_tar(s3, bucket, sb.pack([sb.Member("e1", b"1"), sb.Member("e2", b"22")]))
+        records = receiver.wait_for(2)
+    finally:
+        receiver.stop()
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    got = sorted((r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"]["size"]) for r in records)
+    assert got == [("ObjectCreated:Put", "e1", 1), ("ObjectCreated:Put", "e2", 2)]

@@ -1,4 +1,4 @@
-"""Snowball PUT (MinIO's auto-extract): a tar body whose members become objects (docs/s3.md).
+"""Snowball PUT (MinIO's auto-extract): a tar body whose members become objects (docs/s3-compatibility.md).
 
 `put_object` hands a PUT carrying `X-Amz-Meta-Snowball-Auto-Extract: true` here. The request's
 headers are read as for a plain PUT (less the snowball instructions, never stored) and apply to every

@@ -1,4 +1,4 @@
-"""Snowball: a tar (plain or gzip) PUT whose members become objects (MinIO's auto-extract; docs/s3.md).
+"""Snowball: a tar (plain or gzip) PUT whose members become objects (MinIO's auto-extract; docs/s3-compatibility.md).
 
 The body is read as a stream, member by member (no temporary copy of the archive): a member up to
 the inline size is read into memory and becomes an inline record; a larger one streams through
