@@ -1,9 +1,10 @@
-"""Snowball PUT (MinIO's auto-extract): a tar body whose members become objects (docs/s3-compatibility.md).
+"""Snowball PUT (MinIO's auto-extract): a tar body whose members become objects.
 
 `put_object` hands a PUT carrying `X-Amz-Meta-Snowball-Auto-Extract: true` here. The request's
 headers are read as for a plain PUT (less the snowball instructions, never stored) and apply to every
 member; each member's key is authorized for s3:PutObject, and its events (one ObjectCreated:Put per
 object) are queued as for a single PUT: an intent before each group of commits, the events after.
+Docs: docs/s3-compatibility.md, "Snowball".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Snowball: a tar (plain or gzip) PUT whose members become objects (MinIO's auto-extract; docs/s3-compatibility.md).
+"""Snowball: a tar (plain or gzip) PUT whose members become objects (MinIO's auto-extract).
 
 The body is read as a stream, member by member (no temporary copy of the archive): a member up to
 the inline size is read into memory and becomes an inline record; a larger one streams through
@@ -14,6 +14,7 @@ checksum), no row is committed before the whole body was verified; otherwise (aw
 per-chunk signatures, UNSIGNED-PAYLOAD) rows are committed as their members arrive. Either way the
 answer waits for every commit. The request is not atomic: an error leaves the objects committed
 before it (each whole).
+Docs: docs/s3-compatibility.md, "Snowball".
 """
 
 from __future__ import annotations

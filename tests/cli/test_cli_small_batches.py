@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 
 import boto3
 import pytest
@@ -26,18 +25,10 @@ def _puts(url: str) -> float:
 
 
 @pytest.fixture
-def s3c(coffer_target):
-    t = coffer_target
-    return boto3.client("s3", endpoint_url=t.url, aws_access_key_id=t.access_key, aws_secret_access_key=t.secret_key,
-                        region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
-
-
-@pytest.fixture
-def bucket(run):
-    name = f"cli-{uuid.uuid4().hex[:12]}"
-    run("mb", f"dev/{name}")
-    yield name
-    run("rb", "--force", f"dev/{name}", ok=False)
+def s3c(endpoint):
+    return boto3.client("s3", endpoint_url=endpoint.url, aws_access_key_id=endpoint.access_key,
+                        aws_secret_access_key=endpoint.secret_key, region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}))
 
 
 def _tree(tmp_path, n: int = 40):
@@ -52,11 +43,11 @@ def _tree(tmp_path, n: int = 40):
     return files
 
 
-def test_cp_recursive_sends_batches(run, bucket, tmp_path, coffer_target, s3c):
+def test_cp_recursive_sends_batches(run, bucket, tmp_path, endpoint, s3c):
     files = _tree(tmp_path)
-    before = _puts(coffer_target.url)
+    before = _puts(endpoint.url)
     up = _lines(run("cp", "-r", "--json", "--attr", "team=blue", "tree", f"dev/{bucket}/t"))
-    assert _puts(coffer_target.url) - before < 5  # one tar batch, not one PUT per file
+    assert _puts(endpoint.url) - before < 5  # one tar batch, not one PUT per file
     assert sorted(r["target"] for r in up) == sorted(f"dev/{bucket}/t/{k}" for k in files)
     assert all(r["action"] == "upload" and "error" not in r for r in up)
     for rel, body in files.items():
@@ -69,11 +60,11 @@ def test_cp_recursive_sends_batches(run, bucket, tmp_path, coffer_target, s3c):
     assert len(keys) == len(files)  # no archive object left behind
 
 
-def test_no_batch_and_a_refused_key(run, bucket, tmp_path, coffer_target, s3c):
+def test_no_batch_and_a_refused_key(run, bucket, tmp_path, endpoint, s3c):
     files = _tree(tmp_path, 12)
-    before = _puts(coffer_target.url)
+    before = _puts(endpoint.url)
     run("cp", "-r", "--no-batch", "tree", f"dev/{bucket}/nb")
-    assert _puts(coffer_target.url) - before == len(files)
+    assert _puts(endpoint.url) - before == len(files)
     s3c.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/p/f04.txt"},
     ]}))
