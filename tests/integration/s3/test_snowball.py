@@ -155,3 +155,23 @@ def test_one_event_per_extracted_object(s3, bucket):
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     got = sorted((r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"]["size"]) for r in records)
     assert got == [("ObjectCreated:Put", "e1", 1), ("ObjectCreated:Put", "e2", 2)]
+
+
+def test_unsigned_payload_commits_as_members_arrive(endpoint, s3, bucket):
+    from helpers import raw_request
+
+    big = data(200 * 1024, seed=5)
+    members = [sb.Member(f"u/{i:03d}", f"m{i}".encode()) for i in range(150)] + [sb.Member("u/big", big)]
+    hdrs = {"x-amz-content-sha256": "UNSIGNED-PAYLOAD", sb.AUTO_EXTRACT: "true"}
+    r = raw_request(endpoint, "PUT", f"/{bucket}/x.tar", body=sb.pack(members), headers=hdrs,
+                    payload_hash="UNSIGNED-PAYLOAD")
+    assert r.status == 200 and r.headers[sb.EXTRACTED] == "151"
+    assert s3.get_object(Bucket=bucket, Key="u/big")["Body"].read() == big
+    assert s3.get_object(Bucket=bucket, Key="u/149")["Body"].read() == b"m149"
+    # not atomic: a bad member stops the request; members before it may already be objects (whole)
+    bad = [sb.Member(f"v/{i:03d}", b"v") for i in range(100)] + [sb.Member("v/" + "x" * 1100, b"")]
+    r = raw_request(endpoint, "PUT", f"/{bucket}/y.tar", body=sb.pack(bad), headers=hdrs,
+                    payload_hash="UNSIGNED-PAYLOAD")
+    assert r.status == 400 and b"KeyTooLongError" in r.body
+    made = [k for k in _keys(s3, bucket) if k.startswith("v/")]
+    assert "v/000" in made and all(s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b"v" for k in made[:3])
