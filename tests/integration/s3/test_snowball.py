@@ -175,3 +175,11 @@ def test_unsigned_payload_commits_as_members_arrive(endpoint, s3, bucket):
     assert r.status == 400 and b"KeyTooLongError" in r.body
     made = [k for k in _keys(s3, bucket) if k.startswith("v/")]
     assert "v/000" in made and all(s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b"v" for k in made[:3])
+
+
+def test_later_member_of_the_same_name_wins_with_a_signed_body(s3, bucket):
+    big1, big2 = data(150 * 1024, seed=1), data(150 * 1024, seed=2)  # segment files: the first one is freed
+    _put_tar(s3, bucket, sb.pack([sb.Member("dup", big1), sb.Member("dup", big2), sb.Member("s", b"1"),
+                                  sb.Member("s", b"2")]))
+    assert s3.get_object(Bucket=bucket, Key="dup")["Body"].read() == big2
+    assert s3.get_object(Bucket=bucket, Key="s")["Body"].read() == b"2"

@@ -250,7 +250,8 @@ async def extract(
     whole_body_promise = bool(integrity.sha256_hex or integrity.content_md5 or integrity.expected
                               or integrity.algorithms)
     out = Extracted()
-    ready: list[tuple[ObjectRecord, list[str]]] = []  # received, not yet committed
+    ready: dict[str, tuple[ObjectRecord, list[str]]] = {}  # received, not yet committed, by key
+    superseded: list[str] = []  # data refs of members a later one of the same name replaced
     running: set[asyncio.Task] = set()
     running_keys: set[str] = set()
     refused: list[tuple[str, BaseException]] = []  # commits that failed: (key, error)
@@ -278,7 +279,7 @@ async def extract(
     def flush() -> None:
         if not ready:
             return
-        group = list(ready)
+        group = list(ready.values())
         ready.clear()
         keys = [r.key for r, _ in group]
         running_keys.update(keys)
@@ -326,10 +327,12 @@ async def extract(
                 fail(h.name, key, err)
                 continue
             assert record is not None
-            if key in running_keys or any(r.key == key for r, _ in ready):
+            if key in ready and whole_body_promise:  # a later member of the same name wins
+                superseded.extend(ready.pop(key)[1])
+            elif key in running_keys or key in ready:
                 flush()
                 await settle()  # a later member of the same name must win
-            ready.append((record, refs))
+            ready[key] = (record, refs)
             if not whole_body_promise and (len(ready) >= _GROUP or refs):
                 flush()
             while len(running) * _GROUP > _IN_FLIGHT:
@@ -340,8 +343,9 @@ async def extract(
         await settle()
     except BaseException:
         await settle()
-        await core.free([ref for _r, refs in ready for ref in refs])
+        await core.free([ref for _r, refs in ready.values() for ref in refs] + superseded)
         raise
+    await core.free(superseded)
     for key, exc in refused:
         if not isinstance(exc, S3Error):
             raise exc
