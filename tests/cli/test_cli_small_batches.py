@@ -75,3 +75,23 @@ def test_no_batch_and_a_refused_key(run, bucket, tmp_path, endpoint, s3c):
     done = [r["target"] for r in _lines(proc) if "error" not in r]
     assert len(done) == len(files) - 1
     s3c.delete_bucket_policy(Bucket=bucket)
+
+
+def test_other_servers_get_one_put_per_file(run, bucket, tmp_path, endpoint, s3c):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk"))
+    from sdk_faults import CuttingProxy
+
+    files = _tree(tmp_path, 10)
+    proxy = CuttingProxy(endpoint.url)
+    proxy.disguise = True  # not known to extract: a snowball would be stored as one .tar object
+    try:
+        run("alias", "set", "other", proxy.url, endpoint.access_key, endpoint.secret_key)
+        before = _puts(endpoint.url)
+        run("cp", "-r", "tree", f"other/{bucket}/o")
+        assert _puts(endpoint.url) - before == len(files)
+    finally:
+        proxy.close()
+    assert sorted(o["Key"] for o in s3c.list_objects_v2(Bucket=bucket)["Contents"]) == sorted(f"o/{k}" for k in files)
