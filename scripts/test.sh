@@ -11,5 +11,5 @@ fi
 .venv/bin/python -m pip install -q -e '.[test,ec,bench]'
 .venv/bin/ruff check src tests bench
 .venv/bin/lint-imports
-.venv/bin/mypy  # the SDK's public surface and internals ([tool.mypy] in pyproject.toml)
+.venv/bin/mypy  # the SDK (public surface and internals) and the CLI ([tool.mypy] in pyproject.toml)
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

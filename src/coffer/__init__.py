@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "ObjectInfo": "coffer.sdk._types",
     "Prefix": "coffer.sdk._types",
     "DeleteResult": "coffer.sdk._types",
+    "BatchResult": "coffer.sdk._batch",
     "PutResult": "coffer.sdk._types",
     "PutManyResult": "coffer.sdk._snowball",
     "Credentials": "coffer.sdk._config",
@@ -120,6 +121,7 @@ __all__ = [
     "AsyncTransferFuture",
     "AsyncTransferManager",
     "BadDigest",
+    "BatchResult",
     "Bucket",
     "BucketAlreadyExists",
     "BucketAlreadyOwnedByYou",
@@ -216,6 +218,7 @@ if _TYPE_CHECKING:  # static tools see real imports
     from coffer.sdk._async._handles import AsyncBucket, AsyncObject
     from coffer.sdk._async._io import AsyncObjectReader, AsyncObjectWriter
     from coffer.sdk._async._transfer import AsyncTransferManager
+    from coffer.sdk._batch import BatchResult
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._bulk import BulkJob, JobStatus
     from coffer.sdk._client import Client

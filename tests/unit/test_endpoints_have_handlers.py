@@ -10,6 +10,7 @@ import coffer.server.http.app  # noqa: F401  (imports every handler module: the 
 from coffer.server.http.admin import data as admin_data
 from coffer.server.http.admin import front as admin_front
 from coffer.server.http.ais.front import AIS_HANDLERS, RESOURCES
+from coffer.server.http.batch.front import OPERATIONS as BATCH_OPERATIONS
 from coffer.server.http.common.context import HANDLERS
 from coffer.server.http.ds3 import handlers as ds3_handlers
 from coffer.server.http.oio.handlers import OPERATIONS
@@ -39,8 +40,14 @@ def test_every_openio_operation_has_a_handler() -> None:
     assert all(perm for _name, perm in OPERATIONS.values())
 
 
+def test_every_batch_operation_has_a_handler() -> None:
+    missing = sorted(ep.name for ep in BATCH_OPERATIONS.values() if ep.name not in HANDLERS)
+    assert not missing, f"batch operations without a handler: {missing}"
+
+
 def test_no_handler_for_an_unknown_endpoint() -> None:
-    known = {ep.name for ep in TABLE.values()} | {name for name, _perm in OPERATIONS.values()} | OUTSIDE_THE_TABLE
+    known = {ep.name for ep in TABLE.values()} | {name for name, _perm in OPERATIONS.values()} | OUTSIDE_THE_TABLE \
+        | {ep.name for ep in BATCH_OPERATIONS.values()}
     unknown = sorted(set(HANDLERS) - known)
     assert not unknown, f"handlers registered for endpoints no routing table names: {unknown}"
     for name, fn in HANDLERS.items():

@@ -181,6 +181,25 @@ async def test_object_round_trip_keeps_every_field(store: MetaStore) -> None:
 
 
 @asynctest
+async def test_get_objects_answers_many_keys_in_order(store: MetaStore) -> None:
+    await with_bucket(store)
+    keys = [f"k{i:04d}" for i in range(1200)]  # more than one query's worth of keys
+    for k in keys[::3]:
+        await store.put_object(obj(k, inline=k.encode()))
+    await store.put_object(obj("ünï\x00", inline=b"u"))
+    asked = ["ünï\x00", *reversed(keys), "k0000"]
+    got = await store.get_objects("b", asked)
+    assert len(got) == len(asked)
+    for k, rec in zip(asked, got, strict=True):
+        if k in keys[::3] or k == "ünï\x00":
+            assert rec is not None and rec.key == k and rec == await store.get_object("b", k)
+        else:
+            assert rec is None
+    assert await store.get_objects("b", []) == []
+    assert await store.get_objects("nobucket", ["k0000"]) == [None]
+
+
+@asynctest
 async def test_replacing_and_deleting_free_only_unshared_refs(store: MetaStore) -> None:
     await with_bucket(store)
     await store.put_object(obj("a", ("r1", "r2")))

@@ -1,10 +1,12 @@
 """Coffer's client command line (``coffer ls/cp/sync/...``): the CLI for people, on top of the SDK.
 
 ``coffer.cli.main.cli`` is the click group; the server commands (``serve``, ``user``) are added to it
-by ``coffer.entry`` so this package never imports the server.
+by ``coffer.entry`` so this package never imports the server. Every command is registered by name and
+its module imported only when it runs (``_lazy``).
 
 Modules and packages:
   _aliases       Aliases: short names for (endpoint, keys) so paths read ``NAME/bucket/key``.
+  _cmd_alias     ``coffer alias set|ls|rm|import``: names for an endpoint and its keys.
   _cmd_admin     ``coffer admin``: data administration of a running Coffer server, over its admin HTTP API.
   _cmd_backup    `coffer admin backup` and `coffer admin restore`: the metadata database, copied consistently.
   _cmd_basic     The CLI's single-shot commands: ls, mb, rb, rm, cat, stat, presign, append.
@@ -20,6 +22,7 @@ Modules and packages:
   _cmd_worm      Tags and WORM from the command line: ``tag``, ``retention``, ``legalhold``.
   _complete      Shell completion of ALIAS/bucket/key arguments (click's completion machinery).
   _filters       Which names a command acts on: glob include/exclude, ages and sizes (cp, sync, mirror, find, rm).
+  _lazy          Commands imported when they are run: the group knows every command by name, loads one on use.
   _output        How the CLI talks back: plain lines or ``--json`` lines on stdout, errors on stderr, exit codes, ...
   _stop         How ``mirror --watch`` and ``watch`` stop on SIGTERM / Ctrl-C: a signal thread sets a flag and ...
   _small_files   Many small files on one event loop: how cp -r, sync and mirror move objects below the ...

@@ -151,6 +151,13 @@ class Remote:
     bucket: str | None
     key: str  # "" for a bucket root; may end with "/" (a folder)
 
+    @property
+    def bucket_name(self) -> str:
+        """The bucket, for a target that must name one (a UsageError when it names an alias alone)."""
+        if not self.bucket:
+            raise UsageError(f"{self}: name a bucket")
+        return self.bucket
+
     def __str__(self) -> str:
         out = self.alias.name
         if self.bucket:

@@ -35,8 +35,8 @@ def ls(out: Output, target: str | None, recursive: bool, incomplete: bool, versi
         _ls_incomplete(out, remote(target or "", need_bucket=True))
         return
     if target is None:
-        for entry in sorted(_aliases.load().values(), key=lambda a: a.name):
-            out.emit(entry.public(), f"{entry.name}/  {entry.url}")
+        for alias in sorted(_aliases.load().values(), key=lambda a: a.name):
+            out.emit(alias.public(), f"{alias.name}/  {alias.url}")
         return
     t = remote(target, need_bucket=False)
     client = t.alias.client()

@@ -14,9 +14,10 @@ import click
 from coffer import Client
 from coffer.cli._aliases import remote
 from coffer.cli._output import Output, UsageError, command, human_size
+from coffer.sdk._bulk import JobStatus
 
 
-def _status_text(s) -> str:
+def _status_text(s: JobStatus) -> str:
     return (f"{s.job_id}  {s.request_type:<6} {s.state:<11} {human_size(s.bytes_done):>9} / "
             f"{human_size(s.bytes_total):<9} {s.bucket}  {s.name}")
 
@@ -44,7 +45,7 @@ def bulk_put(out: Output, source: tuple[str, ...], target: str, workers: int, jo
             raise UsageError(f"{p}: no such file or directory")
     arg = paths[0] if len(paths) == 1 and paths[0].is_dir() else paths
     job = client.job(job_id) if job_id else None
-    done = client.bulk_put_files(t.bucket, arg, t.key, workers=workers, job=job, blob_size=blob_size)
+    done = client.bulk_put_files(t.bucket_name, arg, t.key, workers=workers, job=job, blob_size=blob_size)
     s = done.status()
     out.emit(s.to_dict(), _status_text(s))
 
@@ -60,7 +61,7 @@ def bulk_get(out: Output, source: str, dest: str, workers: int, job_id: str | No
     t = remote(source)
     client = t.alias.client()
     job = client.job(job_id) if job_id else None
-    done = client.bulk_get_files(t.bucket, t.key, dest, workers=workers, job=job)
+    done = client.bulk_get_files(t.bucket_name, t.key, dest, workers=workers, job=job)
     s = done.status()
     out.emit(s.to_dict(), _status_text(s))
 

@@ -114,8 +114,8 @@ def bucket_summary(t: Remote) -> tuple[dict[str, Any], list[str]]:
              f"Usage      : {human_size(size)} in {objects} objects",
              f"Lifecycle  : {len(rules)} rules", f"CORS       : {len(cors)} rules",
              f"Website    : {'on' if record['website'] else 'off'}", f"Events     : {len(events)} targets"]
-    if record["tags"]:
-        lines.append("Tags       : " + ", ".join(f"{k}={v}" for k, v in sorted(record["tags"].items())))
+    if isinstance(tags, dict) and tags:
+        lines.append("Tags       : " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
     return record, lines
 
 

@@ -187,10 +187,11 @@ def _sync_options(fn: Any) -> Any:
 @command
 def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, size_only: bool, checksum: bool,
          concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...],
-         limit_rate: int | None, **kw: Any) -> None:
+         limit_rate: int | None, no_batch: bool, **kw: Any) -> None:
     """Mirror a directory or prefix: local<->remote or remote->remote."""
     sel = selector(kw)
-    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr),
+                    batch=not no_batch)
     src, dst = local_or_remote(source), local_or_remote(target)
     if _sync_once(out, src, dst, sel, _compare_mode(size_only, checksum), delete, dry_run, runner):
         raise click.exceptions.Exit(1)
@@ -209,12 +210,13 @@ def sync(out: Output, source: str, target: str, delete: bool, dry_run: bool, siz
 @command
 def mirror(out: Output, source: str, target: str, remove: bool, watch: bool, interval: str, dry_run: bool,
            size_only: bool, checksum: bool, concurrency: int, part_size: int, content_type: str | None,
-           attr: tuple[str, ...], limit_rate: int | None, **kw: Any) -> None:
+           attr: tuple[str, ...], limit_rate: int | None, no_batch: bool, **kw: Any) -> None:
     """mc's mirror: sync SOURCE to TARGET; with --watch, keep doing it as SOURCE changes."""
     sel = selector(kw)
     src, dst = local_or_remote(source), local_or_remote(target)
     mode = _compare_mode(size_only, checksum)
-    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr),
+                    batch=not no_batch)
     if not watch:
         if _sync_once(out, src, dst, sel, mode, remove, dry_run, runner):
             raise click.exceptions.Exit(1)

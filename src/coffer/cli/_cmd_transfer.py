@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import click
 
@@ -25,6 +25,7 @@ from coffer.cli._aliases import Remote
 from coffer.cli._filters import Selector, selector, selector_options
 from coffer.cli._output import Output, UsageError, command, describe, human_size
 from coffer.sdk._transfer._directory import key_for, local_path_for, walk_files
+from coffer.sdk._types import ObjectInfo
 
 MiB = 1024 * 1024
 
@@ -55,24 +56,13 @@ def transfer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The option stack cp, mv and sync share."""
     fn = click.option("--limit-rate", type=Rate(), default=None, metavar="RATE",
                       help="Cap the whole command's bandwidth, bytes/s: 512K, 10M, 1G.")(fn)
+    fn = click.option("--no-batch", is_flag=True,
+                      help="One request per small file, even against Coffer (no batch requests).")(fn)
     fn = click.option("--concurrency", default=10, show_default=True, help="Parallel requests.")(fn)
     fn = click.option("--part-size", default=8, show_default=True, help="Multipart part size in MiB.")(fn)
     fn = click.option("--content-type", default=None, help="Content type of uploaded objects.")(fn)
     fn = click.option("--attr", multiple=True, help="Metadata KEY=VALUE for uploads (repeatable).")(fn)
-    fn = click.option("--no-batch", is_flag=True, expose_value=False, callback=_no_batch,
-                      help="Upload small files one PUT each, never in tar batches (Coffer servers).")(fn)
     return fn
-
-
-def _no_batch(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """--no-batch: noted on the command's context, where Runner looks (cp, mv, sync, mirror share it)."""
-    if value:
-        ctx.meta["coffer.no_batch"] = True
-
-
-def batching_wanted() -> bool:
-    ctx = click.get_current_context(silent=True)
-    return not (ctx is not None and ctx.meta.get("coffer.no_batch"))
 
 
 @dataclass
@@ -132,15 +122,16 @@ def _plan_cp(src: Path | Remote, dst: Path | Remote, recursive: bool, into_dir: 
     if recursive:
         prefix = src.key if not src.key or src.key.endswith("/") else src.key + "/"
         for entry in bucket.list_objects(prefix=prefix):
-            rel = entry.key[len(prefix):]
-            if sel.active and not sel.ok(rel, entry.size, entry.last_modified):
+            assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
+            name = entry.key[len(prefix):]
+            if sel.active and not sel.ok(name, entry.size, entry.last_modified):
                 continue
             if isinstance(dst, Path):
-                local = local_path_for(dst, rel)
+                local = local_path_for(dst, name)
                 if local is not None:
                     yield Job("download", child_of(src, entry.key), local, entry.size)
             else:
-                yield Job("copy", child_of(src, entry.key), child_of(dst, key_for(dst.key, (rel,))), entry.size)
+                yield Job("copy", child_of(src, entry.key), child_of(dst, key_for(dst.key, [name])), entry.size)
         return
     if not src.key:
         raise UsageError(f"{src} is a bucket: add -r to copy what is in it")
@@ -158,10 +149,10 @@ class Runner:
     """Runs jobs on per-endpoint transfer managers and reports each one as it finishes."""
 
     def __init__(self, out: Output, config: TransferConfig, content_type: str | None,
-                 metadata: dict[str, str] | None) -> None:
+                 metadata: dict[str, str] | None, *, batch: bool = True) -> None:
         self.out, self.config = out, config
+        self.batch = batch  # False: --no-batch
         self.content_type, self.metadata = content_type, metadata
-        self.batch = batching_wanted()  # small uploads to Coffer in tar batches (cli/_small_files.py)
         self._managers: dict[str, TransferManager] = {}
         self._clients: dict[str, Client] = {}
         self.stopping = threading.Event()  # cancel() was called: start nothing more
@@ -205,7 +196,8 @@ class Runner:
                         failures += self._report(job, exc)
 
                     started = _small_files.run(small, self.config, self.content_type, self.metadata, subs or [],
-                                               done, self.stopping, pack=self.batch)
+                                               done, self.stopping, batch_downloads=self.batch,
+                                               batch_uploads=self.batch)
                     failures += len(small) - started  # not started: stopped first
             futures = []
             for job in rest:
@@ -253,22 +245,24 @@ class Runner:
 
     def _start(self, job: Job, subs: list[Any]) -> TransferFuture:
         if job.kind == "upload":
-            assert isinstance(job.dst, Remote)
-            return self._tm(job.dst).upload(job.src, job.dst.bucket, job.dst.key, subs,
+            assert isinstance(job.src, Path) and isinstance(job.dst, Remote)
+            return self._tm(job.dst).upload(job.src, job.dst.bucket_name, job.dst.key, subs,
                                             content_type=self.content_type, metadata=self.metadata)
         if job.kind == "download":
             assert isinstance(job.src, Remote)
             # The size came from the listing (or the HEAD of a single object): a small object then
             # needs no HEAD of its own, one GET carries its ETag and checksum (half the requests).
-            return self._tm(job.src).download(job.src.bucket, job.src.key, job.dst, subs, size_hint=job.size)
+            assert isinstance(job.dst, Path)
+            return self._tm(job.src).download(job.src.bucket_name, job.src.key, job.dst, subs, size_hint=job.size)
         assert isinstance(job.src, Remote) and isinstance(job.dst, Remote)
         if job.src.alias.url == job.dst.alias.url and job.src.alias.access_key == job.dst.alias.access_key:
-            return self._tm(job.dst).copy(job.src.bucket, job.src.key, job.dst.bucket, job.dst.key,
+            return self._tm(job.dst).copy(job.src.bucket_name, job.src.key, job.dst.bucket_name, job.dst.key,
                                           subs, metadata=self.metadata, content_type=self.content_type)
         # Different endpoints: stream the object through this process into a multipart upload.
-        reader = job.src.alias.client().bucket(job.src.bucket or "").object(job.src.key).get_reader()
-        return self._tm(job.dst).upload(_IterFile(reader.iter_content()), job.dst.bucket, job.dst.key,
-                                        subs, content_type=self.content_type, metadata=self.metadata)
+        reader = job.src.alias.client().bucket(job.src.bucket_name).object(job.src.key).get_reader()
+        body = cast(BinaryIO, _IterFile(reader.iter_content()))  # upload() only calls read()
+        return self._tm(job.dst).upload(body, job.dst.bucket_name, job.dst.key, subs,
+                                        content_type=self.content_type, metadata=self.metadata)
 
 
 class _IterFile:
@@ -355,7 +349,7 @@ def _to_stdout(src: Remote, version_id: str | None = None) -> None:
 @command
 def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, version_id: str | None,
        concurrency: int, part_size: int, content_type: str | None, attr: tuple[str, ...],
-       limit_rate: int | None, **kw: Any) -> None:
+       limit_rate: int | None, no_batch: bool, **kw: Any) -> None:
     """Copy local->remote, remote->local or remote->remote; "-" is standard input or output.
 
     \b
@@ -384,7 +378,7 @@ def cp(out: Output, sources: tuple[str, ...], target: str, recursive: bool, vers
     sel = selector(kw)
     dst = local_or_remote(target)
     jobs = [j for arg in sources for j in _plan_cp(local_or_remote(arg), dst, recursive, into_dir, sel)]
-    runner = Runner(out, config, content_type, metadata_args(attr))
+    runner = Runner(out, config, content_type, metadata_args(attr), batch=not no_batch)
     failed = runner.run(jobs, f"{len(jobs)} files")
     if failed:
         raise click.exceptions.Exit(1)
@@ -414,10 +408,11 @@ def pipe(out: Output, target: str, part_size: int, concurrency: int, content_typ
 @transfer_options
 @command
 def mv(out: Output, source: str, target: str, recursive: bool, concurrency: int, part_size: int,
-       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None) -> None:
+       content_type: str | None, attr: tuple[str, ...], limit_rate: int | None, no_batch: bool) -> None:
     """Move: copy, then remove each source that was copied."""
     jobs = list(_plan_cp(local_or_remote(source), local_or_remote(target), recursive, target.endswith("/")))
-    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr))
+    runner = Runner(out, transfer_config(concurrency, part_size, limit_rate), content_type, metadata_args(attr),
+                    batch=not no_batch)
     if runner.run(jobs, f"{len(jobs)} files"):
         raise click.exceptions.Exit(1)  # keep every source when anything failed
     remotes: dict[tuple[str, str], list[str]] = {}

@@ -8,6 +8,9 @@ data folder directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from coffer.cli import _aliases
@@ -94,7 +97,7 @@ def quota_line(q: dict) -> str:
     limits = q["quota"]
     use = q["usage"]
 
-    def lim(name: str, fmt=str) -> str:
+    def lim(name: str, fmt: Callable[[Any], str] = str) -> str:
         return fmt(limits[name]) if name in limits else "unlimited"
 
     return (f"{q['user']}: {human_size(use['bytes'])} of {lim('max_bytes', human_size)}, "

@@ -47,13 +47,13 @@ def complete_target(ctx: click.Context, param: click.Parameter, incomplete: str)
         return []
 
 
-def attach_completion(group: click.Group) -> None:
-    """Give every path-like argument of every command the completer above."""
-    for cmd in group.commands.values():
-        if isinstance(cmd, click.Group):
-            attach_completion(cmd)
-            continue
-        for param in cmd.params:
-            if isinstance(param, click.Argument) and param.name in PATH_ARGS:
-                # click keeps the callback given as shell_complete= here; set it after the fact.
-                param._custom_shell_complete = complete_target  # type: ignore[attr-defined]
+def attach_completion(cmd: click.Command) -> None:
+    """Give every path-like argument of ``cmd`` (and of its sub-commands) the completer above."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            attach_completion(sub)
+        return
+    for param in cmd.params:
+        if isinstance(param, click.Argument) and param.name in PATH_ARGS:
+            # click keeps the callback given as shell_complete= here; set it after the fact.
+            param._custom_shell_complete = complete_target

@@ -11,6 +11,7 @@ No I/O, no aiohttp, no imports from coffer.server/sdk/cli (import-linter enforce
 * :mod:`.timeutil` - x-amz-date, HTTP-date and ISO 8601 formats
 
 Modules and packages:
+  batch_tar    The batch GET's answer: a pax tar, one member per object with COFFER.* records; writer and ...
   checksums    S3 payload checksums: the x-amz-checksum-* algorithms, Content-MD5, and multipart combination.
   chunked      aws-chunked request bodies (the STREAMING-* x-amz-content-sha256 modes): incremental, bounded decoding.
   errors       The S3 error catalogue and the S3Error exception, shared by the server (to answer) and the SDK (to ...

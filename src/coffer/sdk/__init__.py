@@ -8,6 +8,7 @@ Modules and packages:
   _append       Append sessions: Coffer's native append protocol, and the multipart fallback for other servers.
   _async        The asyncio SDK (aiohttp): :class:`AsyncClient` and its async bucket/object handles, readers and ...
   _body         Request bodies: what the transport can send, how it is hashed, re-sent on retry, paced and counted.
+  _batch        Coffer's batch GET (`get_many`): the request, the tar answer read and verified member by member.
   _bucket       Bucket handles: create, probe, delete, list lazily and delete objects in batches.
   _bulk         Bulk jobs (Spectra-style): plan many objects at once, then move their blobs chunk by chunk.
   _bulk_files   Parallel bulk transfers of local files: `bulk_put_files` and `bulk_get_files`.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 import uuid
 
 import pytest
@@ -407,3 +408,33 @@ def test_expect_continue_refused_before_the_body(endpoint, token, bck):
     r = exchange(endpoint.url, [req, b"hello"], pause=0.2)
     assert r is not None and r.status == 200
     assert bck.object("small").get_reader().read_all() == b"hello"
+
+
+# --- GetBatch (/v1/ml/moss) --------------------------------------------------------------------------
+
+def test_get_batch_through_the_aistore_sdk(ais, bck, s3):
+    """The AIStore SDK's batch API unchanged: objects in order, a missing one under __404__/ with
+    continue-on-error, a larger-than-inline object streamed, names without the bucket on request."""
+    big = bytes(range(256)) * 1024  # 256 KiB
+    s3.put_object(Bucket=bck.name, Key="a.txt", Body=b"alpha")
+    s3.put_object(Bucket=bck.name, Key="dir/big.bin", Body=big)
+    got = [(info.obj_name, info.err_msg, data)
+           for info, data in ais.batch(["a.txt", "missing", "dir/big.bin"], bucket=bck).get()]
+    assert got[0] == ("a.txt", None, b"alpha")
+    assert got[1][0] == "missing" and got[1][1] and got[1][2] == b""
+    assert got[2] == ("dir/big.bin", None, big)
+    raw = ais.batch(["a.txt", "dir/big.bin"], bucket=bck, only_obj_name=True).get(raw=True)
+    try:
+        with tarfile.open(fileobj=raw, mode="r|") as tar:
+            assert [m.name for m in tar] == ["a.txt", "dir/big.bin"]
+    finally:
+        raw.close()
+
+
+def test_get_batch_refuses_what_coffer_does_not_do(ais, bck):
+    with pytest.raises(AISError) as e:
+        list(ais.batch(["a"], bucket=bck, streaming_get=False).get())
+    assert e.value.status_code == 501
+    with pytest.raises(AISError) as e:
+        list(ais.batch(["a"], bucket=ais.bucket("no-such-bucket-moss")).get())
+    assert e.value.status_code == 404

@@ -9,6 +9,7 @@ local paths: :func:`local_path_for` refuses anything that would land outside the
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -182,7 +183,7 @@ def run_directory(
             if parent.paused():
                 child.pause()
             outstanding.append(child)
-            child.add_done_callback(lambda c, n=name: finished(n, c))
+            child.add_done_callback(functools.partial(finished, name))
             outstanding = [c for c in outstanding if not c.done()]
     finally:
         for child in outstanding:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import mimetypes
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from coffer.sdk._config import TransferConfig
 from coffer.sdk._transfer._directory import (
@@ -28,12 +28,14 @@ from coffer.sdk._transfer._directory import (
 from coffer.sdk._transfer._download import DownloadJob
 from coffer.sdk._transfer._future import Scheduler, TransferFuture
 from coffer.sdk._transfer._upload import CopyJob, UploadJob
+from coffer.sdk._types import ObjectInfo
 from coffer.sdk._writer import write_headers
 
 if TYPE_CHECKING:
     from coffer.sdk._bucket import Bucket
     from coffer.sdk._client import Client
 
+FutureT = TypeVar("FutureT", bound=TransferFuture)
 
 
 def _name(bucket: Any) -> str:
@@ -162,6 +164,7 @@ class TransferManager:
         def items() -> Iterator[tuple[str, Any]]:
             total = 0
             for entry in self.client.bucket(_name(bucket)).list_objects(listing_prefix):
+                assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
                 rel = entry.key[len(listing_prefix):]
                 if not name_selected(rel, inc, exc):
                     continue
@@ -218,7 +221,7 @@ class TransferManager:
         self._sched.coordinators.submit(body)
         return fut
 
-    def _start_thread(self, fut: TransferFuture, run: Any) -> TransferFuture:
+    def _start_thread(self, fut: FutureT, run: Callable[[], Any]) -> FutureT:
         # Directory coordinators wait on children that need the coordinator pool; giving them their
         # own thread means they can never occupy every pool thread and deadlock.
         self._track(fut)

@@ -9,17 +9,27 @@ Modules:
   tokens  `coffer token create|list|revoke`: bearer tokens for the AIStore API (see service/access/tokens.py).
   users   `coffer user add|list|remove`: users and their access keys in a data folder (no server needed).
 """
+
+from __future__ import annotations
+
+import importlib
+
 import click
 
+# The server's commands by name: (module, attribute). coffer.entry registers them by name and imports
+# one only when it runs, so a client command never loads the server.
+COMMANDS = {
+    "serve": ("coffer.server.cli.serve", "serve_cmd"),
+    "user": ("coffer.server.cli.users", "user_group"),
+    "token": ("coffer.server.cli.tokens", "token_group"),
+    "kms": ("coffer.server.cli.kms", "kms_group"),
+    "meta": ("coffer.server.cli.meta", "meta_group"),
+    "node": ("coffer.server.cli.node", "node_group"),
+}
 
-def register(group: click.Group) -> None:
-    """Attach the server's commands to the `coffer` command group (called by coffer.entry)."""
-    from coffer.server.cli.kms import kms_group
-    from coffer.server.cli.meta import meta_group
-    from coffer.server.cli.node import node_group
-    from coffer.server.cli.serve import serve_cmd
-    from coffer.server.cli.tokens import token_group
-    from coffer.server.cli.users import user_group
 
-    for cmd in (serve_cmd, user_group, token_group, kms_group, meta_group, node_group):
-        group.add_command(cmd)
+def load(name: str) -> click.Command:
+    """The server command ``name`` (a key of COMMANDS), its module imported now."""
+    module, attribute = COMMANDS[name]
+    cmd: click.Command = getattr(importlib.import_module(module), attribute)
+    return cmd

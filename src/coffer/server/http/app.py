@@ -1,7 +1,7 @@
 """The HTTP application: the ordered list of fronts the one serve loop (`common.pipeline`) picks from.
 
 `FRONTS` is composition as data (Starlette's habit): the health endpoints, then website Host names,
-AIStore's `/v1/`, the admin API, DS3, the OpenIO extensions, and S3, which takes every request no
+AIStore's `/v1/`, the admin API, DS3, the batch GET, the OpenIO extensions, and S3, which takes every request no
 other front claims. Each front owns its routing, authentication, handlers and error format; the
 serve loop owns what they share (request id, in-flight count, 100-continue, the error ladder).
 Every response, errors included, carries x-amz-request-id and x-amz-id-2.
@@ -18,7 +18,9 @@ from aiohttp.web_protocol import RequestHandler
 # Handler modules register their endpoints (HANDLERS, AIS_HANDLERS, ADMIN_ROUTES) when imported.
 import coffer.server.http.admin.data
 import coffer.server.http.ais.buckets
+import coffer.server.http.ais.moss
 import coffer.server.http.ais.objects
+import coffer.server.http.batch.handlers
 import coffer.server.http.s3.access
 import coffer.server.http.s3.bucket_config
 import coffer.server.http.s3.buckets
@@ -35,6 +37,7 @@ from coffer.server.config import Config
 from coffer.server.http.admin import data as admin_data
 from coffer.server.http.admin.front import AdminFront
 from coffer.server.http.ais.front import AisFront
+from coffer.server.http.batch.front import BatchFront
 from coffer.server.http.common.auth import Authenticator
 from coffer.server.http.common.connections import GuardedRequestHandler
 from coffer.server.http.common.connections import configure as configure_connections
@@ -87,6 +90,7 @@ FRONTS: list[Callable[[Front], FrontBase]] = [
     lambda app: AdminFront(app.service, app.auth),  # /_coffer/admin/v1/
     lambda app: ConsoleFront(app.service, app.cfg),  # /_coffer/console/, a browser's GET /
     lambda app: app.ds3,  # /_rest_/, blob transfers, DS3 listings
+    lambda app: BatchFront(app.service, app.cfg, app.auth),  # /_coffer/batch/v1/ (batch GET)
     lambda app: OioFront(app.service, app.cfg, app.auth, dialect=app.ds3),  # /_coffer/ (OpenIO extensions)
     lambda app: S3Front(app.service, app.cfg, app.auth, dialect=app.ds3),  # everything else
 ]

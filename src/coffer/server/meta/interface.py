@@ -187,6 +187,11 @@ class MetaStore(ABC):
     @abstractmethod
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
 
+    async def get_objects(self, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
+        """Current objects of many keys, aligned with `keys` (None: no such key), in few queries
+        (batch GET). This default asks one key at a time; backends override it."""
+        return [await self.get_object(bucket, k) for k in keys]
+
     @abstractmethod
     async def put_object(
         self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False,

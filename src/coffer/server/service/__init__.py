@@ -36,6 +36,7 @@ from coffer.server.service.events.listen import ListenHub
 from coffer.server.service.events.notifications import Notifier
 from coffer.server.service.objects.appends import Appends
 from coffer.server.service.objects.archive import Archives
+from coffer.server.service.objects.batch_reads import BatchReads
 from coffer.server.service.objects.bucket_config import BucketConfig
 from coffer.server.service.objects.buckets import Buckets
 from coffer.server.service.objects.conditions import NotModified, ReadConditions
@@ -66,6 +67,7 @@ class Service:
         self.appends = Appends(self.core, self.multipart)
         self.access = Access(self.core)  # authorization, ACLs, policies, quotas
         self.access_config = AccessConfig(self.core, self.access)
+        self.batch = BatchReads(self.core, self.objects, self.access)  # the batch GET (many objects, one answer)
         self.admin = Admin(self.core, self.users)
         self.data_admin = DataAdmin(self.core)  # volumes, fragments, repairs (`coffer admin`)
         self.jobs = Jobs(self.core, self.objects, self.multipart, self.notifier)

@@ -3,11 +3,11 @@
 Which requests are AIStore's: a path under `/v1/` that carries no S3 signature (S3-signed requests
 to a bucket named "v1" stay S3's). Path: the serve loop (`common.pipeline`) -> `AisFront.claims`
 (`wants()`) -> `AisFront.prepare`: bearer-token authentication (`service.tokens`; anonymous requests
-are refused) -> `handle`: the handler registered for (method, "buckets"|"objects"|"cluster") in
-`buckets` / `objects`, object writes through the write hook (`common.hooks`). Errors are answered
-the way AIStore answers them: a JSON document whose message names the bucket or object as
-`ais://bucket[/object]`, which is what the AIStore SDK parses to raise ErrBckNotFound,
-ErrObjNotFound or ErrBckAlreadyExists.
+are refused) -> `handle`: the handler registered for (method, "buckets"|"objects"|"cluster"|"ml") in
+`buckets` / `objects` / `moss` (GetBatch, `/v1/ml/moss[/bucket]`), object writes through the write
+hook (`common.hooks`). Errors are answered the way AIStore answers them: a JSON document whose
+message names the bucket or object as `ais://bucket[/object]`, which is what the AIStore SDK parses
+to raise ErrBckNotFound, ErrObjNotFound or ErrBckAlreadyExists.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ class AisCtx(RequestContext):
         return msg
 
 
-RESOURCES = ("buckets", "objects", "cluster")  # /v1/<resource>/...: the AIStore API's routing table is
-# (method, resource) -> handler, registered with `ais_handles` by `buckets` and `objects`
+RESOURCES = ("buckets", "objects", "cluster", "ml")  # /v1/<resource>/...: the AIStore API's routing table is
+# (method, resource) -> handler, registered with `ais_handles` by `buckets`, `objects` and `moss`
 AisHandler = Callable[[AisCtx], Awaitable[web.StreamResponse]]
 AIS_HANDLERS: dict[tuple[str, str], AisHandler] = {}
 
@@ -154,6 +154,10 @@ class AisFront(Front):
         resource = parts[2] if len(parts) > 2 else ""
         if resource not in RESOURCES:
             raise AisError(501, f"/v1/{resource} is not supported by Coffer's AIStore API")
+        if resource == "ml":  # /v1/ml/moss[/BUCKET]: GetBatch (moss.py)
+            if len(parts) < 4 or parts[3] != "moss":
+                raise AisError(501, f"{ex.raw_path} is not supported by Coffer's AIStore API")
+            parts = ["", "v1", "ml", *parts[4:]]
         ex.bucket = decode_path(parts[3]) if len(parts) > 3 else ""
         ex.key = decode_path(parts[4]) if len(parts) > 4 and parts[4] else None
         if query.get("provider", "ais") not in ("ais", ""):

@@ -3,8 +3,8 @@
 the addressed bucket/object (service.access), checks the bucket owner's quota before a write is
 accepted, and keeps the bucket row it looked up on the context for the handler. The policy condition
 context (source IP, TLS, headers, s3:prefix, ...) is built only when a bucket policy is there to
-read it (`context_of`, also what the website front asks with, `website_readable`). Three endpoints
-decide in their handler: DeleteObjects (each key), PostObject (the form's own signature names the
+read it (`context_of`, also what the website front asks with, `website_readable`). Four endpoints
+decide in their handler: DeleteObjects and the batch GET (each key), PostObject (the form's own signature names the
 caller) and IamToken (the API key in the form).
 """
 
@@ -22,7 +22,8 @@ from coffer.server.service import ANONYMOUS, Service
 from coffer.server.service.access.policy_conditions import utc_now_context
 from coffer.server.service.core import BUCKET_HINT
 
-DEFERRED = frozenset({"DeleteObjects", "PostObject", "IamToken"})  # IamToken: the form's API key decides
+# IamToken: the form's API key decides; BatchGet: each key (its bucket is in the body), service/objects/batch_reads.py
+DEFERRED = frozenset({"DeleteObjects", "PostObject", "IamToken", "BatchGet"})
 WRITES = frozenset({"PutObject", "UploadPart", "AppendObject", "CompleteMultipartUpload"})
 _HEADER_KEYS = (
     "x-amz-acl", "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",

@@ -271,6 +271,12 @@ class PostgresMetaStore(MetaStore):
         row = await self._one(f"SELECT {OBJECT_SELECT} FROM objects WHERE bucket = %s AND key = %s", (bucket, enc(key)))
         return None if row is None else object_from_row(bucket, row)
 
+    async def get_objects(self, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
+        rows = await self._all(f"SELECT {OBJECT_SELECT} FROM objects WHERE bucket = %s AND key = ANY(%s)",
+                               (bucket, [enc(k) for k in keys]))
+        found = {rec.key: rec for rec in (object_from_row(bucket, row) for row in rows)}
+        return [found.get(k) for k in keys]
+
     async def put_object(
         self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False,
         versioning: str | None = None, guard: Guard | None = None,

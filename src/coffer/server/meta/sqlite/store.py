@@ -77,6 +77,9 @@ __all__ = ["SqliteMetaStore"]
 T = TypeVar("T")
 
 
+_KEYS_PER_QUERY = 500  # host parameters per IN list (SQLite allows 32766)
+
+
 class SqliteMetaStore(MetaStore):
     def __init__(
         self,
@@ -330,6 +333,17 @@ class SqliteMetaStore(MetaStore):
             f"SELECT {OBJECT_SELECT} FROM objects WHERE bucket = ? AND key = ?", (bucket, enc(key))
         )
         return None if row is None else object_from_row(bucket, row)
+
+    async def get_objects(self, bucket: str, keys: list[str]) -> list[ObjectRecord | None]:
+        found: dict[str, ObjectRecord] = {}
+        for i in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = [enc(k) for k in keys[i : i + _KEYS_PER_QUERY]]
+            marks = ",".join("?" * len(chunk))
+            for row in await self._all(f"SELECT {OBJECT_SELECT} FROM objects WHERE bucket = ? AND key IN ({marks})",
+                                       (bucket, *chunk)):
+                rec = object_from_row(bucket, row)
+                found[rec.key] = rec
+        return [found.get(k) for k in keys]
 
     async def put_object(
         self, record: ObjectRecord, expect: Expect | None = None, *, shared: bool = False,

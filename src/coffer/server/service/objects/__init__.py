@@ -5,6 +5,7 @@ Modules:
   appends        Append sessions (AIStore's handle-based appends, Coffer's own API).
   archive        Reading one member of a tar or zip object by its path, without reading the whole archive.
   archive_index  Member indexes of tar and zip objects, kept per worker so a shard read member by member is ...
+  batch_reads    Batch reads: many objects of one bucket, records and bytes, in request order (the batch GET, ...
   bucket_config  Bucket configuration documents: default encryption, CORS rules, website.
   buckets        Bucket operations: create, list, head, delete, location; bucket-level access checks.
   conditions     Conditional requests: S3's evaluation of If-Match / If-None-Match / If-(Un)Modified-Since.
