@@ -183,3 +183,40 @@ def test_later_member_of_the_same_name_wins_with_a_signed_body(s3, bucket):
                                   sb.Member("s", b"2")]))
     assert s3.get_object(Bucket=bucket, Key="dup")["Body"].read() == big2
     assert s3.get_object(Bucket=bucket, Key="s")["Body"].read() == b"2"
+
+
+@pytest.mark.slow
+def test_kill9_mid_snowball_leaves_only_whole_objects(server_factory):
+    """kill -9 while a member above the inline size streams: the objects already committed are whole,
+    the cut member is absent, and the start-up sweep empties tmp/."""
+    import socket
+
+    from helpers import MiB, client, wait_for
+    from rawhttp import UNSIGNED_PAYLOAD, Signer
+
+    srv = server_factory()
+    s3 = client(srv.endpoint, srv.access_key, srv.secret_key)
+    s3.create_bucket(Bucket="snow")
+    small = {f"s/{i:03d}": data(100 + i, seed=i) for i in range(100)}
+    big = data(8 * MiB, seed=77)
+    tar = sb.pack([*(sb.Member(k, v) for k, v in small.items()), sb.Member("big", big), sb.Member("after", b"x")])
+    req = Signer(srv.endpoint, srv.access_key, srv.secret_key).sign(
+        "PUT", "/snow/batch.tar", payload_hash=UNSIGNED_PAYLOAD, content_length=False,
+        headers=[("Content-Length", str(len(tar))), (sb.AUTO_EXTRACT, "true")])
+    cut = len(tar) - 4 * MiB  # half of the big member sent
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        sock.sendall(req.to_bytes() + tar[:cut])
+        wait_for(lambda: any(p.stat().st_size > MiB for d in srv.data.rglob("tmp") if d.is_dir()
+                             for p in d.rglob("*") if p.is_file()), 10, "the big member being written")
+        srv.kill()
+    finally:
+        sock.close()
+    srv.start()
+    s3 = client(srv.endpoint, srv.access_key, srv.secret_key)
+    assert not [p for d in srv.data.rglob("tmp") if d.is_dir() for p in d.rglob("*") if p.is_file()]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="snow").get("Contents", [])}
+    assert "big" not in keys and "after" not in keys and "batch.tar" not in keys
+    assert keys <= set(small) and "s/000" in keys  # the first group was committed before the big member
+    for k in keys:
+        assert s3.get_object(Bucket="snow", Key=k)["Body"].read() == small[k]
