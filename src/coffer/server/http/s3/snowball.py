@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from coffer.protocol import snowball as sb
+from coffer.protocol.errors import S3Error
 from coffer.server.http.common.body import body_stream, integrity_for
 from coffer.server.http.common.context import Ctx
 from coffer.server.http.common.gate import request_context
@@ -41,6 +42,9 @@ async def put_snowball(ctx: Ctx) -> web.StreamResponse:
     params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, h)
     params.sse = request_sse(ctx)
     integ = integrity_for(ctx.request, ctx.plan, require_length=True)
+    if integ.content_length is not None and integ.content_length > ctx.cfg.limits.max_put_size:
+        raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                      ProposedSize=str(integ.content_length), MaxSizeAllowed=str(ctx.cfg.limits.max_put_size))
     bucket = ctx.bucket_rec or await ctx.svc.core.meta.get_bucket(ctx.bucket)
     notifier = ctx.svc.notifier
     interested = bucket is not None and notifier.interested(bucket)
