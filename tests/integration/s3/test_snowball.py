@@ -83,6 +83,10 @@ def test_not_a_tar_is_a_precise_error(s3, bucket):
         _put_tar(s3, bucket, b"this is not a tar archive at all" * 40)
     with s3_error("MalformedArchive", 400):
         _put_tar(s3, bucket, b"\x1f\x8b" + b"not gzip" * 100)
+    import bz2
+    with s3_error("MalformedArchive", 400) as ei:
+        _put_tar(s3, bucket, bz2.compress(sb.pack([sb.Member("a", b"1")])))
+    assert "bzip2 compression is not supported" in ei.value.response["Error"]["Message"]
     assert _keys(s3, bucket) == []
 
 

@@ -40,6 +40,7 @@ from coffer.server.service.worm.retention import initial_props
 _BLOCK = 512
 _GROUP = 64  # members whose commits start together (the writer joins whatever is queued)
 _IN_FLIGHT = 1024  # member commits started and not yet answered, at most
+_OTHER_COMPRESSIONS = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _GZIP_OUT = 1 << 20  # decompressed bytes per step (bounds what a small, hostile gzip can make us hold)
 
 
@@ -63,6 +64,10 @@ def malformed(detail: str) -> S3Error:
                    status=400)
 
 
+def _compressed(name: str) -> S3Error:
+    return malformed(f"{name} compression is not supported (send a plain or gzip tar)")
+
+
 class _TarStream:
     """Exact reads over the request body, gunzipped when it starts with the gzip magic."""
 
@@ -75,6 +80,7 @@ class _TarStream:
         self._started = False
         self._eof = False
         self.taken = 0  # plain (tar) bytes handed out
+        self.other_compression: str | None = None  # the body starts like bzip2 / xz / zstd data
 
     async def _raw_next(self) -> bytes | None:
         try:
@@ -106,6 +112,8 @@ class _TarStream:
                 self._started = True
                 if chunk[:2] == b"\x1f\x8b":
                     self._gz = zlib.decompressobj(wbits=31)
+                # named only if the first header does not parse (a tar member may be called "BZh...")
+                self.other_compression = next((n for m, n in _OTHER_COMPRESSIONS if chunk.startswith(m)), None)
             if self._gz is None:
                 self._buf += chunk
                 return True
@@ -169,12 +177,16 @@ async def _next_header(s: _TarStream) -> _Header | None:
         except S3Error:
             if not s._buf and s._eof:  # a body that simply ends (no end-of-archive blocks)
                 return None
+            if s.other_compression and s.taken == 0:
+                raise _compressed(s.other_compression) from None
             raise
         if block == bytes(_BLOCK):
             return None
         try:
             info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
         except tarfile.HeaderError as e:
+            if s.other_compression and s.taken == _BLOCK:
+                raise _compressed(s.other_compression) from None
             raise malformed(str(e) or "bad header block") from None
         size = info.size
         padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
