@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "DeleteResult": "coffer.sdk._types",
     "BatchResult": "coffer.sdk._batch",
     "PutResult": "coffer.sdk._types",
+    "PutManyResult": "coffer.sdk._snowball",
     "Credentials": "coffer.sdk._config",
     "TransferManager": "coffer.sdk._transfer",
     "TransferFuture": "coffer.sdk._transfer",
@@ -174,6 +175,7 @@ __all__ = [
     "ProtectionConfig",
     "ProtocolError",
     "PublicAccessBlock",
+    "PutManyResult",
     "PutResult",
     "RequestRecord",
     "Retention",
@@ -275,6 +277,7 @@ if _TYPE_CHECKING:  # static tools see real imports
     )
     from coffer.sdk._object import Object
     from coffer.sdk._reader import ObjectReader
+    from coffer.sdk._snowball import PutManyResult
     from coffer.sdk._tracing import RequestRecord
     from coffer.sdk._transfer import DirectoryResult, Subscriber, TransferFuture, TransferManager
     from coffer.sdk._types import DeleteResult, ObjectInfo, ObjectProps, Prefix, PutResult

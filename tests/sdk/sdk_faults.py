@@ -38,6 +38,7 @@ class CuttingProxy:
         self._corrupt_down: list[int] = []
         self._corrupt_up: list[int] = []  # offsets in the client->server bytes of all connections
         self.corruptions = 0
+        self.disguise = False  # answer "Server: Other!" instead of "Server: Coffer" (same length)
         self.open_connections = 0
         self.peak_connections = 0  # most client connections open at once
         self._stop = False
@@ -126,6 +127,8 @@ class CuttingProxy:
                         self.bytes_up += sent
                     else:
                         self.bytes_down += sent
+                        if self.disguise:
+                            data = data.replace(b"Server: Coffer", b"Server: Other!")
                     if direction == "down" and state["flip"] is None and self._corrupt_down:
                         state["flip"] = moved + self._corrupt_down.pop(0)
                 flip = state["flip"] if direction == "down" else None

@@ -196,7 +196,8 @@ class Runner:
                         failures += self._report(job, exc)
 
                     started = _small_files.run(small, self.config, self.content_type, self.metadata, subs or [],
-                                               done, self.stopping, batch_downloads=self.batch)
+                                               done, self.stopping, batch_downloads=self.batch,
+                                               batch_uploads=self.batch)
                     failures += len(small) - started  # not started: stopped first
             futures = []
             for job in rest:

@@ -25,6 +25,9 @@ gets one GET per object. The stop event is honoured between batches.
 
 Each file's outcome goes to a callback as it finishes (the CLI prints it and counts failures); one
 failing file never stops the others. Ctrl-C cancels the workers; nothing is left half-written.
+
+Uploads to a Coffer server go in tar batches first (``_Packer``: snowball PUTs, the same per-file
+guarantees; ``--no-batch`` turns them off).
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ import os
 import random
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coffer.cli._aliases import Alias, tls_config
-from coffer.protocol import checksums
+from coffer.protocol import checksums, snowball
 from coffer.sdk._async._client import AsyncClient
 from coffer.sdk._async._transfer import RETRYABLE_BODY_ERRORS
 from coffer.sdk._config import TransferConfig
@@ -68,12 +72,14 @@ def fits(job: Job, config: TransferConfig) -> bool:
 
 def run(jobs: Sequence[Job], config: TransferConfig, content_type: str | None,
         metadata: Mapping[str, str] | None, subscribers: Sequence[Any], done: Done,
-        stop: threading.Event | None = None, *, batch_downloads: bool = True) -> int:
+        stop: threading.Event | None = None, *, batch_downloads: bool = True, batch_uploads: bool = True) -> int:
     """Move every job, calling ``done(job, None)`` or ``done(job, error)`` as each one finishes; once
     ``stop`` is set no further job starts (those in flight, small by definition, finish). Returns how
-    many jobs were started. ``batch_downloads=False`` (``--no-batch``): one GET per download."""
+    many jobs were started. ``batch_downloads=False`` (``--no-batch``): one GET per download;
+    ``batch_uploads=False`` (``--no-batch``): one PUT per upload, never tar batches (``_Packer``)."""
     batch = _Batch(config, content_type, metadata, subscribers, done, stop)
     batch.batch_downloads = batch_downloads
+    batch.pack = batch_uploads
     asyncio.run(batch.run(jobs))
     return batch.started
 
@@ -119,6 +125,7 @@ class _Batch:
         self.folders: set[Path] = set()  # made already: no mkdir per file
         self.batch_downloads = True
         self.unbatched: set[str] = set()  # aliases whose server has no batch GET (not Coffer)
+        self.pack = True  # uploads to Coffer servers in tar batches (_Packer)
 
     def _transport(self, alias: Alias) -> AsyncTransport:
         client = self.clients.get(alias.name)
@@ -132,12 +139,15 @@ class _Batch:
 
     async def run(self, jobs: Sequence[Job]) -> None:
         self.probing = asyncio.Lock()
-        units: Sequence[Job | list[Job]] = batched(jobs, self.config.max_concurrency) if self.batch_downloads \
-            else jobs
-        todo = iter(units)
-        workers = [asyncio.create_task(self._worker(todo))
-                   for _ in range(min(self.config.max_concurrency, len(units)))]
+        workers: list[asyncio.Task] = []
         try:
+            if self.pack:
+                jobs = await _Packer(self).send(jobs)  # the jobs it leaves go one request each
+            units: Sequence[Job | list[Job]] = batched(jobs, self.config.max_concurrency) \
+                if self.batch_downloads else jobs
+            todo = iter(units)
+            workers = [asyncio.create_task(self._worker(todo))
+                       for _ in range(min(self.config.max_concurrency, len(units)))]
             await asyncio.gather(*workers)
         finally:
             for w in workers:
@@ -293,6 +303,138 @@ def _what_to_check(headers: Mapping[str, str]) -> tuple[int | None, str, tuple[s
     size = int(length) if length and length.isdigit() else None
     crc = whole_crc({algo: headers.get(name) for algo, name in _CRC_HEADERS}, headers.get("x-amz-checksum-type"))
     return size, unquote_etag(headers.get("ETag")), crc
+
+
+PACK_FILES = 256  # files per tar batch at most
+PACK_BYTES = 8 * 1024 * 1024  # bytes of file data per tar batch at most
+PACK_FILE_MAX = 1024 * 1024  # bigger files go one PUT each
+
+
+class _Packer:
+    """Uploads to a Coffer server as tar batches: one snowball PUT (docs/s3-compatibility.md "Snowball") carries up
+    to PACK_FILES files / PACK_BYTES, ``--concurrency`` batches in flight. Each member carries the
+    CRC of the bytes read (pax ``COFFER.checksum-<algo>``, verified by the server and stored as the
+    object's checksum) and its Content-Type (pax ``COFFER.content-type``); ``--attr`` goes as the
+    request's metadata, applied to every object. Only a server that answered ``Server: Coffer``
+    (``AsyncClient.is_coffer``: any answer's header, one probe per alias) gets batches: any other
+    would store the tar as one object.
+    A batch that fails as a whole is sent again one PUT per file, so each file's own outcome (an
+    AccessDenied for one key, say) is what ``done`` reports; stop is honoured between batches."""
+
+    def __init__(self, batch: _Batch) -> None:
+        self.b = batch
+        self.algo = batch.algo or "CRC32C"
+        self.coffer: dict[str, bool] = {}  # by alias
+
+    async def _is_coffer(self, job: Job) -> bool:
+        dst = job.dst
+        assert not isinstance(dst, Path)
+        name = dst.alias.name
+        if name not in self.coffer:
+            self.b._transport(dst.alias)  # makes the client
+            self.coffer[name] = await self.b.clients[name].is_coffer()  # the Server header of any answer
+        return self.coffer[name]
+
+    async def send(self, jobs: Sequence[Job]) -> list[Job]:
+        """Send what can go in batches; return the jobs left for one request each."""
+        left: list[Job] = []
+        groups: dict[tuple[str, str], list[Job]] = {}
+        for j in jobs:
+            if j.kind != "upload" or j.size > PACK_FILE_MAX or not await self._is_coffer(j):
+                left.append(j)
+                continue
+            dst = j.dst
+            assert not isinstance(dst, Path)
+            groups.setdefault((dst.alias.name, dst.bucket or ""), []).append(j)
+        batches: list[list[Job]] = []
+        for group in groups.values():
+            if len(group) < 2:
+                left += group
+                continue
+            cur: list[Job] = []
+            size = 0
+            for j in group:
+                if cur and (len(cur) >= PACK_FILES or size + j.size > PACK_BYTES):
+                    batches.append(cur)
+                    cur, size = [], 0
+                cur.append(j)
+                size += j.size
+            batches.append(cur)
+        todo = iter(batches)
+        workers = [asyncio.create_task(self._worker(todo)) for _ in range(min(self.b.config.max_concurrency,
+                                                                              len(batches)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return left
+
+    async def _worker(self, todo: Iterator[list[Job]]) -> None:
+        for jobs in todo:
+            if self.b.stop is not None and self.b.stop.is_set():
+                return
+            self.b.started += len(jobs)
+            members = self._read(jobs)
+            try:
+                ok = await self._put(members)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the batch as a whole: each file again on its own, for its own outcome
+                ok = False
+            if not ok:
+                await self._one_by_one([job for job, _m in members])
+                continue
+            for job, m in members:
+                for sub in self.b.subscribers:
+                    sub.on_progress(None, len(m.data))
+                self.b.done(job, None)
+
+    async def _one_by_one(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            try:
+                n = await self.b._upload(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.b.done(job, exc)
+            else:
+                for sub in self.b.subscribers:
+                    sub.on_progress(None, n)
+                self.b.done(job, None)
+
+    def _read(self, jobs: list[Job]) -> list[tuple[Job, snowball.Member]]:
+        """Each file read whole, its CRC and Content-Type beside it; a file that cannot be read is
+        reported failed at once and left out."""
+        out: list[tuple[Job, snowball.Member]] = []
+        for job in jobs:
+            src, dst = job.src, job.dst
+            assert isinstance(src, Path) and not isinstance(dst, Path)
+            try:
+                with open(src, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                self.b.done(job, exc)
+                continue
+            ctype = self.b.content_type or mimetypes.guess_type(src.name)[0]
+            out.append((job, snowball.Member(dst.key, data, (self.algo, checksums.checksum_b64(self.algo, data)),
+                                             ctype)))
+        return out
+
+    async def _put(self, members: list[tuple[Job, snowball.Member]]) -> bool:
+        """One snowball PUT; True when the server extracted every member."""
+        if not members:
+            return True
+        first = members[0][0].dst
+        assert not isinstance(first, Path)
+        body = snowball.pack([m for _j, m in members])
+        headers = write_headers(None, self.b.metadata)
+        headers[snowball.AUTO_EXTRACT] = "true"
+        headers[checksums.header_name(self.algo)] = checksums.checksum_b64(self.algo, body)
+        key = f"{first.key}.{uuid.uuid4().hex[:12]}.snowball.tar"  # authorized like the first file's key
+        resp = await self.b._transport(first.alias).request("PUT", first.bucket, key, body=body, headers=headers)
+        return resp.headers.get(snowball.EXTRACTED) == str(len(members))
 
 
 class _Grown(Exception):

@@ -20,6 +20,7 @@ Modules and packages:
   post_policy  Browser-based uploads (POST Object): the policy document, its signature and its conditions.
   sigv2        AWS Signature Version 2 for S3 (HMAC-SHA1), still used by older clients and tools.
   sigv4        AWS Signature Version 4 for S3: canonical forms, keys, header/presigned parsing, and client signing.
+  snowball     Many small objects in one PUT (MinIO's "snowball" auto-extract): header names, Coffer's pax keys.
   template     Object-name templates: bash-style brace expansion, as AIStore's multi-object operations take them.
   timeutil     Timestamp formats on the S3 wire: x-amz-date, HTTP dates, and ISO 8601 as S3 writes it in XML.
   xmlutil      S3 XML: safe parsing of request bodies and a fast builder for response bodies.

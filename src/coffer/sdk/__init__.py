@@ -26,6 +26,7 @@ Modules and packages:
   _object       Object handles: HEAD, delete, server-side copy, presigned URLs, and the way to readers and writers.
   _operations   Bucket and object configuration operations as request specs, shared by the sync and async handles.
   _reader       Reading objects: whole, chunked, or as a seekable file, surviving dropped connections.
+  _snowball     Many small objects in one PUT: the tar `Bucket.put_many` / `AsyncBucket.put_many` send.
   _sts          Temporary keys from AWS STS (or any STS-compatible service): assume-role and web identity.
   _tracing      Request tracing: one record per HTTP attempt, to the ``coffer.sdk`` logger and an optional hook.
   _transfer     The transfer manager: parallel, resumable, pausable transfers with futures and subscribers.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib3.exceptions import HTTPError as _Urllib3Error
 
 from coffer.protocol import xmlutil
-from coffer.sdk import _batch
+from coffer.sdk import _batch, _snowball
 from coffer.sdk import _multipart as mp
 from coffer.sdk import _operations as ops
 from coffer.sdk._documents import (
@@ -41,6 +41,7 @@ from coffer.sdk._errors import (
     NotImplementedByServer,
 )
 from coffer.sdk._ext import EXT_BUCKET
+from coffer.sdk._snowball import PutManyResult
 from coffer.sdk._types import LIST_ATTEMPTS, DeleteResult, ObjectInfo, Prefix, list_page_or_retry
 
 if TYPE_CHECKING:
@@ -258,6 +259,22 @@ class Bucket:
         if batch:
             results += self._delete_batch(batch, bypass=bypass_governance)
         return results
+
+    def put_many(
+        self, items: Iterable[tuple[str, Any]], *, prefix: str = "", content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+    ) -> PutManyResult:
+        """Store many small objects in ONE request: ``items`` are ``(key, content)`` pairs, content
+        being bytes/str or a path (``os.PathLike``: the file's bytes). The server (Coffer, or MinIO)
+        extracts the tar it receives; each object gets ``prefix + key``, a CRC32C checksum the server
+        verifies, ``content_type`` (else one guessed from the key) and ``metadata``; ``headers`` go on
+        the request as for a put (tagging, retention, SSE...) and apply to every object. Not atomic:
+        an error may leave some objects created. Only for servers that extract snowball PUTs (any
+        other S3 server stores the archive as one object). Docs: docs/sdk.md "Many small objects"."""
+        key, body, hdrs = _snowball.request(items, prefix=prefix, content_type=content_type,
+                                            metadata=metadata, headers=headers)
+        resp = self._t.request("PUT", self.name, key, body=body, headers=hdrs)
+        return _snowball.result(resp.headers)
 
     def _delete_batch(self, keys: list[str | tuple[str, str]], check: bool = False,
                       bypass: bool = False) -> list[DeleteResult]:

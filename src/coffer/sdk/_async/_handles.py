@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from coffer.protocol import sigv4, xmlutil
-from coffer.sdk import _batch
+from coffer.sdk import _batch, _snowball
 from coffer.sdk import _operations as ops
 from coffer.sdk._documents import (
     Acl,
@@ -45,6 +45,7 @@ from coffer.sdk._errors import (
 )
 from coffer.sdk._ext import EXT_BUCKET
 from coffer.sdk._headers import meta_headers
+from coffer.sdk._snowball import PutManyResult
 from coffer.sdk._transport import object_path
 from coffer.sdk._types import (
     LIST_ATTEMPTS,
@@ -182,6 +183,16 @@ class AsyncBucket:
             if not page.next_token or page.next_token == token:
                 return
             token = page.next_token
+
+    async def put_many(
+        self, items: Iterable[tuple[str, Any]], *, prefix: str = "", content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+    ) -> PutManyResult:
+        """Many small objects in one request: see the sync ``Bucket.put_many``."""
+        key, body, hdrs = _snowball.request(items, prefix=prefix, content_type=content_type,
+                                            metadata=metadata, headers=headers)
+        resp = await self._t.request("PUT", self.name, key, body=body, headers=hdrs)
+        return _snowball.result(resp.headers)
 
     async def get_many(self, keys: Iterable[str | tuple[str, str | None]], *, batch_size: int = _batch.BATCH_KEYS,
                        verify: bool = True, max_size: int | None = None) -> AsyncIterator[_batch.BatchResult]:

@@ -15,6 +15,7 @@ Modules:
   objects         Object endpoints: Put/Get/Head/Delete/CopyObject and GetObjectAttributes.
   post_object     POST Object: browser-based uploads with an HTML form (multipart/form-data).
   router          Request routing: turns an HTTP request into a typed S3 endpoint.
+  snowball        Snowball PUT (MinIO's auto-extract): a tar body whose members become objects.
   tagging         Tagging and lifecycle endpoints: object and bucket tagging, bucket lifecycle configuration.
   versioning      Versioning endpoints: Put/GetBucketVersioning and ListObjectVersions.
   worm            WORM endpoints: S3 Object Lock (configuration, retention, legal hold) and IBM COS immutable ...

@@ -17,6 +17,7 @@ from aiohttp import web
 from coffer.server.http.common.body import read_small_body
 from coffer.server.http.common.context import Ctx, Handler, handles
 from coffer.server.http.common.hooks import around_write
+from coffer.server.http.s3.snowball import is_snowball
 
 _CREATED = {"PutObject": "s3:ObjectCreated:Put", "CompleteMultipartUpload": "s3:ObjectCreated:CompleteMultipartUpload",
             "FlushAppend": "s3:ObjectCreated:Put"}
@@ -56,6 +57,7 @@ async def around(ctx: Ctx, handler: Handler) -> web.StreamResponse:
     # DeleteObjects names its keys only in its body: it writes its intent through
     # request["coffer.intend"] once parsed, and leaves the keys it actually removed (Quiet or not)
     # in the request; they become events after it.
-    key = None if name == "DeleteObjects" else ctx.key
+    # A snowball PUT queues the events of the objects it extracts itself (http/s3/snowball.py).
+    key = None if name == "DeleteObjects" or is_snowball(ctx) else ctx.key
     return await around_write(ctx.svc, ctx.route.bucket, key, _event_for(ctx), ctx.who.user_id, ctx.request_id,
                               ctx.request, lambda: handler(ctx))

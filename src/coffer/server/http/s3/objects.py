@@ -21,6 +21,7 @@ from coffer.server.http.common.write_headers import lock_request, put_params, wr
 from coffer.server.http.s3.archive import get_archived
 from coffer.server.http.s3.authorize import authorize_source, hide_missing
 from coffer.server.http.s3.lock_integrity import require_for_put
+from coffer.server.http.s3.snowball import is_snowball, put_snowball
 from coffer.server.http.s3.worm import bypass, version_headers
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service import ReadConditions
@@ -56,6 +57,8 @@ def put_result_headers(rec: ObjectRecord) -> dict[str, str]:
 async def put_object(ctx: Ctx) -> web.StreamResponse:
     if ctx.header("x-amz-copy-source") is not None:
         return await copy_object(ctx)
+    if is_snowball(ctx):
+        return await put_snowball(ctx)
     params = put_params(ctx)
     require_for_put(ctx.request.headers, ctx.bucket_rec, params.lock, ctx.plan)
     params.owner, params.props = await ctx.svc.access.new_object(ctx.who, ctx.bucket_rec, ctx.request.headers)

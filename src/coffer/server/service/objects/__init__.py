@@ -15,6 +15,7 @@ Modules:
   multipart      Multipart uploads: create, upload part (and part copy), list, complete, abort.
   naming         Name rules: which bucket names and object keys S3 accepts, and the errors it gives for the rest.
   operations     Object operations: put, get/head, delete (one and many), copy, listing, attributes.
+  snowball       Snowball: a tar (plain or gzip) PUT whose members become objects (MinIO's auto-extract).
   tagging        Object and bucket tagging: validation with S3's limits, and the tag operations.
   versioning     Bucket versioning: the versioning state, version ids, reads and deletes by version, listings.
 """
