@@ -73,6 +73,9 @@ class Limits:
     bulk_cache_bytes: int = field(default_factory=lambda: _env_int("COFFER_BULK_CACHE_BYTES", 8 * GiB))
     bulk_job_idle_seconds: float = field(default_factory=lambda: _env_int("COFFER_BULK_JOB_IDLE_SECONDS", 24 * 3600))
     bulk_retry_after_seconds: int = 5
+    # Snowball PUTs whose whole body is hashed hold their small members' rows until the hash is checked
+    # (service/objects/snowball.py): at most this many bytes of them, EntityTooLarge beyond.
+    snowball_held_bytes: int = field(default_factory=lambda: _env_int("COFFER_SNOWBALL_HELD_BYTES", 256 * MiB))
     # Seconds a worker trusts its cached access keys, users and token checks (service/access/):
     # the bound on how long a removed key or revoked token keeps working where no invalidation
     # reaches (SQLite: the other workers; PostgreSQL: while the LISTEN connection is down).

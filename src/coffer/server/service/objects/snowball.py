@@ -263,6 +263,7 @@ async def extract(
                               or integrity.algorithms)
     out = Extracted()
     ready: dict[str, tuple[ObjectRecord, list[str]]] = {}  # received, not yet committed, by key
+    held = 0  # inline bytes in `ready` while a whole-body promise is unchecked
     superseded: list[str] = []  # data refs of members a later one of the same name replaced
     running: set[asyncio.Task] = set()
     running_keys: set[str] = set()
@@ -339,6 +340,12 @@ async def extract(
                 fail(h.name, key, err)
                 continue
             assert record is not None
+            if whole_body_promise:
+                held += len(record.inline or b"")
+                if held > lim.snowball_held_bytes:  # Limits: no row may commit before the body's check
+                    raise S3Error("EntityTooLarge", f"A snowball whose whole body is signed or hashed may hold at "
+                                  f"most {lim.snowball_held_bytes} bytes of small objects (they wait for the body's "
+                                  "check): send smaller archives, or sign it chunk by chunk (aws-chunked).")
             if key in ready and whole_body_promise:  # a later member of the same name wins
                 superseded.extend(ready.pop(key)[1])
             elif key in running_keys or key in ready:
