@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--big-mib", type=int, default=1024)
     ap.add_argument("--files", type=int, default=10_000)
     ap.add_argument("--file-size", type=int, default=4096)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rclone", default=shutil.which("rclone") or "")
     args = ap.parse_args()
     # Byte-compile Coffer's sources first, as `pip install` does for a user (an editable checkout with
@@ -126,6 +126,7 @@ def main() -> None:
         rows = []
         for name, cmds in cases.items():
             best = {t: float("inf") for t in tools}
+            seen: dict[str, list[float]] = {t: [] for t in tools}
             for r in range(args.rounds):
                 order = tools[r % len(tools):] + tools[:r % len(tools)]
                 for who in order:
@@ -134,10 +135,12 @@ def main() -> None:
                     for f in ("down-c.bin", "down-a.bin", "down-r.bin"):
                         (work / f).unlink(missing_ok=True)
                     os.sync()  # untimed: no run pays for the write-back of an earlier one's files
-                    best[who] = min(best[who], sh(cmds[who](r)))
+                    seen[who].append(sh(cmds[who](r)))
+                    best[who] = min(seen[who])
                     check(name, who)
             rows.append((name, best))
-            print(f"{name}: " + ", ".join(f"{t} {best[t]:.2f} s" for t in tools), file=sys.stderr)
+            print(f"{name}: " + ", ".join(f"{t} {best[t]:.2f} s (rounds: {' '.join(f'{s:.2f}' for s in seen[t])})"
+                                          for t in tools), file=sys.stderr)
         load = os.getloadavg()
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
