@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -363,17 +364,26 @@ def _start(cfg: Config, lock: DataLock) -> tuple[socket.socket, float]:
     asyncio.run(create_root(cfg, plan, open_meta))
     asyncio.run(bootstrap(cfg))
     scheme = "https" if cfg.tls_cert else "http"
+    data_dir = str(Path(cfg.data_dir).resolve())
     if cfg.website_port is not None:
-        print(f"Coffer serving static websites on {scheme}://{cfg.website_host}:{cfg.website_port}", flush=True)
+        _announce(cfg, "website", f"{scheme}://{cfg.website_host}:{cfg.website_port}", "static websites")
     if cfg.console_port is not None:
-        print(f"Coffer serving the web console on {scheme}://{cfg.console_host}:{cfg.console_port}/_coffer/console/",
-              flush=True)
-    print(f"Coffer serving S3 on {scheme}://{cfg.host}:{cfg.port} (data: {Path(cfg.data_dir).resolve()}, "
-          f"workers: {cfg.workers}, region: {cfg.region}, pid: {os.getpid()})", flush=True)
+        _announce(cfg, "console", f"{scheme}://{cfg.console_host}:{cfg.console_port}/_coffer/console/",
+                  "the web console")
+    _announce(cfg, "s3", f"{scheme}://{cfg.host}:{cfg.port}", "S3", f" (data: {data_dir}, workers: {cfg.workers}, "
+              f"region: {cfg.region}, pid: {os.getpid()})", data=data_dir, workers=cfg.workers, region=cfg.region)
     if cfg.workers <= 1:
         start_healer(cfg)
         threading.Thread(target=collect_garbage, args=(cfg, started), daemon=True, name="gc").start()
     return sock, started
+
+
+def _announce(cfg: Config, front: str, url: str, what: str, tail: str = "", **extra: object) -> None:
+    """One start line on stdout: "Coffer serving WHAT on URL...", or with JSON logs one JSON object."""
+    if cfg.log_format == "json":
+        print(json.dumps({"event": "serving", "front": front, "url": url, "pid": os.getpid(), **extra}), flush=True)
+    else:
+        print(f"Coffer serving {what} on {url}{tail}", flush=True)
 
 
 def _stop_message(signum: int, cfg: Config) -> str:

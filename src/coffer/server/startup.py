@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -142,6 +143,10 @@ async def create_root(cfg: Config, plan: RootPlan, opener: Callable[[Config], Me
         await add_user(meta, ROOT_USER, plan.access_key, plan.secret_key, display_name=ROOT_USER, admin=True)
     finally:
         await meta.close()
-    if plan.generated:
+    if plan.generated and cfg.log_format == "json":
+        print(json.dumps({"event": "root-user-created", "access_key": plan.access_key,
+                          "secret_key": plan.secret_key, "note": "keep these keys; they are not shown again"}),
+              flush=True)
+    elif plan.generated:
         print("Coffer created the root user. Keep these keys; they are not shown again:", flush=True)
         print(f"  access key: {plan.access_key}\n  secret key: {plan.secret_key}", flush=True)

@@ -13,8 +13,16 @@ Modules:
 from __future__ import annotations
 
 import importlib
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Where the client CLI's root group leaves the flags given before a subcommand (cli/_output.py
+# GLOBAL_KEY; tests/unit/test_cli_json_flags.py pins the two names together): `coffer --json user add`.
+GLOBAL_KEY = "coffer.global"
 
 # The server's commands by name: (module, attribute). coffer.entry registers them by name and imports
 # one only when it runs, so a client command never loads the server.
@@ -33,3 +41,19 @@ def load(name: str) -> click.Command:
     module, attribute = COMMANDS[name]
     cmd: click.Command = getattr(importlib.import_module(module), attribute)
     return cmd
+
+
+def json_option(fn: F) -> F:
+    """``--json``: the command's result as JSON on stdout (lists as one array, others one object)."""
+    return click.option("--json", "as_json", is_flag=True, help="JSON on stdout, for scripts.")(fn)
+
+
+def wants_json(as_json: bool) -> bool:
+    """``--json`` given to the command, or to ``coffer`` before it."""
+    ctx = click.get_current_context(silent=True)
+    return as_json or bool(ctx is not None and ctx.meta.get(GLOBAL_KEY, {}).get("json"))
+
+
+def emit(as_json: bool, record: Any, text: str) -> None:
+    """Print ``record`` as JSON when JSON is wanted, else ``text``."""
+    click.echo(json.dumps(record) if wants_json(as_json) else text)

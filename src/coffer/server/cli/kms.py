@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from coffer.server.cli import emit, json_option, wants_json
 from coffer.server.config import Config
 from coffer.server.crypto.keys import KmsStore, load_master_key
 
@@ -49,53 +50,52 @@ _REGION = click.option("--region", default="us-east-1", show_default=True)
               "another KMS; requests may use it or its ARN.")
 @_DATA
 @_REGION
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def key_create(description, alias, key_id, data, region, as_json) -> None:
     """Create a KMS key (32 random bytes, stored wrapped by the master key) and print its id."""
     try:
         k = _store(data, region).create(description, alias, key_id)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    if as_json:
-        click.echo(json.dumps({"id": k.id, "arn": k.arn, "alias": k.alias}))
-    else:
-        click.echo(f"{k.id}\t{k.arn}\t{k.alias or '-'}")
+    emit(as_json, {"id": k.id, "arn": k.arn, "alias": k.alias}, f"{k.id}\t{k.arn}\t{k.alias or '-'}")
 
 
 @key_group.command("list")
 @_DATA
 @_REGION
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def key_list(data, region, as_json) -> None:
     """List KMS keys (never their material)."""
     rows = [{"id": k.id, "arn": k.arn, "alias": k.alias, "state": k.state, "created": k.created,
              "description": k.description} for k in _store(data, region).list()]
-    if as_json:
+    if wants_json(as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         click.echo(f"{r['id']}\t{r['state']}\t{r['alias'] or '-'}\t{r['created']}\t{r['description']}")
 
 
-def _set_state(data: str, key_id: str, state: str) -> None:
+def _set_state(data: str, key_id: str, state: str, as_json: bool) -> None:
     try:
         k = _store(data, "us-east-1").set_state(key_id, state)
     except Exception as e:  # S3Error for an unknown key
         raise click.ClickException(str(e)) from None
-    click.echo(f"{k.id}\t{k.state}")
+    emit(as_json, {"id": k.id, "state": k.state}, f"{k.id}\t{k.state}")
 
 
 @key_group.command("disable")
 @click.argument("key_id")
 @_DATA
-def key_disable(key_id, data) -> None:
+@json_option
+def key_disable(key_id, data, as_json) -> None:
     """Disable a key: objects under it cannot be read or written until it is enabled again."""
-    _set_state(data, key_id, "Disabled")
+    _set_state(data, key_id, "Disabled", as_json)
 
 
 @key_group.command("enable")
 @click.argument("key_id")
 @_DATA
-def key_enable(key_id, data) -> None:
+@json_option
+def key_enable(key_id, data, as_json) -> None:
     """Enable a disabled key."""
-    _set_state(data, key_id, "Enabled")
+    _set_state(data, key_id, "Enabled", as_json)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from coffer.server.cli import emit, json_option, wants_json
 from coffer.server.config import Config
 
 
@@ -31,7 +32,8 @@ def _pg_url(url: str, hint: str) -> str:
 @click.option("--meta", "meta_url", envvar="COFFER_META", default=None, metavar="URL",
               help="PostgreSQL metadata database to migrate.")
 @click.option("--data", envvar="COFFER_DATA", default=None, help="Data folder whose SQLite metadata to migrate.")
-def migrate_cmd(meta_url: str | None, data: str | None) -> None:
+@json_option
+def migrate_cmd(meta_url: str | None, data: str | None, as_json: bool) -> None:
     """Bring the metadata database to this Coffer's schema version."""
     if bool(meta_url) == bool(data):
         raise click.UsageError("give --meta URL (PostgreSQL) or --data DIR (SQLite), one of them")
@@ -63,14 +65,16 @@ def migrate_cmd(meta_url: str | None, data: str | None) -> None:
             raise click.ClickException(str(e)) from None
         finally:
             conn.close()
-    click.echo(f"schema version {before} -> {after} (this Coffer: {SCHEMA_VERSION})")
+    emit(as_json, {"before": before, "after": after, "this_coffer": SCHEMA_VERSION},
+         f"schema version {before} -> {after} (this Coffer: {SCHEMA_VERSION})")
 
 
 @meta_group.command("copy")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True,
               help="Data folder of the stopped single-node store.")
 @click.option("--to", "to_url", required=True, metavar="URL", help="Empty PostgreSQL database: postgresql://...")
-def copy_cmd(data: str, to_url: str) -> None:
+@json_option
+def copy_cmd(data: str, to_url: str, as_json: bool) -> None:
     """Copy a stopped single-node store's metadata into an empty PostgreSQL database."""
     import psycopg
 
@@ -82,12 +86,14 @@ def copy_cmd(data: str, to_url: str) -> None:
     if meta_url_file(cfg).exists():
         raise click.ClickException(f"{data} already uses PostgreSQL metadata ({meta_url_file(cfg)})")
     try:
-        report = copy_sqlite_to_postgres(cfg.meta_path, to_url,
-                                         progress=lambda table, n: click.echo(f"  {table}: {n} rows"))
+        report = copy_sqlite_to_postgres(  # with --json the rows per table are in the one JSON answer
+            cfg.meta_path, to_url,
+            progress=None if wants_json(as_json) else (lambda table, n: click.echo(f"  {table}: {n} rows")))
     except (CopyRefused, SchemaTooNew) as e:
         raise click.ClickException(str(e)) from None
     except psycopg.OperationalError as e:
         raise click.ClickException(f"cannot reach the metadata database: {str(e).strip()}") from None
     record_meta_url(cfg)
     total = sum(report.rows.values())
-    click.echo(f"copied {total} rows; {data} now uses {meta_url_file(cfg)} (serve it with --data {data})")
+    emit(as_json, {"rows": dict(report.rows), "total": total, "data": data, "meta_url_file": str(meta_url_file(cfg))},
+         f"copied {total} rows; {data} now uses {meta_url_file(cfg)} (serve it with --data {data})")

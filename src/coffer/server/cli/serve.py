@@ -23,6 +23,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from coffer.server.cli import json_option, wants_json
 from coffer.server.config import Config, Limits, parse_address
 from coffer.server.service.events.webhook_security import networks
 
@@ -181,9 +182,12 @@ def _env(name: str) -> str:
               help="One INFO line per request on the coffer.access logger.")
 @click.option("--log-format", envvar="COFFER_LOG_FORMAT", default="text", show_default=True,
               type=click.Choice(["text", "json"]), help="Log lines as text or as one JSON object each.")
+@json_option
 @click.pass_context
-def serve_cmd(ctx: click.Context, print_config: bool, **opts: Any) -> None:
+def serve_cmd(ctx: click.Context, print_config: bool, as_json: bool, **opts: Any) -> None:
     """Run the Coffer S3 server."""
+    if wants_json(as_json):  # `coffer serve --json` / `coffer --json serve`: the start lines and logs as JSON
+        opts["log_format"] = "json"
     if print_config:
         click.echo(effective_config(ctx, opts), nl=False)
         return

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from coffer.server.cli import emit, json_option, wants_json
 from coffer.server.cli.store import on_meta
 
 _DURATION = re.compile(r"^(\d+)([smhdw]?)$")
@@ -49,7 +50,7 @@ def token_group() -> None:
 @click.option("--user", "user_id", required=True, help="The user the token acts as.")
 @click.option("--expires", default=None, help="Lifetime: seconds or 15m, 12h, 30d, 2w (default: no expiry).")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def token_create(user_id, expires, data, as_json) -> None:
     """Issue a signed token for USER; prints the token (it is not stored anywhere readable)."""
     from coffer.server.service.access.tokens import TokenError
@@ -59,27 +60,31 @@ def token_create(user_id, expires, data, as_json) -> None:
         token, info = _tokens(data, lambda t: t.issue(user_id, seconds))
     except TokenError as e:
         raise click.ClickException(str(e)) from None
-    if as_json:
-        click.echo(json.dumps({"token": token, "id": info.token_id, "user": info.user_id,
-                               "expires": info.expires}))
-    else:
-        click.echo(token)
+    emit(as_json, {"token": token, "id": info.token_id, "user": info.user_id, "expires": info.expires}, token)
 
 
 @token_group.command("list")
 @click.option("--user", "user_id", default=None)
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-def token_list(user_id, data) -> None:
+@json_option
+def token_list(user_id, data, as_json) -> None:
     """List issued tokens (ids, never the tokens themselves)."""
+    rows = []
     for t in _tokens(data, lambda tk: tk.list(user_id)):
         state = "revoked" if t.revoked else ("expired" if t.expires and t.expires < time.time() else "active")
-        click.echo(f"{t.token_id}\t{t.user_id}\t{_when(t.created)}\texpires {_when(t.expires)}\t{state}")
+        rows.append({"id": t.token_id, "user": t.user_id, "created": t.created, "expires": t.expires, "state": state})
+    if wants_json(as_json):
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']}\t{r['user']}\t{_when(r['created'])}\texpires {_when(r['expires'])}\t{r['state']}")
 
 
 @token_group.command("revoke")
 @click.argument("token_or_id")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-def token_revoke(token_or_id, data) -> None:
+@json_option
+def token_revoke(token_or_id, data, as_json) -> None:
     """Revoke a token (by its id or the token itself); servers refuse it within seconds."""
     from coffer.server.service.access.tokens import TokenError
 
@@ -87,4 +92,5 @@ def token_revoke(token_or_id, data) -> None:
         info = _tokens(data, lambda t: t.revoke(token_or_id))
     except TokenError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"token {info.token_id} of {info.user_id} revoked")
+    emit(as_json, {"id": info.token_id, "user": info.user_id, "revoked": True},
+         f"token {info.token_id} of {info.user_id} revoked")

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from coffer.server.cli import emit, json_option, wants_json
 from coffer.server.cli.store import on_meta
 
 
@@ -22,7 +23,8 @@ def user_group() -> None:
 @click.option("--email", default=None)
 @click.option("--admin", is_flag=True, help="May use the admin API and acts as owner of every bucket.")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-def user_add(user_id, access_key, secret_key, display_name, email, admin, data) -> None:
+@json_option
+def user_add(user_id, access_key, secret_key, display_name, email, admin, data, as_json) -> None:
     """Add a user (canonical id USER_ID) with one access key."""
     from coffer.server.service.access.users import add_user
 
@@ -31,12 +33,13 @@ def user_add(user_id, access_key, secret_key, display_name, email, admin, data) 
                                                  email=email, admin=admin))
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"user {user_id} added")
+    emit(as_json, {"user": user_id, "access_key": access_key, "admin": admin, "added": True},
+         f"user {user_id} added")
 
 
 @user_group.command("list")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def user_list(data, as_json) -> None:
     """List users and their access keys (secrets are never shown)."""
 
@@ -47,7 +50,7 @@ def user_list(data, as_json) -> None:
                  "access_keys": [k.access_key for k in keys if k.user_id == u.id]} for u in users]
 
     rows = on_meta(data, go)
-    if as_json:
+    if wants_json(as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
@@ -57,8 +60,9 @@ def user_list(data, as_json) -> None:
 @user_group.command("remove")
 @click.argument("user_id")
 @click.option("--data", envvar="COFFER_DATA", default="./coffer-data", show_default=True)
-def user_remove(user_id, data) -> None:
+@json_option
+def user_remove(user_id, data, as_json) -> None:
     """Remove a user and all their access keys."""
     if not on_meta(data, lambda m: m.delete_user(user_id)):
         raise click.ClickException(f"no user {user_id}")
-    click.echo(f"user {user_id} removed")
+    emit(as_json, {"user": user_id, "removed": True}, f"user {user_id} removed")
