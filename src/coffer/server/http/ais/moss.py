@@ -13,7 +13,6 @@ as Coffer's own batch GET (`service.objects.batch_reads`: each key authorized on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
 from contextlib import aclosing
 from typing import Any
 
@@ -24,6 +23,7 @@ from coffer.protocol.errors import S3Error
 from coffer.server.http.ais.front import AisCtx, AisError, ais_handles
 from coffer.server.http.common.gate import context_of
 from coffer.server.http.common.ids import stamp
+from coffer.server.http.common.tar_members import send_member
 from coffer.server.service.objects.batch_reads import BatchEntry, BatchItem
 
 MISSING_DIR = "__404__"
@@ -88,24 +88,4 @@ async def _send(resp: web.StreamResponse, entry: BatchEntry, member: str) -> boo
     rec = entry.record
     if entry.error is not None or rec is None:
         return False
-    header = bt.member_header(member, rec.size, rec.last_modified, {})
-    if entry.data is not None:
-        await resp.write(header + entry.data + bt.padding(len(entry.data)))
-        return True
-    stream: AsyncIterable[bytes] = entry.stream  # type: ignore[assignment]
-    async with aclosing(aiter(stream)) as it:  # type: ignore[type-var]
-        try:
-            first = await anext(it, b"")
-        except S3Error:
-            return False
-        await resp.write(header)
-        sent = len(first)
-        if first:
-            await resp.write(first)
-        async for piece in it:
-            sent += len(piece)
-            await resp.write(piece)
-    if sent != rec.size:
-        raise S3Error("InternalError", "Object data is shorter than its metadata says.")
-    await resp.write(bt.padding(rec.size))
-    return True
+    return await send_member(resp, entry, bt.member_header(member, rec.size, rec.last_modified, {})) is None

@@ -15,7 +15,6 @@ client gone) aborts the connection: a client sees a tar without its end blocks, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
 from contextlib import aclosing
 from typing import Any
 
@@ -27,6 +26,7 @@ from coffer.server.http.common.body import read_json_object
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.gate import request_context
 from coffer.server.http.common.ids import stamp
+from coffer.server.http.common.tar_members import send_member
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service.objects.batch_reads import BatchEntry, BatchItem
 
@@ -115,25 +115,8 @@ async def _send(resp: web.StreamResponse, entry: BatchEntry) -> bool:
         await resp.write(error_member(entry, entry.error or S3Error("InternalError", "No record.")))
         return False
     header = bt.member_header(entry.item.key, rec.size, rec.last_modified, records_of(rec))
-    if entry.data is not None:
-        await resp.write(header + entry.data + bt.padding(len(entry.data)))
-        return True
-    assert entry.stream is not None
-    stream: AsyncIterable[bytes] = entry.stream
-    async with aclosing(aiter(stream)) as it:  # type: ignore[type-var]
-        try:
-            first = await anext(it, b"")
-        except S3Error as e:  # nothing of this member sent yet: it becomes an error member
-            await resp.write(error_member(entry, e))
-            return False
-        await resp.write(header)
-        sent = len(first)
-        if first:
-            await resp.write(first)
-        async for piece in it:
-            sent += len(piece)
-            await resp.write(piece)
-        if sent != rec.size:
-            raise S3Error("InternalError", "Object data is shorter than its metadata says.")
-    await resp.write(bt.padding(rec.size))
+    err = await send_member(resp, entry, header)
+    if err is not None:  # nothing of this member sent yet: it becomes an error member
+        await resp.write(error_member(entry, err))
+        return False
     return True
