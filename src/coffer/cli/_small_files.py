@@ -101,17 +101,24 @@ def batched(jobs: Sequence[Job], workers: int) -> list[Job | list[Job]]:
     count = sum(len(v) for v in downloads.values())
     keys = max(1, min(BATCH_KEYS, -(-count // max(workers, 1))))
     for group in downloads.values():
-        current: list[Job] = []
-        size = 0
-        for j in group:
-            if current and (len(current) >= keys or size + j.size > BATCH_BYTES):
-                units.append(current)
-                current, size = [], 0
-            current.append(j)
-            size += j.size
-        if current:
-            units.append(current)
+        units += chunks(group, keys, BATCH_BYTES)
     return units
+
+
+def chunks(group: Sequence[Job], max_jobs: int, max_bytes: int) -> list[list[Job]]:
+    """``group`` cut in order into runs of at most ``max_jobs`` jobs and ``max_bytes`` (a bigger job alone)."""
+    out: list[list[Job]] = []
+    current: list[Job] = []
+    size = 0
+    for j in group:
+        if current and (len(current) >= max_jobs or size + j.size > max_bytes):
+            out.append(current)
+            current, size = [], 0
+        current.append(j)
+        size += j.size
+    if current:
+        out.append(current)
+    return out
 
 
 class _Batch:
@@ -351,15 +358,7 @@ class _Packer:
             if len(group) < 2:
                 left += group
                 continue
-            cur: list[Job] = []
-            size = 0
-            for j in group:
-                if cur and (len(cur) >= PACK_FILES or size + j.size > PACK_BYTES):
-                    batches.append(cur)
-                    cur, size = [], 0
-                cur.append(j)
-                size += j.size
-            batches.append(cur)
+            batches += chunks(group, PACK_FILES, PACK_BYTES)
         todo = iter(batches)
         workers = [asyncio.create_task(self._worker(todo)) for _ in range(min(self.b.config.max_concurrency,
                                                                               len(batches)))]

@@ -12,6 +12,7 @@ knows which keys are still to fetch. A server that is not Coffer raises `NotImpl
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,9 +62,14 @@ def items_of(keys: Iterable[Item]) -> list[tuple[str, str | None]]:
     return [(k, None) if isinstance(k, str) else (k[0], k[1]) for k in keys]
 
 
-def request_body(bucket: str, items: list[tuple[str, str | None]]) -> dict:
-    return {"bucket": bucket, "continue_on_error": True,
-            "objects": [{"key": k} if v is None else {"key": k, "version_id": v} for k, v in items]}
+def request_body(bucket: str, items: list[tuple[str, str | None]]) -> bytes:
+    """The batch GET's JSON request for ``items`` ((key, version id or None))."""
+    return json.dumps({"bucket": bucket, "continue_on_error": True,
+                       "objects": [{"key": k} if v is None else {"key": k, "version_id": v} for k, v in items]},
+                      separators=(",", ":")).encode()
+
+
+REQUEST_HEADERS = {"Content-Type": "application/json"}
 
 
 def not_coffer(err: CofferError, server: str | None, bucket: str) -> CofferError:
@@ -78,6 +84,11 @@ def not_coffer(err: CofferError, server: str | None, bucket: str) -> CofferError
 
 def is_tar(headers: Mapping[str, str]) -> bool:
     return (headers.get("Content-Type") or "").split(";")[0].strip().lower() == "application/x-tar"
+
+
+def not_a_batch_answer(bucket: str) -> NotImplementedByServer:
+    """For a 200 that is not a tar: a server that took the batch path for something else."""
+    return NotImplementedByServer("the server does not implement the batch GET", resource=bucket)
 
 
 class BatchParser:

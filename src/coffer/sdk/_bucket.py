@@ -6,7 +6,6 @@ generators over ListObjectsV2 pages, so walking a bucket of millions of keys hol
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,6 @@ from coffer.sdk._errors import (
     ConnectionFailed,
     NoSuchBucket,
     NotFound,
-    NotImplementedByServer,
 )
 from coffer.sdk._ext import EXT_BUCKET
 from coffer.sdk._snowball import PutManyResult
@@ -222,15 +220,15 @@ class Bucket:
     def _get_batch(self, items: list[tuple[str, str | None]], verify: bool,
                    max_size: int | None) -> Iterator[_batch.BatchResult]:
         t = self._t
-        body = json.dumps(_batch.request_body(self.name, items), separators=(",", ":")).encode()
+        body = _batch.request_body(self.name, items)
         try:
             resp = t.request("POST", EXT_BUCKET, _batch.PATH, body=body, stream=True,
-                             headers={"Content-Type": "application/json"})
+                             headers=_batch.REQUEST_HEADERS)
         except CofferError as exc:
             raise _batch.not_coffer(exc, t.server_header, self.name) from exc
-        if not _batch.is_tar(resp.headers):  # a server that took the path for something else
+        if not _batch.is_tar(resp.headers):
             resp.discard()
-            raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
+            raise _batch.not_a_batch_answer(self.name)
         parser = _batch.BatchParser(self.name, verify, max_size)
         assert resp.raw is not None
         try:

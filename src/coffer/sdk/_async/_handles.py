@@ -6,7 +6,6 @@ use too, so both SDKs send the same requests and return the same dataclasses.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,6 @@ from coffer.sdk._errors import (
     NoSuchBucket,
     NoSuchKey,
     NotFound,
-    NotImplementedByServer,
     error_from_response,
 )
 from coffer.sdk._ext import EXT_BUCKET
@@ -208,15 +206,15 @@ class AsyncBucket:
         """One batch GET request for ``items`` ((key, version id or None)), whatever their number.
         ``max_size``: a larger object is not read into memory; its result carries EntityTooLarge."""
         t = self._t
-        body = json.dumps(_batch.request_body(self.name, items), separators=(",", ":")).encode()
+        body = _batch.request_body(self.name, items)
         try:
             resp = await t.request("POST", EXT_BUCKET, _batch.PATH, body=body, stream=True,
-                                   headers={"Content-Type": "application/json"})
+                                   headers=_batch.REQUEST_HEADERS)
         except CofferError as exc:
             raise _batch.not_coffer(exc, t.server_header, self.name) from exc
-        if not _batch.is_tar(resp.headers):  # a server that took the path for something else
+        if not _batch.is_tar(resp.headers):
             resp.discard()
-            raise NotImplementedByServer("the server does not implement the batch GET", resource=self.name)
+            raise _batch.not_a_batch_answer(self.name)
         parser = _batch.BatchParser(self.name, verify, max_size)
         try:
             async for chunk in resp.iter_raw(256 * 1024):
