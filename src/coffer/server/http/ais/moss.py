@@ -22,8 +22,7 @@ from coffer.protocol import batch_tar as bt
 from coffer.protocol.errors import S3Error
 from coffer.server.http.ais.front import AisCtx, AisError, ais_handles
 from coffer.server.http.common.gate import context_of
-from coffer.server.http.common.ids import stamp
-from coffer.server.http.common.tar_members import send_member
+from coffer.server.http.common.tar_members import cut, open_tar, send_member
 from coffer.server.service.objects.batch_reads import BatchEntry, BatchItem
 
 MISSING_DIR = "__404__"
@@ -61,9 +60,7 @@ def _plan(doc: dict[str, Any], default_bucket: str) -> tuple[list[tuple[str, lis
 async def get_batch(ctx: AisCtx) -> web.StreamResponse:
     runs, coer, onob = _plan(await ctx.action(), ctx.bucket)
     buckets = {b: await ctx.svc.batch.open(b, items) for b, items in runs}  # NoSuchBucket before any byte
-    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
-    stamp(ctx.request, resp)
-    await resp.prepare(ctx.request)
+    resp = await open_tar(ctx.request)
     try:
         for name, items in runs:
             entries = ctx.svc.batch.entries(ctx.who, buckets[name], items, lambda: context_of(ctx.request, {}))
@@ -76,9 +73,7 @@ async def get_batch(ctx: AisCtx) -> web.StreamResponse:
                         await resp.write(bt.member_header(f"{MISSING_DIR}/{member}", 0, 0, {}))
         await resp.write(bt.end_of_archive())
     except S3Error as e:
-        if ctx.request.transport is not None:
-            ctx.request.transport.abort()
-        raise ConnectionResetError(f"GetBatch answer aborted: {e.code}") from e
+        raise cut(ctx.request, e, "GetBatch answer") from e
     await resp.write_eof()
     return resp
 

@@ -25,8 +25,7 @@ from coffer.protocol.errors import S3Error
 from coffer.server.http.common.body import read_json_object
 from coffer.server.http.common.context import Ctx, handles
 from coffer.server.http.common.gate import request_context
-from coffer.server.http.common.ids import stamp
-from coffer.server.http.common.tar_members import send_member
+from coffer.server.http.common.tar_members import cut, open_tar, send_member
 from coffer.server.meta.model import ObjectRecord
 from coffer.server.service.objects.batch_reads import BatchEntry, BatchItem
 
@@ -90,9 +89,7 @@ async def batch_get(ctx: Ctx) -> web.StreamResponse:
     bucket_name, items, cont = parse_request(await read_json_object(ctx.request, ctx.plan, MAX_BODY))
     ctx.request["bucket"] = bucket_name  # the access log's bucket
     bucket = await ctx.svc.batch.open(bucket_name, items)
-    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
-    stamp(ctx.request, resp)
-    await resp.prepare(ctx.request)
+    resp = await open_tar(ctx.request)
     try:
         async with aclosing(ctx.svc.batch.entries(ctx.who, bucket, items, lambda: request_context(ctx))) as entries:
             async for entry in entries:
@@ -100,10 +97,7 @@ async def batch_get(ctx: Ctx) -> web.StreamResponse:
                     break
         await resp.write(bt.end_of_archive())
     except S3Error as e:
-        # The status line is gone: a tar without its end blocks is the honest signal (see send_stream).
-        if ctx.request.transport is not None:
-            ctx.request.transport.abort()
-        raise ConnectionResetError(f"batch answer aborted: {e.code}: {e.message}") from e
+        raise cut(ctx.request, e, "batch answer") from e
     await resp.write_eof()
     return resp
 

@@ -20,6 +20,6 @@ Modules:
   signed         `SignedFront`: the request path of the S3-signed fronts (S3, OpenIO): CORS, signature, gate.
   sse            Encryption at rest on the HTTP side: SSE request headers in, x-amz-server-side-encryption* out, and ...
   stats          Request counters: requests, errors, bytes in and out (for the console's live charts).
-  tar_members    Objects sent as members of a tar stream (batch GET, AIStore GetBatch): header, bytes, padding.
+  tar_members    Tar stream answers (batch GET, AIStore GetBatch): opened, objects as members, cut on failure.
   write_headers  What an object write's request headers ask for: stored headers, metadata, tags, object lock.
 """
