@@ -10,10 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ports import free_port
-
 from coffer.cli._output import GLOBAL_KEY as CLIENT_GLOBAL_KEY
 from coffer.server.cli import GLOBAL_KEY as SERVER_GLOBAL_KEY
+from ports import free_port
 
 
 def coffer(*args: str) -> str:
